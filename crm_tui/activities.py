@@ -1,0 +1,122 @@
+"""Activities (notes, calls, meetings, emails, tasks): logging them on records and the timeline."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from . import sources
+from .errors import InvalidValue
+from .models import Association, Stage
+from .types import now_iso
+
+
+@dataclass
+class LogResult:
+    id: int
+    object: str
+    linked: list[tuple[str, int]]
+    skipped: list[tuple[str, int]] = field(default_factory=list)  # over the engagement cap
+    message: str = ""
+
+
+@dataclass
+class TimelineItem:
+    object: str  # notes, calls, ...
+    id: int
+    at: str
+    title: str
+    properties: dict
+
+
+class Activities:
+    def __init__(self, crm):
+        self.crm = crm
+
+    def activity_objects(self) -> list[str]:
+        return [m.name for m in self.crm.registry.objects.values() if m.is_activity]
+
+    def log(self, ref, activity_object: str, values: dict, *, source: str = sources.API,
+            actor: str | None = None, also: list[tuple[str, int]] = ()) -> LogResult:
+        """Create an activity on a record. It is linked to the record, to the records the activity
+        rules name (a contact's primary company and open deals by default) and to `also`."""
+        meta = self.crm.registry.get(activity_object)
+        if not meta.is_activity:
+            raise InvalidValue(f"{meta.name} is not an activity object ({', '.join(self.activity_objects())})")
+        values = dict(values)
+        if not values.get("hs_timestamp"):
+            values["hs_timestamp"] = now_iso()
+        with self.crm.operation("log_activity", source, actor, object=ref[0], record_id=int(ref[1])) as op:
+            self.crm.assoc._live(ref)
+            created = self.crm.records.create(meta.name, values, source, actor=actor)
+            targets = [(ref[0], int(ref[1]))] + self.rule_targets(ref) + [(o, int(i)) for o, i in also]
+            linked, skipped = [], []
+            cap = int(self.crm.setting("engagement_cap", 10000))
+            for target in dict.fromkeys(targets):
+                if self.count_for(target) >= cap:
+                    skipped.append(target)
+                    continue
+                self.crm.assoc._add(op, target, (meta.name, created.id))
+                linked.append(target)
+        message = f"logged {meta.label.lower()} {created.id} on {ref[0]} {ref[1]}"
+        if len(linked) > 1:
+            message += f", also on {', '.join(f'{o} {i}' for o, i in linked[1:])}"
+        if skipped:
+            message += (f"; not linked to {', '.join(f'{o} {i}' for o, i in skipped)}: "
+                        f"they reached the engagement cap of {cap} activities")
+        return LogResult(created.id, meta.name, linked, skipped, message)
+
+    def rule_targets(self, ref) -> list[tuple[str, int]]:
+        rules = self.crm.setting("activity_rules", {}) or {}
+        if not self.crm.setting("activity_auto_associate", True):
+            return []
+        out = []
+        for rule in rules.get(ref[0], []):
+            other, _, which = rule.partition(":")
+            if other not in self.crm.registry.objects:
+                continue
+            if which == "primary":
+                primary = self.crm.assoc.primary_company(ref) if other == "companies" else None
+                if primary:
+                    out.append((other, primary))
+            elif which == "open" and other == "deals":
+                ids = self.crm.assoc.linked_ids(ref, "deals")
+                out += [("deals", i) for i in self._open_deals(ids)]
+            else:
+                out += [(other, i) for i in self.crm.assoc.linked_ids(ref, other)]
+        return out
+
+    def _open_deals(self, ids: list[int]) -> list[int]:
+        if not ids:
+            return []
+        deals = self.crm.registry.get("deals")
+        closed = {name for (name,) in Stage.select(Stage.name).where(Stage.kind.in_(["won", "lost"])).tuples()}
+        rows = deals.model.select(deals.model.id, deals.model.dealstage).where(
+            deals.model.id.in_(ids) & deals.model.deleted_at.is_null(True)).tuples()
+        return [rid for rid, stage in rows if stage not in closed]
+
+    def count_for(self, ref) -> int:
+        meta = self.crm.registry.get(ref[0])
+        activity_ids = [m.id for m in self.crm.registry.objects.values() if m.is_activity]
+        return Association.select().where((Association.from_object == meta.id) & (Association.from_id == int(ref[1]))
+                                          & Association.to_object.in_(activity_ids)).count()
+
+    def timeline(self, ref, *, types: list[str] | None = None, limit: int = 50,
+                 before: tuple[str, int] | None = None) -> list[TimelineItem]:
+        """Newest first, `limit` at a time; pass the last item's (at, id) as `before` for more."""
+        meta = self.crm.registry.get(ref[0])
+        rid = int(ref[1])
+        streams = []
+        for name in types or self.activity_objects():
+            act = self.crm.registry.get(name)
+            model = act.model
+            q = (model.select().join(Association, on=((Association.to_id == model.id) & (Association.to_object == act.id)))
+                 .where((Association.from_object == meta.id) & (Association.from_id == rid) & model.deleted_at.is_null(True)))
+            if before is not None:
+                at, bid = before
+                q = q.where((model.hs_timestamp < at) | ((model.hs_timestamp == at) & (model.id < bid)))
+            rows = list(q.order_by(model.hs_timestamp.desc(), model.id.desc()).limit(limit).dicts())
+            streams.append([TimelineItem(act.name, r["id"], r["hs_timestamp"] or r["createdate"], act.display_name(r), r)
+                            for r in rows])
+        merged = heapq.merge(*streams, key=lambda item: (item.at, item.id), reverse=True)
+        return [item for _, item in zip(range(limit), merged)]

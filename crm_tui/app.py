@@ -1,0 +1,130 @@
+"""The Textual App: opens the database, loads config, themes and keymap, and shows the screens.
+
+This module and `screens/`, `widgets/` are the only places that import Textual.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+
+from . import sources
+from .config import load_config
+from .core import Crm
+
+
+class CrmApp(App):
+    TITLE = "crm-tui"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("colon", "command_palette", "Commands", show=False, id="app.commands"),
+    ]
+
+    def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
+        from . import theming
+
+        self.CSS_PATH = str(theming.app_css_path())
+        super().__init__(watch_css=watch_css)
+        if config is None:
+            config, self.startup_warnings = load_config()
+        else:
+            self.startup_warnings = []
+        self.config = config
+        self.db_path = Path(db_path)
+        self.crm = crm or Crm.open(db_path, user_name=config.user_name)
+        self.crm.overrides.update({
+            "auto_associate_by_domain": config.automations.auto_associate_by_domain,
+            "lifecycle_opportunity_on_deal": config.automations.lifecycle_opportunity_on_deal,
+            "lifecycle_customer_on_won": config.automations.lifecycle_customer_on_won,
+            "set_close_date": config.automations.set_close_date,
+            "activity_auto_associate": config.automations.activity_auto_associate,
+            "engagement_cap": config.engagement_cap,
+        })
+        themes, warnings = theming.load_themes()
+        self.startup_warnings += warnings
+        theming.register_themes(self, themes)
+        self.startup_warnings += theming.apply_theme(self, config.theme)
+        self._keymap_applied = False
+
+    # Changes made in the TUI carry the source User with the configured user name.
+    source = sources.USER
+
+    def on_mount(self) -> None:
+        from .keymap import apply_keymap
+        import screens  # noqa: F401  (imports every screen so that the keymap knows their binding ids)
+
+        self.startup_warnings += apply_keymap(self, self.config.keymap)
+        for warning in self.startup_warnings:
+            self.notify(warning, severity="warning", markup=False, timeout=8)
+        from .config import save_setting
+
+        self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))
+        from screens.index import IndexScreen
+
+        self.push_screen(IndexScreen(self.first_object()))
+
+    def first_object(self) -> str:
+        default = next(iter(self.crm.registry.objects))
+        return "contacts" if "contacts" in self.crm.registry.objects else default
+
+    def open_object(self, object_name: str) -> None:
+        from screens.index import IndexScreen
+
+        screen = self.screen
+        if isinstance(screen, IndexScreen):
+            screen.show_object(object_name)
+        else:
+            while len(self.screen_stack) > 2 and not isinstance(self.screen, IndexScreen):
+                self.pop_screen()
+            if isinstance(self.screen, IndexScreen):
+                self.screen.show_object(object_name)
+            else:
+                self.push_screen(IndexScreen(object_name))
+
+    def open_record(self, object_name: str, record_id: int) -> None:
+        try:
+            from screens.record import RecordScreen
+        except ImportError:  # the record screen is not built yet
+            self.notify(f"{object_name} {record_id}", markup=False)
+            return
+        self.push_screen(RecordScreen(object_name, record_id))
+
+    def action_help(self) -> None:
+        try:
+            from screens.help import HelpScreen
+        except ImportError:
+            self.action_show_help_panel()
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for meta in self.crm.registry.objects.values():
+            yield SystemCommand(f"Go to {meta.plural_label}", f"Open the {meta.plural_label.lower()} index",
+                                partial(self.open_object, meta.name))
+        # Every binding of the focused screen is also a command, by its description.
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.description in seen or binding.action in ("quit", "command_palette"):
+                continue
+            seen.add(binding.description)
+            node = active.node
+            yield SystemCommand(binding.description, binding.tooltip or f"Key: {binding.key}",
+                                partial(self._run_binding, node, binding.action))
+
+    def _run_binding(self, node, action: str) -> None:
+        self.call_later(node.run_action, action)
+
+    def on_unmount(self) -> None:
+        self.crm.close()
+
+
+def run_app(db_path: str | Path) -> int:
+    app = CrmApp(db_path)
+    app.run()
+    return app.return_code or 0

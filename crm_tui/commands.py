@@ -1,0 +1,327 @@
+"""What each `crm-tui` subcommand does. Every change made here carries the source API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+
+from . import sources
+from .core import Crm
+from .errors import InvalidValue, NotFound, PrimaryRequired
+from .query import Filter, Sort
+
+SOURCE = sources.API
+
+
+def emit(args, data, text_lines) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        for line in ([text_lines] if isinstance(text_lines, str) else text_lines):
+            print(line)
+
+
+def run(args, db_path: str) -> int:
+    handler = HANDLERS[args.command]
+    with Crm.open(db_path) as crm:
+        return handler(crm, args) or 0
+
+
+def record_json(crm: Crm, view) -> dict:
+    groups = crm.assoc.groups((view.object, view.id), per_group=None)
+    return {
+        "id": view.id, "object": view.object, "display_name": view.display_name, "properties": view.properties,
+        "created_at": view.created_at, "updated_at": view.updated_at, "deleted": view.deleted,
+        "deleted_at": view.deleted_at,
+        "associations": {g.object: [{"id": i.id, "display_name": i.display_name, "labels": i.labels, "primary": i.primary}
+                                    for i in g.items] for g in groups},
+    }
+
+
+def show_value(meta, name, value) -> str:
+    prop = meta.properties.get(name)
+    if value is None:
+        return ""
+    if prop is not None and prop.type == "select":
+        return prop.option_label(value)
+    if prop is not None and prop.type in ("number", "currency"):
+        from .types import format_number
+
+        return format_number(value)
+    return str(value)
+
+
+# -- records ----------------------------------------------------------------------------------
+
+def cmd_record(crm: Crm, args) -> int:
+    from .cli import _assignments
+
+    action = args.action
+    if action == "create":
+        result = crm.records.create(args.object, _assignments(args.values), SOURCE)
+        emit(args, {"id": result.id, "created": result.created, "message": result.message, "notes": result.notes},
+             [str(result.id)] + ([] if result.created else [result.message]) + result.notes)
+        return 0
+    if action == "update":
+        result = crm.records.update(args.object, args.id, _assignments(args.values), SOURCE)
+        emit(args, {"id": result.id, "changed": result.changed, "message": result.message, "notes": result.notes},
+             [result.message] + result.notes)
+        return 0
+    if action == "get":
+        view = crm.records.get(args.object, args.id)
+        data = record_json(crm, view)
+        if getattr(args, "json", False):
+            emit(args, data, [])
+            return 0
+        meta = crm.registry.get(args.object)
+        lines = [f"{meta.label} {view.id}: {view.display_name}" + ("  [deleted]" if view.deleted else "")]
+        for name, value in view.properties.items():
+            if value is not None:
+                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value)}")
+        for obj, items in data["associations"].items():
+            lines.append(f"  Associated {crm.registry.get(obj).plural_label.lower()}:")
+            for item in items:
+                extra = "".join([" (primary)" if item["primary"] else "", f" [{', '.join(item['labels'])}]" if item["labels"] else ""])
+                lines.append(f"    {obj}:{item['id']} {item['display_name']}{extra}")
+        emit(args, data, lines)
+        return 0
+    if action == "delete":
+        result = crm.records.delete(args.object, args.id, SOURCE)
+    elif action == "restore":
+        result = crm.records.restore(args.object, args.id, SOURCE)
+    else:  # merge
+        result = crm.merger.merge(args.object, args.keep_id, args.other_id,
+                                  choose={name: "other" for name in args.take}, source=SOURCE)
+    emit(args, {"id": result.id, "message": result.message}, result.message)
+    return 0
+
+
+def cmd_history(crm: Crm, args) -> int:
+    rows = crm.history.property_history(args.object, args.id, prop=args.property)
+    emit(args, [asdict(r) for r in rows],
+         [f"{r.at[:19].replace('T', ' ')}  {r.label}: {r.old_value if r.old_value is not None else '(empty)'} -> "
+          f"{r.new_value if r.new_value is not None else '(empty)'}  [{r.source}{': ' + r.actor if r.actor else ''}]"
+          for r in rows] or ["no history"])
+    return 0
+
+
+FILTER_OPS = [("!=", "neq"), (">=", "gte"), ("<=", "lte"), ("~", "contains"), ("=", "eq"), (">", "gt"), ("<", "lt")]
+
+
+def parse_filter(text: str) -> Filter:
+    if text.endswith("?"):
+        return Filter(text[:-1].strip(), "known")
+    if text.endswith("!") and "=" not in text:
+        return Filter(text[:-1].strip(), "unknown")
+    for token, op in FILTER_OPS:
+        if token in text:
+            name, value = text.split(token, 1)
+            if op == "eq" and ".." in value:
+                return Filter(name.strip(), "between", value.strip())
+            if op == "eq" and "|" in value:
+                return Filter(name.strip(), "any_of", tuple(v.strip() for v in value.split("|")))
+            return Filter(name.strip(), op, value.strip())
+    raise InvalidValue(f"filter {text!r}: write prop=value, prop!=value, prop~text, prop>value, prop<value, prop? or prop!")
+
+
+def cmd_list(crm: Crm, args) -> int:
+    meta = crm.registry.get(args.object)
+    filters = [parse_filter(f) for f in args.filter]
+    sort = []
+    for s in args.sort:
+        name = s[1:] if s.startswith("-") else s
+        prop = meta.find_property(name) if name != "id" else None
+        if prop is None and name != "id":
+            raise NotFound(f"{meta.name} has no property {name!r}")
+        sort.append(Sort(prop.name if prop else "id", s.startswith("-")))
+    page = crm.records.list(meta.name, filters, sort, limit=args.limit, deleted=args.deleted)
+    columns = [c for c in meta.display_columns] + [s.property for s in sort if s.property not in meta.display_columns and s.property != "id"]
+    if getattr(args, "json", False):
+        emit(args, [{"id": r["id"], "display_name": r["display_name"],
+                     "properties": {k: v for k, v in r.items() if k not in ("id", "display_name", "deleted_at")}}
+                    for r in page.rows], [])
+        return 0
+    header = ["id"] + [meta.properties[c].label for c in columns]
+    table = [[str(r["id"])] + [show_value(meta, c, r.get(c)) for c in columns] for r in page.rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
+    total = crm.records.count(meta.name, filters, deleted=args.deleted)
+    lines.append(f"({len(page.rows)} of {total} {meta.plural_label.lower()})")
+    emit(args, None, lines)
+    return 0
+
+
+def cmd_search(crm: Crm, args) -> int:
+    hits = crm.search.records(args.object, args.text) if args.object else crm.search.everywhere(args.text)
+    emit(args, [asdict(h) for h in hits], [f"{h.object}:{h.id}  {h.display_name}" for h in hits] or ["no matches"])
+    return 0
+
+
+# -- associations -----------------------------------------------------------------------------
+
+def cmd_assoc(crm: Crm, args) -> int:
+    action = args.action
+    if action == "add":
+        result = crm.assoc.add(args.a, args.b, labels=args.label, primary=args.primary, source=SOURCE)
+        emit(args, asdict(result), result.message)
+    elif action == "remove":
+        new_primary = "none" if args.no_primary else args.new_primary
+        try:
+            message = crm.assoc.remove(args.a, args.b, new_primary=new_primary, source=SOURCE)
+        except PrimaryRequired as exc:
+            from .errors import CrmError
+
+            raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
+        emit(args, {"message": message}, message)
+    elif action == "label":
+        if args.add:
+            message = crm.assoc.add_label(args.a, args.b, args.add, source=SOURCE)
+        else:
+            message = crm.assoc.remove_label(args.a, args.b, args.remove, source=SOURCE)
+        emit(args, {"message": message}, message)
+    elif action == "primary":
+        _check_company(args.company)
+        message = crm.assoc.set_primary(args.a, args.company[1], source=SOURCE)
+        emit(args, {"message": message}, message)
+    elif action == "unprimary":
+        _check_company(args.company)
+        try:
+            message = crm.assoc.remove_primary(args.a, args.company[1], new_primary=args.new_primary, source=SOURCE)
+        except PrimaryRequired as exc:
+            from .errors import CrmError
+
+            raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
+        emit(args, {"message": message}, message)
+    elif action == "list":
+        crm.records.get(args.a[0], args.a[1])
+        groups = crm.assoc.groups(args.a, per_group=None)
+        lines = []
+        for g in groups:
+            lines.append(f"{g.label} ({g.count})")
+            for i in g.items:
+                extra = "".join([" (primary)" if i.primary else "", f" [{', '.join(i.labels)}]" if i.labels else ""])
+                lines.append(f"  {i.object}:{i.id}  {i.display_name}{extra}")
+        emit(args, [asdict(g) for g in groups], lines or ["no associations"])
+    else:  # history
+        crm.records.get(args.a[0], args.a[1])
+        rows = crm.assoc.history(args.a, object_name=args.object, with_ref=args.with_ref)
+        emit(args, [asdict(r) for r in rows], [format_change(r) for r in rows] or ["no association history"])
+    return 0
+
+
+ACTION_TEXT = {"created": "Created", "removed": "Removed", "label_added": "Label added", "label_removed": "Label removed",
+               "primary_set": "Set as primary", "primary_removed": "Removed as primary"}
+
+
+def format_change(r) -> str:
+    when = r.at[:19].replace("T", " ")
+    label = f" \"{r.label}\"" if r.label else ""
+    who = f"{r.source}: {r.actor}" if r.actor else r.source
+    return f"{when}  {ACTION_TEXT.get(r.action, r.action)}{label}  {r.other_object}:{r.other_id} {r.other_name}  [{who}]"
+
+
+def _check_company(ref) -> None:
+    if ref[0] != "companies":
+        raise InvalidValue(f"{ref[0]}:{ref[1]} is not a company: write companies:ID")
+
+
+def cmd_labels(crm: Crm, args) -> int:
+    if args.action == "create":
+        if not (args.from_object and args.to_object and args.name):
+            raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
+        with crm.db.atomic():
+            crm.registry.create_label(args.from_object, args.to_object, args.name, args.inverse, args.limit)
+        message = f"label {args.name!r} created for {args.from_object} -> {args.to_object}" + (
+            f" (other side: {args.inverse!r})" if args.inverse else "") + (f", limit {args.limit}" if args.limit else "")
+        emit(args, {"message": message}, message)
+        return 0
+    labels = crm.assoc.labels()
+    shown = [l for l in labels if not (l["paired"] is False and l["from"] > l["to"] and l["inverse"] is not None)]
+    emit(args, labels, [f"{l['from']} -> {l['to']}: {l['name']}" + (f" / {l['inverse']}" if l["paired"] else "")
+                        + (f"  (limit {l['limit']})" if l["limit"] else "") for l in shown])
+    return 0
+
+
+# -- schema -----------------------------------------------------------------------------------
+
+def cmd_schema(crm: Crm, args) -> int:
+    if args.action == "apply":
+        if not args.file:
+            raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
+        from .schema_apply import apply_schema_file
+
+        messages = apply_schema_file(crm, args.file)
+        emit(args, {"changes": messages}, messages or ["nothing to change"])
+        return 0
+    from .models import Pipeline, Stage
+
+    data = {"objects": [], "labels": crm.assoc.labels(), "pipelines": []}
+    lines = []
+    for meta in crm.registry.objects.values():
+        data["objects"].append({
+            "name": meta.name, "label": meta.label, "plural_label": meta.plural_label, "kind": meta.kind,
+            "primary_property": meta.primary_property,
+            "properties": [{"name": p.name, "label": p.label, "type": p.type, "group": p.group, "required": p.required,
+                            "unique": p.unique, "read_only": p.read_only, "custom": p.is_custom,
+                            "options": [o.name for o in p.options]} for p in meta.properties.values()],
+        })
+        lines.append(f"{meta.name} ({meta.plural_label}, {meta.kind})")
+        for p in meta.properties.values():
+            flags = ", ".join(f for f, on in (("required", p.required), ("unique", p.unique), ("read-only", p.read_only),
+                                               ("custom", p.is_custom)) if on)
+            lines.append(f"  {p.name}: {p.type}  {p.label}" + (f"  [{flags}]" if flags else ""))
+    for pipeline in Pipeline.select().order_by(Pipeline.position):
+        stages = [{"name": s.name, "label": s.label, "kind": s.kind, "probability": s.probability}
+                  for s in Stage.select().where(Stage.pipeline == pipeline).order_by(Stage.position)]
+        data["pipelines"].append({"object": crm.registry.by_id[pipeline.object_id].name, "name": pipeline.name,
+                                  "label": pipeline.label, "stages": stages})
+        lines.append(f"pipeline {pipeline.label} ({crm.registry.by_id[pipeline.object_id].name}): "
+                     + " > ".join(s["label"] for s in stages))
+    lines.append(f"{len(data['labels'])} association labels (crm-tui labels)")
+    emit(args, data, lines)
+    return 0
+
+
+def cmd_seed(crm: Crm, args) -> int:
+    from .seed import seed
+
+    counts = seed(crm, contacts=args.contacts, companies=args.companies, deals=args.deals, tickets=args.tickets,
+                  activities=args.activities, seed=args.seed, source=SOURCE)
+    emit(args, asdict(counts), f"seeded {counts.contacts} contacts, {counts.companies} companies, {counts.deals} deals, "
+         f"{counts.tickets} tickets, {counts.activities} activities, {counts.associations} associations")
+    return 0
+
+
+def cmd_log(crm: Crm, args) -> int:
+    from .cli import _assignments
+
+    result = crm.activities.log(args.a, args.activity, _assignments(args.values), source=SOURCE)
+    emit(args, asdict(result), [str(result.id), result.message])
+    return 0
+
+
+def cmd_timeline(crm: Crm, args) -> int:
+    crm.records.get(args.a[0], args.a[1])
+    items = crm.activities.timeline(args.a, limit=args.limit)
+    emit(args, [asdict(i) for i in items],
+         [f"{i.at[:16].replace('T', ' ')}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}" for i in items]
+         or ["no activities"])
+    return 0
+
+
+def cmd_owners(crm: Crm, args) -> int:
+    from .models import Owner
+
+    owners = [{"id": o.id, "name": o.name, "email": o.email, "me": o.is_me} for o in Owner.select().order_by(Owner.id)]
+    emit(args, owners, [f"{o['id']}  {o['name']}" + (f" <{o['email']}>" if o["email"] else "") + ("  (you)" if o["me"] else "")
+                        for o in owners])
+    return 0
+
+
+HANDLERS = {
+    "record": cmd_record, "history": cmd_history, "list": cmd_list, "search": cmd_search, "assoc": cmd_assoc,
+    "labels": cmd_labels, "schema": cmd_schema, "seed": cmd_seed, "log": cmd_log, "timeline": cmd_timeline,
+    "owners": cmd_owners,
+}

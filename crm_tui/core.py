@@ -1,0 +1,172 @@
+"""The Crm context: one open database and the services screens and the command line call.
+
+    crm = Crm.open("crm.db")
+    crm.records.create("contacts", {"email": "ann@acme.com"}, source=sources.USER)
+    crm.assoc.add(("contacts", 1), ("companies", 1))
+
+Services return plain values (dataclasses, dicts, tuples), never live ORM objects.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import db as dbmod
+from . import sources
+from .engine import Registry, freemail_domains, load_yaml_resource
+from .errors import CrmError, DatabaseProblem
+from .models import Operation, Owner, Pipeline, Setting, Stage
+from .types import now_iso
+
+DEFAULT_SETTINGS = {
+    "auto_associate_by_domain": True,
+    "engagement_cap": 10000,
+    # Logging an activity on a record of the key object also links it to these associated records.
+    "activity_rules": {
+        "contacts": ["companies:primary", "deals:open"],
+        "companies": [],
+        "deals": [],
+        "tickets": [],
+    },
+    "lifecycle_opportunity_on_deal": True,
+    "lifecycle_customer_on_won": True,
+    "set_close_date": True,
+}
+
+
+def default_user_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "me"
+
+
+class Crm:
+    def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
+        from .activities import Activities
+        from .associations import Associations
+        from .history import History
+        from .merge import Merger
+        from .records import Records
+        from .search import Search
+
+        self.db = database
+        self.path = path
+        self.readonly = readonly
+        self.user_name = user_name or default_user_name()
+        self.dayfirst = False
+        self.registry = Registry(database)
+        self.records = Records(self)
+        self.assoc = Associations(self)
+        self.activities = Activities(self)
+        self.history = History(self)
+        self.search = Search(self)
+        self.merger = Merger(self)
+        self._ops: list[Operation] = []
+        self._settings: dict | None = None
+        self._freemail: frozenset[str] | None = None
+        self._owners: dict[int, str] | None = None
+        self.overrides: dict = {}  # settings from the config file win over the database's
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False,
+             user_name: str | None = None) -> "Crm":
+        database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
+        crm = cls(database, Path(path), readonly=readonly, user_name=user_name)
+        try:
+            if is_new:
+                with database.atomic():
+                    dbmod.create_schema(database)
+                    crm._seed_metadata()
+            crm.registry.reload()
+        except Exception as exc:
+            database.close()
+            from . import dialect
+
+            if dialect.is_busy_error(exc):
+                raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
+            raise
+        return crm
+
+    @property
+    def freemail(self) -> frozenset[str]:
+        if self._freemail is None:
+            self._freemail = freemail_domains()
+        return self._freemail
+
+    def owner_name(self, owner_id) -> str:
+        if self._owners is None:
+            self._owners = {o.id: o.name for o in Owner.select()}
+        return self._owners.get(owner_id, f"#{owner_id}")
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- operations -------------------------------------------------------------------------
+
+    @contextmanager
+    def operation(self, kind: str, source: str, actor: str | None = None, *, object: str | None = None,
+                  record_id: int | None = None, summary: dict | None = None):
+        """One transaction and one Operation row; history rows written inside point at it.
+
+        Nested operations (a deletion's removed links, an automatic association) become child
+        operations with their own source, inside the outer transaction.
+        """
+        if source not in sources.ALL:
+            raise CrmError(f"unknown change source {source!r}")
+        if source == sources.USER and actor is None:
+            actor = self.user_name
+        with self.db.atomic():
+            parent = self._ops[-1].id if self._ops else None
+            op = Operation.create(kind=kind, source=source, actor=actor, at=now_iso(), object=object,
+                                  record_id=record_id, summary=json.dumps(summary or {}), parent=parent)
+            self._ops.append(op)
+            try:
+                yield op
+            finally:
+                self._ops.pop()
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def setting(self, key: str, default=None):
+        if key in self.overrides:
+            return self.overrides[key]
+        if self._settings is None:
+            self._settings = {row.key: json.loads(row.value) for row in Setting.select()}
+        return self._settings.get(key, DEFAULT_SETTINGS.get(key, default))
+
+    def set_setting(self, key: str, value) -> None:
+        Setting.insert(key=key, value=json.dumps(value)).on_conflict_replace().execute()
+        self._settings = None
+
+    # -- first start ------------------------------------------------------------------------
+
+    def _seed_metadata(self) -> None:
+        spec = load_yaml_resource("objects.yaml")
+        lifecycle = spec["lifecycle"]
+        for obj in spec["objects"]:
+            for prop in obj["properties"]:
+                if prop.get("options_from") == "lifecycle":
+                    prop["options"] = lifecycle
+            self.registry.create_object(obj, kind=obj.get("kind", "standard"))
+        for pipe_pos, pipe in enumerate(load_yaml_resource("pipelines.yaml")["pipelines"]):
+            obj = self.registry.get(pipe["object"])
+            pipeline = Pipeline.create(object=obj.id, name=str(pipe["name"]), label=pipe["label"], position=pipe_pos)
+            for pos, stage in enumerate(pipe["stages"]):
+                Stage.create(pipeline=pipeline, name=str(stage["name"]), label=stage["label"], position=pos,
+                             probability=stage.get("probability"), kind=stage.get("kind", "open"))
+        self.registry.reload()
+        for label in load_yaml_resource("labels.yaml")["labels"]:
+            self.registry.create_label(label["from"], label["to"], label["name"], label.get("inverse"), label.get("limit"))
+        Owner.create(name=self.user_name, is_me=True)

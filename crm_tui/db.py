@@ -1,0 +1,130 @@
+"""Opening the database file: checks that leave a bad file untouched, pragmas, schema versions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from peewee import SqliteDatabase
+
+from . import dialect
+from .errors import DatabaseProblem
+from .models import ALL_MODELS
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
+
+# version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
+MIGRATIONS: dict[int, callable] = {}
+
+
+def busy_timeout_ms() -> int:
+    return int(os.environ.get("CRM_TUI_BUSY_TIMEOUT_MS", "5000"))
+
+
+def _create_empty_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+
+
+def inspect_file(path: Path) -> tuple[int, bool]:
+    """Return (schema version, is_new) without writing a byte, or raise DatabaseProblem."""
+    size = path.stat().st_size
+    if size == 0:
+        return 0, True
+    with open(path, "rb") as handle:
+        if handle.read(16) != dialect.SQLITE_MAGIC:
+            raise DatabaseProblem(f"{path}: not a SQLite database")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000)
+    except sqlite3.Error as exc:
+        raise DatabaseProblem(f"{path}: cannot open: {exc}") from None
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        if dialect.is_busy_error(exc):
+            raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
+        raise DatabaseProblem(f"{path}: not a usable SQLite database ({exc})") from None
+    finally:
+        conn.close()
+    if app_id != APPLICATION_ID:
+        if app_id == 0 and tables == 0:
+            return 0, True
+        raise DatabaseProblem(f"{path}: a SQLite database, but not a crm-tui database")
+    if version > SCHEMA_VERSION:
+        raise DatabaseProblem(
+            f"{path}: written by a newer crm-tui (schema {version}; this version reads up to {SCHEMA_VERSION}); "
+            "upgrade crm-tui to open it"
+        )
+    return version, False
+
+
+def open_database(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> tuple[SqliteDatabase, bool]:
+    """Open (creating if asked) a crm-tui database. Returns (database, is_new).
+
+    A file that is not SQLite, a newer schema or a lock is reported as DatabaseProblem before
+    anything is written to the file.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        if not create:
+            raise DatabaseProblem(f"{path}: no such database")
+        if readonly:
+            raise DatabaseProblem(f"{path}: no such database (cannot create it read-only)")
+        _create_empty_file(path)
+    elif path.is_dir():
+        raise DatabaseProblem(f"{path}: is a directory, not a database file")
+    version, is_new = inspect_file(path)
+    if readonly:
+        if is_new:
+            raise DatabaseProblem(f"{path}: empty database cannot be opened read-only")
+        db = SqliteDatabase(
+            f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000,
+            pragmas=[("busy_timeout", busy_timeout_ms()), ("foreign_keys", 1)],
+        )
+    else:
+        db = SqliteDatabase(str(path), timeout=busy_timeout_ms() / 1000, pragmas=dialect.pragmas(busy_timeout_ms()))
+    db.bind(ALL_MODELS)
+    try:
+        db.connect(reuse_if_open=True)
+    except Exception as exc:  # peewee wraps sqlite3 errors
+        if dialect.is_busy_error(exc):
+            raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
+        raise DatabaseProblem(f"{path}: cannot open: {exc}") from None
+    if not readonly and not is_new and version < SCHEMA_VERSION:
+        migrate(db, path, version)
+    return db, is_new
+
+
+def create_schema(db: SqliteDatabase) -> None:
+    db.create_tables(ALL_MODELS)
+    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def backup_path_for(path: Path, label: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.name}.{label}-{stamp}.bak")
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{label}-{stamp}-{n}.bak")
+    return candidate
+
+
+def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path:
+    """Back the file up, then run each numbered migration in its own transaction."""
+    backup = backup_path_for(path, f"v{from_version}")
+    dialect.online_backup(str(path), str(backup))
+    for version in range(from_version + 1, SCHEMA_VERSION + 1):
+        step = MIGRATIONS.get(version)
+        with db.atomic():
+            if step is not None:
+                step(db)
+            db.execute_sql(f"PRAGMA user_version = {version}")
+    return backup

@@ -1,0 +1,116 @@
+"""Everything SQLite-only lives here: pragmas, FTS5, the online backup, error classification.
+
+The rest of the core builds SQL through Peewee, so that another engine could serve it later.
+"""
+
+import sqlite3
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def pragmas(busy_timeout_ms: int) -> list[tuple[str, object]]:
+    return [
+        ("journal_mode", "wal"),
+        ("foreign_keys", 1),
+        ("busy_timeout", busy_timeout_ms),
+        # FULL: a committed change survives a power cut, not only a crash of this program.
+        ("synchronous", "full"),
+        ("cache_size", -64 * 1024),
+        ("temp_store", "memory"),
+    ]
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def is_full_error(exc: BaseException) -> bool:
+    return "database or disk is full" in str(exc).lower()
+
+
+def is_readonly_error(exc: BaseException) -> bool:
+    return "readonly" in str(exc).lower() or "read-only" in str(exc).lower()
+
+
+# -- full-text search -------------------------------------------------------------------------
+
+def fts_table(object_name: str) -> str:
+    return f"fts_{object_name}"
+
+
+def create_fts(db, object_name: str) -> None:
+    # One column `body` holding the record's searchable text; rowid = record id.
+    db.execute_sql(
+        f'CREATE VIRTUAL TABLE IF NOT EXISTS "{fts_table(object_name)}" USING fts5('
+        "body, tokenize=\"unicode61 remove_diacritics 2 tokenchars '-'\", prefix='1 2 3')"
+    )
+
+
+def drop_fts(db, object_name: str) -> None:
+    db.execute_sql(f'DROP TABLE IF EXISTS "{fts_table(object_name)}"')
+
+
+def fts_upsert(db, object_name: str, record_id: int, body: str) -> None:
+    table = fts_table(object_name)
+    db.execute_sql(f'DELETE FROM "{table}" WHERE rowid = ?', (record_id,))
+    db.execute_sql(f'INSERT INTO "{table}"(rowid, body) VALUES (?, ?)', (record_id, body))
+
+
+def fts_delete(db, object_name: str, record_id: int) -> None:
+    db.execute_sql(f'DELETE FROM "{fts_table(object_name)}" WHERE rowid = ?', (record_id,))
+
+
+def fts_insert_many(cursor, object_name: str, rows) -> None:
+    cursor.executemany(f'INSERT INTO "{fts_table(object_name)}"(rowid, body) VALUES (?, ?)', rows)
+
+
+def fts_match_expression(text: str) -> str | None:
+    """Prefix-match every word the user typed: `ann smi` -> `"ann"* AND "smi"*`."""
+    words = [w for w in _split_words(text) if w]
+    if not words:
+        return None
+    return " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+def _split_words(text: str) -> list[str]:
+    out, current = [], []
+    for ch in text:
+        if ch.isalnum() or ch == "-":
+            current.append(ch)
+        elif current:
+            out.append("".join(current))
+            current = []
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def fts_search_sql(object_name: str, record_table: str) -> str:
+    """Ranked ids of live records matching a MATCH expression (parameters: expr, limit)."""
+    fts = fts_table(object_name)
+    return (
+        f'SELECT f.rowid FROM "{fts}" f JOIN "{record_table}" r ON r.id = f.rowid '
+        f'WHERE f.body MATCH ? AND r.deleted_at IS NULL ORDER BY f.rank LIMIT ?'
+    )
+
+
+# -- backup ---------------------------------------------------------------------------------
+
+def online_backup(source_path: str, target_path: str) -> None:
+    """Consistent copy of a live database with SQLite's online backup API."""
+    import os
+
+    fd = os.open(target_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    os.chmod(target_path, 0o600)
+    src = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(target_path)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()

@@ -1,0 +1,217 @@
+"""Peewee models of the fixed tables: metadata, history, associations, settings.
+
+Records themselves live in one table per object type whose model classes are built from the
+metadata at start (see `engine.py`). These models are bound to a database by `db.open_database`.
+"""
+
+from peewee import (
+    BooleanField,
+    CharField,
+    CompositeKey,
+    DeferredForeignKey,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = None
+        legacy_table_names = False
+
+
+class ObjectType(BaseModel):
+    name = CharField(unique=True)  # plural internal name: contacts, roast_batches
+    label = CharField()
+    plural_label = CharField()
+    kind = CharField(default="custom")  # standard / activity / custom
+    primary_property = CharField()
+    display = TextField(default="[]")  # JSON: groups of property names
+    search = TextField(default="[]")  # JSON: full-text properties
+    position = IntegerField(default=0)
+
+
+class PropertyDef(BaseModel):
+    object = ForeignKeyField(ObjectType, backref="properties", on_delete="CASCADE")
+    name = CharField()
+    label = CharField()
+    type = CharField()
+    group_name = CharField(default="")
+    description = TextField(default="")
+    options = TextField(default="[]")  # JSON [{name, label}]
+    options_from = CharField(null=True)  # lifecycle / pipelines / stages
+    required = BooleanField(default=False)
+    unique = BooleanField(default=False)
+    indexed = BooleanField(default=False)
+    read_only = BooleanField(default=False)
+    is_custom = BooleanField(default=False)
+    position = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("object", "name"), True),)
+
+
+class Owner(BaseModel):
+    name = CharField()
+    email = CharField(null=True)
+    is_me = BooleanField(default=False)
+
+
+class LabelDef(BaseModel):
+    """One direction of an association label. Paired labels are two rows pointing at each other;
+    an unpaired label is also two rows (one for a same-object pair) with the same name, so that
+    labels always travel with both directed edges of a link."""
+
+    from_object = ForeignKeyField(ObjectType, on_delete="CASCADE", backref="+")
+    to_object = ForeignKeyField(ObjectType, on_delete="CASCADE", backref="+")
+    name = CharField()
+    inverse = DeferredForeignKey("LabelDef", null=True, on_delete="SET NULL")
+    limit_count = IntegerField(null=True)  # links one from-record may have with this label
+    paired = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("from_object", "to_object", "name"), True),)
+
+
+class PairLimit(BaseModel):
+    """How many to_object records one from_object record may be linked with."""
+
+    from_object = ForeignKeyField(ObjectType, on_delete="CASCADE", backref="+")
+    to_object = ForeignKeyField(ObjectType, on_delete="CASCADE", backref="+")
+    limit_count = IntegerField()
+
+    class Meta:
+        indexes = ((("from_object", "to_object"), True),)
+
+
+class Pipeline(BaseModel):
+    object = ForeignKeyField(ObjectType, on_delete="CASCADE", backref="pipelines")
+    name = CharField()
+    label = CharField()
+    position = IntegerField(default=0)
+    archived = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("object", "name"), True),)
+
+
+class Stage(BaseModel):
+    pipeline = ForeignKeyField(Pipeline, on_delete="CASCADE", backref="stages")
+    name = CharField()
+    label = CharField()
+    position = IntegerField(default=0)
+    probability = FloatField(null=True)
+    kind = CharField(default="open")  # open / won / lost (deals); open / closed (tickets)
+    archived = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("pipeline", "name"), True),)
+
+
+class Operation(BaseModel):
+    """One call of a core mutation: every history row points at the operation that wrote it."""
+
+    kind = CharField()  # create, update, delete, restore, merge, associate, import, seed, ...
+    source = CharField()  # User, API, Import, Job, Object merge, ...
+    actor = CharField(null=True)  # the user's name for source User
+    at = CharField(index=True)  # ISO UTC timestamp
+    object = CharField(null=True)
+    record_id = IntegerField(null=True)
+    summary = TextField(default="{}")  # JSON details (counts, file names, ids)
+    undone_by = IntegerField(null=True)
+    parent = IntegerField(null=True, index=True)  # a cascade (deletion, auto-association) under a user's operation
+
+    class Meta:
+        indexes = ((("object", "record_id"), False),)
+
+
+class PropertyChange(BaseModel):
+    op = ForeignKeyField(Operation, on_delete="CASCADE", backref="+")
+    object = IntegerField()
+    record_id = IntegerField()
+    property = CharField()
+    old_value = TextField(null=True)
+    new_value = TextField(null=True)
+
+    class Meta:
+        indexes = ((("object", "record_id", "id"), False),)
+
+
+class Association(BaseModel):
+    """A directed edge. Every link is two edges, written together in one transaction."""
+
+    from_object = IntegerField()
+    from_id = IntegerField()
+    to_object = IntegerField()
+    to_id = IntegerField()
+    is_primary = BooleanField(default=False)
+    created_at = CharField()
+
+    class Meta:
+        indexes = ((("from_object", "from_id", "to_object", "to_id"), True),)
+
+
+class AssociationLabel(BaseModel):
+    association = ForeignKeyField(Association, on_delete="CASCADE", backref="+")
+    label = ForeignKeyField(LabelDef, on_delete="CASCADE", backref="+")
+
+    class Meta:
+        primary_key = CompositeKey("association", "label")
+
+
+class AssociationChange(BaseModel):
+    """Append-only: one row per change of a link, seen from record a towards record b."""
+
+    op = ForeignKeyField(Operation, on_delete="CASCADE", backref="+")
+    a_object = IntegerField()
+    a_id = IntegerField()
+    b_object = IntegerField()
+    b_id = IntegerField()
+    action = CharField()  # created, removed, label_added, label_removed, primary_set, primary_removed
+    label = CharField(null=True)  # the label as seen from a
+    inverse_label = CharField(null=True)  # the label as seen from b
+
+    class Meta:
+        indexes = (
+            (("a_object", "a_id", "id"), False),
+            (("b_object", "b_id", "id"), False),
+        )
+
+
+class Setting(BaseModel):
+    key = CharField(primary_key=True)
+    value = TextField()  # JSON
+
+
+class SavedView(BaseModel):
+    object = ForeignKeyField(ObjectType, on_delete="CASCADE", backref="views")
+    name = CharField()
+    columns = TextField(default="[]")
+    filters = TextField(default="[]")
+    sort = TextField(default="[]")
+    is_default = BooleanField(default=False)
+    position = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("object", "name"), True),)
+
+
+ALL_MODELS = [
+    ObjectType,
+    PropertyDef,
+    Owner,
+    LabelDef,
+    PairLimit,
+    Pipeline,
+    Stage,
+    Operation,
+    PropertyChange,
+    Association,
+    AssociationLabel,
+    AssociationChange,
+    Setting,
+    SavedView,
+]

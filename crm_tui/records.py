@@ -1,0 +1,411 @@
+"""The records service: the only way a record changes. Every call is one transaction and one
+operation with a source; every changed property leaves a history row with old and new values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from peewee import IntegrityError
+
+from . import dialect, rules, sources
+from .engine import ObjectMeta, PropertyMeta
+from .errors import InvalidValue, NotFound
+from .models import Owner, PropertyChange
+from .query import Filter, Sort, filter_expression, keyset_after, order_by
+from .sanitize import clean_line, clean_text
+from .types import (
+    ValueProblem, format_number, normalize_domain, now_iso, parse_boolean, parse_date, parse_datetime,
+    parse_email, parse_number, parse_phone, parse_url,
+)
+
+# Creating a record whose key exists updates that record instead (domain.md section 1).
+DEDUPE_KEYS = {"contacts": "email", "companies": "domain"}
+
+
+@dataclass
+class RecordView:
+    id: int
+    object: str
+    display_name: str
+    properties: dict[str, Any]
+    created_at: str
+    updated_at: str
+    deleted: bool
+    deleted_at: str | None = None
+
+
+@dataclass
+class SaveResult:
+    id: int
+    created: bool
+    message: str
+    changed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    rows: list[dict]
+    next_after: tuple | None  # pass back as `after` for the next page; None at the end
+
+
+def to_text(prop: PropertyMeta, value) -> str | None:
+    """The stored value as history and exports write it."""
+    if value is None:
+        return None
+    if prop.type in ("number", "currency"):
+        return format_number(value)
+    return str(value)
+
+
+class Records:
+    def __init__(self, crm):
+        self.crm = crm
+
+    # -- values ----------------------------------------------------------------------------
+
+    def coerce_value(self, meta: ObjectMeta, prop: PropertyMeta, raw):
+        """What a user typed -> the stored value, or InvalidValue naming the property."""
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        try:
+            return self._coerce(prop, raw)
+        except ValueProblem as exc:
+            raise InvalidValue(f"{meta.name}.{prop.name} ({prop.label}): {exc}") from None
+
+    def _coerce(self, prop: PropertyMeta, raw):
+        kind = prop.type
+        if kind == "text":
+            return clean_line(str(raw)).strip()
+        if kind == "textarea":
+            return clean_text(str(raw)).strip()
+        if kind == "number":
+            return parse_number(raw)
+        if kind == "currency":
+            return round(parse_number(raw), 2)
+        if kind == "date":
+            return parse_date(raw, self.crm.dayfirst)
+        if kind == "datetime":
+            return parse_datetime(raw, self.crm.dayfirst)
+        if kind == "boolean":
+            return parse_boolean(raw)
+        if kind == "email":
+            return parse_email(raw)
+        if kind == "phone":
+            return parse_phone(raw)
+        if kind == "url":
+            return parse_url(raw)
+        if kind == "domain":
+            return normalize_domain(raw)
+        if kind == "select":
+            name = prop.option_name(clean_line(str(raw)))
+            if name is None:
+                raise ValueProblem(f"{raw!r} is not an option (options: {_options_hint(prop)})")
+            return name
+        if kind == "multiselect":
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(";")
+            names = []
+            for item in items:
+                if not str(item).strip():
+                    continue
+                name = prop.option_name(clean_line(str(item)))
+                if name is None:
+                    raise ValueProblem(f"{item!r} is not an option (options: {_options_hint(prop)})")
+                if name not in names:
+                    names.append(name)
+            order = [o.name for o in prop.options]
+            return ";".join(sorted(names, key=order.index)) or None
+        if kind == "user":
+            return self._owner_id(raw)
+        raise ValueProblem(f"unknown property type {kind!r}")
+
+    def _owner_id(self, raw) -> int:
+        text = str(raw).strip()
+        if text.isdigit():
+            if Owner.get_or_none(Owner.id == int(text)):
+                return int(text)
+            raise ValueProblem(f"no owner with id {text}")
+        wanted = text.lower()
+        for owner in Owner.select():
+            if owner.name.lower() == wanted or (owner.email or "").lower() == wanted:
+                return owner.id
+        raise ValueProblem(f"no owner named {text!r} (see `crm-tui owners`)")
+
+    def coerce(self, meta: ObjectMeta, values: dict, *, allow_read_only: bool = False) -> dict:
+        out = {}
+        for given, raw in values.items():
+            prop = meta.find_property(given)
+            if prop is None:
+                raise InvalidValue(f"{meta.name} has no property {given!r}")
+            if prop.read_only and not allow_read_only:
+                raise InvalidValue(f"{meta.name}.{prop.name} ({prop.label}) is read-only")
+            out[prop.name] = self.coerce_value(meta, prop, raw)
+        return out
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _row(self, meta: ObjectMeta, record_id: int) -> dict | None:
+        return meta.model.select().where(meta.model.id == record_id).dicts().get_or_none()
+
+    def get(self, object_name: str, record_id: int) -> RecordView:
+        meta = self.crm.registry.get(object_name)
+        row = self._row(meta, int(record_id))
+        if row is None:
+            raise NotFound(f"no {meta.label.lower()} with id {record_id}")
+        return self._view(meta, row)
+
+    def _view(self, meta: ObjectMeta, row: dict) -> RecordView:
+        props = {name: row.get(name) for name in meta.properties if not meta.properties[name].system}
+        props["createdate"] = row["createdate"]
+        props["lastmodifieddate"] = row["lastmodifieddate"]
+        return RecordView(
+            id=row["id"], object=meta.name, display_name=meta.display_name(row), properties=props,
+            created_at=row["createdate"], updated_at=row["lastmodifieddate"],
+            deleted=row["deleted_at"] is not None, deleted_at=row["deleted_at"],
+        )
+
+    def exists(self, meta: ObjectMeta, record_id: int, *, live: bool = True) -> bool:
+        query = meta.model.select(meta.model.id).where(meta.model.id == record_id)
+        if live:
+            query = query.where(meta.model.deleted_at.is_null(True))
+        return query.exists()
+
+    def display_names(self, meta: ObjectMeta, ids: Iterable[int]) -> dict[int, str]:
+        """Names of many records of one object in one query."""
+        ids = list(set(ids))
+        if not ids:
+            return {}
+        cols = [meta.model.id] + [meta.model._meta.fields[c] for c in meta.display_columns if c in meta.model._meta.fields]
+        out = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            for row in meta.model.select(*cols).where(meta.model.id.in_(chunk)).dicts():
+                out[row["id"]] = meta.display_name(row)
+        return out
+
+    def query(self, object_name: str, filters: list[Filter] = (), sort: list[Sort] = (), *,
+              columns: list[str] | None = None, deleted: bool = False):
+        """A Peewee SELECT of dicts for a view: live (or deleted) records, filtered and ordered."""
+        meta = self.crm.registry.get(object_name)
+        model = meta.model
+        fields = [model.id, model.createdate, model.lastmodifieddate, model.deleted_at]
+        wanted = columns if columns is not None else [p for p in meta.properties if not meta.properties[p].system]
+        base = {"id", "createdate", "lastmodifieddate", "deleted_at"}
+        for name in dict.fromkeys(list(wanted) + meta.display_columns + [s.property for s in sort]):
+            f = model._meta.fields.get(name)
+            # compare by name: `field in list` would build SQL expressions, which are always truthy
+            if f is not None and name not in base:
+                fields.append(f)
+                base.add(name)
+        q = model.select(*fields)
+        q = q.where(model.deleted_at.is_null(not deleted))
+        for flt in filters:
+            q = q.where(filter_expression(self.crm, meta, flt))
+        return q.order_by(*order_by(meta, list(sort)))
+
+    def list(self, object_name: str, filters: list[Filter] = (), sort: list[Sort] = (), *, limit: int = 50,
+             after: tuple | None = None, columns: list[str] | None = None, deleted: bool = False) -> Page:
+        """One page, keyset-paginated: pass the previous page's `next_after` as `after`."""
+        meta = self.crm.registry.get(object_name)
+        sort = list(sort)
+        q = self.query(object_name, filters, sort, columns=columns, deleted=deleted)
+        if after is not None:
+            *values, last_id = after
+            q = q.where(keyset_after(meta, sort, tuple(values), last_id))
+        rows = list(q.limit(limit + 1).dicts())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        for row in rows:
+            row["display_name"] = meta.display_name(row)
+        next_after = None
+        if more and rows:
+            last = rows[-1]
+            next_after = tuple(last[s.property] for s in sort) + (last["id"],)
+        return Page(rows, next_after)
+
+    def count(self, object_name: str, filters: list[Filter] = (), *, deleted: bool = False) -> int:
+        meta = self.crm.registry.get(object_name)
+        q = meta.model.select().where(meta.model.deleted_at.is_null(not deleted))
+        for flt in filters:
+            q = q.where(filter_expression(self.crm, meta, flt))
+        return q.count()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def create(self, object_name: str, values: dict, source: str = sources.API, *, actor: str | None = None,
+               dedupe: bool = True, subscriber: bool = False, allow_read_only: bool = False) -> SaveResult:
+        meta = self.crm.registry.get(object_name)
+        clean = self.coerce(meta, values, allow_read_only=allow_read_only)
+        key = DEDUPE_KEYS.get(meta.name)
+        if dedupe and key and clean.get(key):
+            existing = meta.model.select(meta.model.id).where(
+                (getattr(meta.model, key) == clean[key]) & meta.model.deleted_at.is_null(True)
+            ).scalar()
+            if existing:
+                given = {k: v for k, v in clean.items() if v is not None}
+                result = self._update(meta, existing, given, source, actor)
+                result.message = (
+                    f"{meta.label} {existing} already has {key} {clean[key]}: updated it"
+                    + (f" ({', '.join(result.changed)})" if result.changed else " (nothing changed)")
+                )
+                return result
+        for name, prop in meta.properties.items():
+            if prop.required and clean.get(name) is None:
+                raise InvalidValue(f"{meta.name}.{name} ({prop.label}) is required")
+        with self.crm.operation("create", source, actor, object=meta.name) as op:
+            rules.before_create(self.crm, meta, clean, subscriber=subscriber)
+            now = now_iso()
+            row = {k: v for k, v in clean.items() if v is not None and k not in ("createdate", "lastmodifieddate")}
+            created = clean.get("createdate") or now
+            try:
+                record_id = meta.model.insert(createdate=created, lastmodifieddate=now, created_op=op.id, **row).execute()
+            except IntegrityError as exc:
+                raise self._integrity_problem(meta, clean, exc) from None
+            op.record_id = record_id
+            op.save()
+            self._index_text(meta, record_id)
+            notes = rules.after_create(self.crm, meta, record_id, clean, op)
+        label = meta.label
+        return SaveResult(record_id, True, f"created {label.lower()} {record_id}", sorted(row), notes)
+
+    def update(self, object_name: str, record_id: int, values: dict, source: str = sources.API, *,
+               actor: str | None = None, enforce_rules: bool = True, allow_read_only: bool = False) -> SaveResult:
+        meta = self.crm.registry.get(object_name)
+        clean = self.coerce(meta, values, allow_read_only=allow_read_only)
+        return self._update(meta, int(record_id), clean, source, actor, enforce_rules=enforce_rules)
+
+    def _update(self, meta: ObjectMeta, record_id: int, clean: dict, source: str, actor: str | None,
+                *, enforce_rules: bool = True) -> SaveResult:
+        with self.crm.operation("update", source, actor, object=meta.name, record_id=record_id) as op:
+            row = self._row(meta, record_id)
+            if row is None:
+                raise NotFound(f"no {meta.label.lower()} with id {record_id}")
+            if row["deleted_at"] is not None:
+                raise InvalidValue(f"{meta.label.lower()} {record_id} is deleted; restore it first")
+            changes = {k: v for k, v in clean.items() if row.get(k) != v}
+            for name, value in changes.items():
+                prop = meta.properties[name]
+                if prop.required and value is None:
+                    raise InvalidValue(f"{meta.name}.{name} ({prop.label}) is required and cannot be emptied")
+            if enforce_rules:
+                rules.before_update(self.crm, meta, row, changes)
+            if not changes:
+                return SaveResult(record_id, False, f"{meta.label.lower()} {record_id}: nothing changed")
+            self._write_changes(meta, record_id, row, changes, op)
+            notes = rules.after_update(self.crm, meta, record_id, row, changes, op)
+        return SaveResult(record_id, False, f"updated {meta.label.lower()} {record_id} ({', '.join(sorted(changes))})",
+                          sorted(changes), notes)
+
+    def _write_changes(self, meta: ObjectMeta, record_id: int, row: dict, changes: dict, op) -> None:
+        """Write new values and their history rows; the caller holds the operation."""
+        stored = {k: v for k, v in changes.items() if k != "lastmodifieddate"}
+        now = now_iso()
+        try:
+            meta.model.update(lastmodifieddate=now, **stored).where(meta.model.id == record_id).execute()
+        except IntegrityError as exc:
+            raise self._integrity_problem(meta, changes, exc) from None
+        PropertyChange.insert_many([
+            {"op": op.id, "object": meta.id, "record_id": record_id, "property": name,
+             "old_value": to_text(meta.properties[name], row.get(name)),
+             "new_value": to_text(meta.properties[name], value)}
+            for name, value in stored.items()
+        ]).execute()
+        if any(name in meta.search for name in stored):
+            self._index_text(meta, record_id)
+
+    def _integrity_problem(self, meta: ObjectMeta, values: dict, exc: Exception) -> InvalidValue:
+        text = str(exc)
+        for name, prop in meta.properties.items():
+            if prop.unique and name in text:
+                return InvalidValue(f"{meta.name}.{name}: another {meta.label.lower()} already has {values.get(name)!r}")
+        return InvalidValue(f"{meta.name}: {text}")
+
+    def delete(self, object_name: str, record_id: int, source: str = sources.API, *, actor: str | None = None) -> SaveResult:
+        meta = self.crm.registry.get(object_name)
+        record_id = int(record_id)
+        with self.crm.operation("delete", source, actor, object=meta.name, record_id=record_id) as op:
+            row = self._row(meta, record_id)
+            if row is None:
+                raise NotFound(f"no {meta.label.lower()} with id {record_id}")
+            if row["deleted_at"] is not None:
+                raise InvalidValue(f"{meta.label.lower()} {record_id} is already deleted")
+            meta.model.update(deleted_at=now_iso()).where(meta.model.id == record_id).execute()
+            dialect.fts_delete(self.crm.db, meta.name, record_id)
+            removed = self.crm.assoc.remove_all_for_deletion(meta, record_id, op)
+        return SaveResult(record_id, False, f"deleted {meta.label.lower()} {record_id}"
+                          + (f" and its {removed} association(s)" if removed else ""))
+
+    def restore(self, object_name: str, record_id: int, source: str = sources.API, *, actor: str | None = None) -> SaveResult:
+        meta = self.crm.registry.get(object_name)
+        record_id = int(record_id)
+        with self.crm.operation("restore", source, actor, object=meta.name, record_id=record_id) as op:
+            row = self._row(meta, record_id)
+            if row is None:
+                raise NotFound(f"no {meta.label.lower()} with id {record_id}")
+            if row["deleted_at"] is None:
+                raise InvalidValue(f"{meta.label.lower()} {record_id} is not deleted")
+            try:
+                meta.model.update(deleted_at=None).where(meta.model.id == record_id).execute()
+            except IntegrityError:
+                key = next((n for n, p in meta.properties.items() if p.unique and row.get(n)), "key")
+                raise InvalidValue(
+                    f"cannot restore {meta.label.lower()} {record_id}: another live record has {key} {row.get(key)!r}"
+                ) from None
+            self._index_text(meta, record_id)
+            restored = self.crm.assoc.restore_after_deletion(meta, record_id, op)
+        return SaveResult(record_id, False, f"restored {meta.label.lower()} {record_id}"
+                          + (f" and {restored} association(s)" if restored else ""))
+
+    # -- bulk paths (seed, import) -------------------------------------------------------------
+
+    def bulk_insert(self, meta: ObjectMeta, columns: list[str], rows, op, *, now: str | None = None) -> tuple[int, int]:
+        """Insert already-coerced rows (tuples in `columns` order) with executemany on the SQL that
+        Peewee generates; the caller holds the operation. Returns the (first, last) new ids; the
+        full-text index is filled for that range with `index_range` afterwards."""
+        now = now or now_iso()
+        names = list(columns)
+        if "createdate" not in names:
+            names.append("createdate")
+            rows = (tuple(row) + (now,) for row in rows)
+        names += ["lastmodifieddate", "created_op"]
+        fields = [meta.model._meta.fields[name] for name in names]
+        # insert_many with `fields` keeps our column order (a dict insert would reorder the columns)
+        sql, _params = meta.model.insert_many([(None,) * len(fields)], fields=fields).sql()
+        before = self.crm.db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()[0]
+        cursor = self.crm.db.cursor()
+        extra = (now, op.id)
+        cursor.executemany(sql, (tuple(row) + extra for row in rows))
+        after = self.crm.db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()[0]
+        return before + 1, after
+
+    def index_range(self, meta: ObjectMeta, first: int, last: int) -> None:
+        """Full-text index a range of new records in one statement."""
+        if last < first or not meta.search:
+            return
+        body = " || ' ' || ".join(f'COALESCE("{name}", \'\')' for name in meta.search)
+        self.crm.db.execute_sql(
+            f'INSERT INTO "fts_{meta.name}"(rowid, body) SELECT id, {body} FROM "{meta.table}" WHERE id BETWEEN ? AND ?',
+            (first, last))
+
+    def _index_text(self, meta: ObjectMeta, record_id: int) -> None:
+        row = self._row(meta, record_id)
+        dialect.fts_upsert(self.crm.db, meta.name, record_id, search_text(meta, row))
+
+
+def search_text(meta: ObjectMeta, row: dict) -> str:
+    parts = []
+    for name in meta.search:
+        value = row.get(name)
+        if value in (None, ""):
+            continue
+        prop = meta.properties.get(name)
+        if prop is not None and prop.type == "select":
+            value = prop.option_label(value)
+        parts.append(str(value))
+    return " ".join(parts)
+
+
+def _options_hint(prop: PropertyMeta) -> str:
+    labels = [o.label for o in prop.options]
+    return ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")

@@ -1,0 +1,14 @@
+"""The sources a change can come from, as the association and property history show them."""
+
+USER = "User"
+API = "API"
+IMPORT = "Import"
+JOB = "Job"
+OBJECT_MERGE = "Object merge"
+OBJECT_DELETION = "Object deletion"
+OBJECT_RESTORE = "Object restore"
+AUTO_DOMAIN = "Automatic association by domain"
+MIGRATION = "Migration"
+UNKNOWN = "Unknown"
+
+ALL = (USER, API, IMPORT, JOB, OBJECT_MERGE, OBJECT_DELETION, OBJECT_RESTORE, AUTO_DOMAIN, MIGRATION, UNKNOWN)
