@@ -1,0 +1,286 @@
+"""Reading a CSV file of any size, one record at a time.
+
+`open_csv(path)` works out the encoding and the delimiter, reads the header and returns a
+`CsvSource`. Iterating over the source reopens the file and yields `(line, row)` pairs, where `line`
+is the 1-based line of the file on which the record starts (the header is usually line 1) and `row`
+maps each header to its cell. Memory stays flat whatever the file size: only one record is held.
+
+What a file written by a spreadsheet, an export or a hand throws at us:
+- encodings: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), otherwise
+  Windows-1252, then Latin-1 (each fallback adds a warning);
+- delimiters `,` `;` or tab, and Excel's `sep=;` first line;
+- CR LF, LF or CR line ends, newlines inside quoted cells (they become LF in the values);
+- headers with stray spaces or quotes, duplicate headers ("Email", "Email (2)"), columns without a
+  header (dropped when empty, else named "Column 7");
+- short rows (missing cells are empty), long rows (extra cells dropped, with a warning), blank rows
+  (skipped), NUL bytes (removed), control characters and escape sequences (removed).
+Every cell is stripped of surrounding whitespace.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import os
+import re
+from collections.abc import Iterable, Iterator
+
+from .values import clean_text
+
+DELIMITERS = ",;\t"
+_SAMPLE_CHARS = 64 * 1024
+_SCAN_CHUNK = 1 << 18
+_HEADERLESS_SCAN_ROWS = 1000  # rows read at open time to decide whether a header-less column is empty
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_SEP_LINE = re.compile(r"sep=(.)[ \t]*", re.I)
+
+Row = dict[str, str]
+
+
+class CsvError(ValueError):
+    """The file cannot be read as CSV; the message names the line."""
+
+
+def detect_encoding(path: str | os.PathLike) -> tuple[str, str | None]:
+    """The codec to read the file with, and a warning when it had to fall back from UTF-8.
+
+    A file without BOM is checked as UTF-8 all the way through (streaming, 256 KB at a time): a single
+    bad byte late in the file would otherwise break the import half way.
+    """
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig", None
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16", None
+        if utf16 := _utf16_without_bom(head):
+            return utf16, f"The file looks like UTF-16 without a byte order mark; it was read as {utf16}."
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for chunk in iter(lambda: f.read(_SCAN_CHUNK), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8", None
+        except UnicodeDecodeError:
+            pass
+        f.seek(0)
+        for chunk in iter(lambda: f.read(_SCAN_CHUNK), b""):
+            if _CP1252_UNDEFINED.search(chunk):
+                return "latin-1", ("The file is not UTF-8 and not Windows-1252; it was read as Latin-1 "
+                                   "(ISO-8859-1): check accented letters.")
+    return "cp1252", "The file is not UTF-8; it was read as Windows-1252: check accented letters."
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """ASCII text in UTF-16 has a NUL in every other byte."""
+    if len(head) < 4 or head.count(0) < len(head) // 3:
+        return None
+    odd_nuls = head[1::2].count(0)
+    even_nuls = head[0::2].count(0)
+    if odd_nuls > 2 * even_nuls:
+        return "utf-16-le"
+    if even_nuls > 2 * odd_nuls:
+        return "utf-16-be"
+    return None
+
+
+def detect_delimiter(sample: str) -> str:
+    """`,` `;` or tab: csv.Sniffer's guess when the header agrees, else the candidate that splits
+    the header into most columns, else `,`."""
+    header_columns = {d: _first_record_width(sample, d) for d in DELIMITERS}
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = None
+    if sniffed in header_columns and header_columns[sniffed] > 1:
+        return sniffed
+    best = max(DELIMITERS, key=lambda d: header_columns[d])  # ties go to the earlier candidate
+    return best if header_columns[best] > 1 else ","
+
+
+def _first_record_width(sample: str, delimiter: str) -> int:
+    for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+        if any(cell.strip() for cell in record):
+            return len(record)
+    return 0
+
+
+class CsvSource:
+    """An opened CSV file: its encoding, delimiter, headers and warnings; iterate for the rows."""
+
+    def __init__(self, path: str | os.PathLike, encoding: str, delimiter: str,
+                 warnings: list[str], skip_sep_line: bool) -> None:
+        self.path = os.fspath(path)
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.warnings = warnings
+        self.size_bytes = os.path.getsize(self.path)
+        self._skip_sep_line = skip_sep_line
+        self.header_line = 0
+        self.headers: list[str] = []
+        self._columns: list[int] = []  # index in the record of each header
+        self._watched: list[int] = []  # header-less columns dropped as empty, watched for a late value
+        self._width = 0
+        self._read_header()
+
+    def __repr__(self) -> str:
+        return (f"CsvSource({self.path!r}, encoding={self.encoding!r}, delimiter={self.delimiter!r}, "
+                f"headers={self.headers!r})")
+
+    def __iter__(self) -> Iterator[tuple[int, Row]]:
+        """(line, row) for each non-blank record after the header."""
+        pairs = list(zip(self.headers, self._columns))
+        width, watched = self._width, self._watched
+        long_rows, first_long_row = 0, 0
+        with self._open() as f:
+            records = self._records(f)
+            next(records, None)  # the header
+            for line, cells in records:
+                if len(cells) < width:
+                    cells.extend([""] * (width - len(cells)))
+                elif len(cells) > width:
+                    if any(cell.strip() for cell in cells[width:]):
+                        long_rows += 1
+                        first_long_row = first_long_row or line
+                if watched:
+                    self._check_dropped(line, cells)
+                if not "".join(cells).isprintable():  # tabs, newlines or control characters somewhere
+                    cells = [clean_text(cell) for cell in cells]
+                yield line, {name: cells[i].strip() for name, i in pairs}
+        if long_rows:
+            self._warn(f"{long_rows} row(s) have more cells than there are headers (first on line "
+                       f"{first_long_row}); the extra cells were ignored.")
+
+    def sample(self, n: int = 20) -> list[tuple[int, Row]]:
+        """The first n rows, for a preview."""
+        rows = iter(self)
+        try:
+            return list(itertools.islice(rows, n))
+        finally:
+            rows.close()
+
+    # -- reading
+
+    def _open(self) -> io.TextIOWrapper:
+        # newline="" lets the csv module see CR, LF and CR LF itself (and keep them inside quotes).
+        return open(self.path, encoding=self.encoding, errors="replace", newline="")
+
+    def _records(self, f: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+        """(first line, cells) of each non-blank record, the header included."""
+        reader = csv.reader(_without_nul(f), delimiter=self.delimiter, skipinitialspace=True)
+        if self._skip_sep_line:
+            next(reader, None)
+        last_line = reader.line_num
+        try:
+            for record in reader:
+                line, last_line = last_line + 1, reader.line_num
+                if any(cell.strip() for cell in record):
+                    yield line, record
+        except csv.Error as exc:
+            raise CsvError(f"line {reader.line_num}: {exc} (is a quote left open?)") from None
+
+    def _read_header(self) -> None:
+        with self._open() as f:
+            records = self._records(f)
+            first = next(records, None)
+            if first is None:
+                self._warn("The file has no header row.")
+                return
+            self.header_line, raw = first
+            names = [_tidy_header(cell) for cell in raw]
+            if "" in names:
+                filled = _filled_columns(records, len(names))
+                names = [name or (f"Column {i + 1}" if i in filled else "") for i, name in enumerate(names)]
+        self._width = len(names)
+        self._watched = [i for i, name in enumerate(names) if not name]
+        self._columns = [i for i, name in enumerate(names) if name]
+        self.headers = self._unique([names[i] for i in self._columns])
+
+    def _unique(self, names: list[str]) -> list[str]:
+        seen: set[str] = set()
+        unique = []
+        for name in names:
+            candidate, n = name, 2
+            while candidate.casefold() in seen:
+                candidate, n = f"{name} ({n})", n + 1
+            if candidate != name:
+                self._warn(f"Several columns are named {name!r}; this one is called {candidate!r}.")
+            seen.add(candidate.casefold())
+            unique.append(candidate)
+        return unique
+
+    def _check_dropped(self, line: int, cells: list[str]) -> None:
+        for i in list(self._watched):
+            if cells[i].strip():
+                self._warn(f"Column {i + 1} has no header and was ignored, "
+                           f"but line {line} has a value in it.")
+                self._watched.remove(i)  # one warning per column is enough
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:  # iterating twice must not repeat warnings
+            self.warnings.append(message)
+
+
+def _without_nul(lines: Iterable[str]) -> Iterator[str]:
+    # The csv module of Python 3.11 refuses NUL characters.
+    for line in lines:
+        yield line.replace("\x00", "") if "\x00" in line else line
+
+
+def _tidy_header(cell: str) -> str:
+    """Strip spaces, control characters and quotes left around a header by a sloppy writer."""
+    name = " ".join(clean_text(cell).split())
+    while len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
+        name = name[1:-1].strip()
+    return name
+
+
+def _filled_columns(records: Iterator[tuple[int, list[str]]], width: int) -> set[int]:
+    filled: set[int] = set()
+    for _line, cells in itertools.islice(records, _HEADERLESS_SCAN_ROWS):
+        filled.update(i for i, cell in enumerate(cells[:width]) if cell.strip())
+    return filled
+
+
+def open_csv(path: str | os.PathLike, encoding: str | None = None, delimiter: str | None = None) -> CsvSource:
+    """Open a CSV file for streaming; encoding and delimiter are detected unless given."""
+    warnings: list[str] = []
+    if encoding is None:
+        encoding, warning = detect_encoding(path)
+        if warning:
+            warnings.append(warning)
+    else:
+        encoding = _with_bom_skipped(path, encoding)
+    if delimiter is not None and len(delimiter) != 1:
+        raise ValueError(f"a delimiter is one character, not {delimiter!r}")
+    sample = _read_sample(path, encoding)
+    first_line = sample.split("\n", 1)[0].split("\r", 1)[0]
+    sep_line = _SEP_LINE.fullmatch(first_line)
+    if sep_line:
+        delimiter = delimiter or sep_line[1]
+        sample = sample[len(first_line):].lstrip("\r\n")
+    if delimiter is None:
+        delimiter = detect_delimiter(sample)
+    return CsvSource(path, encoding, delimiter, warnings, skip_sep_line=bool(sep_line))
+
+
+def _with_bom_skipped(path: str | os.PathLike, encoding: str) -> str:
+    """A chosen UTF-8 still skips a BOM, which would otherwise stick to the first header."""
+    if codecs.lookup(encoding).name == "utf-8":
+        with open(path, "rb") as f:
+            if f.read(3) == codecs.BOM_UTF8:
+                return "utf-8-sig"
+    return encoding
+
+
+def _read_sample(path: str | os.PathLike, encoding: str) -> str:
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        sample = f.read(_SAMPLE_CHARS)
+        if len(sample) == _SAMPLE_CHARS:  # cut the partial last line
+            cut = max(sample.rfind("\n"), sample.rfind("\r"))
+            if cut > 0:
+                sample = sample[:cut]
+    return sample.replace("\x00", "")
