@@ -1,0 +1,134 @@
+"""Invariants of the association store, checked by tests and by `crm-tui doctor`.
+
+Each check returns a list of one-line problems; an empty list means the invariant holds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .models import Association, AssociationChange, AssociationLabel, LabelDef, PairLimit
+
+
+def _edges():
+    labels = defaultdict(set)
+    for assoc_id, label_id in AssociationLabel.select(AssociationLabel.association, AssociationLabel.label).tuples():
+        labels[assoc_id].add(label_id)
+    edges = {}
+    for eid, fo, fi, to, ti, prim in Association.select(
+            Association.id, Association.from_object, Association.from_id, Association.to_object, Association.to_id,
+            Association.is_primary).tuples():
+        edges[(fo, fi, to, ti)] = (bool(prim), frozenset(labels.get(eid, ())), eid)
+    return edges
+
+
+def check_bidirectional() -> list[str]:
+    inverse = dict(LabelDef.select(LabelDef.id, LabelDef.inverse).tuples())
+    problems = []
+    edges = _edges()
+    for (fo, fi, to, ti), (prim, labels, _eid) in edges.items():
+        back = edges.get((to, ti, fo, fi))
+        if back is None:
+            problems.append(f"link {fo}:{fi} -> {to}:{ti} has no reverse edge")
+            continue
+        if back[0] != prim:
+            problems.append(f"link {fo}:{fi} <-> {to}:{ti}: primary flag differs between its two edges")
+        expected = frozenset(inverse.get(l) for l in labels if inverse.get(l))
+        if expected != back[1]:
+            problems.append(f"link {fo}:{fi} <-> {to}:{ti}: labels differ between its two edges")
+    return problems
+
+
+def check_primary(registry) -> list[str]:
+    companies = registry.objects.get("companies")
+    if companies is None:
+        return []
+    per_holder = defaultdict(list)
+    for fo, fi, prim in Association.select(Association.from_object, Association.from_id, Association.is_primary).where(
+            Association.to_object == companies.id).tuples():
+        per_holder[(fo, fi)].append(bool(prim))
+    problems = []
+    for (fo, fi), flags in per_holder.items():
+        meta = registry.by_id.get(fo)
+        if meta is None or not meta.has_primary_company:
+            if any(flags):
+                problems.append(f"{fo}:{fi} has a primary company but its object has none")
+            continue
+        if sum(flags) != 1:
+            problems.append(f"{meta.name}:{fi} has {len(flags)} companies and {sum(flags)} primary (expected exactly 1)")
+    return problems
+
+
+def check_limits() -> list[str]:
+    problems = []
+    for label in LabelDef.select().where(LabelDef.limit_count.is_null(False)):
+        counts = defaultdict(int)
+        for fo, fi in (Association.select(Association.from_object, Association.from_id)
+                       .join(AssociationLabel, on=(AssociationLabel.association == Association.id))
+                       .where(AssociationLabel.label == label.id).tuples()):
+            counts[(fo, fi)] += 1
+        for key, n in counts.items():
+            if n > label.limit_count:
+                problems.append(f"{key[0]}:{key[1]} has {n} links labelled {label.name!r} (limit {label.limit_count})")
+    for limit in PairLimit.select():
+        counts = defaultdict(int)
+        for fo, fi in Association.select(Association.from_object, Association.from_id).where(
+                (Association.from_object == limit.from_object_id) & (Association.to_object == limit.to_object_id)).tuples():
+            counts[(fo, fi)] += 1
+        for key, n in counts.items():
+            if n > limit.limit_count:
+                problems.append(f"{key[0]}:{key[1]} has {n} links to object {limit.to_object_id} (limit {limit.limit_count})")
+    return problems
+
+
+def replay_history() -> dict:
+    """The links and labels the association history says exist now: {(a, b) pair key: set(labels)}."""
+    state: dict[frozenset, dict] = {}
+    for a_o, a_i, b_o, b_i, action, label in AssociationChange.select(
+            AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object, AssociationChange.b_id,
+            AssociationChange.action, AssociationChange.label).order_by(AssociationChange.id).tuples():
+        key = frozenset([(a_o, a_i), (b_o, b_i)])
+        if action == "created":
+            state[key] = {"labels": set(), "primary": False}
+        elif action == "removed":
+            state.pop(key, None)
+        elif key in state:
+            if action == "label_added":
+                state[key]["labels"].add(((a_o, a_i), label))
+            elif action == "label_removed":
+                state[key]["labels"].discard(((a_o, a_i), label))
+            elif action == "primary_set":
+                state[key]["primary"] = True
+            elif action == "primary_removed":
+                state[key]["primary"] = False
+    return state
+
+
+def check_history_matches_state() -> list[str]:
+    names = dict(LabelDef.select(LabelDef.id, LabelDef.name).tuples())
+    replayed = replay_history()
+    actual = {}
+    for (fo, fi, to, ti), (prim, labels, _eid) in _edges().items():
+        key = frozenset([(fo, fi), (to, ti)])
+        entry = actual.setdefault(key, {"labels": set(), "primary": prim})
+        for label_id in labels:
+            entry["labels"].add(((fo, fi), names[label_id]))
+    problems = []
+    for key in set(replayed) | set(actual):
+        if key not in actual:
+            problems.append(f"history says {sorted(key)} are linked, but they are not")
+        elif key not in replayed:
+            problems.append(f"{sorted(key)} are linked, but history has no record of it")
+        else:
+            if replayed[key]["primary"] != actual[key]["primary"]:
+                problems.append(f"{sorted(key)}: history and state disagree on primary")
+            # a label is seen from either side; compare as "some side carries it"
+            want = {name for _side, name in replayed[key]["labels"]}
+            have = {name for _side, name in actual[key]["labels"]}
+            if not want <= have:
+                problems.append(f"{sorted(key)}: history has labels {sorted(want - have)} that the link lacks")
+    return problems
+
+
+def check_all(registry) -> list[str]:
+    return check_bidirectional() + check_primary(registry) + check_limits() + check_history_matches_state()

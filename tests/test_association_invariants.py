@@ -1,0 +1,106 @@
+"""Property-based: random sequences of association operations never break an invariant.
+
+Invariants after every step: links are bidirectional (edges, labels, primary flag), a record with
+companies has exactly one primary, limits hold, and replaying the history gives the current links.
+"""
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from crm_tui import integrity, sources
+from crm_tui.core import Crm
+from crm_tui.errors import CrmError
+
+CONTACTS, COMPANIES, DEALS = 4, 3, 2
+LABELS = {("contacts", "companies"): ["Advisor", "Employer", "Billing contact"],
+          ("contacts", "contacts"): ["Manager", "Colleague"],
+          ("companies", "companies"): ["Parent company"],
+          ("deals", "contacts"): ["Decision maker", "Champion"],
+          ("deals", "companies"): []}
+
+refs = st.one_of(
+    st.tuples(st.just("contacts"), st.integers(1, CONTACTS)),
+    st.tuples(st.just("companies"), st.integers(1, COMPANIES)),
+    st.tuples(st.just("deals"), st.integers(1, DEALS)),
+)
+
+
+class AssociationMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.dir = tempfile.TemporaryDirectory()
+        self.crm = Crm.open(Path(self.dir.name) / "crm.db", user_name="fuzz")
+        self.crm.set_setting("auto_associate_by_domain", False)
+        for i in range(CONTACTS):
+            self.crm.records.create("contacts", {"email": f"c{i}@x.example"})
+        for i in range(COMPANIES):
+            self.crm.records.create("companies", {"name": f"Co {i}", "domain": f"co{i}.example"})
+        for i in range(DEALS):
+            self.crm.records.create("deals", {"dealname": f"Deal {i}"})
+        self.crm.assoc.set_pair_limit("deals", "companies", 2)
+
+    def teardown(self):
+        self.crm.close()
+        self.dir.cleanup()
+
+    def attempt(self, fn, *args, **kwargs):
+        try:
+            fn(*args, **kwargs)
+        except CrmError:
+            pass  # refusals are fine; the invariants must still hold
+
+    @rule(a=refs, b=refs, data=st.data(), primary=st.booleans())
+    def add(self, a, b, data, primary):
+        names = LABELS.get((a[0], b[0]), [])
+        labels = data.draw(st.lists(st.sampled_from(names), max_size=2)) if names else []
+        self.attempt(self.crm.assoc.add, a, b, labels=labels, primary=primary, source=sources.USER)
+
+    @rule(a=refs, b=refs, new_primary=st.one_of(st.none(), st.integers(1, COMPANIES)))
+    def remove(self, a, b, new_primary):
+        self.attempt(self.crm.assoc.remove, a, b, new_primary=new_primary)
+
+    @rule(a=refs, company=st.integers(1, COMPANIES))
+    def set_primary(self, a, company):
+        self.attempt(self.crm.assoc.set_primary, a, company)
+
+    @rule(a=refs, company=st.integers(1, COMPANIES), new_primary=st.one_of(st.none(), st.integers(1, COMPANIES)))
+    def remove_primary(self, a, company, new_primary):
+        self.attempt(self.crm.assoc.remove_primary, a, company, new_primary=new_primary)
+
+    @rule(a=refs, b=refs, data=st.data())
+    def label(self, a, b, data):
+        names = LABELS.get((a[0], b[0]), [])
+        if names:
+            name = data.draw(st.sampled_from(names))
+            if data.draw(st.booleans()):
+                self.attempt(self.crm.assoc.add_label, a, b, name)
+            else:
+                self.attempt(self.crm.assoc.remove_label, a, b, name)
+
+    @rule(ref=refs)
+    def delete(self, ref):
+        self.attempt(self.crm.records.delete, ref[0], ref[1])
+
+    @rule(ref=refs)
+    def restore(self, ref):
+        self.attempt(self.crm.records.restore, ref[0], ref[1])
+
+    @rule(obj=st.sampled_from(["contacts", "companies"]), keep=st.integers(1, 3), other=st.integers(1, 3))
+    def merge(self, obj, keep, other):
+        self.attempt(self.crm.merger.merge, obj, keep, other)
+
+    @invariant()
+    def invariants_hold(self):
+        problems = integrity.check_all(self.crm.registry)
+        assert problems == [], problems
+
+
+AssociationMachine.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestAssociationInvariants = AssociationMachine.TestCase

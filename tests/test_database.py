@@ -1,0 +1,111 @@
+"""Opening the database file: location, permissions, and refusals that leave a bad file untouched."""
+
+import hashlib
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from crm_tui import db as dbmod
+from crm_tui.cli import main
+from crm_tui.core import Crm
+from crm_tui.errors import DatabaseProblem
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_database_is_private_and_in_wal_mode(db_path):
+    with Crm.open(db_path) as crm:
+        mode = crm.db.execute_sql("PRAGMA journal_mode").fetchone()[0]
+        fks = crm.db.execute_sql("PRAGMA foreign_keys").fetchone()[0]
+    assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
+    assert mode == "wal"
+    assert fks == 1
+
+
+def test_default_location_follows_xdg_data_home(tmp_path, capsys):
+    assert main(["record", "create", "contacts", "email=a@b.example"]) == 0
+    assert (tmp_path / "data" / "crm-tui" / "crm.db").exists()
+
+
+def test_crm_tui_db_environment_variable(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "elsewhere.db"
+    monkeypatch.setenv("CRM_TUI_DB", str(target))
+    assert main(["record", "create", "contacts", "email=a@b.example"]) == 0
+    assert target.exists()
+
+
+def test_not_a_sqlite_file_is_refused_and_untouched(tmp_path, capsys):
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("just some text, not a database\n" * 50)
+    before = digest(bogus)
+    assert main(["--db", str(bogus), "list", "contacts"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(bogus) in err and "not a SQLite database" in err
+    assert digest(bogus) == before
+
+
+def test_other_sqlite_database_is_refused_and_untouched(tmp_path, capsys):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t(x)")
+    conn.commit()
+    conn.close()
+    before = digest(other)
+    assert main(["--db", str(other), "list", "contacts"]) == 2
+    assert "not a crm-tui database" in capsys.readouterr().err
+    assert digest(other) == before
+
+
+def test_newer_schema_is_refused_and_untouched(db_path, capsys):
+    Crm.open(db_path).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {dbmod.SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = digest(db_path)
+    assert main(["--db", str(db_path), "list", "contacts"]) == 2
+    err = capsys.readouterr().err
+    assert "newer crm-tui" in err and str(db_path) in err
+    assert digest(db_path) == before
+
+
+def test_locked_database_gives_one_line_and_exit_2(db_path, capsys):
+    Crm.open(db_path).close()
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("PRAGMA journal_mode=DELETE")  # a rollback-journal writer holding an exclusive lock
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        before = digest(db_path)
+        code = main(["--db", str(db_path), "record", "create", "contacts", "email=x@y.example"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2
+        assert "\n" not in err and str(db_path) in err and ("locked" in err or "busy" in err)
+        assert digest(db_path) == before
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+def test_migration_backs_up_first(db_path, monkeypatch):
+    Crm.open(db_path).close()
+    seen = []
+    monkeypatch.setattr(dbmod, "SCHEMA_VERSION", dbmod.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(dbmod.MIGRATIONS, dbmod.SCHEMA_VERSION,
+                        lambda database: seen.append(database.execute_sql("SELECT count(*) FROM object_type").fetchone()[0]))
+    with Crm.open(db_path) as crm:
+        assert crm.db.execute_sql("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION
+    backups = list(db_path.parent.glob("crm.db.v1-*.bak"))
+    assert len(backups) == 1 and seen
+    assert stat.S_IMODE(os.stat(backups[0]).st_mode) == 0o600
+    conn = sqlite3.connect(backups[0])
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
+
+
+def test_directory_instead_of_file(tmp_path):
+    with pytest.raises(DatabaseProblem, match="is a directory"):
+        Crm.open(tmp_path)
