@@ -21,7 +21,9 @@ class CrmApp(App):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("question_mark", "help", "Help", id="app.help"),
+        # ctrl+p too: Textual adds its own ctrl+p only when no binding runs command_palette
         Binding("colon", "command_palette", "Commands", show=False, id="app.commands"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette", priority=True),
     ]
 
     def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
@@ -66,6 +68,47 @@ class CrmApp(App):
         from screens.index import IndexScreen
 
         self.push_screen(IndexScreen(self.first_object()))
+        if self.database_is_empty():
+            from screens.welcome import WelcomeScreen
+
+            self.push_screen(WelcomeScreen(str(self.db_path)), self._welcome_choice)
+
+    def database_is_empty(self) -> bool:
+        return all(self.crm.records.count(name) == 0 and self.crm.records.count(name, deleted=True) == 0
+                   for name in ("contacts", "companies", "deals", "tickets"))
+
+    def _welcome_choice(self, choice: str | None) -> None:
+        if choice == "new":
+            self.screen.run_action("new_record")
+        elif choice == "import":
+            self.run_action("open_import")
+        elif choice == "demo":
+            self.switch_database(self._build_demo())
+
+    def _build_demo(self) -> Path:
+        from .demo import fresh_demo_database
+
+        return fresh_demo_database()
+
+    def switch_database(self, path: str | Path) -> None:
+        """Close this database and show another one (used by the first-run screen's demo)."""
+        from screens.index import IndexScreen
+
+        self.crm.close()
+        self.db_path = Path(path)
+        self.crm = Crm.open(path, user_name=self.config.user_name)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(IndexScreen(self.first_object()))
+        self.notify(f"opened {path}", markup=False)
+
+    def action_open_import(self) -> None:
+        try:
+            from screens.import_wizard import ImportWizard
+        except ImportError:
+            self.notify("import from the command line: crm-tui import FILE", markup=False)
+            return
+        self.push_screen(ImportWizard())
 
     def first_object(self) -> str:
         default = next(iter(self.crm.registry.objects))
@@ -93,6 +136,11 @@ class CrmApp(App):
             return
         self.push_screen(RecordScreen(object_name, record_id))
 
+    def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
+        from screens.board import BoardScreen
+
+        self.push_screen(BoardScreen(object_name, pipeline))
+
     def action_help(self) -> None:
         try:
             from screens.help import HelpScreen
@@ -106,8 +154,18 @@ class CrmApp(App):
         for meta in self.crm.registry.objects.values():
             yield SystemCommand(f"Go to {meta.plural_label}", f"Open the {meta.plural_label.lower()} index",
                                 partial(self.open_object, meta.name))
+        yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
+        yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
+                            partial(self.open_board, "tickets"))
+        from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen
+
+        yield SystemCommand("Import a file", "Import records from a CSV or vCard file (preview, progress, undo)",
+                            lambda: self.push_screen(ImportWizardScreen()))
+        yield SystemCommand("Import history", "Past imports; undo one completely",
+                            lambda: self.push_screen(ImportHistoryScreen()))
+        yield SystemCommand("Search everywhere", "Search every object and open a record", self.search_everywhere)
         # Every binding of the focused screen is also a command, by its description.
-        seen = set()
+        seen = {"Search everywhere"}
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.description in seen or binding.action in ("quit", "command_palette"):
@@ -116,6 +174,14 @@ class CrmApp(App):
             node = active.node
             yield SystemCommand(binding.description, binding.tooltip or f"Key: {binding.key}",
                                 partial(self._run_binding, node, binding.action))
+
+    def search_everywhere(self) -> None:
+        from screens.index_modals import RecordSearchModal
+
+        def chosen(result):
+            if result:
+                self.open_record(*result)
+        self.push_screen(RecordSearchModal(self.crm), chosen)
 
     def _run_binding(self, node, action: str) -> None:
         self.call_later(node.run_action, action)

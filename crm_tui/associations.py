@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN, fn
 
-from . import sources
+from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import InvalidValue, LimitExceeded, NotFound, PrimaryRequired
-from .models import Association, AssociationChange, AssociationLabel, LabelDef, Operation, PairLimit
+from .models import Association, AssociationChange, AssociationCount, AssociationLabel, LabelDef, Operation, PairLimit
 from .types import now_iso
 
 NO_PRIMARY = "none"
@@ -212,6 +212,7 @@ class Associations:
         if primary and holder and not edges[0].is_primary:
             self._make_primary(op, holder[0], holder[1], holder[2])
             made_primary = True
+        automation_notes = rules.after_link(self.crm, a_meta, a_id, b_meta, b_id, op) if created else []
         b_name = self.crm.records.display_names(b_meta, [b_id]).get(b_id, str(b_id))
         parts = []
         if created:
@@ -222,6 +223,7 @@ class Associations:
             parts.append("primary company" if created else f"{b_name if b_meta.name == 'companies' else 'company'} is now primary")
         if not parts:
             parts.append(f"{a_meta.label.lower()} {a_id} and {b_meta.label.lower()} {b_id} are already associated")
+        parts += automation_notes
         return AddResult(created, made_primary or bool(edges[0].is_primary and created), "; ".join(parts), added)
 
     def _make_primary(self, op, holder_meta, holder_id, company_id) -> None:
@@ -508,6 +510,12 @@ class Associations:
                 history_rows.append((op.id, holder[0].id, holder[1], companies.id, holder[2], "primary_set", None, None))
             count += 1
         cursor = self.crm.db.cursor()
+        counts: dict[tuple[int, int, int], int] = {}
+        for fo, fi, to, _ti, _p, _at in edge_rows:
+            counts[(fo, fi, to)] = counts.get((fo, fi, to), 0) + 1
+        # One aggregated upsert per record instead of the trigger's one per edge; the triggers are
+        # dropped and recreated inside this transaction, so no other writer can miss them.
+        dialect.drop_count_triggers(self.crm.db)
         edge_fields = [Association.from_object, Association.from_id, Association.to_object, Association.to_id,
                        Association.is_primary, Association.created_at]
         edge_sql, _ = Association.insert_many([(None,) * len(edge_fields)], fields=edge_fields).sql()
@@ -517,17 +525,25 @@ class Associations:
                          AssociationChange.inverse_label]
         change_sql, _ = AssociationChange.insert_many([(None,) * len(change_fields)], fields=change_fields).sql()
         cursor.executemany(change_sql, history_rows)
+        dialect.add_counts(cursor, ((fo, fi, to, n) for (fo, fi, to), n in counts.items()))
+        dialect.create_count_triggers(self.crm.db)
         return count
 
     # -- reading -----------------------------------------------------------------------------
+
+    def counts(self, ref) -> dict[str, int]:
+        """How many records of each object a record is linked with: one primary-key lookup."""
+        meta, rid = self._meta(ref[0]), int(ref[1])
+        rows = (AssociationCount.select(AssociationCount.to_object, AssociationCount.n)
+                .where((AssociationCount.from_object == meta.id) & (AssociationCount.from_id == rid)).tuples())
+        return {self.crm.registry.by_id[obj].name: n for obj, n in rows if n > 0}
 
     def groups(self, ref, *, per_group: int | None = 100) -> list[LinkGroup]:
         """A record's links grouped by object: counts, and up to `per_group` items (primary first)
         with names, labels and primary flags. Costs 2 + 2 x (objects linked) queries."""
         meta, rid = self._meta(ref[0]), int(ref[1])
-        counts = list(Association.select(Association.to_object, fn.COUNT(Association.id))
-                      .where((Association.from_object == meta.id) & (Association.from_id == rid))
-                      .group_by(Association.to_object).tuples())
+        counts = [(obj, n) for obj, n in AssociationCount.select(AssociationCount.to_object, AssociationCount.n)
+                  .where((AssociationCount.from_object == meta.id) & (AssociationCount.from_id == rid)).tuples() if n > 0]
         groups: list[LinkGroup] = []
         edges_by_group: dict[int, list[tuple]] = {}
         for to_object, count in counts:
@@ -633,7 +649,8 @@ class Associations:
             inverse = LabelDef.get_or_none(LabelDef.id == label.inverse_id) if label.inverse_id else None
             out.append({
                 "id": label.id, "from": reg.by_id[label.from_object_id].name, "to": reg.by_id[label.to_object_id].name,
-                "name": label.name, "inverse": inverse.name if inverse else None, "paired": label.paired,
+                "name": label.name, "inverse": inverse.name if inverse else None, "inverse_id": label.inverse_id,
+                "paired": label.paired,
                 "limit": label.limit_count,
             })
         return out

@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("object")
     p.add_argument("--filter", action="append", default=[], metavar="prop=value",
                    help="prop=value, prop!=value, prop~text (contains), prop>value, prop<value, prop? (known), prop! (unknown)")
-    p.add_argument("--sort", action="append", default=[], metavar="prop|-prop")
+    p.add_argument("--sort", action="append", default=[], metavar="PROP",
+                   help="sort by PROP (PROP:desc or --sort=-PROP for descending; repeatable)")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--deleted", action="store_true", help="list deleted records (the recycle bin)")
 
@@ -145,7 +146,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", type=_ref)
     p.add_argument("--limit", type=int, default=50)
 
-    sub.add_parser("owners", parents=[common], help="list owners (users)")
+    p = sub.add_parser("owners", parents=[common], help="list owners (users), or add one")
+    p.add_argument("action", nargs="?", choices=["add"], help="add NAME [--email E]")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--email", help="the owner's email")
+
+    sub.add_parser("pipelines", parents=[common], help="list deal and ticket pipelines with their stages")
+
+    # -- import / export (crm_tui/importing): imports carry the source Import
+    imp = sub.add_parser("import", parents=[common], help="import a CSV or vCard file (or `import undo ID`)")
+    imp.add_argument("file", help="the file to import, or `undo`")
+    imp.add_argument("undo_id", nargs="?", type=int, metavar="ID", help="with `undo`: the import to undo")
+    imp.add_argument("--object", action="append", default=[], metavar="O",
+                     help="the file's object (repeat for several objects per row; default: guessed)")
+    imp.add_argument("--map", action="append", default=[], metavar="COL=prop",
+                     help="map a column: COL=prop, COL=object.prop, COL=@id, COL=skip (repeatable)")
+    imp.add_argument("--link", action="append", default=[], metavar="COL=OBJ.PROP[:LABEL]",
+                     help="the column names a record to link by a property, e.g. account=companies.name")
+    imp.add_argument("--require-link", action="append", default=[], metavar="COL",
+                     help="report rows whose link column is empty")
+    imp.add_argument("--value", action="append", default=[], metavar="COL:FROM=TO",
+                     help="replace a cell value before parsing, e.g. deal_stage:Won=closedwon")
+    imp.add_argument("--ids", default="local", metavar="SYSTEM",
+                     help="whose Record IDs the file holds: `local` (this CRM, default) or a source system name "
+                          "(e.g. hubspot) whose IDs are remembered so a second import finds the same records")
+    imp.add_argument("--dayfirst", action="store_true", help="dates are day first (16/01/2026)")
+    imp.add_argument("--encoding", help="the file's encoding (default: detected)")
+    imp.add_argument("--delimiter", help="the CSV delimiter (default: detected)")
+    imp.add_argument("--batch", type=int, default=5000, metavar="N", help="rows per transaction")
+    imp.add_argument("--error-dir", metavar="DIR", help="where to write the error file")
+    imp.add_argument("--dry-run", action="store_true", help="preview: count what would change, write nothing")
+    imp.add_argument("--yes", action="store_true", help="with `undo`: do not ask")
+
+    sub.add_parser("imports", parents=[common], help="list past imports")
+
+    p = sub.add_parser("export", parents=[common], help="export an object's view to CSV, JSON or vCard")
+    p.add_argument("object")
+    p.add_argument("--view", metavar="V", help="a saved view's name (default: the default view)")
+    p.add_argument("--format", choices=["csv", "json", "vcf"], help="default: from the file name, else csv")
+    p.add_argument("--hubspot", action="store_true",
+                   help="HubSpot-style: Record ID and ;-joined Associated <Object> IDs columns (round trip)")
+    p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
+    p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
+    from .cli_admin import add_admin_commands
+
+    add_admin_commands(sub, common)
     return parser
 
 
@@ -177,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import CrmError
 
     try:
+        from .cli_admin import ADMIN_COMMANDS, run_admin
+
+        if args.command in ADMIN_COMMANDS:
+            return run_admin(args, resolve_db_path(args))
         from .commands import run
 
         return run(args, resolve_db_path(args))
@@ -193,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"{resolve_db_path(args)}: the disk or database is full; nothing was written")
         if dialect.is_readonly_error(exc):
             return _fail(f"{resolve_db_path(args)}: the database is read-only; nothing was written")
+        if dialect.is_damaged_error(exc):
+            return _fail(f"{resolve_db_path(args)}: the database file is damaged ({exc}); "
+                         "run crm-tui doctor or restore a backup")
         raise
 
 

@@ -130,11 +130,12 @@ def cmd_list(crm: Crm, args) -> int:
     filters = [parse_filter(f) for f in args.filter]
     sort = []
     for s in args.sort:
-        name = s[1:] if s.startswith("-") else s
+        desc = s.startswith("-") or s.endswith(":desc")
+        name = s.lstrip("-").removesuffix(":desc").removesuffix(":asc")
         prop = meta.find_property(name) if name != "id" else None
         if prop is None and name != "id":
             raise NotFound(f"{meta.name} has no property {name!r}")
-        sort.append(Sort(prop.name if prop else "id", s.startswith("-")))
+        sort.append(Sort(prop.name if prop else "id", desc))
     page = crm.records.list(meta.name, filters, sort, limit=args.limit, deleted=args.deleted)
     columns = [c for c in meta.display_columns] + [s.property for s in sort if s.property not in meta.display_columns and s.property != "id"]
     if getattr(args, "json", False):
@@ -238,7 +239,7 @@ def cmd_labels(crm: Crm, args) -> int:
         emit(args, {"message": message}, message)
         return 0
     labels = crm.assoc.labels()
-    shown = [l for l in labels if not (l["paired"] is False and l["from"] > l["to"] and l["inverse"] is not None)]
+    shown = [l for l in labels if l["inverse_id"] is None or l["id"] <= l["inverse_id"]]  # each pair once
     emit(args, labels, [f"{l['from']} -> {l['to']}: {l['name']}" + (f" / {l['inverse']}" if l["paired"] else "")
                         + (f"  (limit {l['limit']})" if l["limit"] else "") for l in shown])
     return 0
@@ -314,14 +315,47 @@ def cmd_timeline(crm: Crm, args) -> int:
 def cmd_owners(crm: Crm, args) -> int:
     from .models import Owner
 
+    if getattr(args, "action", None) == "add":
+        from .owners import add_owner
+
+        if not args.name:
+            raise InvalidValue("usage: crm-tui owners add NAME [--email E]")
+        owner = add_owner(crm, args.name, args.email)
+        emit(args, asdict(owner), f"added owner {owner.id}: {owner.name}" + (f" <{owner.email}>" if owner.email else ""))
+        return 0
     owners = [{"id": o.id, "name": o.name, "email": o.email, "me": o.is_me} for o in Owner.select().order_by(Owner.id)]
     emit(args, owners, [f"{o['id']}  {o['name']}" + (f" <{o['email']}>" if o["email"] else "") + ("  (you)" if o["me"] else "")
                         for o in owners])
     return 0
 
 
+def cmd_pipelines(crm: Crm, args) -> int:
+    from . import pipelines
+
+    infos = pipelines.list_pipelines(crm)
+    lines = []
+    for p in infos:
+        lines.append(f"{p.object} pipeline {p.name}: {p.label}" + ("  [archived]" if p.archived else ""))
+        for s in p.stages:
+            extra = [s.kind] + ([f"{s.probability:.0%}"] if s.probability is not None else []) + (["archived"] if s.archived else [])
+            lines.append(f"  {s.name}: {s.label}  ({', '.join(extra)})")
+    emit(args, [pipelines.to_json(p) for p in infos], lines or ["no pipelines"])
+    return 0
+
+
 HANDLERS = {
     "record": cmd_record, "history": cmd_history, "list": cmd_list, "search": cmd_search, "assoc": cmd_assoc,
     "labels": cmd_labels, "schema": cmd_schema, "seed": cmd_seed, "log": cmd_log, "timeline": cmd_timeline,
-    "owners": cmd_owners,
+    "owners": cmd_owners, "pipelines": cmd_pipelines,
 }
+
+
+def _import_commands():
+    from .importing import cli_commands
+
+    return cli_commands
+
+
+HANDLERS["import"] = lambda crm, args: _import_commands().cmd_import(crm, args)
+HANDLERS["imports"] = lambda crm, args: _import_commands().cmd_imports(crm, args)
+HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)

@@ -13,11 +13,24 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import ALL_MODELS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
 MIGRATIONS: dict[int, callable] = {}
+
+
+def _v2_external_ids(db) -> None:
+    """Version 2: the ExternalId table (source-system IDs of imported records) and the
+    association counts kept by triggers."""
+    from .models import AssociationCount, ExternalId
+
+    db.create_tables([ExternalId, AssociationCount], safe=True)
+    dialect.create_count_triggers(db)
+    dialect.rebuild_counts(db)
+
+
+MIGRATIONS[2] = _v2_external_ids
 
 
 def busy_timeout_ms() -> int:
@@ -103,6 +116,7 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
 
 def create_schema(db: SqliteDatabase) -> None:
     db.create_tables(ALL_MODELS)
+    dialect.create_count_triggers(db)
     db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

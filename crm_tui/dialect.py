@@ -29,8 +29,50 @@ def is_full_error(exc: BaseException) -> bool:
     return "database or disk is full" in str(exc).lower()
 
 
+def is_damaged_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
 def is_readonly_error(exc: BaseException) -> bool:
     return "readonly" in str(exc).lower() or "read-only" in str(exc).lower()
+
+
+# -- association counts ----------------------------------------------------------------------
+
+def create_count_triggers(db) -> None:
+    """Keep association_count in step with every insert and delete on association, whatever
+    code path (single link, bulk executemany, repair) writes the edges."""
+    db.execute_sql(
+        "CREATE TRIGGER IF NOT EXISTS association_count_insert AFTER INSERT ON association BEGIN "
+        "INSERT INTO association_count(from_object, from_id, to_object, n) "
+        "VALUES (NEW.from_object, NEW.from_id, NEW.to_object, 1) "
+        "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + 1; END")
+    db.execute_sql(
+        "CREATE TRIGGER IF NOT EXISTS association_count_delete AFTER DELETE ON association BEGIN "
+        "UPDATE association_count SET n = n - 1 WHERE from_object = OLD.from_object "
+        "AND from_id = OLD.from_id AND to_object = OLD.to_object; "
+        "DELETE FROM association_count WHERE from_object = OLD.from_object AND from_id = OLD.from_id "
+        "AND to_object = OLD.to_object AND n <= 0; END")
+
+
+def drop_count_triggers(db) -> None:
+    db.execute_sql("DROP TRIGGER IF EXISTS association_count_insert")
+    db.execute_sql("DROP TRIGGER IF EXISTS association_count_delete")
+
+
+def add_counts(cursor, rows) -> None:
+    """Add (from_object, from_id, to_object, n) to the kept counts."""
+    cursor.executemany(
+        "INSERT INTO association_count(from_object, from_id, to_object, n) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + excluded.n", rows)
+
+
+def rebuild_counts(db) -> None:
+    db.execute_sql("DELETE FROM association_count")
+    db.execute_sql(
+        "INSERT INTO association_count(from_object, from_id, to_object, n) "
+        "SELECT from_object, from_id, to_object, count(*) FROM association GROUP BY from_object, from_id, to_object")
 
 
 # -- full-text search -------------------------------------------------------------------------

@@ -330,10 +330,12 @@ class Registry:
         self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_lastmodifieddate" ON "{table}"(lastmodifieddate)')
         self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_deleted" ON "{table}"(deleted_at) WHERE deleted_at IS NOT NULL')
 
-    def drop_secondary_indexes(self, meta: ObjectMeta) -> list[str]:
-        """Drop the plain sort indexes (not unique ones) before a huge load; returns their SQL."""
+    def drop_secondary_indexes(self, meta: ObjectMeta, *, unique_too: bool = False) -> list[str]:
+        """Drop the sort indexes (and the unique ones if asked: recreating them re-checks every
+        value) before a huge load; returns their SQL to run after it."""
+        pattern = "(name LIKE 'ix_%' OR name LIKE 'ux_%')" if unique_too else "name LIKE 'ix_%'"
         rows = self.db.execute_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND name LIKE 'ix_%'", (meta.table,)
+            f"SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND {pattern}", (meta.table,)
         ).fetchall()
         for name, _sql in rows:
             self.db.execute_sql(f'DROP INDEX "{name}"')

@@ -130,5 +130,19 @@ def check_history_matches_state() -> list[str]:
     return problems
 
 
+def check_counts() -> list[str]:
+    """The trigger-kept association counts agree with the edges."""
+    from .models import AssociationCount
+
+    actual = defaultdict(int)
+    for fo, fi, to in Association.select(Association.from_object, Association.from_id, Association.to_object).tuples():
+        actual[(fo, fi, to)] += 1
+    kept = {(fo, fi, to): n for fo, fi, to, n in AssociationCount.select(
+        AssociationCount.from_object, AssociationCount.from_id, AssociationCount.to_object, AssociationCount.n).tuples() if n}
+    return [f"{key[0]}:{key[1]} -> object {key[2]}: count says {kept.get(key, 0)}, edges say {actual.get(key, 0)}"
+            for key in set(actual) | set(kept) if actual.get(key, 0) != kept.get(key, 0)][:20]
+
+
 def check_all(registry) -> list[str]:
-    return check_bidirectional() + check_primary(registry) + check_limits() + check_history_matches_state()
+    return (check_bidirectional() + check_primary(registry) + check_limits() + check_history_matches_state()
+            + check_counts())

@@ -154,6 +154,19 @@ class Association(BaseModel):
         indexes = ((("from_object", "from_id", "to_object", "to_id"), True),)
 
 
+class AssociationCount(BaseModel):
+    """How many records of `to_object` one record is linked with, kept by triggers on the
+    association table (dialect.py), so a sidebar's counts are one lookup whatever the fan-out."""
+
+    from_object = IntegerField()
+    from_id = IntegerField()
+    to_object = IntegerField()
+    n = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("from_object", "from_id", "to_object")
+
+
 class AssociationLabel(BaseModel):
     association = ForeignKeyField(Association, on_delete="CASCADE", backref="+")
     label = ForeignKeyField(LabelDef, on_delete="CASCADE", backref="+")
@@ -199,6 +212,23 @@ class SavedView(BaseModel):
         indexes = ((("object", "name"), True),)
 
 
+class ExternalId(BaseModel):
+    """A record's ID in the system a file came from (HubSpot, Maven...), so that a second import of
+    the same export finds the same records and its "Associated ... IDs" resolve."""
+
+    object = CharField()
+    record_id = IntegerField()
+    source_system = CharField()
+    external_id = CharField()
+    op = IntegerField(null=True, index=True)  # the import operation (batch) that recorded it
+
+    class Meta:
+        indexes = (
+            (("object", "source_system", "external_id"), True),
+            (("object", "record_id"), False),
+        )
+
+
 ALL_MODELS = [
     ObjectType,
     PropertyDef,
@@ -210,8 +240,10 @@ ALL_MODELS = [
     Operation,
     PropertyChange,
     Association,
+    AssociationCount,
     AssociationLabel,
     AssociationChange,
     Setting,
     SavedView,
+    ExternalId,
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import fn
+from peewee import Tuple, fn
 
 from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue
@@ -175,6 +175,15 @@ def keyset_after(meta: ObjectMeta, sort: list[Sort], last_values: tuple, last_id
     that paging through a column with empty values neither skips nor repeats rows.
     """
     id_desc = bool(sort) and sort[-1].desc
+    if len(sort) == 1 and last_values[0] is not None:
+        # One sort column and a known value: a row-value comparison walks the (column, rowid) index
+        # directly, where the OR form below makes SQLite scan.
+        col = column(meta, sort[0].property)
+        upward = (not sort[0].desc) != reverse
+        pair, key = Tuple(col, meta.model.id), Tuple(last_values[0], last_id)
+        if upward:
+            return pair > key  # NULLs sort first ascending, so none come after a value
+        return (pair < key) | col.is_null(True)
     id_forward = (meta.model.id < last_id) if (id_desc != reverse) else (meta.model.id > last_id)
     expr = id_forward
     for s, value in reversed(list(zip(sort, last_values))):

@@ -122,6 +122,10 @@ class Records:
 
     def _owner_id(self, raw) -> int:
         text = str(raw).strip()
+        if text.lower() == "me":  # the local user's owner (`--filter hubspot_owner_id=me`)
+            me = Owner.select(Owner.id).where(Owner.is_me == True).order_by(Owner.id).scalar()  # noqa: E712
+            if me is not None:
+                return me
         if text.isdigit():
             if Owner.get_or_none(Owner.id == int(text)):
                 return int(text)
@@ -146,7 +150,12 @@ class Records:
     # -- reading -----------------------------------------------------------------------------
 
     def _row(self, meta: ObjectMeta, record_id: int) -> dict | None:
-        return meta.model.select().where(meta.model.id == record_id).dicts().get_or_none()
+        # Hot path (every edit, every record page): plain SQL by primary key, no model instances.
+        cursor = self.crm.db.execute_sql(f'SELECT * FROM "{meta.table}" WHERE id = ?', (record_id,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip((d[0] for d in cursor.description), row))
 
     def get(self, object_name: str, record_id: int) -> RecordView:
         meta = self.crm.registry.get(object_name)

@@ -118,15 +118,27 @@ def apply_pipeline(crm, spec) -> list[str]:
     messages = []
     if pipeline is None:
         position = Pipeline.select().where(Pipeline.object == meta.id).count()
-        pipeline = Pipeline.create(object=meta.id, name=name, label=str(spec.get("label") or name), position=position)
+        pipeline = Pipeline.create(object=meta.id, name=name, label=str(spec.get("label") or name), position=position,
+                                   archived=bool(spec.get("archived")))
         messages.append(f"created pipeline {pipeline.label} for {meta.name}")
     else:
         if spec.get("label") and spec["label"] != pipeline.label:
             pipeline.label = str(spec["label"])
             messages.append(f"renamed pipeline {name} to {pipeline.label}")
-        if "archived" in spec:
+        if "archived" in spec and bool(spec["archived"]) != bool(pipeline.archived):
             pipeline.archived = bool(spec["archived"])
+            messages.append(f"{'archived' if pipeline.archived else 'unarchived'} pipeline {pipeline.label}")
         pipeline.save()
+    if "position" in spec:  # move the pipeline to this place among the object's pipelines (0 = first)
+        try:
+            wanted = int(spec["position"])
+        except (TypeError, ValueError):
+            raise InvalidValue(f"pipeline {name}: position must be a number (got {spec['position']!r})") from None
+        others = [p for p in Pipeline.select().where((Pipeline.object == meta.id) & (Pipeline.id != pipeline.id))
+                  .order_by(Pipeline.position, Pipeline.id)]
+        others.insert(max(0, min(wanted, len(others))), pipeline)
+        for pos, p in enumerate(others):
+            Pipeline.update(position=pos).where(Pipeline.id == p.id).execute()
     valid_kinds = ("open", "won", "lost") if meta.name == "deals" else ("open", "closed")
     for position, stage_spec in enumerate(spec.get("stages") or []):
         if not isinstance(stage_spec, dict) or not stage_spec.get("name"):
@@ -134,6 +146,11 @@ def apply_pipeline(crm, spec) -> list[str]:
         kind = stage_spec.get("kind", "open")
         if kind not in valid_kinds:
             raise InvalidValue(f"pipeline {name}: stage kind must be one of {', '.join(valid_kinds)} (got {kind!r})")
+        probability = stage_spec.get("probability")
+        if probability is not None and (isinstance(probability, bool) or not isinstance(probability, (int, float))
+                                        or not 0 <= probability <= 1):
+            raise InvalidValue(f"pipeline {name}: stage {stage_spec['name']}: probability must be between 0 and 1 "
+                               f"(got {probability!r})")
         stage_name = str(stage_spec["name"])
         stage = Stage.get_or_none((Stage.pipeline == pipeline) & (Stage.name == stage_name))
         if stage is None:
@@ -142,14 +159,23 @@ def apply_pipeline(crm, spec) -> list[str]:
                          archived=bool(stage_spec.get("archived")))
             messages.append(f"added stage {stage_spec.get('label') or stage_name} to {pipeline.label}")
         else:
+            stage.label_before = stage.label
             stage.label = str(stage_spec.get("label") or stage.label)
             stage.position = position
             stage.kind = kind
             if "probability" in stage_spec:
                 stage.probability = stage_spec["probability"]
-            if "archived" in stage_spec:
+            if "archived" in stage_spec and bool(stage_spec["archived"]) != bool(stage.archived):
                 stage.archived = bool(stage_spec["archived"])
+                messages.append(f"{'archived' if stage.archived else 'unarchived'} stage {stage.label} of {pipeline.label}")
+            if stage_spec.get("label") and str(stage_spec["label"]) != stage.label_before:
+                messages.append(f"renamed stage {stage_name} to {stage.label}")
             stage.save()
+    listed = [str(s["name"]) for s in spec.get("stages") or []]
+    if listed:  # stages the file does not list keep their order, after the listed ones
+        rest = Stage.select().where((Stage.pipeline == pipeline) & Stage.name.not_in(listed)).order_by(Stage.position, Stage.id)
+        for offset, stage in enumerate(list(rest)):
+            Stage.update(position=len(listed) + offset).where(Stage.id == stage.id).execute()
     return messages
 
 

@@ -98,12 +98,27 @@ def test_migration_backs_up_first(db_path, monkeypatch):
                         lambda database: seen.append(database.execute_sql("SELECT count(*) FROM object_type").fetchone()[0]))
     with Crm.open(db_path) as crm:
         assert crm.db.execute_sql("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION
-    backups = list(db_path.parent.glob("crm.db.v1-*.bak"))
+    backups = list(db_path.parent.glob(f"crm.db.v{dbmod.SCHEMA_VERSION - 1}-*.bak"))
     assert len(backups) == 1 and seen
     assert stat.S_IMODE(os.stat(backups[0]).st_mode) == 0o600
     conn = sqlite3.connect(backups[0])
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION - 1
     conn.close()
+
+
+def test_version_1_database_is_upgraded_after_a_backup(db_path):
+    """A file from schema 1 (before external ids and association counts) opens, upgraded."""
+    with Crm.open(db_path) as crm:
+        a = crm.records.create("contacts", {"email": "a@acme.example"}).id
+        crm.records.create("companies", {"name": "Acme", "domain": "acme.example"})
+    conn = sqlite3.connect(db_path)
+    conn.executescript("DROP TRIGGER association_count_insert; DROP TRIGGER association_count_delete; "
+                       "DROP TABLE association_count; DROP TABLE external_id; PRAGMA user_version = 1;")
+    conn.close()
+    with Crm.open(db_path) as crm:
+        assert crm.assoc.counts(("contacts", a)) == {"companies": 1}
+        assert crm.db.execute_sql("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION
+    assert len(list(db_path.parent.glob("crm.db.v1-*.bak"))) == 1
 
 
 def test_directory_instead_of_file(tmp_path):

@@ -1,0 +1,208 @@
+"""Keeping a database healthy: online backups, restore, and `doctor` checks with safe repairs."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import dialect, integrity, sources
+from .db import inspect_file
+from .errors import DatabaseProblem, InvalidValue
+from .models import Association, AssociationLabel, LabelDef
+from .paths import data_dir
+
+
+def default_backup_path(db_path: Path) -> Path:
+    folder = data_dir() / "backups"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = folder / f"{Path(db_path).stem}-{stamp}.db"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{Path(db_path).stem}-{stamp}-{n}.db"
+    return candidate
+
+
+def backup(db_path: str | Path, target: str | Path | None = None) -> Path:
+    """A consistent copy made with SQLite's online backup, safe while the app is running."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise DatabaseProblem(f"{db_path}: no such database")
+    inspect_file(db_path)
+    target = Path(target) if target else default_backup_path(db_path)
+    if target.resolve() == db_path.resolve():
+        raise InvalidValue("the backup must go to another file than the database")
+    if target.exists() and target.is_dir():
+        target = target / default_backup_path(db_path).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dialect.online_backup(str(db_path), str(target))
+    return target
+
+
+def restore(db_path: str | Path, source: str | Path) -> Path:
+    """Replace the database's content with a backup's. The current content is backed up first;
+    returns that safety copy's path."""
+    db_path, source = Path(db_path), Path(source)
+    if not source.exists():
+        raise InvalidValue(f"{source}: no such backup file")
+    version, is_new = inspect_file(source)
+    if is_new:
+        raise InvalidValue(f"{source}: an empty file, not a crm-tui backup")
+    safety = backup(db_path) if db_path.exists() and db_path.stat().st_size else None
+    if not db_path.exists():
+        fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(db_path, timeout=5)
+        try:
+            src.backup(dst)  # page by page, inside SQLite's locking: other readers see old or new, never a mix
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    os.chmod(db_path, 0o600)
+    return safety
+
+
+@dataclass
+class DoctorReport:
+    problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+def doctor(crm, *, repair: bool = False) -> DoctorReport:
+    report = DoctorReport()
+    try:
+        result = crm.db.execute_sql("PRAGMA integrity_check").fetchall()
+    except Exception as exc:  # a badly damaged file fails the check itself
+        report.problems.append(f"SQLite integrity: {exc}; restore a backup (crm-tui restore PATH)")
+        return report
+    if [r[0] for r in result] != ["ok"]:
+        report.problems += [f"SQLite integrity: {r[0]}" for r in result[:20]]
+        return report  # nothing else is trustworthy on a damaged file
+    fk = crm.db.execute_sql("PRAGMA foreign_key_check").fetchall()
+    report.problems += [f"foreign key: row {r[1]} of {r[0]} points at a missing {r[2]}" for r in fk[:20]]
+    orphans = _orphan_edges(crm)
+    report.problems += [f"association {o[1]}:{o[2]} -> {o[3]}:{o[4]} points at a missing or deleted record" for o in orphans[:20]]
+    report.problems += integrity.check_bidirectional() + integrity.check_primary(crm.registry) + integrity.check_limits()
+    report.problems += integrity.check_history_matches_state() + integrity.check_counts()
+    stale = _fts_out_of_sync(crm)
+    report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
+    if repair and report.problems:
+        report.repaired = _repair(crm, orphans, stale)
+        remaining = doctor(crm, repair=False)
+        report.problems = remaining.problems
+    return report
+
+
+def _orphan_edges(crm) -> list[tuple]:
+    out = []
+    for meta in crm.registry.objects.values():
+        rows = crm.db.execute_sql(
+            f'SELECT a.id, a.from_object, a.from_id, a.to_object, a.to_id FROM association a '
+            f'LEFT JOIN "{meta.table}" r ON r.id = a.to_id '
+            f'WHERE a.to_object = ? AND (r.id IS NULL OR r.deleted_at IS NOT NULL)', (meta.id,)).fetchall()
+        out += rows
+    return out
+
+
+def _fts_out_of_sync(crm) -> list[tuple[str, int]]:
+    out = []
+    for meta in crm.registry.objects.values():
+        fts = dialect.fts_table(meta.name)
+        missing = crm.db.execute_sql(
+            f'SELECT count(*) FROM "{meta.table}" r WHERE r.deleted_at IS NULL '
+            f'AND NOT EXISTS (SELECT 1 FROM "{fts}" f WHERE f.rowid = r.id)').fetchone()[0]
+        extra = crm.db.execute_sql(
+            f'SELECT count(*) FROM "{fts}" f WHERE NOT EXISTS '
+            f'(SELECT 1 FROM "{meta.table}" r WHERE r.id = f.rowid AND r.deleted_at IS NULL)').fetchone()[0]
+        if missing or extra:
+            out.append((meta.name, missing + extra))
+    return out
+
+
+def _repair(crm, orphans, stale) -> list[str]:
+    """Fix what can be fixed without guessing; every fix is one transaction."""
+    done = []
+    by_id = crm.registry.by_id
+    with crm.operation("repair", sources.JOB, None) as op:
+        if orphans:
+            ids = [o[0] for o in orphans]
+            seen_links = set()
+            # remove both edges of each orphaned link, and say so in the association history
+            for _id, fo, fi, to, ti in orphans:
+                link = frozenset([(fo, fi), (to, ti)])
+                if link not in seen_links:
+                    seen_links.add(link)
+                    crm.assoc._log(op, by_id[fo], fi, by_id[to], ti, "removed")
+                Association.delete().where(
+                    ((Association.from_object == fo) & (Association.from_id == fi) & (Association.to_object == to) & (Association.to_id == ti))
+                    | ((Association.from_object == to) & (Association.from_id == ti) & (Association.to_object == fo) & (Association.to_id == fi))
+                ).execute()
+            done.append(f"removed {len(ids)} association(s) to missing or deleted records")
+        missing_back = 0
+        inverse = dict(LabelDef.select(LabelDef.id, LabelDef.inverse).tuples())
+        for edge in list(Association.select()):
+            back = Association.get_or_none((Association.from_object == edge.to_object) & (Association.from_id == edge.to_id)
+                                           & (Association.to_object == edge.from_object) & (Association.to_id == edge.from_id))
+            if back is None:
+                back = Association.create(from_object=edge.to_object, from_id=edge.to_id, to_object=edge.from_object,
+                                          to_id=edge.from_id, is_primary=edge.is_primary, created_at=edge.created_at)
+                for (label_id,) in AssociationLabel.select(AssociationLabel.label).where(AssociationLabel.association == edge.id).tuples():
+                    if inverse.get(label_id):
+                        AssociationLabel.insert(association=back.id, label=inverse[label_id]).on_conflict_ignore().execute()
+                missing_back += 1
+        if missing_back:
+            done.append(f"added {missing_back} missing reverse edge(s)")
+        if integrity.check_counts():
+            dialect.rebuild_counts(crm.db)
+            done.append("rebuilt the association counts")
+        fixed_primary = _repair_primary(crm, op)
+        if fixed_primary:
+            done.append(f"fixed the primary company of {fixed_primary} record(s)")
+        for name, _n in stale:
+            meta = crm.registry.get(name)
+            dialect.drop_fts(crm.db, name)
+            dialect.create_fts(crm.db, name)
+            first, last = crm.db.execute_sql(f'SELECT COALESCE(MIN(id), 1), COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()
+            crm.records.index_range(meta, first, last)
+            crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN '
+                               f'(SELECT id FROM "{meta.table}" WHERE deleted_at IS NOT NULL)')
+            done.append(f"rebuilt the search index of {name}")
+    return done
+
+
+def _repair_primary(crm, op) -> int:
+    companies = crm.registry.objects.get("companies")
+    if companies is None:
+        return 0
+    fixed = 0
+    holders = {}
+    for edge in Association.select().where(Association.to_object == companies.id).order_by(Association.id):
+        holders.setdefault((edge.from_object, edge.from_id), []).append(edge)
+    for (fo, fi), edges in holders.items():
+        meta = crm.registry.by_id[fo]
+        flags = [e.is_primary for e in edges]
+        want_one = meta.has_primary_company
+        if (want_one and sum(flags) == 1) or (not want_one and not any(flags)):
+            continue
+        keep = next((e for e in edges if e.is_primary), edges[0]) if want_one else None
+        for e in edges:
+            value = keep is not None and e.id == keep.id
+            if bool(e.is_primary) != value:
+                crm.assoc._log(op, meta, fi, companies, e.to_id, "primary_set" if value else "primary_removed")
+            Association.update(is_primary=value).where(
+                ((Association.from_object == fo) & (Association.from_id == fi) & (Association.to_object == companies.id) & (Association.to_id == e.to_id))
+                | ((Association.from_object == companies.id) & (Association.from_id == e.to_id) & (Association.to_object == fo) & (Association.to_id == fi))
+            ).execute()
+        fixed += 1
+    return fixed
