@@ -60,6 +60,10 @@ class CrmApp(App):
         import screens  # noqa: F401  (imports every screen so that the keymap knows their binding ids)
 
         self.startup_warnings += apply_keymap(self, self.config.keymap)
+        if self.crm.readonly:
+            self.title = "crm-tui [read-only]"
+            self.notify(f"{self.db_path} is read-only: you can look, but changes are refused", severity="warning",
+                        markup=False, timeout=15)
         for warning in self.startup_warnings:
             self.notify(warning, severity="warning", markup=False, timeout=8)
         from .config import save_setting
@@ -186,8 +190,38 @@ class CrmApp(App):
     def _run_binding(self, node, action: str) -> None:
         self.call_later(node.run_action, action)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Errors a user can cause (a refused value, a busy or full or read-only database) become
+        one notification line; the core's transaction has already rolled back. Anything else is a
+        bug and still stops the app with its traceback."""
+        message = user_error_message(error, self.db_path)
+        if message is None:
+            super()._handle_exception(error)
+            return
+        self.notify(message, severity="error", markup=False, timeout=10)
+
     def on_unmount(self) -> None:
         self.crm.close()
+
+
+def user_error_message(error: BaseException, db_path) -> str | None:
+    """The one-line message for an error the user can act on, or None for a bug."""
+    from textual.worker import WorkerFailed
+
+    from . import dialect
+    from .errors import CrmError
+
+    if isinstance(error, WorkerFailed):
+        error = error.error
+    if isinstance(error, CrmError):
+        return str(error)
+    if dialect.is_busy_error(error):
+        return f"{db_path}: the database is busy (another program is writing to it); nothing was saved, try again"
+    if dialect.is_full_error(error):
+        return f"{db_path}: the disk or database is full; nothing was saved"
+    if dialect.is_readonly_error(error):
+        return f"{db_path}: the database is read-only; nothing was saved"
+    return None
 
 
 def run_app(db_path: str | Path) -> int:

@@ -75,6 +75,8 @@ class Crm:
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False,
              user_name: str | None = None) -> "Crm":
+        if not readonly and Path(path).exists() and not dbmod.writable(Path(path)):
+            readonly = True  # a file the user may not write opens read-only instead of failing
         database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
         crm = cls(database, Path(path), readonly=readonly, user_name=user_name)
         try:
@@ -125,17 +127,29 @@ class Crm:
         """
         if source not in sources.ALL:
             raise CrmError(f"unknown change source {source!r}")
+        if self.readonly:
+            raise DatabaseProblem(f"{self.path}: opened read-only (the file is not writable); nothing was saved")
         if source == sources.USER and actor is None:
             actor = self.user_name
-        with self.db.atomic():
-            parent = self._ops[-1].id if self._ops else None
-            op = Operation.create(kind=kind, source=source, actor=actor, at=now_iso(), object=object,
-                                  record_id=record_id, summary=json.dumps(summary or {}), parent=parent)
-            self._ops.append(op)
-            try:
-                yield op
-            finally:
-                self._ops.pop()
+        try:
+            with self.db.atomic():
+                parent = self._ops[-1].id if self._ops else None
+                op = Operation.create(kind=kind, source=source, actor=actor, at=now_iso(), object=object,
+                                      record_id=record_id, summary=json.dumps(summary or {}), parent=parent)
+                self._ops.append(op)
+                try:
+                    yield op
+                finally:
+                    self._ops.pop()
+        except Exception as exc:
+            # On a full disk (and some I/O errors) SQLite rolls the transaction back by itself, and
+            # Peewee's own rollback then fails: report the error that caused it, not that one.
+            cause = exc
+            while cause is not None and "cannot rollback" in str(cause):
+                cause = cause.__context__
+            if cause is not None and cause is not exc:
+                raise cause from None
+            raise
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -147,6 +161,8 @@ class Crm:
         return self._settings.get(key, DEFAULT_SETTINGS.get(key, default))
 
     def set_setting(self, key: str, value) -> None:
+        if self.readonly:
+            raise DatabaseProblem(f"{self.path}: opened read-only (the file is not writable); nothing was saved")
         Setting.insert(key=key, value=json.dumps(value)).on_conflict_replace().execute()
         self._settings = None
 

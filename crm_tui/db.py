@@ -33,6 +33,11 @@ def _v2_external_ids(db) -> None:
 MIGRATIONS[2] = _v2_external_ids
 
 
+def writable(path: Path) -> bool:
+    """Can this process write the file and create its WAL files beside it?"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
 def busy_timeout_ms() -> int:
     return int(os.environ.get("CRM_TUI_BUSY_TIMEOUT_MS", "5000"))
 

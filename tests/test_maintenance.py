@@ -98,3 +98,47 @@ def test_doctor_reports_a_damaged_file(db_path, capsys):
     assert code in (1, 2)
     text = (out.out + out.err).lower()
     assert "integrity" in text or "malformed" in text
+
+
+def test_read_only_file_opens_read_only_and_refuses_changes(db_path, capsys):
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"email": "ro@example.org", "firstname": "Reed"})
+    os.chmod(db_path, 0o400)
+    try:
+        if os.access(db_path, os.W_OK):
+            pytest.skip("running as a user who can write any file (root)")
+        assert main(["--db", str(db_path), "list", "contacts"]) == 0
+        assert "Reed" in capsys.readouterr().out
+        assert main(["--db", str(db_path), "record", "create", "contacts", "email=new@example.org"]) == 2
+        assert "read-only" in capsys.readouterr().err
+    finally:
+        os.chmod(db_path, 0o600)
+
+
+def test_read_only_mode_refuses_changes_with_one_line(db_path):
+    from crm_tui.errors import DatabaseProblem
+
+    Crm.open(db_path).close()
+    with Crm.open(db_path, readonly=True) as crm:
+        assert crm.records.count("contacts") == 0
+        with pytest.raises(DatabaseProblem, match="read-only"):
+            crm.records.create("contacts", {"email": "x@example.org"})
+
+
+def test_a_full_database_refuses_cleanly_and_keeps_what_it_had(db_path, capsys):
+    from crm_tui.seed import seed
+
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"email": "first@example.org"})
+        pages = crm.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    # A tiny size limit stands in for a full disk: the seed below cannot fit.
+    with Crm.open(db_path) as crm:
+        crm.db.execute_sql(f"PRAGMA max_page_count = {pages + 5}")
+        with pytest.raises(Exception) as info:
+            seed(crm, contacts=20000, companies=50)
+        from crm_tui import dialect
+
+        assert dialect.is_full_error(info.value)
+    with Crm.open(db_path) as crm:
+        assert crm.records.count("contacts") == 1
+        assert crm.db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
