@@ -119,11 +119,12 @@ class Crm:
 
     @contextmanager
     def operation(self, kind: str, source: str, actor: str | None = None, *, object: str | None = None,
-                  record_id: int | None = None, summary: dict | None = None):
+                  record_id: int | None = None, summary: dict | None = None, parent: int | None = None):
         """One transaction and one Operation row; history rows written inside point at it.
 
         Nested operations (a deletion's removed links, an automatic association) become child
-        operations with their own source, inside the outer transaction.
+        operations with their own source, inside the outer transaction. `parent` makes a separate
+        transaction a child of an operation already committed (one batch of a long bulk change).
         """
         if source not in sources.ALL:
             raise CrmError(f"unknown change source {source!r}")
@@ -133,7 +134,8 @@ class Crm:
             actor = self.user_name
         try:
             with self.db.atomic():
-                parent = self._ops[-1].id if self._ops else None
+                if parent is None and self._ops:
+                    parent = self._ops[-1].id
                 op = Operation.create(kind=kind, source=source, actor=actor, at=now_iso(), object=object,
                                       record_id=record_id, summary=json.dumps(summary or {}), parent=parent)
                 self._ops.append(op)

@@ -1,0 +1,89 @@
+"""Changing many records at once: bulk update, delete and associate.
+
+A bulk change is one parent operation, committed first, and batches that each commit on their own
+as its child operations. A crash or a kill part-way leaves whole batches (never half a record),
+and the parent operation is what an undo reverses. Progress is reported between batches, and a
+cancel event stops before the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import sources
+from .errors import CrmError
+from .models import Operation
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class BulkResult:
+    op_id: int
+    done: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def message(self) -> str:
+        text = f"{self.done} changed"
+        if self.failed:
+            text += f", {len(self.failed)} refused (first: {self.failed[0][1]})"
+        if self.cancelled:
+            text += "; cancelled before the rest"
+        return text
+
+
+def _run(crm, kind: str, object_name: str, ids: list[int], each: Callable[[int], object], *, source: str,
+         summary: dict, batch_size: int, progress, cancel: threading.Event | None) -> BulkResult:
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    with crm.operation(kind, source, object=object_name, summary={**summary, "count": len(ids), "status": "running"}) as parent:
+        pass
+    result = BulkResult(parent.id)
+    for start in range(0, len(ids), batch_size):
+        if cancel is not None and cancel.is_set():
+            result.cancelled = True
+            break
+        chunk = ids[start:start + batch_size]
+        with crm.operation(f"{kind}_batch", source, object=object_name, parent=parent.id):
+            for record_id in chunk:
+                try:
+                    each(record_id)
+                    result.done += 1
+                except CrmError as exc:  # that record's savepoint rolled back; the batch goes on
+                    result.failed.append((record_id, str(exc)))
+        if progress is not None:
+            progress(min(start + batch_size, len(ids)), len(ids))
+    status = "cancelled" if result.cancelled else "done"
+    Operation.update(summary=json.dumps({**summary, "count": len(ids), "status": status, "done": result.done,
+                                         "failed": len(result.failed)})).where(Operation.id == parent.id).execute()
+    return result
+
+
+def bulk_update(crm, object_name: str, ids: list[int], values: dict, *, source: str = sources.API,
+                batch_size: int = BATCH_SIZE, progress=None, cancel=None) -> BulkResult:
+    meta = crm.registry.get(object_name)
+    clean = crm.records.coerce(meta, values)  # a bad value is refused before anything is written
+    return _run(crm, "bulk_update", meta.name, ids,
+                lambda rid: crm.records._update(meta, rid, dict(clean), source, None),
+                source=source, summary={"values": {k: str(v) for k, v in values.items()}},
+                batch_size=batch_size, progress=progress, cancel=cancel)
+
+
+def bulk_delete(crm, object_name: str, ids: list[int], *, source: str = sources.API,
+                batch_size: int = BATCH_SIZE, progress=None, cancel=None) -> BulkResult:
+    meta = crm.registry.get(object_name)
+    return _run(crm, "bulk_delete", meta.name, ids, lambda rid: crm.records.delete(meta.name, rid, source),
+                source=source, summary={}, batch_size=batch_size, progress=progress, cancel=cancel)
+
+
+def bulk_associate(crm, object_name: str, ids: list[int], other: tuple[str, int], *, labels=(),
+                   source: str = sources.API, batch_size: int = BATCH_SIZE, progress=None, cancel=None) -> BulkResult:
+    meta = crm.registry.get(object_name)
+    return _run(crm, "bulk_associate", meta.name, ids,
+                lambda rid: crm.assoc.add((meta.name, rid), other, labels=labels, source=source),
+                source=source, summary={"with": f"{other[0]}:{other[1]}", "labels": list(labels)},
+                batch_size=batch_size, progress=progress, cancel=cancel)
