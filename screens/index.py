@@ -1,4 +1,9 @@
-"""The index screen: one screen for every object, a sidebar of objects and a virtual table of records."""
+"""The index screen: one screen for every object, a sidebar of objects and a virtual table of records.
+
+Above the table: the view bar (object, saved view, record count) and the filter bar, which always
+lists the active filters / search / recycle bin with the key that clears them. Every action is a
+Binding with an id (index.*), so it shows in the footer or help and in the command palette.
+"""
 
 from __future__ import annotations
 
@@ -6,102 +11,502 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from crm_tui import sources
+from crm_tui.errors import CrmError
 from crm_tui.paging import ViewPager, ViewSpec
+from crm_tui.query import Filter, Sort
+from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from widgets.record_table import Column, RecordTable
 
+from .index_modals import (
+    AssocPopup, BulkEditModal, ColumnsModal, ConfirmModal, FilterModal, NewRecordModal, RecordSearchModal,
+    ViewsModal, column_label, filter_text,
+)
 
-def default_columns(meta) -> list[str]:
-    """The display name columns, then a few useful ones per object."""
-    wanted = {
-        "contacts": ["firstname", "lastname", "email", "@primary_company", "lifecyclestage"],
-        "companies": ["name", "domain", "city", "lifecyclestage"],
-        "deals": ["dealname", "amount", "dealstage", "closedate", "@primary_company"],
-        "tickets": ["subject", "hs_pipeline_stage", "hs_ticket_priority", "@primary_company"],
-    }.get(meta.name)
-    if wanted is None:
-        wanted = [meta.primary_property] + [p for p in meta.properties if p != meta.primary_property and not meta.properties[p].system][:4]
-    return wanted
-
-
-def column_label(crm, meta, column: str) -> str:
-    if column == "@primary_company":
-        return "Primary company"
-    if column.startswith("@assoc:"):
-        other = crm.registry.get(column.split(":", 1)[1])
-        return f"Associated {other.plural_label.lower()}"
-    if column == "id":
-        return "Record ID"
-    return meta.properties[column].label
+RANK_AFTER = 0.25  # seconds without a keystroke before search results are ranked
+SIDEBAR_MIN_WIDTH = 100  # below this terminal width the object sidebar hides (ctrl+b shows it)
 
 
 class IndexScreen(Screen):
     BINDINGS = [
-        Binding("o", "focus_objects", "Objects", id="index.objects"),
-        Binding("r", "refresh", "Refresh", id="index.refresh"),
+        Binding("n", "new_record", "New", id="index.new_record", tooltip="Create a record of this object"),
+        Binding("slash", "search", "Search", id="index.search", tooltip="Search this object as you type"),
+        Binding("f", "filter", "Filter", id="index.filter", tooltip="Add a filter on a property"),
+        Binding("x", "clear_filters", "Clear filters", id="index.clear_filters", show=False, tooltip="Remove every filter and the search"),
+        Binding("s", "sort", "Sort", id="index.sort", tooltip="Cycle sort on the column under the cursor"),
+        Binding("v", "views", "Views", id="index.views", tooltip="Switch, save, rename or delete saved views"),
+        Binding("c", "columns", "Edit columns", id="index.columns", show=False, tooltip="Choose and order the columns"),
+        Binding("ctrl+s", "save_view", "Save view", id="index.save_view", show=False,
+                tooltip="Save columns, filters and sort into the current view"),
+        Binding("d,delete", "bulk_delete", "Delete", id="index.bulk_delete", show=False,
+                tooltip="Delete the selected records (or the one under the cursor)"),
+        Binding("e", "bulk_edit", "Bulk edit", id="index.bulk_edit", show=False,
+                tooltip="Set a property on the selected records"),
+        Binding("a", "bulk_associate", "Associate", id="index.bulk_associate", show=False,
+                tooltip="Associate the selected records with a record"),
+        Binding("b", "recycle_bin", "Recycle bin", id="index.recycle_bin", show=False,
+                tooltip="Show deleted records (b again to leave)"),
+        Binding("R", "restore", "Restore", id="index.restore", tooltip="Restore the selected deleted records"),
+        Binding("ctrl+f", "search_everywhere", "Search everywhere", id="index.search_everywhere", show=False,
+                tooltip="Search every object"),
+        Binding("o", "focus_objects", "Objects", id="index.objects", show=False, tooltip="Focus the object list"),
+        Binding("ctrl+b", "toggle_sidebar", "Toggle sidebar", id="index.toggle_sidebar", show=False),
+        Binding("r", "refresh", "Refresh", id="index.refresh", show=False),
+        Binding("escape", "escape", "Back", id="index.escape", show=False),
     ]
     DEFAULT_CSS = """
     IndexScreen #objects { width: 22; border-right: vkey $border-blurred; }
     IndexScreen #objects:focus { border-right: vkey $border; }
-    IndexScreen #status { height: 1; padding: 0 1; color: $text-muted; }
+    IndexScreen.-no-sidebar #objects { display: none; }
+    IndexScreen #viewbar { height: 1; padding: 0 1; text-style: bold; }
+    IndexScreen #filterbar { height: 1; padding: 0 1; color: $text-muted; }
+    IndexScreen #filterbar.-active { color: $text-warning; text-style: bold; }
+    IndexScreen #search { height: 1; border: none; padding: 0 1; display: none; background: $boost; }
+    IndexScreen #search.-shown { display: block; }
+    IndexScreen #search:focus { border: none; background: $primary 30%; }
     IndexScreen RecordTable { border: none; }
     """
 
     def __init__(self, object_name: str):
         super().__init__()
         self.object_name = object_name
+        self.views = None
+        self.view = None  # the saved view shown (crm_tui.views.View)
+        self.spec: ViewSpec | None = None
+        self.pager: ViewPager | None = None
+        self.modified = False  # columns / filters / sort differ from the saved view
+        self.sidebar_forced: bool | None = None  # None: follow the width; True/False: ctrl+b chose
+        self._rank_timer = None
+        self._fresh = True  # mounted, not yet resumed
 
     @property
     def crm(self):
         return self.app.crm
 
+    @property
+    def meta(self):
+        return self.crm.registry.get(self.object_name)
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one("#records", RecordTable)
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield OptionList(*[Option(m.plural_label, id=m.name) for m in self.crm.registry.objects.values()], id="objects")
+            yield OptionList(*[Option(Content(m.plural_label), id=m.name) for m in self.crm.registry.objects.values()],
+                             id="objects")
             with Vertical():
+                yield Static("", id="viewbar", markup=False)
+                yield Static("", id="filterbar", markup=False)
+                yield Input(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
-                yield Static("", id="status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.views = Views(self.crm)
+        self._apply_width(self.app.size.width)
         self.show_object(self.object_name)
-        self.query_one(RecordTable).focus()
+        self.table.focus()
 
-    def show_object(self, object_name: str) -> None:
+    # -- showing a view -------------------------------------------------------------------------
+
+    def show_object(self, object_name: str, view_id: int | None = None) -> None:
         meta = self.crm.registry.get(object_name)
         self.object_name = meta.name
         self.sub_title = meta.plural_label
-        columns = default_columns(meta)
-        table = self.query_one(RecordTable)
-        table.set_columns([Column(c, column_label(self.crm, meta, c), width=None if i == 0 else 18, priority=-i)
-                           for i, c in enumerate(columns)])
-        self.pager = ViewPager(self.crm, ViewSpec(meta.name, columns), date_format=self.app.config.date_format)
-        table.set_source(self.pager)
+        view = self.views.get(view_id) if view_id is not None else self.views.default(meta.name)
+        self.view = view
+        self.modified = False
+        self.spec = ViewSpec(meta.name, list(view.columns), list(view.filters), list(view.sort))
+        if self._rank_timer is not None:
+            self._rank_timer.stop()
+            self._rank_timer = None
+        self._hide_search()
+        self._apply_spec(reset_cursor=True)
         objects = self.query_one("#objects", OptionList)
         objects.highlighted = objects.get_option_index(meta.name)
+
+    def _columns(self) -> list[Column]:
+        meta = self.meta
+        cols = []
+        for i, key in enumerate(self.spec.columns):
+            label = column_label(self.crm, meta, key)
+            if i == 0:
+                cols.append(Column(key, label, width=None, min_width=12, priority=100))
+            else:
+                cols.append(Column(key, label, width=18 if not key.startswith("@") else 22, min_width=8, priority=-i))
+        return cols
+
+    def _apply_spec(self, *, reset_cursor: bool = True) -> None:
+        """Rebuild the pager for self.spec and show it (one count + one window)."""
+        table = self.table
+        table.set_columns(self._columns())
+        self.pager = ViewPager(self.crm, self.spec, date_format=self.app.config.date_format)
+        sort = self.spec.sort[0] if self.spec.sort and not self.spec.search else None
+        table.sort_key = sort.property if sort else None
+        table.sort_desc = bool(sort and sort.desc)
+        try:
+            if reset_cursor:
+                table.set_source(self.pager)
+            else:
+                table._source = self.pager
+                table.reload()
+        except CrmError as exc:  # a saved filter that no longer applies (property removed...)
+            self.notify(str(exc), severity="error", markup=False)
+            self.spec.filters = []
+            self.pager = ViewPager(self.crm, self.spec, date_format=self.app.config.date_format)
+            table.set_source(self.pager)
+        table.empty_text = "No deleted records" if self.spec.deleted else (
+            "No records match: x clears the filters" if self.spec.filters or self.spec.search else "No records: n creates one")
+        self._update_bars()
+
+    def _update_bars(self) -> None:
+        self.refresh_bindings()
+        meta = self.meta
+        spec = self.spec
+        count = self.table.row_count
+        where = f"{meta.plural_label} › Recycle bin" if spec.deleted else f"{meta.plural_label} › {self.view.name}{'*' if self.modified else ''}"
+        more = "+" if self.pager is not None and self.pager.capped else ""
+        self.query_one("#viewbar", Static).update(f"{where}  ·  {count:,}{more} record{'s' if count != 1 else ''}")
+        parts = [filter_text(self.crm, meta, f) for f in spec.filters]
+        if spec.search:
+            parts.append(f"search “{spec.search}”")
+        bar = self.query_one("#filterbar", Static)
+        if spec.deleted:
+            text = "Deleted records · R restores · b leaves the recycle bin"
+            if parts:
+                text = "Filters: " + " · ".join(parts) + " · " + text
+            bar.update(text)
+            bar.set_class(True, "-active")
+        elif parts:
+            bar.update("Filters: " + " · ".join(parts) + " · x to clear")
+            bar.set_class(True, "-active")
+        else:
+            bar.update("No filters · f to add one · / to search")
+            bar.set_class(False, "-active")
+
+    def _changed(self, *, reset_cursor: bool = True) -> None:
+        self.modified = True
+        self._apply_spec(reset_cursor=reset_cursor)
+
+    # -- width ----------------------------------------------------------------------------------
+
+    def on_resize(self, event) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        show = self.sidebar_forced if self.sidebar_forced is not None else width >= SIDEBAR_MIN_WIDTH
+        self.set_class(not show, "-no-sidebar")
+
+    def action_toggle_sidebar(self) -> None:
+        self.sidebar_forced = self.has_class("-no-sidebar")
+        self._apply_width(self.app.size.width)
+        if self.sidebar_forced:
+            self.query_one("#objects").focus()
+        else:
+            self.table.focus()
+
+    # -- objects -------------------------------------------------------------------------------
 
     @on(OptionList.OptionSelected, "#objects")
     def _object_chosen(self, event: OptionList.OptionSelected) -> None:
         self.show_object(event.option.id)
-        self.query_one(RecordTable).focus()
-
-    def on_record_table_opened(self, event: RecordTable.Opened) -> None:
-        if event.record_id is not None:
-            self.app.open_record(self.object_name, event.record_id)
-
-    def watch_position(self) -> None:
-        pass
-
-    def on_mount_status(self) -> None:
-        pass
+        self.table.focus()
 
     def action_focus_objects(self) -> None:
+        if self.has_class("-no-sidebar"):
+            self.sidebar_forced = True
+            self._apply_width(self.app.size.width)
         self.query_one("#objects").focus()
 
+    # -- opening ----------------------------------------------------------------------------------
+
+    def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        if event.record_id is None:
+            return
+        column = event.column_key or ""
+        if column.startswith("@") and not self.spec.deleted:
+            items = self.pager.linked_items(event.record_id, column)
+            if not items:
+                self.notify(f"No {column_label(self.crm, self.meta, column).lower()}", markup=False)
+            elif len(items) == 1:
+                self.app.open_record(items[0][0], items[0][1])
+            else:
+                name = self.crm.records.display_names(self.meta, [event.record_id]).get(event.record_id, "")
+                title = f"{column_label(self.crm, self.meta, column)} of {name}"
+
+                def chosen(result):
+                    if result:
+                        self.app.open_record(*result)
+                self.app.push_screen(AssocPopup(title, items), chosen)
+            return
+        self.app.open_record(self.object_name, event.record_id)
+
+    def on_screen_resume(self) -> None:
+        # Back from a record or a modal: values may have changed. Keep the cursor where it was.
+        # (The first resume comes right after mount, which has just read the view.)
+        if self._fresh:
+            self._fresh = False
+        elif self.pager is not None:
+            self._apply_spec(reset_cursor=False)
+
+    # -- sort, filter, columns, views ----------------------------------------------------------------
+
+    def action_sort(self) -> None:
+        key = self.table.cursor_column_key
+        if key is None or key.startswith("@"):
+            self.notify("Move the column cursor (h/l) to a property column to sort by it", severity="warning")
+            return
+        current = self.spec.sort[0] if self.spec.sort else None
+        if current is None or current.property != key:
+            self.spec.sort = [Sort(key, False)]
+        elif not current.desc:
+            self.spec.sort = [Sort(key, True)]
+        else:
+            self.spec.sort = []
+        self._changed()
+        label = column_label(self.crm, self.meta, key)
+        how = "unsorted" if not self.spec.sort else ("descending" if self.spec.sort[0].desc else "ascending")
+        self.notify(f"Sort: {label} {how}", markup=False, timeout=2)
+
+    def action_filter(self) -> None:
+        key = self.table.cursor_column_key
+
+        def done(flt: Filter | None):
+            if flt is not None:
+                self.spec.filters = [f for f in self.spec.filters if f != flt] + [flt]
+                self._changed()
+        self.app.push_screen(FilterModal(self.crm, self.object_name, key), done)
+
+    def action_clear_filters(self) -> None:
+        if not self.spec.filters and not self.spec.search:
+            self.notify("No filters to clear", timeout=2)
+            return
+        had_filters = bool(self.spec.filters)
+        self.spec.filters = []
+        self.spec.search = ""
+        self._hide_search()
+        if had_filters:
+            self._changed()
+        else:
+            self._apply_spec()
+
+    def action_columns(self) -> None:
+        def done(columns):
+            if columns:
+                self.spec.columns = columns
+                self._changed(reset_cursor=False)
+        self.app.push_screen(ColumnsModal(self.crm, self.object_name, self.spec.columns), done)
+
+    def action_views(self) -> None:
+        def done(result):
+            if result is None:
+                # a view may have been renamed or deleted in the modal
+                try:
+                    self.view = self.views.get(self.view.id)
+                except CrmError:
+                    self.show_object(self.object_name)
+                    return
+                self._update_bars()
+                return
+            kind, value = result
+            if kind == "switch":
+                self.show_object(self.object_name, value)
+            elif kind == "new":
+                try:
+                    view = self.views.create(self.object_name, value, self.spec.columns, self.spec.filters, self.spec.sort)
+                except CrmError as exc:
+                    self.notify(str(exc), severity="error", markup=False)
+                    return
+                self.view = view
+                self.modified = False
+                self._update_bars()
+                self.notify(f"Saved view {view.name}", markup=False)
+        self.app.push_screen(ViewsModal(self.views, self.object_name, self.view.id), done)
+
+    def action_save_view(self) -> None:
+        self.view = self.views.update(self.view.id, columns=self.spec.columns, filters=self.spec.filters,
+                                      sort=self.spec.sort)
+        self.modified = False
+        self._update_bars()
+        self.notify(f"Saved view {self.view.name}", markup=False, timeout=2)
+
+    # -- search ------------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.add_class("-shown")
+        search.focus()
+
+    def _hide_search(self) -> None:
+        search = self.query_one("#search", Input)
+        with search.prevent(Input.Changed):
+            search.value = ""
+        search.remove_class("-shown")
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        # Each keystroke shows the first matches at once (unranked); a pause in typing ranks them.
+        self.spec.search = event.value.strip()
+        self.spec.ranked = False
+        self._apply_spec()
+        if self._rank_timer is not None:
+            self._rank_timer.stop()
+        self._rank_timer = self.set_timer(RANK_AFTER, self._rank_search) if self.spec.search else None
+
+    def _rank_search(self) -> None:
+        self._rank_timer = None
+        if self.spec.search and not self.spec.ranked:
+            self.spec.ranked = True
+            self._apply_spec(reset_cursor=self.table.cursor_row == 0)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self._hide_search()
+        self.table.focus()
+
+    def action_escape(self) -> None:
+        search = self.query_one("#search", Input)
+        if self.spec.search or search.has_class("-shown"):
+            self.spec.search = ""
+            self._hide_search()
+            self._apply_spec()
+            self.table.focus()
+        elif self.spec.deleted:
+            self.action_recycle_bin()
+        elif self.table.selected_ids:
+            self.table.clear_selection()
+        elif self.focused is not self.table:
+            self.table.focus()
+
+    def action_search_everywhere(self) -> None:
+        self.app.search_everywhere()
+
+    # -- records -------------------------------------------------------------------------------------
+
+    def _targets(self) -> list[int]:
+        ids = list(self.table.selected_ids)
+        if not ids and self.table.cursor_record_id is not None:
+            ids = [self.table.cursor_record_id]
+        return ids
+
+    def _noun(self, n: int) -> str:
+        meta = self.meta
+        return f"{n} {meta.label.lower() if n == 1 else meta.plural_label.lower()}"
+
+    def action_new_record(self) -> None:
+        def done(record_id):
+            if record_id is not None:
+                self._apply_spec(reset_cursor=False)
+        self.app.push_screen(NewRecordModal(self.crm, self.object_name), done)
+
+    def action_bulk_delete(self) -> None:
+        ids = self._targets()
+        if not ids:
+            return
+
+        def done(ok):
+            if not ok:
+                return
+            failed = 0
+            for rid in ids:
+                try:
+                    self.crm.records.delete(self.object_name, rid, sources.USER)
+                except CrmError:
+                    failed += 1
+            self.table.clear_selection()
+            self._apply_spec(reset_cursor=False)
+            self.notify(f"Deleted {self._noun(len(ids) - failed)} · b shows the recycle bin", markup=False)
+        names = self.crm.records.display_names(self.meta, ids[:3])
+        shown = ", ".join(names.get(i, "") for i in ids[:3]) + (" …" if len(ids) > 3 else "")
+        self.app.push_screen(ConfirmModal(f"Delete {self._noun(len(ids))} ({shown})? They go to the recycle bin."), done)
+
+    def action_bulk_edit(self) -> None:
+        ids = self._targets()
+        if not ids:
+            return
+
+        def done(result):
+            if result is None:
+                return
+            prop, value = result
+            errors = []
+            for rid in ids:
+                try:
+                    self.crm.records.update(self.object_name, rid, {prop: value}, sources.USER)
+                except CrmError as exc:
+                    errors.append(str(exc))
+            self._apply_spec(reset_cursor=False)
+            if errors:
+                self.notify(f"{len(errors)} not changed: {errors[0]}", severity="error", markup=False)
+            else:
+                self.notify(f"Updated {self._noun(len(ids))}", markup=False)
+        self.app.push_screen(BulkEditModal(self.crm, self.object_name, len(ids)), done)
+
+    def action_bulk_associate(self) -> None:
+        ids = self._targets()
+        if not ids:
+            return
+        others = [name for name in self.crm.registry.objects if name != self.object_name]
+
+        def done(result):
+            if result is None:
+                return
+            other, other_id = result
+            errors = []
+            for rid in ids:
+                try:
+                    self.crm.assoc.add((self.object_name, rid), (other, other_id), source=sources.USER)
+                except CrmError as exc:
+                    errors.append(str(exc))
+            self._apply_spec(reset_cursor=False)
+            name = self.crm.records.display_names(self.crm.registry.get(other), [other_id]).get(other_id, "")
+            if errors:
+                self.notify(f"{len(errors)} not associated: {errors[0]}", severity="error", markup=False)
+            else:
+                self.notify(f"Associated {self._noun(len(ids))} with {name}", markup=False)
+        self.app.push_screen(RecordSearchModal(self.crm, f"Associate {self._noun(len(ids))} with…", others), done)
+
+    def action_recycle_bin(self) -> None:
+        self.spec.deleted = not self.spec.deleted
+        self.spec.search = ""
+        self._hide_search()
+        self._apply_spec()
+
+    def action_restore(self) -> None:
+        ids = self._targets()
+        if not ids:
+            return
+        failed = []
+        for rid in ids:
+            try:
+                self.crm.records.restore(self.object_name, rid, sources.USER)
+            except CrmError as exc:
+                failed.append(str(exc))
+        self.table.clear_selection()
+        self._apply_spec(reset_cursor=False)
+        if failed:
+            self.notify(f"{len(failed)} not restored: {failed[0]}", severity="error", markup=False)
+        else:
+            self.notify(f"Restored {self._noun(len(ids))}", markup=False)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if self.spec is None:
+            return True
+        if action == "restore":
+            return self.spec.deleted
+        if action in ("bulk_delete", "bulk_edit", "bulk_associate", "new_record"):
+            return not self.spec.deleted
+        if action == "save_view":
+            return True if self.modified and not self.spec.deleted else None
+        return True
+
     def action_refresh(self) -> None:
-        self.pager = ViewPager(self.crm, self.pager.spec, date_format=self.app.config.date_format)
-        self.query_one(RecordTable).set_source(self.pager)
+        self._apply_spec(reset_cursor=False)

@@ -1,0 +1,266 @@
+"""A reusable form of an object's properties, validated as you type through the core.
+
+Usage::
+
+    form = PropertyForm(crm, "contacts")                      # every editable property
+    form = PropertyForm(crm, "deals", ["dealname", "amount"], values={"amount": 10})
+
+    form.values()    -> {property name: raw value}  (what to pass to crm.records.create/update)
+    form.validate()  -> bool  (checks every field, shows each problem under its field)
+    form.errors      -> {property name: one-line message}
+    form.focus_first()
+
+One input per property, chosen by type: Select for select / boolean, Input for the rest (with a
+placeholder that shows the expected format). Every change is checked with
+``crm.records.coerce_value`` and the one-line error shows under the field. Messages:
+
+    PropertyForm.Changed(form, property, value, error)   after any field changes
+    PropertyForm.Submitted(form, values)                  enter in the last input / submit() when valid
+
+`values()` returns only fields that hold something, plus fields that held an initial value and were
+emptied (as None, so an update clears them). Labels and values are shown literally (no markup).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static
+
+from crm_tui.errors import CrmError
+
+PLACEHOLDERS = {
+    "date": "YYYY-MM-DD",
+    "datetime": "YYYY-MM-DD HH:MM",
+    "number": "a number",
+    "currency": "an amount, e.g. 1200.50",
+    "email": "name@example.com",
+    "url": "https://…",
+    "domain": "example.com",
+    "phone": "+1 555 0100",
+    "user": "owner name or email",
+    "multiselect": "options separated by ;",
+    "textarea": "text",
+}
+
+
+def form_properties(meta) -> list[str]:
+    """The properties a user fills in by default: every editable, non-system property."""
+    return [p.name for p in meta.properties.values() if not p.system and not p.read_only]
+
+
+class PropertyForm(VerticalScroll):
+    """Inputs for some properties of one object, validated as you type."""
+
+    DEFAULT_CSS = """
+    PropertyForm { height: auto; max-height: 1fr; }
+    PropertyForm .pf-field { height: auto; }
+    PropertyForm .pf-row { height: 1; }
+    PropertyForm .pf-label { width: 22; color: $text-muted; padding: 0 1 0 0; }
+    PropertyForm .pf-error { color: $text-error; height: auto; padding: 0 0 0 22; display: none; }
+    PropertyForm .pf-error.-shown { display: block; }
+    PropertyForm Input { border: none; height: 1; padding: 0 1; width: 1fr; background: $boost; }
+    PropertyForm Input:focus { border: none; background: $primary 30%; }
+    PropertyForm Select { height: 1; width: 1fr; }
+    PropertyForm Select > SelectCurrent { border: none; height: 1; padding: 0 1; background: $boost; }
+    PropertyForm Select:focus > SelectCurrent { border: none; background: $primary 30%; }
+    PropertyForm Select > SelectOverlay { width: 1fr; }
+    """
+
+    class Changed(Message):
+        """A field changed; `error` is its one-line problem or None."""
+
+        def __init__(self, form: "PropertyForm", property: str, value: Any, error: str | None) -> None:
+            self.form = form
+            self.property = property
+            self.value = value
+            self.error = error
+            super().__init__()
+
+        @property
+        def control(self) -> "PropertyForm":
+            return self.form
+
+    class Submitted(Message):
+        """Enter in the last input, or submit(), with every field valid."""
+
+        def __init__(self, form: "PropertyForm", values: dict) -> None:
+            self.form = form
+            self.values = values
+            super().__init__()
+
+        @property
+        def control(self) -> "PropertyForm":
+            return self.form
+
+    def __init__(self, crm, object_name: str, properties: Iterable[str] | None = None,
+                 values: dict | None = None, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.crm = crm
+        self.meta = crm.registry.get(object_name)
+        names = list(properties) if properties is not None else form_properties(self.meta)
+        self.properties = [self.meta.prop(n) for n in names]
+        self.initial = {k: v for k, v in (values or {}).items()}
+        self.errors: dict[str, str] = {}
+        self._touched: set[str] = set()
+
+    # -- building -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        for prop in self.properties:
+            with Vertical(classes="pf-field", id=f"pf-field-{prop.name}"):
+                label = prop.label + (" *" if prop.required else "")
+                with Horizontal(classes="pf-row"):
+                    yield Label(label, classes="pf-label", markup=False)
+                    yield self._input_for(prop)
+                yield Static("", classes="pf-error", id=f"pf-error-{prop.name}", markup=False)
+
+    def _input_for(self, prop):
+        initial = self.initial.get(prop.name)
+        wid = f"pf-{prop.name}"
+        if prop.type == "select":
+            options = [(Content(o.label), o.name) for o in prop.options]  # labels are user data: literal
+            value = prop.option_name(str(initial)) if initial not in (None, "") else None
+            return Select(options, prompt=f"({prop.label})", allow_blank=True,
+                          value=value if value is not None else Select.NULL, id=wid)
+        if prop.type == "boolean":
+            value = Select.NULL if initial in (None, "") else ("true" if initial in (True, 1, "true", "1", "yes", "Yes") else "false")
+            return Select([("Yes", "true"), ("No", "false")], prompt="(not set)", allow_blank=True, value=value, id=wid)
+        text = self._initial_text(prop, initial)
+        return Input(value=text, placeholder=PLACEHOLDERS.get(prop.type, ""), id=wid)
+
+    def _initial_text(self, prop, value) -> str:
+        if value is None:
+            return ""
+        if prop.type == "user" and isinstance(value, int):
+            return self.crm.owner_name(value)
+        if prop.type == "multiselect":
+            return "; ".join(prop.option_label(v) for v in str(value).split(";") if v)
+        if prop.type in ("number", "currency") and isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if prop.type == "datetime":
+            return str(value)[:16].replace("T", " ")
+        return str(value)
+
+    # -- API ----------------------------------------------------------------------------------
+
+    def raw(self, name: str) -> Any:
+        """The raw value of one field: text, an option name, 'true'/'false', or None if empty."""
+        widget = self.query_one(f"#pf-{name}")
+        if isinstance(widget, Select):
+            value = widget.value
+            return None if value is Select.NULL or value is None else value
+        text = widget.value
+        return text if text.strip() else None
+
+    def set_raw(self, name: str, value: Any) -> None:
+        widget = self.query_one(f"#pf-{name}")
+        if isinstance(widget, Select):
+            widget.value = Select.NULL if value in (None, "") else value
+        else:
+            widget.value = "" if value is None else str(value)
+
+    def values(self) -> dict:
+        """{property: raw value} for filled fields, and None for fields emptied since the start."""
+        out = {}
+        for prop in self.properties:
+            value = self.raw(prop.name)
+            if value is not None:
+                out[prop.name] = value
+            elif self.initial.get(prop.name) not in (None, ""):
+                out[prop.name] = None
+        return out
+
+    def check(self, name: str, *, require: bool = True) -> str | None:
+        """Validate one field, show or hide its error line, return the error.
+
+        `require=False` skips the 'is required' check (used while typing into an untouched field)."""
+        prop = self.meta.prop(name)
+        value = self.raw(name)
+        error = None
+        if value is None:
+            if prop.required and require:
+                error = f"{prop.label} is required"
+        else:
+            try:
+                self.crm.records.coerce_value(self.meta, prop, value)
+            except CrmError as exc:
+                error = _short(str(exc), prop)
+        line = self.query_one(f"#pf-error-{name}", Static)
+        line.update(error or "")
+        line.set_class(bool(error), "-shown")
+        if error:
+            self.errors[name] = error
+        else:
+            self.errors.pop(name, None)
+        return error
+
+    def validate(self) -> bool:
+        """Check every field; True when all are valid."""
+        for prop in self.properties:
+            self.check(prop.name)
+        return not self.errors
+
+    def show_error(self, name: str | None, message: str) -> None:
+        """Show an error from the core (e.g. a unique clash) under a field, or the first field."""
+        name = name if name in {p.name for p in self.properties} else (self.properties[0].name if self.properties else None)
+        if name is None:
+            return
+        line = self.query_one(f"#pf-error-{name}", Static)
+        line.update(message)
+        line.add_class("-shown")
+        self.errors[name] = message
+
+    def focus_first(self) -> None:
+        if self.properties:
+            self.query_one(f"#pf-{self.properties[0].name}").focus()
+
+    def submit(self) -> bool:
+        if self.validate():
+            self.post_message(self.Submitted(self, self.values()))
+            return True
+        first = next(iter(self.errors))
+        self.query_one(f"#pf-{first}").focus()
+        return False
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _property_of(self, widget) -> str | None:
+        wid = widget.id or ""
+        return wid[3:] if wid.startswith("pf-") else None
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _field_changed(self, event) -> None:
+        name = self._property_of(event.control)
+        if name is None or not self.is_mounted:
+            return
+        event.stop()
+        if self.raw(name) is not None:
+            self._touched.add(name)
+        error = self.check(name, require=name in self._touched)
+        self.post_message(self.Changed(self, name, self.raw(name), error))
+
+    @on(Input.Submitted)
+    def _input_submitted(self, event: Input.Submitted) -> None:
+        if self._property_of(event.control) is None:
+            return
+        event.stop()
+        inputs = [w for w in self.query("Input, Select") if w.id and w.id.startswith("pf-")]
+        if inputs and event.control is inputs[-1]:
+            self.submit()
+        else:
+            self.screen.focus_next()
+
+
+def _short(message: str, prop) -> str:
+    """'contacts.email (Email): not an email' -> 'Email: not an email' (one line)."""
+    prefix = f"({prop.label}): "
+    if prefix in message:
+        message = prop.label + ": " + message.split(prefix, 1)[1]
+    return message.splitlines()[0] if message else message
