@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,6 +37,29 @@ DEFAULT_SETTINGS = {
     "lifecycle_customer_on_won": True,
     "set_close_date": True,
 }
+
+
+class OperationStack(threading.local):
+    """The operations open in this thread: a worker thread's bulk change must not become the child
+    of whatever the UI thread is doing at the same moment."""
+
+    def __init__(self):
+        self.items: list[Operation] = []
+
+    def append(self, op: Operation) -> None:
+        self.items.append(op)
+
+    def pop(self) -> Operation:
+        return self.items.pop()
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
 
 
 def default_user_name() -> str:
@@ -66,7 +90,7 @@ class Crm:
         self.history = History(self)
         self.search = Search(self)
         self.merger = Merger(self)
-        self._ops: list[Operation] = []
+        self._ops = OperationStack()
         self._settings: dict | None = None
         self._freemail: frozenset[str] | None = None
         self._owners: dict[int, str] | None = None

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from crm_tui import sources
+from crm_tui import bulk, sources
 from crm_tui.errors import CrmError
 from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
@@ -415,15 +415,10 @@ class IndexScreen(Screen):
         def done(ok):
             if not ok:
                 return
-            failed = 0
-            for rid in ids:
-                try:
-                    self.crm.records.delete(self.object_name, rid, sources.USER)
-                except CrmError:
-                    failed += 1
-            self.table.clear_selection()
-            self._apply_spec(reset_cursor=False)
-            self.notify(f"Deleted {self._noun(len(ids) - failed)} · b shows the recycle bin", markup=False)
+            self._run_bulk(f"Deleting {self._noun(len(ids))}",
+                           lambda progress, cancel: bulk.bulk_delete(self.crm, self.object_name, ids, source=sources.USER,
+                                                                     progress=progress, cancel=cancel),
+                           suffix=" · b shows the recycle bin")
         names = self.crm.records.display_names(self.meta, ids[:3])
         shown = ", ".join(names.get(i, "") for i in ids[:3]) + (" …" if len(ids) > 3 else "")
         self.app.push_screen(ConfirmModal(f"Delete {self._noun(len(ids))} ({shown})? They go to the recycle bin."), done)
@@ -437,17 +432,9 @@ class IndexScreen(Screen):
             if result is None:
                 return
             prop, value = result
-            errors = []
-            for rid in ids:
-                try:
-                    self.crm.records.update(self.object_name, rid, {prop: value}, sources.USER)
-                except CrmError as exc:
-                    errors.append(str(exc))
-            self._apply_spec(reset_cursor=False)
-            if errors:
-                self.notify(f"{len(errors)} not changed: {errors[0]}", severity="error", markup=False)
-            else:
-                self.notify(f"Updated {self._noun(len(ids))}", markup=False)
+            self._run_bulk(f"Updating {self._noun(len(ids))}",
+                           lambda progress, cancel: bulk.bulk_update(self.crm, self.object_name, ids, {prop: value},
+                                                                     source=sources.USER, progress=progress, cancel=cancel))
         self.app.push_screen(BulkEditModal(self.crm, self.object_name, len(ids)), done)
 
     def action_bulk_associate(self) -> None:
@@ -460,19 +447,25 @@ class IndexScreen(Screen):
             if result is None:
                 return
             other, other_id = result
-            errors = []
-            for rid in ids:
-                try:
-                    self.crm.assoc.add((self.object_name, rid), (other, other_id), source=sources.USER)
-                except CrmError as exc:
-                    errors.append(str(exc))
-            self._apply_spec(reset_cursor=False)
             name = self.crm.records.display_names(self.crm.registry.get(other), [other_id]).get(other_id, "")
-            if errors:
-                self.notify(f"{len(errors)} not associated: {errors[0]}", severity="error", markup=False)
-            else:
-                self.notify(f"Associated {self._noun(len(ids))} with {name}", markup=False)
+            self._run_bulk(f"Associating {self._noun(len(ids))} with {name}",
+                           lambda progress, cancel: bulk.bulk_associate(self.crm, self.object_name, ids, (other, other_id),
+                                                                        source=sources.USER, progress=progress,
+                                                                        cancel=cancel))
         self.app.push_screen(RecordSearchModal(self.crm, f"Associate {self._noun(len(ids))} with…", others), done)
+
+    def _run_bulk(self, title: str, work, suffix: str = "") -> None:
+        """Run a bulk change from crm_tui.bulk in a worker with progress; report it in one line."""
+        from screens.progress import ProgressModal
+
+        def finished(result) -> None:
+            self.table.clear_selection()
+            self._apply_spec(reset_cursor=False)
+            if result is not None:
+                severity = "warning" if result.failed or result.cancelled else "information"
+                self.notify(f"{title}: {result.message}{suffix}", severity=severity, markup=False)
+
+        self.app.push_screen(ProgressModal(title, work), finished)
 
     def action_recycle_bin(self) -> None:
         self.spec.deleted = not self.spec.deleted
