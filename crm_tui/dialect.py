@@ -137,6 +137,12 @@ def fts_search_sql(object_name: str, record_table: str) -> str:
     )
 
 
+def fts_unranked_sql(object_name: str) -> str:
+    """Matching ids in index order, unranked (parameters: expr, limit). Deleting a record removes
+    it from the index, so no join on deleted_at is needed."""
+    return f'SELECT rowid FROM "{fts_table(object_name)}" WHERE body MATCH ? LIMIT ?'
+
+
 # -- backup ---------------------------------------------------------------------------------
 
 def online_backup(source_path: str, target_path: str) -> None:

@@ -116,11 +116,9 @@ class ViewPager:
         expr = dialect.fts_match_expression(self.spec.search)
         if expr is None:
             return []
-        # SQLite FTS5 (like dialect.fts_search_sql, minus the rank): deleting a record removes it
-        # from the index, so no join on deleted_at is needed; fetch_rows reads live rows only anyway.
-        sql = f'SELECT rowid FROM "{dialect.fts_table(self.meta.name)}" WHERE body MATCH ? LIMIT ?'
         self.queries += 1
-        return [row[0] for row in self.crm.db.execute_sql(sql, (expr, TYPING_LIMIT)).fetchall()]
+        return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name),
+                                                          (expr, TYPING_LIMIT)).fetchall()]
 
     def fetch_rows(self, start: int, limit: int) -> list[dict]:
         total = self.count()
