@@ -1,0 +1,183 @@
+"""Import benchmarks.
+
+    python benchmarks/bench_import.py [--quick] [WORKDIR]
+
+`run(workdir, quick)` returns [{"name", "value", "unit", "baseline", "ratio", ...}]:
+
+- import_contacts_with_links: a CSV of 100k contacts (first name, last name, email, phone, job title,
+  "Associated Company IDs") imported into a database holding 1,000 companies, through the real
+  import path (csvread, per-cell validation with records.coerce_value, dedupe lookups by email,
+  bulk insert, FTS, links with history, batches of 5,000 rows as child operations). Baseline, in the
+  same run: the same file read with the csv module and written with raw sqlite3 executemany into
+  the same schema (the contacts table with its indexes, the association table with its indexes and
+  count triggers; both edges of each link), no validation, no history, no FTS, one transaction.
+  value and baseline are rows/s; ratio = value / baseline (target >= 0.5).
+- import_peak_memory: peak RSS increase (MiB) of a fresh process importing a 1M-row contacts file
+  (quick mode: 100k rows, said in "note"). Target < 200.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+COMPANIES = 1000
+HEADERS = ["First Name", "Last Name", "Email", "Phone Number", "Job Title", "Associated Company IDs"]
+
+
+def write_contacts_csv(path: Path, rows: int, companies: int = COMPANIES, first_company: int = 1) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(HEADERS)
+        for i in range(rows):
+            w.writerow([f"Ann{i % 97}", f"Lee{i % 89}", f"ann.lee.{i}@example{i % 50}.org", f"+1 555 {i % 10_000_000:07d}",
+                        "Buyer", str(first_company + i % companies)])
+
+
+def _fresh_crm(path: Path):
+    from crm_tui.core import Crm
+    from crm_tui.seed import seed
+
+    crm = Crm.open(path, user_name="bench")
+    crm.overrides["auto_associate_by_domain"] = False  # example*.org: no company has these domains anyway
+    seed(crm, companies=COMPANIES)
+    return crm
+
+
+def _baseline(db_source: Path, csv_path: Path, workdir: Path) -> float:
+    """csv module + raw sqlite3 executemany into the same schema, one transaction: rows/s."""
+    target = workdir / "baseline.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    src = sqlite3.connect(db_source)
+    ddl = [sql for (sql,) in src.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name IN ('obj_contacts', 'association', 'association_count') "
+        "AND sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END")]
+    src.close()
+    conn = sqlite3.connect(target)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # as crm_tui.dialect.pragmas
+    for sql in ddl:
+        conn.execute(sql)
+    conn.commit()
+    started = time.perf_counter()
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        next(reader)
+        rows, links = [], []
+        now = "2026-01-01T00:00:00.000000Z"
+        for i, (first, last, email, phone, job, company) in enumerate(reader, start=1):
+            rows.append((first, last, email, phone, job, now, now))
+            links.append((1, i, 2, int(company), 1, now))
+            links.append((2, int(company), 1, i, 1, now))
+    with conn:
+        conn.executemany("INSERT INTO obj_contacts (firstname, lastname, email, phone, jobtitle, createdate, "
+                         "lastmodifieddate) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", links)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+def bench_contacts_with_links(workdir: Path, rows: int = 100_000) -> dict:
+    from crm_tui.importing import importer
+
+    csv_path = workdir / "contacts_100k.csv"
+    write_contacts_csv(csv_path, rows)
+    db_path = workdir / "import_bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    crm = _fresh_crm(db_path)
+    try:
+        spec = importer.plan_import(crm, csv_path, ["contacts"])
+        spec.error_dir = str(workdir)
+        started = time.perf_counter()
+        result = importer.run_import(crm, spec)
+        elapsed = time.perf_counter() - started
+        assert result.created.get("contacts") == rows and result.linked == rows and result.failed == 0, result
+    finally:
+        crm.close()
+    ours = rows / elapsed
+    base = _baseline(db_path, csv_path, workdir)
+    return {"name": "import_contacts_with_links", "value": round(ours), "unit": "rows/s", "baseline": round(base),
+            "ratio": round(ours / base, 3), "target": ">= 0.5",
+            "note": f"{rows} contacts, each linked to one of {COMPANIES} companies; {elapsed:.1f} s"}
+
+
+_CHILD = r"""
+import json, resource, sys, threading
+sys.path.insert(0, sys.argv[1])
+from crm_tui.core import Crm
+from crm_tui.importing import importer
+crm = Crm.open(sys.argv[2], user_name="bench")
+crm.overrides["auto_associate_by_domain"] = False
+spec = importer.plan_import(crm, sys.argv[3], ["contacts"])
+spec.error_dir = sys.argv[4]
+def rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+before = rss_kib()
+peak = [before]
+stop = threading.Event()
+def watch():
+    while not stop.wait(0.05):
+        peak[0] = max(peak[0], rss_kib())
+t = threading.Thread(target=watch, daemon=True); t.start()
+result = importer.run_import(crm, spec)
+stop.set(); t.join()
+peak[0] = max(peak[0], rss_kib())
+crm.close()
+print(json.dumps({"before_kib": before, "peak_kib": peak[0], "rows": result.rows, "created": sum(result.created.values())}))
+"""
+
+
+def bench_peak_memory(workdir: Path, rows: int) -> dict:
+    from crm_tui.core import Crm
+
+    csv_path = workdir / f"contacts_{rows}.csv"
+    write_contacts_csv(csv_path, rows)
+    db_path = workdir / "import_memory.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    crm = _fresh_crm(db_path)
+    crm.close()
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(ROOT), str(db_path), str(csv_path), str(workdir)],
+                         capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert data["created"] == rows, data
+    increase = (data["peak_kib"] - data["before_kib"]) / 1024
+    _ = Crm
+    return {"name": "import_peak_memory", "value": round(increase, 1), "unit": "MiB", "baseline": 200,
+            "ratio": round(increase / 200, 3), "target": "< 200 MiB",
+            "note": f"peak RSS increase while importing {rows:,} rows"
+                    + (" (quick mode: 100k rows instead of 1M)" if rows < 1_000_000 else "")}
+
+
+def run(workdir, quick: bool) -> list[dict]:
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = [bench_contacts_with_links(workdir, 100_000)]
+    results.append(bench_peak_memory(workdir, 100_000 if quick else 1_000_000))
+    return results
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    quick = "--quick" in sys.argv
+    folder = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="bench_import_"))
+    for item in run(folder, quick):
+        print(json.dumps(item))

@@ -1,0 +1,89 @@
+"""`crm-tui import`, `crm-tui imports` and `crm-tui export` (wired into commands.HANDLERS)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import CrmError
+
+
+def _emit(args, data, lines) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        for line in lines:
+            print(line)
+
+
+def _progress(args):
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        return None
+
+    def show(p) -> None:
+        left = f", {p.seconds_left:.0f} s left" if p.seconds_left is not None else ""
+        print(f"\r{p.rows_done:,} / ~{p.total_estimate:,} rows, {p.rate:,.0f} rows/s{left}   ",
+              end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_import(crm, args) -> int:
+    from . import importer
+
+    if args.file == "undo":
+        if args.undo_id is None:
+            raise CrmError("write `crm-tui import undo ID` (see `crm-tui imports`)")
+        result = importer.undo_import(crm, args.undo_id)
+        _emit(args, result.__dict__, [result.summary_line()])
+        return 0
+    if args.undo_id is not None:
+        raise CrmError(f"unexpected argument {args.undo_id}: write `crm-tui import FILE` or `crm-tui import undo ID`")
+    objects = [crm.registry.get(o).name for o in args.object] or None
+    spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter)
+    spec.dayfirst = args.dayfirst
+    spec.id_source = args.ids.strip() or importer.LOCAL
+    spec.batch_size = max(1, args.batch)
+    spec.error_dir = args.error_dir
+    importer.apply_map_args(crm, spec, args.map)
+    importer.apply_link_args(crm, spec, args.link, args.require_link)
+    importer.apply_value_args(spec, args.value)
+    show = _progress(args)
+    result = importer.run_import(crm, spec, progress=show, dry_run=args.dry_run)
+    if show:
+        print(file=sys.stderr)
+    data = {"import_id": result.import_id, "dry_run": result.dry_run, **result.counts(),
+            "error_file": result.error_file, "warnings": result.warnings, "seconds": round(result.seconds, 2),
+            "file": spec.path, "objects": spec.objects, "encoding": spec.encoding, "delimiter": spec.delimiter,
+            "mapping": importer.describe_columns(crm, spec)}
+    lines = []
+    if args.dry_run:
+        lines.append(f"file: {spec.path} ({spec.kind}, encoding {spec.encoding}, delimiter {spec.delimiter!r})")
+        lines += ["  " + line for line in importer.describe_columns(crm, spec)]
+    lines += result.summary_lines()
+    if result.import_id:
+        lines.append(f"undo with: crm-tui import undo {result.import_id}")
+    _emit(args, data, lines)
+    return 0
+
+
+def cmd_imports(crm, args) -> int:
+    from . import importer
+
+    items = importer.list_imports(crm)
+    lines = [f"{i.id:>6}  {i.at[:19]}  {i.status:<9}  {','.join(i.objects):<20}  "
+             f"created {i.counts.get('created', 0)}, updated {i.counts.get('updated', 0)}, "
+             f"linked {i.counts.get('linked', 0)}, failed {i.counts.get('failed', 0)}  {i.file}" for i in items]
+    _emit(args, [i.__dict__ for i in items], lines or ["no imports yet"])
+    return 0
+
+
+def cmd_export(crm, args) -> int:
+    from . import exporter
+
+    fmt = args.format
+    path = args.output or f"{crm.registry.get(args.object).name}.{fmt or 'csv'}"
+    result = exporter.export_view(crm, args.object, path, view=args.view, fmt=fmt, hubspot=args.hubspot,
+                                  all_properties=args.all_properties)
+    _emit(args, result.__dict__, [f"exported {result.rows} {args.object} to {result.path}"])
+    return 0

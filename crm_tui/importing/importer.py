@@ -1,0 +1,1405 @@
+"""Importing records from CSV and vCard files into the CRM (no Textual here).
+
+    spec = plan_import(crm, "contacts.csv", ["contacts"])          # automatic mapping
+    spec.columns                                                      # fix it: Column(header, object, target)
+    result = run_import(crm, spec, progress=cb, cancel=event, dry_run=False)
+    undo_import(crm, result.import_id)
+
+How it works
+- The file is streamed (csvread or vcard) in batches of `spec.batch_size` rows. Each batch is one
+  transaction and one child operation ("import_batch") of the import operation ("import", source
+  Import), so a crash or a kill part-way leaves whole batches, which `undo_import` still reverses.
+- A row is parsed and validated first (every mapped cell through `records.coerce_value`); a row with
+  a bad cell, an unknown Record ID or a missing required value is reported in the error file and
+  nothing of it is written. Good rows go in.
+- Records are matched by Record ID (this CRM's IDs, or a source system's IDs kept in the ExternalId
+  table), then by email (contacts) or domain (companies); matched records are updated (empty cells
+  never clear a value), the others are created through the bulk path (executemany, FTS per range).
+- Links: "Associated <Object> IDs" columns (IDs of the same namespace as the Record ID column),
+  readable-key links (`@link:companies:name`: the cell names a record by a property; a missing or
+  ambiguous match is reported, never guessed), and the records of one row (several objects per
+  row) are all linked together; an "Association label" column labels those links.
+- `dry_run` runs the whole import in one transaction and rolls it back: exact counts, nothing kept.
+- Undo (`undo_import`) reverses the import operation and all its child operations (batches, Job
+  automations, automatic association by domain): links made are removed, links removed come back,
+  changed values get their old value back (from PropertyChange), records created are deleted for
+  good. Edits made to those records after the import are lost with them.
+
+Example (Maven "CRM + Sales Opportunities", documented stage mapping: Won -> Closed won, Lost ->
+Closed lost, Engaging -> Qualified to buy, Prospecting -> Appointment scheduled):
+
+    crm-tui import accounts.csv --object companies --map revenue=annualrevenue \
+        --map employees=numberofemployees --map office_location=country \
+        --link "subsidiary_of=companies.name:Parent company"
+    crm-tui import sales_pipeline.csv --object deals --ids maven --map opportunity_id=@id \
+        --map opportunity_id=dealname --map engage_date=createdate --map close_date=closedate \
+        --map close_value=amount --map deal_stage=dealstage --value deal_stage:Won=closedwon \
+        --value deal_stage:Lost=closedlost --value deal_stage:Engaging=qualifiedtobuy \
+        --value deal_stage:Prospecting=appointmentscheduled --link account=companies.name \
+        --require-link account
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from peewee import IntegrityError, fn
+
+from .. import dialect, rules, sources
+from ..errors import CrmError, InvalidValue, NotFound
+from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
+from ..types import now_iso
+from . import csvread, mapping, vcard
+from .csvwrite import SafeCsvWriter
+
+LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
+LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
+SKIP = None
+ERROR_HEADERS = ["Line", "Column", "Value", "Problem", "Result"]
+ROW_SKIPPED = "row not imported"
+NOT_LINKED = "imported, not linked"
+# Read-only properties an import may still set on new records.
+SETTABLE_READ_ONLY = {"createdate"}
+
+
+class ImportError_(CrmError):
+    """The file cannot be imported at all (one line)."""
+
+
+@dataclass
+class Column:
+    header: str
+    object: str | None  # the object whose record this column fills; None = skipped
+    target: str | None  # property, "@id", "@assoc:<obj>", "@assoc_primary:<obj>", "@label", "@link:<obj>:<prop>"
+    label: str | None = None  # association label for @link / @assoc columns, as seen from the row's record
+    required: bool = False  # @link: report an empty cell as a missing link
+    create_missing: bool = False  # @link: create the linked record when none matches (vCard ORG)
+
+    @property
+    def skipped(self) -> bool:
+        return not self.target or not self.object
+
+
+@dataclass
+class ImportSpec:
+    path: str
+    objects: list[str]  # the first is the file's main object
+    columns: list[Column]
+    kind: str = "csv"  # csv / vcf
+    dayfirst: bool = False
+    id_source: str = LOCAL
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)  # header -> {cell: replacement}
+    encoding: str | None = None
+    delimiter: str | None = None
+    headers: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    batch_size: int = 5000
+    error_dir: str | None = None
+
+
+@dataclass
+class Progress:
+    rows_done: int
+    total_estimate: int
+    rate: float  # rows per second
+    seconds_left: float | None
+
+
+@dataclass
+class ImportResult:
+    import_id: int | None
+    dry_run: bool
+    rows: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: int = 0
+    linked: int = 0
+    failed: int = 0  # rows not imported
+    link_problems: int = 0  # links reported, not made
+    error_file: str | None = None
+    cancelled: bool = False
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict:
+        return {"rows": self.rows, "created": sum(self.created.values()), "updated": sum(self.updated.values()),
+                "unchanged": self.unchanged, "linked": self.linked, "failed": self.failed,
+                "link_problems": self.link_problems, "created_by_object": self.created,
+                "updated_by_object": self.updated}
+
+    def summary_lines(self) -> list[str]:
+        c = self.counts()
+        head = "dry run (nothing written): " if self.dry_run else (f"import {self.import_id}: " if self.import_id else "")
+        lines = [f"{head}{c['rows']} rows: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, "
+                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems"
+                 + (" (cancelled)" if self.cancelled else "")]
+        if self.error_file:
+            lines.append(f"error file: {self.error_file}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return lines
+
+
+@dataclass
+class ImportInfo:
+    id: int
+    at: str
+    file: str
+    objects: list[str]
+    status: str
+    counts: dict
+    error_file: str | None
+    undone_by: int | None
+
+
+@dataclass
+class UndoResult:
+    import_id: int
+    undo_op: int
+    deleted: int
+    restored_values: int
+    links_removed: int
+    links_restored: int
+    backup: str | None
+
+    def summary_line(self) -> str:
+        return (f"undid import {self.import_id}: {self.deleted} records deleted, {self.restored_values} values restored, "
+                f"{self.links_removed} links removed, {self.links_restored} links restored"
+                + (f"; backup {self.backup}" if self.backup else ""))
+
+
+# ------------------------------------------------------------------------------------------ planning
+
+def _properties(meta) -> list[tuple[str, str]]:
+    return [(p.name, p.label) for p in meta.properties.values()
+            if not p.read_only or p.name in SETTABLE_READ_ONLY]
+
+
+def file_kind(path: str | os.PathLike) -> str:
+    return "vcf" if str(path).lower().endswith((".vcf", ".vcard")) else "csv"
+
+
+VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email", "email"), ("phone", "phone"),
+                 ("jobtitle", "jobtitle"), ("company", "company"), ("city", "city"), ("country", "country")]
+
+
+def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, *, encoding: str | None = None,
+                delimiter: str | None = None) -> ImportSpec:
+    """Open the file, detect its encoding and delimiter and map its columns automatically."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ImportError_(f"{path}: no such file")
+    kind = file_kind(path)
+    if kind == "vcf":
+        objects = objects or ["contacts"]
+        if objects[0] != "contacts":
+            raise ImportError_("a vCard file imports contacts")
+        columns = [Column(h, "contacts", t) for h, t in VCARD_COLUMNS]
+        columns.append(Column("ORG", "contacts", LINK_PREFIX + "companies:name", create_missing=True))
+        return ImportSpec(path, ["contacts"], columns, kind="vcf", headers=[c.header for c in columns])
+    try:
+        source = csvread.open_csv(path, encoding=encoding, delimiter=delimiter)
+    except (csvread.CsvError, ValueError, LookupError, OSError) as exc:
+        raise ImportError_(f"{path}: {exc}") from None
+    if not source.headers:
+        raise ImportError_(f"{path}: the file has no header row")
+    objects = list(objects or [guess_object(crm, source.headers)])
+    for name in objects:
+        crm.registry.get(name)  # NotFound for an unknown object
+    columns = auto_columns(crm, source.headers, objects)
+    return ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
+                      headers=list(source.headers), warnings=list(source.warnings))
+
+
+def auto_columns(crm, headers: list[str], objects: list[str]) -> list[Column]:
+    reg = crm.registry
+    if len(objects) == 1:
+        meta = reg.get(objects[0])
+        found = mapping.auto_map(headers, meta.name, _properties(meta), objects=list(reg.objects))
+        return [Column(h, meta.name if found[h] else None, found[h]) for h in headers]
+    found_many = mapping.auto_map_many(headers, {name: _properties(reg.get(name)) for name in objects})
+    return [Column(h, found_many[h][0], found_many[h][1]) if found_many[h] else Column(h, None, None) for h in headers]
+
+
+def guess_object(crm, headers: list[str]) -> str:
+    """The standard object whose properties the headers match best (contacts on a tie)."""
+    best, best_score = "contacts", -1
+    for name in ("contacts", "companies", "deals", "tickets"):
+        if name not in crm.registry.objects:
+            continue
+        meta = crm.registry.get(name)
+        found = mapping.auto_map(headers, name, _properties(meta), objects=list(crm.registry.objects))
+        score = sum(1 for t in found.values() if t and not t.startswith("@"))
+        if score > best_score:
+            best, best_score = name, score
+    return best
+
+
+def target_choices(crm, objects: list[str]) -> list[tuple[str, tuple[str, str]]]:
+    """(label, (object, target)) for every mapping a column can take: for the wizard's Select."""
+    reg = crm.registry
+    out = []
+    for name in objects:
+        meta = reg.get(name)
+        prefix = f"{meta.label}: " if len(objects) > 1 else ""
+        out.append((f"{prefix}Record ID", (name, mapping.ID)))
+        for prop_name, label in _properties(meta):
+            out.append((f"{prefix}{label} ({prop_name})", (name, prop_name)))
+        for other in reg.objects.values():
+            if other.is_activity:
+                continue
+            out.append((f"{prefix}Associated {other.label} IDs", (name, mapping.ASSOC_PREFIX + other.name)))
+            key = other.primary_property
+            link = f"{LINK_PREFIX}{other.name}:{key}"
+            by = f"{prefix}Link to {other.label.lower()} by {other.properties[key].label.lower()}"
+            out.append((by, (name, link)))
+            for label_name in crm.assoc.labels_for(name, other.name):  # "#label": the link's label
+                out.append((f"{by}, as {label_name}", (name, f"{link}#{label_name}")))
+        out.append((f"{prefix}Association label", (name, mapping.LABEL)))
+    return out
+
+
+def apply_map_args(crm, spec: ImportSpec, items: Iterable[str]) -> None:
+    """`COL=prop`, `COL=object.prop`, `COL=@id`, `COL=` or `COL=skip` (skip the column).
+
+    The first mapping of a column replaces the automatic one; a second mapping of the same column
+    adds a target ("opportunity_id" as Record ID and as deal name).
+    """
+    mapped: set[str] = set()
+    for item in items:
+        header, sep, target = item.partition("=")
+        header, target = header.strip(), target.strip()
+        if not sep or not header:
+            raise ImportError_(f"{item!r}: write a mapping as COLUMN=property")
+        col = _column(spec, header)
+        if target.lower() in ("", "skip", "-"):
+            for c in spec.columns:
+                if c.header == col.header:
+                    c.object, c.target = None, None
+            mapped.add(col.header)
+            continue
+        obj = spec.objects[0]
+        if "." in target and not target.startswith("@"):
+            obj, target = target.split(".", 1)
+            meta = crm.registry.get(obj)
+            if meta.name not in spec.objects:
+                spec.objects.append(meta.name)
+            obj = meta.name
+        meta = crm.registry.get(obj)
+        if not target.startswith("@"):
+            prop = meta.find_property(target)
+            if prop is None:
+                raise ImportError_(f"{meta.name} has no property {target!r} (column {header!r})")
+            if prop.read_only and prop.name not in SETTABLE_READ_ONLY:
+                raise ImportError_(f"{meta.name}.{prop.name} ({prop.label}) is read-only (column {header!r})")
+            target = prop.name
+        elif target.startswith((mapping.ASSOC_PREFIX, mapping.ASSOC_PRIMARY_PREFIX)):
+            crm.registry.get(target.split(":", 1)[1])
+        elif target not in (mapping.ID, mapping.LABEL):
+            raise ImportError_(f"{target!r}: unknown special target (column {header!r}); use --link for links by name")
+        if col.header not in mapped:
+            for c in [c for c in spec.columns if c.header == col.header and c is not col]:
+                spec.columns.remove(c)
+            col.object, col.target, col.label = obj, target, None
+            mapped.add(col.header)
+        elif not any(c.header == col.header and c.object == obj and c.target == target for c in spec.columns):
+            spec.columns.append(Column(col.header, obj, target))
+
+
+def _column(spec: ImportSpec, header: str) -> Column:
+    for col in spec.columns:
+        if col.header == header:
+            return col
+    for col in spec.columns:
+        if col.header.casefold() == header.casefold():
+            return col
+    raise ImportError_(f"the file has no column {header!r} (columns: {', '.join(spec.headers)[:200]})")
+
+
+def apply_link_args(crm, spec: ImportSpec, items: Iterable[str], required: Iterable[str] = ()) -> None:
+    """`COL=OBJECT.PROP[:LABEL]`: the column names a record of OBJECT by PROP (company name...)."""
+    for item in items:
+        header, sep, rest = item.partition("=")
+        target, _colon, label = rest.partition(":")
+        obj, dot, prop = target.strip().partition(".")
+        if not sep or not dot:
+            raise ImportError_(f"{item!r}: write a link as COLUMN=object.property[:label], e.g. account=companies.name")
+        meta = crm.registry.get(obj.strip())
+        prop_meta = meta.find_property(prop.strip())
+        if prop_meta is None:
+            raise ImportError_(f"{meta.name} has no property {prop.strip()!r}")
+        col = _column(spec, header.strip())  # the link replaces the column's automatic mapping
+        col.object = spec.objects[0]
+        col.target = f"{LINK_PREFIX}{meta.name}:{prop_meta.name}"
+        col.label = None
+        if label.strip():
+            main = crm.registry.get(spec.objects[0])
+            col.label = crm.registry.find_label(main, meta, label.strip()).name
+    for header in required:
+        col = _column(spec, header)
+        if not col.target or not col.target.startswith(LINK_PREFIX):
+            raise ImportError_(f"--require-link {header!r}: that column is not a link column")
+        col.required = True
+
+
+def apply_value_args(spec: ImportSpec, items: Iterable[str]) -> None:
+    """`COL:FROM=TO`: replace a cell value before parsing (Won=closedwon)."""
+    for item in items:
+        header, colon, rest = item.partition(":")
+        old, eq, new = rest.partition("=")
+        if not colon or not eq:
+            raise ImportError_(f"{item!r}: write a value map as COLUMN:FROM=TO, e.g. deal_stage:Won=closedwon")
+        col = _column(spec, header.strip())
+        spec.value_maps.setdefault(col.header, {})[old.strip().casefold()] = new.strip()
+
+
+def describe_columns(crm, spec: ImportSpec) -> list[str]:
+    lines = []
+    for col in spec.columns:
+        if col.skipped:
+            lines.append(f"{col.header} -> (skipped)")
+            continue
+        extra = f" [label {col.label}]" if col.label else ""
+        extra += " [required]" if col.required else ""
+        extra += " [values mapped]" if col.header in spec.value_maps else ""
+        lines.append(f"{col.header} -> {col.object}.{col.target}{extra}")
+    return lines
+
+
+def spec_to_json(spec: ImportSpec) -> dict:
+    return asdict(spec)
+
+
+# ------------------------------------------------------------------------------------------ rows
+
+def _rows(spec: ImportSpec) -> Iterator[tuple[int, dict]]:
+    if spec.kind == "vcf":
+        problems: list[str] = []
+        with open(spec.path, "rb") as stream:
+            for n, contact in enumerate(vcard.iter_vcards(stream, problems), start=1):
+                row = {h: str(contact.get(t) or "") for h, t in VCARD_COLUMNS}
+                row["ORG"] = contact.get("company") or ""
+                yield n, row
+        spec.warnings.extend(p for p in problems if p not in spec.warnings)
+        return
+    source = csvread.open_csv(spec.path, encoding=spec.encoding, delimiter=spec.delimiter)
+    yield from source
+    spec.warnings.extend(w for w in source.warnings if w not in spec.warnings)
+
+
+def estimate_rows(path: str) -> int:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(1 << 18)
+    lines = head.count(b"\n") or 1
+    if len(head) < (1 << 18):
+        return max(lines - 1, 0) if head.endswith(b"\n") or lines > 1 else lines
+    return max(int(size / (len(head) / lines)) - 1, 1)
+
+
+# ------------------------------------------------------------------------------------------ running
+
+@dataclass
+class _Rec:
+    """One record of one row: values to write, how to find it, what it turned out to be."""
+
+    object: str
+    values: dict
+    ext_id: str | None = None
+    local_id: int | None = None
+    record_id: int | None = None
+    fresh: bool = False
+    pending: "_Rec | None" = None  # an earlier record of the same batch with the same key
+
+
+@dataclass
+class _Row:
+    line: int
+    recs: dict  # object -> _Rec
+    refs: list  # (object, other, [ids], primary, label, header)
+    keylinks: list  # (object, other, prop, value, label, header, create_missing)
+    labels: list
+    label_header: str | None = None
+
+
+class _Errors:
+    def __init__(self, spec: ImportSpec, directory: str):
+        self.spec = spec
+        self.directory = directory
+        self.path: str | None = None
+        self._stream = None
+        self._writer = None
+        self.failed_lines: set[int] = set()
+        self.link_problems = 0
+
+    def add(self, line: int, header: str, value: str, problem: str, result: str) -> None:
+        if self._writer is None:
+            stem = Path(self.spec.path).stem
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            self.path = os.path.join(self.directory, f"{stem}.errors-{stamp}.csv")
+            n = 1
+            while os.path.exists(self.path):
+                n += 1
+                self.path = os.path.join(self.directory, f"{stem}.errors-{stamp}-{n}.csv")
+            self._stream = open(self.path + ".part", "w", encoding="utf-8-sig", newline="")
+            self._writer = SafeCsvWriter(self._stream, ERROR_HEADERS)
+        self._writer.writerow([line, header, value, problem, result])
+        if result == ROW_SKIPPED:
+            self.failed_lines.add(line)
+        else:
+            self.link_problems += 1
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            os.replace(self.path + ".part", self.path)
+            self._stream = None
+
+
+def error_directory(spec: ImportSpec) -> str:
+    if spec.error_dir:
+        os.makedirs(spec.error_dir, exist_ok=True)
+        return spec.error_dir
+    folder = os.path.dirname(os.path.abspath(spec.path))
+    # root passes os.access everywhere: a folder without write bits (read-only data) is left alone
+    if os.access(folder, os.W_OK) and os.stat(folder).st_mode & 0o222:
+        return folder
+    from ..paths import data_dir
+
+    target = data_dir() / "import-errors"
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return str(target)
+
+
+class _Importer:
+    def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
+        self.crm = crm
+        self.spec = spec
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self.dry_run = dry_run
+        self.reg = crm.registry
+        self.result = ImportResult(None, dry_run)
+        self.errors = _Errors(spec, error_directory(spec))
+        self.deferred: list = []  # links whose target may come in a later batch
+        self.columns = [c for c in spec.columns if not c.skipped]
+        for col in self.columns:
+            self.reg.get(col.object)
+        self.pair_limits = {(p.from_object_id, p.to_object_id) for p in PairLimit.select()}
+        self.auto_domain = bool(crm.setting("auto_associate_by_domain", True))
+        self.customer_on_won = bool(crm.setting("lifecycle_customer_on_won", True))
+        self._plan_cache = None
+        self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
+        self.given_company: set = set()  # holders linked to a company by this import
+
+    # -- the run
+
+    def run(self) -> ImportResult:
+        started = time.monotonic()
+        total = estimate_rows(self.spec.path) if self.spec.kind == "csv" else 0
+        crm = self.crm
+        saved_dayfirst = crm.dayfirst
+        crm.dayfirst = self.spec.dayfirst
+        try:
+            if self.dry_run:
+                with crm.db.atomic() as txn:
+                    self._run(total, started)
+                    txn.rollback()
+            else:
+                self._run(total, started)
+        except BaseException:
+            self.errors.close()
+            if self.result.import_id and not self.dry_run:
+                self._finish("failed")
+            raise
+        finally:
+            crm.dayfirst = saved_dayfirst
+        self.errors.close()
+        self.result.error_file = self.errors.path
+        self.result.failed = len(self.errors.failed_lines)
+        self.result.link_problems = self.errors.link_problems
+        self.result.warnings = list(self.spec.warnings)
+        self.result.seconds = time.monotonic() - started
+        if not self.dry_run:
+            self._finish("cancelled" if self.result.cancelled else "done")
+        else:
+            self.result.import_id = None
+        return self.result
+
+    def _summary(self, status: str) -> dict:
+        return {"file": os.path.abspath(self.spec.path), "objects": self.spec.objects, "status": status,
+                "counts": self.result.counts(), "error_file": self.errors.path, "id_source": self.spec.id_source,
+                "dry_run": self.dry_run}
+
+    def _finish(self, status: str) -> None:
+        self.result.failed = len(self.errors.failed_lines)
+        self.result.link_problems = self.errors.link_problems
+        Operation.update(summary=json.dumps(self._summary(status))).where(
+            Operation.id == self.result.import_id).execute()
+
+    def _run(self, total: int, started: float) -> None:
+        crm = self.crm
+        with crm.operation("import", sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
+            self.import_op = op
+        self.result.import_id = op.id
+        batch: list = []
+        done = 0
+        for line, row in _rows(self.spec):
+            batch.append((line, row))
+            if len(batch) >= self.spec.batch_size:
+                self._batch(batch)
+                done += len(batch)
+                batch = []
+                self._report(done, total, started)
+                if self.cancel.is_set():
+                    self.result.cancelled = True
+                    return
+        if batch:
+            self._batch(batch)
+            done += len(batch)
+        if self.deferred:
+            self._with_batch_op(self._resolve_deferred)
+        self._report(done, max(total, done), started)
+
+    def _report(self, done: int, total: int, started: float) -> None:
+        self.result.rows = done
+        if self.progress is None:
+            return
+        elapsed = max(time.monotonic() - started, 1e-6)
+        rate = done / elapsed
+        total = max(total, done)
+        left = (total - done) / rate if rate > 0 else None
+        self.progress(Progress(done, total, rate, left))
+
+    def _with_batch_op(self, fn_, *args):
+        crm = self.crm
+        crm._ops.append(self.import_op)  # batches are child operations of the import operation
+        try:
+            with crm.operation("import_batch", sources.IMPORT, object=self.spec.objects[0],
+                               summary={"import": self.import_op.id}) as bop:
+                return fn_(bop, *args)
+        finally:
+            crm._ops.pop()
+
+    def _batch(self, batch) -> None:
+        self._with_batch_op(self._process, batch)
+
+    # -- one batch
+
+    def _process(self, bop, batch) -> None:
+        rows = [r for r in (self._parse(line, row) for line, row in batch) if r is not None]
+        rows = self._match(rows)
+        self._write(bop, rows)
+        self._link(bop, rows)
+
+    def _plan(self) -> list[tuple]:
+        plan = []
+        for col in self.columns:
+            t = col.target
+            meta = self.reg.get(col.object)
+            vmap = self.spec.value_maps.get(col.header)
+            if t == mapping.ID:
+                kind = "id"
+            elif t.startswith(mapping.ASSOC_PREFIX) or t.startswith(mapping.ASSOC_PRIMARY_PREFIX):
+                kind = "assoc"
+            elif t == mapping.LABEL:
+                kind = "label"
+            elif t.startswith(LINK_PREFIX):
+                kind = "link"
+            else:
+                kind = "prop"
+            plan.append((col, kind, meta, meta.properties.get(t) if kind == "prop" else None, vmap))
+        return plan
+
+    def _parse(self, line: int, row: dict) -> _Row | None:
+        recs: dict[str, _Rec] = {}
+        out = _Row(line, recs, [], [], [])
+        problems = []
+        coerce = self.crm.records.coerce_value
+        plan = self._plan_cache
+        if plan is None:
+            plan = self._plan_cache = self._plan()
+        for col, kind, meta, prop, vmap in plan:
+            cell = row.get(col.header, "")
+            if vmap and cell.casefold() in vmap:
+                cell = vmap[cell.casefold()]
+            if not cell:
+                if col.required:
+                    other = col.target[len(LINK_PREFIX):].split(":", 1)[0]
+                    out.keylinks.append((col.object, other, None, "", col.label, col.header, False))
+                continue
+            if kind == "prop":
+                try:
+                    value = coerce(meta, prop, cell)
+                except InvalidValue as exc:
+                    problems.append((col.header, cell, _reason(exc)))
+                    continue
+                if value is not None:
+                    rec = recs.get(col.object)
+                    if rec is None:
+                        rec = recs[col.object] = _Rec(col.object, {})
+                    rec.values[prop.name] = value
+                continue
+            target = col.target
+            if kind == "id":
+                rec = recs.setdefault(col.object, _Rec(col.object, {}))
+                if self.spec.id_source == LOCAL:
+                    if not cell.isdigit():
+                        problems.append((col.header, cell, f"{cell!r} is not a Record ID"))
+                        continue
+                    rec.local_id = int(cell)
+                else:
+                    rec.ext_id = cell
+            elif kind == "assoc":
+                primary = target.startswith(mapping.ASSOC_PRIMARY_PREFIX)
+                other = target.split(":", 1)[1]
+                ids = mapping.split_list(cell.replace(",", ";"))
+                if self.spec.id_source == LOCAL:
+                    bad = [i for i in ids if not i.isdigit()]
+                    if bad:
+                        problems.append((col.header, cell, f"{bad[0]!r} is not a Record ID"))
+                        continue
+                    ids = [str(int(i)) for i in ids]
+                out.refs.append((col.object, other, ids, primary, col.label, col.header))
+            elif kind == "label":
+                out.labels = mapping.split_list(cell)
+                out.label_header = col.header
+            else:
+                other, prop_name = target[len(LINK_PREFIX):].split(":", 1)
+                out.keylinks.append((col.object, other, prop_name, cell, col.label, col.header, col.create_missing))
+        if problems:
+            for header, cell, reason in problems:
+                self.errors.add(line, header, cell, reason, ROW_SKIPPED)
+            return None
+        if not recs and not out.refs and not out.keylinks:
+            self.errors.add(line, "", "", "nothing to import in this row (no mapped value)", ROW_SKIPPED)
+            return None
+        main = self.spec.objects[0]
+        if main not in recs and (out.refs or out.keylinks):
+            recs[main] = _Rec(main, {})
+        return out
+
+    def _match(self, rows: list[_Row]) -> list[_Row]:
+        """Find the existing record of each row's records; refuse rows that cannot be matched."""
+        bad: dict[int, tuple[str, str, str]] = {}
+        for obj in self.spec.objects:
+            meta = self.reg.get(obj)
+            recs = [(row, row.recs[obj]) for row in rows if obj in row.recs]
+            if not recs:
+                continue
+            model = meta.model
+            # by this CRM's Record ID
+            local_ids = [r.local_id for _row, r in recs if r.local_id is not None]
+            live = set(_chunked_ids(model, model.id, local_ids, extra=model.deleted_at.is_null(True)))
+            # by a source system's ID
+            ext_ids = [r.ext_id for _row, r in recs if r.ext_id]
+            known_ext = self._ext_lookup(obj, ext_ids)
+            # by email / domain
+            key = _dedupe_key(obj)
+            keys = [r.values.get(key) for _row, r in recs if key and r.values.get(key)]
+            by_key = {}
+            if keys:
+                for rid, k in _in_rows(self.crm.db, f'SELECT id, "{key}" FROM "{meta.table}" WHERE deleted_at IS NULL '
+                                       f'AND "{key}" IN ({{ph}})', list(set(keys))):
+                    by_key[k] = rid
+            seen_key: dict = {}
+            seen_ext: dict = {}
+            for row, rec in recs:
+                if row.line in bad:
+                    continue
+                if rec.local_id is not None:
+                    if rec.local_id not in live:
+                        bad[row.line] = ("Record ID", str(rec.local_id), f"no {meta.label.lower()} with Record ID {rec.local_id}")
+                        continue
+                    rec.record_id = rec.local_id
+                elif rec.ext_id and rec.ext_id in known_ext:
+                    rec.record_id = known_ext[rec.ext_id]
+                elif key and rec.values.get(key) in by_key:
+                    rec.record_id = by_key[rec.values[key]]
+                if rec.record_id is None:
+                    earlier = (seen_ext.get(rec.ext_id) if rec.ext_id else None) or \
+                              (seen_key.get(rec.values.get(key)) if key and rec.values.get(key) else None)
+                    if earlier is not None:
+                        rec.pending = earlier
+                        for k, v in rec.values.items():
+                            earlier.values[k] = v
+                        continue
+                    if not rec.values and not rec.ext_id:
+                        bad[row.line] = ("", "", f"no value for the {meta.label.lower()} of this row")
+                        continue
+                    rec.fresh = True
+                    missing = [p for n, p in meta.properties.items() if p.required and rec.values.get(n) is None]
+                    if missing:
+                        p = missing[0]
+                        bad[row.line] = (p.label, "", f"{p.label} is required to create a {meta.label.lower()}")
+                        continue
+                    try:
+                        rules.before_create(self.crm, meta, rec.values)
+                        self._close_date(meta, rec.values)
+                    except CrmError as exc:
+                        bad[row.line] = ("", "", _reason(exc))
+                        continue
+                    if rec.ext_id:
+                        seen_ext[rec.ext_id] = rec
+                    if key and rec.values.get(key):
+                        seen_key[rec.values[key]] = rec
+                else:
+                    if rec.ext_id and rec.ext_id not in known_ext:
+                        rec.fresh = False
+                        rec.values.setdefault("__new_ext__", rec.ext_id)
+        out = []
+        for row in rows:
+            if row.line in bad:
+                header, value, reason = bad[row.line]
+                self.errors.add(row.line, header, value, reason, ROW_SKIPPED)
+                for rec in row.recs.values():  # a fresh record of a refused row is not created
+                    rec.fresh = False
+            else:
+                out.append(row)
+        return out
+
+    def _close_date(self, meta, values: dict) -> None:
+        if meta.name != "deals" or values.get("closedate") or not self.crm.setting("set_close_date", True):
+            return
+        from .. import pipelines
+        from datetime import date
+
+        if pipelines.stage_kind(self.crm, "deals", values.get("pipeline"), values.get("dealstage")) in ("won", "lost"):
+            values["closedate"] = date.today().isoformat()
+
+    def _ext_lookup(self, obj: str, ext_ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        if not ext_ids or self.spec.id_source == LOCAL:
+            return found
+        for start in range(0, len(ext_ids), 900):
+            for ext, rid in ExternalId.select(ExternalId.external_id, ExternalId.record_id).where(
+                    (ExternalId.object == obj) & (ExternalId.source_system == self.spec.id_source)
+                    & ExternalId.external_id.in_(ext_ids[start:start + 900])).tuples():
+                found[ext] = rid
+        return found
+
+    def _write(self, bop, rows: list[_Row]) -> None:
+        crm = self.crm
+        new_ext: list[tuple] = []
+        for obj in self.spec.objects:
+            meta = self.reg.get(obj)
+            fresh = [(row, row.recs[obj]) for row in rows if obj in row.recs and row.recs[obj].fresh]
+            if fresh:
+                self._insert(bop, meta, fresh)
+                for row, rec in fresh:
+                    if rec.record_id is not None and rec.ext_id:
+                        new_ext.append((obj, rec.record_id, rec.ext_id))
+            current = self._current_rows(meta, [row.recs[obj].record_id for row in rows if obj in row.recs
+                                                and not row.recs[obj].fresh and row.recs[obj].record_id is not None])
+            for row, rec in ((row, row.recs[obj]) for row in rows if obj in row.recs):
+                if rec.pending is not None:
+                    rec.record_id = rec.pending.record_id
+                    continue
+                if rec.fresh or rec.record_id is None:
+                    continue
+                ext = rec.values.pop("__new_ext__", None)
+                if ext:
+                    new_ext.append((obj, rec.record_id, ext))
+                values = {k: v for k, v in rec.values.items() if k not in ("createdate",) and v is not None}
+                now_row = current.get(rec.record_id)
+                if now_row is not None:  # skip the operation when nothing would change
+                    values = {k: v for k, v in values.items() if now_row.get(k) != v}
+                if not values:
+                    self.result.unchanged += 1
+                    continue
+                try:
+                    with crm.db.atomic():
+                        saved = crm.records._update(meta, rec.record_id, values, sources.IMPORT, None)
+                except CrmError as exc:
+                    self.errors.add(row.line, "", "", f"{meta.label} {rec.record_id} not updated: {_reason(exc)}", ROW_SKIPPED)
+                    continue
+                if saved.changed:
+                    self.result.updated[obj] = self.result.updated.get(obj, 0) + 1
+                else:
+                    self.result.unchanged += 1
+        if new_ext and self.spec.id_source != LOCAL:
+            ExternalId.insert_many(
+                [{"object": o, "record_id": r, "source_system": self.spec.id_source, "external_id": e, "op": bop.id}
+                 for o, r, e in new_ext]).on_conflict_ignore().execute()
+
+    def _current_rows(self, meta, ids: list[int]) -> dict[int, dict]:
+        out = {}
+        ids = list(set(ids))
+        for start in range(0, len(ids), 900):
+            for row in meta.model.select().where(meta.model.id.in_(ids[start:start + 900])).dicts():
+                out[row["id"]] = row
+        return out
+
+    def _insert(self, bop, meta, fresh: list) -> None:
+        names: list[str] = []
+        for _row, rec in fresh:
+            for k in rec.values:
+                if k not in names:
+                    names.append(k)
+        records = self.crm.records
+        if "createdate" in names:
+            now = now_iso()
+            for _row, rec in fresh:
+                if rec.values.get("createdate") is None:
+                    rec.values["createdate"] = now
+        rows = [tuple(rec.values.get(n) for n in names) for _row, rec in fresh]
+        try:
+            with self.crm.db.atomic():
+                first, last = records.bulk_insert(meta, names, rows, bop)
+            assert last - first + 1 == len(fresh)
+            for i, (_row, rec) in enumerate(fresh):
+                rec.record_id = first + i
+            records.index_range(meta, first, last)
+            created = len(fresh)
+        except (IntegrityError, sqlite3.IntegrityError):  # a unique value taken: go row by row to find which
+            created = 0
+            for row, rec in fresh:
+                try:
+                    with self.crm.db.atomic():
+                        first, last = records.bulk_insert(meta, names, [tuple(rec.values.get(n) for n in names)], bop)
+                    rec.record_id = first
+                    records.index_range(meta, first, last)
+                    created += 1
+                except (IntegrityError, sqlite3.IntegrityError) as exc:
+                    rec.fresh = False
+                    self.errors.add(row.line, "", "", _reason(records._integrity_problem(meta, rec.values, exc)), ROW_SKIPPED)
+        self.result.created[meta.name] = self.result.created.get(meta.name, 0) + created
+
+    # -- links
+
+    def _link(self, bop, rows: list[_Row]) -> None:
+        pairs: list = []  # (line, header, a_ref, b_ref, labels, primary)
+        self.fresh = {(o, r.record_id) for row in rows for o, r in row.recs.items() if r.fresh and r.record_id is not None}
+        self.given_company = set()  # per batch: later batches ask the database (memory stays flat)
+        for row in rows:
+            if row.line in self.errors.failed_lines:
+                continue
+            recs = {o: r for o, r in row.recs.items() if r.record_id is not None}
+            objs = [o for o in self.spec.objects if o in recs]
+            used_label = False
+            for i, a in enumerate(objs):
+                for b in objs[i + 1:]:
+                    labels = self._row_labels(a, b, row.labels)
+                    used_label |= bool(labels)
+                    pairs.append((row.line, "", (a, recs[a].record_id), (b, recs[b].record_id), labels, False))
+            if row.labels and not used_label:
+                self.errors.add(row.line, row.label_header or "", ";".join(row.labels),
+                                "no such association label between the objects of this row", NOT_LINKED)
+            for obj, other, ids, primary, label, header in row.refs:
+                if obj not in recs:
+                    continue
+                for ext in ids:
+                    pairs.append((row.line, header, (obj, recs[obj].record_id), ("@ref", other, ext), [label] if label else [], primary))
+            for obj, other, prop, value, label, header, create in row.keylinks:
+                if obj not in recs:
+                    continue
+                if not value:
+                    self.errors.add(row.line, header, "", f"empty: no {self.reg.get(other).label.lower()} to link", NOT_LINKED)
+                    continue
+                pairs.append((row.line, header, (obj, recs[obj].record_id), ("@key", other, prop, value, create),
+                              [label] if label else [], False))
+        resolved = self._resolve(pairs, defer=True)
+        self._make_links(bop, resolved)
+        self._auto_domain(bop, rows)
+        self._won_deals(rows)
+
+    def _row_labels(self, a: str, b: str, labels: list[str]) -> list[str]:
+        out = []
+        for name in labels:
+            try:
+                self.reg.find_label(self.reg.get(a), self.reg.get(b), name)
+                out.append(name)
+            except NotFound:
+                pass
+        return out
+
+    def _resolve(self, pairs: list, defer: bool) -> list:
+        """Turn @ref / @key ends into record refs; unresolved ones are deferred or reported."""
+        out = []
+        refs: dict[str, set] = {}
+        keys: dict[tuple[str, str], set] = {}
+        for p in pairs:
+            end = p[3]
+            if end[0] == "@ref":
+                refs.setdefault(end[1], set()).add(end[2])
+            elif end[0] == "@key":
+                keys.setdefault((end[1], end[2]), set()).add(end[3].casefold())
+        ref_map: dict[str, dict[str, int]] = {}
+        for other, ids in refs.items():
+            meta = self.reg.get(other)
+            if self.spec.id_source == LOCAL:
+                live = _chunked_ids(meta.model, meta.model.id, [int(i) for i in ids], extra=meta.model.deleted_at.is_null(True))
+                ref_map[other] = {str(i): i for i in live}
+            else:
+                ref_map[other] = self._ext_lookup(other, list(ids))
+        key_map: dict[tuple[str, str], dict[str, list[int]]] = {}
+        for (other, prop), values in keys.items():
+            meta = self.reg.get(other)
+            field_ = getattr(meta.model, prop)
+            found: dict[str, list[int]] = {}
+            vals = list(values)
+            for start in range(0, len(vals), 900):
+                for rid, v in meta.model.select(meta.model.id, field_).where(
+                        fn.LOWER(field_).in_(vals[start:start + 900]) & meta.model.deleted_at.is_null(True)).tuples():
+                    found.setdefault(str(v).casefold(), []).append(rid)
+            key_map[(other, prop)] = found
+        for line, header, a, end, labels, primary in pairs:
+            if end[0] == "@ref":
+                rid = ref_map[end[1]].get(end[2])
+                if rid is None:
+                    if defer:
+                        self.deferred.append((line, header, a, end, labels, primary))
+                    else:
+                        self.errors.add(line, header, end[2], f"no {self.reg.get(end[1]).label.lower()} with Record ID {end[2]}"
+                                        + ("" if self.spec.id_source == LOCAL else f" from {self.spec.id_source}"), NOT_LINKED)
+                    continue
+                out.append((line, header, a, (end[1], rid), labels, primary))
+            elif end[0] == "@key":
+                other, prop, value, create = end[1:]
+                ids = key_map[(other, prop)].get(value.casefold(), [])
+                meta = self.reg.get(other)
+                plabel = meta.properties[prop].label.lower()
+                if len(ids) > 1:
+                    self.errors.add(line, header, value, f"ambiguous: {len(ids)} {meta.plural_label.lower()} have "
+                                    f"{plabel} {value!r} (ids {', '.join(map(str, sorted(ids)[:5]))})", NOT_LINKED)
+                    continue
+                if not ids:
+                    if create:
+                        rid = self._create_named(meta, prop, value)
+                        key_map[(other, prop)][value.casefold()] = [rid]
+                        ids = [rid]
+                    elif defer:
+                        self.deferred.append((line, header, a, end, labels, primary))
+                        continue
+                    else:
+                        self.errors.add(line, header, value, f"no {meta.label.lower()} with {plabel} {value!r}", NOT_LINKED)
+                        continue
+                out.append((line, header, a, (other, ids[0]), labels, primary))
+            else:
+                out.append((line, header, a, end, labels, primary))
+        return out
+
+    def _create_named(self, meta, prop: str, value: str) -> int:
+        bop = self.crm._ops[-1]
+        values = {prop: self.crm.records.coerce_value(meta, meta.properties[prop], value)}
+        rules.before_create(self.crm, meta, values)
+        first, last = self.crm.records.bulk_insert(meta, list(values), [tuple(values.values())], bop)
+        self.crm.records.index_range(meta, first, last)
+        self.result.created[meta.name] = self.result.created.get(meta.name, 0) + 1
+        return first
+
+    def _resolve_deferred(self, bop) -> None:
+        pending, self.deferred = self.deferred, []
+        self.fresh = set()  # every record exists by now: check all links
+        self._make_links(bop, self._resolve(pending, defer=False))
+
+    def _make_links(self, bop, pairs: list) -> None:
+        crm = self.crm
+        assoc = crm.assoc
+        seen = set()
+        slow_keys = set()
+        slow: list = []
+        simple: list = []
+        primaries = self._primary_edges([(a, b) for _l, _h, a, b, labels, primary in pairs if primary and not labels])
+        for line, header, a, b, labels, primary in pairs:
+            if primary and not labels and (a, b) in primaries:
+                continue  # already linked and primary
+            if a == b:
+                continue
+            key = (a, b) if (a[0], a[1]) <= (b[0], b[1]) else (b, a)
+            if key in seen and not labels and not primary:
+                continue
+            seen.add(key)
+            a_meta, b_meta = self.reg.get(a[0]), self.reg.get(b[0])
+            limited = (a_meta.id, b_meta.id) in self.pair_limits or (b_meta.id, a_meta.id) in self.pair_limits
+            if labels or primary or limited:
+                slow_keys.add(key)
+                slow.append((line, header, a, b, labels, primary))
+                continue
+            simple.append((a, b))
+        simple = [(a, b) for a, b in simple if ((a, b) if (a[0], a[1]) <= (b[0], b[1]) else (b, a)) not in slow_keys]
+        if simple:
+            existing = self._existing_edges(simple)
+            new_pairs = [(a, b) for a, b in simple if (a, b) not in existing]
+            if new_pairs:
+                self._bulk_link(bop, new_pairs)
+        # labelled, primary or limited links one by one, after the plain ones (so "first company
+        # becomes primary" and "make this one primary" see every link of the row)
+        for line, header, a, b, labels, primary in slow:
+            try:
+                with crm.db.atomic():
+                    result = assoc._add(bop, a, b, labels, primary)
+                self.result.linked += int(result.created)
+                holder = assoc._holder(self.reg.get(a[0]), a[1], self.reg.get(b[0]), b[1])
+                if holder is not None:
+                    self.given_company.add((holder[0].name, holder[1]))
+            except CrmError as exc:
+                self.errors.add(line, header, "", _reason(exc), NOT_LINKED)
+
+    def _bulk_link(self, op, pairs: list) -> None:
+        """bulk_link without a primary-company query per holder: holders are looked up per batch."""
+        assoc = self.crm.assoc
+        holders: dict[tuple, list] = {}
+        plain = []
+        for a, b in pairs:
+            a_meta, b_meta = self.reg.get(a[0]), self.reg.get(b[0])
+            holder = assoc._holder(a_meta, a[1], b_meta, b[1])
+            if holder is None:
+                plain.append((a, b))
+            else:
+                holders.setdefault((holder[0].name, holder[1]), []).append((a, b))
+        with_primary: set = set(k for k in holders if k in self.given_company)
+        by_object: dict[str, list[int]] = {}
+        for key in holders:
+            if key not in self.fresh and key not in with_primary:
+                by_object.setdefault(key[0], []).append(key[1])
+        self.given_company.update(holders)
+        companies = self.reg.get("companies")
+        for obj, ids in by_object.items():
+            meta = self.reg.get(obj)
+            for (rid,) in _in_rows(self.crm.db, "SELECT from_id FROM association WHERE from_object = ? AND to_object = ? "
+                                   "AND is_primary = 1 AND from_id IN ({ph})", ids, (meta.id, companies.id)):
+                with_primary.add((obj, rid))
+        needs = [p for key, ps in holders.items() if key not in with_primary for p in ps]
+        has = [p for key, ps in holders.items() if key in with_primary for p in ps]
+        linked = 0
+        if needs:  # the first company of each of these holders becomes primary
+            linked += assoc.bulk_link(needs, op, holders_are_new=True)
+        if has or plain:
+            linked += assoc.bulk_link(has + plain, op, primary_to_companies=False)
+        self.result.linked += linked
+
+    def _primary_edges(self, pairs: list) -> set:
+        by_group: dict[tuple[str, str], set[int]] = {}
+        for a, b in pairs:
+            by_group.setdefault((a[0], b[0]), set()).add(a[1])
+        found = set()
+        for (ao, bo), ids in by_group.items():
+            am, bm = self.reg.get(ao), self.reg.get(bo)
+            ids_ = list(ids)
+            for start in range(0, len(ids_), 900):
+                for fid, tid in Association.select(Association.from_id, Association.to_id).where(
+                        (Association.from_object == am.id) & (Association.to_object == bm.id)
+                        & (Association.is_primary == True) & Association.from_id.in_(ids_[start:start + 900])).tuples():  # noqa: E712
+                    found.add(((ao, fid), (bo, tid)))
+        return found
+
+    def _existing_edges(self, pairs: list, check_all: bool = False) -> set:
+        by_group: dict[tuple[str, str], set[int]] = {}
+        fresh = () if check_all else self.fresh
+        for a, b in pairs:
+            if a in fresh or b in fresh:
+                continue  # a record created by this batch has only the links this batch makes
+            by_group.setdefault((a[0], b[0]), set()).add(a[1])
+        found = set()
+        for (ao, bo), ids in by_group.items():
+            am, bm = self.reg.get(ao), self.reg.get(bo)
+            for fid, tid in _in_rows(self.crm.db, "SELECT from_id, to_id FROM association WHERE from_object = ? "
+                                     "AND to_object = ? AND from_id IN ({ph})", list(ids), (am.id, bm.id)):
+                found.add(((ao, fid), (bo, tid)))
+        return found
+
+    def _auto_domain(self, bop, rows: list[_Row]) -> None:
+        """Automatic association by domain for records created by this batch (source of its own)."""
+        if not self.auto_domain or "contacts" not in self.reg.objects or "companies" not in self.reg.objects:
+            return
+        freemail = self.crm.freemail
+        contacts = {r.recs["contacts"].record_id: r.recs["contacts"].values.get("hs_email_domain")
+                    for r in rows if "contacts" in r.recs and r.recs["contacts"].fresh and r.recs["contacts"].record_id}
+        companies = {r.recs["companies"].record_id: r.recs["companies"].values.get("domain")
+                     for r in rows if "companies" in r.recs and r.recs["companies"].fresh and r.recs["companies"].record_id}
+        contacts = {k: v for k, v in contacts.items() if v and v not in freemail}
+        companies = {k: v for k, v in companies.items() if v and v not in freemail}
+        if not contacts and not companies:
+            return
+        cm, km = self.reg.get("companies"), self.reg.get("contacts")
+        pairs = set()
+        domains = list(set(contacts.values()))
+        by_domain: dict[str, list[int]] = {}
+        for start in range(0, len(domains), 900):
+            for cid, d in cm.model.select(cm.model.id, cm.model.domain).where(
+                    cm.model.domain.in_(domains[start:start + 900]) & cm.model.deleted_at.is_null(True)).tuples():
+                by_domain.setdefault(d, []).append(cid)
+        for contact_id, d in contacts.items():
+            for cid in by_domain.get(d, []):
+                pairs.add((("contacts", contact_id), ("companies", cid)))
+        domains = list(set(companies.values()))
+        for start in range(0, len(domains), 900):
+            for kid, d in km.model.select(km.model.id, km.model.hs_email_domain).where(
+                    km.model.hs_email_domain.in_(domains[start:start + 900]) & km.model.deleted_at.is_null(True)).tuples():
+                for company_id, cd in companies.items():
+                    if cd == d:
+                        pairs.add((("contacts", kid), ("companies", company_id)))
+        if not pairs:
+            return
+        existing = self._existing_edges(list(pairs), check_all=True)  # this batch's links exist already
+        new_pairs = sorted(p for p in pairs if p not in existing)
+        if new_pairs:
+            with self.crm.operation("auto_associate", sources.AUTO_DOMAIN, None) as aop:
+                self._bulk_link(aop, new_pairs)
+
+    def _won_deals(self, rows: list[_Row]) -> None:
+        if not self.customer_on_won or "deals" not in self.spec.objects:
+            return
+        from .. import pipelines
+
+        for row in rows:
+            rec = row.recs.get("deals")
+            if rec is None or not rec.fresh or rec.record_id is None:
+                continue
+            if pipelines.stage_kind(self.crm, "deals", rec.values.get("pipeline"), rec.values.get("dealstage")) == "won":
+                rules._advance_linked(self.crm, rec.record_id, "customer")
+
+
+def _dedupe_key(object_name: str) -> str | None:
+    from ..records import DEDUPE_KEYS
+
+    return DEDUPE_KEYS.get(object_name)
+
+
+def _chunked_ids(model, field_, ids: list, extra=None) -> list:
+    """Live ids among `ids` (raw SQL: Peewee builds big IN lists slowly)."""
+    table = model._meta.table_name
+    return [v for (v,) in _in_rows(model._meta.database, f'SELECT "{field_.column_name}" FROM "{table}" WHERE '
+                                   f'deleted_at IS NULL AND "{field_.column_name}" IN ({{ph}})', list(set(ids)))]
+
+
+def _in_rows(db, sql: str, values: list, params: tuple = ()) -> list:
+    """Run `sql` (with {ph} for the placeholders of an IN list) over values in chunks of 900."""
+    out = []
+    for start in range(0, len(values), 900):
+        chunk = values[start:start + 900]
+        out.extend(db.execute_sql(sql.format(ph=",".join("?" * len(chunk))), (*params, *chunk)).fetchall())
+    return out
+
+
+def _reason(exc: Exception) -> str:
+    """'contacts.email (Email): x is not...' -> 'Email: x is not...' (the column is named apart)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    head, sep, rest = text.partition("): ")
+    if sep and " (" in head and "." in head.split(" (")[0]:
+        return head.split(" (", 1)[1] + ": " + rest
+    return text
+
+
+class _OpStack(threading.local):
+    """Crm's stack of open operations, one per thread: an import running in a worker thread must
+    not adopt the UI thread's operations as its children (nor the other way round)."""
+
+    def __init__(self) -> None:
+        self.items: list = []
+
+    def append(self, op) -> None:
+        self.items.append(op)
+
+    def pop(self):
+        return self.items.pop()
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def thread_safe_operations(crm) -> None:
+    """Give `crm` one operation stack per thread (idempotent); call before starting a worker."""
+    if not isinstance(crm._ops, _OpStack):
+        stack = _OpStack()
+        stack.items.extend(crm._ops)
+        crm._ops = stack
+
+
+def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | None = None,
+               cancel: threading.Event | None = None, dry_run: bool = False) -> ImportResult:
+    """Run (or preview with dry_run) an import; see the module docstring."""
+    if not any(not c.skipped for c in spec.columns):
+        raise ImportError_("no column is mapped: map at least one column to a property")
+    thread_safe_operations(crm)
+    try:
+        return _Importer(crm, spec, progress, cancel, dry_run).run()
+    except csvread.CsvError as exc:
+        raise ImportError_(f"{spec.path}: {exc}") from None
+
+
+# ------------------------------------------------------------------------------------------ history, undo
+
+def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
+    out = []
+    for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
+        summary = json.loads(op.summary or "{}")
+        if summary.get("dry_run"):
+            continue
+        status = summary.get("status", "?")
+        if op.undone_by:
+            status = "undone"
+        out.append(ImportInfo(op.id, op.at, summary.get("file", ""), summary.get("objects", []), status,
+                              summary.get("counts", {}), summary.get("error_file"), op.undone_by))
+    return out
+
+
+def _descendants(root: int) -> list[int]:
+    ops, frontier = [root], [root]
+    while frontier:
+        children = [i for (i,) in Operation.select(Operation.id).where(Operation.parent.in_(frontier)).tuples()]
+        ops += children
+        frontier = children
+    return ops
+
+
+def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
+    """Reverse an import completely: links it made or removed, values it changed (from the
+    PropertyChange rows of its operations), records it created (deleted for good). Backs the
+    database up first; the undo itself is one operation with source Import."""
+    op = Operation.get_or_none((Operation.id == int(import_id)) & (Operation.kind == "import"))
+    if op is None:
+        raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
+    if op.undone_by:
+        raise InvalidValue(f"import {import_id} was already undone (by operation {op.undone_by})")
+    backup_path = None
+    if backup:
+        from ..db import backup_path_for
+
+        backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
+        dialect.online_backup(str(crm.path), backup_path)
+    ops = _descendants(op.id)
+    reg = crm.registry
+    assoc = crm.assoc
+    result = UndoResult(op.id, 0, 0, 0, 0, 0, backup_path)
+    with crm.operation("undo_import", sources.IMPORT, summary={"undoes": op.id, "backup": backup_path}) as uop:
+        created: dict[str, set[int]] = {}
+        for meta in reg.objects.values():
+            ids = set()
+            for start in range(0, len(ops), 900):
+                ids.update(i for (i,) in meta.model.select(meta.model.id).where(
+                    meta.model.created_op.in_(ops[start:start + 900])).tuples())
+            if ids:
+                created[meta.name] = ids
+        changes = []
+        for start in range(0, len(ops), 900):
+            changes += list(AssociationChange.select().where(AssociationChange.op.in_(ops[start:start + 900])))
+        changes.sort(key=lambda c: c.id, reverse=True)
+        for ch in changes:
+            a_meta, b_meta = reg.by_id[ch.a_object], reg.by_id[ch.b_object]
+            if ch.a_id in created.get(a_meta.name, ()) or ch.b_id in created.get(b_meta.name, ()):
+                continue  # the links of records the import created go with them, in bulk, below
+            edges = assoc._edges(a_meta, ch.a_id, b_meta, ch.b_id)
+            if ch.action == "created" and edges is not None:
+                for label in assoc._labels_on(edges[0].id):
+                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_removed", label)
+                Association.delete().where(Association.id.in_([e.id for e in edges if e is not None])).execute()
+                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "removed")
+                result.links_removed += 1
+            elif ch.action == "removed" and edges is None:
+                if not (crm.records.exists(a_meta, ch.a_id) and crm.records.exists(b_meta, ch.b_id)):
+                    continue
+                now = now_iso()
+                Association.create(from_object=a_meta.id, from_id=ch.a_id, to_object=b_meta.id, to_id=ch.b_id, created_at=now)
+                Association.create(from_object=b_meta.id, from_id=ch.b_id, to_object=a_meta.id, to_id=ch.a_id, created_at=now)
+                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "created")
+                result.links_restored += 1
+            elif ch.action in ("label_added", "label_removed") and edges is not None and ch.label:
+                try:
+                    label = reg.find_label(a_meta, b_meta, ch.label)
+                except NotFound:
+                    continue
+                if ch.action == "label_added":
+                    AssociationLabel.delete().where((AssociationLabel.association == edges[0].id)
+                                                    & (AssociationLabel.label == label.id)).execute()
+                    if label.inverse_id and edges[1] is not None:
+                        AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
+                                                        & (AssociationLabel.label == label.inverse_id)).execute()
+                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_removed", label)
+                else:
+                    AssociationLabel.insert(association=edges[0].id, label=label.id).on_conflict_ignore().execute()
+                    if label.inverse_id and edges[1] is not None:
+                        AssociationLabel.insert(association=edges[1].id, label=label.inverse_id).on_conflict_ignore().execute()
+                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_added", label)
+            elif ch.action in ("primary_set", "primary_removed") and edges is not None:
+                value = ch.action == "primary_removed"
+                assoc._set_primary_flag(a_meta, ch.a_id, ch.b_id, value)
+                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "primary_set" if value else "primary_removed")
+        # property values: back to the old value of the oldest change the import made
+        oldest: dict[tuple[int, int, str], str | None] = {}
+        for start in range(0, len(ops), 900):
+            for pc in (PropertyChange.select().where(PropertyChange.op.in_(ops[start:start + 900]))
+                       .order_by(PropertyChange.id.desc())):
+                oldest[(pc.object, pc.record_id, pc.property)] = pc.old_value
+        per_record: dict[tuple[int, int], dict] = {}
+        for (obj_id, rid, prop), old in oldest.items():
+            meta = reg.by_id.get(obj_id)
+            if meta is None or rid in created.get(meta.name, ()) or prop not in meta.properties:
+                continue
+            per_record.setdefault((obj_id, rid), {})[prop] = old
+        for (obj_id, rid), olds in per_record.items():
+            meta = reg.by_id[obj_id]
+            row = crm.records._row(meta, rid)
+            if row is None:
+                continue
+            values = {}
+            for prop, old in olds.items():
+                values[prop] = _from_text(crm, meta.properties[prop], old)
+            changes_ = {k: v for k, v in values.items() if row.get(k) != v}
+            if changes_:
+                crm.records._write_changes(meta, rid, row, changes_, uop)
+                result.restored_values += len(changes_)
+        # records created by the import
+        for name, ids in created.items():
+            meta = reg.get(name)
+            id_list = sorted(ids)
+            for start in range(0, len(id_list), 900):
+                chunk = id_list[start:start + 900]
+                logs = []
+                for from_id, to_object, to_id in (Association.select(Association.from_id, Association.to_object, Association.to_id)
+                                                  .where((Association.from_object == meta.id) & Association.from_id.in_(chunk)).tuples()):
+                    other = reg.by_id[to_object]
+                    if other.id == meta.id and to_id in ids and to_id < from_id:
+                        continue  # a link between two created records: one history row
+                    logs.append({"op": uop.id, "a_object": meta.id, "a_id": from_id, "b_object": to_object, "b_id": to_id,
+                                 "action": "removed"})
+                for start_log in range(0, len(logs), 100):
+                    AssociationChange.insert_many(logs[start_log:start_log + 100]).execute()
+                result.links_removed += len(logs)
+                Association.delete().where(((Association.from_object == meta.id) & Association.from_id.in_(chunk))
+                                           | ((Association.to_object == meta.id) & Association.to_id.in_(chunk))).execute()
+                placeholders = ",".join("?" * len(chunk))
+                crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN ({placeholders})', chunk)
+                meta.model.delete().where(meta.model.id.in_(chunk)).execute()
+            result.deleted += len(ids)
+        for start in range(0, len(ops), 900):
+            ExternalId.delete().where(ExternalId.op.in_(ops[start:start + 900])).execute()
+        uop.summary = json.dumps({"undoes": op.id, "backup": backup_path, "deleted": result.deleted,
+                                  "restored_values": result.restored_values, "links_removed": result.links_removed,
+                                  "links_restored": result.links_restored})
+        uop.save()
+        Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
+        result.undo_op = uop.id
+    return result
+
+
+def _from_text(crm, prop, text):
+    """A history value (text) back to the stored value."""
+    if text is None:
+        return None
+    if prop.type in ("number", "currency"):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    if prop.type == "boolean":
+        return 1 if text in ("1", "True", "true") else 0
+    if prop.type == "user" and text.isdigit():
+        return int(text)
+    return text
