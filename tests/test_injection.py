@@ -1,0 +1,115 @@
+"""User data is never code: hostile names on every screen that shows user text.
+
+Records carry Textual/Rich markup and terminal control sequences. Every screen must render them
+literally (the sequences stripped), must not crash, and must not run the actions they name.
+"""
+
+import html
+import re
+
+import pytest
+
+from crm_tui import sources
+from crm_tui.app import CrmApp
+from crm_tui.core import Crm
+
+MARKUP = ["[/]", "[bold]x", "[link=https://example.com]x[/link]", "[@click=app.quit]x", "[$accent]x"]
+CONTROL = "\x1b]0;pwned\x07Esc\x1b[2Jape\x9b31m\x00\x7f"  # shows as "Escape" once stripped
+
+
+def screen_text(app) -> str:
+    """The visible text of the screen, from Textual's own SVG export."""
+    svg = app.export_screenshot()
+    lines = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
+    text = "".join(re.sub(r"<[^>]+>", "", line) for line in lines)
+    return html.unescape(text).replace("\xa0", " ")
+
+
+@pytest.fixture
+def hostile_db(db_path):
+    with Crm.open(db_path, user_name="tester") as crm:
+        crm.set_setting("auto_associate_by_domain", False)
+        company = crm.records.create("companies", {"name": "[@click=app.quit]x", "domain": "hostile.example"},
+                                     sources.USER).id
+        ids = []
+        for i, text in enumerate(MARKUP):
+            ids.append(crm.records.create("contacts", {
+                "firstname": text, "lastname": CONTROL if i == 0 else "Plain", "jobtitle": MARKUP[(i + 1) % 5],
+                "email": f"h{i}@hostile.example", "company": "[/]",
+            }, sources.USER).id)
+            crm.assoc.add(("contacts", ids[-1]), ("companies", company), source=sources.USER)
+        crm.assoc.add(("contacts", ids[0]), ("contacts", ids[1]), labels=["Colleague"], source=sources.USER)
+        crm.activities.log(("contacts", ids[0]), "notes", {"hs_note_body": "[bold]note[/bold] [@click=app.quit]q"},
+                           source=sources.USER)
+        deal = crm.records.create("deals", {"dealname": "[link=https://evil.example]deal[/link]", "amount": "10"},
+                                  sources.USER).id
+        crm.assoc.add(("deals", deal), ("contacts", ids[0]), source=sources.USER)
+        crm.records.update("contacts", ids[0], {"jobtitle": "[$accent]changed"}, sources.USER)
+        return db_path, ids, company, deal
+
+
+async def test_every_screen_shows_hostile_text_literally(hostile_db):
+    db_path, ids, company, deal = hostile_db
+    app = CrmApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        seen = screen_text(app)  # the contacts index
+        for text in ("[/]", "[bold]x", "[@click=app.quit]x", "Escape"):
+            assert text in seen, text
+        assert "\x1b" not in seen and "pwned" not in seen
+
+        app.open_object("companies")
+        await pilot.pause()
+        assert "[@click=app.quit]x" in screen_text(app)
+
+        app.open_record("contacts", ids[0])
+        await pilot.pause(0.3)
+        seen = screen_text(app)  # header, properties, sidebar cards, timeline
+        for text in ("[/]", "Escape", "[$accent]changed", "[@click=app.quit]x", "[bold]note[/bold]"):
+            assert text in seen, text
+
+        await pilot.press("H")  # association history
+        await pilot.pause(0.3)
+        seen = screen_text(app)
+        assert "[@click=app.quit]x" in seen and "[bold]x" in seen
+        await pilot.press("escape")
+        await pilot.press("P")  # property history
+        await pilot.pause(0.3)
+        seen = screen_text(app)
+        assert "[$accent]changed" in seen and "[bold]x" in seen
+        await pilot.press("escape")
+        await pilot.pause()
+
+        app.open_record("deals", deal)
+        await pilot.pause(0.3)
+        seen = screen_text(app)
+        assert "[link=https://evil.example]deal[/link]" in seen and "[/] Escape" in seen
+        await pilot.press("escape")
+        await pilot.pause()
+
+        app.open_board("deals")
+        await pilot.pause(0.3)
+        assert "[link=https://evil" in screen_text(app)  # cards are narrow: the name is cut, not parsed
+
+        app.notify("[@click=app.quit]x saved", markup=False)
+        app.search_everywhere()
+        await pilot.pause()
+        await pilot.press(*"hostile")
+        await pilot.pause(0.5)
+        assert app.is_running
+    assert app.return_code in (0, None)
+
+
+async def test_clicking_a_hostile_cell_runs_nothing(hostile_db):
+    db_path, ids, company, deal = hostile_db
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for _ in range(5):
+            await pilot.click("RecordTable", offset=(10, 3))
+            await pilot.pause()
+        app.open_record("companies", company)
+        await pilot.pause(0.3)
+        await pilot.click("#header", offset=(5, 0)) if app.screen.query("#header") else None
+        await pilot.pause()
+        assert app.is_running
