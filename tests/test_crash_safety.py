@@ -72,3 +72,47 @@ def test_bulk_edit_killed_part_way(db_path):
         assert rows == changed
     finally:
         crm.close()
+
+
+def test_import_killed_part_way_keeps_whole_batches_and_undoes(db_path, tmp_path):
+    from crm_tui.importing.importer import undo_import
+
+    with Crm.open(db_path) as crm:
+        seed(crm, companies=20, seed=4)
+        ann = crm.records.create("contacts", {"email": "existing@example.org", "jobtitle": "Before"}).id
+    csv_path = tmp_path / "contacts.csv"
+    lines = ["First Name,Last Name,Email,Job Title,Associated Company IDs"]
+    lines.append("Ann,Existing,existing@example.org,After,3")  # an update in the first batch
+    lines += [f"P{i},Person,p{i}@kill.example,Buyer,{1 + i % 20}" for i in range(4000)]
+    csv_path.write_text("\n".join(lines) + "\n")
+    script = f"""
+        import time
+        from crm_tui.core import Crm
+        from crm_tui.importing.importer import plan_import, run_import
+        crm = Crm.open({str(db_path)!r})
+        spec = plan_import(crm, {str(csv_path)!r}, ["contacts"])
+        spec.batch_size = 200
+        def progress(p):
+            print(p.rows_done, flush=True)
+            time.sleep(0.05)
+        run_import(crm, spec, progress=progress)
+        print("finished", flush=True)
+    """
+    run_until_killed(script, marker_count=4)
+    crm = check_sound(db_path)
+    try:
+        meta = crm.registry.get("contacts")
+        imported = meta.model.select().where(meta.model.email.contains("@kill.example")).count()
+        assert 0 < imported < 4000 and (imported + 1) % 200 == 0  # whole batches of 200 rows
+        assert crm.records.get("contacts", ann).properties["jobtitle"] == "After"
+        linked = crm.assoc.counts(("contacts", ann))
+        assert linked == {"companies": 1}
+        import_op = Operation.get(Operation.kind == "import")
+        undo_import(crm, import_op.id)
+        assert meta.model.select().where(meta.model.email.contains("@kill.example")).count() == 0
+        assert crm.records.get("contacts", ann).properties["jobtitle"] == "Before"
+        assert crm.assoc.counts(("contacts", ann)) == {}
+        assert integrity.check_all(crm.registry) == []
+        assert crm.db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        crm.close()
