@@ -146,3 +146,29 @@ def check_counts() -> list[str]:
 def check_all(registry) -> list[str]:
     return (check_bidirectional() + check_primary(registry) + check_limits() + check_history_matches_state()
             + check_counts())
+
+
+def check_property_history(crm, limit: int = 20) -> list[str]:
+    """The newest history row of each property says the value the record holds now."""
+    from .models import PropertyChange
+    from .records import to_text
+
+    latest = {}
+    for obj, rid, prop, new in (PropertyChange.select(PropertyChange.object, PropertyChange.record_id,
+                                                      PropertyChange.property, PropertyChange.new_value)
+                                .order_by(PropertyChange.id).tuples()):
+        latest[(obj, rid, prop)] = new
+    problems = []
+    for (obj, rid, prop), new in latest.items():
+        meta = crm.registry.by_id.get(obj)
+        if meta is None or prop not in meta.properties:
+            continue
+        row = crm.records._row(meta, rid)
+        if row is None:
+            continue  # hard-deleted by an import undo, with its history kept
+        held = to_text(meta.properties[prop], row.get(prop))
+        if held != new:
+            problems.append(f"{meta.name}:{rid}.{prop}: history says {new!r}, the record holds {held!r}")
+            if len(problems) >= limit:
+                break
+    return problems

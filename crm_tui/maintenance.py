@@ -95,6 +95,7 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += [f"association {o[1]}:{o[2]} -> {o[3]}:{o[4]} points at a missing or deleted record" for o in orphans[:20]]
     report.problems += integrity.check_bidirectional() + integrity.check_primary(crm.registry) + integrity.check_limits()
     report.problems += integrity.check_history_matches_state() + integrity.check_counts()
+    report.problems += integrity.check_property_history(crm)
     stale = _fts_out_of_sync(crm)
     report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
     if repair and report.problems:

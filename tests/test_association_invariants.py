@@ -42,6 +42,7 @@ class AssociationMachine(RuleBasedStateMachine):
         for i in range(DEALS):
             self.crm.records.create("deals", {"dealname": f"Deal {i}"})
         self.crm.assoc.set_pair_limit("deals", "companies", 2)
+        self.imports = []
 
     def teardown(self):
         self.crm.close()
@@ -93,14 +94,42 @@ class AssociationMachine(RuleBasedStateMachine):
     def merge(self, obj, keep, other):
         self.attempt(self.crm.merger.merge, obj, keep, other)
 
+    @rule(email_n=st.integers(0, 6), title=st.sampled_from(["CEO", "Buyer", "=1+1", "[bold]x"]))
+    def create_contact(self, email_n, title):
+        self.attempt(self.crm.records.create, "contacts", {"email": f"n{email_n}@x.example", "jobtitle": title})
+
+    @rule(ref=refs, title=st.sampled_from(["CTO", "", "Founder"]))
+    def update(self, ref, title):
+        values = {"contacts": {"jobtitle": title}, "companies": {"city": title}, "deals": {"amount": len(title)}}[ref[0]]
+        self.attempt(self.crm.records.update, ref[0], ref[1], values)
+
+    @rule(rows=st.lists(st.tuples(st.integers(0, 6), st.integers(1, COMPANIES), st.booleans()), min_size=1, max_size=4))
+    def import_contacts(self, rows):
+        from crm_tui.importing.importer import plan_import, run_import
+
+        path = Path(self.dir.name) / f"import-{len(self.imports)}.csv"
+        lines = ["Email,Job Title,Associated Company IDs"]
+        lines += [f"n{n}@x.example,Imported,{company if link else ''}" for n, company, link in rows]
+        path.write_text("\n".join(lines) + "\n")
+        spec = plan_import(self.crm, str(path), ["contacts"])
+        result = run_import(self.crm, spec)
+        self.imports.append(result.import_id)
+
+    @rule()
+    def undo_last_import(self):
+        from crm_tui.importing.importer import undo_import
+
+        if self.imports:
+            self.attempt(undo_import, self.crm, self.imports.pop(), backup=False)
+
     @invariant()
     def invariants_hold(self):
-        problems = integrity.check_all(self.crm.registry)
+        problems = integrity.check_all(self.crm.registry) + integrity.check_property_history(self.crm)
         assert problems == [], problems
 
 
 AssociationMachine.TestCase.settings = settings(
-    max_examples=25, stateful_step_count=25, deadline=None,
+    max_examples=40, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestAssociationInvariants = AssociationMachine.TestCase

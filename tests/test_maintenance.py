@@ -69,9 +69,13 @@ def test_doctor_finds_and_repairs_damage(crm, db_path):
     Association.delete().where((Association.from_object == companies) & (Association.from_id == acme)).execute()
     Association.update(is_primary=True).where(Association.to_object == companies).execute()
     crm.db.execute_sql('DELETE FROM "fts_contacts"')
+    crm.records.update("contacts", ann, {"jobtitle": "CEO"})
+    crm.db.execute_sql('UPDATE "obj_contacts" SET jobtitle = ? WHERE id = ?', ("Behind the back", ann))
     report = maintenance.doctor(crm)
     text = "\n".join(report.problems)
     assert "no reverse edge" in text and "2 primary" in text and "search index of contacts" in text
+    assert "history says 'CEO', the record holds 'Behind the back'" in text
+    crm.db.execute_sql('UPDATE "obj_contacts" SET jobtitle = ? WHERE id = ?', ("CEO", ann))  # not repairable: undone by hand
     repaired = maintenance.doctor(crm, repair=True)
     assert repaired.healthy, repaired.problems
     assert repaired.repaired
