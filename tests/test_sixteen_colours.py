@@ -1,0 +1,111 @@
+"""The main screens at 80x24 as a 16-colour terminal receives them.
+
+Textual's SVG screenshots are always truecolor, so these snapshots render the screen through a Rich
+console limited to the 16 standard colours and keep the ANSI text under tests/snapshots_16/
+(regenerate with CRM_TUI_UPDATE_SNAPSHOTS=1 and look at the diff). Each screen must also stay
+readable: no text cell may end up with the same colour as its background.
+"""
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from rich.color import ColorSystem
+from rich.console import Console
+
+from crm_tui.app import CrmApp
+
+SNAPSHOTS = Path(__file__).parent / "snapshots_16"
+SIZE = (80, 24)
+
+
+def render_standard(app) -> tuple[str, list]:
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens, simplify=True)
+    console = Console(width=SIZE[0], height=SIZE[1], file=io.StringIO(), force_terminal=True,
+                      color_system="standard", record=True, legacy_windows=False)
+    console.print(update)
+    return console.file.getvalue(), list(console._record_buffer)
+
+
+def unreadable_cells(segments) -> list[str]:
+    bad = []
+    for segment in segments:
+        style, text = segment.style, segment.text
+        # box-drawing and block characters are decoration (borders, the footer's separator)
+        text = "".join(ch for ch in text if not 0x2500 <= ord(ch) <= 0x259F)
+        if style is None or not text.strip() or segment.control:
+            continue
+        fg, bg = style.color, style.bgcolor
+        if fg is None or bg is None or style.reverse:
+            continue
+        fg16, bg16 = fg.downgrade(ColorSystem.STANDARD), bg.downgrade(ColorSystem.STANDARD)
+        if fg16.number is not None and fg16.number == bg16.number:
+            bad.append(text.strip())
+    return bad
+
+
+def mask_times(text: str) -> str:
+    """History rows carry the time the test database was built: keep their place, not their value."""
+    return re.sub(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?", lambda m: "#" * len(m.group(0)), text)
+
+
+def check_snapshot(name: str, text: str) -> None:
+    text = mask_times(text)
+    path = SNAPSHOTS / f"{name}.ans"
+    if os.environ.get("CRM_TUI_UPDATE_SNAPSHOTS") or not path.exists():
+        path.write_text(text, encoding="utf-8")
+        if not os.environ.get("CRM_TUI_UPDATE_SNAPSHOTS"):
+            pytest.fail(f"{path.name} was missing and has been written; check it and run again")
+    assert text == path.read_text(encoding="utf-8"), f"{name}: the 16-colour rendering changed"
+
+
+SCREENS = {
+    "index": [],
+    "record": ["enter"],
+    "assoc_history": ["enter", "H"],
+    "help": ["question_mark"],
+}
+
+
+@pytest.mark.parametrize("theme", ["dark", "high-contrast"])
+@pytest.mark.parametrize("screen", list(SCREENS))
+async def test_main_screens_in_16_colours(demo_db, screen, theme, monkeypatch):
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "standard")
+    app = CrmApp(demo_db)
+    async with app.run_test(size=SIZE) as pilot:
+        app.theme = theme
+        await pilot.pause()
+        for key in SCREENS[screen]:
+            await pilot.press(key)
+            await pilot.pause(0.2)
+        await pilot.pause(0.2)
+        text, segments = render_standard(app)
+    assert unreadable_cells(segments) == []
+    check_snapshot(f"{screen}-{theme}", text)
+
+
+async def test_board_in_16_colours(demo_db, monkeypatch):
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "standard")
+    app = CrmApp(demo_db)
+    async with app.run_test(size=SIZE) as pilot:
+        app.theme = "high-contrast"
+        await pilot.pause()
+        app.open_board("deals")
+        await pilot.pause(0.3)
+        text, segments = render_standard(app)
+    assert unreadable_cells(segments) == []
+    check_snapshot("board-high-contrast", text)
+
+
+async def test_no_color_is_honoured(demo_db, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = CrmApp(demo_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.no_color
+        assert any(type(f).__name__ in ("Monochrome", "NoColor") for f in app._filters)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "RecordScreen"
