@@ -173,9 +173,28 @@ class Crm:
             cause = exc
             while cause is not None and "cannot rollback" in str(cause):
                 cause = cause.__context__
-            if cause is not None and cause is not exc:
+            cause = cause if cause is not None else exc
+            problem = self.database_problem(cause)
+            if problem is not None:
+                raise problem from None
+            if cause is not exc:
                 raise cause from None
             raise
+
+    def database_problem(self, exc: BaseException) -> DatabaseProblem | None:
+        """A busy, full or read-only database as one line the user can act on."""
+        from . import dialect
+
+        if isinstance(exc, CrmError):
+            return None
+        if dialect.is_busy_error(exc):
+            return DatabaseProblem(f"{self.path}: the database is busy (another program is writing to it); "
+                                   "nothing was saved, try again")
+        if dialect.is_full_error(exc):
+            return DatabaseProblem(f"{self.path}: the disk or database is full; nothing was saved")
+        if dialect.is_readonly_error(exc):
+            return DatabaseProblem(f"{self.path}: the database is read-only; nothing was saved")
+        return None
 
     # -- settings ---------------------------------------------------------------------------
 
