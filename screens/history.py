@@ -48,8 +48,36 @@ def cell(value) -> Text:
     return Text(clean_line(str(value if value is not None else "")), no_wrap=True, overflow="ellipsis")
 
 
-class AssocHistoryScreen(Screen):
+class HistoryTableScreen(Screen):
+    """A caption over a table of history rows; subclasses give COLUMNS and fill it in reload()."""
+
+    COLUMNS: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def crm(self):
+        return self.app.crm
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="caption", markup=False)
+        yield DataTable(cursor_type="row", zebra_stripes=True, id="table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, width in self.COLUMNS:
+            table.add_column(label, width=width)
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+
+class AssocHistoryScreen(HistoryTableScreen):
     """Every association update of a record, newest first. `with_ref` narrows to one link."""
+
+    COLUMNS = (("Name", 20), ("Record ID", 9), ("Update", 22), ("Date and time", 16), ("Source", 24), ("Object", 8))
 
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="history.back"),
@@ -70,24 +98,6 @@ class AssocHistoryScreen(Screen):
         self.object_filter = object_filter
         self.with_ref = with_ref
         self.changes = []
-
-    @property
-    def crm(self):
-        return self.app.crm
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="caption", markup=False)
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="table")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, width in (("Name", 20), ("Record ID", 9), ("Update", 22), ("Date and time", 16), ("Source", 24),
-                             ("Object", 8)):
-            table.add_column(label, width=width)
-        self.reload()
-        table.focus()
 
     def reload(self) -> None:
         meta = self.crm.registry.get(self.object_name)
@@ -161,8 +171,10 @@ class AssocHistoryScreen(Screen):
         self.action_view_link()
 
 
-class PropertyHistoryScreen(Screen):
+class PropertyHistoryScreen(HistoryTableScreen):
     """Every change of every property of a record (or of one), newest first."""
+
+    COLUMNS = (("Property", 18), ("Old value", 18), ("New value", 18), ("Date and time", 16), ("Source", 24))
 
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="prophistory.back"),
@@ -178,23 +190,6 @@ class PropertyHistoryScreen(Screen):
         self.object_name = object_name
         self.record_id = int(record_id)
         self.prop = prop
-
-    @property
-    def crm(self):
-        return self.app.crm
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="caption", markup=False)
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="table")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, width in (("Property", 18), ("Old value", 18), ("New value", 18), ("Date and time", 16), ("Source", 24)):
-            table.add_column(label, width=width)
-        self.reload()
-        self.query_one(DataTable).focus()
 
     def reload(self) -> None:
         meta = self.crm.registry.get(self.object_name)

@@ -311,7 +311,7 @@ class ImportHistoryScreen(Screen):
         if item.undone_by:
             self.notify(f"Import {item.id} was already undone", severity="warning")
             return
-        from screens.index_modals import ConfirmModal
+        from screens.modals import ConfirmModal
 
         question = (f"Undo import {item.id} ({os.path.basename(item.file)})? Records it created are deleted, values it "
                     "changed and links it made or removed are restored.")

@@ -21,10 +21,11 @@ from crm_tui.errors import CrmError
 from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
+from screens.modals import ConfirmModal
 from widgets.record_table import Column, RecordTable
 
 from .index_modals import (
-    AssocPopup, BulkEditModal, ColumnsModal, ConfirmModal, FilterModal, NewRecordModal, RecordSearchModal,
+    AssocPopup, BulkEditModal, ColumnsModal, FilterModal, NewRecordModal, RecordSearchModal,
     ViewsModal, column_label, filter_text,
 )
 

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from screens.modals import ConfirmModal
 from crm_tui import sources
 from crm_tui.errors import CrmError
 from crm_tui.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_for
@@ -38,6 +39,7 @@ MODAL_CSS = """
 {name} Select {{ height: 1; margin: 0 0 1 0; }}
 {name} Select:focus > SelectCurrent {{ border: none; background: $primary 30%; }}
 """
+
 
 
 def modal_css(name: str) -> str:
@@ -83,38 +85,6 @@ def filter_text(crm, meta, flt: Filter) -> str:
     else:
         shown = str(value)
     return f"{label} {op} {shown}"
-
-
-class ConfirmModal(ModalScreen[bool]):
-    """A yes/no question; `y`/enter confirms, `n`/escape cancels."""
-
-    DEFAULT_CSS = modal_css("ConfirmModal")
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
-
-    def __init__(self, question: str, yes: str = "Delete") -> None:
-        super().__init__()
-        self.question = question
-        self.yes = yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(self.question, markup=False, classes="title")
-            with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes} (y)", id="yes", variant="error")
-                yield Button("Cancel (n)", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
 
 
 class TextPromptModal(ModalScreen[str | None]):

@@ -470,7 +470,7 @@ class RecordScreen(Screen):
         self.app.push_screen(MergeModal(self.crm, self.object_name, self.record_id), done)
 
     def action_delete(self) -> None:
-        from screens.record_modals import ConfirmModal
+        from screens.modals import ConfirmModal
 
         if self.record.deleted:
             self.say(f"this {self.meta.label.lower()} is already deleted", "warning")
@@ -492,7 +492,7 @@ class RecordScreen(Screen):
                                           "Its associations are removed; Restore brings them back.", "Delete"), done)
 
     def action_restore(self) -> None:
-        from screens.record_modals import ConfirmModal
+        from screens.modals import ConfirmModal
 
         if not self.record.deleted:
             self.say(f"this {self.meta.label.lower()} is not deleted", "warning")
@@ -594,7 +594,7 @@ class RecordScreen(Screen):
                                        [(n, n, n in item.labels) for n in names]), done)
 
     def _remove(self, item) -> None:
-        from screens.record_modals import ConfirmModal
+        from screens.modals import ConfirmModal
 
         def run(new_primary=None) -> None:
             try:

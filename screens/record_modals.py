@@ -48,6 +48,7 @@ def css_for(name: str) -> str:
     return MODAL_CSS.format(name=name)
 
 
+
 def literal(text) -> Content:
     return Content(clean_line(str(text if text is not None else "")))
 
@@ -83,38 +84,6 @@ class ActionsMenu(Base):
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
-
-
-class ConfirmModal(Base):
-    """Yes/no. `y` or enter on Yes confirms."""
-
-    DEFAULT_CSS = css_for("ConfirmModal")
-    BINDINGS = [Binding("y", "confirm", "Yes", id="record_modal.yes"), Binding("n", "cancel", "No", id="record_modal.no")]
-
-    def __init__(self, message: str, yes: str = "Yes") -> None:
-        super().__init__()
-        self.message = message
-        self.yes = yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(literal(self.message), classes="title")
-            with Horizontal(classes="buttons"):
-                yield Button(self.yes, variant="error", id="yes", compact=True)
-                yield Button("Cancel", id="no", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
 
 
 class ChoiceModal(Base):

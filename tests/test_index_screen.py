@@ -14,9 +14,10 @@ from crm_tui.errors import InvalidValue
 from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views
+from screens.modals import ConfirmModal
 from screens.index import IndexScreen
 from screens.index_modals import (
-    AssocPopup, BulkEditModal, ColumnsModal, ConfirmModal, FilterModal, NewRecordModal, RecordSearchModal, ViewsModal,
+    AssocPopup, BulkEditModal, ColumnsModal, FilterModal, NewRecordModal, RecordSearchModal, ViewsModal,
 )
 from widgets.property_form import PropertyForm
 from widgets.record_table import RecordTable

@@ -11,10 +11,11 @@ from textual.widgets import Checkbox, DataTable, Input, Select, SelectionList, S
 from crm_tui import sources
 from crm_tui.app import CrmApp
 from crm_tui.core import Crm
+from screens.modals import ConfirmModal
 from screens.history import AssocHistoryScreen, PropertyHistoryScreen
 from screens.record import RecordScreen
 from screens.record_modals import (
-    ActivityModal, AddAssociationModal, ChoiceModal, ConfirmModal, MergeModal, PickRecordsModal,
+    ActivityModal, AddAssociationModal, ChoiceModal, MergeModal, PickRecordsModal,
 )
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.timeline import Timeline
