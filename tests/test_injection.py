@@ -113,3 +113,43 @@ async def test_clicking_a_hostile_cell_runs_nothing(hostile_db):
         await pilot.click("#header", offset=(5, 0)) if app.screen.query("#header") else None
         await pilot.pause()
         assert app.is_running
+
+
+async def test_hostile_name_typed_in_the_app_stays_plain_text_on_screen_and_in_the_spreadsheet(db_path, tmp_path):
+    """Issue scenario: a user pastes a hostile string into a contact's name and exports the view."""
+    import csv
+
+    from crm_tui.importing.exporter import export_view
+    from widgets.property_form import PropertyForm
+
+    Crm.open(db_path).close()
+    hostile_first, hostile_last = "=cmd|' /C calc'!A0", "[@click=app.quit]x\x1b]0;t\x07"
+    app = CrmApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        if type(app.screen).__name__ == "WelcomeScreen":
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        form = app.screen.query_one(PropertyForm)
+        form.set_raw("firstname", hostile_first)
+        form.set_raw("lastname", hostile_last)
+        form.set_raw("email", "victim@example.org")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert "=cmd|' /C c" in screen_text(app)  # the index cell (cut to its column's width)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        seen = screen_text(app)  # the record page shows it whole
+        assert "=cmd|' /C calc'!A0 [@click=app.quit]x" in seen
+        assert app.is_running
+        contact = app.crm.records.list("contacts").rows[0]
+        assert contact["lastname"] == "[@click=app.quit]x"  # the escape sequence never reached the database
+        out = tmp_path / "contacts.csv"
+        export_view(app.crm, "contacts", out, fmt="csv")
+    with open(out, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    first = next(v for k, v in rows[0].items() if k.lower().startswith("first"))
+    assert first == "'=cmd|' /C calc'!A0"  # a spreadsheet shows it as text, never runs it
