@@ -29,6 +29,11 @@ class TimelineItem:
     properties: dict
 
 
+def values_timestamp(crm, meta, activity_id: int) -> str | None:
+    row = crm.records._row(meta, activity_id)
+    return row.get("hs_timestamp") if row else None
+
+
 class Activities:
     def __init__(self, crm):
         self.crm = crm
@@ -58,6 +63,7 @@ class Activities:
                     continue
                 self.crm.assoc._add(op, target, (meta.name, created.id))
                 linked.append(target)
+            self._touch_last_activity(linked, values_timestamp(self.crm, meta, created.id))
         message = f"logged {meta.label.lower()} {created.id} on {ref[0]} {ref[1]}"
         if len(linked) > 1:
             message += f", also on {', '.join(f'{o} {i}' for o, i in linked[1:])}"
@@ -65,6 +71,20 @@ class Activities:
             message += (f"; not linked to {', '.join(f'{o} {i}' for o, i in skipped)}: "
                         f"they reached the engagement cap of {cap} activities")
         return LogResult(created.id, meta.name, linked, skipped, message)
+
+    def _touch_last_activity(self, targets: list[tuple[str, int]], at: str | None) -> None:
+        """Move "Last activity date" forward on every record the activity landed on (source Job)."""
+        if not at:
+            return
+        for object_name, record_id in targets:
+            meta = self.crm.registry.get(object_name)
+            if "notes_last_updated" not in meta.properties:
+                continue
+            row = self.crm.records._row(meta, record_id)
+            if row is None or (row.get("notes_last_updated") or "") >= at:
+                continue
+            with self.crm.operation("last_activity", sources.JOB, None, object=object_name, record_id=record_id) as job:
+                self.crm.records._write_changes(meta, record_id, row, {"notes_last_updated": at}, job)
 
     def rule_targets(self, ref) -> list[tuple[str, int]]:
         rules = self.crm.setting("activity_rules", {}) or {}

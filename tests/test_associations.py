@@ -208,8 +208,14 @@ def test_activity_rules_and_engagement_cap(crm, people):
     ann = ("contacts", people["ann"])
     crm.assoc.add(ann, ("companies", people["acme"]))
     crm.assoc.add(ann, ("deals", people["deal"]))
-    logged = crm.activities.log(ann, "calls", {"hs_call_title": "Intro"}, source=sources.USER)
+    logged = crm.activities.log(ann, "calls", {"hs_call_title": "Intro", "hs_timestamp": "2026-05-01 09:00"},
+                                source=sources.USER)
     assert set(logged.linked) == {ann, ("companies", people["acme"]), ("deals", people["deal"])}
+    for ref in (ann, ("companies", people["acme"])):  # "Last activity date" moved forward, by Job
+        assert crm.records.get(*ref).properties["notes_last_updated"] == "2026-05-01T09:00:00.000000Z"
+    assert crm.history.property_history(*ann, prop="notes_last_updated")[0].source == "Job"
+    crm.activities.log(ann, "notes", {"hs_note_body": "older", "hs_timestamp": "2026-01-01 09:00"})
+    assert crm.records.get(*ann).properties["notes_last_updated"] == "2026-05-01T09:00:00.000000Z"
     crm.records.update("deals", people["deal"], {"dealstage": "closedlost"})
     logged = crm.activities.log(ann, "notes", {"hs_note_body": "closed deal is not open"})
     assert ("deals", people["deal"]) not in logged.linked
