@@ -1,7 +1,8 @@
 """The main screens at 80x24 as a 16-colour terminal receives them.
 
 Textual's SVG screenshots are always truecolor, so these snapshots render the screen through a Rich
-console limited to the 16 standard colours and keep the ANSI text under tests/snapshots_16/
+console limited to the 16 standard colours and keep the text, each run tagged «fg/bg» with its
+16-colour palette numbers, under tests/snapshots_16/
 (regenerate with CRM_TUI_UPDATE_SNAPSHOTS=1 and look at the diff). Each screen must also stay
 readable: no text cell may end up with the same colour as its background.
 """
@@ -22,11 +23,46 @@ SIZE = (80, 24)
 
 
 def render_standard(app) -> tuple[str, list]:
+    """The screen as text runs tagged with their 16-colour foreground/background and attributes.
+
+    Rich caches a style's ANSI codes on the Style object whatever the colour system, so its own
+    ANSI output depends on what rendered that style first; the tags are computed here instead.
+    """
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens, simplify=True)
     console = Console(width=SIZE[0], height=SIZE[1], file=io.StringIO(), force_terminal=True,
                       color_system="standard", record=True, legacy_windows=False)
     console.print(update)
-    return console.file.getvalue(), list(console._record_buffer)
+    segments = list(console._record_buffer)
+    lines, current, last_tag = [], [], None
+    for segment in segments:
+        if segment.control:
+            if current:
+                lines.append("".join(current))
+            current, last_tag = [], None
+            continue
+        tag = style_tag(segment.style)
+        if tag != last_tag:
+            current.append(f"«{tag}»")
+            last_tag = tag
+        current.append(segment.text)
+    if current:
+        lines.append("".join(current))
+    return "\n".join(lines) + "\n", segments
+
+
+def style_tag(style) -> str:
+    if style is None:
+        return "-"
+
+    def number(color):
+        if color is None:
+            return "."
+        downgraded = color.downgrade(ColorSystem.STANDARD)
+        return str(downgraded.number) if downgraded.number is not None else "d"
+
+    flags = "".join(f for f, on in (("b", style.bold), ("i", style.italic), ("u", style.underline),
+                                    ("r", style.reverse), ("d", style.dim)) if on)
+    return f"{number(style.color)}/{number(style.bgcolor)}{flags}"
 
 
 def unreadable_cells(segments) -> list[str]:
@@ -53,7 +89,7 @@ def mask_times(text: str) -> str:
 
 def check_snapshot(name: str, text: str) -> None:
     text = mask_times(text)
-    path = SNAPSHOTS / f"{name}.ans"
+    path = SNAPSHOTS / f"{name}.txt"
     if os.environ.get("CRM_TUI_UPDATE_SNAPSHOTS") or not path.exists():
         path.write_text(text, encoding="utf-8")
         if not os.environ.get("CRM_TUI_UPDATE_SNAPSHOTS"):
