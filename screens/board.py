@@ -327,6 +327,22 @@ class BoardScreen(Screen):
             self.notify("this is the " + ("last" if delta > 0 else "first") + " stage", severity="warning")
             return
         target = stages[index]
+        current_kind = column.stage.kind
+        if current_kind in ("won", "lost") and target.kind in ("won", "lost") and target.kind != current_kind:
+            # Closed lost sits next to Closed won: one keypress must not turn a lost deal into a won one
+            # (its contacts would become Customers, and lifecycle stages never move back).
+            from screens.modals import ConfirmModal
+
+            def confirmed(ok: bool) -> None:
+                if ok:
+                    self._apply_move(column, record_id, target)
+
+            self.app.push_screen(ConfirmModal(f"Move this {column.stage.label} record straight to {target.label}?",
+                                              yes=f"Move to {target.label}"), confirmed)
+            return
+        self._apply_move(column, record_id, target)
+
+    def _apply_move(self, column, record_id: int, target) -> None:
         stage_prop = pipelines.PROPS[self.object_name][1]
         try:
             result = self.crm.records.update(self.object_name, record_id, {stage_prop: target.name},

@@ -25,7 +25,7 @@ from screens.modals import ConfirmModal
 from widgets.record_table import Column, RecordTable
 
 from .index_modals import (
-    AssocPopup, BulkEditModal, ColumnsModal, FilterModal, NewRecordModal, RecordSearchModal,
+    AssocPopup, BulkEditModal, ColumnsModal, FilterModal, TextPromptModal, NewRecordModal, RecordSearchModal,
     ViewsModal, column_label, filter_text,
 )
 
@@ -332,11 +332,32 @@ class IndexScreen(Screen):
         self.app.push_screen(ViewsModal(self.views, self.object_name, self.view.id), done)
 
     def action_save_view(self) -> None:
+        if self.view.is_default:
+            # The default view ("All contacts") is not overwritten by a stray ctrl+s: name a new one.
+            def named(name: str | None) -> None:
+                if not name:
+                    return
+                try:
+                    view = self.views.create(self.object_name, name, self.spec.columns, self.spec.filters, self.spec.sort)
+                except CrmError as exc:
+                    self.notify(str(exc), severity="error", markup=False)
+                    return
+                self.view = view
+                self.modified = False
+                self._update_bars()
+                self.notify(f"Saved view {view.name} ({self.view_count()} views: v lists them)", markup=False)
+
+            self.app.push_screen(TextPromptModal(f"{self.view.name} is the default view: save these columns, "
+                                                 "filters and sort as a new view named"), named)
+            return
         self.view = self.views.update(self.view.id, columns=self.spec.columns, filters=self.spec.filters,
                                       sort=self.spec.sort)
         self.modified = False
         self._update_bars()
         self.notify(f"Saved view {self.view.name}", markup=False, timeout=2)
+
+    def view_count(self) -> int:
+        return len(self.views.list(self.object_name))
 
     # -- search ------------------------------------------------------------------------------------
 

@@ -122,3 +122,32 @@ async def test_tickets_board_and_screenshot(db_path, tmp_path):
         svg = app.export_screenshot()
         assert "[link=x]Help[/link]" in svg.replace("&#160;", " ")
         assert app.crm.records.get("tickets", t).properties["closed_date"]
+
+
+async def test_lost_to_won_by_one_key_asks_first(demo_db):
+    from screens.modals import ConfirmModal
+
+    with Crm.open(demo_db) as crm:
+        deals = crm.registry.get("deals")
+        lost = deals.model.select(deals.model.id).where(deals.model.dealstage == "closedlost").scalar()
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_board("deals")
+        await pilot.pause(0.3)
+        board = app.screen
+        for _ in range(10):  # walk right to the Closed lost column, as a user would
+            column = board._focused_column()
+            if column is not None and column.stage.name == "closedlost":
+                break
+            await pilot.press("l")
+            await pilot.pause()
+        lost_column = board._focused_column()
+        assert lost_column.stage.name == "closedlost" and lost_column.cards.record_id is not None
+        deal = lost_column.cards.record_id
+        await pilot.press("less_than_sign")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.crm.records.get("deals", deal).properties["dealstage"] == "closedlost"

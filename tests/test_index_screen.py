@@ -527,3 +527,23 @@ def test_snapshot_contacts_index(snap_compare, demo_db, size):
         await pilot.pause()
 
     assert snap_compare(CrmApp(demo_db), terminal_size=size, run_before=run_before)
+
+
+async def test_ctrl_s_on_the_default_view_asks_for_a_new_name(demo_db):
+    from screens.index_modals import TextPromptModal
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = index(app)
+        screen.spec.filters = [Filter("lifecyclestage", "eq", "customer")]
+        screen.modified = True  # as the filter modal leaves it
+        screen._apply_spec()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPromptModal)
+        await pilot.press(*"Customers", "enter")
+        await settle(pilot)
+        assert screen.view.name == "Customers" and not screen.view.is_default
+        default = Views(app.crm).default("contacts")
+        assert default.filters == []  # the default view was not overwritten
