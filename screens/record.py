@@ -447,14 +447,30 @@ class RecordScreen(Screen):
         if self._refuse_if_deleted():
             return
         sidebar = self.query_one(AssocSidebar)
-        object_name = object_name or sidebar.section_object() or ("companies" if self.object_name != "companies" else "contacts")
+        if object_name is None and sidebar.has_focus_within:
+            object_name = sidebar.section_object()
 
         def done(messages) -> None:
             if messages:
                 self.say("; ".join(messages))
             self.refresh_all()
 
-        self.app.push_screen(AddAssociationModal(self.crm, self.ref, object_name), done)
+        if object_name is not None:
+            self.app.push_screen(AddAssociationModal(self.crm, self.ref, object_name), done)
+            return
+        from screens.record_modals import ChoiceModal
+
+        # From anywhere but a sidebar section: which kind of record? Companies first, activities last.
+        objects = sorted((m for m in self.crm.registry.objects.values()),
+                         key=lambda m: (m.is_activity, m.name != "companies", m.name != "contacts"))
+        choices = [(m.name, m.plural_label) for m in objects]
+
+        def chosen(name) -> None:
+            if name:
+                self.app.push_screen(AddAssociationModal(self.crm, self.ref, name), done)
+
+        self.app.push_screen(ChoiceModal("Associate with which kind of record?", choices, "enter chooses · escape cancels"),
+                             chosen)
 
     def action_merge(self) -> None:
         from screens.record_modals import MergeModal

@@ -59,6 +59,12 @@ class Base(ModalScreen):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def on_descendant_focus(self, event) -> None:
+        # Tab into a list lands on its first entry, so space ticks something at once.
+        widget = event.widget
+        if isinstance(widget, OptionList) and widget.highlighted is None and widget.option_count:
+            widget.highlighted = 0
+
     def show_error(self, message: str) -> None:
         error = self.query_one("#error", Static)
         error.update(literal(message))

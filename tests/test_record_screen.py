@@ -477,3 +477,25 @@ async def test_opening_a_record_costs_the_same_queries_with_more_links(db_path, 
             app.pop_screen()
             await pilot.pause()
     assert counts[0] == counts[1] and counts[0] < 60, counts
+
+
+async def test_add_association_from_the_properties_panel_asks_which_object(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_record(pilot, app, "contacts", ids["ada"])
+        await pilot.press("A")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceModal)
+        await pilot.press("enter")  # companies come first
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, AddAssociationModal) and modal.other.name == "companies"
+        await pilot.press(*"initech")
+        await pilot.pause(0.3)
+        await pilot.press("tab")
+        await pilot.pause()
+        results = modal.query_one("#results", SelectionList)
+        assert results.has_focus and results.highlighted == 0
+        await pilot.press("space")
+        await pilot.pause()
+        assert results.selected
