@@ -42,6 +42,8 @@ class IndexScreen(Screen):
         Binding("s", "sort", "Sort", id="index.sort", tooltip="Cycle sort on the column under the cursor"),
         Binding("v", "views", "Views", id="index.views", tooltip="Switch, save, rename or delete saved views"),
         Binding("c", "columns", "Edit columns", id="index.columns", show=False, tooltip="Choose and order the columns"),
+        Binding("E", "export", "Export view", id="index.export", show=False,
+                tooltip="Write this view (filters, columns, sort) to a CSV, JSON or vCard file"),
         Binding("ctrl+s", "save_view", "Save view", id="index.save_view", show=False,
                 tooltip="Save columns, filters and sort into the current view"),
         Binding("d,delete", "bulk_delete", "Delete", id="index.bulk_delete", show=False,
@@ -355,6 +357,33 @@ class IndexScreen(Screen):
         self.modified = False
         self._update_bars()
         self.notify(f"Saved view {self.view.name}", markup=False, timeout=2)
+
+    def action_export(self) -> None:
+        import os
+        import time
+
+        from crm_tui.importing.exporter import export_view
+        from screens.progress import ProgressModal
+
+        default = os.path.abspath(f"{self.object_name}-{time.strftime('%Y%m%d-%H%M')}.csv")
+        spec = self.spec
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            path = os.path.expanduser(path.strip())
+
+            def finished(result) -> None:
+                if result is not None:
+                    self.notify(f"exported {result.rows:,} {self.meta.plural_label.lower()} to {result.path}"
+                                + (" (cancelled)" if result.cancelled else ""), markup=False, timeout=8)
+
+            self.app.push_screen(ProgressModal(
+                f"Exporting {self.meta.plural_label.lower()} to {path}",
+                lambda progress, cancel: export_view(self.crm, self.object_name, path, view=spec,
+                                                     progress=progress, cancel=cancel)), finished)
+
+        self.app.push_screen(TextPromptModal("Export this view to (.csv, .json or .vcf for contacts)", default), chosen)
 
     def view_count(self) -> int:
         return len(self.views.list(self.object_name))

@@ -547,3 +547,32 @@ async def test_ctrl_s_on_the_default_view_asks_for_a_new_name(demo_db):
         assert screen.view.name == "Customers" and not screen.view.is_default
         default = Views(app.crm).default("contacts")
         assert default.filters == []  # the default view was not overwritten
+
+
+async def test_export_the_current_view_from_the_app(demo_db, tmp_path):
+    import csv
+
+    from screens.index_modals import TextPromptModal
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = index(app)
+        screen.spec.filters = [Filter("lifecyclestage", "eq", "customer")]
+        screen._apply_spec()
+        await settle(pilot)
+        await pilot.press("E")
+        await settle(pilot)
+        prompt = app.screen
+        assert isinstance(prompt, TextPromptModal)
+        target = tmp_path / "customers.csv"
+        prompt.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        for _ in range(20):
+            await settle(pilot)
+            if target.exists():
+                break
+        expected = app.crm.records.count("contacts", [Filter("lifecyclestage", "eq", "customer")])
+    with open(target, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == expected > 0
