@@ -33,6 +33,27 @@ RANK_AFTER = 0.25  # seconds without a keystroke before search results are ranke
 SIDEBAR_MIN_WIDTH = 100  # below this terminal width the object sidebar hides (ctrl+b shows it)
 
 
+TYPE_WIDTHS = {"email": 30, "url": 28, "domain": 22, "textarea": 30, "phone": 16, "number": 10, "currency": 12,
+               "date": 10, "datetime": 16, "boolean": 5, "user": 16, "text": 18}
+
+
+def preferred_width(meta, key: str) -> int:
+    """How wide a column wants to be: by what it holds, not one size for all."""
+    if key.startswith("@"):
+        return 22
+    if key == "id":
+        return 8
+    prop = meta.properties.get(key)
+    if prop is None:
+        return 18
+    if prop.name in ("firstname", "lastname"):
+        return 14
+    if prop.type in ("select", "multiselect"):
+        longest = max((len(o.label) for o in prop.options), default=12)
+        return min(max(longest, 8), 24)
+    return TYPE_WIDTHS.get(prop.type, 18)
+
+
 class IndexScreen(Screen):
     BINDINGS = [
         Binding("n", "new_record", "New", id="index.new_record", tooltip="Create a record of this object"),
@@ -140,10 +161,11 @@ class IndexScreen(Screen):
         cols = []
         for i, key in enumerate(self.spec.columns):
             label = column_label(self.crm, meta, key)
-            if i == 0:
-                cols.append(Column(key, label, width=None, min_width=12, priority=100))
-            else:
-                cols.append(Column(key, label, width=18 if not key.startswith("@") else 22, min_width=8, priority=-i))
+            width = preferred_width(meta, key)
+            # Narrower than two thirds of its width a column is hidden (last ones first), not squeezed.
+            minimum = max(len(label) if len(label) <= 14 else 10, width * 2 // 3) if i else min(width, 12)
+            cols.append(Column(key, label, width=max(width, len(label)), min_width=min(minimum, width),
+                               priority=100 if i == 0 else -i))
         return cols
 
     def _apply_spec(self, *, reset_cursor: bool = True) -> None:
