@@ -423,7 +423,6 @@ class Associations:
         moved = 0
         edges = list(Association.select().where((Association.from_object == meta.id) & (Association.from_id == other_id))
                      .order_by(Association.id))
-        keep_had_primary = any(e.is_primary for e in self._companies_of(meta, keep_id)) if meta.has_primary_company else False
         for edge in edges:
             target = self.crm.registry.by_id[edge.to_object]
             labels = [label.name for label in self._labels_on(edge.id)]
@@ -434,7 +433,11 @@ class Associations:
                 continue
             if not self.crm.records.exists(target, edge.to_id, live=True):
                 continue
-            want_primary = was_primary and not keep_had_primary and meta.has_primary_company
+            # The link was some record's primary company: it stays primary after the move unless that
+            # record (the survivor, or a contact of a merged company) has a primary already.
+            holder = self._holder(meta, keep_id, target, edge.to_id)
+            want_primary = (was_primary and holder is not None
+                            and self.primary_company((holder[0].name, holder[1])) is None)
             kept_labels = []
             for name in labels:
                 label = self.crm.registry.find_label(meta, target, name)
@@ -490,35 +493,50 @@ class Associations:
         now = now_iso()
         reg = self.crm.registry
         companies = reg.objects.get("companies")
-        edge_rows, history_rows, primary_holders = [], [], []
+        op_id = op.id
+        edge_rows, history_rows = [], []
+        add_edge, add_history = edge_rows.append, history_rows.append
+        counts: dict[tuple[int, int, int], int] = {}
         seen_holders: set[tuple[int, int]] = set()
+        # per object pair, once: (a object id, b object id, holder side 0/1/2, holder meta)
+        kinds: dict[tuple[str, str], tuple] = {}
         count = 0
         for (a_obj, a_id), (b_obj, b_id) in pairs:
-            a_meta, b_meta = reg.get(a_obj), reg.get(b_obj)
-            holder = self._holder(a_meta, a_id, b_meta, b_id) if primary_to_companies else None
+            kind = kinds.get((a_obj, b_obj))
+            if kind is None:
+                a_meta, b_meta = reg.get(a_obj), reg.get(b_obj)
+                holder = self._holder(a_meta, 1, b_meta, 2) if primary_to_companies else None
+                side = 0 if holder is None else holder[1]  # 1: a holds the company, 2: b does
+                kind = kinds[(a_obj, b_obj)] = (a_meta.id, b_meta.id, side, holder[0] if holder else None)
+            a_mid, b_mid, side, h_meta = kind
             is_primary = 0
-            if holder is not None:
-                key = (holder[0].id, holder[1])
+            if side:
+                h_id, c_id = (a_id, b_id) if side == 1 else (b_id, a_id)
+                key = (h_meta.id, h_id)
                 if key not in seen_holders:
                     seen_holders.add(key)
-                    if holders_are_new or self.primary_company((holder[0].name, holder[1])) is None:
+                    if holders_are_new or self.primary_company((h_meta.name, h_id)) is None:
                         is_primary = 1
-            edge_rows.append((a_meta.id, a_id, b_meta.id, b_id, is_primary, now))
-            edge_rows.append((b_meta.id, b_id, a_meta.id, a_id, is_primary, now))
-            history_rows.append((op.id, a_meta.id, a_id, b_meta.id, b_id, "created", None, None))
+            add_edge((a_mid, a_id, b_mid, b_id, is_primary, now))
+            add_edge((b_mid, b_id, a_mid, a_id, is_primary, now))
+            key = (a_mid, a_id, b_mid)
+            counts[key] = counts.get(key, 0) + 1
+            key = (b_mid, b_id, a_mid)
+            counts[key] = counts.get(key, 0) + 1
+            add_history((op_id, a_mid, a_id, b_mid, b_id, "created", None, None))
             if is_primary:
-                history_rows.append((op.id, holder[0].id, holder[1], companies.id, holder[2], "primary_set", None, None))
+                add_history((op_id, h_meta.id, h_id, companies.id, c_id, "primary_set", None, None))
             count += 1
         cursor = self.crm.db.cursor()
-        counts: dict[tuple[int, int, int], int] = {}
-        for fo, fi, to, _ti, _p, _at in edge_rows:
-            counts[(fo, fi, to)] = counts.get((fo, fi, to), 0) + 1
         # One aggregated upsert per record instead of the trigger's one per edge; the triggers are
         # dropped and recreated inside this transaction, so no other writer can miss them.
         dialect.drop_count_triggers(self.crm.db)
         edge_fields = [Association.from_object, Association.from_id, Association.to_object, Association.to_id,
                        Association.is_primary, Association.created_at]
         edge_sql, _ = Association.insert_many([(None,) * len(edge_fields)], fields=edge_fields).sql()
+        # grouped by the edge's first record (stable: each record keeps its links in pair order), so
+        # the unique index takes the edges of one record together
+        edge_rows.sort(key=lambda row: (row[0], row[1]))
         cursor.executemany(edge_sql, edge_rows)
         change_fields = [AssociationChange.op, AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object,
                          AssociationChange.b_id, AssociationChange.action, AssociationChange.label,

@@ -376,3 +376,86 @@ def test_operations_of_another_thread_are_not_children_of_the_import(crm, tmp_pa
         pass
     assert op.parent is None
     assert count(crm, "contacts") == 4
+
+
+# ------------------------------------------------------------------ fast paths (per-column coercion, bulk links)
+
+def test_column_coercer_matches_coerce_value_for_every_property_type(crm):
+    from crm_tui.engine import Option, PropertyMeta
+    from crm_tui.errors import InvalidValue
+    from crm_tui.types import TYPES
+
+    from crm_tui.models import Owner
+
+    owner = Owner.create(name="Olga Owner", email="olga@example.com").id
+    meta = crm.registry.get("contacts")
+    options = [Option("alpha", "Alpha"), Option("beta", "Beta Two")]
+    cells = ["", " ", "\t", "plain", "  padded  ", "Ann Lee", "a\tb", "a\r\nb", "line\nbreak", "\x1b[31mred\x1b[0m",
+             "bell\x07", "\x9bcsi", "nbsp\xa0", "\xa0", "ann@Example.COM", " ann@example.com ", "ANN@EXAMPLE.COM\n",
+             "mailto:x@y.org", "x@@y.org", "no at", "a b@c.org", "x@bad_domain", "x@y", "+1 555 0100",
+             "tel:+1-555-0100;ext=12", "'0123 456", "12", "phone!", "( 555 ) 123 - 4567", "1-800-FLOWERS",
+             "3.5", "1,234.50", "$12", "-0", "abc", "2024-01-16", "16/01/2024", "31/02/2024", "2024-01-16T10:00",
+             "yes", "no", "true", "0", "1", "maybe", "https://www.Example.com/about", "example.com", "alpha",
+             "Beta Two", "beta two;alpha", "alpha;gamma", "me", "1", "999", "Olga Owner", "nobody",
+             "ünïcödé", "x@exämple.org", "日本語", 12, 3.5, True, None, ["alpha", "beta"]]
+    cells += [str(owner), "olga@example.com", "OLGA OWNER"]
+    for kind in TYPES:
+        prop = PropertyMeta(name=f"p_{kind}", label=f"P {kind}", type=kind,
+                            options=options if kind in ("select", "multiselect") else [])
+        fast = crm.records.column_coercer(meta, prop)
+        for dayfirst in (False, True):
+            crm.dayfirst = dayfirst
+            for cell in cells:
+                try:
+                    want = ("ok", crm.records.coerce_value(meta, prop, cell))
+                except InvalidValue as exc:
+                    want = ("error", str(exc))
+                except Exception as exc:  # noqa: BLE001 - the fast path must fail the same way
+                    want = ("raised", type(exc))
+                try:
+                    got = ("ok", fast(cell))
+                except InvalidValue as exc:
+                    got = ("error", str(exc))
+                except Exception as exc:  # noqa: BLE001
+                    got = ("raised", type(exc))
+                assert got == want, (kind, cell, dayfirst)
+    crm.dayfirst = False
+
+
+def test_bulk_import_with_links_keeps_history_counts_and_undo(crm, tmp_path):
+    import gc
+
+    from crm_tui import integrity
+    from crm_tui.models import Association, AssociationChange
+
+    companies = [crm.records.create("companies", {"name": f"Co{i}"}, sources.API).id for i in range(3)]
+    rows = "".join(f"F{i},L{i},p{i}@x{i % 4}.org,+1 555 {i:04d},Buyer,{companies[i % 3]}\n" for i in range(25))
+    rows += "Bad,Row,not-an-email,,Buyer,1\n"
+    path = write(tmp_path / "c.csv", "First Name,Last Name,Email,Phone Number,Job Title,Associated Company IDs\n" + rows)
+    assert gc.isenabled()
+    result = run(crm, path, ["contacts"], batch=7, tmp=tmp_path)
+    assert gc.isenabled()  # paused during the run only
+    assert result.created == {"contacts": 25} and result.linked == 25 and result.failed == 1
+    assert [e["Problem"].split(":")[0] for e in errors(result)] == ["Email"]
+    assert Operation.select().where(Operation.parent == result.import_id).count() == 4  # one per batch
+    assert integrity.check_all(crm.registry) == []
+    contacts = crm.registry.get("contacts")
+    ids = [i for (i,) in contacts.model.select(contacts.model.id).tuples()]
+    assert len(ids) == 25
+    for n, cid in enumerate(sorted(ids)):
+        assert crm.assoc.linked_ids(("contacts", cid), "companies") == [companies[n % 3]]
+        assert crm.assoc.primary_company(("contacts", cid)) == companies[n % 3]
+        actions = sorted(c.action for c in crm.assoc.history(("contacts", cid)))
+        assert actions == ["created", "primary_set"]
+    for n, company in enumerate(companies):  # both edges, and the kept counts
+        assert len(crm.assoc.linked_ids(("companies", company), "contacts")) == len(range(n, 25, 3))
+        assert crm.assoc.counts(("companies", company)) == {"contacts": len(range(n, 25, 3))}
+    assert Association.select().count() == 50
+    assert AssociationChange.select().count() == 50
+    # FTS written with the rows
+    assert crm.db.execute_sql("SELECT count(*) FROM fts_contacts WHERE fts_contacts MATCH 'p7'").fetchone()[0] >= 1
+    undo = importer.undo_import(crm, result.import_id, backup=False)
+    assert undo.deleted == 25 and undo.links_removed == 25
+    assert count(crm, "contacts") == 0 and Association.select().count() == 0
+    assert all(crm.assoc.counts(("companies", c)) == {} for c in companies)
+    assert integrity.check_all(crm.registry) == []
