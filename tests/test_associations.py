@@ -269,3 +269,16 @@ def test_removing_an_unknown_link_changes_nothing(crm, people):
     with pytest.raises(NotFound, match="not associated"):
         crm.assoc.remove(("contacts", people["ann"]), ("companies", people["acme"]))
     assert crm.assoc.history(("contacts", people["ann"])) == []
+
+
+def test_merging_companies_keeps_each_contact_with_one_primary(crm, people):
+    """Found by the state machine: a contact whose primary was the merged-away company."""
+    ann = ("contacts", people["ann"])
+    crm.assoc.add(ann, ("companies", people["beta"]))                  # primary
+    crm.assoc.add(ann, ("companies", people["acme"]))                  # not primary
+    crm.merger.merge("companies", people["acme"], people["beta"])      # beta goes into acme
+    assert company_items(crm, ann) == {"Acme": (True, [])}
+    bob = ("contacts", people["bob"])
+    crm.assoc.add(bob, ("companies", people["gamma"]))                 # gamma is Bob's primary
+    crm.merger.merge("companies", people["acme"], people["gamma"])
+    assert company_items(crm, bob) == {"Acme": (True, [])}
