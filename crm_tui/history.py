@@ -26,6 +26,22 @@ class PropertyChangeView:
     op_id: int
 
 
+def from_history_text(prop, text: str | None):
+    """A value as history stores it (text) back to the stored value: the inverse of records.to_text."""
+    if text is None:
+        return None
+    if prop.type in ("number", "currency"):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if prop.type == "boolean":
+        return 1 if text in ("1", "True", "true") else 0
+    if prop.type == "user" and text.isdigit():
+        return int(text)
+    return text
+
+
 RECORD_EVENTS = {"delete": "deleted", "restore": "restored", "merge": "merged"}
 
 

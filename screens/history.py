@@ -77,7 +77,8 @@ class HistoryTableScreen(Screen):
 class AssocHistoryScreen(HistoryTableScreen):
     """Every association update of a record, newest first. `with_ref` narrows to one link."""
 
-    COLUMNS = (("Name", 20), ("Record ID", 9), ("Update", 22), ("Date and time", 16), ("Source", 24), ("Object", 8))
+    # Source comes before Record ID and Object so that 80 columns show what a user asks first.
+    COLUMNS = (("Name", 18), ("Update", 18), ("Date and time", 16), ("Source", 22), ("Record ID", 9), ("Object", 8))
 
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="history.back"),
@@ -108,8 +109,8 @@ class AssocHistoryScreen(HistoryTableScreen):
         table.clear()
         for change in self.changes:
             other = self.crm.registry.get(change.other_object)
-            table.add_row(cell(change.other_name), cell(change.other_id), cell(action_text(change)),
-                          cell(when(change.at)), cell(source_text(change.source, change.actor)), cell(other.label))
+            table.add_row(cell(change.other_name), cell(action_text(change)), cell(when(change.at)),
+                          cell(source_text(change.source, change.actor)), cell(change.other_id), cell(other.label))
         if self.with_ref is not None:
             other = self.crm.registry.get(self.with_ref[0])
             other_name = self.crm.records.display_names(other, [int(self.with_ref[1])]).get(int(self.with_ref[1]), "")
@@ -171,10 +172,23 @@ class AssocHistoryScreen(HistoryTableScreen):
         self.action_view_link()
 
 
+def shown_history_value(crm, meta, prop_name: str, text: str | None, date_format: str = "%Y-%m-%d") -> str:
+    """A history value as the record page shows it: option labels, owner names, local dates."""
+    from crm_tui.history import from_history_text
+    from crm_tui.paging import display_value
+
+    prop = meta.properties.get(prop_name)
+    if text is None:
+        return "(empty)"
+    if prop is None:
+        return text
+    return display_value(crm, prop, from_history_text(prop, text), date_format)
+
+
 class PropertyHistoryScreen(HistoryTableScreen):
     """Every change of every property of a record (or of one), newest first."""
 
-    COLUMNS = (("Property", 18), ("Old value", 18), ("New value", 18), ("Date and time", 16), ("Source", 24))
+    COLUMNS = (("Property", 16), ("Old value", 14), ("New value", 14), ("Date and time", 16), ("Source", 16))
 
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="prophistory.back"),
@@ -184,6 +198,9 @@ class PropertyHistoryScreen(HistoryTableScreen):
     PropertyHistoryScreen #caption { height: auto; padding: 0 1; color: $text-muted; }
     PropertyHistoryScreen DataTable { height: 1fr; }
     """
+
+    def shown(self, meta, prop_name: str, text: str | None) -> str:
+        return shown_history_value(self.crm, meta, prop_name, text, self.app.config.date_format)
 
     def __init__(self, object_name: str, record_id: int, prop: str | None = None) -> None:
         super().__init__()
@@ -197,7 +214,8 @@ class PropertyHistoryScreen(HistoryTableScreen):
         table = self.query_one(DataTable)
         table.clear()
         for c in changes:
-            table.add_row(cell(c.label), cell(c.old_value), cell(c.new_value), cell(when(c.at)),
+            table.add_row(cell(c.label), cell(self.shown(meta, c.property, c.old_value)),
+                          cell(self.shown(meta, c.property, c.new_value)), cell(when(c.at)),
                           cell(source_text(c.source, c.actor)))
         name = self.crm.records.display_names(meta, [self.record_id]).get(self.record_id, "")
         scope = meta.prop(self.prop).label if self.prop else "all properties"

@@ -321,8 +321,9 @@ async def test_association_history_and_one_link(db_path, ids):
         assert isinstance(history, AssocHistoryScreen)
         table = history.query_one(DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        assert any(r[:3] == ["Globex", str(ids["globex"]), "Created"] and r[4] == "User (tester)" for r in rows)
-        assert any(r[0] == "Acme Labs" and r[2] == "Created" and r[4] == "Automatic association by domain" for r in rows)
+        # columns: name, update, date and time, source, record id, object
+        assert any(r[:2] == ["Globex", "Created"] and r[3] == "User (tester)" and r[4] == str(ids["globex"]) for r in rows)
+        assert any(r[0] == "Acme Labs" and r[1] == "Created" and r[3] == "Automatic association by domain" for r in rows)
         # one link's history: every update of that association, newest first
         table.move_cursor(row=next(i for i, r in enumerate(rows) if r[0] == "Globex"))
         await pilot.press("enter")
@@ -330,7 +331,7 @@ async def test_association_history_and_one_link(db_path, ids):
         one = app.screen
         assert isinstance(one, AssocHistoryScreen) and one.with_ref == ("companies", ids["globex"])
         link_rows = [[str(c) for c in one.query_one(DataTable).get_row_at(i)] for i in range(one.query_one(DataTable).row_count)]
-        assert [r[2] for r in link_rows] == ["Label added: Advisor", "Created"]
+        assert [r[1] for r in link_rows] == ["Label added: Advisor", "Created"]
         await pilot.press("y")
         await pilot.press("escape", "escape")
         await pilot.pause()
@@ -349,6 +350,8 @@ async def test_property_history(db_path, ids):
         table = screen.query_one(DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert rows[0][:3] == ["Job title", "Engineer", "CTO"] and rows[0][4] == "User (tester)"
+        lifecycle = next(r for r in rows if r[0] == "Lifecycle stage")
+        assert lifecycle[2] == "Customer"  # the option's label, not its internal name
         screen.prop = "jobtitle"
         screen.reload()
         assert table.row_count == 2
