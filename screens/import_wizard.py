@@ -193,7 +193,6 @@ class ImportWizardScreen(Screen):
             self.notify("Load a file first (type its path and press enter)", severity="warning")
             return
         self._read_mapping()
-        importer.thread_safe_operations(self.crm)  # the worker's operations stay its own
         self.running = True
         self.cancel_event = threading.Event()
         bar = self.query_one("#progress", ProgressBar)

@@ -352,7 +352,7 @@ def test_one_column_as_record_id_and_name(crm, tmp_path):
 
 
 def test_operations_of_another_thread_are_not_children_of_the_import(crm, tmp_path):
-    importer.thread_safe_operations(crm)
+    # the core keeps one operation stack per thread (core.OperationStack)
     path = write(tmp_path / "c.csv", "Email\n" + "".join(f"p{i}@x.org\n" for i in range(4)))
     started, proceed = threading.Event(), threading.Event()
     original = importer._Importer._process

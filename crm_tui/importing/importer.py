@@ -54,6 +54,7 @@ from pathlib import Path
 from peewee import IntegrityError, fn
 
 from .. import dialect, rules, sources
+from ..history import from_history_text
 from ..errors import CrmError, InvalidValue, NotFound
 from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
 from ..types import now_iso
@@ -1220,46 +1221,11 @@ def _reason(exc: Exception) -> str:
     return text
 
 
-class _OpStack(threading.local):
-    """Crm's stack of open operations, one per thread: an import running in a worker thread must
-    not adopt the UI thread's operations as its children (nor the other way round)."""
-
-    def __init__(self) -> None:
-        self.items: list = []
-
-    def append(self, op) -> None:
-        self.items.append(op)
-
-    def pop(self):
-        return self.items.pop()
-
-    def __getitem__(self, index):
-        return self.items[index]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def __iter__(self):
-        return iter(self.items)
-
-
-def thread_safe_operations(crm) -> None:
-    """Give `crm` one operation stack per thread (idempotent); call before starting a worker."""
-    if not isinstance(crm._ops, _OpStack):
-        stack = _OpStack()
-        stack.items.extend(crm._ops)
-        crm._ops = stack
-
-
 def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | None = None,
                cancel: threading.Event | None = None, dry_run: bool = False) -> ImportResult:
     """Run (or preview with dry_run) an import; see the module docstring."""
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
-    thread_safe_operations(crm)
     try:
         return _Importer(crm, spec, progress, cancel, dry_run).run()
     except csvread.CsvError as exc:
@@ -1382,7 +1348,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
                 continue
             values = {}
             for prop, old in olds.items():
-                values[prop] = _from_text(crm, meta.properties[prop], old)
+                values[prop] = from_history_text(meta.properties[prop], old)
             changes_ = {k: v for k, v in values.items() if row.get(k) != v}
             if changes_:
                 crm.records._write_changes(meta, rid, row, changes_, uop)
@@ -1419,19 +1385,3 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
         result.undo_op = uop.id
     return result
-
-
-def _from_text(crm, prop, text):
-    """A history value (text) back to the stored value."""
-    if text is None:
-        return None
-    if prop.type in ("number", "currency"):
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    if prop.type == "boolean":
-        return 1 if text in ("1", "True", "true") else 0
-    if prop.type == "user" and text.isdigit():
-        return int(text)
-    return text
