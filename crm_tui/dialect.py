@@ -20,6 +20,20 @@ def pragmas(busy_timeout_ms: int) -> list[tuple[str, object]]:
     ]
 
 
+def record_id_field():
+    """An integer primary key that SQLite never hands out twice (AUTOINCREMENT)."""
+    from playhouse.sqlite_ext import AutoIncrementField
+
+    return AutoIncrementField()
+
+
+def last_record_id(db, table: str) -> int:
+    """The highest id the table has ever handed out (deleted rows included)."""
+    row = db.execute_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    top = db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').fetchone()[0]
+    return max(row[0] if row else 0, top)
+
+
 def is_busy_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text

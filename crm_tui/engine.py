@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
-from peewee import AutoField, FloatField, IntegerField, Model, TextField
+from peewee import FloatField, IntegerField, Model, TextField
 
 from . import dialect
 from .errors import InvalidValue, NotFound
@@ -148,7 +148,9 @@ def _field_for(prop: PropertyMeta):
 
 def build_model(db, meta: ObjectMeta) -> type[Model]:
     attrs = {
-        "id": AutoField(),
+        # Record IDs are never reused, even after an import undo deletes records for good: history
+        # rows that name a deleted record must never come to describe a new one.
+        "id": dialect.record_id_field(),
         "createdate": TextField(),
         "lastmodifieddate": TextField(),
         "deleted_at": TextField(null=True),

@@ -415,11 +415,11 @@ class Records:
         fields = [meta.model._meta.fields[name] for name in names]
         # insert_many with `fields` keeps our column order (a dict insert would reorder the columns)
         sql, _params = meta.model.insert_many([(None,) * len(fields)], fields=fields).sql()
-        before = self.crm.db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()[0]
+        before = dialect.last_record_id(self.crm.db, meta.table)
         cursor = self.crm.db.cursor()
         extra = (now, op.id)
         cursor.executemany(sql, (tuple(row) + extra for row in rows))
-        after = self.crm.db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()[0]
+        after = dialect.last_record_id(self.crm.db, meta.table)
         return before + 1, after
 
     def index_range(self, meta: ObjectMeta, first: int, last: int) -> None:

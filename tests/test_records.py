@@ -221,3 +221,20 @@ def test_unknown_ids_and_objects(crm):
         crm.records.get("widgets", 1)
     with pytest.raises(NotFound, match="no contact with id 42"):
         crm.records.get("contacts", 42)
+
+
+def test_record_ids_are_never_reused_after_an_undo_deletes_records(crm, tmp_path):
+    """Found by the state machine: an undone import's contact id came back for a new contact,
+    and the old contact's history rows then described the new one."""
+    from crm_tui.importing.importer import plan_import, run_import, undo_import
+
+    path = tmp_path / "one.csv"
+    path.write_text("Email,Job Title\nonce@x.example,Buyer\n")
+    result = run_import(crm, plan_import(crm, str(path), ["contacts"]))
+    imported_id = crm.records.list("contacts").rows[0]["id"]
+    crm.records.update("contacts", imported_id, {"jobtitle": "Head buyer"})
+    undo_import(crm, result.import_id, backup=False)
+    fresh = crm.records.create("contacts", {"email": "new@x.example", "jobtitle": "CEO"}).id
+    assert fresh != imported_id
+    history = crm.history.property_history("contacts", fresh, prop="jobtitle")
+    assert [(h.old_value, h.new_value) for h in history] == [(None, "CEO")]
