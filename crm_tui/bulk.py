@@ -26,10 +26,11 @@ class BulkResult:
     done: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
     cancelled: bool = False
+    verb: str = "changed"
 
     @property
     def message(self) -> str:
-        text = f"{self.done} changed"
+        text = f"{self.done} {self.verb}"
         if self.failed:
             text += f", {len(self.failed)} refused (first: {self.failed[0][1]})"
         if self.cancelled:
@@ -42,7 +43,8 @@ def _run(crm, kind: str, object_name: str, ids: list[int], each: Callable[[int],
     ids = list(dict.fromkeys(int(i) for i in ids))
     with crm.operation(kind, source, object=object_name, summary={**summary, "count": len(ids), "status": "running"}) as parent:
         pass
-    result = BulkResult(parent.id)
+    result = BulkResult(parent.id, verb={"bulk_update": "updated", "bulk_delete": "deleted",
+                                         "bulk_associate": "associated"}.get(kind, "changed"))
     for start in range(0, len(ids), batch_size):
         if cancel is not None and cancel.is_set():
             result.cancelled = True

@@ -45,7 +45,32 @@ def apply_keymap(
             )
             continue
         accepted[binding_id] = ",".join(_split_keys(keys))
+    warnings += _conflicts(app, accepted)
     app.set_keymap(accepted)
+    return warnings
+
+
+def _conflicts(app: App[Any], accepted: dict[str, str]) -> list[str]:
+    """A remap onto a key that another binding of the same screen or widget still uses."""
+    warnings = []
+    groups = [list(app._bindings)] + [list(cls._merged_bindings) for cls in _subclasses(DOMNode)
+                                      if cls._merged_bindings is not None]
+    for bindings in groups:
+        ids_here = {binding.id for _key, binding in bindings if binding.id}
+        for binding_id, keys in accepted.items():
+            if binding_id not in ids_here:
+                continue
+            for key in _split_keys(keys):
+                for bound_key, other in bindings:
+                    if other.id in (None, binding_id) or bound_key != key:
+                        continue
+                    left = [k for k in _split_keys(accepted.get(other.id, other.key)) if k != key]
+                    if other.id in accepted and key not in _split_keys(accepted[other.id]):
+                        continue  # the other binding was moved off this key too
+                    message = (f"keymap: {binding_id} takes {key!r} from {other.id}"
+                               + ("" if left else f", which now has no key: give {other.id} one in the keymap"))
+                    if message not in warnings:
+                        warnings.append(message)
     return warnings
 
 

@@ -110,3 +110,16 @@ def test_valid_keys(key: str) -> None:
 @pytest.mark.parametrize("key", ["", "ctr+n", "ctrl+", "f25", "plonk", "\x1b"])
 def test_invalid_keys(key: str) -> None:
     assert not is_valid_key(key)
+
+
+def test_a_remap_onto_a_used_key_is_reported(tmp_path):
+    from crm_tui.app import CrmApp
+    from crm_tui.core import Crm
+    from crm_tui.keymap import apply_keymap
+    import screens  # noqa: F401  (every screen's bindings)
+
+    Crm.open(tmp_path / "k.db").close()
+    app = CrmApp(tmp_path / "k.db")
+    warnings = apply_keymap(app, {"index.new_record": "f"})
+    assert any("index.new_record takes 'f' from index.filter" in w and "no key" in w for w in warnings)
+    assert apply_keymap(app, {"index.new_record": "ctrl+n"}) == []
