@@ -22,6 +22,7 @@ from textual.widgets.selection_list import Selection
 from crm_tui import sources
 from crm_tui.errors import CrmError
 from crm_tui.sanitize import clean_line
+from widgets.tick_list import TickList
 from widgets.property_form import PropertyForm, form_properties
 
 MODAL_CSS = """
@@ -131,7 +132,7 @@ class TickModal(Base):
         with Vertical():
             yield Static(literal(self.title_text), classes="title")
             yield Static(literal(self.hint), classes="hint")
-            yield SelectionList(*[Selection(literal(label), value, ticked) for value, label, ticked in self.items], id="ticks")
+            yield TickList(*[Selection(literal(label), value, ticked) for value, label, ticked in self.items], id="ticks")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -232,7 +233,7 @@ class PickRecordsModal(Base):
         with Vertical():
             yield Static(literal(self.title_text), classes="title")
             yield Input(placeholder="type to search every object", id="query")
-            yield SelectionList(id="results")
+            yield TickList(id="results")
             yield Static("space ticks, ctrl+s saves", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save", compact=True)
@@ -313,12 +314,12 @@ class AddAssociationModal(Base):
                 with TabPane("Add existing", id="existing"):
                     yield Input(placeholder=f"search {self.other.plural_label.lower()} (name, email, domain…)", id="query")
                     yield Static("", id="results-hint", classes="hint")
-                    yield SelectionList(id="results")
+                    yield TickList(id="results")
                 with TabPane("Create new", id="create"):
                     yield PropertyForm(self.crm, self.other.name, id="form")
             if self.labels:
                 yield Static("Labels to apply", classes="hint")
-                yield SelectionList(*[Selection(literal(name), name) for name in self.labels], id="labels", classes="labels")
+                yield TickList(*[Selection(literal(name), name) for name in self.labels], id="labels", classes="labels")
             if self.primary_possible:
                 yield Checkbox("Replace current primary company", id="primary")
             yield Static("", id="error", classes="error")
@@ -497,7 +498,7 @@ class MergeModal(Base):
             yield Input(placeholder=f"search the {self.meta.label.lower()} to merge", id="query")
             yield OptionList(id="hits")
             yield Static("", id="step2", classes="hint")
-            yield SelectionList(id="choose")
+            yield TickList(id="choose")
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Merge", variant="error", id="merge", compact=True)
