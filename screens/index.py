@@ -344,35 +344,15 @@ class IndexScreen(Screen):
             if kind == "switch":
                 self.show_object(self.object_name, value)
             elif kind == "new":
-                try:
-                    view = self.views.create(self.object_name, value, self.spec.columns, self.spec.filters, self.spec.sort)
-                except CrmError as exc:
-                    self.notify(str(exc), severity="error", markup=False)
-                    return
-                self.view = view
-                self.modified = False
-                self._update_bars()
-                self.notify(f"Saved view {view.name}", markup=False)
+                self._save_as_new(value)
         self.app.push_screen(ViewsModal(self.views, self.object_name, self.view.id), done)
 
     def action_save_view(self) -> None:
         if self.view.is_default:
             # The default view ("All contacts") is not overwritten by a stray ctrl+s: name a new one.
-            def named(name: str | None) -> None:
-                if not name:
-                    return
-                try:
-                    view = self.views.create(self.object_name, name, self.spec.columns, self.spec.filters, self.spec.sort)
-                except CrmError as exc:
-                    self.notify(str(exc), severity="error", markup=False)
-                    return
-                self.view = view
-                self.modified = False
-                self._update_bars()
-                self.notify(f"Saved view {view.name} ({self.view_count()} views: v lists them)", markup=False)
-
             self.app.push_screen(TextPromptModal(f"{self.view.name} is the default view: save these columns, "
-                                                 "filters and sort as a new view named"), named)
+                                                 "filters and sort as a new view named"),
+                                 lambda name: self._save_as_new(name) if name else None)
             return
         self.view = self.views.update(self.view.id, columns=self.spec.columns, filters=self.spec.filters,
                                       sort=self.spec.sort)
@@ -407,8 +387,17 @@ class IndexScreen(Screen):
 
         self.app.push_screen(TextPromptModal("Export this view to (.csv, .json or .vcf for contacts)", default), chosen)
 
-    def view_count(self) -> int:
-        return len(self.views.list(self.object_name))
+    def _save_as_new(self, name: str) -> None:
+        """Save the current columns, filters and sort as a new view and switch to it."""
+        try:
+            view = self.views.create(self.object_name, name, self.spec.columns, self.spec.filters, self.spec.sort)
+        except CrmError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.view = view
+        self.modified = False
+        self._update_bars()
+        self.notify(f"Saved view {view.name} (v lists the views)", markup=False)
 
     # -- search ------------------------------------------------------------------------------------
 
