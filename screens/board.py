@@ -72,6 +72,11 @@ class StageColumn(Vertical):
 
 
 class BoardScreen(Screen):
+    HELP_TITLE = "Board"
+    HELP = """\
+Deals (or tickets) of one pipeline, one column per stage with its count and total.
+h/l move between columns, j/k between cards; > and < move the card to the next or previous
+stage (won deals make their contacts and companies Customers); enter opens it; p switches pipeline."""
     BINDINGS = [
         Binding("shift+right,greater_than_sign", "next_stage", "Move to next stage", id="board.next_stage"),
         Binding("shift+left,less_than_sign", "prev_stage", "Move to previous stage", id="board.prev_stage"),

@@ -61,7 +61,8 @@ class HelpScreen(ModalScreen):
         text.append(f"{title}\n\n", style="bold")
         how_to = getattr(self.target, "HELP", None)
         if how_to:
-            text.append(how_to.strip() + "\n\n")
+            text.append(" ".join(how_to.split()) + "\n")  # one paragraph: it wraps to any width
+            text.append("(keys as shipped; the list below shows the keys in effect)\n\n", style="dim")
         rows = self.rows()
         width = max((len(keys) for keys, _d, _i in rows), default=4)
         for keys, description, binding_id in rows:

@@ -77,6 +77,12 @@ class HistoryTableScreen(Screen):
 class AssocHistoryScreen(HistoryTableScreen):
     """Every association update of a record, newest first. `with_ref` narrows to one link."""
 
+    HELP_TITLE = "Association history"
+    HELP = """\
+Every link of this record that was created, removed, labelled or made primary, newest first,
+with when and by whom (the source). o narrows to one object type; enter shows every update of
+the link under the cursor; y copies a link to that record; O opens it."""
+
     # Source comes before Record ID and Object so that 80 columns show what a user asks first.
     COLUMNS = (("Name", 18), ("Update", 18), ("Date and time", 16), ("Source", 22), ("Record ID", 9), ("Object", 8))
 
@@ -187,6 +193,11 @@ def shown_history_value(crm, meta, prop_name: str, text: str | None, date_format
 
 class PropertyHistoryScreen(HistoryTableScreen):
     """Every change of every property of a record (or of one), newest first."""
+
+    HELP_TITLE = "Property history"
+    HELP = """\
+Every change of every property, newest first: old and new value, when, and the source
+(User, API, Import, Job, Object merge, ...). f shows one property only."""
 
     COLUMNS = (("Property", 16), ("Old value", 14), ("New value", 14), ("Date and time", 16), ("Source", 16))
 

@@ -58,6 +58,11 @@ def _encode(target: tuple[str, str] | None, label: str | None = None) -> str:
 
 
 class ImportWizardScreen(Screen):
+    HELP_TITLE = "Import"
+    HELP = """\
+Type a file path (tab completes), check the detected encoding, delimiter and the mapping of
+each column, F2 previews (nothing is written), F5 imports with progress (escape cancels).
+Bad rows go to an error file; F3 lists past imports, where u undoes one completely."""
     BINDINGS = [
         Binding("escape", "back", "Back / cancel", id="import.back"),
         Binding("f2", "preview", "Preview import", id="import.preview"),
