@@ -161,6 +161,11 @@ class CrmApp(App):
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
         yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
                             partial(self.open_board, "tickets"))
+        from screens.pipelines import PipelineEditor
+
+        editing = "tickets" if getattr(screen, "object_name", None) == "tickets" else "deals"
+        yield SystemCommand("Edit pipelines", "Add, rename, reorder, archive and delete pipelines and their stages",
+                            lambda: self.push_screen(PipelineEditor(editing)))
         from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen
 
         yield SystemCommand("Import a file", "Import records from a CSV or vCard file (preview, progress, undo)",

@@ -2,7 +2,8 @@
 
 from importlib import import_module
 
-for _name in ("index", "record", "history", "board", "import_wizard", "help", "modals"):
+for _name in ("index", "record", "history", "board", "pipelines", "import_wizard", "help", "welcome", "modals",
+              "progress"):
     try:
         import_module(f"screens.{_name}")
     except ModuleNotFoundError as exc:  # a screen not built yet
