@@ -107,11 +107,8 @@ class CrmApp(App):
         self.notify(f"opened {path}", markup=False)
 
     def action_open_import(self) -> None:
-        try:
-            from screens.import_wizard import ImportWizard
-        except ImportError:
-            self.notify("import from the command line: crm-tui import FILE", markup=False)
-            return
+        from screens.import_wizard import ImportWizard
+
         self.push_screen(ImportWizard())
 
     def first_object(self) -> str:
@@ -133,11 +130,8 @@ class CrmApp(App):
                 self.push_screen(IndexScreen(object_name))
 
     def open_record(self, object_name: str, record_id: int) -> None:
-        try:
-            from screens.record import RecordScreen
-        except ImportError:  # the record screen is not built yet
-            self.notify(f"{object_name} {record_id}", markup=False)
-            return
+        from screens.record import RecordScreen
+
         self.push_screen(RecordScreen(object_name, record_id))
 
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
@@ -146,11 +140,8 @@ class CrmApp(App):
         self.push_screen(BoardScreen(object_name, pipeline))
 
     def action_help(self) -> None:
-        try:
-            from screens.help import HelpScreen
-        except ImportError:
-            self.action_show_help_panel()
-            return
+        from screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen):

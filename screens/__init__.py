@@ -1,11 +1,15 @@
-"""Textual screens. Importing this package imports every screen so their binding ids are known."""
+"""Textual screens. Importing this package imports every screen, so that a user's keymap can name
+any binding id before the screen that declares it has been opened."""
 
-from importlib import import_module
-
-for _name in ("index", "record", "history", "board", "pipelines", "import_wizard", "help", "welcome", "modals",
-              "progress"):
-    try:
-        import_module(f"screens.{_name}")
-    except ModuleNotFoundError as exc:  # a screen not built yet
-        if exc.name != f"screens.{_name}":
-            raise
+from . import (  # noqa: F401
+    board,
+    help,
+    history,
+    import_wizard,
+    index,
+    modals,
+    pipelines,
+    progress,
+    record,
+    welcome,
+)
