@@ -262,11 +262,13 @@ class Associations:
                 raise InvalidValue(f"company {new_primary} is not associated with {holder_meta.label.lower()} {holder_id}")
             return None
         if new_primary in (None, NO_PRIMARY):
-            names = self.crm.records.display_names(self._meta("companies"), others)
+            names = self.crm.records.display_names(self._meta("companies"), others + [company_id])
+            holder_name = self.crm.records.display_names(holder_meta, [holder_id]).get(holder_id, "")
             choices = ", ".join(f"{cid} ({names.get(cid, '?')})" for cid in others)
             raise PrimaryRequired(
-                f"company {company_id} is the primary company of {holder_meta.label.lower()} {holder_id}: "
-                f"to {action} it, choose the new primary among {choices}",
+                f"{names.get(company_id, 'the company')} (company {company_id}) is the primary company of "
+                f"{holder_name} ({holder_meta.label.lower()} {holder_id}): to {action} it, "
+                f"choose the new primary among {choices}",
                 [(cid, names.get(cid, "")) for cid in others],
             )
         try:

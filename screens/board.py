@@ -427,9 +427,16 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
                 return
             self.filters.append(flt)
             self.filter_texts.append(text)
+        searched = self._input_mode == "search" and bool(text)
         self.query_one("#board-input", Input).remove_class("-shown")
         self._input_mode = ""
         await self.load_board(self._return_stage)
+        if searched:  # show the first column that holds a match, not an empty one
+            hit = next((c for c in self.columns if getattr(self.totals.get(c.stage.name), "count", 0)), None)
+            if hit is not None:
+                self._focus_column(hit)
+            else:
+                self.notify(f"no {self.object_name} match {text!r}", markup=False)
 
     async def action_toggle_mine(self) -> None:
         self.mine = not self.mine

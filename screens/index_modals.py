@@ -161,7 +161,7 @@ class FilterModal(ModalScreen[Filter | None]):
             yield Input(id="value", placeholder="value")
             yield OptionList(id="value-hits")
             yield Static("", markup=False, classes="error", id="error")
-            yield Static("tab moves · enter / ctrl+s applies · escape cancels", classes="hint")
+            yield Static("tab moves · ctrl+s applies · escape cancels", classes="hint")
 
     def on_mount(self) -> None:
         self._property_changed()

@@ -303,7 +303,7 @@ H and P open the association and property history; m lists every action."""
         self._edits += 1
         form = PropertyForm(self.crm, self.object_name, [name], values=self.record.properties,
                             id=f"edit-form-{self._edits}", classes="edit-form")
-        await editor.mount(form, Static(Content("enter saves · escape cancels"), classes="readonly"))
+        await editor.mount(form, Static(Content("enter saves text · choosing an option saves it · escape cancels"), classes="readonly"))
         editor.display = True
         form.focus_first()
         editor.scroll_visible()

@@ -151,3 +151,24 @@ async def test_lost_to_won_by_one_key_asks_first(demo_db):
         await pilot.press("n")
         await pilot.pause()
         assert app.crm.records.get("deals", deal).properties["dealstage"] == "closedlost"
+
+
+async def test_search_shows_the_column_holding_the_match(demo_db):
+    with Crm.open(demo_db) as crm:
+        deals = crm.registry.get("deals")
+        name, stage = deals.model.select(deals.model.dealname, deals.model.dealstage).where(
+            deals.model.dealstage == "contractsent").tuples().first()
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_board("deals")
+        await pilot.pause(0.3)
+        board = app.screen
+        await pilot.press("slash")
+        await pilot.pause()
+        board.query_one("#board-input").value = name
+        await pilot.press("enter")
+        for _ in range(10):
+            await pilot.pause(0.1)
+        column = board._focused_column()
+        assert column is not None and column.stage.name == stage
