@@ -211,13 +211,7 @@ def user_error_message(error: BaseException, db_path) -> str | None:
         error = error.error
     if isinstance(error, CrmError):
         return str(error)
-    if dialect.is_busy_error(error):
-        return f"{db_path}: the database is busy (another program is writing to it); nothing was saved, try again"
-    if dialect.is_full_error(error):
-        return f"{db_path}: the disk or database is full; nothing was saved"
-    if dialect.is_readonly_error(error):
-        return f"{db_path}: the database is read-only; nothing was saved"
-    return None
+    return dialect.problem_text(error, db_path)
 
 
 def run_app(db_path: str | Path) -> int:

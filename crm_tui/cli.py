@@ -236,15 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a database error from deep down: one line, never a traceback
         from . import dialect
 
-        if dialect.is_busy_error(exc):
-            return _fail(f"{resolve_db_path(args)}: database is busy: another program is writing to it; try again")
-        if dialect.is_full_error(exc):
-            return _fail(f"{resolve_db_path(args)}: the disk or database is full; nothing was written")
-        if dialect.is_readonly_error(exc):
-            return _fail(f"{resolve_db_path(args)}: the database is read-only; nothing was written")
-        if dialect.is_damaged_error(exc):
-            return _fail(f"{resolve_db_path(args)}: the database file is damaged ({exc}); "
-                         "run crm-tui doctor or restore a backup")
+        text = dialect.problem_text(exc, resolve_db_path(args))
+        if text:
+            return _fail(text)
         raise
 
 

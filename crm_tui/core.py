@@ -182,19 +182,13 @@ class Crm:
             raise
 
     def database_problem(self, exc: BaseException) -> DatabaseProblem | None:
-        """A busy, full or read-only database as one line the user can act on."""
+        """A busy, full, read-only or damaged database as one line the user can act on."""
         from . import dialect
 
         if isinstance(exc, CrmError):
             return None
-        if dialect.is_busy_error(exc):
-            return DatabaseProblem(f"{self.path}: the database is busy (another program is writing to it); "
-                                   "nothing was saved, try again")
-        if dialect.is_full_error(exc):
-            return DatabaseProblem(f"{self.path}: the disk or database is full; nothing was saved")
-        if dialect.is_readonly_error(exc):
-            return DatabaseProblem(f"{self.path}: the database is read-only; nothing was saved")
-        return None
+        text = dialect.problem_text(exc, self.path)
+        return DatabaseProblem(text) if text else None
 
     # -- settings ---------------------------------------------------------------------------
 

@@ -48,6 +48,20 @@ def is_damaged_error(exc: BaseException) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
+def problem_text(exc: BaseException, path) -> str | None:
+    """One line a user can act on for a database error, or None when it is something else (a bug).
+    The core, the command line and the app all describe these errors through this one place."""
+    if is_busy_error(exc):
+        return f"{path}: the database is busy (another program is writing to it); nothing was saved, try again"
+    if is_full_error(exc):
+        return f"{path}: the disk or database is full; nothing was saved"
+    if is_readonly_error(exc):
+        return f"{path}: the database is read-only; nothing was saved"
+    if is_damaged_error(exc):
+        return f"{path}: the database file is damaged ({exc}); run crm-tui doctor or restore a backup"
+    return None
+
+
 def is_readonly_error(exc: BaseException) -> bool:
     return "readonly" in str(exc).lower() or "read-only" in str(exc).lower()
 
