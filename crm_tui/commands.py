@@ -98,17 +98,13 @@ def cmd_record(crm: Crm, args) -> int:
 
 
 def cmd_history(crm: Crm, args) -> int:
-    from .history import from_history_text
-    from .paging import display_value
+    from .history import shown_value
 
     meta = crm.registry.get(args.object)
     rows = crm.history.property_history(args.object, args.id, prop=args.property)
 
     def shown(name: str, text: str | None) -> str:
-        prop = meta.properties.get(name)
-        if text is None:
-            return "(empty)"
-        return display_value(crm, prop, from_history_text(prop, text)) if prop else text
+        return shown_value(crm, meta, name, text)
 
     emit(args, [asdict(r) for r in rows],
          [f"{r.at[:19].replace('T', ' ')}  {r.label}: {shown(r.property, r.old_value)} -> "

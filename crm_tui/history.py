@@ -42,6 +42,18 @@ def from_history_text(prop, text: str | None):
     return text
 
 
+def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str = "%Y-%m-%d") -> str:
+    """A history value as the record page shows it: option labels, owner names, local dates."""
+    from .paging import display_value
+
+    if text is None:
+        return "(empty)"
+    prop = meta.properties.get(prop_name)
+    if prop is None:
+        return text
+    return display_value(crm, prop, from_history_text(prop, text), date_format)
+
+
 RECORD_EVENTS = {"delete": "deleted", "restore": "restored", "merge": "merged"}
 
 

@@ -178,19 +178,6 @@ the link under the cursor; y copies a link to that record; O opens it."""
         self.action_view_link()
 
 
-def shown_history_value(crm, meta, prop_name: str, text: str | None, date_format: str = "%Y-%m-%d") -> str:
-    """A history value as the record page shows it: option labels, owner names, local dates."""
-    from crm_tui.history import from_history_text
-    from crm_tui.paging import display_value
-
-    prop = meta.properties.get(prop_name)
-    if text is None:
-        return "(empty)"
-    if prop is None:
-        return text
-    return display_value(crm, prop, from_history_text(prop, text), date_format)
-
-
 class PropertyHistoryScreen(HistoryTableScreen):
     """Every change of every property of a record (or of one), newest first."""
 
@@ -211,7 +198,9 @@ Every change of every property, newest first: old and new value, when, and the s
     """
 
     def shown(self, meta, prop_name: str, text: str | None) -> str:
-        return shown_history_value(self.crm, meta, prop_name, text, self.app.config.date_format)
+        from crm_tui.history import shown_value
+
+        return shown_value(self.crm, meta, prop_name, text, self.app.config.date_format)
 
     def __init__(self, object_name: str, record_id: int, prop: str | None = None) -> None:
         super().__init__()
