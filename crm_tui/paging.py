@@ -54,26 +54,10 @@ class ViewPager:
         if self._count is None:
             if self.spec.search:
                 self._count = len(self._searched())
-            elif not self.spec.filters:
-                self._count = self._fast_count()
             else:
                 self._count = self.crm.records.count(self.spec.object, self.spec.filters, deleted=self.spec.deleted)
             self.queries += 1
         return self._count
-
-    def _fast_count(self) -> int:
-        """Unfiltered counts without scanning the table.
-
-        A bare COUNT(*) lets SQLite count b-tree cells of the smallest index (a million rows in
-        ~2 ms, against ~70 ms for `WHERE deleted_at IS NULL`), and deleted rows are counted on the
-        small partial index of deleted records. Live rows = all rows - deleted rows.
-        """
-        model = self.meta.model
-        deleted = model.select(fn.COUNT(SQL("*"))).where(model.deleted_at.is_null(False)).scalar() or 0
-        if self.spec.deleted:
-            return deleted
-        total = model.select(fn.COUNT(SQL("*"))).scalar() or 0
-        return max(0, total - deleted)
 
     def reset(self) -> None:
         """Forget counts and keys (after records changed); the next fetch reads afresh."""
