@@ -40,11 +40,25 @@ class LinkGroup:
     items: list[LinkItem]
 
 
+# What each association history action means, as people read it (history screen, command line).
+# created_primary: a link created as its record's primary company in one step (bulk loads write one
+# row for it instead of "created" + "primary_set").
+ACTION_TEXT = {
+    "created": "Created",
+    "created_primary": "Created as primary",
+    "removed": "Removed",
+    "label_added": "Label added",
+    "label_removed": "Label removed",
+    "primary_set": "Set as primary",
+    "primary_removed": "Removed as primary",
+}
+
+
 @dataclass
 class AssocChange:
     id: int
     at: str
-    action: str  # created, removed, label_added, label_removed, primary_set, primary_removed
+    action: str  # a key of ACTION_TEXT
     source: str
     actor: str | None
     object: str  # the record whose history this is
@@ -494,15 +508,11 @@ class Associations:
         The caller holds the operation."""
         now = now_iso()
         reg = self.crm.registry
-        companies = reg.objects.get("companies")
-        op_id = op.id
-        edge_rows, history_rows = [], []
-        add_edge, add_history = edge_rows.append, history_rows.append
-        counts: dict[tuple[int, int, int], int] = {}
+        forward, backward = [], []  # forward: a -> b, with the holder of a company as a
+        add_forward, add_backward = forward.append, backward.append
         seen_holders: set[tuple[int, int]] = set()
         # per object pair, once: (a object id, b object id, holder side 0/1/2, holder meta)
         kinds: dict[tuple[str, str], tuple] = {}
-        count = 0
         for (a_obj, a_id), (b_obj, b_id) in pairs:
             kind = kinds.get((a_obj, b_obj))
             if kind is None:
@@ -512,41 +522,45 @@ class Associations:
                 kind = kinds[(a_obj, b_obj)] = (a_meta.id, b_meta.id, side, holder[0] if holder else None)
             a_mid, b_mid, side, h_meta = kind
             is_primary = 0
+            if side == 2:
+                a_mid, a_id, b_mid, b_id = b_mid, b_id, a_mid, a_id
             if side:
-                h_id, c_id = (a_id, b_id) if side == 1 else (b_id, a_id)
-                key = (h_meta.id, h_id)
+                key = (a_mid, a_id)
                 if key not in seen_holders:
                     seen_holders.add(key)
-                    if holders_are_new or self.primary_company((h_meta.name, h_id)) is None:
+                    if holders_are_new or self.primary_company((h_meta.name, a_id)) is None:
                         is_primary = 1
-            add_edge((a_mid, a_id, b_mid, b_id, is_primary, now))
-            add_edge((b_mid, b_id, a_mid, a_id, is_primary, now))
-            key = (a_mid, a_id, b_mid)
-            counts[key] = counts.get(key, 0) + 1
-            key = (b_mid, b_id, a_mid)
-            counts[key] = counts.get(key, 0) + 1
-            add_history((op_id, a_mid, a_id, b_mid, b_id, "created", None, None))
-            if is_primary:
-                add_history((op_id, h_meta.id, h_id, companies.id, c_id, "primary_set", None, None))
-            count += 1
-        cursor = self.crm.db.cursor()
+            add_forward((a_mid, a_id, b_mid, b_id, is_primary, now))
+            add_backward((b_mid, b_id, a_mid, a_id, is_primary, now))
+        if not forward:
+            return 0
+        db = self.crm.db
+        cursor = db.cursor()
         # One aggregated upsert per record instead of the trigger's one per edge; the triggers are
         # dropped and recreated inside this transaction, so no other writer can miss them.
-        dialect.drop_count_triggers(self.crm.db)
+        dialect.drop_count_triggers(db)
         edge_fields = [Association.from_object, Association.from_id, Association.to_object, Association.to_id,
                        Association.is_primary, Association.created_at]
         edge_sql, _ = Association.insert_many([(None,) * len(edge_fields)], fields=edge_fields).sql()
-        # grouped by the edge's first record (stable: each record keeps its links in pair order), so
-        # the unique index takes the edges of one record together
-        edge_rows.sort(key=lambda row: (row[0], row[1]))
-        cursor.executemany(edge_sql, edge_rows)
-        change_fields = [AssociationChange.op, AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object,
-                         AssociationChange.b_id, AssociationChange.action, AssociationChange.label,
-                         AssociationChange.inverse_label]
-        change_sql, _ = AssociationChange.insert_many([(None,) * len(change_fields)], fields=change_fields).sql()
-        cursor.executemany(change_sql, history_rows)
-        dialect.add_counts(cursor, ((fo, fi, to, n) for (fo, fi, to), n in counts.items()))
-        dialect.create_count_triggers(self.crm.db)
+        # Each direction sorted by its first record (stable: a record keeps its links in pair order),
+        # so the unique index takes the edges of one record together. The forward edges take the ids
+        # first..first+n-1: the history and the counts are derived from the new edges in SQL.
+        first = dialect.next_rowid(db, Association._meta.table_name)
+        forward.sort(key=lambda row: (row[0], row[1]))
+        cursor.executemany(edge_sql, forward)
+        backward.sort(key=lambda row: (row[0], row[1]))
+        cursor.executemany(edge_sql, backward)
+        count = len(forward)
+        last = first + 2 * count - 1
+        assert dialect.next_rowid(db, Association._meta.table_name) == last + 1, "edge ids not consecutive"
+        # one history row per link; a link made primary on creation is one "created_primary" row
+        db.execute_sql(
+            "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+            "SELECT ?, from_object, from_id, to_object, to_id, "
+            "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
+            "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
+        dialect.add_counts_of_edges(db, first, last)
+        dialect.create_count_triggers(db)
         return count
 
     # -- reading -----------------------------------------------------------------------------

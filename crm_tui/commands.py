@@ -7,6 +7,7 @@ import sys
 from dataclasses import asdict
 
 from . import sources
+from .associations import ACTION_TEXT as assoc_actions
 from .core import Crm
 from .errors import InvalidValue, NotFound, PrimaryRequired
 from .query import Filter, Sort
@@ -219,15 +220,11 @@ def cmd_assoc(crm: Crm, args) -> int:
     return 0
 
 
-ACTION_TEXT = {"created": "Created", "removed": "Removed", "label_added": "Label added", "label_removed": "Label removed",
-               "primary_set": "Set as primary", "primary_removed": "Removed as primary"}
-
-
 def format_change(r) -> str:
     when = r.at[:19].replace("T", " ")
     label = f" \"{r.label}\"" if r.label else ""
     who = f"{r.source}: {r.actor}" if r.actor else r.source
-    return f"{when}  {ACTION_TEXT.get(r.action, r.action)}{label}  {r.other_object}:{r.other_id} {r.other_name}  [{who}]"
+    return f"{when}  {assoc_actions.get(r.action, r.action)}{label}  {r.other_object}:{r.other_id} {r.other_name}  [{who}]"
 
 
 def _check_company(ref) -> None:

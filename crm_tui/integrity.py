@@ -88,8 +88,8 @@ def replay_history() -> dict:
             AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object, AssociationChange.b_id,
             AssociationChange.action, AssociationChange.label).order_by(AssociationChange.id).tuples():
         key = frozenset([(a_o, a_i), (b_o, b_i)])
-        if action == "created":
-            state[key] = {"labels": set(), "primary": False}
+        if action in ("created", "created_primary"):
+            state[key] = {"labels": set(), "primary": action == "created_primary"}
         elif action == "removed":
             state.pop(key, None)
         elif key in state:

@@ -183,7 +183,7 @@ class AssociationChange(BaseModel):
     a_id = IntegerField()
     b_object = IntegerField()
     b_id = IntegerField()
-    action = CharField()  # created, removed, label_added, label_removed, primary_set, primary_removed
+    action = CharField()  # a key of associations.ACTION_TEXT
     label = CharField(null=True)  # the label as seen from a
     inverse_label = CharField(null=True)  # the label as seen from b
 

@@ -11,16 +11,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from crm_tui import sources
+from crm_tui.associations import ACTION_TEXT
 from crm_tui.sanitize import clean_line
-
-ACTIONS = {
-    "created": "Created",
-    "removed": "Removed",
-    "label_added": "Label added",
-    "label_removed": "Label removed",
-    "primary_set": "Set as primary",
-    "primary_removed": "Removed as primary",
-}
 
 
 def when(at: str | None) -> str:
@@ -34,7 +26,7 @@ def source_text(source: str, actor: str | None) -> str:
 
 
 def action_text(change) -> str:
-    text = ACTIONS.get(change.action, change.action)
+    text = ACTION_TEXT.get(change.action, change.action)
     if change.label and change.action.startswith("label"):
         text += f": {change.label}"
     return text

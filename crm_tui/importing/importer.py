@@ -514,7 +514,8 @@ class _Importer:
                     self._run(total, started)
                     txn.rollback()
             else:
-                self._run(total, started)
+                with dialect.bulk_load(crm.db):
+                    self._run(total, started)
         except BaseException:
             self.errors.close()
             if self.result.import_id and not self.dry_run:
@@ -1294,7 +1295,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
             if ch.a_id in created.get(a_meta.name, ()) or ch.b_id in created.get(b_meta.name, ()):
                 continue  # the links of records the import created go with them, in bulk, below
             edges = assoc._edges(a_meta, ch.a_id, b_meta, ch.b_id)
-            if ch.action == "created" and edges is not None:
+            if ch.action in ("created", "created_primary") and edges is not None:
                 for label in assoc._labels_on(edges[0].id):
                     assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_removed", label)
                 Association.delete().where(Association.id.in_([e.id for e in edges if e is not None])).execute()
