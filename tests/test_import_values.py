@@ -337,3 +337,46 @@ def test_parsers_are_fast():
         parse_datetime("2026-02-25 22:36")
         parse_email("john@example.com")
     assert time.perf_counter() - started < 2.0
+
+
+# -- the plain-value fast paths accept exactly what the full checks accept, unchanged
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from crm_tui.importing import values as values_module  # noqa: E402
+
+
+def _outcome(parse, text):
+    try:
+        return parse(text)
+    except ValueError as exc:
+        return ("refused", str(exc))
+
+
+def _without_fast_path(monkeypatch, name, parse, text):
+    import re
+
+    with monkeypatch.context() as m:
+        m.setattr(values_module, name, re.compile(r"(?!)"))  # a pattern that never matches
+        return _outcome(parse, text)
+
+
+_label = st.text(alphabet="aZ9-_\u00e9", max_size=5)
+_email_like = st.builds(lambda local, labels, tld: local + "@" + ".".join(labels + [tld]),
+                        st.text(alphabet="aZ9_.-+", max_size=8), st.lists(_label, max_size=3),
+                        st.sampled_from(["org", "io", "a", "Com", "c0m", "xn--p1ai", ""]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet="aZ9_.-+@ x\u00e9", max_size=20) | _email_like | st.emails())
+def test_plain_email_fast_path_agrees_with_the_full_check(text):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert _outcome(parse_email, text) == _without_fast_path(monkeypatch, "_PLAIN_EMAIL", parse_email, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0129+ .-()xt'", max_size=16))
+def test_plain_phone_fast_path_agrees_with_the_full_check(text):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert _outcome(parse_phone, text) == _without_fast_path(monkeypatch, "_PLAIN_PHONE", parse_phone, text)
