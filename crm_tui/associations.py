@@ -553,13 +553,14 @@ class Associations:
         count = len(forward)
         last = first + 2 * count - 1
         assert dialect.next_rowid(db, Association._meta.table_name) == last + 1, "edge ids not consecutive"
-        # one history row per link; a link made primary on creation is one "created_primary" row
-        db.execute_sql(
-            "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
-            "SELECT ?, from_object, from_id, to_object, to_id, "
-            "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
-            "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
-        dialect.add_counts_of_edges(db, first, last)
+        with self.crm.sqlite_only():
+            # one history row per link; a link made primary on creation is one "created_primary" row
+            db.execute_sql(
+                "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, from_object, from_id, to_object, to_id, "
+                "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
+                "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
+            dialect.add_counts_of_edges(db, first, last)
         dialect.create_count_triggers(db)
         return count
 

@@ -13,7 +13,7 @@ import getpass
 import json
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from . import db as dbmod
@@ -95,6 +95,9 @@ class Crm:
         self._freemail: frozenset[str] | None = None
         self._owners: dict[int, str] | None = None
         self.overrides: dict = {}  # settings from the config file win over the database's
+        # Wrapped around a long call that runs only SQLite's C code (a bulk INSERT ... SELECT): a
+        # bulk load sets it so that a helper thread can use the interpreter meanwhile.
+        self.sqlite_only = nullcontext
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False,

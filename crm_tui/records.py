@@ -444,9 +444,10 @@ class Records:
         if last < first or not meta.search:
             return
         body = " || ' ' || ".join(f'COALESCE("{name}", \'\')' for name in meta.search)
-        self.crm.db.execute_sql(
-            f'INSERT INTO "fts_{meta.name}"(rowid, body) SELECT id, {body} FROM "{meta.table}" WHERE id BETWEEN ? AND ?',
-            (first, last))
+        with self.crm.sqlite_only():
+            self.crm.db.execute_sql(
+                f'INSERT INTO "fts_{meta.name}"(rowid, body) SELECT id, {body} FROM "{meta.table}" '
+                'WHERE id BETWEEN ? AND ?', (first, last))
 
     def _index_text(self, meta: ObjectMeta, record_id: int) -> None:
         row = self._row(meta, record_id)

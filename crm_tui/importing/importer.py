@@ -48,6 +48,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,7 @@ from ..models import Association, AssociationChange, AssociationLabel, ExternalI
 from ..types import now_iso
 from . import csvread, mapping, vcard
 from .csvwrite import SafeCsvWriter
+from .parse_ahead import ParseAhead
 
 LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
 LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
@@ -479,6 +481,9 @@ def error_directory(spec: ImportSpec) -> str:
     return str(target)
 
 
+COLLECT_EVERY = 100_000  # rows between two runs of the cyclic garbage collector during an import
+
+
 class _Importer:
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
         self.crm = crm
@@ -497,6 +502,7 @@ class _Importer:
         self.auto_domain = bool(crm.setting("auto_associate_by_domain", True))
         self.customer_on_won = bool(crm.setting("lifecycle_customer_on_won", True))
         self._plan_cache = None
+        self._ahead: ParseAhead | None = None
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
 
@@ -549,7 +555,8 @@ class _Importer:
     def _run(self, total: int, started: float) -> None:
         # The cyclic garbage collector would rescan the live row objects of a batch over and over
         # (a third of an import's time); rows are freed by reference counting, so it is paused for
-        # the run and run once per batch instead (cyclic garbage stays bounded by one batch).
+        # the run and run every COLLECT_EVERY rows instead (each run costs about the live rows of
+        # two batches, whatever the interval; the little cyclic garbage an import makes stays bounded).
         self._gc_paused = gc.isenabled()
         gc.disable()
         try:
@@ -558,8 +565,8 @@ class _Importer:
             if self._gc_paused:
                 gc.enable()
 
-    def _collect(self) -> None:
-        if self._gc_paused:
+    def _collect(self, done: int) -> None:
+        if self._gc_paused and done % COLLECT_EVERY < self.spec.batch_size:
             gc.collect(1)
 
     def _run_batches(self, total: int, started: float) -> None:
@@ -567,22 +574,26 @@ class _Importer:
         with crm.operation("import", sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
         self.result.import_id = op.id
-        batch: list = []
         done = 0
-        for line, row in _rows(self.spec):
-            batch.append((line, row))
-            if len(batch) >= self.spec.batch_size:
-                self._batch(batch)
-                done += len(batch)
-                batch = []
-                self._collect()
+        if self._plan_cache is None:
+            self._plan_cache = self._plan()
+        # cells are read and checked one batch ahead by a helper thread (see parse_ahead), which
+        # closes its own database connection if a check opened one (an owner looked up by name)
+        self._ahead = ParseAhead(_rows(self.spec), self._parse, self.spec.batch_size, on_exit=crm.db.close)
+        crm.sqlite_only = self._ahead.window
+        try:
+            for parsed in self._ahead:
+                self._batch(parsed)
+                done += len(parsed)
+                self._collect(done)
                 self._report(done, total, started)
                 if self.cancel.is_set():
                     self.result.cancelled = True
                     return
-        if batch:
-            self._batch(batch)
-            done += len(batch)
+        finally:
+            crm.sqlite_only = nullcontext
+            self._ahead.close()
+            self._ahead = None
         if self.deferred:
             self._with_batch_op(self._resolve_deferred)
         self._report(done, max(total, done), started)
@@ -612,11 +623,18 @@ class _Importer:
 
     # -- one batch
 
-    def _process(self, bop, batch) -> None:
-        rows = [r for r in (self._parse(line, row) for line, row in batch) if r is not None]
+    def _process(self, bop, parsed) -> None:
+        rows = []
+        for line, row, problems in parsed:
+            if row is not None:
+                rows.append(row)
+            for header, cell, reason in problems:
+                self.errors.add(line, header, cell, reason, ROW_SKIPPED)
         rows = self._match(rows)
         self._write(bop, rows)
         self._link(bop, rows)
+        if self._ahead is not None:
+            self._ahead.open_gate()  # the commit that follows runs no Python
 
     def _plan(self) -> list[tuple]:
         plan = []
@@ -642,13 +660,15 @@ class _Importer:
             plan.append((col, kind, meta, prop, vmap, conv, col.header, col.object, prop.name if prop is not None else None))
         return plan
 
-    def _parse(self, line: int, row: dict) -> _Row | None:
+    def _parse(self, line: int, row: dict) -> tuple[int, _Row | None, list]:
+        """(line, the row's records and links, []) or (line, None, [(header, cell, reason)...]).
+
+        Runs in the parse-ahead thread: it reads no shared state but the plan, and reports problems
+        instead of writing them."""
         recs: dict[str, _Rec] = {}
         out = _Row(line, recs, [], [], [])
         problems = []
         plan = self._plan_cache
-        if plan is None:
-            plan = self._plan_cache = self._plan()
         for col, kind, meta, prop, vmap, conv, header, obj, pname in plan:
             cell = row.get(header, "")
             if vmap and cell.casefold() in vmap:
@@ -698,16 +718,13 @@ class _Importer:
                 other, prop_name = target[len(LINK_PREFIX):].split(":", 1)
                 out.keylinks.append((col.object, other, prop_name, cell, col.label, col.header, col.create_missing))
         if problems:
-            for header, cell, reason in problems:
-                self.errors.add(line, header, cell, reason, ROW_SKIPPED)
-            return None
+            return line, None, problems
         if not recs and not out.refs and not out.keylinks:
-            self.errors.add(line, "", "", "nothing to import in this row (no mapped value)", ROW_SKIPPED)
-            return None
+            return line, None, [("", "", "nothing to import in this row (no mapped value)")]
         main = self.spec.objects[0]
         if main not in recs and (out.refs or out.keylinks):
             recs[main] = _Rec(main, {})
-        return out
+        return line, out, problems
 
     def _match(self, rows: list[_Row]) -> list[_Row]:
         """Find the existing record of each row's records; refuse rows that cannot be matched."""
