@@ -47,6 +47,7 @@ import os
 import sqlite3
 import threading
 import time
+from itertools import chain
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -503,6 +504,7 @@ class _Importer:
         self.customer_on_won = bool(crm.setting("lifecycle_customer_on_won", True))
         self._plan_cache = None
         self._ahead: ParseAhead | None = None
+        self._bulk = None  # dialect.BulkLoad while the batches run
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
 
@@ -520,7 +522,7 @@ class _Importer:
                     self._run(total, started)
                     txn.rollback()
             else:
-                with dialect.bulk_load(crm.db):
+                with dialect.bulk_load(crm.db, crm.path) as self._bulk:
                     self._run(total, started)
         except BaseException:
             self.errors.close()
@@ -614,7 +616,10 @@ class _Importer:
         try:
             with crm.operation("import_batch", sources.IMPORT, object=self.spec.objects[0],
                                summary={"import": self.import_op.id}) as bop:
-                return fn_(bop, *args)
+                result = fn_(bop, *args)
+            if self._bulk is not None:
+                self._bulk.committed()
+            return result
         finally:
             crm._ops.pop()
 
@@ -752,45 +757,50 @@ class _Importer:
             seen_key: dict = {}
             seen_ext: dict = {}
             required = [(n, p) for n, p in meta.properties.items() if p.required]
+            crm, before_create = self.crm, rules.before_create
+            close_date = self._close_date if obj == "deals" else None
             for row, rec in recs:
                 if row.line in bad:
                     continue
+                values, ext_id = rec.values, rec.ext_id
+                key_value = values.get(key) if key else None
                 if rec.local_id is not None:
                     if rec.local_id not in live:
                         bad[row.line] = ("Record ID", str(rec.local_id), f"no {meta.label.lower()} with Record ID {rec.local_id}")
                         continue
                     rec.record_id = rec.local_id
-                elif rec.ext_id and rec.ext_id in known_ext:
-                    rec.record_id = known_ext[rec.ext_id]
-                elif key and rec.values.get(key) in by_key:
-                    rec.record_id = by_key[rec.values[key]]
+                elif ext_id and ext_id in known_ext:
+                    rec.record_id = known_ext[ext_id]
+                elif key_value is not None and key_value in by_key:
+                    rec.record_id = by_key[key_value]
                 if rec.record_id is None:
-                    earlier = (seen_ext.get(rec.ext_id) if rec.ext_id else None) or \
-                              (seen_key.get(rec.values.get(key)) if key and rec.values.get(key) else None)
+                    earlier = (seen_ext.get(ext_id) if ext_id else None) or \
+                              (seen_key.get(key_value) if key_value else None)
                     if earlier is not None:
                         rec.pending = earlier
-                        for k, v in rec.values.items():
-                            earlier.values[k] = v
+                        earlier.values.update(values)
                         continue
-                    if not rec.values and not rec.ext_id:
+                    if not values and not ext_id:
                         bad[row.line] = ("", "", f"no value for the {meta.label.lower()} of this row")
                         continue
                     rec.fresh = True
-                    missing = [p for n, p in required if rec.values.get(n) is None]
-                    if missing:
-                        p = missing[0]
-                        bad[row.line] = (p.label, "", f"{p.label} is required to create a {meta.label.lower()}")
-                        continue
+                    if required:
+                        missing = [p for n, p in required if values.get(n) is None]
+                        if missing:
+                            p = missing[0]
+                            bad[row.line] = (p.label, "", f"{p.label} is required to create a {meta.label.lower()}")
+                            continue
                     try:
-                        rules.before_create(self.crm, meta, rec.values)
-                        self._close_date(meta, rec.values)
+                        before_create(crm, meta, values)
+                        if close_date is not None:
+                            close_date(meta, values)
                     except CrmError as exc:
                         bad[row.line] = ("", "", _reason(exc))
                         continue
-                    if rec.ext_id:
-                        seen_ext[rec.ext_id] = rec
-                    if key and rec.values.get(key):
-                        seen_key[rec.values[key]] = rec
+                    if ext_id:
+                        seen_ext[ext_id] = rec
+                    if key_value:
+                        seen_key[key_value] = rec
                 else:
                     if rec.ext_id and rec.ext_id not in known_ext:
                         rec.fresh = False
@@ -879,7 +889,7 @@ class _Importer:
         return out
 
     def _insert(self, bop, meta, fresh: list) -> None:
-        names: list[str] = list(dict.fromkeys(k for _row, rec in fresh for k in rec.values))  # first-seen order
+        names: list[str] = list(dict.fromkeys(chain.from_iterable(rec.values for _row, rec in fresh)))  # first-seen order
         records = self.crm.records
         if "createdate" in names:
             now = now_iso()
@@ -915,10 +925,13 @@ class _Importer:
         pairs: list = []  # (line, header, a_ref, b_ref, labels, primary)
         self.fresh = {(o, r.record_id) for row in rows for o, r in row.recs.items() if r.fresh and r.record_id is not None}
         self.given_company = set()  # per batch: later batches ask the database (memory stays flat)
+        failed = self.errors.failed_lines
         for row in rows:
-            if row.line in self.errors.failed_lines:
+            if row.line in failed:
                 continue
-            recs = {o: r for o, r in row.recs.items() if r.record_id is not None}
+            recs = row.recs
+            if len(recs) > 1 or any(r.record_id is None for r in recs.values()):
+                recs = {o: r for o, r in recs.items() if r.record_id is not None}
             objs = [o for o in self.spec.objects if o in recs] if len(recs) > 1 else ()
             used_label = False
             for i, a in enumerate(objs):
@@ -930,10 +943,12 @@ class _Importer:
                 self.errors.add(row.line, row.label_header or "", ";".join(row.labels),
                                 "no such association label between the objects of this row", NOT_LINKED)
             for obj, other, ids, primary, label, header in row.refs:
-                if obj not in recs:
+                rec = recs.get(obj)
+                if rec is None:
                     continue
+                a = (obj, rec.record_id)
                 for ext in ids:
-                    pairs.append((row.line, header, (obj, recs[obj].record_id), ("@ref", other, ext), [label] if label else [], primary))
+                    pairs.append((row.line, header, a, ("@ref", other, ext), [label] if label else [], primary))
             for obj, other, prop, value, label, header, create in row.keylinks:
                 if obj not in recs:
                     continue
@@ -1051,7 +1066,7 @@ class _Importer:
                 continue  # already linked and primary
             if a == b:
                 continue
-            key = (a, b) if (a[0], a[1]) <= (b[0], b[1]) else (b, a)
+            key = (a, b) if a <= b else (b, a)  # (object, id) pairs
             if key in seen and not labels and not primary:
                 continue
             seen.add(key)
@@ -1066,7 +1081,7 @@ class _Importer:
                 continue
             simple.append((a, b))
         if slow_keys:
-            simple = [(a, b) for a, b in simple if ((a, b) if (a[0], a[1]) <= (b[0], b[1]) else (b, a)) not in slow_keys]
+            simple = [(a, b) for a, b in simple if ((a, b) if a <= b else (b, a)) not in slow_keys]
         if simple:
             existing = self._existing_edges(simple)
             new_pairs = [(a, b) for a, b in simple if (a, b) not in existing]
