@@ -742,7 +742,7 @@ class _Importer:
             model = meta.model
             # by this CRM's Record ID
             local_ids = [r.local_id for _row, r in recs if r.local_id is not None]
-            live = set(_chunked_ids(model, model.id, local_ids, extra=model.deleted_at.is_null(True)))
+            live = set(_live_ids(self.crm, meta, local_ids))
             # by a source system's ID
             ext_ids = [r.ext_id for _row, r in recs if r.ext_id]
             known_ext = self._ext_lookup(obj, ext_ids)
@@ -751,8 +751,8 @@ class _Importer:
             keys = [r.values.get(key) for _row, r in recs if key and r.values.get(key)]
             by_key = {}
             if keys:
-                for rid, k in _in_rows(self.crm.db, f'SELECT id, "{key}" FROM "{meta.table}" WHERE deleted_at IS NULL '
-                                       f'AND "{key}" IN ({{ph}})', list(set(keys))):
+                for rid, k in _in_rows(self.crm, f'id, "{key}"', f'FROM "{meta.table}" WHERE deleted_at IS NULL '
+                                       f'AND "{key}" IN {{values}}', list(set(keys))):
                     by_key[k] = rid
             seen_key: dict = {}
             seen_ext: dict = {}
@@ -987,7 +987,7 @@ class _Importer:
         for other, ids in refs.items():
             meta = self.reg.get(other)
             if self.spec.id_source == LOCAL:
-                live = _chunked_ids(meta.model, meta.model.id, [int(i) for i in ids], extra=meta.model.deleted_at.is_null(True))
+                live = _live_ids(self.crm, meta, [int(i) for i in ids])
                 ref_map[other] = {str(i): i for i in live}
             else:
                 ref_map[other] = self._ext_lookup(other, list(ids))
@@ -1129,8 +1129,8 @@ class _Importer:
         companies = self.reg.get("companies")
         for obj, ids in by_object.items():
             meta = self.reg.get(obj)
-            for (rid,) in _in_rows(self.crm.db, "SELECT from_id FROM association WHERE from_object = ? AND to_object = ? "
-                                   "AND is_primary = 1 AND from_id IN ({ph})", ids, (meta.id, companies.id)):
+            for (rid,) in _in_rows(self.crm, "from_id", "FROM association WHERE from_object = ? AND to_object = ? "
+                                   "AND is_primary = 1 AND from_id IN {values}", ids, (meta.id, companies.id)):
                 with_primary.add((obj, rid))
         needs = [p for key, ps in holders.items() if key not in with_primary for p in ps]
         has = [p for key, ps in holders.items() if key in with_primary for p in ps]
@@ -1166,8 +1166,8 @@ class _Importer:
         found = set()
         for (ao, bo), ids in by_group.items():
             am, bm = self.reg.get(ao), self.reg.get(bo)
-            for fid, tid in _in_rows(self.crm.db, "SELECT from_id, to_id FROM association WHERE from_object = ? "
-                                     "AND to_object = ? AND from_id IN ({ph})", list(ids), (am.id, bm.id)):
+            for fid, tid in _in_rows(self.crm, "from_id, to_id", "FROM association WHERE from_object = ? "
+                                     "AND to_object = ? AND from_id IN {values}", list(ids), (am.id, bm.id)):
                 found.add(((ao, fid), (bo, tid)))
         return found
 
@@ -1229,20 +1229,22 @@ def _dedupe_key(object_name: str) -> str | None:
     return DEDUPE_KEYS.get(object_name)
 
 
-def _chunked_ids(model, field_, ids: list, extra=None) -> list:
-    """Live ids among `ids` (raw SQL: Peewee builds big IN lists slowly)."""
-    table = model._meta.table_name
-    return [v for (v,) in _in_rows(model._meta.database, f'SELECT "{field_.column_name}" FROM "{table}" WHERE '
-                                   f'deleted_at IS NULL AND "{field_.column_name}" IN ({{ph}})', list(set(ids)))]
+def _live_ids(crm, meta, ids: list) -> list[int]:
+    """The ids among `ids` of live records of an object."""
+    return [v for (v,) in _in_rows(crm, "id", f'FROM "{meta.table}" WHERE deleted_at IS NULL AND id IN {{values}}',
+                                   list(set(ids)))]
 
 
-def _in_rows(db, sql: str, values: list, params: tuple = ()) -> list:
-    """Run `sql` (with {ph} for the placeholders of an IN list) over values in chunks of 900."""
-    out = []
-    for start in range(0, len(values), 900):
-        chunk = values[start:start + 900]
-        out.extend(db.execute_sql(sql.format(ph=",".join("?" * len(chunk))), (*params, *chunk)).fetchall())
-    return out
+def _in_rows(crm, select: str, tail: str, values: list, params: tuple = ()) -> list[list]:
+    """The rows of `SELECT {select} {tail}`, where `{values}` in tail stands for the IN list of
+    `values` (after `params`). One statement whatever the number of values, answering one JSON
+    array, so SQLite runs it without Python between rows (the import's helper thread runs then)."""
+    if not values:
+        return []
+    sql = f"SELECT json_group_array(json_array({select})) {tail.format(values='(SELECT value FROM json_each(?))')}"
+    with crm.sqlite_only():
+        (text,) = crm.db.execute_sql(sql, (*params, json.dumps(values))).fetchone()
+    return json.loads(text)
 
 
 def _reason(exc: Exception) -> str:
