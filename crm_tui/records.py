@@ -425,16 +425,16 @@ class Records:
         full-text index is filled for that range with `index_range` afterwards."""
         now = now or now_iso()
         names = list(columns)
+        extra: tuple = (now, op.id)
         if "createdate" not in names:
             names.append("createdate")
-            rows = (tuple(row) + (now,) for row in rows)
+            extra = (now, now, op.id)
         names += ["lastmodifieddate", "created_op"]
         fields = [meta.model._meta.fields[name] for name in names]
         # insert_many with `fields` keeps our column order (a dict insert would reorder the columns)
         sql, _params = meta.model.insert_many([(None,) * len(fields)], fields=fields).sql()
         before = dialect.last_record_id(self.crm.db, meta.table)
         cursor = self.crm.db.cursor()
-        extra = (now, op.id)
         cursor.executemany(sql, (tuple(row) + extra for row in rows))
         after = dialect.last_record_id(self.crm.db, meta.table)
         return before + 1, after

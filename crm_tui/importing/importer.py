@@ -568,7 +568,8 @@ class _Importer:
                 gc.enable()
 
     def _collect(self, done: int) -> None:
-        if self._gc_paused and done % COLLECT_EVERY < self.spec.batch_size:
+        """Before a batch (none after the last: the collector runs again on its own then)."""
+        if self._gc_paused and done and done % COLLECT_EVERY < self.spec.batch_size:
             gc.collect(1)
 
     def _run_batches(self, total: int, started: float) -> None:
@@ -585,9 +586,9 @@ class _Importer:
         crm.sqlite_only = self._ahead.window
         try:
             for parsed in self._ahead:
+                self._collect(done)
                 self._batch(parsed)
                 done += len(parsed)
-                self._collect(done)
                 self._report(done, total, started)
                 if self.cancel.is_set():
                     self.result.cancelled = True
@@ -736,7 +737,7 @@ class _Importer:
         bad: dict[int, tuple[str, str, str]] = {}
         for obj in self.spec.objects:
             meta = self.reg.get(obj)
-            recs = [(row, row.recs[obj]) for row in rows if obj in row.recs]
+            recs = [(row, rec) for row in rows if (rec := row.recs.get(obj)) is not None]
             if not recs:
                 continue
             model = meta.model
@@ -748,7 +749,7 @@ class _Importer:
             known_ext = self._ext_lookup(obj, ext_ids)
             # by email / domain
             key = _dedupe_key(obj)
-            keys = [r.values.get(key) for _row, r in recs if key and r.values.get(key)]
+            keys = [value for _row, r in recs if (value := r.values.get(key))] if key else []
             by_key = {}
             if keys:
                 for rid, k in _in_rows(self.crm, f'id, "{key}"', f'FROM "{meta.table}" WHERE deleted_at IS NULL '
@@ -841,15 +842,15 @@ class _Importer:
         new_ext: list[tuple] = []
         for obj in self.spec.objects:
             meta = self.reg.get(obj)
-            fresh = [(row, row.recs[obj]) for row in rows if obj in row.recs and row.recs[obj].fresh]
+            pairs = [(row, rec) for row in rows if (rec := row.recs.get(obj)) is not None]
+            fresh = [pair for pair in pairs if pair[1].fresh]
             if fresh:
                 self._insert(bop, meta, fresh)
-                for row, rec in fresh:
-                    if rec.record_id is not None and rec.ext_id:
-                        new_ext.append((obj, rec.record_id, rec.ext_id))
-            current = self._current_rows(meta, [row.recs[obj].record_id for row in rows if obj in row.recs
-                                                and not row.recs[obj].fresh and row.recs[obj].record_id is not None])
-            for row, rec in ((row, row.recs[obj]) for row in rows if obj in row.recs):
+                new_ext += [(obj, rec.record_id, rec.ext_id) for _row, rec in fresh
+                            if rec.ext_id and rec.record_id is not None]
+            current = self._current_rows(meta, [rec.record_id for _row, rec in pairs
+                                                if not rec.fresh and rec.record_id is not None])
+            for row, rec in pairs:
                 if rec.pending is not None:
                     rec.record_id = rec.pending.record_id
                     continue
