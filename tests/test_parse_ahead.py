@@ -78,3 +78,11 @@ def test_closing_early_stops_the_helper_and_closes_the_rows():
     assert not ahead._thread.is_alive()
     assert closed.is_set() and exits == [1]
     assert sys.getswitchinterval() == saved
+
+
+def test_a_smaller_first_batch_then_full_ones():
+    ahead = ParseAhead(numbered(25), lambda line, row: line, batch_size=10, first_batch_size=3)
+    try:
+        assert [len(b) for b in ahead] == [3, 10, 10, 2]
+    finally:
+        ahead.close()

@@ -483,6 +483,7 @@ def error_directory(spec: ImportSpec) -> str:
 
 
 COLLECT_EVERY = 100_000  # rows between two runs of the cyclic garbage collector during an import
+FIRST_BATCH = 1_000  # rows: writing starts after these are read, not after a whole batch
 
 
 class _Importer:
@@ -582,7 +583,9 @@ class _Importer:
             self._plan_cache = self._plan()
         # cells are read and checked one batch ahead by a helper thread (see parse_ahead), which
         # closes its own database connection if a check opened one (an owner looked up by name)
-        self._ahead = ParseAhead(_rows(self.spec), self._parse, self.spec.batch_size, on_exit=crm.db.close)
+        size = self.spec.batch_size
+        self._ahead = ParseAhead(_rows(self.spec), self._parse, size, on_exit=crm.db.close,
+                                 first_batch_size=FIRST_BATCH if size > FIRST_BATCH else size)
         crm.sqlite_only = self._ahead.window
         try:
             for parsed in self._ahead:

@@ -21,7 +21,7 @@ from typing import Any
 
 import sys
 
-PAUSE_EVERY = 200  # rows the helper reads between looks at the gate
+PAUSE_EVERY = 50  # rows the helper reads between looks at the gate
 # While the helper lives, the writer gets the interpreter back this soon after a long SQLite call
 # returns (the default 5 ms, paid after every statement and commit, cost more than it saved).
 SWITCH_INTERVAL = 0.0005
@@ -35,10 +35,12 @@ class ParseAhead:
     """
 
     def __init__(self, rows: Iterable[tuple[int, Any]], parse: Callable[[int, Any], Any], batch_size: int,
-                 on_exit: Callable[[], None] | None = None):
+                 on_exit: Callable[[], None] | None = None, first_batch_size: int | None = None):
         self._rows = rows
         self._parse = parse
         self._batch_size = batch_size
+        # a smaller first batch lets the writer start while the helper reads the rest of it
+        self._first_batch_size = first_batch_size or batch_size
         self._on_exit = on_exit
         self._cv = threading.Condition()
         self._open = False  # the helper may run
@@ -129,13 +131,13 @@ class ParseAhead:
             self._pause()
             batch: list = []
             since_pause = 0
-            parse, size = self._parse, self._batch_size
+            parse, size = self._parse, self._first_batch_size
             for line, row in self._rows:
                 batch.append(parse(line, row))
                 since_pause += 1
                 if len(batch) >= size:
                     self._hand_over(batch)
-                    batch, since_pause = [], 0
+                    batch, since_pause, size = [], 0, self._batch_size
                 elif since_pause >= PAUSE_EVERY:
                     self._pause()
                     since_pause = 0
