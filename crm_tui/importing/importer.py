@@ -561,6 +561,7 @@ class _Importer:
         # the run and run every COLLECT_EVERY rows instead (each run costs about the live rows of
         # two batches, whatever the interval; the little cyclic garbage an import makes stays bounded).
         self._gc_paused = gc.isenabled()
+        self._collected_at = 0
         gc.disable()
         try:
             self._run_batches(total, started)
@@ -570,8 +571,9 @@ class _Importer:
 
     def _collect(self, done: int) -> None:
         """Before a batch (none after the last: the collector runs again on its own then)."""
-        if self._gc_paused and done and done % COLLECT_EVERY < self.spec.batch_size:
+        if self._gc_paused and done - self._collected_at >= COLLECT_EVERY:
             gc.collect(1)
+            self._collected_at = done
 
     def _run_batches(self, total: int, started: float) -> None:
         crm = self.crm
