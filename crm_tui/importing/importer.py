@@ -1090,7 +1090,7 @@ class _Importer:
             simple = [(a, b) for a, b in simple if ((a, b) if a <= b else (b, a)) not in slow_keys]
         if simple:
             existing = self._existing_edges(simple)
-            new_pairs = [(a, b) for a, b in simple if (a, b) not in existing]
+            new_pairs = [(a, b) for a, b in simple if (a, b) not in existing] if existing else simple
             if new_pairs:
                 self._bulk_link(bop, new_pairs)
         # labelled, primary or limited links one by one, after the plain ones (so "first company
