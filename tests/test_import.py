@@ -262,7 +262,7 @@ def test_crash_part_way_leaves_whole_batches_that_undo_reverses(crm, tmp_path, m
     def flaky(self, bop, batch):
         calls.append(1)
         if len(calls) == 2:
-            original(self, bop, batch[:1])  # half a batch written, then the crash
+            original(self, bop, importer._Parsed(batch.rows[:1], [], 1))  # half a batch written, then the crash
             raise RuntimeError("killed")
         return original(self, bop, batch)
 

@@ -424,6 +424,22 @@ class _Rec:
 
 
 @dataclass
+class _Parsed:
+    """A batch as the parse-ahead helper hands it over: rows to write, rows refused (line and
+    problems, in file order), and the number of rows read."""
+
+    rows: list
+    problems: list
+    size: int
+
+    @classmethod
+    def of(cls, results: list) -> "_Parsed":
+        rows = [row for _line, row, _problems in results if row is not None]
+        problems = [(line, problems) for line, row, problems in results if problems]
+        return cls(rows, problems, len(results))
+
+
+@dataclass
 class _Row:
     line: int
     recs: dict  # object -> _Rec
@@ -587,13 +603,13 @@ class _Importer:
         # closes its own database connection if a check opened one (an owner looked up by name)
         size = self.spec.batch_size
         self._ahead = ParseAhead(_rows(self.spec), self._parse, size, on_exit=crm.db.close,
-                                 first_batch_size=FIRST_BATCH if size > FIRST_BATCH else size)
+                                 first_batch_size=FIRST_BATCH if size > FIRST_BATCH else size, finish=_Parsed.of)
         crm.sqlite_only = self._ahead.window
         try:
             for parsed in self._ahead:
                 self._collect(done)
                 self._batch(parsed)
-                done += len(parsed)
+                done += parsed.size
                 self._report(done, total, started)
                 if self.cancel.is_set():
                     self.result.cancelled = True
@@ -634,14 +650,11 @@ class _Importer:
 
     # -- one batch
 
-    def _process(self, bop, parsed) -> None:
-        rows = []
-        for line, row, problems in parsed:
-            if row is not None:
-                rows.append(row)
+    def _process(self, bop, parsed: "_Parsed") -> None:
+        for line, problems in parsed.problems:
             for header, cell, reason in problems:
                 self.errors.add(line, header, cell, reason, ROW_SKIPPED)
-        rows = self._match(rows)
+        rows = self._match(parsed.rows)
         self._write(bop, rows)
         self._link(bop, rows)
         if self._ahead is not None:
@@ -936,33 +949,35 @@ class _Importer:
             if row.line in failed:
                 continue
             recs = row.recs
-            if len(recs) > 1 or any(r.record_id is None for r in recs.values()):
-                recs = {o: r for o, r in recs.items() if r.record_id is not None}
-            objs = [o for o in self.spec.objects if o in recs] if len(recs) > 1 else ()
             used_label = False
-            for i, a in enumerate(objs):
-                for b in objs[i + 1:]:
-                    labels = self._row_labels(a, b, row.labels)
-                    used_label |= bool(labels)
-                    pairs.append((row.line, "", (a, recs[a].record_id), (b, recs[b].record_id), labels, False))
+            if len(recs) > 1:
+                recs = {o: r for o, r in recs.items() if r.record_id is not None}
+                objs = [o for o in self.spec.objects if o in recs] if len(recs) > 1 else ()
+                for i, a in enumerate(objs):
+                    for b in objs[i + 1:]:
+                        labels = self._row_labels(a, b, row.labels)
+                        used_label |= bool(labels)
+                        pairs.append((row.line, "", (a, recs[a].record_id), (b, recs[b].record_id), labels, False))
             if row.labels and not used_label:
                 self.errors.add(row.line, row.label_header or "", ";".join(row.labels),
                                 "no such association label between the objects of this row", NOT_LINKED)
             for obj, other, ids, primary, label, header in row.refs:
                 rec = recs.get(obj)
-                if rec is None:
+                if rec is None or rec.record_id is None:
                     continue
                 a = (obj, rec.record_id)
+                labels = [label] if label else ()
                 for ext in ids:
-                    pairs.append((row.line, header, a, ("@ref", other, ext), [label] if label else [], primary))
+                    pairs.append((row.line, header, a, ("@ref", other, ext), labels, primary))
             for obj, other, prop, value, label, header, create in row.keylinks:
-                if obj not in recs:
+                rec = recs.get(obj)
+                if rec is None or rec.record_id is None:
                     continue
                 if not value:
                     self.errors.add(row.line, header, "", f"empty: no {self.reg.get(other).label.lower()} to link", NOT_LINKED)
                     continue
-                pairs.append((row.line, header, (obj, recs[obj].record_id), ("@key", other, prop, value, create),
-                              [label] if label else [], False))
+                pairs.append((row.line, header, (obj, rec.record_id), ("@key", other, prop, value, create),
+                              [label] if label else (), False))
         resolved = self._resolve(pairs, defer=True)
         self._make_links(bop, resolved)
         self._auto_domain(bop, rows)

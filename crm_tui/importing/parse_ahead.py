@@ -29,16 +29,19 @@ SWITCH_INTERVAL = 0.0001
 
 
 class ParseAhead:
-    """Batches of `parse(line, row)` results for `rows`, produced one batch ahead by a helper thread.
+    """Batches of `parse(line, row)` results for `rows` (or `finish(results)` of each batch), produced
+    one batch ahead by a helper thread.
 
     Iterate it in the writer; wrap the writer's long SQLite calls in `window()`; `close()` at the end
     (also on errors) stops the helper.
     """
 
     def __init__(self, rows: Iterable[tuple[int, Any]], parse: Callable[[int, Any], Any], batch_size: int,
-                 on_exit: Callable[[], None] | None = None, first_batch_size: int | None = None):
+                 on_exit: Callable[[], None] | None = None, first_batch_size: int | None = None,
+                 finish: Callable[[list], Any] | None = None):
         self._rows = rows
         self._parse = parse
+        self._finish = finish  # turns a list of parse results into what the writer gets (in the helper)
         self._batch_size = batch_size
         # a smaller first batch lets the writer start while the helper reads the rest of it
         self._first_batch_size = first_batch_size or batch_size
@@ -117,6 +120,8 @@ class ParseAhead:
                 raise _Stopped
 
     def _hand_over(self, batch: list) -> None:
+        if self._finish is not None:
+            batch = self._finish(batch)
         with self._cv:
             self._parked = True
             self._cv.notify_all()
