@@ -118,6 +118,7 @@ class CsvSource:
         self.delimiter = delimiter
         self.warnings = warnings
         self.size_bytes = os.path.getsize(self.path)
+        self._has_nul = _has_nul(self.path)
         self._skip_sep_line = skip_sep_line
         self.header_line = 0
         self.headers: list[str] = []
@@ -170,14 +171,15 @@ class CsvSource:
 
     def _records(self, f: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         """(first line, cells) of each non-blank record, the header included."""
-        reader = csv.reader(_without_nul(f), delimiter=self.delimiter, skipinitialspace=True)
+        lines = _without_nul(f) if self._has_nul else f  # a Python step per line only when needed
+        reader = csv.reader(lines, delimiter=self.delimiter, skipinitialspace=True)
         if self._skip_sep_line:
             next(reader, None)
         last_line = reader.line_num
         try:
             for record in reader:
                 line, last_line = last_line + 1, reader.line_num
-                if any(cell.strip() for cell in record):
+                if "".join(record).strip():  # not a blank record
                     yield line, record
         except csv.Error as exc:
             raise CsvError(f"line {reader.line_num}: {exc} (is a quote left open?)") from None
@@ -222,6 +224,14 @@ class CsvSource:
     def _warn(self, message: str) -> None:
         if message not in self.warnings:  # iterating twice must not repeat warnings
             self.warnings.append(message)
+
+
+def _has_nul(path) -> bool:
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 16):
+            if b"\x00" in chunk:
+                return True
+    return False
 
 
 def _without_nul(lines: Iterable[str]) -> Iterator[str]:

@@ -410,7 +410,7 @@ def estimate_rows(path: str) -> int:
 
 # ------------------------------------------------------------------------------------------ running
 
-@dataclass
+@dataclass(slots=True)  # slots: one of these per row and object, made and read in bulk
 class _Rec:
     """One record of one row: values to write, how to find it, what it turned out to be."""
 
@@ -439,7 +439,7 @@ class _Parsed:
         return cls(rows, problems, len(results))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     line: int
     recs: dict  # object -> _Rec
