@@ -130,6 +130,14 @@ def test_unknown_local_record_id_is_reported(crm, tmp_path):
     assert crm.records.get("deals", 1).properties["dealname"] == "Renamed"
 
 
+def test_digits_that_are_not_ascii_are_refused_as_record_ids(crm, tmp_path):
+    company = crm.records.create("companies", {"name": "Acme"}, sources.API).id
+    path = write(tmp_path / "c.csv", f"Email,Associated Company IDs\na@x.org,\u00b2\nb@x.org,{company};\u0663\nc@x.org,{company}\n")
+    result = run(crm, path, ["contacts"], tmp=tmp_path)
+    assert result.created == {"contacts": 1} and result.failed == 2 and result.linked == 1
+    assert [e["Problem"] for e in errors(result)] == ["'\u00b2' is not a Record ID", "'\u0663' is not a Record ID"]
+
+
 def test_external_ids_link_the_same_records_on_a_second_import(crm, tmp_path):
     companies = write(tmp_path / "companies.csv",
                       "Record ID,Company name,Company Domain Name\n501,Acme,acme.com\n502,Beta,beta.io\n")

@@ -718,7 +718,7 @@ class _Importer:
             if kind == "id":
                 rec = recs.setdefault(col.object, _Rec(col.object, {}))
                 if self.spec.id_source == LOCAL:
-                    if not cell.isdigit():
+                    if not _is_record_id(cell):
                         problems.append((col.header, cell, f"{cell!r} is not a Record ID"))
                         continue
                     rec.local_id = int(cell)
@@ -727,9 +727,12 @@ class _Importer:
             elif kind == "assoc":
                 primary = target.startswith(mapping.ASSOC_PRIMARY_PREFIX)
                 other = target.split(":", 1)[1]
+                if _is_record_id(cell) and self.spec.id_source == LOCAL:  # one Record ID, the common cell
+                    out.refs.append((col.object, other, [str(int(cell))], primary, col.label, col.header))
+                    continue
                 ids = mapping.split_list(cell.replace(",", ";"))
                 if self.spec.id_source == LOCAL:
-                    bad = [i for i in ids if not i.isdigit()]
+                    bad = [i for i in ids if not _is_record_id(i)]
                     if bad:
                         problems.append((col.header, cell, f"{bad[0]!r} is not a Record ID"))
                         continue
@@ -1242,6 +1245,10 @@ class _Importer:
                 continue
             if pipelines.stage_kind(self.crm, "deals", rec.values.get("pipeline"), rec.values.get("dealstage")) == "won":
                 rules._advance_linked(self.crm, rec.record_id, "customer")
+
+
+def _is_record_id(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # "²" and "٣" are digits to str.isdigit, not to int()
 
 
 def _dedupe_key(object_name: str) -> str | None:
