@@ -1003,18 +1003,22 @@ class _Importer:
         keys: dict[tuple[str, str], set] = {}
         for p in pairs:
             end = p[3]
-            if end[0] == "@ref":
-                refs.setdefault(end[1], set()).add(end[2])
-            elif end[0] == "@key":
+            kind = end[0]
+            if kind == "@ref":
+                ids = refs.get(end[1])
+                if ids is None:
+                    ids = refs[end[1]] = set()
+                ids.add(end[2])
+            elif kind == "@key":
                 keys.setdefault((end[1], end[2]), set()).add(end[3].casefold())
-        ref_map: dict[str, dict[str, int]] = {}
+        ref_map: dict[str, dict[str, tuple[str, int]]] = {}  # object -> {id as written: (object, record id)}
         for other, ids in refs.items():
             meta = self.reg.get(other)
             if self.spec.id_source == LOCAL:
                 live = _live_ids(self.crm, meta, [int(i) for i in ids])
-                ref_map[other] = {str(i): i for i in live}
+                ref_map[other] = {str(i): (other, i) for i in live}
             else:
-                ref_map[other] = self._ext_lookup(other, list(ids))
+                ref_map[other] = {ext: (other, rid) for ext, rid in self._ext_lookup(other, list(ids)).items()}
         key_map: dict[tuple[str, str], dict[str, list[int]]] = {}
         for (other, prop), values in keys.items():
             meta = self.reg.get(other)
@@ -1028,15 +1032,15 @@ class _Importer:
             key_map[(other, prop)] = found
         for line, header, a, end, labels, primary in pairs:
             if end[0] == "@ref":
-                rid = ref_map[end[1]].get(end[2])
-                if rid is None:
+                ref = ref_map[end[1]].get(end[2])
+                if ref is None:
                     if defer:
                         self.deferred.append((line, header, a, end, labels, primary))
                     else:
                         self.errors.add(line, header, end[2], f"no {self.reg.get(end[1]).label.lower()} with Record ID {end[2]}"
                                         + ("" if self.spec.id_source == LOCAL else f" from {self.spec.id_source}"), NOT_LINKED)
                     continue
-                out.append((line, header, a, (end[1], rid), labels, primary))
+                out.append((line, header, a, ref, labels, primary))
             elif end[0] == "@key":
                 other, prop, value, create = end[1:]
                 ids = key_map[(other, prop)].get(value.casefold(), [])
