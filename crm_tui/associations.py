@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from peewee import JOIN, fn
 
@@ -513,13 +514,16 @@ class Associations:
         seen_holders: set[tuple[int, int]] = set()
         # per object pair, once: (a object id, b object id, holder side 0/1/2, holder meta)
         kinds: dict[tuple[str, str], tuple] = {}
+        last_a = last_b = kind = None  # pairs mostly come in runs of one object pair
         for (a_obj, a_id), (b_obj, b_id) in pairs:
-            kind = kinds.get((a_obj, b_obj))
-            if kind is None:
-                a_meta, b_meta = reg.get(a_obj), reg.get(b_obj)
-                holder = self._holder(a_meta, 1, b_meta, 2) if primary_to_companies else None
-                side = 0 if holder is None else holder[1]  # 1: a holds the company, 2: b does
-                kind = kinds[(a_obj, b_obj)] = (a_meta.id, b_meta.id, side, holder[0] if holder else None)
+            if a_obj != last_a or b_obj != last_b:
+                last_a, last_b = a_obj, b_obj
+                kind = kinds.get((a_obj, b_obj))
+                if kind is None:
+                    a_meta, b_meta = reg.get(a_obj), reg.get(b_obj)
+                    holder = self._holder(a_meta, 1, b_meta, 2) if primary_to_companies else None
+                    side = 0 if holder is None else holder[1]  # 1: a holds the company, 2: b does
+                    kind = kinds[(a_obj, b_obj)] = (a_meta.id, b_meta.id, side, holder[0] if holder else None)
             a_mid, b_mid, side, h_meta = kind
             is_primary = 0
             if side == 2:
@@ -546,9 +550,9 @@ class Associations:
         # so the unique index takes the edges of one record together. The forward edges take the ids
         # first..first+n-1: the history and the counts are derived from the new edges in SQL.
         first = dialect.next_rowid(db, Association._meta.table_name)
-        forward.sort(key=lambda row: (row[0], row[1]))
+        forward.sort(key=itemgetter(0, 1))
         cursor.executemany(edge_sql, forward)
-        backward.sort(key=lambda row: (row[0], row[1]))
+        backward.sort(key=itemgetter(0, 1))
         cursor.executemany(edge_sql, backward)
         count = len(forward)
         last = first + 2 * count - 1
