@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from peewee import JOIN, fn
 
 from . import dialect, rules, sources
 from .engine import ObjectMeta
@@ -208,7 +207,7 @@ class Associations:
         label_defs = self._resolve_labels(a_meta, b_meta, labels)
         holder = self._holder(a_meta, a_id, b_meta, b_id)
         if primary and holder is None:
-            raise InvalidValue(f"primary applies only to companies associated with a contact, deal, ticket or custom record")
+            raise InvalidValue("primary applies only to companies associated with a contact, deal, ticket or custom record")
         edges = self._edges(a_meta, a_id, b_meta, b_id)
         created = edges is None
         if created:

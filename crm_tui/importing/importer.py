@@ -517,6 +517,7 @@ class _Importer:
         for col in self.columns:
             self.reg.get(col.object)
         self.pair_limits = {(p.from_object_id, p.to_object_id) for p in PairLimit.select()}
+        self._limits: dict[tuple[str, str], bool] = {}  # per object pair: a pair limit applies
         self.auto_domain = bool(crm.setting("auto_associate_by_domain", True))
         self.customer_on_won = bool(crm.setting("lifecycle_customer_on_won", True))
         self._plan_cache = None
@@ -761,7 +762,6 @@ class _Importer:
             recs = [(row, rec) for row in rows if (rec := row.recs.get(obj)) is not None]
             if not recs:
                 continue
-            model = meta.model
             # by this CRM's Record ID
             local_ids = [r.local_id for _row, r in recs if r.local_id is not None]
             live = set(_live_ids(self.crm, meta, local_ids))
@@ -944,10 +944,22 @@ class _Importer:
     # -- links
 
     def _link(self, bop, rows: list[_Row]) -> None:
-        pairs: list = []  # (line, header, a_ref, b_ref, labels, primary)
+        pairs: list = []  # (line, header, a_ref, b_ref, labels, primary): resolved by _resolve
+        # References without a label or primary flag between objects without a pair limit (nearly
+        # all of them) are resolved here and go straight to the bulk path as (a, b); the same
+        # rules apply to them in _make_links, without the intermediate tuples of the general path.
+        plain: list = []
         self.fresh = {(o, r.record_id) for row in rows for o, r in row.recs.items() if r.fresh and r.record_id is not None}
         self.given_company = set()  # per batch: later batches ask the database (memory stays flat)
         failed = self.errors.failed_lines
+        wanted: dict[str, set] = {}
+        for row in rows:
+            for _obj, other, ids, _primary, _label, _header in row.refs:
+                bucket = wanted.get(other)
+                if bucket is None:
+                    bucket = wanted[other] = set()
+                bucket.update(ids)
+        targets = self._ref_targets(wanted) if wanted else {}
         for row in rows:
             if row.line in failed:
                 continue
@@ -969,9 +981,18 @@ class _Importer:
                 if rec is None or rec.record_id is None:
                     continue
                 a = (obj, rec.record_id)
-                labels = [label] if label else ()
+                if label or primary or self._limited(obj, other):
+                    labels = [label] if label else ()
+                    for ext in ids:
+                        pairs.append((row.line, header, a, ("@ref", other, ext), labels, primary))
+                    continue
+                found = targets[other]
                 for ext in ids:
-                    pairs.append((row.line, header, a, ("@ref", other, ext), labels, primary))
+                    b = found.get(ext)
+                    if b is None:  # maybe a record of a later batch: tried again at the end
+                        self.deferred.append((row.line, header, a, ("@ref", other, ext), (), False))
+                    else:
+                        plain.append((a, b))
             for obj, other, prop, value, label, header, create in row.keylinks:
                 rec = recs.get(obj)
                 if rec is None or rec.record_id is None:
@@ -981,8 +1002,8 @@ class _Importer:
                     continue
                 pairs.append((row.line, header, (obj, rec.record_id), ("@key", other, prop, value, create),
                               [label] if label else (), False))
-        resolved = self._resolve(pairs, defer=True)
-        self._make_links(bop, resolved)
+        resolved = self._resolve(pairs, defer=True) if pairs else []
+        self._make_links(bop, resolved, plain)
         self._auto_domain(bop, rows)
         self._won_deals(rows)
 
@@ -994,6 +1015,17 @@ class _Importer:
                 out.append(name)
             except NotFound:
                 pass
+        return out
+
+    def _ref_targets(self, ids_by_object: dict[str, set]) -> dict[str, dict[str, tuple[str, int]]]:
+        """{object: {ID as written in the file: (object, record id)}} for the IDs that name a live record."""
+        out = {}
+        for other, ids in ids_by_object.items():
+            meta = self.reg.get(other)
+            if self.spec.id_source == LOCAL:
+                out[other] = {str(i): (other, i) for i in _live_ids(self.crm, meta, [int(i) for i in ids])}
+            else:
+                out[other] = {ext: (other, rid) for ext, rid in self._ext_lookup(other, list(ids)).items()}
         return out
 
     def _resolve(self, pairs: list, defer: bool) -> list:
@@ -1011,14 +1043,7 @@ class _Importer:
                 ids.add(end[2])
             elif kind == "@key":
                 keys.setdefault((end[1], end[2]), set()).add(end[3].casefold())
-        ref_map: dict[str, dict[str, tuple[str, int]]] = {}  # object -> {id as written: (object, record id)}
-        for other, ids in refs.items():
-            meta = self.reg.get(other)
-            if self.spec.id_source == LOCAL:
-                live = _live_ids(self.crm, meta, [int(i) for i in ids])
-                ref_map[other] = {str(i): (other, i) for i in live}
-            else:
-                ref_map[other] = {ext: (other, rid) for ext, rid in self._ext_lookup(other, list(ids)).items()}
+        ref_map = self._ref_targets(refs)
         key_map: dict[tuple[str, str], dict[str, list[int]]] = {}
         for (other, prop), values in keys.items():
             meta = self.reg.get(other)
@@ -1080,15 +1105,22 @@ class _Importer:
         self.fresh = set()  # every record exists by now: check all links
         self._make_links(bop, self._resolve(pending, defer=False))
 
-    def _make_links(self, bop, pairs: list) -> None:
+    def _make_links(self, bop, pairs: list, plain: list = ()) -> None:
+        """Link resolved pairs (line, header, a, b, labels, primary) and `plain` (a, b) pairs, which
+        have no label or primary flag and no pair limit."""
         crm = self.crm
         assoc = crm.assoc
         seen = set()
         slow_keys = set()
         slow: list = []
         simple: list = []
-        limits: dict[tuple[str, str], bool] = {}  # per object pair: a pair limit applies
-        last_a = last_b = limited = None
+        for a, b in plain:
+            if a == b:
+                continue
+            key = (a, b) if a <= b else (b, a)  # (object, id) pairs
+            if key not in seen:
+                seen.add(key)
+                simple.append((a, b))
         primaries = self._primary_edges([(a, b) for _l, _h, a, b, labels, primary in pairs if primary and not labels])
         for line, header, a, b, labels, primary in pairs:
             if primary and not labels and (a, b) in primaries:
@@ -1099,14 +1131,7 @@ class _Importer:
             if key in seen and not labels and not primary:
                 continue
             seen.add(key)
-            if a[0] != last_a or b[0] != last_b:  # pairs mostly come in runs of one object pair
-                last_a, last_b = a[0], b[0]
-                limited = limits.get((last_a, last_b))
-                if limited is None:
-                    a_meta, b_meta = self.reg.get(last_a), self.reg.get(last_b)
-                    limited = limits[(last_a, last_b)] = ((a_meta.id, b_meta.id) in self.pair_limits
-                                                          or (b_meta.id, a_meta.id) in self.pair_limits)
-            if labels or primary or limited:
+            if labels or primary or self._limited(a[0], b[0]):
                 slow_keys.add(key)
                 slow.append((line, header, a, b, labels, primary))
                 continue
@@ -1130,6 +1155,14 @@ class _Importer:
                     self.given_company.add((holder[0].name, holder[1]))
             except CrmError as exc:
                 self.errors.add(line, header, "", _reason(exc), NOT_LINKED)
+
+    def _limited(self, a: str, b: str) -> bool:
+        """A pair limit applies between these two objects (either way round)."""
+        limited = self._limits.get((a, b))
+        if limited is None:
+            a_id, b_id = self.reg.get(a).id, self.reg.get(b).id
+            limited = self._limits[(a, b)] = (a_id, b_id) in self.pair_limits or (b_id, a_id) in self.pair_limits
+        return limited
 
     def _bulk_link(self, op, pairs: list) -> None:
         """bulk_link without a primary-company query per holder: holders are looked up per batch."""
