@@ -101,8 +101,7 @@ class ViewPager:
         if expr is None:
             return []
         self.queries += 1
-        return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name),
-                                                          (expr, TYPING_LIMIT)).fetchall()]
+        return dialect.fts_ids(self.crm.db, dialect.fts_unranked_sql(self.meta.name), expr, TYPING_LIMIT)
 
     def fetch_rows(self, start: int, limit: int) -> list[dict]:
         total = self.count()
