@@ -220,7 +220,7 @@ def _search(db_path: Path, n: int) -> tuple[list[float], list[float], list[float
                 pager.fetch(0, 50)
                 out.append((time.perf_counter() - t) * 1000)
     raw = sqlite3.connect(str(db_path))
-    sql = 'SELECT rowid FROM "fts_contacts" WHERE fts_contacts MATCH ? ORDER BY rank LIMIT 1000'
+    sql = 'SELECT rowid FROM "fts_contacts" WHERE body MATCH ? ORDER BY rank LIMIT 1000'
     base = []
     for prefix in prefixes:
         expr = dialect.fts_match_expression(prefix)

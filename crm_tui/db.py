@@ -13,7 +13,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import ALL_MODELS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -31,23 +31,6 @@ def _v2_external_ids(db) -> None:
 
 
 MIGRATIONS[2] = _v2_external_ids
-
-
-def _v3_fts_without_positions(db) -> None:
-    """Version 3: full-text tables without word positions (detail=none), refilled with the text
-    they held."""
-    names = [name for (name,) in db.execute_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'fts\\_%' ESCAPE '\\' "
-        "AND sql LIKE '%USING fts5%'").fetchall()]
-    for name in names:
-        db.execute_sql(f'CREATE TEMP TABLE fts_copy AS SELECT rowid AS id, body FROM "{name}"')
-        db.execute_sql(f'DROP TABLE "{name}"')
-        db.execute_sql(f'CREATE VIRTUAL TABLE "{name}" USING fts5(body, {dialect.FTS_OPTIONS})')
-        db.execute_sql(f'INSERT INTO "{name}"(rowid, body) SELECT id, body FROM fts_copy')
-        db.execute_sql("DROP TABLE fts_copy")
-
-
-MIGRATIONS[3] = _v3_fts_without_positions
 
 
 def writable(path: Path) -> bool:

@@ -182,16 +182,13 @@ def fts_table(object_name: str) -> str:
     return f"fts_{object_name}"
 
 
-FTS_OPTIONS = "tokenize=\"unicode61 remove_diacritics 2 tokenchars '-'\", prefix='2 3', detail=none"
-
-
 def create_fts(db, object_name: str) -> None:
     # One column `body` holding the record's searchable text; rowid = record id. Prefix indexes for
     # 2 and 3 characters: a 1-character index costs every write more than it saves any search.
-    # detail=none: no word positions, only which records hold a word. Searches are prefixes of
-    # single words joined by AND, which need no positions; the index is a third smaller and an
-    # import spends a quarter less on it (schema 3).
-    db.execute_sql(f'CREATE VIRTUAL TABLE IF NOT EXISTS "{fts_table(object_name)}" USING fts5(body, {FTS_OPTIONS})')
+    db.execute_sql(
+        f'CREATE VIRTUAL TABLE IF NOT EXISTS "{fts_table(object_name)}" USING fts5('
+        "body, tokenize=\"unicode61 remove_diacritics 2 tokenchars '-'\", prefix='2 3')"
+    )
 
 
 def drop_fts(db, object_name: str) -> None:
@@ -213,8 +210,7 @@ def fts_insert_many(cursor, object_name: str, rows) -> None:
 
 
 def fts_match_expression(text: str) -> str | None:
-    """Prefix-match every word the user typed: `ann smi` -> `"ann"* AND "smi"*`. Each word is one
-    token for the tokenizer (it splits at least where this does), never a phrase."""
+    """Prefix-match every word the user typed: `ann smi` -> `"ann"* AND "smi"*`."""
     words = [w for w in _split_words(text) if w]
     if not words:
         return None
@@ -239,26 +235,14 @@ def fts_search_sql(object_name: str, record_table: str) -> str:
     fts = fts_table(object_name)
     return (
         f'SELECT f.rowid FROM "{fts}" f JOIN "{record_table}" r ON r.id = f.rowid '
-        f'WHERE f."{fts}" MATCH ? AND r.deleted_at IS NULL ORDER BY f.rank LIMIT ?'  # the table-named column
+        f'WHERE f.body MATCH ? AND r.deleted_at IS NULL ORDER BY f.rank LIMIT ?'
     )
 
 
 def fts_unranked_sql(object_name: str) -> str:
     """Matching ids in index order, unranked (parameters: expr, limit). Deleting a record removes
     it from the index, so no join on deleted_at is needed."""
-    table = fts_table(object_name)
-    return f'SELECT rowid FROM "{table}" WHERE "{table}" MATCH ? LIMIT ?'
-
-
-def fts_ids(db, sql: str, expr: str, limit: int) -> list[int]:
-    """Run a search query. A word the tokenizer splits in two (a letter newer than its Unicode
-    tables between two others) would be a phrase, which this index cannot answer: no match."""
-    try:
-        return [row[0] for row in db.execute_sql(sql, (expr, limit)).fetchall()]
-    except Exception as exc:  # peewee wraps sqlite3.OperationalError
-        if "phrase queries are not supported" in str(exc):
-            return []
-        raise
+    return f'SELECT rowid FROM "{fts_table(object_name)}" WHERE body MATCH ? LIMIT ?'
 
 
 # -- backup ---------------------------------------------------------------------------------

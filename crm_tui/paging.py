@@ -101,7 +101,8 @@ class ViewPager:
         if expr is None:
             return []
         self.queries += 1
-        return dialect.fts_ids(self.crm.db, dialect.fts_unranked_sql(self.meta.name), expr, TYPING_LIMIT)
+        return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name),
+                                                          (expr, TYPING_LIMIT)).fetchall()]
 
     def fetch_rows(self, start: int, limit: int) -> list[dict]:
         total = self.count()

@@ -23,7 +23,8 @@ class Search:
         expr = dialect.fts_match_expression(text)
         if expr is None:
             return []
-        return dialect.fts_ids(self.crm.db, dialect.fts_search_sql(meta.name, meta.table), expr, limit)
+        cursor = self.crm.db.execute_sql(dialect.fts_search_sql(meta.name, meta.table), (expr, limit))
+        return [row[0] for row in cursor.fetchall()]
 
     def records(self, object_name: str, text: str, limit: int = 50) -> list[SearchHit]:
         meta = self.crm.registry.get(object_name)

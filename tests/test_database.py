@@ -121,29 +121,6 @@ def test_version_1_database_is_upgraded_after_a_backup(db_path):
     assert len(list(db_path.parent.glob("crm.db.v1-*.bak"))) == 1
 
 
-def test_version_2_search_index_is_rebuilt_without_positions(db_path):
-    """Schema 3 keeps no word positions in the full-text tables; a schema 2 file is converted and
-    finds the same records."""
-    with Crm.open(db_path) as crm:
-        ann = crm.records.create("contacts", {"firstname": "Annabel", "email": "ann@acme.example"}).id
-        gone = crm.records.create("contacts", {"firstname": "Anneliese"}).id
-        crm.records.delete("contacts", gone)
-    conn = sqlite3.connect(db_path)
-    bodies = conn.execute("SELECT rowid, body FROM fts_contacts").fetchall()
-    conn.executescript("DROP TABLE fts_contacts; CREATE VIRTUAL TABLE fts_contacts USING fts5(body, "
-                       "tokenize=\"unicode61 remove_diacritics 2 tokenchars '-'\", prefix='2 3'); PRAGMA user_version = 2;")
-    conn.executemany("INSERT INTO fts_contacts(rowid, body) VALUES (?, ?)", bodies)
-    conn.commit()
-    conn.close()
-    with Crm.open(db_path) as crm:
-        sql = crm.db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'fts_contacts'").fetchone()[0]
-        assert "detail=none" in sql
-        assert crm.search.ids("contacts", "ann") == [ann]
-        assert crm.search.ids("contacts", "acme ann") == [ann]
-        assert crm.db.execute_sql("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION
-    assert len(list(db_path.parent.glob("crm.db.v2-*.bak"))) == 1
-
-
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(DatabaseProblem, match="is a directory"):
         Crm.open(tmp_path)
