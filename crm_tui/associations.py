@@ -508,8 +508,8 @@ class Associations:
         The caller holds the operation."""
         now = now_iso()
         reg = self.crm.registry
-        forward, backward = [], []  # forward: a -> b, with the holder of a company as a
-        add_forward, add_backward = forward.append, backward.append
+        forward: list[tuple] = []  # a -> b, with the holder of a company as a
+        add_forward = forward.append
         seen_holders: set[tuple[int, int]] = set()
         # per object pair, once: (a object id, b object id, holder side 0/1/2, holder meta)
         kinds: dict[tuple[str, str], tuple] = {}
@@ -534,7 +534,6 @@ class Associations:
                     if holders_are_new or self.primary_company((h_meta.name, a_id)) is None:
                         is_primary = 1
             add_forward((a_mid, a_id, b_mid, b_id, is_primary, now))
-            add_backward((b_mid, b_id, a_mid, a_id, is_primary, now))
         if not forward:
             return 0
         db = self.crm.db
@@ -545,16 +544,20 @@ class Associations:
         edge_fields = [Association.from_object, Association.from_id, Association.to_object, Association.to_id,
                        Association.is_primary, Association.created_at]
         edge_sql, _ = Association.insert_many([(None,) * len(edge_fields)], fields=edge_fields).sql()
-        # Each direction sorted by its first record (stable: a record keeps its links in pair order),
-        # so the unique index takes the edges of one record together. The forward edges take the ids
-        # first..first+n-1: the history and the counts are derived from the new edges in SQL.
+        # The forward edges, sorted by their first record (stable: a record keeps its links in pair
+        # order) so the unique index takes the edges of one record together, take the ids
+        # first..first+n-1; the reverse edges (sorted the same way), the history and the counts are
+        # derived from them in SQL.
         first = dialect.next_rowid(db, Association._meta.table_name)
         forward.sort(key=itemgetter(0, 1))
         cursor.executemany(edge_sql, forward)
-        backward.sort(key=itemgetter(0, 1))
-        cursor.executemany(edge_sql, backward)
         count = len(forward)
         last = first + 2 * count - 1
+        with self.crm.sqlite_only():
+            db.execute_sql(
+                "INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                "SELECT to_object, to_id, from_object, from_id, is_primary, created_at FROM association "
+                "WHERE id BETWEEN ? AND ? ORDER BY to_object, to_id, id", (first, first + count - 1))
         assert dialect.next_rowid(db, Association._meta.table_name) == last + 1, "edge ids not consecutive"
         with self.crm.sqlite_only():
             # one history row per link; a link made primary on creation is one "created_primary" row
