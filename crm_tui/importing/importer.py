@@ -48,6 +48,7 @@ import sqlite3
 import threading
 import time
 from itertools import chain
+from operator import itemgetter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -918,7 +919,10 @@ class _Importer:
             for _row, rec in fresh:
                 if rec.values.get("createdate") is None:
                     rec.values["createdate"] = now
-        rows = [tuple(map(rec.values.get, names)) for _row, rec in fresh]
+        # names is the union of the records' keys: a record with as many keys has all of them
+        n = len(names)
+        every = itemgetter(*names) if n > 1 else (lambda values: tuple(values[k] for k in names))
+        rows = [every(rec.values) if len(rec.values) == n else tuple(map(rec.values.get, names)) for _row, rec in fresh]
         try:
             with self.crm.db.atomic():
                 first, last = records.bulk_insert(meta, names, rows, bop)
@@ -960,6 +964,7 @@ class _Importer:
                     bucket = wanted[other] = set()
                 bucket.update(ids)
         targets = self._ref_targets(wanted) if wanted else {}
+        limited_pairs: dict[tuple[str, str], bool] = {}
         for row in rows:
             if row.line in failed:
                 continue
@@ -981,7 +986,10 @@ class _Importer:
                 if rec is None or rec.record_id is None:
                     continue
                 a = (obj, rec.record_id)
-                if label or primary or self._limited(obj, other):
+                limited = limited_pairs.get((obj, other))
+                if limited is None:
+                    limited = limited_pairs[(obj, other)] = self._limited(obj, other)
+                if label or primary or limited:
                     labels = [label] if label else ()
                     for ext in ids:
                         pairs.append((row.line, header, a, ("@ref", other, ext), labels, primary))
