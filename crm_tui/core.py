@@ -102,10 +102,11 @@ class Crm:
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False,
              user_name: str | None = None) -> "Crm":
-        if not readonly and Path(path).exists() and not dbmod.writable(Path(path)):
+        path = Path(path).expanduser()  # as open_database reads it: backups and helpers use crm.path
+        if not readonly and path.exists() and not dbmod.writable(path):
             readonly = True  # a file the user may not write opens read-only instead of failing
         database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
-        crm = cls(database, Path(path), readonly=readonly, user_name=user_name)
+        crm = cls(database, path, readonly=readonly, user_name=user_name)
         try:
             if is_new:
                 with database.atomic():

@@ -3,6 +3,7 @@
 The rest of the core builds SQL through Peewee, so that another engine could serve it later.
 """
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -50,39 +51,69 @@ def bulk_load(db, path):
 
 class BulkLoad:
     """A helper thread that checkpoints the WAL after each committed batch (PASSIVE: it never
-    blocks the writer, and copies what no reader still needs)."""
+    blocks the writer, and copies what no reader still needs).
+
+    SQLite starts the WAL over from its beginning only when a writer begins a transaction after a
+    complete checkpoint; the writer here begins its next batch at once, so `before_batch()` waits
+    for the copy in progress whenever the WAL has grown past WAL_LIMIT bytes. Without that wait
+    the WAL of a big import grew as large as the database."""
+
+    WAL_LIMIT = 64 * 1024 * 1024
 
     def __init__(self, path: str):
         self._path = path
-        self._wake = threading.Event()
+        self._cv = threading.Condition()
+        self._requested = 0  # batches committed
+        self._done = 0  # batches the last finished checkpoint covers
         self._stop = False
+        self._alive = True
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
 
     def committed(self) -> None:
-        self._wake.set()
+        with self._cv:
+            self._requested += 1
+            self._cv.notify_all()
+
+    def before_batch(self) -> None:
+        try:
+            size = os.path.getsize(self._path + "-wal")
+        except OSError:
+            return
+        if size <= self.WAL_LIMIT:
+            return
+        with self._cv:
+            target = self._requested
+            self._cv.wait_for(lambda: self._done >= target or not self._alive)
 
     def close(self) -> None:
-        self._stop = True
-        self._wake.set()
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
         self._thread.join()
 
     def _run(self) -> None:
+        conn = None
         try:
             conn = sqlite3.connect(self._path, timeout=0)
+            while True:
+                with self._cv:
+                    self._cv.wait_for(lambda: self._requested > self._done or self._stop)
+                    if self._stop:
+                        return
+                    target = self._requested
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                with self._cv:
+                    self._done = target
+                    self._cv.notify_all()
         except sqlite3.Error:
             return  # housekeeping only: the closing commit checkpoints anyway
-        try:
-            while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._stop:
-                    return
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            return
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
+            with self._cv:
+                self._alive = False
+                self._cv.notify_all()
 
 
 def record_id_field():

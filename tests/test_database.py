@@ -124,3 +124,13 @@ def test_version_1_database_is_upgraded_after_a_backup(db_path):
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(DatabaseProblem, match="is a directory"):
         Crm.open(tmp_path)
+
+
+def test_a_path_from_home_is_expanded_everywhere(tmp_path, monkeypatch):
+    """`~/crm.db` (as CRM_TUI_DB may hold it, unexpanded) is the file in the home folder for every
+    part of the app, backups and the import's checkpoint helper included."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with Crm.open("~/crm.db") as crm:
+        assert crm.path == tmp_path / "crm.db"
+    assert (tmp_path / "crm.db").exists() and not (tmp_path / "~").exists()

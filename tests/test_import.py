@@ -467,3 +467,57 @@ def test_bulk_import_with_links_keeps_history_counts_and_undo(crm, tmp_path):
     assert count(crm, "contacts") == 0 and Association.select().count() == 0
     assert all(crm.assoc.counts(("companies", c)) == {} for c in companies)
     assert integrity.check_all(crm.registry) == []
+
+
+def test_the_first_company_linked_in_file_order_becomes_primary(crm, tmp_path):
+    """A row's own company comes before its Associated Company IDs, and an earlier row before a
+    later one for the same contact, whichever way each link is made."""
+    other = crm.records.create("companies", {"name": "Other", "domain": "other.com"}, sources.API).id
+    same_row = write(tmp_path / "a.csv", "Email,Company name,Company Domain Name,Associated Company IDs\n"
+                                         f"ann@acme.com,Acme,acme.com,{other}\n")
+    run(crm, same_row, ["contacts", "companies"], tmp=tmp_path)
+    ann = crm.records.list("contacts").rows[0]["id"]
+    acme = next(r["id"] for r in crm.records.list("companies").rows if r["domain"] == "acme.com")
+    assert crm.assoc.primary_company(("contacts", ann)) == acme != other
+    assert crm.assoc.linked_ids(("contacts", ann), "companies") == [acme, other]
+
+    two_rows = write(tmp_path / "b.csv", "Email,Company name,Company Domain Name,Associated Company IDs\n"
+                                         "bo@beta.io,Beta,beta.io,\n"
+                                         f"bo@beta.io,,,{other}\n")
+    run(crm, two_rows, ["contacts", "companies"], tmp=tmp_path)
+    bo = next(r["id"] for r in crm.records.list("contacts").rows if r["email"] == "bo@beta.io")
+    beta = next(r["id"] for r in crm.records.list("companies").rows if r["domain"] == "beta.io")
+    assert crm.assoc.primary_company(("contacts", bo)) == beta
+
+
+def test_the_wal_stays_bounded_during_an_import(crm, tmp_path, monkeypatch):
+    """The writer lets the background checkpoint finish once the WAL passes its limit, so SQLite
+    starts the WAL over instead of appending every batch to it."""
+    import os
+    import threading
+
+    from crm_tui import dialect
+
+    monkeypatch.setattr(dialect.BulkLoad, "WAL_LIMIT", 256 * 1024)
+    rows = "".join(f"p{i}@x{i % 7}.org,First{i},Last{i},+1 555 {i:07d}\n" for i in range(6000))
+    path = write(tmp_path / "c.csv", "Email,First Name,Last Name,Phone Number\n" + rows)
+    wal = str(crm.path) + "-wal"
+    biggest, stop = [0], threading.Event()
+
+    def watch():
+        while not stop.wait(0.002):
+            try:
+                biggest[0] = max(biggest[0], os.path.getsize(wal))
+            except OSError:
+                pass
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run(crm, path, ["contacts"], batch=500, tmp=tmp_path)
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.created == {"contacts": 6000}
+    database = os.path.getsize(crm.path)
+    assert biggest[0] < database  # unbounded, the WAL grew past the size of the whole database

@@ -636,6 +636,8 @@ class _Importer:
 
     def _with_batch_op(self, fn_, *args):
         crm = self.crm
+        if self._bulk is not None:
+            self._bulk.before_batch()
         crm._ops.append(self.import_op)  # batches are child operations of the import operation
         try:
             with crm.operation("import_batch", sources.IMPORT, object=self.spec.objects[0],
@@ -950,9 +952,11 @@ class _Importer:
     def _link(self, bop, rows: list[_Row]) -> None:
         pairs: list = []  # (line, header, a_ref, b_ref, labels, primary): resolved by _resolve
         # References without a label or primary flag between objects without a pair limit (nearly
-        # all of them) are resolved here and go straight to the bulk path as (a, b); the same
-        # rules apply to them in _make_links, without the intermediate tuples of the general path.
-        plain: list = []
+        # all of them) are resolved here and, when the batch has no other kind of link, go straight
+        # to the bulk path as (a, b): the same rules apply to them in _make_links, without the
+        # intermediate tuples of the general path. Otherwise they rejoin the others in file order,
+        # which decides the primary company (the first company linked).
+        plain_at: list = []  # (its position among pairs, line, header, a, b)
         self.fresh = {(o, r.record_id) for row in rows for o, r in row.recs.items() if r.fresh and r.record_id is not None}
         self.given_company = set()  # per batch: later batches ask the database (memory stays flat)
         failed = self.errors.failed_lines
@@ -997,10 +1001,10 @@ class _Importer:
                 found = targets[other]
                 for ext in ids:
                     b = found.get(ext)
-                    if b is None:  # maybe a record of a later batch: tried again at the end
-                        self.deferred.append((row.line, header, a, ("@ref", other, ext), (), False))
+                    if b is None:  # maybe a record of a later batch: _resolve defers it
+                        pairs.append((row.line, header, a, ("@ref", other, ext), (), False))
                     else:
-                        plain.append((a, b))
+                        plain_at.append((len(pairs), row.line, header, a, b))
             for obj, other, prop, value, label, header, create in row.keylinks:
                 rec = recs.get(obj)
                 if rec is None or rec.record_id is None:
@@ -1010,6 +1014,16 @@ class _Importer:
                     continue
                 pairs.append((row.line, header, (obj, rec.record_id), ("@key", other, prop, value, create),
                               [label] if label else (), False))
+        if pairs and plain_at:
+            merged, start = [], 0
+            for pos, line, header, a, b in plain_at:
+                merged += pairs[start:pos]
+                start = pos
+                merged.append((line, header, a, b, (), False))
+            merged += pairs[start:]
+            pairs, plain = merged, []
+        else:
+            plain = [(a, b) for _pos, _line, _header, a, b in plain_at]
         resolved = self._resolve(pairs, defer=True) if pairs else []
         self._make_links(bop, resolved, plain)
         self._auto_domain(bop, rows)
