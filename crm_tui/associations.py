@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-
 from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import InvalidValue, LimitExceeded, NotFound, PrimaryRequired
@@ -558,8 +557,7 @@ class Associations:
                 "INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
                 "SELECT to_object, to_id, from_object, from_id, is_primary, created_at FROM association "
                 "WHERE id BETWEEN ? AND ? ORDER BY to_object, to_id, id", (first, first + count - 1))
-        assert dialect.next_rowid(db, Association._meta.table_name) == last + 1, "edge ids not consecutive"
-        with self.crm.sqlite_only():
+            assert dialect.next_rowid(db, Association._meta.table_name) == last + 1, "edge ids not consecutive"
             # one history row per link; a link made primary on creation is one "created_primary" row
             db.execute_sql(
                 "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "

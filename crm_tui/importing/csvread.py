@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 import os
@@ -118,7 +119,6 @@ class CsvSource:
         self.delimiter = delimiter
         self.warnings = warnings
         self.size_bytes = os.path.getsize(self.path)
-        self._has_nul = _has_nul(self.path)
         self._skip_sep_line = skip_sep_line
         self.header_line = 0
         self.headers: list[str] = []
@@ -133,11 +133,24 @@ class CsvSource:
 
     def __iter__(self) -> Iterator[tuple[int, Row]]:
         """(line, row) for each non-blank record after the header."""
+        return self._rows(nul_filter=self._holds_nul)
+
+    @functools.cached_property
+    def _holds_nul(self) -> bool:
+        """Whether the file has NUL bytes, which the csv module refuses (a scan of the file, made
+        once, before the first whole read: without NULs no Python step runs per line)."""
+        with open(self.path, "rb") as f:
+            while chunk := f.read(1 << 16):
+                if b"\x00" in chunk:
+                    return True
+        return False
+
+    def _rows(self, nul_filter: bool) -> Iterator[tuple[int, Row]]:
         pairs = list(zip(self.headers, self._columns))
         width, watched = self._width, self._watched
         long_rows, first_long_row = 0, 0
         with self._open() as f:
-            records = self._records(f)
+            records = self._records(f, nul_filter)
             next(records, None)  # the header
             for line, cells in records:
                 if len(cells) < width:
@@ -156,8 +169,8 @@ class CsvSource:
                        f"{first_long_row}); the extra cells were ignored.")
 
     def sample(self, n: int = 20) -> list[tuple[int, Row]]:
-        """The first n rows, for a preview."""
-        rows = iter(self)
+        """The first n rows, for a preview (filtered for NULs line by line: no scan of the file)."""
+        rows = self._rows(nul_filter=True)
         try:
             return list(itertools.islice(rows, n))
         finally:
@@ -169,9 +182,9 @@ class CsvSource:
         # newline="" lets the csv module see CR, LF and CR LF itself (and keep them inside quotes).
         return open(self.path, encoding=self.encoding, errors="replace", newline="")
 
-    def _records(self, f: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    def _records(self, f: Iterable[str], nul_filter: bool = True) -> Iterator[tuple[int, list[str]]]:
         """(first line, cells) of each non-blank record, the header included."""
-        lines = _without_nul(f) if self._has_nul else f  # a Python step per line only when needed
+        lines = _without_nul(f) if nul_filter else f
         reader = csv.reader(lines, delimiter=self.delimiter, skipinitialspace=True)
         if self._skip_sep_line:
             next(reader, None)
@@ -224,14 +237,6 @@ class CsvSource:
     def _warn(self, message: str) -> None:
         if message not in self.warnings:  # iterating twice must not repeat warnings
             self.warnings.append(message)
-
-
-def _has_nul(path) -> bool:
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 16):
-            if b"\x00" in chunk:
-                return True
-    return False
 
 
 def _without_nul(lines: Iterable[str]) -> Iterator[str]:

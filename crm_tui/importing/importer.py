@@ -47,11 +47,11 @@ import os
 import sqlite3
 import threading
 import time
-from itertools import chain
-from operator import itemgetter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 
 from peewee import IntegrityError, fn
@@ -968,7 +968,6 @@ class _Importer:
                     bucket = wanted[other] = set()
                 bucket.update(ids)
         targets = self._ref_targets(wanted) if wanted else {}
-        limited_pairs: dict[tuple[str, str], bool] = {}
         for row in rows:
             if row.line in failed:
                 continue
@@ -990,10 +989,7 @@ class _Importer:
                 if rec is None or rec.record_id is None:
                     continue
                 a = (obj, rec.record_id)
-                limited = limited_pairs.get((obj, other))
-                if limited is None:
-                    limited = limited_pairs[(obj, other)] = self._limited(obj, other)
-                if label or primary or limited:
+                if label or primary or self._limited(obj, other):
                     labels = [label] if label else ()
                     for ext in ids:
                         pairs.append((row.line, header, a, ("@ref", other, ext), labels, primary))
@@ -1024,7 +1020,7 @@ class _Importer:
             pairs, plain = merged, []
         else:
             plain = [(a, b) for _pos, _line, _header, a, b in plain_at]
-        resolved = self._resolve(pairs, defer=True) if pairs else []
+        resolved = self._resolve(pairs, defer=True, targets=targets) if pairs else []
         self._make_links(bop, resolved, plain)
         self._auto_domain(bop, rows)
         self._won_deals(rows)
@@ -1050,8 +1046,9 @@ class _Importer:
                 out[other] = {ext: (other, rid) for ext, rid in self._ext_lookup(other, list(ids)).items()}
         return out
 
-    def _resolve(self, pairs: list, defer: bool) -> list:
-        """Turn @ref / @key ends into record refs; unresolved ones are deferred or reported."""
+    def _resolve(self, pairs: list, defer: bool, targets: dict | None = None) -> list:
+        """Turn @ref / @key ends into record refs; unresolved ones are deferred or reported.
+        `targets`: _ref_targets already looked up for every @ref of these pairs."""
         out = []
         refs: dict[str, set] = {}
         keys: dict[tuple[str, str], set] = {}
@@ -1059,13 +1056,14 @@ class _Importer:
             end = p[3]
             kind = end[0]
             if kind == "@ref":
-                ids = refs.get(end[1])
-                if ids is None:
-                    ids = refs[end[1]] = set()
-                ids.add(end[2])
+                if targets is None:
+                    ids = refs.get(end[1])
+                    if ids is None:
+                        ids = refs[end[1]] = set()
+                    ids.add(end[2])
             elif kind == "@key":
                 keys.setdefault((end[1], end[2]), set()).add(end[3].casefold())
-        ref_map = self._ref_targets(refs)
+        ref_map = targets if targets is not None else self._ref_targets(refs)
         key_map: dict[tuple[str, str], dict[str, list[int]]] = {}
         for (other, prop), values in keys.items():
             meta = self.reg.get(other)

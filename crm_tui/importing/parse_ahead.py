@@ -14,12 +14,11 @@ it waits until the helper has stopped at its next pause (at most PAUSE_EVERY row
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from typing import Any
-
-import sys
 
 PAUSE_EVERY = 50  # rows the helper reads between looks at the gate
 # While the helper lives, the writer gets the interpreter back this soon after a long SQLite call
