@@ -82,10 +82,11 @@ class CrmApp(App):
                    for name in ("contacts", "companies", "deals", "tickets"))
 
     def _welcome_choice(self, choice: str | None) -> None:
+        # run_action is a coroutine: scheduled, not called (a bare call did nothing)
         if choice == "new":
-            self.screen.run_action("new_record")
+            self.call_later(self.screen.run_action, "new_record")
         elif choice == "import":
-            self.run_action("open_import")
+            self.call_later(self.run_action, "open_import")
         elif choice == "demo":
             self.switch_database(self._build_demo())
 
@@ -107,9 +108,9 @@ class CrmApp(App):
         self.notify(f"opened {path}", markup=False)
 
     def action_open_import(self) -> None:
-        from screens.import_wizard import ImportWizard
+        from screens.import_wizard import ImportWizardScreen
 
-        self.push_screen(ImportWizard())
+        self.push_screen(ImportWizardScreen())
 
     def first_object(self) -> str:
         default = next(iter(self.crm.registry.objects))

@@ -340,6 +340,3 @@ class ImportHistoryScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-ImportWizard = ImportWizardScreen  # the name the welcome screen's "import" choice opens

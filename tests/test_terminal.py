@@ -1,5 +1,6 @@
 """At home in the terminal: help from live bindings, user keymaps, first run, broken config/themes."""
 
+import pytest
 from rich.text import Text
 
 from crm_tui.app import CrmApp
@@ -62,6 +63,18 @@ async def test_first_run_explains_itself_and_opens_the_demo(db_path):
         await pilot.pause()
         assert app.crm.records.count("contacts") > 0
         assert app.db_path.name == "demo.db"
+
+
+@pytest.mark.parametrize("key, screen", [("i", "ImportWizardScreen"), ("n", "NewRecordModal")])
+async def test_first_run_choices_open_what_they_say(db_path, key, screen):
+    Crm.open(db_path).close()
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        await pilot.pause()
+        await pilot.pause()
+        assert type(app.screen).__name__ == screen
 
 
 async def test_no_welcome_on_a_database_with_records(demo_db):
