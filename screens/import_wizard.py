@@ -127,19 +127,23 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
     @on(Select.Changed, "#object")
     def _object_changed(self, event: Select.Changed) -> None:
         if self.spec is not None and self.spec.kind == "csv" and event.value != self.spec.objects[0]:
-            self.load(self.spec.path)
+            self.load(self.spec.path, event.value)
 
-    def load(self, path: str) -> None:
+    def load(self, path: str, obj: str | None = None) -> None:
+        """Read a file's headers and map them; without `obj` the object is guessed from the headers
+        (a deals export opens as deals) and shown in the object list."""
         path = os.path.expanduser(path.strip())
-        obj = self.query_one("#object", Select).value
         try:
-            spec = importer.plan_import(self.crm, path, [obj] if importer.file_kind(path) == "csv" else None)
+            spec = importer.plan_import(self.crm, path, [obj] if obj and importer.file_kind(path) == "csv" else None)
         except Exception as exc:  # one clear line, never a traceback
             self.spec = None
             self._info(f"Cannot read {path}: {exc}")
             self.query_one("#mapping", VerticalScroll).remove_children()
             return
         self.spec = spec
+        select = self.query_one("#object", Select)
+        if select.value != spec.objects[0]:
+            select.value = spec.objects[0]  # the Changed event finds it already loaded
         lines = [f"{spec.path}: {spec.kind}" + (f", encoding {spec.encoding}, delimiter {spec.delimiter!r}" if spec.kind == "csv" else "")
                  + f", {len(spec.headers)} columns, about {importer.estimate_rows(spec.path):,} rows"]
         lines += [f"warning: {w}" for w in spec.warnings]

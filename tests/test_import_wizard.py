@@ -98,3 +98,30 @@ async def test_wizard_reports_unreadable_file_in_one_line(db_path, tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ImportWizardScreen)
+
+
+async def test_the_object_is_guessed_from_the_headers_and_can_be_changed(db_path, tmp_path):
+    """A deals export opens as deals (not the first object in the list); choosing another object
+    maps the columns again for it."""
+    from textual.widgets import Input, Select
+
+    from screens.import_wizard import ImportWizardScreen
+
+    Crm.open(db_path).close()
+    deals = tmp_path / "deals.csv"
+    deals.write_text("Record ID,Deal name,Deal stage,Close date\n1,Big one,Closed won,2026-01-02\n", encoding="utf-8")
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(ImportWizardScreen())
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#path", Input).value = str(deals)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert screen.query_one("#object", Select).value == "deals"
+        assert screen.query_one("#map-1", Select).value == "deals|dealname"
+        screen.query_one("#object", Select).value = "tickets"
+        await pilot.pause(0.2)
+        assert screen.spec.objects == ["tickets"]
+        assert screen.query_one("#map-1", Select).value != "deals|dealname"
