@@ -215,3 +215,118 @@ def test_children_and_unknown_kinds_are_refused(crm, people):
     seed = crm.records.create("contacts", {"email": "z@z.example"}).id  # source API is also the user's own
     assert crm.journal.undo(source=sources.USER).op_id == Operation.get((Operation.kind == "create")
                                                                        & (Operation.record_id == seed)).id
+
+
+# ------------------------------------------------------------------ imports
+
+def _import(crm, tmp_path, text, name="c.csv"):
+    from crm_tui.importing import importer
+
+    path = tmp_path / name
+    path.write_text(text)
+    spec = importer.plan_import(crm, str(path), ["contacts"])
+    return importer.run_import(crm, spec).import_id
+
+
+def test_import_undo_refused_when_a_record_it_created_was_edited_since(crm, tmp_path):
+    from crm_tui.importing import importer
+
+    crm.set_setting("auto_associate_by_domain", False)
+    import_id = _import(crm, tmp_path, "Email,First Name\nann@acme.example,Ann\nbob@acme.example,Bob\n")
+    ann = crm.search.ids("contacts", "ann@acme.example")[0]
+    crm.records.update("contacts", ann, {"jobtitle": "CEO"}, sources.USER)
+    edit = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError) as info:
+        importer.undo_import(crm, import_id, backup=False)
+    assert f"operation {edit}" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(CrmError, match=f"operation {edit}"):
+        crm.journal.undo(import_id)
+    assert counts() == before and crm.records.get("contacts", ann).properties["jobtitle"] == "CEO"
+    crm.journal.undo(edit)
+    result = crm.journal.undo(import_id)
+    assert result.op_id == import_id
+    assert crm.search.ids("contacts", "acme.example") == []
+    assert {o.id: o for o in crm.journal.list()}[import_id].undone
+    with pytest.raises(CrmError, match="cannot be redone"):
+        crm.journal.redo()
+    healthy(crm)
+
+
+def test_cli_import_undo_asks_at_a_terminal(db_path, tmp_path, monkeypatch, capsys):
+    from crm_tui import cli
+
+    path = tmp_path / "c.csv"
+    path.write_text("Email,First Name\nann@acme.example,Ann\n")
+    assert cli.main(["--db", str(db_path), "import", str(path), "--json"]) == 0
+    import json
+
+    import_id = json.loads(capsys.readouterr().out)["import_id"]
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert cli.main(["--db", str(db_path), "import", "undo", str(import_id)]) == 1
+    assert "nothing changed" in capsys.readouterr().out
+    assert cli.main(["--db", str(db_path), "list", "contacts", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+
+    def refuse(prompt):
+        raise AssertionError("--yes must not ask")
+
+    monkeypatch.setattr("builtins.input", refuse)
+    assert cli.main(["--db", str(db_path), "import", "undo", str(import_id), "--yes"]) == 0
+    assert "1 records deleted" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ command line
+
+def test_cli_walk_edit_undo_redo_merge_delete_refusal_doctor(db_path, capsys):
+    import json
+
+    from crm_tui import cli
+
+    def run(*argv, code=0):
+        assert cli.main(["--db", str(db_path), *argv]) == code, capsys.readouterr()
+        out = capsys.readouterr()
+        return out.out if code == 0 else out.err
+
+    def get(obj, rid):
+        return json.loads(run("record", "get", obj, str(rid), "--json"))
+
+    ann = int(run("record", "create", "contacts", "firstname=Ann", "email=ann@a.example").split()[0])
+    bob = int(run("record", "create", "contacts", "firstname=Bob", "email=bob@b.example").split()[0])
+    acme = int(run("record", "create", "companies", "name=Acme", "domain=acme.example").split()[0])
+    run("assoc", "add", f"contacts:{ann}", f"companies:{acme}")
+    run("assoc", "add", f"contacts:{bob}", f"companies:{acme}", "--label", "Employer")
+    # edit, undo, redo
+    run("record", "update", "contacts", str(ann), "jobtitle=CEO")
+    assert "undid Updated Ann: jobtitle" in run("undo")
+    assert get("contacts", ann)["properties"]["jobtitle"] is None
+    assert "redid" in run("redo")
+    assert get("contacts", ann)["properties"]["jobtitle"] == "CEO"
+    # merge and undo: both back, each with its email and links
+    run("record", "merge", "contacts", str(ann), str(bob))
+    assert get("contacts", bob)["deleted"]
+    run("undo")
+    a, b = get("contacts", ann), get("contacts", bob)
+    assert not b["deleted"] and b["properties"]["email"] == "bob@b.example" and a["properties"]["email"] == "ann@a.example"
+    assert [c["labels"] for c in b["associations"]["companies"]] == [["Employer"]]
+    assert [c["id"] for c in a["associations"]["companies"]] == [acme]
+    # delete a company with links, undo
+    run("record", "delete", "companies", str(acme))
+    assert get("contacts", ann)["associations"] == {}
+    run("undo")
+    assert get("contacts", ann)["associations"]["companies"][0]["primary"]
+    # an undo a later edit depends on is refused and changes nothing
+    run("record", "update", "contacts", str(ann), "jobtitle=CTO")
+    first = json.loads(run("operations", "--json", "--limit", "1"))[0]["id"]
+    run("record", "update", "contacts", str(ann), "jobtitle=Chair")
+    ops = json.loads(run("operations", "--json"))
+    assert [set(o) >= {"id", "time", "kind", "source", "summary", "undone"} for o in ops] == [True] * len(ops)
+    err = run("undo", str(first), code=2)
+    assert f"operation {ops[0]['id']}" in err and err.count("\n") == 1
+    assert json.loads(run("operations", "--json")) == ops
+    assert get("contacts", ann)["properties"]["jobtitle"] == "Chair"
+    assert "healthy" in run("doctor")
+    data = json.loads(run("undo", "--json"))
+    assert set(data) == {"op_id", "undo_op_id", "summary"}
+    assert "healthy" in run("doctor")
