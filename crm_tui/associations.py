@@ -434,36 +434,154 @@ class Associations:
 
     def move_links_for_merge(self, meta: ObjectMeta, keep_id: int, other_id: int, op) -> int:
         """Move every link of `other_id` to `keep_id` (source Object merge), dropping duplicates and
-        the link between the two, keeping one primary company."""
-        moved = 0
-        edges = list(Association.select().where((Association.from_object == meta.id) & (Association.from_id == other_id))
-                     .order_by(Association.id))
-        for edge in edges:
-            target = self.crm.registry.by_id[edge.to_object]
-            labels = [label.name for label in self._labels_on(edge.id)]
-            was_primary = bool(edge.is_primary)
-            backward = self._edge(target, edge.to_id, meta, other_id)
-            self._remove_link(op, meta, other_id, target, edge.to_id, (edge, backward))
-            if target.id == meta.id and edge.to_id == keep_id:
-                continue
-            if not self.crm.records.exists(target, edge.to_id, live=True):
-                continue
-            # The link was some record's primary company: it stays primary after the move unless that
-            # record (the survivor, or a contact of a merged company) has a primary already.
-            holder = self._holder(meta, keep_id, target, edge.to_id)
-            want_primary = (was_primary and holder is not None
-                            and self.primary_company((holder[0].name, holder[1])) is None)
-            kept_labels = []
-            for name in labels:
-                label = self.crm.registry.find_label(meta, target, name)
-                try:
-                    self._check_label_limit(label, meta, keep_id)
-                    kept_labels.append(name)
-                except LimitExceeded:
-                    pass  # the survivor already uses that label up to its limit
-            result = self._add(op, (meta.name, keep_id), (target.name, edge.to_id), kept_labels, primary=want_primary)
-            moved += int(result.created)
+        the link between the two, keeping one primary company per record.
+
+        Set-based: a record with tens of thousands of links is merged with a handful of
+        INSERT .. SELECT / UPDATE statements, not one round of queries per link. History is the
+        same as link by link: for each link of the other record its labels, primary flag and the
+        link removed; for each link the survivor gains "created", its labels and primary flag. Labels
+        beyond the survivor's label limits are dropped; pair limits are checked on the result."""
+        db = self.crm.db
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        M, K, O = meta.id, int(keep_id), int(other_id)
+        holder_self = meta.has_primary_company  # the merged records hold primary companies
+        db.execute_sql("DROP TABLE IF EXISTS temp.merge_moves")
+        db.execute_sql(
+            "CREATE TEMP TABLE merge_moves AS SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
+            "a.is_primary AS prim, (SELECT b.id FROM association b WHERE b.from_object = a.to_object "
+            "AND b.from_id = a.to_id AND b.to_object = a.from_object AND b.to_id = a.from_id) AS back, "
+            "(SELECT k.id FROM association k WHERE k.from_object = ? AND k.from_id = ? AND k.to_object = a.to_object "
+            "AND k.to_id = a.to_id) AS existing FROM association a WHERE a.from_object = ? AND a.from_id = ?",
+            (M, K, M, O))
+        try:
+            return self._merge_moves(op, meta, M, K, O, comp, holder_self)
+        finally:
+            db.execute_sql("DROP TABLE IF EXISTS temp.merge_moves")
+
+    def _merge_moves(self, op, meta, M, K, O, comp, holder_self) -> int:
+        db = self.crm.db
+        reg = self.crm.registry
+        sql = db.execute_sql
+        if not sql("SELECT 1 FROM merge_moves LIMIT 1").fetchone():
+            return 0
+        # 1. history of the other record's links going: labels, primary flag, the link
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+            "SELECT ?, ?, ?, m.tobj, m.tid, 'label_removed', d.name, inv.name FROM merge_moves m "
+            "JOIN association_label l ON l.association_id = m.fwd JOIN label_def d ON d.id = l.label_id "
+            "LEFT JOIN label_def inv ON inv.id = d.inverse_id ORDER BY m.fwd, d.name", (op.id, M, O))
+        if holder_self:  # the merged record's own primary company
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, ?, ?, tobj, tid, 'primary_removed' FROM merge_moves WHERE prim = 1 AND tobj = ? ORDER BY fwd",
+                (op.id, M, O, comp))
+        elif M == comp:  # a merged company was the primary company of its contacts, deals, ...
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, tobj, tid, ?, ?, 'primary_removed' FROM merge_moves WHERE prim = 1 ORDER BY fwd",
+                (op.id, M, O))
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+            "SELECT ?, ?, ?, tobj, tid, 'removed' FROM merge_moves ORDER BY fwd", (op.id, M, O))
+        # 2. the link between the two records goes; the survivor's labels over a label limit are dropped
+        sql("DELETE FROM association WHERE id IN (SELECT fwd FROM merge_moves WHERE tobj = ? AND tid = ? "
+            "UNION SELECT back FROM merge_moves WHERE tobj = ? AND tid = ?)", (M, K, M, K))
+        sql("DELETE FROM merge_moves WHERE tobj = ? AND tid = ?", (M, K))
+        for label in LabelDef.select().where((LabelDef.from_object == M) & LabelDef.limit_count.is_null(False)):
+            used = sql("SELECT COUNT(*) FROM association a JOIN association_label l ON l.association_id = a.id "
+                       "WHERE a.from_object = ? AND a.from_id = ? AND l.label_id = ?", (M, K, label.id)).fetchone()[0]
+            incoming = [fwd for (fwd,) in sql(
+                "SELECT m.fwd FROM merge_moves m JOIN association_label l ON l.association_id = m.fwd "
+                "WHERE l.label_id = ? AND (m.existing IS NULL OR NOT EXISTS (SELECT 1 FROM association_label e "
+                "WHERE e.association_id = m.existing AND e.label_id = ?)) ORDER BY m.fwd", (label.id, label.id)).fetchall()]
+            for fwd in incoming[max(0, label.limit_count - used):]:
+                sql("DELETE FROM association_label WHERE association_id = ? AND label_id = ?", (fwd, label.id))
+                if label.inverse_id:
+                    sql("DELETE FROM association_label WHERE label_id = ? AND association_id = "
+                        "(SELECT back FROM merge_moves WHERE fwd = ?)", (label.inverse_id, fwd))
+        # 3. history of the survivor's gains: new links with their labels; labels new on shared links
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+            "SELECT ?, ?, ?, tobj, tid, 'created' FROM merge_moves WHERE existing IS NULL ORDER BY fwd", (op.id, M, K))
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+            "SELECT ?, ?, ?, m.tobj, m.tid, 'label_added', d.name, inv.name FROM merge_moves m "
+            "JOIN association_label l ON l.association_id = m.fwd JOIN label_def d ON d.id = l.label_id "
+            "LEFT JOIN label_def inv ON inv.id = d.inverse_id WHERE m.existing IS NULL "
+            "OR NOT EXISTS (SELECT 1 FROM association_label e WHERE e.association_id = m.existing "
+            "AND e.label_id = l.label_id) ORDER BY m.fwd, d.name", (op.id, M, K))
+        # 4. shared links: the survivor's edges take the labels, the other's edges go
+        sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT m.existing, l.label_id "
+            "FROM merge_moves m JOIN association_label l ON l.association_id = m.fwd WHERE m.existing IS NOT NULL")
+        sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT kb.id, l.label_id "
+            "FROM merge_moves m JOIN association_label l ON l.association_id = m.back "
+            "JOIN association kb ON kb.from_object = m.tobj AND kb.from_id = m.tid AND kb.to_object = ? AND kb.to_id = ? "
+            "WHERE m.existing IS NOT NULL", (M, K))
+        sql("DELETE FROM association WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NOT NULL "
+            "UNION SELECT back FROM merge_moves WHERE existing IS NOT NULL)")
+        # 5. new links: both edges are re-pointed (ids and labels stay); counts follow by hand,
+        # since the count triggers only see inserts and deletes
+        moved = sql("SELECT COUNT(*) FROM merge_moves WHERE existing IS NULL").fetchone()[0]
+        sql("UPDATE association SET to_id = ? WHERE id IN (SELECT back FROM merge_moves WHERE existing IS NULL)", (K,))
+        sql("UPDATE association SET from_id = ? WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NULL)", (K,))
+        sql("INSERT INTO association_count (from_object, from_id, to_object, n) SELECT ?, ?, tobj, COUNT(*) "
+            "FROM merge_moves WHERE existing IS NULL GROUP BY tobj "
+            "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + excluded.n", (M, K))
+        sql("DELETE FROM association_count WHERE from_object = ? AND from_id = ?", (M, O))
+        # 6. one primary company each
+        if holder_self:
+            keep_primary = sql("SELECT to_id FROM association WHERE from_object = ? AND from_id = ? AND to_object = ? "
+                               "AND is_primary = 1 AND id NOT IN (SELECT fwd FROM merge_moves)", (M, K, comp)).fetchone()
+            incoming = sql("SELECT tid FROM merge_moves WHERE prim = 1 AND tobj = ? AND existing IS NULL", (comp,)).fetchone()
+            if keep_primary is not None and incoming is not None:  # the survivor's primary stays
+                self._set_primary_flag(meta, K, incoming[0], False)
+            elif keep_primary is None:
+                if incoming is None:  # the survivor had no company: its first one becomes primary
+                    first = sql("SELECT to_id FROM association WHERE from_object = ? AND from_id = ? AND to_object = ? "
+                                "ORDER BY id LIMIT 1", (M, K, comp)).fetchone()
+                    incoming = first
+                if incoming is not None:
+                    self._set_primary_flag(meta, K, incoming[0], True)
+                    self._log(op, meta, K, reg.by_id[comp], incoming[0], "primary_set")
+        elif M == comp:
+            # records whose primary was the other company: primary now on the survivor (moved edges
+            # keep their flag; shared links get it)
+            sql("UPDATE association SET is_primary = 1 WHERE id IN (SELECT existing FROM merge_moves WHERE existing "
+                "IS NOT NULL AND prim = 1 UNION SELECT kb.id FROM merge_moves m JOIN association kb ON "
+                "kb.from_object = m.tobj AND kb.from_id = m.tid AND kb.to_object = ? AND kb.to_id = ? "
+                "WHERE m.existing IS NOT NULL AND m.prim = 1)", (M, K))
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, tobj, tid, ?, ?, 'primary_set' FROM merge_moves WHERE prim = 1 ORDER BY fwd", (op.id, M, K))
+        # 7. limits on the result, and the automations a new link sets off (a deal's lifecycle stages)
+        for limit in PairLimit.select().where(PairLimit.from_object == M):
+            n = sql("SELECT COUNT(*) FROM association WHERE from_object = ? AND from_id = ? AND to_object = ?",
+                    (M, K, limit.to_object_id)).fetchone()[0]
+            if n > limit.limit_count:
+                to_meta = reg.by_id[limit.to_object_id]
+                raise LimitExceeded(
+                    f"limit reached: a {meta.label.lower()} may be associated with at most {limit.limit_count} "
+                    f"{to_meta.plural_label.lower()}; merged, {meta.label.lower()} {K} would have {n}")
+        deals = reg.objects.get("deals")
+        if deals is not None and moved:
+            if meta.name in ("contacts", "companies"):
+                new_deals = [t for (t,) in sql("SELECT tid FROM merge_moves WHERE existing IS NULL AND tobj = ? "
+                                               "ORDER BY fwd", (deals.id,)).fetchall()]
+                # forward-only: the first won deal, else the first open one, moves the survivor the most
+                for deal_id in new_deals[:1] + self._won_deal(new_deals):
+                    rules.after_link(self.crm, meta, K, deals, deal_id, op)
+            elif meta.name == "deals":
+                for tobj, tid in sql("SELECT tobj, tid FROM merge_moves WHERE existing IS NULL AND tobj IN "
+                                     "(SELECT id FROM object_type WHERE name IN ('contacts', 'companies')) ORDER BY fwd"
+                                     ).fetchall():
+                    rules.after_link(self.crm, meta, K, reg.by_id[tobj], tid, op)
         return moved
+
+    def _won_deal(self, deal_ids: list[int]) -> list[int]:
+        from . import pipelines
+
+        deals = self.crm.registry.get("deals")
+        for start in range(0, len(deal_ids), 900):
+            for rid, pipeline, stage in deals.model.select(deals.model.id, deals.model.pipeline, deals.model.dealstage).where(
+                    deals.model.id.in_(deal_ids[start:start + 900])).tuples():
+                if pipelines.stage_kind(self.crm, "deals", pipeline, stage) == "won":
+                    return [rid]
+        return []
 
     # -- automatic association by domain --------------------------------------------------------
 

@@ -330,3 +330,72 @@ def test_cli_walk_edit_undo_redo_merge_delete_refusal_doctor(db_path, capsys):
     data = json.loads(run("undo", "--json"))
     assert set(data) == {"op_id", "undo_op_id", "summary"}
     assert "healthy" in run("doctor")
+
+
+# ------------------------------------------------------------------ set-based merge
+
+def test_merge_of_companies_moves_links_primary_labels_and_counts(crm, people):
+    ines, bo = ("contacts", people["ines"]), ("contacts", people["bo"])
+    acme, globex = people["acme"], people["globex"]
+    deal = crm.records.create("deals", {"dealname": "Big deal"}).id
+    crm.assoc.add(ines, ("companies", globex), labels=["Employer"])  # primary: globex (merged away)
+    crm.assoc.add(bo, ("companies", acme))  # primary acme
+    crm.assoc.add(bo, ("companies", globex), labels=["Advisor"])  # bo linked with both
+    crm.assoc.add(("deals", deal), ("companies", globex))
+    crm.assoc.add(("companies", acme), ("companies", globex), labels=["Parent company"])  # the link between them
+    healthy(crm)
+    result = crm.merger.merge("companies", acme, globex, source=sources.USER)
+    assert "2 association(s) moved" in result.message  # ines, the deal; bo's link was shared
+    assert crm.assoc.primary_company(ines) == acme and crm.assoc.primary_company(bo) == acme
+    assert crm.assoc.primary_company(("deals", deal)) == acme
+    groups = {g.object: g for g in crm.assoc.groups(("companies", acme))}
+    labels = {i.id: i.labels for i in groups["contacts"].items}
+    assert labels == {people["ines"]: ["Employee"], people["bo"]: ["Advisor"]}
+    assert crm.assoc.linked_ids(("companies", acme), "companies") == []
+    assert crm.assoc.counts(("companies", acme)) == {"contacts": 2, "deals": 1}
+    assert crm.assoc.counts(("companies", globex)) == {}
+    healthy(crm)
+    crm.journal.undo()
+    assert crm.assoc.primary_company(ines) == globex and crm.assoc.primary_company(bo) == acme
+    assert sorted(crm.assoc.linked_ids(bo, "companies")) == sorted([acme, globex])
+    assert crm.assoc.linked_ids(("companies", acme), "companies") == [globex]
+    assert crm.assoc.counts(("companies", globex)) == {"companies": 1, "contacts": 2, "deals": 1}
+    healthy(crm)
+
+
+def test_merge_of_contacts_keeps_the_survivors_primary_and_label_limits(crm, people):
+    ines, bo = people["ines"], people["bo"]
+    from crm_tui.models import LabelDef
+
+    employer = crm.registry.find_label(crm.registry.get("contacts"), crm.registry.get("companies"), "Employer")
+    LabelDef.update(limit_count=1).where(LabelDef.id == employer.id).execute()
+    crm.assoc.add(("contacts", ines), ("companies", people["acme"]), labels=["Employer"])
+    crm.assoc.add(("contacts", bo), ("companies", people["globex"]), labels=["Employer"])
+    crm.merger.merge("contacts", ines, bo)
+    assert crm.assoc.primary_company(("contacts", ines)) == people["acme"]
+    groups = {i.id: i for i in crm.assoc.groups(("contacts", ines))[0].items}
+    assert groups[people["acme"]].labels == ["Employer"] and groups[people["globex"]].labels == []
+    assert not groups[people["globex"]].primary
+    healthy(crm)
+    crm.journal.undo()
+    assert crm.assoc.primary_company(("contacts", bo)) == people["globex"]
+    assert crm.assoc.groups(("contacts", bo))[0].items[0].labels == ["Employer"]
+    healthy(crm)
+
+
+def test_merge_into_a_record_without_companies_takes_the_other_primary(crm, people):
+    ines, bo = people["ines"], people["bo"]
+    crm.assoc.add(("contacts", bo), ("companies", people["acme"]))
+    crm.assoc.add(("contacts", bo), ("companies", people["globex"]), primary=True)
+    crm.merger.merge("contacts", ines, bo)
+    assert crm.assoc.primary_company(("contacts", ines)) == people["globex"]
+    healthy(crm)
+
+
+def test_merge_moving_a_deal_makes_the_survivor_an_opportunity(crm, people):
+    deal = crm.records.create("deals", {"dealname": "D"}).id
+    crm.assoc.add(("deals", deal), ("contacts", people["bo"]))
+    crm.records.update("contacts", people["ines"], {"lifecyclestage": ""})
+    crm.merger.merge("contacts", people["ines"], people["bo"])
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    healthy(crm)
