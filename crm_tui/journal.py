@@ -412,75 +412,69 @@ class _Plan:
 
     def later_writer(self) -> Operation | None:
         """The newest operation outside the tree that changed what the tree wrote since and has
-        not been cancelled by its own undo; None when the tree can be reversed."""
+        not been cancelled by its own undo; None when the tree can be reversed.
+
+        Linear in the history written after the tree: the rows of later operations are read by
+        their operation id (indexed) and matched against the tree's keys in memory, so a record
+        with tens of thousands of links costs no more per row than any other."""
         db = self.crm.db
+        reg = self.crm.registry
         root = self.tail.id
         per_key: dict[tuple, set[int]] = {}
-        what: dict[tuple, str] = {}
-        if self.props:
-            for op_id, obj, rid, prop in db.execute_sql(
-                    _TREE + "SELECT DISTINCT p2.op_id, p1.object, p1.record_id, p1.property FROM property_change p1 "
-                    "JOIN property_change p2 ON p2.object = p1.object AND p2.record_id = p1.record_id "
-                    "AND p2.property = p1.property AND p2.id > p1.id "
-                    "WHERE p1.op_id IN t AND p2.op_id NOT IN t", (root,)).fetchall():
-                key = ("p", obj, rid, prop)
-                per_key.setdefault(key, set()).add(op_id)
-                what[key] = f"{prop} of {self.journal._ref_name(obj, rid)}"
-        if self.links:
-            for op_id, ao, ai, bo, bi in db.execute_sql(
-                    _TREE + "SELECT DISTINCT c2.op_id, c1.a_object, c1.a_id, c1.b_object, c1.b_id "
-                    "FROM association_change c1 JOIN association_change c2 ON c2.id > c1.id AND ("
-                    "(c2.a_object = c1.a_object AND c2.a_id = c1.a_id AND c2.b_object = c1.b_object AND c2.b_id = c1.b_id) "
-                    "OR (c2.a_object = c1.b_object AND c2.a_id = c1.b_id AND c2.b_object = c1.a_object AND c2.b_id = c1.a_id)) "
-                    "WHERE c1.op_id IN t AND c2.op_id NOT IN t", (root,)).fetchall():
-                key = ("l",) + tuple(sorted([(ao, ai), (bo, bi)]))
-                per_key.setdefault(key, set()).add(op_id)
-                what[key] = f"link of {self.journal._ref_name(ao, ai)} and {self.journal._ref_name(bo, bi)}"
-        # records: a later deletion, restore or merge of a record the tree touched; and any later
+        what: dict[tuple, tuple] = {}
+        # the tree's last row per property value and per link
+        last_prop: dict[tuple, int] = {}
+        for pid, obj, rid, prop, _old, _new in self.props:
+            last_prop[(obj, rid, prop)] = pid
+        last_link: dict[tuple, int] = {}
+        for lid, ao, ai, bo, bi, _action, _label in self.links:
+            last_link[(ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)] = lid
+        # records: a later deletion, restore or merge of a record the tree touched; any later
         # change of a record the reversal will delete (one the tree created or restored)
-        touched: dict[str, set[int]] = {}
-        for _pid, obj, rid, *_rest in self.props:
-            meta = self.crm.registry.by_id.get(obj)
-            if meta is not None:
-                touched.setdefault(meta.name, set()).add(rid)
-        for (obj, rid) in self.records:
-            touched.setdefault(obj, set()).add(rid)
-        going: dict[str, list[int]] = {}
-        for (obj, rid), (before, _after) in self.records.items():
+        touched: set[tuple[int, int]] = {(obj, rid) for (obj, rid, _p) in last_prop}
+        going: set[tuple[int, int]] = set()
+        for (name, rid), (before, _after) in self.records.items():
+            meta = reg.objects.get(name)
+            if meta is None:
+                continue
+            touched.add((meta.id, rid))
             if not before:
-                going.setdefault(obj, []).append(rid)
-        for obj, ids in self.created_ids.items():
-            going.setdefault(obj, []).extend(ids)
-        for obj, ids in touched.items():
-            ids = sorted(ids)
-            for start in range(0, len(ids), 900):
-                chunk = ids[start:start + 900]
-                marks = ",".join("?" * len(chunk))
-                for op_id, rid in db.execute_sql(
-                        _TREE + f"SELECT o.id, o.record_id FROM operation o WHERE o.object = ? AND o.record_id IN ({marks}) "
-                        "AND o.kind IN ('delete', 'restore', 'merge') AND o.id > ? AND o.id NOT IN t",
-                        [root, obj] + chunk + [root]).fetchall():
-                    key = ("r", obj, rid)
-                    per_key.setdefault(key, set()).add(op_id)
-                    what[key] = f"record {self.journal._name(obj, rid)}"
-        for obj, ids in going.items():
-            meta = self.crm.registry.get(obj)
-            ids = sorted(set(ids))
-            for start in range(0, len(ids), 900):
-                chunk = ids[start:start + 900]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute_sql(
-                    _TREE + f"SELECT op_id, record_id FROM property_change WHERE object = ? AND record_id IN ({marks}) "
-                    "AND op_id > ? AND op_id NOT IN t "
-                    f"UNION SELECT op_id, a_id FROM association_change WHERE a_object = ? AND a_id IN ({marks}) "
-                    "AND op_id > ? AND op_id NOT IN t "
-                    f"UNION SELECT op_id, b_id FROM association_change WHERE b_object = ? AND b_id IN ({marks}) "
-                    "AND op_id > ? AND op_id NOT IN t",
-                    [root, meta.id] + chunk + [root, meta.id] + chunk + [root, meta.id] + chunk + [root]).fetchall()
-                for op_id, rid in rows:
-                    key = ("r", obj, rid)
-                    per_key.setdefault(key, set()).add(op_id)
-                    what[key] = f"record {self.journal._name(obj, rid)}"
+                going.add((meta.id, rid))
+        for name, ids in self.created_ids.items():
+            going.update((reg.get(name).id, rid) for rid in ids)
+        touched |= going
+
+        def note(key, op_id, description):
+            per_key.setdefault(key, set()).add(op_id)
+            what[key] = description
+
+        if last_prop or going:
+            for pid, op_id, obj, rid, prop in db.execute_sql(
+                    _TREE + "SELECT id, op_id, object, record_id, property FROM property_change "
+                    "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall():
+                mine = last_prop.get((obj, rid, prop))
+                if mine is not None and pid > mine:
+                    note(("p", obj, rid, prop), op_id, ("p", obj, rid, prop))
+                elif (obj, rid) in going:
+                    note(("r", obj, rid), op_id, ("r", obj, rid))
+        if last_link or going:
+            for cid, op_id, ao, ai, bo, bi in db.execute_sql(
+                    _TREE + "SELECT id, op_id, a_object, a_id, b_object, b_id FROM association_change "
+                    "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall():
+                pair = (ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)
+                mine = last_link.get(pair)
+                if mine is not None and cid > mine:
+                    note(("l",) + pair, op_id, ("l",) + pair)
+                for end in ((ao, ai), (bo, bi)):
+                    if end in going:
+                        note(("r",) + end, op_id, ("r",) + end)
+        if touched:
+            for op_id, name, rid, kind, summary in db.execute_sql(
+                    _TREE + "SELECT id, object, record_id, kind, summary FROM operation WHERE id > ? AND id NOT IN t "
+                    "AND kind IN ('delete', 'restore', 'merge') AND record_id IS NOT NULL", (root, root)).fetchall():
+                meta = reg.objects.get(name or "")
+                if meta is not None and (meta.id, rid) in touched:
+                    note(("r", meta.id, rid), op_id, ("r", meta.id, rid))
         if not per_key:
             return None
         cache: dict[int, Operation] = {}
@@ -500,9 +494,17 @@ class _Plan:
                 if target is not None and target in roots:
                     cancelled.add(target)
                     continue
-                self.later_what = what[key]
+                self.later_what = self._describe_key(what[key])
                 return r
         return None
+
+    def _describe_key(self, key: tuple) -> str:
+        name = self.journal._ref_name
+        if key[0] == "p":
+            return f"{key[3]} of {name(key[1], key[2])}"
+        if key[0] == "l":
+            return f"link of {name(key[1], key[2])} and {name(key[3], key[4])}"
+        return f"record {name(key[1], key[2])}"
 
     # -- writing the inverse ------------------------------------------------------------------
 
@@ -708,34 +710,47 @@ class _Plan:
         reg = crm.registry
         cursor = crm.db.cursor()
         companies = reg.objects.get("companies")
-        for ho, hi in sorted(holders):
-            n, prim = cursor.execute(
-                "SELECT COUNT(*), COALESCE(SUM(is_primary), 0) FROM association WHERE from_object=? AND from_id=? "
-                "AND to_object=?", (ho, hi, companies.id)).fetchone()
-            if n and prim != 1:
-                raise CrmError(f"{refuse}: {self.journal._ref_name(ho, hi)} would have {prim} primary companies; "
-                               "its companies changed since")
-        live_cache: dict[tuple[int, int], bool] = {}
-
-        def live(obj, rid):
-            key = (obj, rid)
-            if key not in live_cache:
-                meta = reg.by_id[obj]
-                live_cache[key] = crm.records.exists(meta, rid, live=True)
-            return live_cache[key]
-
+        per_object: dict[int, list[int]] = {}
+        for ho, hi in holders:
+            per_object.setdefault(ho, []).append(hi)
+        for ho, ids in per_object.items():
+            ids.sort()
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                bad = cursor.execute(
+                    f"SELECT from_id, SUM(is_primary) FROM association WHERE from_object=? AND from_id IN ({marks}) "
+                    "AND to_object=? GROUP BY from_id HAVING SUM(is_primary) != 1 LIMIT 1",
+                    [ho] + chunk + [companies.id]).fetchone()
+                if bad is not None:
+                    raise CrmError(f"{refuse}: {self.journal._ref_name(ho, bad[0])} would have {bad[1]} primary "
+                                   "companies; its companies changed since")
+        ends: dict[int, set[int]] = {}
         for ao, ai, bo, bi in recreated:
-            for obj, rid in ((ao, ai), (bo, bi)):
-                if not live(obj, rid):
-                    later = (Operation.select().where((Operation.object == reg.by_id[obj].name) & (Operation.record_id == rid)
-                                                      & Operation.kind.in_(["delete", "merge"]))
-                             .order_by(Operation.id.desc()).first())
-                    by = f" by operation {self.journal._root(later.id, {}).id}" if later is not None else ""
-                    raise CrmError(f"{refuse}: {self.journal._ref_name(obj, rid)} was deleted since{by}; restore it first")
-        if not touched_from:
-            return
+            ends.setdefault(ao, set()).add(ai)
+            ends.setdefault(bo, set()).add(bi)
+        for obj, ids in ends.items():
+            meta = reg.by_id[obj]
+            ids = sorted(ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                dead = cursor.execute(f'SELECT id FROM "{meta.table}" WHERE id IN ({marks}) AND deleted_at IS NOT NULL',
+                                      chunk).fetchone()
+                if dead is None:
+                    continue
+                rid = dead[0]
+                later = (Operation.select().where((Operation.object == meta.name) & (Operation.record_id == rid)
+                                                  & Operation.kind.in_(["delete", "merge"]))
+                         .order_by(Operation.id.desc()).first())
+                by = f" by operation {self.journal._root(later.id, {}).id}" if later is not None else ""
+                raise CrmError(f"{refuse}: {self.journal._ref_name(obj, rid)} was deleted since{by}; restore it first")
         limits = {(p.from_object_id, p.to_object_id): p.limit_count for p in PairLimit.select()}
+        labelled = {(fo, to) for fo, to in LabelDef.select(LabelDef.from_object, LabelDef.to_object)
+                    .where(LabelDef.limit_count.is_null(False)).tuples()}
         for fo, fi, to in sorted(touched_from):
+            if (fo, to) not in limits and (fo, to) not in labelled:
+                continue
             limit = limits.get((fo, to))
             if limit is not None:
                 n = cursor.execute("SELECT COUNT(*) FROM association WHERE from_object=? AND from_id=? AND to_object=?",
