@@ -547,12 +547,36 @@ class _Plan:
                 from peewee import IntegrityError
 
                 if isinstance(exc, IntegrityError):
-                    raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: another live "
-                                   f"{meta.label.lower()} has the same unique value since") from None
+                    raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: "
+                                   f"{self._unique_taker(meta, row)}") from None
                 raise
             self.records_written += 1
         # 4. links, newest change first
         self._reverse_links(refuse)
+
+    def _unique_taker(self, meta, row: dict) -> str:
+        """Which live record holds a unique value of `row` now, and the operation that gave it."""
+        for name, prop in meta.properties.items():
+            if not prop.unique or row.get(name) is None:
+                continue
+            other = self.crm.db.execute_sql(
+                f'SELECT id, created_op FROM "{meta.table}" WHERE "{name}" = ? AND deleted_at IS NULL AND id != ?',
+                (row[name], row["id"])).fetchone()
+            if other is None:
+                continue
+            oid, created_op = other
+            last = (PropertyChange.select(PropertyChange.op).where(
+                (PropertyChange.object == meta.id) & (PropertyChange.record_id == oid) & (PropertyChange.property == name))
+                .order_by(PropertyChange.id.desc()).scalar())
+            op_id = last or created_op or Operation.select(Operation.id).where(
+                (Operation.kind == "create") & (Operation.object == meta.name) & (Operation.record_id == oid)).scalar()
+            by = ""
+            if op_id:
+                root = self.journal._root(op_id, {})
+                by = f" since operation {root.id} ({self.journal.describe(root)}); undo that first"
+            return (f"{meta.label.lower()} {oid} ({self.journal._name(meta.name, oid)}) has its {prop.label.lower()} "
+                    f"{row[name]}{by}")
+        return f"another live {meta.label.lower()} has the same unique value"
 
     def _write_values(self, first_old: dict, last_new: dict, refuse: str) -> None:
         from peewee import IntegrityError

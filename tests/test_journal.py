@@ -399,3 +399,68 @@ def test_merge_moving_a_deal_makes_the_survivor_an_opportunity(crm, people):
     crm.merger.merge("contacts", people["ines"], people["bo"])
     assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
     healthy(crm)
+
+
+# ------------------------------------------------------------------ bulk, activities, automations
+
+def test_bulk_delete_and_bulk_associate_undo(crm, people):
+    from crm_tui import bulk
+
+    ids = [people["ines"], people["bo"]]
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["globex"]))
+    bulk.bulk_associate(crm, "contacts", ids, ("companies", people["acme"]), labels=["Advisor"], source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Linked 2 contacts with Acme"
+    bulk.bulk_delete(crm, "contacts", ids, source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Deleted 2 contacts"
+    crm.journal.undo()
+    assert not any(crm.records.get("contacts", i).deleted for i in ids)
+    assert sorted(crm.assoc.linked_ids(("contacts", people["ines"]), "companies")) == sorted([people["globex"], people["acme"]])
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["globex"]
+    healthy(crm)
+    crm.journal.undo()
+    assert crm.assoc.linked_ids(("contacts", people["bo"]), "companies") == []
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["globex"]]
+    healthy(crm)
+
+
+def test_undo_of_a_logged_activity_takes_its_links_and_last_activity_date(crm, people):
+    ines = ("contacts", people["ines"])
+    crm.assoc.add(ines, ("companies", people["acme"]))
+    before = crm.records.get("contacts", people["ines"]).properties.get("notes_last_updated")
+    note = crm.activities.log(ines, "notes", {"hs_note_body": "call back"}, source=sources.USER).id
+    assert crm.journal.list(limit=1)[0].summary == "Logged note on Ines Okoro"
+    assert crm.assoc.linked_ids(("companies", people["acme"]), "notes") == [note]
+    crm.journal.undo()
+    assert crm.records.get("notes", note).deleted
+    assert crm.assoc.linked_ids(ines, "notes") == [] and crm.assoc.linked_ids(("companies", people["acme"]), "notes") == []
+    assert crm.records.get("contacts", people["ines"]).properties.get("notes_last_updated") == before
+    healthy(crm)
+    crm.journal.redo()
+    assert crm.assoc.linked_ids(("companies", people["acme"]), "notes") == [note]
+    healthy(crm)
+
+
+def test_the_automatic_changes_an_operation_set_off_undo_with_it(crm, people):
+    deal = crm.records.create("deals", {"dealname": "D"}, sources.USER).id
+    crm.assoc.add(("deals", deal), ("contacts", people["ines"]), source=sources.USER)
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    crm.records.update("deals", deal, {"dealstage": "closedwon"}, sources.USER)
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "customer"
+    assert crm.records.get("deals", deal).properties["closedate"]
+    crm.journal.undo()
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    assert crm.records.get("deals", deal).properties["closedate"] is None
+    crm.journal.undo()  # the link, and the Opportunity it set off
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "lead"
+    healthy(crm)
+
+
+def test_undo_of_a_record_deleted_after_another_took_its_email_is_refused(crm, people):
+    crm.records.delete("contacts", people["bo"], sources.USER)
+    deletion = crm.journal.list(limit=1)[0].id
+    crm.records.create("contacts", {"email": "bo@lind.example"}, sources.USER)
+    taker = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot come back: .*bo@lind.example since operation {taker}"):
+        crm.journal.undo(deletion)
+    assert counts() == before
