@@ -23,6 +23,7 @@ links to deleted records) run on the result inside the same transaction, which r
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 
 from . import dialect, sources
@@ -601,20 +602,23 @@ class _Plan:
         now = now_iso()
         reindex: dict[int, set[int]] = {}
         cursor = crm.db.cursor()
-        try:
-            for (obj, prop, old), ids in groups.items():
-                meta = reg.by_id[obj]
-                value = from_history_text(meta.properties[prop], old)
-                ids = sorted(ids)
-                for start in range(0, len(ids), 900):
-                    chunk = ids[start:start + 900]
-                    marks = ",".join("?" * len(chunk))
+        for (obj, prop, old), ids in groups.items():
+            meta = reg.by_id[obj]
+            value = from_history_text(meta.properties[prop], old)
+            ids = sorted(ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                try:
                     cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
                                    [value, now] + chunk)
-                if prop in meta.search:
-                    reindex.setdefault(obj, set()).update(ids)
-        except IntegrityError:
-            raise CrmError(f"{refuse}: a value it would bring back is now used by another record") from None
+                except (IntegrityError, sqlite3.IntegrityError):
+                    raise CrmError(f"{refuse}: {meta.label.lower()} {chunk[0]} cannot take back its "
+                                   f"{meta.properties[prop].label.lower()}: "
+                                   f"{self._unique_taker(meta, {'id': chunk[0] if len(chunk) == 1 else 0, prop: value})}"
+                                   ) from None
+            if prop in meta.search:
+                reindex.setdefault(obj, set()).update(ids)
         cursor.executemany("INSERT INTO property_change (op_id, object, record_id, property, old_value, new_value) "
                            "VALUES (?, ?, ?, ?, ?, ?)", history)
         self.values_written += len(history)

@@ -464,3 +464,74 @@ def test_undo_of_a_record_deleted_after_another_took_its_email_is_refused(crm, p
     with pytest.raises(CrmError, match=f"cannot come back: .*bo@lind.example since operation {taker}"):
         crm.journal.undo(deletion)
     assert counts() == before
+
+
+# ------------------------------------------------------------------ set-based: cost does not grow with the links
+
+def _statements(crm, fn) -> int:
+    """Statements sent by Python. SQLite also reports the statements triggers run (prefixed "--"),
+    the outer statement again for each row a trigger fires on, and each row of an executemany
+    (with its values): a run of the same statement is one statement."""
+    import re
+
+    sent = []
+
+    def trace(sql):
+        shape = re.sub(r"'[^']*'|\b\d+(\.\d+)?\b", "?", sql)
+        if not sql.startswith("--") and (not sent or sent[-1] != shape):
+            sent.append(shape)
+
+    conn = crm.db.connection()
+    conn.set_trace_callback(trace)
+    try:
+        fn()
+    finally:
+        conn.set_trace_callback(None)
+    return len(sent)
+
+
+def _hub(crm, links: int) -> tuple[int, int]:
+    """Company `other` linked with `links` contacts (their primary company), `keep` with a few."""
+    with crm.operation("build", sources.MIGRATION) as op:
+        first, last = crm.records.bulk_insert(crm.registry.get("contacts"), ["email"],
+                                              [(f"h{i}-{links}@hub.example",) for i in range(links)], op)
+        keep, other = crm.records.bulk_insert(crm.registry.get("companies"), ["name"], [("Keep",), ("Other",)], op)
+        crm.records.index_range(crm.registry.get("contacts"), first, last)
+        crm.records.index_range(crm.registry.get("companies"), keep, other)
+        pairs = [(("contacts", c), ("companies", other)) for c in range(first, last + 1)]
+        pairs += [(("contacts", c), ("companies", keep)) for c in range(first, first + 3)]
+        crm.assoc.bulk_link(pairs, op)
+    return keep, other
+
+
+@pytest.mark.parametrize("action", ["merge", "delete", "restore"])
+def test_merge_delete_restore_of_a_heavily_linked_record_are_set_based(tmp_path, action):
+    from crm_tui.core import Crm
+
+    used = []
+    for links in (20, 400):
+        with Crm.open(tmp_path / f"{action}-{links}.db") as crm:
+            keep, other = _hub(crm, links)
+            if action == "merge":
+                used.append(_statements(crm, lambda: crm.merger.merge("companies", keep, other)))
+                assert len(crm.assoc.linked_ids(("companies", keep), "contacts")) == links
+            elif action == "delete":
+                used.append(_statements(crm, lambda: crm.records.delete("companies", other)))
+                assert crm.assoc.counts(("companies", other)) == {}
+            else:
+                crm.records.delete("companies", other)
+                used.append(_statements(crm, lambda: crm.records.restore("companies", other)))
+                assert len(crm.assoc.linked_ids(("companies", other), "contacts")) == links
+            healthy(crm)
+    assert used[1] <= used[0] + 5, used  # not one round of statements per link
+
+
+def test_undo_of_an_email_change_refused_when_another_contact_took_the_old_email(crm, people):
+    crm.records.update("contacts", people["ines"], {"email": "ines@new.example"}, sources.USER)
+    change = crm.journal.list(limit=1)[0].id
+    crm.records.create("contacts", {"email": "ines@acme.example"}, sources.USER)
+    taker = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot take back its email: .*since operation {taker}"):
+        crm.journal.undo(change)
+    assert counts() == before
