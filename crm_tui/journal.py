@@ -321,6 +321,12 @@ class Journal:
         verb = "undo" if kind == "undo" else "redo"
         with crm.operation(kind, source, object=tail.object, record_id=tail.record_id,
                            summary={"undoes": tail.id, "original": original.id if original else tail.id}) as uop:
+            # read again inside the transaction (which holds the write lock since the row above):
+            # another window or command may have undone it a moment ago
+            done_by = Operation.select(Operation.undone_by).where(Operation.id == tail.id).scalar()
+            if done_by:
+                raise CrmError(f"operation {(original or tail).id} ({what}) was {verb}ne a moment ago "
+                               f"(by operation {done_by})")
             plan = _Plan(self, tail, uop)
             plan.load()
             later = plan.later_writer()

@@ -535,3 +535,19 @@ def test_undo_of_an_email_change_refused_when_another_contact_took_the_old_email
     with pytest.raises(CrmError, match=f"cannot take back its email: .*since operation {taker}"):
         crm.journal.undo(change)
     assert counts() == before
+
+
+def test_two_windows_cannot_undo_the_same_operation_twice(crm, db_path, people):
+    import subprocess
+    import sys
+
+    crm.records.update("contacts", people["ines"], {"jobtitle": "CTO"}, sources.USER)
+    op = crm.journal.list(limit=1)[0].id
+    tail = Operation.get_by_id(op)
+    other = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), "undo", str(op)],
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0, other.stderr
+    before = counts()
+    with pytest.raises(CrmError, match="a moment ago"):
+        crm.journal._revert(tail, "undo", sources.USER, original=tail)  # as if it had read the chain before
+    assert counts() == before
