@@ -134,7 +134,7 @@ class AssociationMachine(RuleBasedStateMachine):
                 "SELECT id, from_object, from_id, to_object, to_id, is_primary FROM association").fetchall():
             edges.add((fo, fi, to, ti, bool(prim), frozenset(labels.get(eid, ()))))
         records = {}
-        for name in ("contacts", "companies", "deals"):
+        for name in ("contacts", "companies", "deals", "notes"):
             meta = self.crm.registry.get(name)
             cursor = self.crm.db.execute_sql(f'SELECT * FROM "{meta.table}"')
             cols = [d[0] for d in cursor.description]
@@ -148,6 +148,21 @@ class AssociationMachine(RuleBasedStateMachine):
 
     def newest_top(self) -> int:
         return self.crm.db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM operation WHERE parent IS NULL").fetchone()[0]
+
+    @rule(obj=st.sampled_from(["contacts", "companies"]), ids=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+          delete=st.booleans())
+    def bulk_change(self, obj, ids, delete):
+        from crm_tui import bulk
+
+        if delete:
+            bulk.bulk_delete(self.crm, obj, ids, source=sources.USER, batch_size=2)
+        else:
+            field = "jobtitle" if obj == "contacts" else "city"
+            bulk.bulk_update(self.crm, obj, ids, {field: "Bulk"}, source=sources.USER, batch_size=2)
+
+    @rule(ref=refs)
+    def log_note(self, ref):
+        self.attempt(self.crm.activities.log, ref, "notes", {"hs_note_body": "note"}, source=sources.USER)
 
     @rule(newest=st.booleans(), back=st.integers(0, 6))
     def undo(self, newest, back):
