@@ -395,8 +395,8 @@ class Associations:
         comp = companies.id if companies is not None else -1
         sql = db.execute_sql
         with self.crm.operation("delete_links", sources.OBJECT_DELETION, None, object=meta.name, record_id=R) as op:
-            sql("DROP TABLE IF EXISTS temp.del_edges")
-            sql("CREATE TEMP TABLE del_edges AS SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
+            dialect.scratch_table(db, "del_edges", "fwd INTEGER, tobj INTEGER, tid INTEGER, prim INTEGER, back INTEGER")
+            sql("INSERT INTO del_edges SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
                 "a.is_primary AS prim, (SELECT b.id FROM association b WHERE b.from_object = a.to_object "
                 "AND b.from_id = a.to_id AND b.to_object = a.from_object AND b.to_id = a.from_id) AS back "
                 "FROM association a WHERE a.from_object = ? AND a.from_id = ?", (M, R))
@@ -424,8 +424,8 @@ class Associations:
                 sql("DELETE FROM association WHERE id IN (SELECT fwd FROM del_edges UNION SELECT back FROM del_edges)")
                 if M == comp:
                     # Keep "exactly one primary": a holder that lost its primary company gets its oldest one.
-                    sql("DROP TABLE IF EXISTS temp.del_next")
-                    sql("CREATE TEMP TABLE del_next AS SELECT m.fwd AS fwd, m.tobj AS hobj, m.tid AS hid, "
+                    dialect.scratch_table(db, "del_next", "fwd INTEGER, hobj INTEGER, hid INTEGER, edge INTEGER")
+                    sql("INSERT INTO del_next SELECT m.fwd AS fwd, m.tobj AS hobj, m.tid AS hid, "
                         "(SELECT a.id FROM association a WHERE a.from_object = m.tobj AND a.from_id = m.tid "
                         "AND a.to_object = ? ORDER BY a.id LIMIT 1) AS edge FROM del_edges m WHERE m.prim = 1", (comp,))
                     sql("UPDATE association SET is_primary = 1 WHERE id IN (SELECT edge FROM del_next UNION "
@@ -435,9 +435,9 @@ class Associations:
                     sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
                         "SELECT ?, n.hobj, n.hid, a.to_object, a.to_id, 'primary_set' FROM del_next n "
                         "JOIN association a ON a.id = n.edge ORDER BY n.fwd", (op.id,))
-                    sql("DROP TABLE IF EXISTS temp.del_next")
+                    sql("DELETE FROM temp.del_next")
             finally:
-                sql("DROP TABLE IF EXISTS temp.del_edges")
+                sql("DELETE FROM temp.del_edges")
             op.summary = json.dumps({"links": saved})
             op.save()
         return len(saved)
@@ -490,10 +490,8 @@ class Associations:
         M = meta.id
         companies = reg.objects.get("companies")
         comp = companies.id if companies is not None else -1
-        sql("DROP TABLE IF EXISTS temp.res_links")
-        sql("CREATE TEMP TABLE res_links (pos INTEGER PRIMARY KEY, tobj INTEGER, tid INTEGER, prim INTEGER)")
-        sql("DROP TABLE IF EXISTS temp.res_labels")
-        sql("CREATE TEMP TABLE res_labels (tobj INTEGER, tid INTEGER, label_id INTEGER)")
+        dialect.scratch_table(db, "res_links", "pos INTEGER PRIMARY KEY, tobj INTEGER, tid INTEGER, prim INTEGER")
+        dialect.scratch_table(db, "res_labels", "tobj INTEGER, tid INTEGER, label_id INTEGER")
         try:
             rows, labels = [], []
             for pos, link in enumerate(saved):
@@ -549,8 +547,8 @@ class Associations:
                     self._make_primary(op, meta, R, (prim_saved or wanted)[0])
             elif M == comp:
                 # holders whose saved link was primary: their current primary is demoted
-                sql("DROP TABLE IF EXISTS temp.res_holders")
-                sql("CREATE TEMP TABLE res_holders AS SELECT r.tobj AS hobj, r.tid AS hid, r.pos AS pos, "
+                dialect.scratch_table(db, "res_holders", "hobj INTEGER, hid INTEGER, pos INTEGER, old INTEGER")
+                sql("INSERT INTO res_holders SELECT r.tobj AS hobj, r.tid AS hid, r.pos AS pos, "
                     "(SELECT a.to_id FROM association a WHERE a.from_object = r.tobj AND a.from_id = r.tid "
                     "AND a.to_object = ? AND a.is_primary = 1) AS old FROM res_links r JOIN object_type o ON o.id = r.tobj "
                     "WHERE r.prim = 1 OR NOT EXISTS (SELECT 1 FROM association a WHERE a.from_object = r.tobj "
@@ -570,7 +568,7 @@ class Associations:
                     "AND a.to_object = h.hobj AND a.to_id = h.hid)", (comp, R, comp, R))
                 sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
                     "SELECT ?, hobj, hid, ?, ?, 'primary_set' FROM res_holders ORDER BY pos", (op.id, comp, R))
-                sql("DROP TABLE IF EXISTS temp.res_holders")
+                sql("DELETE FROM temp.res_holders")
             # the automations a new link sets off (a deal's lifecycle stages)
             deals = reg.objects.get("deals")
             if deals is not None:
@@ -585,8 +583,8 @@ class Associations:
                         rules.after_link(self.crm, meta, R, reg.by_id[tobj], tid, op)
             return restored
         finally:
-            sql("DROP TABLE IF EXISTS temp.res_links")
-            sql("DROP TABLE IF EXISTS temp.res_labels")
+            sql("DELETE FROM temp.res_links")
+            sql("DELETE FROM temp.res_labels")
 
     def move_links_for_merge(self, meta: ObjectMeta, keep_id: int, other_id: int, op) -> int:
         """Move every link of `other_id` to `keep_id` (source Object merge), dropping duplicates and
@@ -603,9 +601,10 @@ class Associations:
         comp = companies.id if companies is not None else -1
         M, K, O = meta.id, int(keep_id), int(other_id)
         holder_self = meta.has_primary_company  # the merged records hold primary companies
-        db.execute_sql("DROP TABLE IF EXISTS temp.merge_moves")
+        dialect.scratch_table(db, "merge_moves", "fwd INTEGER, tobj INTEGER, tid INTEGER, prim INTEGER, "
+                                                 "back INTEGER, existing INTEGER")
         db.execute_sql(
-            "CREATE TEMP TABLE merge_moves AS SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
+            "INSERT INTO merge_moves SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
             "a.is_primary AS prim, (SELECT b.id FROM association b WHERE b.from_object = a.to_object "
             "AND b.from_id = a.to_id AND b.to_object = a.from_object AND b.to_id = a.from_id) AS back, "
             "(SELECT k.id FROM association k WHERE k.from_object = ? AND k.from_id = ? AND k.to_object = a.to_object "
@@ -614,7 +613,7 @@ class Associations:
         try:
             return self._merge_moves(op, meta, M, K, O, comp, holder_self)
         finally:
-            db.execute_sql("DROP TABLE IF EXISTS temp.merge_moves")
+            db.execute_sql("DELETE FROM temp.merge_moves")
 
     def _merge_moves(self, op, meta, M, K, O, comp, holder_self) -> int:
         db = self.crm.db

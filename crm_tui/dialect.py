@@ -295,3 +295,14 @@ def online_backup(source_path: str, target_path: str) -> None:
             dst.close()
     finally:
         src.close()
+
+
+# -- scratch tables ---------------------------------------------------------------------------
+
+def scratch_table(db, name: str, columns: str) -> None:
+    """An empty per-connection temp table for set-based work (merge, deletion, undo). It is
+    created once and emptied with DELETE, never dropped: DROP TABLE fails with "database table is
+    locked" while any statement of the connection is still pending (a fetched-but-not-reset
+    SELECT), which inside a write would roll the whole operation back."""
+    db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+    db.execute_sql(f"DELETE FROM temp.{name}")

@@ -551,3 +551,19 @@ def test_two_windows_cannot_undo_the_same_operation_twice(crm, db_path, people):
     with pytest.raises(CrmError, match="a moment ago"):
         crm.journal._revert(tail, "undo", sources.USER, original=tail)  # as if it had read the chain before
     assert counts() == before
+
+
+def test_set_based_merge_delete_restore_while_a_read_is_pending(crm, people):
+    """A SELECT fetched part-way (as a lazily iterated query leaves it) must not make the scratch
+    tables of a merge, deletion or restore fail ("database table is locked")."""
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["acme"]))
+    crm.assoc.add(("contacts", people["bo"]), ("companies", people["globex"]))
+    pending = crm.db.execute_sql("SELECT id FROM operation")
+    pending.fetchone()
+    crm.merger.merge("contacts", people["ines"], people["bo"])
+    crm.records.delete("companies", people["globex"])
+    crm.records.restore("companies", people["globex"])
+    crm.journal.undo()
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["acme"]]
+    pending.fetchall()
+    healthy(crm)
