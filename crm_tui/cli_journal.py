@@ -4,6 +4,7 @@ Only argparse here at import time (a fast `--help`)."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 
 JOURNAL_COMMANDS = {"operations", "undo", "redo"}
@@ -26,6 +27,7 @@ def add_journal_commands(sub, common) -> None:
     p.add_argument("--limit", type=_positive, default=50, metavar="N")
     p = sub.add_parser("undo", parents=[common], help="undo an operation (default: your newest one not yet undone)")
     p.add_argument("op_id", nargs="?", type=_positive, metavar="OPERATION_ID")
+    p.add_argument("--yes", action="store_true", help="undoing an import: do not ask")
     sub.add_parser("redo", parents=[common], help="redo the most recent undo not yet redone")
 
 
@@ -55,7 +57,20 @@ def cmd_undo(crm, args) -> int:
     from . import sources
     from .sanitize import clean_line
 
-    result = crm.journal.undo(args.op_id, source=sources.API)
+    target = crm.journal._newest_own(sources.API) if args.op_id is None else None
+    op_id = args.op_id if args.op_id is not None else (target.id if target is not None else None)
+    if op_id is not None and not args.yes and sys.stdin.isatty():
+        info = crm.journal.get(op_id)
+        if info.kind == "import" and info.undoable:
+            from .importing import importer
+
+            importer.check_undo(crm, op_id)  # a refusal before the question, not after it
+            answer = input(f"Undo {clean_line(info.summary)}? Records it created are deleted for good "
+                           "(a backup is made first) [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing changed")
+                return 1
+    result = crm.journal.undo(op_id, source=sources.API)
     _emit(args, asdict(result), clean_line(f"{result.summary} (operation {result.undo_op_id})"))
     return 0
 

@@ -23,6 +23,7 @@ links to deleted records) run on the result inside the same transaction, which r
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 
@@ -225,7 +226,7 @@ class Journal:
             return f"Logged {what} on {name}"
         if kind == "import":
             counts = summary.get("counts", {})
-            return (f"Import of {summary.get('file', '?')} ({counts.get('created', 0):,} created, "
+            return (f"Import of {os.path.basename(str(summary.get('file', '?')))} ({counts.get('created', 0):,} created, "
                     f"{counts.get('updated', 0):,} updated)")
         if kind == "undo_import":
             return f"Undo of import {summary.get('undoes')}"

@@ -567,3 +567,22 @@ def test_set_based_merge_delete_restore_while_a_read_is_pending(crm, people):
     assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["acme"]]
     pending.fetchall()
     healthy(crm)
+
+
+def test_cli_undo_of_an_import_asks_at_a_terminal(db_path, tmp_path, monkeypatch, capsys):
+    import json
+
+    from crm_tui import cli
+
+    path = tmp_path / "c.csv"
+    path.write_text("Email,First Name\nann@acme.example,Ann\n")
+    assert cli.main(["--db", str(db_path), "import", str(path), "--json"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "no")
+    assert cli.main(["--db", str(db_path), "undo"]) == 1
+    assert "Import of c.csv" in asked[0] and "nothing changed" in capsys.readouterr().out
+    assert cli.main(["--db", str(db_path), "undo", "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"].startswith("undid import")
+    assert len(asked) == 1
