@@ -22,6 +22,8 @@ def add_admin_commands(sub, common) -> None:
     p = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (needs textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--public", action="store_true",
+                   help="allow a --host other than this machine (other machines can connect; the token is still needed)")
 
 
 def _say(args, data, text) -> None:
@@ -88,5 +90,5 @@ def run_admin(args, db_path: str) -> int:
     if args.command == "serve":
         from .serve import serve
 
-        return serve(db_path, args.host, args.port)
+        return serve(db_path, args.host, args.port, public=args.public)
     raise CrmError(f"unknown command {args.command}")

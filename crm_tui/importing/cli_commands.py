@@ -78,7 +78,7 @@ def cmd_imports(crm, args) -> int:
     from . import importer
 
     items = importer.list_imports(crm)
-    lines = [f"{i.id:>6}  {i.at[:19]}  {i.status:<9}  {','.join(i.objects):<20}  "
+    lines = [f"{i.id:>6}  {i.at[:19]}  {i.status:<11}  {','.join(i.objects):<20}  "
              f"created {i.counts.get('created', 0)}, updated {i.counts.get('updated', 0)}, "
              f"linked {i.counts.get('linked', 0)}, failed {i.counts.get('failed', 0)}  {i.file}" for i in items]
     _emit(args, [i.__dict__ for i in items], lines or ["no imports yet"])

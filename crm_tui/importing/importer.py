@@ -59,7 +59,7 @@ from peewee import IntegrityError, fn
 
 from .. import dialect, rules, sources
 from ..history import from_history_text
-from ..errors import CrmError, InvalidValue, NotFound
+from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
 from ..types import now_iso
 from . import csvread, mapping, vcard
@@ -527,6 +527,8 @@ class _Importer:
         self._bulk = None  # dialect.BulkLoad while the batches run
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
+        self.batches = 0  # batches committed
+        self.committed = self._state()  # the counts as of the last committed batch
 
     # -- the run
 
@@ -544,10 +546,12 @@ class _Importer:
             else:
                 with dialect.bulk_load(crm.db, crm.path) as self._bulk:
                     self._run(total, started)
-        except BaseException:
+        except BaseException as exc:
             self.errors.close()
             if self.result.import_id and not self.dry_run:
-                self._finish("failed")
+                stopped = self._stopped(exc)
+                if stopped is not None:
+                    raise stopped from None
             raise
         finally:
             crm.dayfirst = saved_dayfirst
@@ -566,13 +570,44 @@ class _Importer:
     def _summary(self, status: str) -> dict:
         return {"file": os.path.abspath(self.spec.path), "objects": self.spec.objects, "status": status,
                 "counts": self.result.counts(), "error_file": self.errors.path, "id_source": self.spec.id_source,
-                "dry_run": self.dry_run}
+                "dry_run": self.dry_run, "batches": self.batches, "owner": _owner()}
 
-    def _finish(self, status: str) -> None:
-        self.result.failed = len(self.errors.failed_lines)
+    def _finish(self, status: str, failed: int | None = None) -> None:
+        self.result.failed = len(self.errors.failed_lines) if failed is None else failed
         self.result.link_problems = self.errors.link_problems
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
+
+    def _state(self) -> dict:
+        r = self.result
+        return {"created": dict(r.created), "updated": dict(r.updated), "unchanged": r.unchanged, "linked": r.linked,
+                "rows": r.rows, "failed": len(self.errors.failed_lines), "batches": self.batches}
+
+    def _stopped(self, exc: BaseException) -> CrmError | None:
+        """An import stopped part-way (a full disk, a busy or vanished file, ctrl+c, a bug): the counts
+        go back to what the committed batches hold, the import's record says so, and a database
+        problem becomes one line saying exactly what was kept and how to remove it."""
+        c = self.committed
+        r = self.result
+        r.created, r.updated, r.unchanged, r.linked, r.rows = (c["created"], c["updated"], c["unchanged"],
+                                                                c["linked"], c["rows"])
+        self.batches = c["batches"]
+        try:
+            self._finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", failed=c["failed"])
+        except Exception:
+            pass  # the record keeps the counts of its last committed batch (written with that batch)
+        if not isinstance(exc, CrmError):
+            return None
+        reason = str(exc).split("; nothing was saved")[0].strip().rstrip(";")
+        iid = self.result.import_id
+        if not c["batches"]:
+            kept = f"import {iid} stopped before any row was saved"
+        else:
+            kept = (f"import {iid} stopped: the first {c['rows']:,} rows ({c['batches']} "
+                    f"{'batch' if c['batches'] == 1 else 'batches'}: {sum(c['created'].values()):,} created, "
+                    f"{sum(c['updated'].values()):,} updated) were saved and are kept; "
+                    f"`crm-tui import undo {iid}` removes them")
+        return (DatabaseProblem if isinstance(exc, DatabaseProblem) else ImportError_)(f"{reason}; {kept}")
 
     def _run(self, total: int, started: float) -> None:
         # The cyclic garbage collector would rescan the live row objects of a batch over and over
@@ -641,9 +676,17 @@ class _Importer:
             self._bulk.before_batch()
         crm._ops.append(self.import_op)  # batches are child operations of the import operation
         try:
+            rows, self._rows_in_batch = self._rows_in_batch, 0
             with crm.operation("import_batch", sources.IMPORT, object=self.spec.objects[0],
                                summary={"import": self.import_op.id}) as bop:
                 result = fn_(bop, *args)
+                # the import's record gets this batch's counts in the same transaction: a killed or
+                # failed import's record holds exactly what its committed batches wrote
+                self.batches += 1
+                self.result.rows += rows
+                self.result.failed = len(self.errors.failed_lines)
+                self._finish("running", failed=self.result.failed)
+            self.committed = self._state()
             if self._bulk is not None:
                 self._bulk.committed()
             return result
@@ -651,6 +694,7 @@ class _Importer:
             crm._ops.pop()
 
     def _batch(self, batch) -> None:
+        self._rows_in_batch = batch.size
         self._with_batch_op(self._process, batch)
 
     # -- one batch
@@ -1361,6 +1405,42 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
 
 # ------------------------------------------------------------------------------------------ history, undo
 
+def _process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None where unknown: with
+    the pid it names one process, even after the pid is handed to another."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _owner() -> dict:
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
+
+
+def owner_alive(owner: dict | None) -> bool:
+    """Whether the process that ran an import is still running (True when it cannot be told: an
+    import run on another machine sharing the file)."""
+    import socket
+
+    if not owner or not owner.get("pid"):
+        return False  # written before imports named their process: not running now
+    if owner.get("host") != socket.gethostname():
+        return True
+    pid = int(owner["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # exists, owned by someone else
+    started = owner.get("started")
+    return started is None or _process_started(pid) in (None, started)
+
+
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
@@ -1368,6 +1448,8 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
         if summary.get("dry_run"):
             continue
         status = summary.get("status", "?")
+        if status == "running" and not owner_alive(summary.get("owner")):
+            status = "interrupted"  # its process died (killed, power cut) part-way; undo removes what it saved
         if op.undone_by:
             status = "undone"
         out.append(ImportInfo(op.id, op.at, summary.get("file", ""), summary.get("objects", []), status,
