@@ -45,6 +45,7 @@ def cmd_import(crm, args) -> int:
     spec.id_source = args.ids.strip() or importer.LOCAL
     spec.batch_size = max(1, args.batch)
     spec.error_dir = args.error_dir
+    spec.strict = args.strict
     importer.apply_map_args(crm, spec, args.map)
     importer.apply_link_args(crm, spec, args.link, args.require_link)
     importer.apply_value_args(spec, args.value)
@@ -64,7 +65,7 @@ def cmd_import(crm, args) -> int:
     if result.import_id:
         lines.append(f"undo with: crm-tui import undo {result.import_id}")
     _emit(args, data, lines)
-    return 0
+    return 1 if result.rows and result.failed >= result.rows else 0  # every row failed
 
 
 def cmd_imports(crm, args) -> int:

@@ -44,6 +44,14 @@ class CsvError(ValueError):
     """The file cannot be read as CSV; the message names the line."""
 
 
+class BrokenRow(dict):
+    """A record that could not be read (an unclosed quote): no cells, and why, for the error file."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
+
+
 def detect_encoding(path: str | os.PathLike) -> tuple[str, str | None]:
     """The codec to read the file with, and a warning when it had to fall back from UTF-8.
 
@@ -125,6 +133,7 @@ class CsvSource:
         self._columns: list[int] = []  # index in the record of each header
         self._watched: list[int] = []  # header-less columns dropped as empty, watched for a late value
         self._width = 0
+        self.broken: dict[int, str] = {}  # line -> why the record starting there was not read
         self._read_header()
 
     def __repr__(self) -> str:
@@ -153,6 +162,9 @@ class CsvSource:
             records = self._records(f, nul_filter)
             next(records, None)  # the header
             for line, cells in records:
+                if cells is None:  # a runaway quote: reported, reading goes on on the next line
+                    yield line, BrokenRow(self.broken[line])
+                    continue
                 if len(cells) < width:
                     cells.extend([""] * (width - len(cells)))
                 elif len(cells) > width:
@@ -183,19 +195,41 @@ class CsvSource:
         return open(self.path, encoding=self.encoding, errors="replace", newline="")
 
     def _records(self, f: Iterable[str], nul_filter: bool = True) -> Iterator[tuple[int, list[str]]]:
-        """(first line, cells) of each non-blank record, the header included."""
+        """(first line, cells) of each non-blank record, the header included; (line, None) for a
+        record whose quote runs away (see _swallowed): reading starts again on the next line."""
         lines = _without_nul(f) if nul_filter else f
         reader = csv.reader(lines, delimiter=self.delimiter, skipinitialspace=True)
         if self._skip_sep_line:
             next(reader, None)
-        last_line = reader.line_num
+        last_line = offset = reader.line_num
+        offset = 0  # lines read before the current reader started
+        reopened = []
         try:
-            for record in reader:
-                line, last_line = last_line + 1, reader.line_num
-                if "".join(record).strip():  # not a blank record
-                    yield line, record
+            while True:
+                for record in reader:
+                    line, last_line = last_line + 1, reader.line_num + offset
+                    if last_line > line and line > 1 and _swallowed(record, self._width, self.delimiter):
+                        self.broken[line] = (f"a quote opened on line {line} is not closed where its row ends: it swallows "
+                                             f"line{'s' if last_line > line + 1 else ''} {line + 1}"
+                                             + (f"-{last_line}" if last_line > line + 1 else "")
+                                             + "; this row is not imported, the following lines are read again")
+                        yield line, None
+                        again = self._open()
+                        reopened.append(again)
+                        tail = itertools.islice(again, line, None)
+                        reader = csv.reader(_without_nul(tail) if nul_filter else tail,
+                                            delimiter=self.delimiter, skipinitialspace=True)
+                        offset, last_line = line, line
+                        break
+                    if "".join(record).strip():  # not a blank record
+                        yield line, record
+                else:
+                    return
         except csv.Error as exc:
-            raise CsvError(f"line {reader.line_num}: {exc} (is a quote left open?)") from None
+            raise CsvError(f"line {reader.line_num + offset}: {exc} (is a quote left open?)") from None
+        finally:
+            for handle in reopened:
+                handle.close()
 
     def _read_header(self) -> None:
         with self._open() as f:
@@ -237,6 +271,24 @@ class CsvSource:
     def _warn(self, message: str) -> None:
         if message not in self.warnings:  # iterating twice must not repeat warnings
             self.warnings.append(message)
+
+
+def _swallowed(record: list[str], width: int, delimiter: str) -> bool:
+    """A record spread over several lines whose quoted cell holds whole rows: lines with as many
+    delimiters as a row has (a quote opened and never closed, or closed far below). A note written
+    over several lines rarely holds a line with that many delimiters; a two-column file needs two
+    such lines."""
+    need = max((width or len(record)) - 1, 1)
+    found = 0
+    for cell in record:
+        if "\n" not in cell:
+            continue
+        for text in cell.split("\n")[1:]:
+            if text.count(delimiter) >= need:
+                found += 1
+                if need >= 2 or found >= 2:
+                    return True
+    return False
 
 
 def _without_nul(lines: Iterable[str]) -> Iterator[str]:

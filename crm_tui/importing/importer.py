@@ -70,6 +70,7 @@ LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of com
 SKIP = None
 ERROR_HEADERS = ["Line", "Column", "Value", "Problem", "Result"]
 ROW_SKIPPED = "row not imported"
+CELL_SKIPPED = "value not imported"  # the cell is left out, the row's other values go in
 NOT_LINKED = "imported, not linked"
 # Read-only properties an import may still set on new records.
 SETTABLE_READ_ONLY = {"createdate"}
@@ -108,6 +109,7 @@ class ImportSpec:
     warnings: list[str] = field(default_factory=list)
     batch_size: int = 10_000  # rows per transaction; twice that took peak memory to ~200 MiB for 1M rows
     error_dir: str | None = None
+    strict: bool = False  # a bad cell refuses its whole row; a dropdown value the property lacks is refused
 
 
 @dataclass
@@ -129,6 +131,7 @@ class ImportResult:
     linked: int = 0
     failed: int = 0  # rows not imported
     link_problems: int = 0  # links reported, not made
+    skipped_cells: int = 0  # values not imported (their rows were)
     error_file: str | None = None
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -137,14 +140,15 @@ class ImportResult:
     def counts(self) -> dict:
         return {"rows": self.rows, "created": sum(self.created.values()), "updated": sum(self.updated.values()),
                 "unchanged": self.unchanged, "linked": self.linked, "failed": self.failed,
-                "link_problems": self.link_problems, "created_by_object": self.created,
+                "link_problems": self.link_problems, "skipped_cells": self.skipped_cells, "created_by_object": self.created,
                 "updated_by_object": self.updated}
 
     def summary_lines(self) -> list[str]:
         c = self.counts()
         head = "dry run (nothing written): " if self.dry_run else (f"import {self.import_id}: " if self.import_id else "")
         lines = [f"{head}{c['rows']} rows: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, "
-                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems"
+                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems, "
+                 f"{c['skipped_cells']} values not imported"
                  + (" (cancelled)" if self.cancelled else "")]
         if self.error_file:
             lines.append(f"error file: {self.error_file}")
@@ -436,7 +440,7 @@ class _Parsed:
     @classmethod
     def of(cls, results: list) -> "_Parsed":
         rows = [row for _line, row, _problems in results if row is not None]
-        problems = [(line, problems) for line, row, problems in results if problems]
+        problems = [(line, problems, row is None) for line, row, problems in results if problems]
         return cls(rows, problems, len(results))
 
 
@@ -459,6 +463,7 @@ class _Errors:
         self._writer = None
         self.failed_lines: set[int] = set()
         self.link_problems = 0
+        self.skipped_cells = 0
 
     def add(self, line: int, header: str, value: str, problem: str, result: str) -> None:
         if self._writer is None:
@@ -474,6 +479,8 @@ class _Errors:
         self._writer.writerow([line, header, value, problem, result])
         if result == ROW_SKIPPED:
             self.failed_lines.add(line)
+        elif result == CELL_SKIPPED:
+            self.skipped_cells += 1
         else:
             self.link_problems += 1
 
@@ -554,6 +561,7 @@ class _Importer:
         self.result.error_file = self.errors.path
         self.result.failed = len(self.errors.failed_lines)
         self.result.link_problems = self.errors.link_problems
+        self.result.skipped_cells = self.errors.skipped_cells
         self.result.warnings = list(self.spec.warnings)
         self.result.seconds = time.monotonic() - started
         if not self.dry_run:
@@ -570,6 +578,7 @@ class _Importer:
     def _finish(self, status: str) -> None:
         self.result.failed = len(self.errors.failed_lines)
         self.result.link_problems = self.errors.link_problems
+        self.result.skipped_cells = self.errors.skipped_cells
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
 
@@ -655,9 +664,9 @@ class _Importer:
     # -- one batch
 
     def _process(self, bop, parsed: "_Parsed") -> None:
-        for line, problems in parsed.problems:
+        for line, problems, refused in parsed.problems:
             for header, cell, reason in problems:
-                self.errors.add(line, header, cell, reason, ROW_SKIPPED)
+                self.errors.add(line, header, cell, reason, ROW_SKIPPED if refused else CELL_SKIPPED)
         rows = self._match(parsed.rows)
         self._write(bop, rows)
         self._link(bop, rows)
@@ -689,13 +698,16 @@ class _Importer:
         return plan
 
     def _parse(self, line: int, row: dict) -> tuple[int, _Row | None, list]:
-        """(line, the row's records and links, []) or (line, None, [(header, cell, reason)...]).
+        """(line, the row's records and links, [cells not imported]) or (line, None, [(header, cell,
+        reason)...]) for a row refused: a row fails only when it cannot be identified (its Record ID)
+        or keeps no value; a bad cell is left out and reported (all of the row with `strict`).
 
         Runs in the parse-ahead thread: it reads no shared state but the plan, and reports problems
         instead of writing them."""
         recs: dict[str, _Rec] = {}
         out = _Row(line, recs, [], [], [])
         problems = []
+        refused = self.spec.strict
         plan = self._plan_cache
         for col, kind, meta, prop, vmap, conv, header, obj, pname in plan:
             cell = row.get(header, "")
@@ -724,6 +736,7 @@ class _Importer:
                 if self.spec.id_source == LOCAL:
                     if not _is_record_id(cell):
                         problems.append((col.header, cell, f"{cell!r} is not a Record ID"))
+                        refused = True
                         continue
                     rec.local_id = int(cell)
                 else:
@@ -748,10 +761,13 @@ class _Importer:
             else:
                 other, prop_name = target[len(LINK_PREFIX):].split(":", 1)
                 out.keylinks.append((col.object, other, prop_name, cell, col.label, col.header, col.create_missing))
-        if problems:
+        if problems and refused:
             return line, None, problems
         if not recs and not out.refs and not out.keylinks:
-            return line, None, [("", "", "nothing to import in this row (no mapped value)")]
+            if problems:
+                return line, None, problems
+            broken = getattr(row, "problem", None)  # csvread.BrokenRow: a record that could not be read
+            return line, None, [("", "", broken or "nothing to import in this row (no mapped value)")]
         main = self.spec.objects[0]
         if main not in recs and (out.refs or out.keylinks):
             recs[main] = _Rec(main, {})
