@@ -136,19 +136,19 @@ def test_numbers_and_value_map(crm, tmp_path):
 
 
 def test_auto_map_and_unknown_map_column(crm, tmp_path):
-    path = write(tmp_path / "c.csv", "Record ID,Email,Lifecycle Stage,Associated Company IDs,Notes\n")
+    path = write(tmp_path / "c.csv", "Record ID,Email,Lifecycle Stage,Associated Company IDs,Hobby\n")
     spec = importer.plan_import(crm, path)
     targets = {c.header: c.target for c in spec.columns}
     assert spec.objects == ["contacts"]
     assert targets == {"Record ID": "@id", "Email": "email", "Lifecycle Stage": "lifecyclestage",
-                       "Associated Company IDs": "@assoc:companies", "Notes": None}
+                       "Associated Company IDs": "@assoc:companies", "Hobby": None}
     with pytest.raises(importer.ImportError_, match="no column"):
         importer.apply_map_args(crm, spec, ["Nope=email"])
     with pytest.raises(importer.ImportError_, match="no property"):
-        importer.apply_map_args(crm, spec, ["Notes=nonsense"])
-    importer.apply_map_args(crm, spec, ["Notes=jobtitle", "Lifecycle Stage=skip"])
+        importer.apply_map_args(crm, spec, ["Hobby=nonsense"])
+    importer.apply_map_args(crm, spec, ["Hobby=jobtitle", "Lifecycle Stage=skip"])
     targets = {c.header: c.target for c in spec.columns}
-    assert targets["Notes"] == "jobtitle" and targets["Lifecycle Stage"] is None
+    assert targets["Hobby"] == "jobtitle" and targets["Lifecycle Stage"] is None
 
 
 # ------------------------------------------------------------------ matching

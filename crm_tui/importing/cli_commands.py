@@ -40,7 +40,8 @@ def cmd_import(crm, args) -> int:
     if args.undo_id is not None:
         raise CrmError(f"unexpected argument {args.undo_id}: write `crm-tui import FILE` or `crm-tui import undo ID`")
     objects = [crm.registry.get(o).name for o in args.object] or None
-    spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter)
+    spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter,
+                                new_properties=not args.no_new_properties)
     spec.dayfirst = args.dayfirst
     spec.id_source = args.ids.strip() or importer.LOCAL
     spec.batch_size = max(1, args.batch)
@@ -55,6 +56,8 @@ def cmd_import(crm, args) -> int:
         print(file=sys.stderr)
     data = {"import_id": result.import_id, "dry_run": result.dry_run, **result.counts(),
             "error_file": result.error_file, "warnings": result.warnings, "seconds": round(result.seconds, 2),
+            "new_properties": result.new_properties, "new_options": result.new_options,
+            "skipped_columns": result.skipped_columns,
             "file": spec.path, "objects": spec.objects, "encoding": spec.encoding, "delimiter": spec.delimiter,
             "mapping": importer.describe_columns(crm, spec)}
     lines = []
