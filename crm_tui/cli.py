@@ -176,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--batch", type=int, default=5000, metavar="N", help="rows per transaction")
     imp.add_argument("--error-dir", metavar="DIR", help="where to write the error file")
     imp.add_argument("--dry-run", action="store_true", help="preview: count what would change, write nothing")
+    imp.add_argument("--strict", action="store_true",
+                     help="refuse a whole row for one bad cell, and dropdown values the property lacks")
+    imp.add_argument("--no-new-properties", action="store_true",
+                     help="skip unknown columns instead of creating a custom property for each")
     imp.add_argument("--yes", action="store_true", help="with `undo`: do not ask")
 
     sub.add_parser("imports", parents=[common], help="list past imports")

@@ -13,7 +13,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import ALL_MODELS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -31,6 +31,54 @@ def _v2_external_ids(db) -> None:
 
 
 MIGRATIONS[2] = _v2_external_ids
+
+
+def add_missing_standard_properties(db) -> list[str]:
+    """The standard properties of objects.yaml that an older database lacks, added (metadata row,
+    column, index) after its own; a property of that name made by the user is left as it is.
+    Returns "object.property" for each one added."""
+    import json
+
+    from .engine import load_yaml_resource
+    from .models import ObjectType, PropertyDef
+    from .types import SQL_TYPES
+
+    spec = load_yaml_resource("objects.yaml")
+    added = []
+    for obj in spec["objects"]:
+        row = ObjectType.get_or_none(ObjectType.name == obj["name"])
+        if row is None:
+            continue
+        have = {name for (name,) in PropertyDef.select(PropertyDef.name).where(PropertyDef.object == row.id).tuples()}
+        columns = {r[1] for r in db.execute_sql(f'PRAGMA table_info("obj_{row.name}")').fetchall()}
+        position = len(have)
+        for prop in obj["properties"]:
+            if prop["name"] in have or "options_from" in prop:
+                continue
+            PropertyDef.create(
+                object=row.id, name=prop["name"], label=prop["label"], type=prop.get("type", "text"),
+                group_name=prop.get("group", ""), description=prop.get("description", ""),
+                options=json.dumps(prop.get("options") or []), required=bool(prop.get("required")),
+                unique=bool(prop.get("unique")), indexed=bool(prop.get("indexed")),
+                read_only=bool(prop.get("read_only")), is_custom=False, position=position)
+            position += 1
+            if prop["name"] not in columns:
+                db.execute_sql(f'ALTER TABLE "obj_{row.name}" ADD COLUMN "{prop["name"]}" '
+                               f'{SQL_TYPES.get(prop.get("type", "text"), "TEXT")}')
+            if prop.get("indexed"):
+                db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_obj_{row.name}_{prop["name"]}" '
+                               f'ON "obj_{row.name}"("{prop["name"]}")')
+            added.append(f"{row.name}.{prop['name']}")
+    return added
+
+
+def _v3_standard_properties(db) -> None:
+    """Version 3: contacts' and companies' address-book properties (mobile phone, fax, website,
+    address, state, postal code, date of birth, additional emails, notes, ...)."""
+    add_missing_standard_properties(db)
+
+
+MIGRATIONS[3] = _v3_standard_properties
 
 
 def writable(path: Path) -> bool:

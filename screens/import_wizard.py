@@ -163,9 +163,10 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         rows = []
         for i, col in enumerate(spec.columns):
             current = _encode((col.object, col.target), col.label) if not col.skipped else SKIP
-            options = [("(skip this column)", SKIP)] + choices
+            options = [(f"(skip: {col.reason})" if col.reason else "(skip this column)", SKIP)] + choices
             if current not in known and current != SKIP:
-                options.append((f"{col.object}.{col.target}", current))
+                new = importer.new_property_of(col)
+                options.append((f"New property {new[0]} ({new[1]})" if new else f"{col.object}.{col.target}", current))
             select = Select(options, value=current, allow_blank=False, id=f"map-{i}")
             rows.append(Horizontal(Label(clean_line(col.header), markup=False), select, classes="maprow"))
         box.mount_all(rows)

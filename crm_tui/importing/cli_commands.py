@@ -47,11 +47,13 @@ def cmd_import(crm, args) -> int:
     if args.undo_id is not None:
         raise CrmError(f"unexpected argument {args.undo_id}: write `crm-tui import FILE` or `crm-tui import undo ID`")
     objects = [crm.registry.get(o).name for o in args.object] or None
-    spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter)
+    spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter,
+                                new_properties=not args.no_new_properties)
     spec.dayfirst = args.dayfirst
     spec.id_source = args.ids.strip() or importer.LOCAL
     spec.batch_size = max(1, args.batch)
     spec.error_dir = args.error_dir
+    spec.strict = args.strict
     importer.apply_map_args(crm, spec, args.map)
     importer.apply_link_args(crm, spec, args.link, args.require_link)
     importer.apply_value_args(spec, args.value)
@@ -61,6 +63,8 @@ def cmd_import(crm, args) -> int:
         print(file=sys.stderr)
     data = {"import_id": result.import_id, "dry_run": result.dry_run, **result.counts(),
             "error_file": result.error_file, "warnings": result.warnings, "seconds": round(result.seconds, 2),
+            "new_properties": result.new_properties, "new_options": result.new_options,
+            "skipped_columns": result.skipped_columns,
             "file": spec.path, "objects": spec.objects, "encoding": spec.encoding, "delimiter": spec.delimiter,
             "mapping": importer.describe_columns(crm, spec)}
     lines = []
@@ -71,7 +75,7 @@ def cmd_import(crm, args) -> int:
     if result.import_id:
         lines.append(f"undo with: crm-tui import undo {result.import_id}")
     _emit(args, data, lines)
-    return 0
+    return 1 if result.rows and result.failed >= result.rows else 0  # every row failed
 
 
 def cmd_imports(crm, args) -> int:

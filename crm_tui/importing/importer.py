@@ -62,15 +62,17 @@ from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
 from ..types import now_iso
-from . import csvread, mapping, vcard
+from . import csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
 
 LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
 LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
+NEW_PREFIX = "@new:"  # "@new:connected_on:date": a custom property made for the column when the import runs
 SKIP = None
 ERROR_HEADERS = ["Line", "Column", "Value", "Problem", "Result"]
 ROW_SKIPPED = "row not imported"
+CELL_SKIPPED = "value not imported"  # the cell is left out, the row's other values go in
 NOT_LINKED = "imported, not linked"
 # Read-only properties an import may still set on new records.
 SETTABLE_READ_ONLY = {"createdate"}
@@ -88,6 +90,7 @@ class Column:
     label: str | None = None  # association label for @link / @assoc columns, as seen from the row's record
     required: bool = False  # @link: report an empty cell as a missing link
     create_missing: bool = False  # @link: create the linked record when none matches (vCard ORG)
+    reason: str | None = None  # why a skipped column is skipped (shown in the preview and the summary)
 
     @property
     def skipped(self) -> bool:
@@ -109,6 +112,8 @@ class ImportSpec:
     warnings: list[str] = field(default_factory=list)
     batch_size: int = 10_000  # rows per transaction; twice that took peak memory to ~200 MiB for 1M rows
     error_dir: str | None = None
+    strict: bool = False  # a bad cell refuses its whole row; a dropdown value the property lacks is refused
+    dayfirst_columns: list[str] = field(default_factory=list)  # date columns whose values are day first
 
 
 @dataclass
@@ -130,6 +135,10 @@ class ImportResult:
     linked: int = 0
     failed: int = 0  # rows not imported
     link_problems: int = 0  # links reported, not made
+    skipped_cells: int = 0  # values not imported (their rows were)
+    new_properties: list[str] = field(default_factory=list)  # "contacts.connected_on (date)"
+    new_options: list[str] = field(default_factory=list)  # "contacts.hs_lead_status: Warm"
+    skipped_columns: list[str] = field(default_factory=list)  # "Fax (empty in every row)"
     error_file: str | None = None
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -138,15 +147,23 @@ class ImportResult:
     def counts(self) -> dict:
         return {"rows": self.rows, "created": sum(self.created.values()), "updated": sum(self.updated.values()),
                 "unchanged": self.unchanged, "linked": self.linked, "failed": self.failed,
-                "link_problems": self.link_problems, "created_by_object": self.created,
+                "link_problems": self.link_problems, "skipped_cells": self.skipped_cells, "created_by_object": self.created,
                 "updated_by_object": self.updated}
 
     def summary_lines(self) -> list[str]:
         c = self.counts()
         head = "dry run (nothing written): " if self.dry_run else (f"import {self.import_id}: " if self.import_id else "")
         lines = [f"{head}{c['rows']} rows: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, "
-                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems"
+                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems, "
+                 f"{c['skipped_cells']} values not imported"
                  + (" (cancelled)" if self.cancelled else "")]
+        if self.new_properties:
+            lines.append(f"new properties: {', '.join(self.new_properties)}")
+        if self.new_options:
+            lines.append(f"new dropdown options: {', '.join(self.new_options[:20])}"
+                         + (f" and {len(self.new_options) - 20} more" if len(self.new_options) > 20 else ""))
+        if self.skipped_columns:
+            lines.append(f"columns not imported: {', '.join(self.skipped_columns)}")
         if self.error_file:
             lines.append(f"error file: {self.error_file}")
         lines += [f"warning: {w}" for w in self.warnings]
@@ -197,8 +214,10 @@ VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email",
 
 
 def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, *, encoding: str | None = None,
-                delimiter: str | None = None) -> ImportSpec:
-    """Open the file, detect its encoding and delimiter and map its columns automatically."""
+                delimiter: str | None = None, new_properties: bool = True) -> ImportSpec:
+    """Open the file, detect its encoding and delimiter and map its columns automatically; a column
+    nothing takes becomes a new custom property of the type its values show (`new_properties`), or
+    is skipped with a reason."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImportError_(f"{path}: no such file")
@@ -220,8 +239,70 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
     columns = auto_columns(crm, source.headers, objects)
-    return ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
+    spec = ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
                       headers=list(source.headers), warnings=list(source.warnings))
+    _look_at_values(crm, spec, source.sample(infer.SAMPLE_ROWS), new_properties)
+    spec.warnings = list(source.warnings)
+    return spec
+
+
+def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_properties: bool) -> None:
+    """What a sample of the rows says: columns left unmapped become new properties (typed by their
+    values) or are skipped with a reason; date columns written day first are noted."""
+    whole = len(sample) < infer.SAMPLE_ROWS
+    keys = {mapping.header_key(c.header) for c in spec.columns}
+    main = crm.registry.get(spec.objects[0])
+    taken = set(main.properties) | set(RESERVED_PROPERTY_NAMES)
+    cells_of = {col.header: [v for _line, row in sample if (v := row.get(col.header))] for col in spec.columns}
+    props = _properties(main)
+    read_only = [(p.name, p.label) for p in main.properties.values() if (p.name, p.label) not in props]
+    for col in spec.columns:  # an empty column gives its property up to one with values (Home City)
+        if col.skipped or cells_of[col.header] or col.object != main.name or col.target.startswith("@"):
+            continue
+        for other in sorted(spec.columns, key=lambda c: "street" not in mapping.header_key(c.header)):  # not "Address"
+            if other.skipped and cells_of[other.header] and any(
+                    t == col.target for _q, t in mapping._candidates(other.header, main.name, props, crm.registry.objects)):
+                other.object, other.target, col.object, col.target = col.object, col.target, None, None
+                break
+    for col in spec.columns:
+        cells = cells_of[col.header]
+        if col.target == "date_of_birth" and mapping.header_key(col.header) == "birthday" and "birthmonth" in keys:
+            col.object = col.target = None  # Thunderbird's Birth Day is a day of the month
+        if col.skipped:
+            fixed = [t for _q, t in mapping._candidates(col.header, main.name, read_only, crm.registry.objects)
+                     if t in main.properties]
+            if not cells:
+                col.reason = "empty in every row" if whole else f"empty in the first {len(sample)} rows"
+            elif fixed:  # "Last modified date", HubSpot's "Last Activity Date": kept by the CRM itself
+                col.reason = "read-only: kept by the CRM"
+            elif not new_properties:
+                col.reason = "no property matches its title"
+            else:
+                dayfirst = spec.dayfirst or infer.dates_day_first(cells)
+                name = infer.property_name(col.header, taken)
+                taken.add(name)
+                col.object, col.target = main.name, f"{NEW_PREFIX}{name}:{infer.infer_type(cells, dayfirst=dayfirst)}"
+        if cells and infer.dates_day_first(cells):
+            spec.dayfirst_columns.append(col.header)
+
+
+RESERVED_PROPERTY_NAMES = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op", "object",
+                           "display_name", "properties", "associations", "deleted")
+
+
+def skip_new_properties(spec: ImportSpec) -> None:
+    """`--no-new-properties`: columns that would make a property are skipped instead, and say why."""
+    for col in spec.columns:
+        if col.target and col.target.startswith(NEW_PREFIX):
+            col.object, col.target, col.reason = None, None, "no property matches its title (--no-new-properties)"
+
+
+def new_property_of(col: Column) -> tuple[str, str] | None:
+    """(name, type) of the property a column will create, or None."""
+    if col.target and col.target.startswith(NEW_PREFIX):
+        name, _colon, ptype = col.target[len(NEW_PREFIX):].partition(":")
+        return name, ptype or "text"
+    return None
 
 
 def auto_columns(crm, headers: list[str], objects: list[str]) -> list[Column]:
@@ -288,7 +369,7 @@ def apply_map_args(crm, spec: ImportSpec, items: Iterable[str]) -> None:
         if target.lower() in ("", "skip", "-"):
             for c in spec.columns:
                 if c.header == col.header:
-                    c.object, c.target = None, None
+                    c.object, c.target, c.reason = None, None, "skipped by you"
             mapped.add(col.header)
             continue
         obj = spec.objects[0]
@@ -370,7 +451,10 @@ def describe_columns(crm, spec: ImportSpec) -> list[str]:
     lines = []
     for col in spec.columns:
         if col.skipped:
-            lines.append(f"{col.header} -> (skipped)")
+            lines.append(f"{col.header} -> (skipped" + (f": {col.reason})" if col.reason else ")"))
+            continue
+        if new := new_property_of(col):
+            lines.append(f"{col.header} -> {col.object}.{new[0]} (new property, {new[1]})")
             continue
         extra = f" [label {col.label}]" if col.label else ""
         extra += " [required]" if col.required else ""
@@ -437,7 +521,7 @@ class _Parsed:
     @classmethod
     def of(cls, results: list) -> "_Parsed":
         rows = [row for _line, row, _problems in results if row is not None]
-        problems = [(line, problems) for line, row, problems in results if problems]
+        problems = [(line, problems, row is None) for line, row, problems in results if problems]
         return cls(rows, problems, len(results))
 
 
@@ -460,6 +544,7 @@ class _Errors:
         self._writer = None
         self.failed_lines: set[int] = set()
         self.link_problems = 0
+        self.skipped_cells = 0
 
     def add(self, line: int, header: str, value: str, problem: str, result: str) -> None:
         if self._writer is None:
@@ -475,6 +560,8 @@ class _Errors:
         self._writer.writerow([line, header, value, problem, result])
         if result == ROW_SKIPPED:
             self.failed_lines.add(line)
+        elif result == CELL_SKIPPED:
+            self.skipped_cells += 1
         else:
             self.link_problems += 1
 
@@ -529,6 +616,15 @@ class _Importer:
         self.given_company: set = set()  # holders linked to a company by this import
         self.batches = 0  # batches committed
         self.committed = self._state()  # the counts as of the last committed batch
+        self._made: list = []  # (column, its "@new:" target) for the properties this run made
+        self._new_options: dict = {}  # (object, property) -> {option key: label}: options to add
+        self._late: dict = {}  # header of a column skipped as empty -> first line with a value
+        self._watch = [c.header for c in spec.columns if c.skipped and c.reason and c.reason.startswith("empty in the first")]
+        self.result.skipped_columns = [f"{c.header} ({c.reason or 'skipped'})" for c in spec.columns
+                                       if c.skipped and not (c.reason or "").startswith("empty")]
+        empty = sum(1 for c in spec.columns if c.skipped and (c.reason or "").startswith("empty"))
+        if empty:
+            self.result.skipped_columns.append(f"{empty} empty column{'s' if empty > 1 else ''}")
 
     # -- the run
 
@@ -540,9 +636,15 @@ class _Importer:
         crm.dayfirst = self.spec.dayfirst
         try:
             if self.dry_run:
-                with crm.db.atomic() as txn:
-                    self._run(total, started)
-                    txn.rollback()
+                try:
+                    with crm.db.atomic() as txn:
+                        self._run(total, started)
+                        txn.rollback()
+                finally:
+                    if self._made:  # the properties made for the preview went with the rollback
+                        crm.registry.reload()
+                        for col, target in self._made:
+                            col.target = target
             else:
                 with dialect.bulk_load(crm.db, crm.path) as self._bulk:
                     self._run(total, started)
@@ -559,6 +661,7 @@ class _Importer:
         self.result.error_file = self.errors.path
         self.result.failed = len(self.errors.failed_lines)
         self.result.link_problems = self.errors.link_problems
+        self.result.skipped_cells = self.errors.skipped_cells
         self.result.warnings = list(self.spec.warnings)
         self.result.seconds = time.monotonic() - started
         if not self.dry_run:
@@ -575,6 +678,7 @@ class _Importer:
     def _finish(self, status: str, failed: int | None = None) -> None:
         self.result.failed = len(self.errors.failed_lines) if failed is None else failed
         self.result.link_problems = self.errors.link_problems
+        self.result.skipped_cells = self.errors.skipped_cells
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
 
@@ -635,6 +739,7 @@ class _Importer:
             self.import_op = op
         self.result.import_id = op.id
         done = 0
+        self._make_properties()
         if self._plan_cache is None:
             self._plan_cache = self._plan()
         # cells are read and checked one batch ahead by a helper thread (see parse_ahead), which
@@ -658,7 +763,27 @@ class _Importer:
             self._ahead = None
         if self.deferred:
             self._with_batch_op(self._resolve_deferred)
+        for header, line in self._late.items():
+            self.spec.warnings.append(f"column {header!r} was skipped as empty in the first rows, but line {line} "
+                                      "has a value in it: map it and import the file again to bring those in")
         self._report(done, max(total, done), started)
+
+    def _make_properties(self) -> None:
+        """The custom properties planned for unknown columns ("@new:name:type"), made in one
+        transaction before the first batch (and rolled back with a dry run)."""
+        new = [(col, info) for col in self.columns if (info := new_property_of(col))]
+        if not new:
+            return
+        with self.crm.db.atomic():
+            for col, (name, ptype) in new:
+                meta = self.reg.get(col.object)
+                if name in meta.properties:  # made since the plan (a second run of the same spec)
+                    name = infer.property_name(col.header, set(meta.properties) | set(RESERVED_PROPERTY_NAMES))
+                self.reg.add_property(meta.name, {"name": name, "label": col.header[:100], "type": ptype,
+                                                  "group": "Imported"})
+                self._made.append((col, col.target))
+                col.target = name
+                self.result.new_properties.append(f"{meta.name}.{name} ({ptype})")
 
     def _report(self, done: int, total: int, started: float) -> None:
         self.result.rows = done
@@ -700,9 +825,11 @@ class _Importer:
     # -- one batch
 
     def _process(self, bop, parsed: "_Parsed") -> None:
-        for line, problems in parsed.problems:
+        for line, problems, refused in parsed.problems:
             for header, cell, reason in problems:
-                self.errors.add(line, header, cell, reason, ROW_SKIPPED)
+                self.errors.add(line, header, cell, reason, ROW_SKIPPED if refused else CELL_SKIPPED)
+        if self._new_options:
+            self._add_options()
         rows = self._match(parsed.rows)
         self._write(bop, rows)
         self._link(bop, rows)
@@ -726,7 +853,10 @@ class _Importer:
             else:
                 kind = "prop"
             prop = meta.properties.get(t) if kind == "prop" else None
-            if prop is not None:  # validation as records.coerce_value, without its per-cell dispatch
+            if prop is not None and prop.type in ("date", "datetime") and not self.spec.dayfirst \
+                    and col.header in self.spec.dayfirst_columns:  # this column's dates are day first
+                conv = _day_first_coercer(meta, prop)
+            elif prop is not None:  # validation as records.coerce_value, without its per-cell dispatch
                 conv = self.crm.records.column_coercer(meta, prop)
             else:
                 conv = (lambda m, p: (lambda raw: self.crm.records.coerce_value(m, p, raw)))(meta, prop)
@@ -734,14 +864,21 @@ class _Importer:
         return plan
 
     def _parse(self, line: int, row: dict) -> tuple[int, _Row | None, list]:
-        """(line, the row's records and links, []) or (line, None, [(header, cell, reason)...]).
+        """(line, the row's records and links, [cells not imported]) or (line, None, [(header, cell,
+        reason)...]) for a row refused: a row fails only when it cannot be identified (its Record ID)
+        or keeps no value; a bad cell is left out and reported (all of the row with `strict`).
 
         Runs in the parse-ahead thread: it reads no shared state but the plan, and reports problems
         instead of writing them."""
         recs: dict[str, _Rec] = {}
         out = _Row(line, recs, [], [], [])
         problems = []
+        refused = self.spec.strict
         plan = self._plan_cache
+        if self._watch:  # columns skipped as empty in the sample: a value further down is reported
+            for header in self._watch:
+                if row.get(header) and header not in self._late:
+                    self._late[header] = line
         for col, kind, meta, prop, vmap, conv, header, obj, pname in plan:
             cell = row.get(header, "")
             if vmap and cell.casefold() in vmap:
@@ -755,8 +892,11 @@ class _Importer:
                 try:
                     value = conv(cell)
                 except InvalidValue as exc:
-                    problems.append((header, cell, _reason(exc)))
-                    continue
+                    try:  # the slow path: a null word, several values in one cell, a new option
+                        value = self._rescue(obj, prop, conv, cell, recs)
+                    except InvalidValue:
+                        problems.append((header, cell, _reason(exc)))
+                        continue
                 if value is not None:
                     rec = recs.get(obj)
                     if rec is None:
@@ -769,6 +909,7 @@ class _Importer:
                 if self.spec.id_source == LOCAL:
                     if not _is_record_id(cell):
                         problems.append((col.header, cell, f"{cell!r} is not a Record ID"))
+                        refused = True
                         continue
                     rec.local_id = int(cell)
                 else:
@@ -793,14 +934,79 @@ class _Importer:
             else:
                 other, prop_name = target[len(LINK_PREFIX):].split(":", 1)
                 out.keylinks.append((col.object, other, prop_name, cell, col.label, col.header, col.create_missing))
-        if problems:
+        if problems and refused:
             return line, None, problems
         if not recs and not out.refs and not out.keylinks:
-            return line, None, [("", "", "nothing to import in this row (no mapped value)")]
+            if problems:
+                return line, None, problems
+            broken = getattr(row, "problem", None)  # csvread.BrokenRow: a record that could not be read
+            return line, None, [("", "", broken or "nothing to import in this row (no mapped value)")]
         main = self.spec.objects[0]
         if main not in recs and (out.refs or out.keylinks):
             recs[main] = _Rec(main, {})
         return line, out, problems
+
+    def _rescue(self, obj: str, prop, conv, cell: str, recs: dict):
+        """A cell its column's check refused, looked at again (parse-ahead thread, slow path only):
+        a null word is empty; several values (`a ::: b` as Google writes them, `a; b`) all stay (more
+        emails go to the additional emails, phones stay together); a dropdown value the property
+        lacks becomes a new option (not with `strict`). Raises InvalidValue when none of that fits."""
+        text = cell.strip()
+        if text.casefold() in csvread.NULL_WORDS:
+            return None
+        kind = prop.type
+        if kind == "email" and (":::" in text or ";" in text or "," in text):
+            found = [conv(part) for part in mapping.split_list(text.replace(":::", ";").replace(",", ";"))]
+            found = [v for v in found if v]
+            if found and len(found) > 1 and prop.name == "email" and "hs_additional_emails" in self.reg.get(obj).properties:
+                rec = recs.get(obj)
+                if rec is None:
+                    rec = recs[obj] = _Rec(obj, {})
+                known = mapping.split_list(rec.values.get("hs_additional_emails") or "")
+                rec.values["hs_additional_emails"] = ";".join(dict.fromkeys(known + found[1:]))
+                return found[0]
+            if len(found) == 1:
+                return found[0]
+        elif kind == "phone" and ":::" in text:
+            return conv(", ".join(mapping.split_list(text.replace(":::", ";"))))
+        elif kind in ("select", "multiselect") and not prop.options_from:
+            items = [text] if kind == "select" else mapping.split_list(text.replace(":::", ";"))
+            pending = self._new_options.setdefault((obj, prop.name), {})
+            names = []
+            for item in items:
+                name = prop.option_name(item)
+                if name is None:
+                    key = values_option_key(item)
+                    if self.spec.strict or not key:
+                        raise InvalidValue(item)
+                    name = pending.setdefault(key, " ".join(item.split())[:100])
+                if name not in names:
+                    names.append(name)
+            return ";".join(names) or None
+        elif kind == "multiselect" and ":::" in text:
+            return conv(text.replace(":::", ";"))
+        raise InvalidValue(cell)
+
+    def _add_options(self) -> None:
+        """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
+        the property, reported in the summary. A dry run reports them and adds none."""
+        from ..engine import Option
+        from ..models import PropertyDef
+
+        for (obj, pname), pending in list(self._new_options.items()):
+            meta = self.reg.get(obj)
+            prop = meta.properties[pname]
+            have = {o.name for o in prop.options}
+            new = [(name) for name in list(pending.values()) if name not in have
+                   and f"{obj}.{pname}: {name}" not in self.result.new_options]
+            if not new:
+                continue
+            row = PropertyDef.get((PropertyDef.object == meta.id) & (PropertyDef.name == pname))
+            options = json.loads(row.options or "[]") + [{"name": n, "label": n} for n in new]
+            PropertyDef.update(options=json.dumps(options)).where(PropertyDef.id == row.id).execute()
+            if not self.dry_run:
+                prop.options.extend(Option(n, n) for n in new)
+            self.result.new_options += [f"{obj}.{pname}: {n}" for n in new]
 
     def _match(self, rows: list[_Row]) -> list[_Row]:
         """Find the existing record of each row's records; refuse rows that cannot be matched."""
@@ -1353,6 +1559,30 @@ class _Importer:
                 continue
             if pipelines.stage_kind(self.crm, "deals", rec.values.get("pipeline"), rec.values.get("dealstage")) == "won":
                 rules._advance_linked(self.crm, rec.record_id, "customer")
+
+
+def _day_first_coercer(meta, prop):
+    """records.coerce_value for a date column whose values are day first (whatever the import's
+    setting): 16/01/2024 and 3/2/24 read as the 16th of January and the 3rd of February."""
+    from ..types import parse_date, parse_datetime
+
+    parse = parse_date if prop.type == "date" else parse_datetime
+    where = f"{meta.name}.{prop.name} ({prop.label}): "
+
+    def coerce(raw):
+        if not raw.strip():
+            return None
+        try:
+            return parse(raw, dayfirst=True)
+        except ValueError as exc:
+            raise InvalidValue(where + str(exc)) from None
+    return coerce
+
+
+def values_option_key(text: str) -> str:
+    from .values import _option_key
+
+    return _option_key(text)
 
 
 def _is_record_id(text: str) -> bool:
