@@ -382,55 +382,211 @@ class Associations:
 
     def remove_all_for_deletion(self, meta: ObjectMeta, record_id: int, parent_op) -> int:
         """Remove every link of a record being deleted (source Object deletion), remembering them
-        in the operation so that a restore brings exactly these back."""
-        edges = list(Association.select().where((Association.from_object == meta.id) & (Association.from_id == record_id))
-                     .order_by(Association.id))
-        if not edges:
+        in the operation so that a restore brings exactly these back.
+
+        Set-based (a company with tens of thousands of contacts is one handful of statements): the
+        history is the same as link by link, labels, primary flag and "removed" for each link; a
+        record that loses its primary company gets its oldest remaining one as primary."""
+        db = self.crm.db
+        M, R = meta.id, int(record_id)
+        if not db.execute_sql("SELECT 1 FROM association WHERE from_object = ? AND from_id = ? LIMIT 1", (M, R)).fetchone():
             return 0
-        saved = []
-        with self.crm.operation("delete_links", sources.OBJECT_DELETION, None, object=meta.name, record_id=record_id) as op:
-            companies = self.crm.registry.objects.get("companies")
-            orphaned_holders = []
-            for edge in edges:
-                other = self.crm.registry.by_id[edge.to_object]
-                labels = [label.id for label in self._labels_on(edge.id)]
-                saved.append({"object": other.name, "id": edge.to_id, "labels": labels, "primary": bool(edge.is_primary)})
-                backward = self._edge(other, edge.to_id, meta, record_id)
-                if edge.is_primary and meta.name == "companies":
-                    orphaned_holders.append((other, edge.to_id))
-                self._remove_link(op, meta, record_id, other, edge.to_id, (edge, backward))
-            # Keep "exactly one primary": a holder that lost its primary company gets its oldest one.
-            for holder_meta, holder_id in orphaned_holders:
-                remaining = self._companies_of(holder_meta, holder_id)
-                if remaining:
-                    self._set_primary_flag(holder_meta, holder_id, remaining[0].to_id, True)
-                    self._log(op, holder_meta, holder_id, companies, remaining[0].to_id, "primary_set")
+        companies = self.crm.registry.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        sql = db.execute_sql
+        with self.crm.operation("delete_links", sources.OBJECT_DELETION, None, object=meta.name, record_id=R) as op:
+            sql("DROP TABLE IF EXISTS temp.del_edges")
+            sql("CREATE TEMP TABLE del_edges AS SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
+                "a.is_primary AS prim, (SELECT b.id FROM association b WHERE b.from_object = a.to_object "
+                "AND b.from_id = a.to_id AND b.to_object = a.from_object AND b.to_id = a.from_id) AS back "
+                "FROM association a WHERE a.from_object = ? AND a.from_id = ?", (M, R))
+            try:
+                by_id = self.crm.registry.by_id
+                saved = [{"object": by_id[tobj].name, "id": tid, "primary": bool(prim),
+                          "labels": [int(x) for x in labels.split(",")] if labels else []}
+                         for tobj, tid, prim, labels in sql(
+                             "SELECT m.tobj, m.tid, m.prim, (SELECT group_concat(l.label_id) FROM association_label l "
+                             "WHERE l.association_id = m.fwd) FROM del_edges m ORDER BY m.fwd").fetchall()]
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+                    "SELECT ?, ?, ?, m.tobj, m.tid, 'label_removed', d.name, inv.name FROM del_edges m "
+                    "JOIN association_label l ON l.association_id = m.fwd JOIN label_def d ON d.id = l.label_id "
+                    "LEFT JOIN label_def inv ON inv.id = d.inverse_id ORDER BY m.fwd, d.name", (op.id, M, R))
+                if meta.has_primary_company:
+                    sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                        "SELECT ?, ?, ?, tobj, tid, 'primary_removed' FROM del_edges WHERE prim = 1 AND tobj = ? "
+                        "ORDER BY fwd", (op.id, M, R, comp))
+                elif M == comp:
+                    sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                        "SELECT ?, tobj, tid, ?, ?, 'primary_removed' FROM del_edges WHERE prim = 1 ORDER BY fwd",
+                        (op.id, M, R))
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, ?, ?, tobj, tid, 'removed' FROM del_edges ORDER BY fwd", (op.id, M, R))
+                sql("DELETE FROM association WHERE id IN (SELECT fwd FROM del_edges UNION SELECT back FROM del_edges)")
+                if M == comp:
+                    # Keep "exactly one primary": a holder that lost its primary company gets its oldest one.
+                    sql("DROP TABLE IF EXISTS temp.del_next")
+                    sql("CREATE TEMP TABLE del_next AS SELECT m.fwd AS fwd, m.tobj AS hobj, m.tid AS hid, "
+                        "(SELECT a.id FROM association a WHERE a.from_object = m.tobj AND a.from_id = m.tid "
+                        "AND a.to_object = ? ORDER BY a.id LIMIT 1) AS edge FROM del_edges m WHERE m.prim = 1", (comp,))
+                    sql("UPDATE association SET is_primary = 1 WHERE id IN (SELECT edge FROM del_next UNION "
+                        "SELECT b.id FROM del_next n JOIN association a ON a.id = n.edge JOIN association b "
+                        "ON b.from_object = a.to_object AND b.from_id = a.to_id AND b.to_object = a.from_object "
+                        "AND b.to_id = a.from_id)")
+                    sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                        "SELECT ?, n.hobj, n.hid, a.to_object, a.to_id, 'primary_set' FROM del_next n "
+                        "JOIN association a ON a.id = n.edge ORDER BY n.fwd", (op.id,))
+                    sql("DROP TABLE IF EXISTS temp.del_next")
+            finally:
+                sql("DROP TABLE IF EXISTS temp.del_edges")
             op.summary = json.dumps({"links": saved})
             op.save()
-        return len(edges)
+        return len(saved)
 
     def restore_after_deletion(self, meta: ObjectMeta, record_id: int, parent_op) -> int:
-        """Bring back the links the record's last deletion removed (source Object restore)."""
+        """Bring back the links the record's last deletion removed (source Object restore): to
+        records still live, not linked again since, within the limits that hold now. The links that
+        were primary are primary again. Set-based unless a limit applies to one of the object pairs."""
         deletion = (Operation.select().where((Operation.kind == "delete_links") & (Operation.object == meta.name)
                                              & (Operation.record_id == record_id)).order_by(Operation.id.desc()).first())
         if deletion is None:
             return 0
         saved = json.loads(deletion.summary).get("links", [])
-        restored = 0
+        if not saved:
+            return 0
+        reg = self.crm.registry
+        pairs = set()
+        for link in saved:
+            other = reg.objects.get(link["object"])
+            if other is not None:
+                pairs.update({(meta.id, other.id), (other.id, meta.id)})
+        limited = any((p.from_object_id, p.to_object_id) in pairs for p in PairLimit.select()) or any(
+            (fo, to) in pairs for fo, to in LabelDef.select(LabelDef.from_object, LabelDef.to_object)
+            .where(LabelDef.limit_count.is_null(False)).tuples())
         with self.crm.operation("restore_links", sources.OBJECT_RESTORE, None, object=meta.name, record_id=record_id) as op:
-            for link in saved:
-                other = self.crm.registry.objects.get(link["object"])
-                if other is None or not self.crm.records.exists(other, link["id"], live=True):
-                    continue
-                if self._edge(meta, record_id, other, link["id"]) is not None:
-                    continue
-                labels = [l.name for l in LabelDef.select().where(LabelDef.id.in_(link["labels"] or [0]))]
-                try:
-                    self._add(op, (meta.name, record_id), (other.name, link["id"]), labels, primary=link["primary"])
-                except (LimitExceeded, NotFound, InvalidValue):
-                    continue  # a limit reached since then: that link stays removed
-                restored += 1
+            if limited:
+                return self._restore_one_by_one(op, meta, record_id, saved)
+            return self._restore_set_based(op, meta, int(record_id), saved)
+
+    def _restore_one_by_one(self, op, meta, record_id, saved) -> int:
+        restored = 0
+        for link in saved:
+            other = self.crm.registry.objects.get(link["object"])
+            if other is None or not self.crm.records.exists(other, link["id"], live=True):
+                continue
+            if self._edge(meta, record_id, other, link["id"]) is not None:
+                continue
+            labels = [l.name for l in LabelDef.select().where(LabelDef.id.in_(link["labels"] or [0]))]
+            try:
+                self._add(op, (meta.name, record_id), (other.name, link["id"]), labels, primary=link["primary"])
+            except (LimitExceeded, NotFound, InvalidValue):
+                continue  # a limit reached since then: that link stays removed
+            restored += 1
         return restored
+
+    def _restore_set_based(self, op, meta, R, saved) -> int:
+        db = self.crm.db
+        reg = self.crm.registry
+        sql = db.execute_sql
+        M = meta.id
+        companies = reg.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        sql("DROP TABLE IF EXISTS temp.res_links")
+        sql("CREATE TEMP TABLE res_links (pos INTEGER PRIMARY KEY, tobj INTEGER, tid INTEGER, prim INTEGER)")
+        sql("DROP TABLE IF EXISTS temp.res_labels")
+        sql("CREATE TEMP TABLE res_labels (tobj INTEGER, tid INTEGER, label_id INTEGER)")
+        try:
+            rows, labels = [], []
+            for pos, link in enumerate(saved):
+                other = reg.objects.get(link["object"])
+                if other is None:
+                    continue
+                rows.append((pos, other.id, int(link["id"]), int(bool(link["primary"]))))
+                labels += [(other.id, int(link["id"]), int(lid)) for lid in link.get("labels") or []]
+            cursor = db.cursor()
+            cursor.executemany("INSERT INTO res_links VALUES (?, ?, ?, ?)", rows)
+            cursor.executemany("INSERT INTO res_labels VALUES (?, ?, ?)", labels)
+            # only to records still live, and not linked again since
+            for obj in {r[1] for r in rows}:
+                table = reg.by_id[obj].table
+                sql(f'DELETE FROM res_links WHERE tobj = ? AND tid NOT IN (SELECT id FROM "{table}" '
+                    "WHERE deleted_at IS NULL AND id IN (SELECT tid FROM res_links WHERE tobj = ?))", (obj, obj))
+            sql("DELETE FROM res_links WHERE EXISTS (SELECT 1 FROM association a WHERE a.from_object = ? "
+                "AND a.from_id = ? AND a.to_object = res_links.tobj AND a.to_id = res_links.tid)", (M, R))
+            sql("DELETE FROM res_links WHERE tobj = ? AND tid = ?", (M, R))
+            restored = sql("SELECT COUNT(*) FROM res_links").fetchone()[0]
+            if not restored:
+                return 0
+            now = now_iso()
+            sql("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                "SELECT ?, ?, tobj, tid, 0, ? FROM res_links ORDER BY pos", (M, R, now))
+            sql("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                "SELECT tobj, tid, ?, ?, 0, ? FROM res_links ORDER BY pos", (M, R, now))
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, ?, ?, tobj, tid, 'created' FROM res_links ORDER BY pos", (op.id, M, R))
+            # labels (those still defined), with their inverse on the other edge
+            sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT a.id, d.id "
+                "FROM res_labels rl JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
+                "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
+                "JOIN association a ON a.from_object = ? AND a.from_id = ? AND a.to_object = rl.tobj AND a.to_id = rl.tid",
+                (M, M, R))
+            sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT b.id, d.inverse_id "
+                "FROM res_labels rl JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
+                "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
+                "JOIN association b ON b.from_object = rl.tobj AND b.from_id = rl.tid AND b.to_object = ? AND b.to_id = ? "
+                "WHERE d.inverse_id IS NOT NULL", (M, M, R))
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+                "SELECT ?, ?, ?, rl.tobj, rl.tid, 'label_added', d.name, inv.name FROM res_labels rl "
+                "JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
+                "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
+                "LEFT JOIN label_def inv ON inv.id = d.inverse_id ORDER BY r.pos, d.name", (op.id, M, R, M))
+            # primary companies: the links that were primary are primary again; a record whose only
+            # companies are the restored ones gets its first as primary
+            if meta.has_primary_company and companies is not None:
+                wanted = sql("SELECT tid FROM res_links WHERE tobj = ? ORDER BY prim DESC, pos LIMIT 1", (comp,)).fetchone()
+                current = self.primary_company((meta.name, R))
+                prim_saved = sql("SELECT tid FROM res_links WHERE tobj = ? AND prim = 1", (comp,)).fetchone()
+                if wanted is not None and (current is None or prim_saved is not None):
+                    self._make_primary(op, meta, R, (prim_saved or wanted)[0])
+            elif M == comp:
+                # holders whose saved link was primary: their current primary is demoted
+                sql("DROP TABLE IF EXISTS temp.res_holders")
+                sql("CREATE TEMP TABLE res_holders AS SELECT r.tobj AS hobj, r.tid AS hid, r.pos AS pos, "
+                    "(SELECT a.to_id FROM association a WHERE a.from_object = r.tobj AND a.from_id = r.tid "
+                    "AND a.to_object = ? AND a.is_primary = 1) AS old FROM res_links r JOIN object_type o ON o.id = r.tobj "
+                    "WHERE r.prim = 1 OR NOT EXISTS (SELECT 1 FROM association a WHERE a.from_object = r.tobj "
+                    "AND a.from_id = r.tid AND a.to_object = ? AND a.to_id != ?)", (comp, comp, R))
+                holder_objects = {m.id for m in reg.objects.values() if m.has_primary_company}
+                sql(f"DELETE FROM res_holders WHERE hobj NOT IN ({','.join(str(i) for i in holder_objects) or '0'})")
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, hobj, hid, ?, old, 'primary_removed' FROM res_holders WHERE old IS NOT NULL ORDER BY pos",
+                    (op.id, comp))
+                sql("UPDATE association SET is_primary = 0 WHERE id IN (SELECT a.id FROM res_holders h JOIN association a "
+                    "ON a.from_object = h.hobj AND a.from_id = h.hid AND a.to_object = ? AND a.to_id = h.old "
+                    "UNION SELECT a.id FROM res_holders h JOIN association a ON a.from_object = ? AND a.from_id = h.old "
+                    "AND a.to_object = h.hobj AND a.to_id = h.hid)", (comp, comp))
+                sql("UPDATE association SET is_primary = 1 WHERE id IN (SELECT a.id FROM res_holders h JOIN association a "
+                    "ON a.from_object = h.hobj AND a.from_id = h.hid AND a.to_object = ? AND a.to_id = ? "
+                    "UNION SELECT a.id FROM res_holders h JOIN association a ON a.from_object = ? AND a.from_id = ? "
+                    "AND a.to_object = h.hobj AND a.to_id = h.hid)", (comp, R, comp, R))
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, hobj, hid, ?, ?, 'primary_set' FROM res_holders ORDER BY pos", (op.id, comp, R))
+                sql("DROP TABLE IF EXISTS temp.res_holders")
+            # the automations a new link sets off (a deal's lifecycle stages)
+            deals = reg.objects.get("deals")
+            if deals is not None:
+                if meta.name in ("contacts", "companies"):
+                    new_deals = [t for (t,) in sql("SELECT tid FROM res_links WHERE tobj = ? ORDER BY pos",
+                                                   (deals.id,)).fetchall()]
+                    for deal_id in new_deals[:1] + self._won_deal(new_deals):
+                        rules.after_link(self.crm, meta, R, deals, deal_id, op)
+                elif meta.name == "deals":
+                    for tobj, tid in sql("SELECT tobj, tid FROM res_links WHERE tobj IN (SELECT id FROM object_type "
+                                         "WHERE name IN ('contacts', 'companies')) ORDER BY pos").fetchall():
+                        rules.after_link(self.crm, meta, R, reg.by_id[tobj], tid, op)
+            return restored
+        finally:
+            sql("DROP TABLE IF EXISTS temp.res_links")
+            sql("DROP TABLE IF EXISTS temp.res_labels")
 
     def move_links_for_merge(self, meta: ObjectMeta, keep_id: int, other_id: int, op) -> int:
         """Move every link of `other_id` to `keep_id` (source Object merge), dropping duplicates and

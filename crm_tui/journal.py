@@ -23,6 +23,7 @@ links to deleted records) run on the result inside the same transaction, which r
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 
 from . import dialect, sources
@@ -320,6 +321,12 @@ class Journal:
         verb = "undo" if kind == "undo" else "redo"
         with crm.operation(kind, source, object=tail.object, record_id=tail.record_id,
                            summary={"undoes": tail.id, "original": original.id if original else tail.id}) as uop:
+            # read again inside the transaction (which holds the write lock since the row above):
+            # another window or command may have undone it a moment ago
+            done_by = Operation.select(Operation.undone_by).where(Operation.id == tail.id).scalar()
+            if done_by:
+                raise CrmError(f"operation {(original or tail).id} ({what}) was {verb}ne a moment ago "
+                               f"(by operation {done_by})")
             plan = _Plan(self, tail, uop)
             plan.load()
             later = plan.later_writer()
@@ -547,12 +554,36 @@ class _Plan:
                 from peewee import IntegrityError
 
                 if isinstance(exc, IntegrityError):
-                    raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: another live "
-                                   f"{meta.label.lower()} has the same unique value since") from None
+                    raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: "
+                                   f"{self._unique_taker(meta, row)}") from None
                 raise
             self.records_written += 1
         # 4. links, newest change first
         self._reverse_links(refuse)
+
+    def _unique_taker(self, meta, row: dict) -> str:
+        """Which live record holds a unique value of `row` now, and the operation that gave it."""
+        for name, prop in meta.properties.items():
+            if not prop.unique or row.get(name) is None:
+                continue
+            other = self.crm.db.execute_sql(
+                f'SELECT id, created_op FROM "{meta.table}" WHERE "{name}" = ? AND deleted_at IS NULL AND id != ?',
+                (row[name], row["id"])).fetchone()
+            if other is None:
+                continue
+            oid, created_op = other
+            last = (PropertyChange.select(PropertyChange.op).where(
+                (PropertyChange.object == meta.id) & (PropertyChange.record_id == oid) & (PropertyChange.property == name))
+                .order_by(PropertyChange.id.desc()).scalar())
+            op_id = last or created_op or Operation.select(Operation.id).where(
+                (Operation.kind == "create") & (Operation.object == meta.name) & (Operation.record_id == oid)).scalar()
+            by = ""
+            if op_id:
+                root = self.journal._root(op_id, {})
+                by = f" since operation {root.id} ({self.journal.describe(root)}); undo that first"
+            return (f"{meta.label.lower()} {oid} ({self.journal._name(meta.name, oid)}) has its {prop.label.lower()} "
+                    f"{row[name]}{by}")
+        return f"another live {meta.label.lower()} has the same unique value"
 
     def _write_values(self, first_old: dict, last_new: dict, refuse: str) -> None:
         from peewee import IntegrityError
@@ -577,20 +608,23 @@ class _Plan:
         now = now_iso()
         reindex: dict[int, set[int]] = {}
         cursor = crm.db.cursor()
-        try:
-            for (obj, prop, old), ids in groups.items():
-                meta = reg.by_id[obj]
-                value = from_history_text(meta.properties[prop], old)
-                ids = sorted(ids)
-                for start in range(0, len(ids), 900):
-                    chunk = ids[start:start + 900]
-                    marks = ",".join("?" * len(chunk))
+        for (obj, prop, old), ids in groups.items():
+            meta = reg.by_id[obj]
+            value = from_history_text(meta.properties[prop], old)
+            ids = sorted(ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                try:
                     cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
                                    [value, now] + chunk)
-                if prop in meta.search:
-                    reindex.setdefault(obj, set()).update(ids)
-        except IntegrityError:
-            raise CrmError(f"{refuse}: a value it would bring back is now used by another record") from None
+                except (IntegrityError, sqlite3.IntegrityError):
+                    raise CrmError(f"{refuse}: {meta.label.lower()} {chunk[0]} cannot take back its "
+                                   f"{meta.properties[prop].label.lower()}: "
+                                   f"{self._unique_taker(meta, {'id': chunk[0] if len(chunk) == 1 else 0, prop: value})}"
+                                   ) from None
+            if prop in meta.search:
+                reindex.setdefault(obj, set()).update(ids)
         cursor.executemany("INSERT INTO property_change (op_id, object, record_id, property, old_value, new_value) "
                            "VALUES (?, ?, ?, ?, ?, ?)", history)
         self.values_written += len(history)

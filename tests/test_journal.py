@@ -399,3 +399,155 @@ def test_merge_moving_a_deal_makes_the_survivor_an_opportunity(crm, people):
     crm.merger.merge("contacts", people["ines"], people["bo"])
     assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
     healthy(crm)
+
+
+# ------------------------------------------------------------------ bulk, activities, automations
+
+def test_bulk_delete_and_bulk_associate_undo(crm, people):
+    from crm_tui import bulk
+
+    ids = [people["ines"], people["bo"]]
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["globex"]))
+    bulk.bulk_associate(crm, "contacts", ids, ("companies", people["acme"]), labels=["Advisor"], source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Linked 2 contacts with Acme"
+    bulk.bulk_delete(crm, "contacts", ids, source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Deleted 2 contacts"
+    crm.journal.undo()
+    assert not any(crm.records.get("contacts", i).deleted for i in ids)
+    assert sorted(crm.assoc.linked_ids(("contacts", people["ines"]), "companies")) == sorted([people["globex"], people["acme"]])
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["globex"]
+    healthy(crm)
+    crm.journal.undo()
+    assert crm.assoc.linked_ids(("contacts", people["bo"]), "companies") == []
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["globex"]]
+    healthy(crm)
+
+
+def test_undo_of_a_logged_activity_takes_its_links_and_last_activity_date(crm, people):
+    ines = ("contacts", people["ines"])
+    crm.assoc.add(ines, ("companies", people["acme"]))
+    before = crm.records.get("contacts", people["ines"]).properties.get("notes_last_updated")
+    note = crm.activities.log(ines, "notes", {"hs_note_body": "call back"}, source=sources.USER).id
+    assert crm.journal.list(limit=1)[0].summary == "Logged note on Ines Okoro"
+    assert crm.assoc.linked_ids(("companies", people["acme"]), "notes") == [note]
+    crm.journal.undo()
+    assert crm.records.get("notes", note).deleted
+    assert crm.assoc.linked_ids(ines, "notes") == [] and crm.assoc.linked_ids(("companies", people["acme"]), "notes") == []
+    assert crm.records.get("contacts", people["ines"]).properties.get("notes_last_updated") == before
+    healthy(crm)
+    crm.journal.redo()
+    assert crm.assoc.linked_ids(("companies", people["acme"]), "notes") == [note]
+    healthy(crm)
+
+
+def test_the_automatic_changes_an_operation_set_off_undo_with_it(crm, people):
+    deal = crm.records.create("deals", {"dealname": "D"}, sources.USER).id
+    crm.assoc.add(("deals", deal), ("contacts", people["ines"]), source=sources.USER)
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    crm.records.update("deals", deal, {"dealstage": "closedwon"}, sources.USER)
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "customer"
+    assert crm.records.get("deals", deal).properties["closedate"]
+    crm.journal.undo()
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    assert crm.records.get("deals", deal).properties["closedate"] is None
+    crm.journal.undo()  # the link, and the Opportunity it set off
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "lead"
+    healthy(crm)
+
+
+def test_undo_of_a_record_deleted_after_another_took_its_email_is_refused(crm, people):
+    crm.records.delete("contacts", people["bo"], sources.USER)
+    deletion = crm.journal.list(limit=1)[0].id
+    crm.records.create("contacts", {"email": "bo@lind.example"}, sources.USER)
+    taker = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot come back: .*bo@lind.example since operation {taker}"):
+        crm.journal.undo(deletion)
+    assert counts() == before
+
+
+# ------------------------------------------------------------------ set-based: cost does not grow with the links
+
+def _statements(crm, fn) -> int:
+    """Statements sent by Python. SQLite also reports the statements triggers run (prefixed "--"),
+    the outer statement again for each row a trigger fires on, and each row of an executemany
+    (with its values): a run of the same statement is one statement."""
+    import re
+
+    sent = []
+
+    def trace(sql):
+        shape = re.sub(r"'[^']*'|\b\d+(\.\d+)?\b", "?", sql)
+        if not sql.startswith("--") and (not sent or sent[-1] != shape):
+            sent.append(shape)
+
+    conn = crm.db.connection()
+    conn.set_trace_callback(trace)
+    try:
+        fn()
+    finally:
+        conn.set_trace_callback(None)
+    return len(sent)
+
+
+def _hub(crm, links: int) -> tuple[int, int]:
+    """Company `other` linked with `links` contacts (their primary company), `keep` with a few."""
+    with crm.operation("build", sources.MIGRATION) as op:
+        first, last = crm.records.bulk_insert(crm.registry.get("contacts"), ["email"],
+                                              [(f"h{i}-{links}@hub.example",) for i in range(links)], op)
+        keep, other = crm.records.bulk_insert(crm.registry.get("companies"), ["name"], [("Keep",), ("Other",)], op)
+        crm.records.index_range(crm.registry.get("contacts"), first, last)
+        crm.records.index_range(crm.registry.get("companies"), keep, other)
+        pairs = [(("contacts", c), ("companies", other)) for c in range(first, last + 1)]
+        pairs += [(("contacts", c), ("companies", keep)) for c in range(first, first + 3)]
+        crm.assoc.bulk_link(pairs, op)
+    return keep, other
+
+
+@pytest.mark.parametrize("action", ["merge", "delete", "restore"])
+def test_merge_delete_restore_of_a_heavily_linked_record_are_set_based(tmp_path, action):
+    from crm_tui.core import Crm
+
+    used = []
+    for links in (20, 400):
+        with Crm.open(tmp_path / f"{action}-{links}.db") as crm:
+            keep, other = _hub(crm, links)
+            if action == "merge":
+                used.append(_statements(crm, lambda: crm.merger.merge("companies", keep, other)))
+                assert len(crm.assoc.linked_ids(("companies", keep), "contacts")) == links
+            elif action == "delete":
+                used.append(_statements(crm, lambda: crm.records.delete("companies", other)))
+                assert crm.assoc.counts(("companies", other)) == {}
+            else:
+                crm.records.delete("companies", other)
+                used.append(_statements(crm, lambda: crm.records.restore("companies", other)))
+                assert len(crm.assoc.linked_ids(("companies", other), "contacts")) == links
+            healthy(crm)
+    assert used[1] <= used[0] + 5, used  # not one round of statements per link
+
+
+def test_undo_of_an_email_change_refused_when_another_contact_took_the_old_email(crm, people):
+    crm.records.update("contacts", people["ines"], {"email": "ines@new.example"}, sources.USER)
+    change = crm.journal.list(limit=1)[0].id
+    crm.records.create("contacts", {"email": "ines@acme.example"}, sources.USER)
+    taker = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot take back its email: .*since operation {taker}"):
+        crm.journal.undo(change)
+    assert counts() == before
+
+
+def test_two_windows_cannot_undo_the_same_operation_twice(crm, db_path, people):
+    import subprocess
+    import sys
+
+    crm.records.update("contacts", people["ines"], {"jobtitle": "CTO"}, sources.USER)
+    op = crm.journal.list(limit=1)[0].id
+    tail = Operation.get_by_id(op)
+    other = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), "undo", str(op)],
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0, other.stderr
+    before = counts()
+    with pytest.raises(CrmError, match="a moment ago"):
+        crm.journal._revert(tail, "undo", sources.USER, original=tail)  # as if it had read the chain before
+    assert counts() == before
