@@ -139,6 +139,13 @@ def is_full_error(exc: BaseException) -> bool:
     return "database or disk is full" in str(exc).lower()
 
 
+def is_schema_gone_error(exc: BaseException) -> bool:
+    """A table or column this connection knew was removed by another program (a restored backup
+    from before a custom object or property existed)."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OperationalError" and ("no such table" in text or "no such column" in text)
+
+
 def is_damaged_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text or "corrupt" in text
