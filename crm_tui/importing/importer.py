@@ -250,6 +250,17 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     return spec
 
 
+def missing_required(crm, spec: ImportSpec) -> list[str]:
+    """A warning per required property of the main object that no column fills (every new record
+    would be refused): Maven's sales_pipeline.csv has no deal name column."""
+    meta = crm.registry.get(spec.objects[0])
+    mapped = {c.target for c in spec.columns if c.object == meta.name}
+    if mapping.ID in mapped:
+        return []  # rows may update existing records by Record ID
+    return [f"no column fills {p.label} ({p.name}), which a new {meta.label.lower()} needs: map one, "
+            f"e.g. --map COLUMN={p.name}" for p in meta.properties.values() if p.required and p.name not in mapped]
+
+
 def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_properties: bool) -> None:
     """What a sample of the rows says: columns left unmapped become new properties (typed by their
     values) or are skipped with a reason; date columns written day first are noted."""
@@ -272,7 +283,13 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
         cells = cells_of[col.header]
         if col.target == "date_of_birth" and mapping.header_key(col.header) == "birthday" and "birthmonth" in keys:
             col.object = col.target = None  # Thunderbird's Birth Day is a day of the month
-        if col.skipped:
+        key = mapping.header_key(col.header)
+        if col.skipped and cells and key == "primarycompany" and main.has_primary_company \
+                and "companies" in crm.registry.objects:  # an exported view's derived column
+            col.object, col.target = main.name, f"{LINK_PREFIX}companies:name"
+        elif col.skipped and cells and key.startswith("associated") and crm.registry.find(key[10:]):
+            col.reason = "names of associated records (link them with an Associated ... IDs column or --link)"
+        if col.skipped and not col.reason:
             fixed = [t for _q, t in mapping._candidates(col.header, main.name, read_only, crm.registry.objects)
                      if t in main.properties]
             if not cells:
@@ -634,6 +651,7 @@ class _Importer:
 
     def run(self) -> ImportResult:
         started = time.monotonic()
+        self.spec.warnings += [w for w in missing_required(self.crm, self.spec) if w not in self.spec.warnings]
         total = estimate_rows(self.spec.path) if self.spec.kind == "csv" else 0
         crm = self.crm
         saved_dayfirst = crm.dayfirst
@@ -1357,6 +1375,13 @@ class _Importer:
                 ids = key_map[(other, prop)].get(value.casefold(), [])
                 meta = self.reg.get(other)
                 plabel = meta.properties[prop].label.lower()
+                if len(ids) > 1:  # the one the record is linked with already, if it is one of them
+                    a_meta = self.reg.get(a[0])
+                    linked = [i for (i,) in Association.select(Association.to_id).where(
+                        (Association.from_object == a_meta.id) & (Association.from_id == a[1])
+                        & (Association.to_object == meta.id) & Association.to_id.in_(ids)).tuples()]
+                    if len(linked) == 1:
+                        ids = linked
                 if len(ids) > 1:
                     self.errors.add(line, header, value, f"ambiguous: {len(ids)} {meta.plural_label.lower()} have "
                                     f"{plabel} {value!r} (ids {', '.join(map(str, sorted(ids)[:5]))})", NOT_LINKED)
