@@ -311,13 +311,6 @@ RESERVED_PROPERTY_NAMES = ("id", "createdate", "lastmodifieddate", "deleted_at",
                            "display_name", "properties", "associations", "deleted")
 
 
-def skip_new_properties(spec: ImportSpec) -> None:
-    """`--no-new-properties`: columns that would make a property are skipped instead, and say why."""
-    for col in spec.columns:
-        if col.target and col.target.startswith(NEW_PREFIX):
-            col.object, col.target, col.reason = None, None, "no property matches its title (--no-new-properties)"
-
-
 def new_property_of(col: Column) -> tuple[str, str] | None:
     """(name, type) of the property a column will create, or None."""
     if col.target and col.target.startswith(NEW_PREFIX):
