@@ -303,3 +303,14 @@ def test_every_shared_address_book_imports_whole_with_no_flags(db_path, tmp_path
     cli.main(["--db", str(db_path), "import", str(path), "--json", "--error-dir", str(tmp_path)])
     again = json.loads(capsys.readouterr().out)
     assert again["created"] == 0 and again["failed"] == 0  # idempotent, emails or not
+
+
+def test_an_owner_unknown_here_skips_the_cell_not_the_row(crm, tmp_path):
+    path = write(tmp_path / "c.csv", "Email,First Name,Contact owner\nann@x.org,Ann,Nobody Here\nbob@x.org,Bob,tester\n")
+    result = run(crm, path, tmp=tmp_path)
+    assert result.created == {"contacts": 2} and result.failed == 0 and result.skipped_cells == 1
+    (row,) = errors(result)
+    assert row["Column"] == "Contact owner" and row["Value"] == "Nobody Here" and row["Result"] == importer.CELL_SKIPPED
+    rows = contacts(crm)
+    assert by(rows, "firstname", "Ann")["hubspot_owner_id"] is None
+    assert by(rows, "firstname", "Bob")["hubspot_owner_id"] is not None
