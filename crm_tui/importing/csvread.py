@@ -15,7 +15,8 @@ What a file written by a spreadsheet, an export or a hand throws at us:
 - short rows (missing cells are empty), long rows (extra cells dropped, with a warning), blank rows
   (skipped), NUL bytes (removed), control characters and escape sequences (removed).
 Every cell is stripped of surrounding whitespace; a cell that only says `null`, `None` or
-`[not provided]` (as exports write an empty value) is empty.
+`[not provided]` (as exports write an empty value) is empty; the `'` that an export puts before a
+cell a spreadsheet would run as a formula (`'=1+2`) is taken off again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 
+from .csvwrite import _FORMULA_START
 from .values import clean_text
 
 DELIMITERS = ",;\t"
@@ -214,6 +216,8 @@ class CsvSource:
                     cells = [clean_text(cell) for cell in cells]
                 if "ull" in joined or "ULL" in joined or "one" in joined or "ONE" in joined or "provided" in joined:
                     cells = [cell if cell.strip().casefold() not in NULL_WORDS else "" for cell in cells]
+                if "'" in joined:  # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
+                    cells = [cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell for cell in cells]
                 yield line, {name: cells[i].strip() for name, i in pairs}
         if long_rows:
             self._warn(f"{long_rows} row(s) have more cells than there are headers (first on line "

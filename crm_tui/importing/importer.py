@@ -209,8 +209,11 @@ def file_kind(path: str | os.PathLike) -> str:
     return "vcf" if str(path).lower().endswith((".vcf", ".vcard")) else "csv"
 
 
-VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email", "email"), ("phone", "phone"),
-                 ("jobtitle", "jobtitle"), ("company", "company"), ("city", "city"), ("country", "country")]
+VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email", "email"), ("phone", "work_phone"),
+                 ("jobtitle", "jobtitle"), ("company", "company"), ("city", "city"), ("country", "country"),
+                 ("mobilephone", "mobilephone"), ("fax", "fax"), ("hs_additional_emails", "additional_emails"),
+                 ("address", "address"), ("state", "state"), ("zip", "zip"), ("date_of_birth", "birthday"),
+                 ("website", "website"), ("salutation", "salutation"), ("notes", "note")]
 
 
 def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, *, encoding: str | None = None,
@@ -226,7 +229,9 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         objects = objects or ["contacts"]
         if objects[0] != "contacts":
             raise ImportError_("a vCard file imports contacts")
-        columns = [Column(h, "contacts", t) for h, t in VCARD_COLUMNS]
+        props = crm.registry.get("contacts").properties
+        columns = [Column(h, "contacts", h) if h in props else Column(h, None, None, reason="no such property")
+                   for h, _key in VCARD_COLUMNS]
         columns.append(Column("ORG", "contacts", LINK_PREFIX + "companies:name", create_missing=True))
         return ImportSpec(path, ["contacts"], columns, kind="vcf", headers=[c.header for c in columns])
     try:
@@ -244,6 +249,17 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     _look_at_values(crm, spec, source.sample(infer.SAMPLE_ROWS), new_properties)
     spec.warnings = list(source.warnings)
     return spec
+
+
+def missing_required(crm, spec: ImportSpec) -> list[str]:
+    """A warning per required property of the main object that no column fills (every new record
+    would be refused): Maven's sales_pipeline.csv has no deal name column."""
+    meta = crm.registry.get(spec.objects[0])
+    mapped = {c.target for c in spec.columns if c.object == meta.name}
+    if mapping.ID in mapped:
+        return []  # rows may update existing records by Record ID
+    return [f"no column fills {p.label} ({p.name}), which a new {meta.label.lower()} needs: map one, "
+            f"e.g. --map COLUMN={p.name}" for p in meta.properties.values() if p.required and p.name not in mapped]
 
 
 def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_properties: bool) -> None:
@@ -268,7 +284,13 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
         cells = cells_of[col.header]
         if col.target == "date_of_birth" and mapping.header_key(col.header) == "birthday" and "birthmonth" in keys:
             col.object = col.target = None  # Thunderbird's Birth Day is a day of the month
-        if col.skipped:
+        key = mapping.header_key(col.header)
+        if col.skipped and cells and key == "primarycompany" and main.has_primary_company \
+                and "companies" in crm.registry.objects:  # an exported view's derived column
+            col.object, col.target = main.name, f"{LINK_PREFIX}companies:name"
+        elif col.skipped and cells and key.startswith("associated") and crm.registry.find(key[10:]):
+            col.reason = "names of associated records (link them with an Associated ... IDs column or --link)"
+        if col.skipped and not col.reason:
             fixed = [t for _q, t in mapping._candidates(col.header, main.name, read_only, crm.registry.objects)
                      if t in main.properties]
             if not cells:
@@ -288,13 +310,6 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
 
 RESERVED_PROPERTY_NAMES = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op", "object",
                            "display_name", "properties", "associations", "deleted")
-
-
-def skip_new_properties(spec: ImportSpec) -> None:
-    """`--no-new-properties`: columns that would make a property are skipped instead, and say why."""
-    for col in spec.columns:
-        if col.target and col.target.startswith(NEW_PREFIX):
-            col.object, col.target, col.reason = None, None, "no property matches its title (--no-new-properties)"
 
 
 def new_property_of(col: Column) -> tuple[str, str] | None:
@@ -474,7 +489,7 @@ def _rows(spec: ImportSpec) -> Iterator[tuple[int, dict]]:
         problems: list[str] = []
         with open(spec.path, "rb") as stream:
             for n, contact in enumerate(vcard.iter_vcards(stream, problems), start=1):
-                row = {h: str(contact.get(t) or "") for h, t in VCARD_COLUMNS}
+                row = {h: str(contact.get(key) or "") for h, key in VCARD_COLUMNS}
                 row["ORG"] = contact.get("company") or ""
                 yield n, row
         spec.warnings.extend(p for p in problems if p not in spec.warnings)
@@ -617,6 +632,8 @@ class _Importer:
         self.batches = 0  # batches committed
         self.committed = self._state()  # the counts as of the last committed batch
         self._made: list = []  # (column, its "@new:" target) for the properties this run made
+        self._claimed: set = set()  # (object, id) matched or made by a second key in this import
+        self._seconds = False  # some row had no primary key (email, domain): second keys in use
         self._new_options: dict = {}  # (object, property) -> {option key: label}: options to add
         self._late: dict = {}  # header of a column skipped as empty -> first line with a value
         self._watch = [c.header for c in spec.columns if c.skipped and c.reason and c.reason.startswith("empty in the first")]
@@ -630,6 +647,7 @@ class _Importer:
 
     def run(self) -> ImportResult:
         started = time.monotonic()
+        self.spec.warnings += [w for w in missing_required(self.crm, self.spec) if w not in self.spec.warnings]
         total = estimate_rows(self.spec.path) if self.spec.kind == "csv" else 0
         crm = self.crm
         saved_dayfirst = crm.dayfirst
@@ -1030,6 +1048,10 @@ class _Importer:
                 for rid, k in _in_rows(self.crm, f'id, "{key}"', f'FROM "{meta.table}" WHERE deleted_at IS NULL '
                                        f'AND "{key}" IN {{values}}', list(set(keys))):
                     by_key[k] = rid
+            # by a second key (phone, name) for rows without any of those: a file without emails
+            # imported twice creates nothing the second time (see _second_key)
+            by_second = self._second_lookup(obj, meta, recs) if len(keys) < len(recs) and obj in _SECOND_KEYS else None
+            claimed = self._claimed
             seen_key: dict = {}
             seen_ext: dict = {}
             required = [(n, p) for n, p in meta.properties.items() if p.required]
@@ -1049,6 +1071,13 @@ class _Importer:
                     rec.record_id = known_ext[ext_id]
                 elif key_value is not None and key_value in by_key:
                     rec.record_id = by_key[key_value]
+                elif by_second is not None and not ext_id and key_value is None \
+                        and (second := _second_key(obj, values)) is not None:
+                    for rid in by_second.get(second, ()):
+                        if (obj, rid) not in claimed:  # two rows alike meet two records, in order
+                            claimed.add((obj, rid))
+                            rec.record_id = rid
+                            break
                 if rec.record_id is None:
                     earlier = (seen_ext.get(ext_id) if ext_id else None) or \
                               (seen_key.get(key_value) if key_value else None)
@@ -1092,6 +1121,42 @@ class _Importer:
                 out.append(row)
         return out
 
+    def _second_lookup(self, obj: str, meta, recs: list) -> dict:
+        """{second key: [record ids, oldest first]} of live records that have no primary key either."""
+        self._seconds = True
+        found: dict = {}
+        wanted: dict = {}
+        for _row, rec in recs:
+            if rec.local_id is None and not rec.ext_id and (second := _second_key(obj, rec.values)) is not None:
+                wanted.setdefault(second[0], set()).add(second[1] if second[0] != "name" else second)
+        table = meta.table
+        if obj == "companies":
+            names = [rec.values["name"] for _row, rec in recs if rec.values.get("name")]
+            for rid, name in _in_rows(self.crm, "id, name", f'FROM "{table}" WHERE deleted_at IS NULL AND domain IS NULL '
+                                      "AND name IN {values}", list(set(names))):
+                found.setdefault(("name", name.casefold()), []).append(rid)
+        else:
+            for column in ("phone", "mobilephone"):
+                if wanted.get(column) and column in meta.properties:
+                    for rid, value in _in_rows(self.crm, f'id, "{column}"', f'FROM "{table}" WHERE deleted_at IS NULL '
+                                               f'AND email IS NULL AND "{column}" IN {{values}}', list(wanted[column])):
+                        found.setdefault((column, value), []).append(rid)
+            if wanted.get("name"):
+                keyless = "email IS NULL" + "".join(f' AND "{c}" IS NULL' for c in ("phone", "mobilephone")
+                                                    if c in meta.properties)
+                named = [rec.values for _row, rec in recs if _second_key(obj, rec.values) in wanted["name"]]
+                last = list({v["lastname"] for v in named if v.get("lastname")})
+                first = list({v["firstname"] for v in named if v.get("firstname") and not v.get("lastname")})
+                rows = _in_rows(self.crm, "id, firstname, lastname", f'FROM "{table}" WHERE deleted_at IS NULL AND '
+                                f"{keyless} AND lastname IN {{values}}", last) if last else []
+                rows += _in_rows(self.crm, "id, firstname, lastname", f'FROM "{table}" WHERE deleted_at IS NULL AND '
+                                 f"{keyless} AND lastname IS NULL AND firstname IN {{values}}", first) if first else []
+                for rid, fname, lname in rows:
+                    found.setdefault(("name", (fname or "").casefold(), (lname or "").casefold()), []).append(rid)
+        for ids in found.values():
+            ids.sort()
+        return found
+
     def _close_date(self, meta, values: dict) -> None:
         if meta.name != "deals" or values.get("closedate") or not self.crm.setting("set_close_date", True):
             return
@@ -1121,6 +1186,9 @@ class _Importer:
             fresh = [pair for pair in pairs if pair[1].fresh]
             if fresh:
                 self._insert(bop, meta, fresh)
+                if self._seconds and obj in _SECOND_KEYS:  # made here: a later row alike is another record
+                    self._claimed.update((obj, rec.record_id) for _row, rec in fresh
+                                         if rec.record_id is not None and _second_key(obj, rec.values) is not None)
                 new_ext += [(obj, rec.record_id, rec.ext_id) for _row, rec in fresh
                             if rec.ext_id and rec.record_id is not None]
             current = self._current_rows(meta, [rec.record_id for _row, rec in pairs
@@ -1313,7 +1381,7 @@ class _Importer:
                         ids = refs[end[1]] = set()
                     ids.add(end[2])
             elif kind == "@key":
-                keys.setdefault((end[1], end[2]), set()).add(end[3].casefold())
+                keys.setdefault((end[1], end[2]), set()).update((end[3].casefold(), end[3]))  # SQLite's lower() is ASCII only
         ref_map = targets if targets is not None else self._ref_targets(refs)
         key_map: dict[tuple[str, str], dict[str, list[int]]] = {}
         for (other, prop), values in keys.items():
@@ -1322,9 +1390,12 @@ class _Importer:
             found: dict[str, list[int]] = {}
             vals = list(values)
             for start in range(0, len(vals), 900):
+                chunk = vals[start:start + 900]
                 for rid, v in meta.model.select(meta.model.id, field_).where(
-                        fn.LOWER(field_).in_(vals[start:start + 900]) & meta.model.deleted_at.is_null(True)).tuples():
-                    found.setdefault(str(v).casefold(), []).append(rid)
+                        (fn.LOWER(field_).in_(chunk) | field_.in_(chunk)) & meta.model.deleted_at.is_null(True)).tuples():
+                    same = found.setdefault(str(v).casefold(), [])
+                    if rid not in same:
+                        same.append(rid)
             key_map[(other, prop)] = found
         for line, header, a, end, labels, primary in pairs:
             if end[0] == "@ref":
@@ -1342,6 +1413,13 @@ class _Importer:
                 ids = key_map[(other, prop)].get(value.casefold(), [])
                 meta = self.reg.get(other)
                 plabel = meta.properties[prop].label.lower()
+                if len(ids) > 1:  # the one the record is linked with already, if it is one of them
+                    a_meta = self.reg.get(a[0])
+                    linked = [i for (i,) in Association.select(Association.to_id).where(
+                        (Association.from_object == a_meta.id) & (Association.from_id == a[1])
+                        & (Association.to_object == meta.id) & Association.to_id.in_(ids)).tuples()]
+                    if len(linked) == 1:
+                        ids = linked
                 if len(ids) > 1:
                     self.errors.add(line, header, value, f"ambiguous: {len(ids)} {meta.plural_label.lower()} have "
                                     f"{plabel} {value!r} (ids {', '.join(map(str, sorted(ids)[:5]))})", NOT_LINKED)
@@ -1559,6 +1637,30 @@ class _Importer:
                 continue
             if pipelines.stage_kind(self.crm, "deals", rec.values.get("pipeline"), rec.values.get("dealstage")) == "won":
                 rules._advance_linked(self.crm, rec.record_id, "customer")
+
+
+_SECOND_KEYS = ("contacts", "companies")
+
+
+def _second_key(obj: str, values: dict) -> tuple | None:
+    """How a record without its primary key (a contact without email, a company without domain) is
+    found again: a contact by its phone number as stored, else its mobile number, else its first and
+    last name (any case); a company by its name (any case). Only records that lack the primary key
+    too are matched this way."""
+    if obj == "contacts":
+        if values.get("email"):
+            return None
+        if phone := values.get("phone"):
+            return ("phone", phone)
+        if mobile := values.get("mobilephone"):
+            return ("mobilephone", mobile)
+        first, last = values.get("firstname"), values.get("lastname")
+        if first or last:
+            return ("name", (first or "").casefold(), (last or "").casefold())
+        return None
+    if obj == "companies" and not values.get("domain") and (name := values.get("name")):
+        return ("name", name.casefold())
+    return None
 
 
 def _day_first_coercer(meta, prop):
