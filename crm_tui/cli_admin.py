@@ -36,8 +36,9 @@ def run_admin(args, db_path: str) -> int:
 
     if args.command == "backup":
         from .maintenance import backup
+        from .safe_files import confirm_replace
 
-        target = backup(db_path, args.path, overwrite=args.force)
+        target = backup(db_path, args.path, overwrite=confirm_replace(args.path, args.force, [db_path]))
         _say(args, {"backup": str(target)}, f"backed up {db_path} to {target}")
         return 0
     if args.command == "restore":

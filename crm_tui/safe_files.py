@@ -74,6 +74,26 @@ def check_target(path: str | os.PathLike, *, protect: Iterable[str | os.PathLike
     return target
 
 
+def confirm_replace(path: str | os.PathLike | None, force: bool, protect: Iterable[str | os.PathLike | None] = ()) -> bool:
+    """The command line's `--force`: given, or asked for at a terminal when the file exists.
+    Without a terminal nothing is asked, and safe_files refuses to replace the file."""
+    if force or path is None:
+        return force
+    import sys
+
+    target = Path(path).expanduser()
+    if not target.is_file() or not (sys.stdin.isatty() and sys.stderr.isatty()) or is_database_file(target, protect):
+        return False  # nothing to ask (a database is refused whatever the answer)
+    from .sanitize import clean_line
+
+    print(f"{clean_line(str(target))} exists. Replace it? [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, KeyboardInterrupt):
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def check_folder(path: str | os.PathLike, *, what: str = "folder", create: bool = True) -> Path:
     """A folder to write into: created (0700) when missing, refused when it is a file."""
     text = os.fspath(path)

@@ -391,3 +391,47 @@ def test_refusing_a_newer_wal_database_leaves_the_folder_as_it_was(tmp_path):
             Crm.open(target)
         assert main(["--db", str(target), "list", "contacts"]) == 2
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+async def test_the_app_asks_before_replacing_an_export_and_refuses_the_database(db_path, tmp_path):
+    from textual.widgets import Input
+
+    from crm_tui.app import CrmApp
+    from screens.index_modals import TextPromptModal
+    from screens.modals import ConfirmModal
+
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"firstname": "Ann"}, sources.API)
+    target = tmp_path / "old.csv"
+    target.write_text("precious")
+    app = CrmApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        async def export_to(path) -> None:
+            await pilot.pause(0.3)
+            await pilot.press("E")
+            for _ in range(30):
+                await pilot.pause(0.1)
+                if isinstance(app.screen, TextPromptModal):
+                    break
+            app.screen.query_one(Input).value = str(path)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+
+        await export_to(target)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert target.read_text() == "precious"
+        await export_to(target)
+        await pilot.press("y")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if "Ann" in target.read_text(encoding="utf-8-sig"):
+                break
+        assert "Ann" in target.read_text(encoding="utf-8-sig")
+        await export_to(db_path)  # the database itself: refused with a notice, whatever is answered
+        if isinstance(app.screen, ConfirmModal):
+            await pilot.press("y")
+        await pilot.pause(0.5)
+        assert app.is_running
+    assert contact_names(db_path) == ["Ann"]

@@ -76,11 +76,13 @@ def cmd_imports(crm, args) -> int:
 
 
 def cmd_export(crm, args) -> int:
+    from .. import safe_files
     from . import exporter
 
     fmt = args.format
     path = args.output or f"{crm.registry.get(args.object).name}.{fmt or 'csv'}"
     result = exporter.export_view(crm, args.object, path, view=args.view, fmt=fmt, hubspot=args.hubspot,
-                                  all_properties=args.all_properties, overwrite=args.force)
+                                  all_properties=args.all_properties,
+                                  overwrite=safe_files.confirm_replace(path, args.force, [crm.path]))
     _emit(args, result.__dict__, [f"exported {result.rows} {args.object} to {result.path}"])
     return 0
