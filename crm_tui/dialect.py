@@ -162,6 +162,8 @@ def problem_text(exc: BaseException, path) -> str | None:
         return f"{path}: the database is read-only; nothing was saved"
     if is_damaged_error(exc):
         return f"{path}: the database file is damaged ({exc}); run crm-tui doctor or restore a backup"
+    if is_decode_error(exc):
+        return f"{path}: the database holds text that is not valid UTF-8; run crm-tui doctor --repair"
     return None
 
 
@@ -302,3 +304,32 @@ def online_backup(source_path: str, target_path: str) -> None:
             dst.close()
     finally:
         src.close()
+
+
+# -- text that is not UTF-8 ------------------------------------------------------------------
+
+def is_decode_error(exc: BaseException) -> bool:
+    """sqlite3 met a TEXT value that is not valid UTF-8 (a file written by another program)."""
+    return "could not decode to utf-8" in str(exc).lower()
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def tolerate_invalid_utf8(db) -> None:
+    """From now on read text that is not valid UTF-8 with U+FFFD in place of the bad bytes, on this
+    connection and any the database opens later (per thread), instead of failing every query.
+    Only switched on when such text is met: the default text decoding is faster."""
+    if getattr(db, "_lenient_utf8", False):
+        return
+    original = db._add_conn_hooks
+
+    def hooks(conn) -> None:
+        original(conn)
+        conn.text_factory = _lenient_text
+
+    db._add_conn_hooks = hooks
+    db._lenient_utf8 = True
+    if not db.is_closed():
+        db.connection().text_factory = _lenient_text

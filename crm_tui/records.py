@@ -77,10 +77,11 @@ class Records:
 
     def _coerce(self, prop: PropertyMeta, raw):
         kind = prop.type
-        if kind == "text":
-            return clean_line(str(raw)).strip()
-        if kind == "textarea":
-            return clean_text(str(raw)).strip()
+        if kind in ("text", "textarea"):
+            text = (clean_line if kind == "text" else clean_text)(str(raw)).strip()
+            if not text:  # the value was only escape sequences / control characters
+                raise ValueProblem("is empty after removing control characters")
+            return text
         if kind == "number":
             return parse_number(raw)
         if kind == "currency":
@@ -161,7 +162,7 @@ class Records:
             if me is not None:
                 return me
         if text.isdigit():
-            if Owner.get_or_none(Owner.id == int(text)):
+            if int(text) <= 2**63 - 1 and Owner.get_or_none(Owner.id == int(text)):
                 return int(text)
             raise ValueProblem(f"no owner with id {text}")
         wanted = text.lower()

@@ -388,10 +388,18 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                     self.notify(f"exported {result.rows:,} {self.meta.plural_label.lower()} to {result.path}"
                                 + (" (cancelled)" if result.cancelled else ""), markup=False, timeout=8)
 
-            self.app.push_screen(ProgressModal(
-                f"Exporting {self.meta.plural_label.lower()} to {path}",
-                lambda progress, cancel: export_view(self.crm, self.object_name, path, view=spec,
-                                                     progress=progress, cancel=cancel)), finished)
+            def run(overwrite: bool) -> None:
+                self.app.push_screen(ProgressModal(
+                    f"Exporting {self.meta.plural_label.lower()} to {path}",
+                    lambda progress, cancel: export_view(self.crm, self.object_name, path, view=spec,
+                                                         overwrite=overwrite, progress=progress, cancel=cancel)),
+                    finished)
+
+            if os.path.isfile(path):  # safe_files refuses to replace it unless asked: ask
+                self.app.push_screen(ConfirmModal(f"{path} exists. Replace it?", yes="Replace"),
+                                     lambda yes: run(True) if yes else None)
+            else:
+                run(False)
 
         self.app.push_screen(TextPromptModal("Export this view to (.csv, .json or .vcf for contacts)", default), chosen)
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..errors import CrmError
 
 
 def _emit(args, data, lines) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    else:
-        for line in lines:
-            print(line)
+    from ..cli import emit
+
+    emit(args, data, lines)
 
 
 def _progress(args):
@@ -90,11 +87,13 @@ def cmd_imports(crm, args) -> int:
 
 
 def cmd_export(crm, args) -> int:
+    from .. import safe_files
     from . import exporter
 
     fmt = args.format
     path = args.output or f"{crm.registry.get(args.object).name}.{fmt or 'csv'}"
     result = exporter.export_view(crm, args.object, path, view=args.view, fmt=fmt, hubspot=args.hubspot,
-                                  all_properties=args.all_properties)
+                                  all_properties=args.all_properties,
+                                  overwrite=safe_files.confirm_replace(path, args.force, [crm.path]))
     _emit(args, result.__dict__, [f"exported {result.rows} {args.object} to {result.path}"])
     return 0

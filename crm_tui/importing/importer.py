@@ -57,7 +57,7 @@ from pathlib import Path
 
 from peewee import IntegrityError, fn
 
-from .. import dialect, rules, sources
+from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
@@ -551,9 +551,11 @@ class _Row:
 
 
 class _Errors:
-    def __init__(self, spec: ImportSpec, directory: str):
+    def __init__(self, spec: ImportSpec, directory: str, protect=()):
         self.spec = spec
         self.directory = directory
+        self.protect = list(protect)  # the database: an error file never lands on it
+        self._writing = None
         self.path: str | None = None
         self._stream = None
         self._writer = None
@@ -570,7 +572,9 @@ class _Errors:
             while os.path.exists(self.path):
                 n += 1
                 self.path = os.path.join(self.directory, f"{stem}.errors-{stamp}-{n}.csv")
-            self._stream = open(self.path + ".part", "w", encoding="utf-8-sig", newline="")
+            self._writing = safe_files.writing(self.path, protect=self.protect, encoding="utf-8-sig", newline="",
+                                               what="error file")
+            self._stream = self._writing.__enter__().stream  # private (0600), published by close()
             self._writer = SafeCsvWriter(self._stream, ERROR_HEADERS)
         self._writer.writerow([line, header, value, problem, result])
         if result == ROW_SKIPPED:
@@ -582,15 +586,13 @@ class _Errors:
 
     def close(self) -> None:
         if self._stream is not None:
-            self._stream.close()
-            os.replace(self.path + ".part", self.path)
             self._stream = None
+            self._writing.__exit__(None, None, None)
 
 
 def error_directory(spec: ImportSpec) -> str:
     if spec.error_dir:
-        os.makedirs(spec.error_dir, exist_ok=True)
-        return spec.error_dir
+        return str(safe_files.check_folder(spec.error_dir, what="folder for error files"))
     folder = os.path.dirname(os.path.abspath(spec.path))
     # root passes os.access everywhere: a folder without write bits (read-only data) is left alone
     if os.access(folder, os.W_OK) and os.stat(folder).st_mode & 0o222:
@@ -615,7 +617,7 @@ class _Importer:
         self.dry_run = dry_run
         self.reg = crm.registry
         self.result = ImportResult(None, dry_run)
-        self.errors = _Errors(spec, error_directory(spec))
+        self.errors = _Errors(spec, error_directory(spec), protect=[crm.path])
         self.deferred: list = []  # links whose target may come in a later batch
         self.columns = [c for c in spec.columns if not c.skipped]
         for col in self.columns:
@@ -1823,7 +1825,9 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         from ..db import backup_path_for
 
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-        dialect.online_backup(str(crm.path), backup_path)
+        from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
+
+        safe_backup(crm.path, backup_path)
     ops = _descendants(op.id)
     reg = crm.registry
     assoc = crm.assoc
