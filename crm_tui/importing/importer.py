@@ -215,6 +215,10 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         raise ImportError_(f"{path}: {exc}") from None
     if not source.headers:
         raise ImportError_(f"{path}: the file has no header row")
+    from . import hubspot  # a HubSpot export is recognised by its headers (importing/hubspot.py)
+
+    if (found := hubspot.recognise(source.headers)) is not None:
+        return hubspot.plan(crm, path, source, found, objects)
     objects = list(objects or [guess_object(crm, source.headers)])
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
@@ -504,6 +508,9 @@ FIRST_BATCH = 1_000  # rows: writing starts after these are read, not after a wh
 
 
 class _Importer:
+    OP_KIND = "import"  # the operation a run writes ("import_file" inside a bundle: importing/bundle.py)
+    ROLL_BACK_DRY_RUN = True  # False: the caller's transaction rolls back (a bundle's dry run)
+
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
         self.crm = crm
         self.spec = spec
@@ -539,7 +546,8 @@ class _Importer:
             if self.dry_run:
                 with crm.db.atomic() as txn:
                     self._run(total, started)
-                    txn.rollback()
+                    if self.ROLL_BACK_DRY_RUN:
+                        txn.rollback()
             else:
                 with dialect.bulk_load(crm.db, crm.path) as self._bulk:
                     self._run(total, started)
@@ -595,7 +603,7 @@ class _Importer:
 
     def _run_batches(self, total: int, started: float) -> None:
         crm = self.crm
-        with crm.operation("import", sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
+        with crm.operation(self.OP_KIND, sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
         self.result.import_id = op.id
         done = 0
@@ -1352,6 +1360,10 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     """Run (or preview with dry_run) an import; see the module docstring."""
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
+    if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
+        from .bundle import run_specs
+
+        return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
         return _Importer(crm, spec, progress, cancel, dry_run).run()
     except csvread.CsvError as exc:
@@ -1508,6 +1520,9 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
                                   "restored_values": result.restored_values, "links_removed": result.links_removed,
                                   "links_restored": result.links_restored})
         uop.save()
+        from .bundle import undo_extras  # owners and properties a HubSpot import created
+
+        undo_extras(crm, op)
         Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
         result.undo_op = uop.id
     return result
