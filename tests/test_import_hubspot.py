@@ -296,3 +296,46 @@ def test_real_hubspot_exports_when_present(db_path, tmp_path, capsys):
     assert import_cli(db_path, folder) == 0
     with Crm.open(db_path) as crm:
         assert snapshot(crm) == before
+
+
+# ------------------------------------------------------------------ the wizard
+
+async def test_wizard_shows_the_plan_of_a_folder_before_writing_then_imports_it(db_path, tmp_path):
+    from textual.widgets import Input, Static
+
+    from crm_tui.app import CrmApp
+    from screens.import_wizard import ImportWizardScreen
+
+    folder = fx.write_portal(tmp_path / "portal")
+    with Crm.open(db_path) as crm:
+        before = snapshot(crm)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = ImportWizardScreen()
+        app.push_screen(screen)
+        await pilot.pause(0.2)
+        screen.query_one("#path", Input).value = str(folder)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        plan = str(screen.query_one("#plan", Static).render())
+        order = [plan.index(f"{name}.csv: {name}") for name in ("companies", "contacts", "deals", "tickets")]
+        assert order == sorted(order)  # the files in dependency order, each with its object
+        assert "contacts.client_grade (text) from column 'Client Grade'" in plan
+        assert "deals.forecast_category (text)" in plan
+        assert "new owners (3): Ana Souza, Sir Whjzqscokhf, Worpaaeg Whjzqscokhf" in plan
+        assert "Associated Line Item IDs: associations with line item records" in plan  # a problem found
+        assert snapshot(app.crm) == before  # nothing written by showing the plan
+        await pilot.press("f2")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        result = str(screen.query_one("#result", Static).render())
+        assert "dry run" in result and "11 created" in result
+        assert snapshot(app.crm) == before
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        result = str(screen.query_one("#result", Static).render())
+        assert "import " in result and "11 created" in result and "14 linked" in result
+        check_portal(app.crm)

@@ -376,12 +376,14 @@ class BundleResult:
 
 
 def run_plan(crm, plan: BundlePlan, *, progress=None, cancel: threading.Event | None = None,
-             dry_run: bool = False) -> BundleResult:
+             dry_run: bool = False, close: bool = True) -> BundleResult:
+    """Run (or preview) a plan; `close=False` keeps a zip's unpacked files for another run."""
     try:
         return run_specs(crm, plan.specs, path=plan.path, names=[f.name for f in plan.files if f.spec],
                          progress=progress, cancel=cancel, dry_run=dry_run, extra_warnings=plan.problems)
     finally:
-        plan.close()
+        if close:
+            plan.close()
 
 
 def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None, names: list[str] | None = None,
