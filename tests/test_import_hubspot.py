@@ -339,3 +339,61 @@ async def test_wizard_shows_the_plan_of_a_folder_before_writing_then_imports_it(
         result = str(screen.query_one("#result", Static).render())
         assert "import " in result and "11 created" in result and "14 linked" in result
         check_portal(app.crm)
+
+
+def test_fast_paths_give_what_the_full_parsers_give(crm):
+    """The short-date and plain-digit shortcuts of hubspot.typed_converter against the full path
+    (records.coerce_value after the US-date rewrite), on valid and invalid cells alike."""
+    from crm_tui.errors import InvalidValue
+
+    meta = crm.registry.get("deals")
+    crm.registry.add_property("deals", {"name": "when", "type": "datetime"})
+    crm.registry.add_property("deals", {"name": "score", "type": "number"})
+    meta = crm.registry.get("deals")
+    cells = [f"{m}/{d}/{y}{t}" for m in (0, 1, 2, 9, 12, 13) for d in (0, 1, 28, 29, 30, 31, 32)
+             for y in ("24", "69", "70", "00", "99") for t in ("", " 0:00", " 9:05", " 23:59", " 24:00", " 12:60")]
+    cells += ["007", "0", "42", "123456789012345", "1234567890123456789", "²", "٣", "1e3", "null", "-5"]
+    for name in ("closedate", "when", "score"):
+        prop = meta.properties[name]
+        fast = hubspot.typed_converter(crm.records.column_coercer(meta, prop), prop)
+
+        def full(cell, prop=prop):
+            if cell in hubspot.NULLS:
+                return None
+            if prop.type in ("date", "datetime"):
+                cell = hubspot.us_date(cell) or cell
+            return crm.records.coerce_value(meta, prop, cell)
+
+        for cell in cells:
+            try:
+                expected = ("ok", full(cell))
+            except InvalidValue as exc:
+                expected = ("error", str(exc))
+            try:
+                got = ("ok", fast(cell))
+            except InvalidValue as exc:
+                got = ("error", str(exc))
+            assert got == expected, (name, cell)
+
+
+def test_the_fast_row_parse_gives_what_the_general_one_gives(crm, tmp_path):
+    """bundle._FileImporter._parse takes a shortcut for one-object HubSpot rows; on every row of the
+    portal (and on bad rows, which it hands to the general path) both give the same rows."""
+    folder = fx.write_portal(tmp_path / "portal")
+    bad = folder / "bad-deals.csv"
+    bad.write_text(fx.csv_text(fx.DEALS).replace("12500.5", "lots"), encoding="utf-8")
+    plan = bundle.plan_path(crm, folder)
+    hubspot.ensure_properties(crm, plan.new_properties)
+    checked = 0
+    for spec in plan.specs:
+        imp = bundle._FileImporter(crm, spec, None, None, True, bundle._OwnerBook(crm))
+        imp._plan_cache = imp._plan()
+        assert imp._plan_fast() is not None, spec.path  # every file of the portal takes the shortcut
+        for line, row in importer._rows(spec):
+            fast = imp._parse(line, row)
+            general = importer._Importer._parse(imp, line, row)
+            norm = [(f[0], f[1].recs, f[1].refs, f[1].keylinks) if f[1] else (f[0], None, f[2])
+                    for f in (fast, general)]
+            assert norm[0] == norm[1], (spec.path, line)
+            checked += 1
+    assert checked == 13

@@ -24,8 +24,9 @@ import zipfile
 from dataclasses import dataclass, field
 
 from .. import sources
+from ..errors import CrmError
 from ..models import Operation, Owner
-from . import csvread, hubspot, importer
+from . import csvread, hubspot, importer, mapping
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}
@@ -280,6 +281,7 @@ class _FileImporter(importer._Importer):
         self.owners = owners
         self.owner_props: list[tuple[str, str]] = []
         self.final = False
+        self._fast = False  # _plan_fast(), worked out on the first row
 
     def _plan(self) -> list[tuple]:
         out = []
@@ -294,6 +296,59 @@ class _FileImporter(importer._Importer):
                 item = item[:5] + (conv,) + item[6:]
             out.append(item)
         return out
+
+    def _plan_fast(self):
+        """For a one-object HubSpot export whose columns are properties, its Record ID and
+        association IDs (nearly all of them): (object, [(header, convert, property)], ID header,
+        [(header, other object, primary)]); None for any other file."""
+        spec = self.spec
+        if not isinstance(spec, hubspot.HubSpotSpec) or len(spec.objects) != 1 or spec.value_maps \
+                or spec.id_source == importer.LOCAL:
+            return None
+        props, id_header, refs = [], None, []
+        for col, kind, _meta, _prop, vmap, conv, header, obj, pname in self._plan_cache:
+            if vmap or col.required or col.label:
+                return None
+            if kind == "prop":
+                props.append((header, conv, pname))
+            elif kind == "id" and id_header is None:
+                id_header = header
+            elif kind == "assoc":
+                refs.append((header, col.target.split(":", 1)[1], col.target.startswith(mapping.ASSOC_PRIMARY_PREFIX)))
+            else:
+                return None
+        return spec.objects[0], props, id_header, refs
+
+    def _parse(self, line: int, row: dict):
+        """importer._Importer._parse for the common HubSpot row, without its general per-cell
+        dispatch (a 300-column export spends most of its time here); a row with a cell that does
+        not convert, or nothing to import, goes the general way, which reports it."""
+        fast = self._fast
+        if fast is False:
+            fast = self._fast = self._plan_fast() if self._plan_cache is not None else None
+        if fast is None:
+            return super()._parse(line, row)
+        obj, props, id_header, refs = fast
+        values = {}
+        try:
+            for header, conv, pname in props:
+                cell = row.get(header)
+                if cell:
+                    value = conv(cell)
+                    if value is not None:
+                        values[pname] = value
+        except CrmError:
+            return super()._parse(line, row)
+        ext_id = row.get(id_header) if id_header else None
+        out_refs = []
+        for header, other, primary in refs:
+            cell = row.get(header)
+            if cell:
+                out_refs.append((obj, other, mapping.split_list(cell.replace(",", ";")), primary, None, header))
+        if not values and not ext_id and not out_refs:
+            return super()._parse(line, row)
+        rec = importer._Rec(obj, values, ext_id=ext_id or None)
+        return line, importer._Row(line, {obj: rec}, out_refs, [], []), []
 
     def _match(self, rows):
         if self.owner_props:

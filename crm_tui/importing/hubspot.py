@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date as _date
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -303,7 +304,7 @@ def _guess_type(values: Iterable[str]) -> str:
 
 
 SAMPLE_ROWS = 2000  # rows read to type a new property
-_TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b|number")  # digits, never a number
+_TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b")  # digits, never a number
 
 
 def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None = None):
@@ -416,7 +417,7 @@ def ensure_properties(crm, props: Iterable[NewProperty]) -> list[NewProperty]:
     imported columns must not slow every insert), in one registry reload. Returns those created."""
     from ..engine import _check_name
     from ..models import PropertyDef
-    from ..types import SQL_TYPES
+    from ..types import SQL_TYPES, TYPES
 
     reg = crm.registry
     wanted: dict[tuple[str, str], NewProperty] = {}
@@ -425,16 +426,26 @@ def ensure_properties(crm, props: Iterable[NewProperty]) -> list[NewProperty]:
         if first.type != prop.type:
             first.type = "text"
     created = []
+    rows = []
+    positions: dict[int, int] = {}
     for prop in wanted.values():
         meta = reg.get(prop.object)
         if prop.name in meta.properties:
             continue
         _check_name(prop.name, "property name")
-        position = PropertyDef.select().where(PropertyDef.object == meta.id).count()
-        reg._insert_property(meta.id, {"name": prop.name, "label": prop.label, "type": prop.type,
-                                       "group": "Imported from HubSpot", "indexed": False}, position, is_custom=True)
+        if prop.type not in TYPES:
+            raise ValueError(f"unexpected property type {prop.type!r}")
+        if meta.id not in positions:
+            positions[meta.id] = PropertyDef.select().where(PropertyDef.object == meta.id).count()
+        rows.append({"object": meta.id, "name": prop.name, "label": prop.label, "type": prop.type,
+                     "group_name": "Imported from HubSpot", "description": "", "options": "[]", "options_from": None,
+                     "required": False, "unique": False, "indexed": False, "read_only": False, "is_custom": True,
+                     "position": positions[meta.id]})
+        positions[meta.id] += 1
         crm.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {SQL_TYPES.get(prop.type, "TEXT")}')
         created.append(prop)
+    for start in range(0, len(rows), 50):  # one statement per 50 properties, not one each
+        PropertyDef.insert_many(rows[start:start + 50]).execute()
     if created:
         reg.reload()
     return created
@@ -459,16 +470,57 @@ def owner_converter(crm, meta, prop, names: dict[str, int]):
     return convert
 
 
+DATE_MEMO = 4096  # dates remembered per column
+_SHORT_US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d\d)(?: (\d{1,2}):(\d\d))?")  # a spreadsheet's 5/7/24 10:26
+
+
 def typed_converter(conv, prop):
-    """Dates month first (HubSpot's export locale) and `null` cells as empty, for typed columns."""
+    """Dates month first (HubSpot's export locale) and `null` cells as empty, for typed columns.
+
+    The common cells skip the general parsers: a short US date ('5/7/24 10:26') and, in number
+    columns, plain digits give exactly what the full path gives (tests/test_import_hubspot.py
+    checks both paths agree); anything else goes the full way, with its error message."""
     if prop.type in ("date", "datetime"):
+        with_time = prop.type == "datetime"
+        fast = _SHORT_US.fullmatch
+        seen: dict[str, str] = {}  # a column's dates repeat (one value per day): each is parsed once
+
         def convert(raw: str):
+            value = seen.get(raw)
+            if value is not None:
+                return value
+            value = parse(raw)
+            if value is not None and len(seen) < DATE_MEMO:
+                seen[raw] = value
+            return value
+
+        def parse(raw: str):
+            m = fast(raw)
+            if m is not None:
+                month, day, year = int(m[1]), int(m[2]), int(m[3])
+                year += 2000 if year < 70 else 1900
+                hour, minute = (int(m[4]), int(m[5])) if m[4] is not None else (0, 0)
+                if month <= 12 and hour <= 23 and minute <= 59:
+                    try:
+                        _date(year, month, day)
+                    except ValueError:
+                        pass  # the full path says what is wrong
+                    else:
+                        if with_time:
+                            return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00.000000Z"
+                        return f"{year:04d}-{month:02d}-{day:02d}"
             if raw in NULLS:
                 return None
             return conv(us_date(raw) or raw)
         return convert
     if prop.type in ("text", "textarea"):
         return conv
+    if prop.type == "number":
+        def convert_number(raw: str):
+            if raw.isdigit() and raw.isascii() and len(raw) < 16:
+                return float(raw)
+            return None if raw in NULLS else conv(raw)
+        return convert_number
 
     def convert_other(raw: str):
         return None if raw in NULLS else conv(raw)
