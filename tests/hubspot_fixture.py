@@ -7,7 +7,8 @@ by a spreadsheet: M/D/YY dates, `null` cells), for the tests of importing/hubspo
 
 Owners "Worpaaeg Whjzqscokhf", "Sir Whjzqscokhf" and "Ana Souza" do not exist in a new database.
 Associations are listed on both sides where HubSpot does (a company's contacts and a contact's
-companies), and on one side only for contact 201004 and company 101003.
+companies), and on one side only for contact 201004 - company 101003 (in the later file) and
+company 101003 - deal 301002 (in the earlier file: the link waits for the deals file).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ COMPANIES = [
      "Company Domain Name": "gamma.de", "Create Date": "1/13/25 14:47", "Phone Number": "",
      "City": "Berlin", "Country/Region": "Germany", "Industry": "", "Company Type": "",
      "Postal Code": "10115", "Annual Revenue": "50000000", "Associated Contact IDs": "",
-     "Associated Deal IDs": "", "Associated Ticket IDs": ""},
+     "Associated Deal IDs": "301002", "Associated Ticket IDs": ""},
 ]
 CONTACTS = [
     {"Record ID": "201001", "First Name": "Ann", "Last Name": "Lee", "Email": "ann@acme.com", "Phone Number": "null",
@@ -152,13 +153,13 @@ EXPECTED = {
                                   ("tickets", "401002")},
         ("companies", "101002"): {("contacts", "201002"), ("contacts", "201003"), ("deals", "301002"),
                                   ("tickets", "401001")},
-        ("companies", "101003"): {("contacts", "201004")},
+        ("companies", "101003"): {("contacts", "201004"), ("deals", "301002")},
         ("contacts", "201001"): {("companies", "101001"), ("deals", "301001"), ("tickets", "401002")},
         ("contacts", "201002"): {("companies", "101001"), ("companies", "101002"), ("deals", "301002")},
         ("contacts", "201003"): {("companies", "101002"), ("tickets", "401001")},
         ("contacts", "201004"): {("companies", "101003")},
         ("deals", "301001"): {("companies", "101001"), ("contacts", "201001"), ("tickets", "401002")},
-        ("deals", "301002"): {("companies", "101002"), ("contacts", "201002")},
+        ("deals", "301002"): {("companies", "101002"), ("companies", "101003"), ("contacts", "201002")},
         ("tickets", "401001"): {("companies", "101002"), ("contacts", "201003")},
         ("tickets", "401002"): {("companies", "101001"), ("contacts", "201001"), ("deals", "301001")},
     },

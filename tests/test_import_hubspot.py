@@ -175,10 +175,10 @@ def test_one_hubspot_file_needs_no_ids_flag_and_links_on_both_sides(db_path, tmp
             [ids[("companies", "101001")], ids[("companies", "101002")]])
         assert crm.assoc.primary_company(("contacts", bob)) == ids[("companies", "101002")]
         # the companies file named contacts, deals and tickets before they existed: reported, not linked
-        assert importer.list_imports(crm)[1].counts["link_problems"] == 8
+        assert importer.list_imports(crm)[1].counts["link_problems"] == 9
     capsys.readouterr()
     assert import_cli(db_path, folder / "companies.csv") == 0  # now both sides are in: one link each
-    assert "0 linked, 0 failed, 4 link problems" in capsys.readouterr().out  # deals and tickets only
+    assert "0 linked, 0 failed, 5 link problems" in capsys.readouterr().out  # deals and tickets only
     with Crm.open(db_path) as crm:
         assert Association.select().count() == 2 * 5  # five company-contact links, two edges each
 
@@ -337,7 +337,7 @@ async def test_wizard_shows_the_plan_of_a_folder_before_writing_then_imports_it(
         await app.workers.wait_for_complete()
         await pilot.pause(0.2)
         result = str(screen.query_one("#result", Static).render())
-        assert "import " in result and "11 created" in result and "14 linked" in result
+        assert "import " in result and "11 created" in result and "15 linked" in result
         check_portal(app.crm)
 
 
@@ -353,15 +353,15 @@ def test_fast_paths_give_what_the_full_parsers_give(crm):
     cells = [f"{m}/{d}/{y}{t}" for m in (0, 1, 2, 9, 12, 13) for d in (0, 1, 28, 29, 30, 31, 32)
              for y in ("24", "69", "70", "00", "99") for t in ("", " 0:00", " 9:05", " 23:59", " 24:00", " 12:60")]
     cells += ["007", "0", "42", "123456789012345", "1234567890123456789", "²", "٣", "1e3", "null", "-5"]
-    for name in ("closedate", "when", "score"):
+    for name, dayfirst in (("closedate", False), ("when", False), ("score", False), ("when", True)):
         prop = meta.properties[name]
-        fast = hubspot.typed_converter(crm.records.column_coercer(meta, prop), prop)
+        fast = hubspot.typed_converter(crm.records.column_coercer(meta, prop), prop, dayfirst)
 
-        def full(cell, prop=prop):
+        def full(cell, prop=prop, dayfirst=dayfirst):
             if cell in hubspot.NULLS:
                 return None
             if prop.type in ("date", "datetime"):
-                cell = hubspot.us_date(cell) or cell
+                cell = hubspot.us_date(cell, dayfirst) or cell
             return crm.records.coerce_value(meta, prop, cell)
 
         for cell in cells:
@@ -373,7 +373,7 @@ def test_fast_paths_give_what_the_full_parsers_give(crm):
                 got = ("ok", fast(cell))
             except InvalidValue as exc:
                 got = ("error", str(exc))
-            assert got == expected, (name, cell)
+            assert got == expected, (name, dayfirst, cell)
 
 
 def test_the_fast_row_parse_gives_what_the_general_one_gives(crm, tmp_path):
@@ -397,3 +397,14 @@ def test_the_fast_row_parse_gives_what_the_general_one_gives(crm, tmp_path):
             assert norm[0] == norm[1], (spec.path, line)
             checked += 1
     assert checked == 13
+
+
+def test_day_first_dates_with_dayfirst(db_path, tmp_path):
+    folder = fx.write_portal(tmp_path / "portal")
+    text = (folder / "deals.csv").read_text(encoding="utf-8-sig").replace("6/30/24", "30/6/24")
+    (folder / "deals.csv").write_text(text, encoding="utf-8")
+    assert import_cli(db_path, folder / "deals.csv", "--dayfirst") == 0
+    with Crm.open(db_path) as crm:
+        ids = local_ids(crm)
+        deal = crm.records.get("deals", ids[("deals", "301001")]).properties
+        assert deal["closedate"] == "2024-06-30" and deal["createdate"].startswith("2024-01-03T09:00")

@@ -292,7 +292,7 @@ class _FileImporter(importer._Importer):
                     conv = hubspot.owner_converter(self.crm, meta, prop, self.owners.names)
                     self.owner_props.append((meta.name, prop.name))
                 else:
-                    conv = hubspot.typed_converter(conv, prop)
+                    conv = hubspot.typed_converter(conv, prop, self.spec.dayfirst)
                 item = item[:5] + (conv,) + item[6:]
             out.append(item)
         return out

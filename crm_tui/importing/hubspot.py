@@ -255,13 +255,15 @@ _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:[ T]+(\d{1,2}):(\d{2
 NULLS = {"null", "NULL", "(null)", "#N/A", "N/A"}
 
 
-def us_date(cell: str) -> str | None:
-    """'5/7/24 10:26' -> '2024-05-07 10:26:00' (month first, as HubSpot's US export writes it);
-    None when the cell is not such a date."""
+def us_date(cell: str, dayfirst: bool = False) -> str | None:
+    """'5/7/24 10:26' -> '2024-05-07 10:26:00' (month first, as HubSpot's US export writes it; day
+    first with `dayfirst`); None when the cell is not such a date."""
     m = _US_DATE.fullmatch(cell.strip())
     if not m:
         return None
     month, day, year = int(m[1]), int(m[2]), int(m[3])
+    if dayfirst:
+        month, day = day, month
     if year < 100:
         year += 2000 if year < 70 else 1900
     if not (1 <= month <= 12 and 1 <= day <= 31):
@@ -474,7 +476,7 @@ DATE_MEMO = 4096  # dates remembered per column
 _SHORT_US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d\d)(?: (\d{1,2}):(\d\d))?")  # a spreadsheet's 5/7/24 10:26
 
 
-def typed_converter(conv, prop):
+def typed_converter(conv, prop, dayfirst: bool = False):
     """Dates month first (HubSpot's export locale) and `null` cells as empty, for typed columns.
 
     The common cells skip the general parsers: a short US date ('5/7/24 10:26') and, in number
@@ -498,6 +500,8 @@ def typed_converter(conv, prop):
             m = fast(raw)
             if m is not None:
                 month, day, year = int(m[1]), int(m[2]), int(m[3])
+                if dayfirst:
+                    month, day = day, month
                 year += 2000 if year < 70 else 1900
                 hour, minute = (int(m[4]), int(m[5])) if m[4] is not None else (0, 0)
                 if month <= 12 and hour <= 23 and minute <= 59:
@@ -511,7 +515,7 @@ def typed_converter(conv, prop):
                         return f"{year:04d}-{month:02d}-{day:02d}"
             if raw in NULLS:
                 return None
-            return conv(us_date(raw) or raw)
+            return conv(us_date(raw, dayfirst) or raw)
         return convert
     if prop.type in ("text", "textarea"):
         return conv
