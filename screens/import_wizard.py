@@ -67,6 +67,7 @@ class ImportWizardScreen(Screen):
     HELP = """\
 Type a file path (tab completes), check the detected encoding, delimiter and the mapping of
 each column, F2 previews (nothing is written), F5 imports with progress (escape cancels).
+A folder or .zip of CSVs (a HubSpot account's exports) shows its plan and goes in as one import.
 Bad rows go to an error file; F3 lists past imports, where u undoes one completely."""
     BINDINGS = [
         Binding("escape", "back", "Back / cancel", id="import.back"),

@@ -268,6 +268,8 @@ def test_cli_json_and_undo_of_a_single_hubspot_file(db_path, tmp_path, capsys):
     assert import_cli(db_path, folder / "deals.csv", "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["created"] == 2 and data["import_id"]
+    assert "properties created: deals.forecast_category" in data["warnings"]
+    assert "owners created: Worpaaeg Whjzqscokhf, Ana Souza" in data["warnings"]
     assert cli.main(["--db", str(db_path), "import", "undo", str(data["import_id"])]) == 0
     with Crm.open(db_path) as crm:
         assert crm.records.count("deals") == 0

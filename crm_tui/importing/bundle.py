@@ -405,7 +405,10 @@ class BundleResult:
         """The result of a one-file import, with the import id that undoes it."""
         result = self.files[0][1]
         result.import_id = self.import_id
-        result.warnings = list(self.warnings)
+        verb = "would create" if self.dry_run else "created"
+        result.warnings = list(self.warnings) + (
+            [f"properties {verb}: {', '.join(self.properties_created)}"] if self.properties_created else []) + (
+            [f"owners {verb}: {', '.join(self.owners_created)}"] if self.owners_created else [])
         return result
 
     def summary_lines(self) -> list[str]:

@@ -306,6 +306,7 @@ def _guess_type(values: Iterable[str]) -> str:
 
 
 SAMPLE_ROWS = 2000  # rows read to type a new property
+BATCH_CELLS = 1_500_000  # cells per import batch (two batches are in memory at once: the one written, the next)
 _TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b")  # digits, never a number
 
 
@@ -375,6 +376,8 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
     spec = HubSpotSpec(path, [s[0] for s in segments], columns, kind="csv", encoding=source.encoding,
                        delimiter=source.delimiter, headers=list(found.headers), warnings=list(source.warnings))
     spec.id_source = SOURCE
+    # a batch holds about BATCH_CELLS cells: a 300-column export goes 5,000 rows at a time
+    spec.batch_size = max(1000, min(spec.batch_size, BATCH_CELLS // max(1, len(found.headers))))
     spec.facts = facts
     spec.two_object = bool(found.segments)
     return spec
