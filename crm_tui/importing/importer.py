@@ -908,10 +908,12 @@ class _Importer:
                     self.result.updated[obj] = self.result.updated.get(obj, 0) + 1
                 else:
                     self.result.unchanged += 1
-        if new_ext and self.spec.id_source != LOCAL:
-            ExternalId.insert_many(
-                [{"object": o, "record_id": r, "source_system": self.spec.id_source, "external_id": e, "op": bop.id}
-                 for o, r, e in new_ext]).on_conflict_ignore().execute()
+        if new_ext and self.spec.id_source != LOCAL:  # Peewee's SQL for one row, run for every row
+            fields = [ExternalId.object, ExternalId.record_id, ExternalId.source_system, ExternalId.external_id,
+                      ExternalId.op]
+            sql, _params = ExternalId.insert_many([(None,) * 5], fields=fields).on_conflict_ignore().sql()
+            source = self.spec.id_source
+            crm.db.cursor().executemany(sql, [(o, r, source, e, bop.id) for o, r, e in new_ext])
 
     def _current_rows(self, meta, ids: list[int]) -> dict[int, dict]:
         out = {}
