@@ -410,3 +410,26 @@ def test_day_first_dates_with_dayfirst(db_path, tmp_path):
         ids = local_ids(crm)
         deal = crm.records.get("deals", ids[("deals", "301001")]).properties
         assert deal["closedate"] == "2024-06-30" and deal["createdate"].startswith("2024-01-03T09:00")
+
+
+def test_a_custom_object_export_goes_in_last_and_links_to_contacts(crm, tmp_path):
+    from crm_tui.schema_apply import apply_schema
+
+    apply_schema(crm, {"objects": [{"name": "roast_batches", "label": "Roast Batch", "plural_label": "Roast Batches",
+                                    "primary_property": "batch_name",
+                                    "properties": [{"name": "batch_name", "label": "Batch name"},
+                                                   {"name": "quality_score", "label": "Quality score",
+                                                    "type": "number"}]}]})
+    folder = fx.write_portal(tmp_path / "portal")
+    (folder / "a-roasts.csv").write_text(
+        "Record ID,Batch name,Quality score,Create Date,Associated Contact IDs\r\n"
+        "801,Ethiopia Guji,88,7/1/25 8:44,201001;201002\r\n", encoding="utf-8")
+    plan = bundle.plan_path(crm, folder)
+    assert [f.spec.objects[0] for f in plan.files] == ["companies", "contacts", "deals", "tickets", "roast_batches"]
+    result = bundle.run_plan(crm, plan)
+    assert result.counts()["failed"] == 0 and result.counts()["link_problems"] == 0
+    ids = local_ids(crm)
+    batch = ids[("roast_batches", "801")]
+    assert crm.records.get("roast_batches", batch).properties["quality_score"] == 88
+    assert sorted(crm.assoc.linked_ids(("roast_batches", batch), "contacts")) == sorted(
+        [ids[("contacts", "201001")], ids[("contacts", "201002")]])
