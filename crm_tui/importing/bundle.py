@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import compress
+from operator import itemgetter
 import tempfile
 import threading
 import zipfile
@@ -299,8 +301,9 @@ class _FileImporter(importer._Importer):
 
     def _plan_fast(self):
         """For a one-object HubSpot export whose columns are properties, its Record ID and
-        association IDs (nearly all of them): (object, [(header, convert, property)], ID header,
-        [(header, other object, primary)]); None for any other file."""
+        association IDs (nearly all of them): (object, the row's property cells getter, their
+        converters, their properties, ID header, [(header, other object, primary)]); None for any
+        other file."""
         spec = self.spec
         if not isinstance(spec, hubspot.HubSpotSpec) or len(spec.objects) != 1 or spec.value_maps \
                 or spec.id_source == importer.LOCAL:
@@ -317,7 +320,11 @@ class _FileImporter(importer._Importer):
                 refs.append((header, col.target.split(":", 1)[1], col.target.startswith(mapping.ASSOC_PRIMARY_PREFIX)))
             else:
                 return None
-        return spec.objects[0], props, id_header, refs
+        if not props:
+            return None
+        headers = [p[0] for p in props]
+        cells_of = itemgetter(*headers) if len(headers) > 1 else (lambda row: (row[headers[0]],))
+        return spec.objects[0], cells_of, [p[1] for p in props], [p[2] for p in props], id_header, refs
 
     def _parse(self, line: int, row: dict):
         """importer._Importer._parse for the common HubSpot row, without its general per-cell
@@ -328,15 +335,16 @@ class _FileImporter(importer._Importer):
             fast = self._fast = self._plan_fast() if self._plan_cache is not None else None
         if fast is None:
             return super()._parse(line, row)
-        obj, props, id_header, refs = fast
+        obj, cells_of, convs, pnames, id_header, refs = fast
         values = {}
         try:
-            for header, conv, pname in props:
-                cell = row.get(header)
-                if cell:
-                    value = conv(cell)
-                    if value is not None:
-                        values[pname] = value
+            cells = cells_of(row)  # the property cells, in one C call
+            for conv, pname, cell in compress(zip(convs, pnames, cells), cells):  # the filled ones only
+                value = conv(cell)
+                if value is not None:
+                    values[pname] = value
+        except KeyError:  # a column missing from the row (never from csvread): the general way
+            return super()._parse(line, row)
         except CrmError:
             return super()._parse(line, row)
         ext_id = row.get(id_header) if id_header else None
