@@ -433,3 +433,25 @@ def test_a_custom_object_export_goes_in_last_and_links_to_contacts(crm, tmp_path
     assert crm.records.get("roast_batches", batch).properties["quality_score"] == 88
     assert sorted(crm.assoc.linked_ids(("roast_batches", batch), "contacts")) == sorted(
         [ids[("contacts", "201001")], ids[("contacts", "201002")]])
+
+
+def test_an_empty_folder_is_one_line_and_exit_2(db_path, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("hello\n", encoding="utf-8")
+    assert import_cli(db_path, tmp_path / "empty") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no file to import" in err[0]
+
+
+def test_zip_member_names_are_shown_without_control_sequences(crm, tmp_path):
+    import zipfile
+
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("\x1b]0;owned\x07companies.csv", fx.csv_text(fx.COMPANIES))
+    plan = bundle.plan_path(crm, path)
+    try:
+        assert "\x1b" not in plan.files[0].name and "\x07" not in plan.files[0].name
+        assert all("\x1b" not in line for line in plan.lines())
+    finally:
+        plan.close()

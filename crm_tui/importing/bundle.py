@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from .. import sources
 from ..errors import CrmError
 from ..models import Operation, Owner
+from ..sanitize import clean_line
 from . import csvread, hubspot, importer, mapping
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
@@ -161,6 +162,7 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
     error_dir = importer.error_directory(importer.ImportSpec(path if not os.path.isdir(path)
                                                              else os.path.join(path, "x"), [], []))
     for shown, full in members:
+        shown = clean_line(shown)  # a name from a zip is shown, never run by the terminal
         item = BundleFile(shown, full)
         try:
             item.spec = importer.plan_import(crm, full)
