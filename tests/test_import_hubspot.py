@@ -455,3 +455,18 @@ def test_zip_member_names_are_shown_without_control_sequences(crm, tmp_path):
         assert all("\x1b" not in line for line in plan.lines())
     finally:
         plan.close()
+
+
+def test_the_plan_lists_dropdown_values_that_are_no_option_and_new_owners(crm, tmp_path):
+    folder = fx.write_portal(tmp_path / "portal")
+    text = (folder / "contacts.csv").read_text(encoding="utf-8-sig").replace(",New,", ",Churned,")
+    (folder / "contacts.csv").write_text(text, encoding="utf-8")
+    crm_owner = Owner.create(name="Ana Souza")  # exists already: not a new owner
+    plan = bundle.plan_path(crm, folder, scan=True)
+    try:
+        assert plan.owners == ["Sir Whjzqscokhf", "Worpaaeg Whjzqscokhf"]
+        assert plan.not_options == ["contacts.csv: column 'Lead Status' (contacts.hs_lead_status): 'Churned' (1 rows)"]
+        assert any("dropdown values that are not options (1)" in line for line in plan.lines())
+    finally:
+        plan.close()
+    assert crm_owner.id
