@@ -149,6 +149,9 @@ def test_translated_headers():
     assert hubspot.english("Datensatz-ID - Unternehmen") == "Record ID - Company"
     assert hubspot.english("Create Date (2)") == "Create Date (2)"
     assert hubspot.english("Favourite colour") == "Favourite colour"
+    assert hubspot.english("Aanmaakdatum") == "Create Date" and hubspot.english("Data di creazione") == "Create Date"
+    assert hubspot.english("レコードID") == "Record ID" and hubspot.english("作成日") == "Create Date"
+    assert hubspot.recognise(["レコードID", "Eメール", "作成日"]) is not None
 
 
 def test_recognised_by_headers_not_by_file_name(crm, tmp_path):
