@@ -227,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("pipelines", parents=[common], help="list deal and ticket pipelines with their stages")
 
     # -- import / export (crm_tui/importing): imports carry the source Import
-    imp = sub.add_parser("import", parents=[common], help="import a CSV or vCard file (or `import undo ID`)")
-    imp.add_argument("file", help="the file to import, or `undo`")
+    imp = sub.add_parser("import", parents=[common], help="import a CSV or vCard file, a folder or .zip of CSVs (or `import undo ID`)")
+    imp.add_argument("file", help="the file, folder or .zip to import, or `undo`")
     imp.add_argument("undo_id", nargs="?", type=_bounded("import ID", 1, MAX_ID), metavar="ID", help="with `undo`: the import to undo")
     imp.add_argument("--object", action="append", default=[], metavar="O",
                      help="the file's object (repeat for several objects per row; default: guessed)")
@@ -240,9 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report rows whose link column is empty")
     imp.add_argument("--value", action="append", default=[], metavar="COL:FROM=TO",
                      help="replace a cell value before parsing, e.g. deal_stage:Won=closedwon")
-    imp.add_argument("--ids", default="local", metavar="SYSTEM",
+    imp.add_argument("--ids", default=None, metavar="SYSTEM",
                      help="whose Record IDs the file holds: `local` (this CRM, default) or a source system name "
-                          "(e.g. hubspot) whose IDs are remembered so a second import finds the same records")
+                          "(e.g. hubspot) whose IDs are remembered so a second import finds the same records; "
+                          "a HubSpot export is recognised and read as hubspot")
     imp.add_argument("--dayfirst", action="store_true", help="dates are day first (16/01/2026)")
     imp.add_argument("--encoding", help="the file's encoding (default: detected)")
     imp.add_argument("--delimiter", help="the CSV delimiter (default: detected)")

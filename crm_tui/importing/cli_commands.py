@@ -43,11 +43,16 @@ def cmd_import(crm, args) -> int:
         return 0
     if args.undo_id is not None:
         raise CrmError(f"unexpected argument {args.undo_id}: write `crm-tui import FILE` or `crm-tui import undo ID`")
+    from . import bundle
+
+    if bundle.is_bundle(args.file):
+        return _import_bundle(crm, args)
     objects = [crm.registry.get(o).name for o in args.object] or None
     spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter,
                                 new_properties=not args.no_new_properties)
     spec.dayfirst = args.dayfirst
-    spec.id_source = args.ids.strip() or importer.LOCAL
+    if args.ids and args.ids.strip():  # else: local, or hubspot for a HubSpot export
+        spec.id_source = args.ids.strip()
     spec.batch_size = max(1, args.batch)
     spec.error_dir = args.error_dir
     spec.strict = args.strict
@@ -73,6 +78,37 @@ def cmd_import(crm, args) -> int:
         lines.append(f"undo with: crm-tui import undo {result.import_id}")
     _emit(args, data, lines)
     return 1 if result.rows and result.failed >= result.rows else 0  # every row failed
+
+
+def _import_bundle(crm, args) -> int:
+    """`crm-tui import FOLDER` or `crm-tui import EXPORT.zip`: every CSV in it, as one import."""
+    from . import bundle
+
+    if args.object or args.map or args.link or args.value or args.require_link:
+        raise CrmError("--object, --map, --link and --value apply to one file; "
+                       "import that file on its own to use them")
+    plan = bundle.plan_path(crm, args.file, scan=args.dry_run)
+    for spec in plan.specs:
+        spec.dayfirst = args.dayfirst
+        spec.batch_size = max(1, args.batch)
+        if args.error_dir:
+            spec.error_dir = args.error_dir
+        if args.ids and args.ids.strip():
+            spec.id_source = args.ids.strip()
+    lines = plan.lines() if args.dry_run else []
+    show = _progress(args)
+    result = bundle.run_plan(crm, plan, progress=show, dry_run=args.dry_run)
+    if show:
+        print(file=sys.stderr)
+    data = {"import_id": result.import_id, "dry_run": result.dry_run, **result.counts(), "path": result.path,
+            "files": [{"file": name, **r.counts(), "error_file": r.error_file} for name, r in result.files],
+            "owners_created": result.owners_created, "properties_created": result.properties_created,
+            "warnings": result.warnings, "seconds": round(result.seconds, 2)}
+    lines += result.summary_lines()
+    if result.import_id:
+        lines.append(f"undo with: crm-tui import undo {result.import_id}")
+    _emit(args, data, lines)
+    return 0
 
 
 def cmd_imports(crm, args) -> int:

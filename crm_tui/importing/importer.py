@@ -240,6 +240,10 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         raise ImportError_(f"{path}: {exc}") from None
     if not source.headers:
         raise ImportError_(f"{path}: the file has no header row")
+    from . import hubspot  # a HubSpot export is recognised by its headers (importing/hubspot.py)
+
+    if (found := hubspot.recognise(source.headers)) is not None:
+        return hubspot.plan(crm, path, source, found, objects)
     objects = list(objects or [guess_object(crm, source.headers)])
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
@@ -609,6 +613,9 @@ FIRST_BATCH = 1_000  # rows: writing starts after these are read, not after a wh
 
 
 class _Importer:
+    OP_KIND = "import"  # the operation a run writes ("import_file" inside a bundle: importing/bundle.py)
+    ROLL_BACK_DRY_RUN = True  # False: the caller's transaction rolls back (a bundle's dry run)
+
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
         self.crm = crm
         self.spec = spec
@@ -659,9 +666,10 @@ class _Importer:
                 try:
                     with crm.db.atomic() as txn:
                         self._run(total, started)
-                        txn.rollback()
+                        if self.ROLL_BACK_DRY_RUN:
+                            txn.rollback()
                 finally:
-                    if self._made:  # the properties made for the preview went with the rollback
+                    if self._made and self.ROLL_BACK_DRY_RUN:  # the properties made for the preview went with the rollback
                         crm.registry.reload()
                         for col, target in self._made:
                             col.target = target
@@ -755,7 +763,7 @@ class _Importer:
 
     def _run_batches(self, total: int, started: float) -> None:
         crm = self.crm
-        with crm.operation("import", sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
+        with crm.operation(self.OP_KIND, sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
         self.result.import_id = op.id
         done = 0
@@ -1221,10 +1229,12 @@ class _Importer:
                     self.result.updated[obj] = self.result.updated.get(obj, 0) + 1
                 else:
                     self.result.unchanged += 1
-        if new_ext and self.spec.id_source != LOCAL:
-            ExternalId.insert_many(
-                [{"object": o, "record_id": r, "source_system": self.spec.id_source, "external_id": e, "op": bop.id}
-                 for o, r, e in new_ext]).on_conflict_ignore().execute()
+        if new_ext and self.spec.id_source != LOCAL:  # Peewee's SQL for one row, run for every row
+            fields = [ExternalId.object, ExternalId.record_id, ExternalId.source_system, ExternalId.external_id,
+                      ExternalId.op]
+            sql, _params = ExternalId.insert_many([(None,) * 5], fields=fields).on_conflict_ignore().sql()
+            source = self.spec.id_source
+            crm.db.cursor().executemany(sql, [(o, r, source, e, bop.id) for o, r, e in new_ext])
 
     def _current_rows(self, meta, ids: list[int]) -> dict[int, dict]:
         out = {}
@@ -1731,6 +1741,10 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     """Run (or preview with dry_run) an import; see the module docstring."""
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
+    if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
+        from .bundle import run_specs
+
+        return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
         return _Importer(crm, spec, progress, cancel, dry_run).run()
     except csvread.CsvError as exc:
@@ -1938,6 +1952,9 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
                                   "restored_values": result.restored_values, "links_removed": result.links_removed,
                                   "links_restored": result.links_restored})
         uop.save()
+        from .bundle import undo_extras  # owners and properties a HubSpot import created
+
+        undo_extras(crm, op)
         Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
         result.undo_op = uop.id
     return result
