@@ -70,7 +70,7 @@ def check_portal(crm) -> None:
     assert ann["phone"] is None  # `null`
     assert ann["lifecyclestage"] == "customer" and ann["hs_lead_status"] == "OPEN_DEAL"
     acme = crm.records.get("companies", ids[("companies", "101001")]).properties
-    assert acme["company_type"] == "AMC Contact" and acme["postal_code"] == "02134"  # text: leading zero kept
+    assert acme["company_type"] == "AMC Contact" and acme["zip"] == "02134"  # the standard Postal code (text): leading zero kept
     assert acme["annualrevenue"] == 10000000 and acme["domain"] == "acme.com"
     deal = crm.records.get("deals", ids[("deals", "301001")]).properties
     assert deal["dealstage"] == "closedwon" and deal["pipeline"] == "default" and deal["amount"] == 12500.5
@@ -105,7 +105,7 @@ def test_a_portal_folder_moves_in_with_no_flags_and_a_second_run_changes_nothing
         assert Association.select().count() == 0
         assert not fx.EXPECTED["owners"] & {o.name for o in Owner.select()}  # the owners it created
         assert not PropertyDef.select().where(PropertyDef.name.in_(
-            ["client_grade", "company_type", "postal_code", "forecast_category", "last_engagement_date"])).exists()
+            ["client_grade", "company_type", "forecast_category", "last_engagement_date"])).exists()
         assert ExternalId.select().count() == 0
         assert "client_grade" not in crm.registry.get("contacts").properties
 
@@ -281,7 +281,8 @@ def test_cli_json_and_undo_of_a_single_hubspot_file(db_path, tmp_path, capsys):
 
 def test_explicit_local_ids_are_respected(db_path, tmp_path):
     folder = fx.write_portal(tmp_path / "portal")
-    assert import_cli(db_path, folder / "deals.csv", "--ids", "local") == 0  # no such local Record IDs
+    # no such local Record IDs: every row fails, and an import in which every row failed exits 1
+    assert import_cli(db_path, folder / "deals.csv", "--ids", "local") == 1
     with Crm.open(db_path) as crm:
         assert crm.records.count("deals") == 0
 
