@@ -976,6 +976,7 @@ class Associations:
         a, b = self._meta(from_object), self._meta(to_object)
         PairLimit.delete().where((PairLimit.from_object == a.id) & (PairLimit.to_object == b.id)).execute()
         if limit is not None:
-            if int(limit) < 1:
-                raise InvalidValue("a limit must be at least 1")
-            PairLimit.create(from_object=a.id, to_object=b.id, limit_count=int(limit))
+            from .types import whole_number
+
+            limit = whole_number(limit, f"the limit of {a.name} -> {b.name}")
+            PairLimit.create(from_object=a.id, to_object=b.id, limit_count=limit)

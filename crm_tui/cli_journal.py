@@ -10,23 +10,13 @@ from dataclasses import asdict
 JOURNAL_COMMANDS = {"operations", "undo", "redo"}
 
 
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: write a number of 1 or more")
-    return value
-
-
 def add_journal_commands(sub, common) -> None:
+    from .cli import MAX_ID, _bounded, _limit
+
     p = sub.add_parser("operations", parents=[common], help="the operations journal, newest first")
-    p.add_argument("--limit", type=_positive, default=50, metavar="N")
+    p.add_argument("--limit", type=_limit, default=50, metavar="N")
     p = sub.add_parser("undo", parents=[common], help="undo an operation (default: your newest one not yet undone)")
-    p.add_argument("op_id", nargs="?", type=_positive, metavar="OPERATION_ID")
+    p.add_argument("op_id", nargs="?", type=_bounded("operation ID", 1, MAX_ID), metavar="OPERATION_ID")
     p.add_argument("--yes", action="store_true", help="undoing an import: do not ask")
     sub.add_parser("redo", parents=[common], help="redo the most recent undo not yet redone")
 

@@ -175,9 +175,10 @@ class Crm:
                     self._ops.pop()
         except Exception as exc:
             # On a full disk (and some I/O errors) SQLite rolls the transaction back by itself, and
-            # Peewee's own rollback then fails: report the error that caused it, not that one.
+            # Peewee's own rollback then fails: report the error that caused it, not that one
+            # (inside a nested atomic() the savepoint is gone with it: "no such savepoint").
             cause = exc
-            while cause is not None and "cannot rollback" in str(cause):
+            while cause is not None and ("cannot rollback" in str(cause) or "no such savepoint" in str(cause)):
                 cause = cause.__context__
             cause = cause if cause is not None else exc
             problem = self.database_problem(cause)

@@ -98,10 +98,19 @@ class Journal:
                     break
         return out
 
-    def get(self, op_id: int) -> OperationSummary:
-        op = Operation.get_or_none(Operation.id == int(op_id))
+    @staticmethod
+    def _find(op_id) -> Operation:
+        try:
+            number = int(op_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"no operation with id {op_id!r} (see `crm-tui operations`)") from None
+        op = Operation.get_or_none(Operation.id == number) if 1 <= number <= 2**63 - 1 else None
         if op is None:
             raise NotFound(f"no operation with id {op_id} (see `crm-tui operations`)")
+        return op
+
+    def get(self, op_id: int) -> OperationSummary:
+        op = self._find(op_id)
         undone = self._is_undone(op)
         return OperationSummary(op.id, op.at, op.kind, op.source, op.actor, self.describe(op), undone,
                                 not undone and self._why_not(op) is None)
@@ -248,9 +257,7 @@ class Journal:
             if op is None:
                 raise CrmError("nothing to undo")
         else:
-            op = Operation.get_or_none(Operation.id == int(op_id))
-            if op is None:
-                raise NotFound(f"no operation with id {op_id} (see `crm-tui operations`)")
+            op = self._find(op_id)
         why = self._why_not(op)
         if why:
             raise CrmError(why)

@@ -586,3 +586,28 @@ def test_cli_undo_of_an_import_asks_at_a_terminal(db_path, tmp_path, monkeypatch
     assert cli.main(["--db", str(db_path), "undo", "--yes", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"].startswith("undid import")
     assert len(asked) == 1
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("undo", str(2**63)), "operation ID"),
+    (("undo", "0"), "out of range"),
+    (("undo", "abc"), "not a whole number"),
+    (("operations", "--limit", "0"), "out of range"),
+    (("undo", str(2**63 - 1)), "no operation with id"),
+])
+def test_cli_journal_arguments_are_one_line_exit_2(db_path, capsys, args, fragment):
+    from crm_tui import cli
+
+    cli.main(["--db", str(db_path), "operations"])
+    capsys.readouterr()
+    assert cli.main(["--db", str(db_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1
+
+
+def test_core_undo_of_an_id_out_of_range_is_not_found(crm):
+    from crm_tui.errors import NotFound
+
+    for bad in (2**64, -1, "x"):
+        with pytest.raises(NotFound):
+            crm.journal.undo(bad)
