@@ -65,6 +65,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 def assert_clean(code: int, err: str, argv) -> None:
     assert code in (0, 1, 2), (argv, code, err)
     assert "Traceback" not in err, (argv, err)
+    assert not any(c in err for c in "\x1b\r\x07\x9b"), (argv, err)  # no terminal control from input
     if code == 2:
         lines = [line for line in err.strip().splitlines() if line.strip()]
         # argparse prints its usage above the one error line; the error itself is one line
@@ -118,6 +119,9 @@ argv_strategy = st.tuples(
 
 @FUZZ
 @given(argv=argv_strategy)
+@example(argv=["list", "\x1b[31m", "\r0"])  # argparse echoes an unknown argument: control characters go
+@example(argv=["record", "get", "contacts", "\x1b]0;owned\x07"])
+@example(argv=["record", "create", "roast_batches", "a=\x9b31m"])
 def test_random_argv_is_answered_without_a_traceback_or_damage(fuzz_db, argv):
     full = ["--db", str(fuzz_db), *argv]
     code, _out, err = run_cli(full)
