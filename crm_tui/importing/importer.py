@@ -513,6 +513,8 @@ class _Importer:
         self.reg = crm.registry
         self.result = ImportResult(None, dry_run)
         self.errors = _Errors(spec, error_directory(spec))
+        self.batches = 0  # batches committed
+        self.committed = self._state()  # the counts as of the last committed batch
         self.deferred: list = []  # links whose target may come in a later batch
         self.columns = [c for c in spec.columns if not c.skipped]
         for col in self.columns:
@@ -526,8 +528,6 @@ class _Importer:
         self._bulk = None  # dialect.BulkLoad while the batches run
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
-        self.batches = 0  # batches committed
-        self.committed = self._state()  # the counts as of the last committed batch
 
     # -- the run
 
