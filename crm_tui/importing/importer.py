@@ -504,6 +504,9 @@ FIRST_BATCH = 1_000  # rows: writing starts after these are read, not after a wh
 
 
 class _Importer:
+    batches = 0  # batches committed
+    committed: dict  # the counts as of the last committed batch (set when the import's record is made)
+
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
         self.crm = crm
         self.spec = spec
@@ -513,8 +516,6 @@ class _Importer:
         self.reg = crm.registry
         self.result = ImportResult(None, dry_run)
         self.errors = _Errors(spec, error_directory(spec))
-        self.batches = 0  # batches committed
-        self.committed = self._state()  # the counts as of the last committed batch
         self.deferred: list = []  # links whose target may come in a later batch
         self.columns = [c for c in spec.columns if not c.skipped]
         for col in self.columns:
@@ -632,6 +633,7 @@ class _Importer:
         crm = self.crm
         with crm.operation("import", sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
+        self.committed = self._state()
         self.result.import_id = op.id
         done = 0
         if self._plan_cache is None:
