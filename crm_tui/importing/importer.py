@@ -504,9 +504,6 @@ FIRST_BATCH = 1_000  # rows: writing starts after these are read, not after a wh
 
 
 class _Importer:
-    batches = 0  # batches committed
-    committed: dict  # the counts as of the last committed batch (set when the import's record is made)
-
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
         self.crm = crm
         self.spec = spec
@@ -577,6 +574,9 @@ class _Importer:
         self.result.link_problems = self.errors.link_problems
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
+
+    batches = 0  # batches committed
+    committed: dict  # the counts as of the last committed batch (set when the import's record is made)
 
     def _state(self) -> dict:
         r = self.result
