@@ -638,8 +638,6 @@ class _Importer:
         self._bulk = None  # dialect.BulkLoad while the batches run
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
-        self.batches = 0  # batches committed
-        self.committed = self._state()  # the counts as of the last committed batch
         self._made: list = []  # (column, its "@new:" target) for the properties this run made
         self._claimed: set = set()  # (object, id) matched or made by a second key in this import
         self._seconds = False  # some row had no primary key (email, domain): second keys in use
@@ -710,6 +708,9 @@ class _Importer:
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
 
+    batches = 0  # batches committed
+    committed: dict  # the counts as of the last committed batch (set when the import's record is made)
+
     def _state(self) -> dict:
         r = self.result
         return {"created": dict(r.created), "updated": dict(r.updated), "unchanged": r.unchanged, "linked": r.linked,
@@ -765,6 +766,7 @@ class _Importer:
         crm = self.crm
         with crm.operation(self.OP_KIND, sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
+        self.committed = self._state()
         self.result.import_id = op.id
         done = 0
         self._make_properties()
