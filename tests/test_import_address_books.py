@@ -314,3 +314,18 @@ def test_an_owner_unknown_here_skips_the_cell_not_the_row(crm, tmp_path):
     rows = contacts(crm)
     assert by(rows, "firstname", "Ann")["hubspot_owner_id"] is None
     assert by(rows, "firstname", "Bob")["hubspot_owner_id"] is not None
+
+
+def test_running_the_same_plan_twice_makes_its_property_once(crm, tmp_path):
+    path = write(tmp_path / "c.csv", "Email,Shoe size\nann@x.org,41\n")
+    spec = importer.plan_import(crm, path)
+    spec.error_dir = str(tmp_path)
+    col = next(c for c in spec.columns if c.header == "Shoe size")
+    planned = col.target
+    assert importer.run_import(crm, spec, dry_run=True).new_properties == ["contacts.shoe_size (number)"]
+    assert col.target == planned and "shoe_size" not in crm.registry.get("contacts").properties
+    assert importer.run_import(crm, spec).new_properties == ["contacts.shoe_size (number)"]
+    col.target = planned  # as the wizard reads its Select again before a second run
+    again = importer.run_import(crm, spec)
+    assert again.new_properties == [] and again.unchanged == 1
+    assert [p for p in crm.registry.get("contacts").properties if p.startswith("shoe")] == ["shoe_size"]

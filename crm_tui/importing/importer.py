@@ -759,7 +759,11 @@ class _Importer:
         with self.crm.db.atomic():
             for col, (name, ptype) in new:
                 meta = self.reg.get(col.object)
-                if name in meta.properties:  # made since the plan (a second run of the same spec)
+                made = meta.properties.get(name)
+                if made is not None and made.is_custom and made.label == col.header[:100]:
+                    col.target = name  # made by an earlier run of the same plan (the wizard's F5 twice)
+                    continue
+                if made is not None:  # a property of that name came since the plan
                     name = infer.property_name(col.header, set(meta.properties) | set(RESERVED_PROPERTY_NAMES))
                 self.reg.add_property(meta.name, {"name": name, "label": col.header[:100], "type": ptype,
                                                   "group": "Imported"})
