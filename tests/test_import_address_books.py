@@ -111,6 +111,14 @@ def test_google_contacts_multi_value_cells_keep_every_value(crm, tmp_path):
     assert again.created == {} and again.updated == {} and again.unchanged == 2
 
 
+def test_more_emails_in_one_cell_join_the_additional_emails_column(crm, tmp_path):
+    path = write(tmp_path / "g.csv", "First Name,E-mail 1 - Value,E-mail 2 - Value\n"
+                 "Ann,ann@acme.com ::: ann@home.org,ann@old.net\n")
+    assert run(crm, path, tmp=tmp_path).created == {"contacts": 1}
+    ann = contacts(crm)[0]
+    assert ann["email"] == "ann@acme.com" and ann["hs_additional_emails"] == "ann@old.net;ann@home.org"
+
+
 def test_linkedin_connections_with_a_notes_preamble_and_without_a_header(crm, tmp_path):
     path = write(tmp_path / "Connections.csv",
                  "Notes:\n\"When exporting your connection data, you may notice that some of the email addresses "

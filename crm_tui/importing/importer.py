@@ -547,6 +547,7 @@ class _Row:
     keylinks: list  # (object, other, prop, value, label, header, create_missing)
     labels: list
     label_header: str | None = None
+    more_emails: list | None = None  # (object, [emails]) found beside the first one in email cells
 
 
 class _Errors:
@@ -870,7 +871,7 @@ class _Importer:
                     value = conv(cell)
                 except InvalidValue as exc:
                     try:  # the slow path: a null word, several values in one cell, a new option
-                        value = self._rescue(obj, prop, conv, cell, recs)
+                        value = self._rescue(obj, prop, conv, cell, out)
                     except InvalidValue:
                         problems.append((header, cell, _reason(exc)))
                         continue
@@ -911,6 +912,11 @@ class _Importer:
             else:
                 other, prop_name = target[len(LINK_PREFIX):].split(":", 1)
                 out.keylinks.append((col.object, other, prop_name, cell, col.label, col.header, col.create_missing))
+        if out.more_emails:  # after every column: an additional-emails column of the row keeps its own too
+            for obj, emails in out.more_emails:
+                values = recs[obj].values
+                known = mapping.split_list(values.get("hs_additional_emails") or "")
+                values["hs_additional_emails"] = ";".join(dict.fromkeys(known + emails))
         if problems and refused:
             return line, None, problems
         if not recs and not out.refs and not out.keylinks:
@@ -923,7 +929,7 @@ class _Importer:
             recs[main] = _Rec(main, {})
         return line, out, problems
 
-    def _rescue(self, obj: str, prop, conv, cell: str, recs: dict):
+    def _rescue(self, obj: str, prop, conv, cell: str, out: _Row):
         """A cell its column's check refused, looked at again (parse-ahead thread, slow path only):
         a null word is empty; several values (`a ::: b` as Google writes them, `a; b`) all stay (more
         emails go to the additional emails, phones stay together); a dropdown value the property
@@ -936,11 +942,9 @@ class _Importer:
             found = [conv(part) for part in mapping.split_list(text.replace(":::", ";").replace(",", ";"))]
             found = [v for v in found if v]
             if found and len(found) > 1 and prop.name == "email" and "hs_additional_emails" in self.reg.get(obj).properties:
-                rec = recs.get(obj)
-                if rec is None:
-                    rec = recs[obj] = _Rec(obj, {})
-                known = mapping.split_list(rec.values.get("hs_additional_emails") or "")
-                rec.values["hs_additional_emails"] = ";".join(dict.fromkeys(known + found[1:]))
+                if obj not in out.recs:
+                    out.recs[obj] = _Rec(obj, {})
+                out.more_emails = (out.more_emails or []) + [(obj, found[1:])]
                 return found[0]
             if len(found) == 1:
                 return found[0]
