@@ -180,11 +180,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="contacts in the synthetic database")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    parser.add_argument("--only", help="comma-separated figure groups: core,assoc,cli,index,record,import")
+    parser.add_argument("--only", help="comma-separated figure groups: core,assoc,cli,index,record,import,undo")
     parser.add_argument("--workdir", help="keep the databases here (default: a temporary directory)")
     args = parser.parse_args(argv)
     quick = args.rows < 100_000
-    groups = set(args.only.split(",")) if args.only else {"core", "assoc", "cli", "index", "record", "import"}
+    groups = set(args.only.split(",")) if args.only else {"core", "assoc", "cli", "index", "record", "import", "undo"}
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
@@ -208,7 +208,8 @@ def main(argv=None) -> int:
                         if ("core" in groups and not r["name"].startswith("assoc")) or ("assoc" in groups and r["name"].startswith("assoc"))]
         if "cli" in groups:
             results += bench_cli_cold_start()
-        for group, module in (("index", "bench_index"), ("record", "bench_record"), ("import", "bench_import")):
+        for group, module in (("index", "bench_index"), ("record", "bench_record"), ("import", "bench_import"),
+                              ("undo", "bench_undo")):
             if group not in groups:
                 continue
             try:

@@ -16,7 +16,21 @@ from .config import load_config
 from .core import Crm
 
 
-class CrmApp(App):
+class KeepsRunning:
+    """For the App and the screens and widgets that show records. Textual stops the message loop of
+    a widget whose handler raised (the app quit, or a screen froze, without a word): an error the
+    user can act on (a refused value, a busy, full or read-only database, a record or object that
+    another program deleted, merged or restored away) becomes one line, and the loop runs on."""
+
+    async def _dispatch_message(self, message) -> None:
+        try:
+            await super()._dispatch_message(message)
+        except Exception as error:
+            if not self.app.absorb_user_error(error):
+                raise
+
+
+class CrmApp(KeepsRunning, App):
     TITLE = "crm-tui"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
@@ -187,6 +201,26 @@ class CrmApp(App):
     def _run_binding(self, node, action: str) -> None:
         self.call_later(node.run_action, action)
 
+    def absorb_user_error(self, error: BaseException) -> bool:
+        """Say an error the user can act on in one line (True), or leave a bug alone (False). When
+        another program changed the database under the screen, the screen is asked first: it may
+        say what happened to what it shows and move away (`changed_elsewhere`)."""
+        from . import dialect
+
+        message = user_error_message(error, self.db_path)
+        if message is None:
+            return False
+        if dialect.is_schema_gone_error(error):
+            try:
+                self.crm.registry.reload()
+            except Exception:
+                pass
+        check = getattr(self.screen, "changed_elsewhere", None)
+        if check is not None and check():
+            return True
+        self.notify(message, severity="error", markup=False, timeout=10)
+        return True
+
     def _handle_exception(self, error: Exception) -> None:
         """Errors a user can cause (a refused value, a busy or full or read-only database) become
         one notification line; the core's transaction has already rolled back. Anything else is a
@@ -212,6 +246,8 @@ def user_error_message(error: BaseException, db_path) -> str | None:
         error = error.error
     if isinstance(error, CrmError):
         return str(error)
+    if dialect.is_schema_gone_error(error):
+        return f"{db_path}: another program changed the database (an object or property is gone); showing what is there now"
     return dialect.problem_text(error, db_path)
 
 

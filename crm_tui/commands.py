@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 
@@ -16,11 +15,9 @@ SOURCE = sources.API
 
 
 def emit(args, data, text_lines) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    else:
-        for line in ([text_lines] if isinstance(text_lines, str) else text_lines):
-            print(line)
+    from .cli import emit as print_output  # the one printing path: cleaned text, escaped JSON
+
+    print_output(args, data, text_lines)
 
 
 def run(args, db_path: str) -> int:
@@ -363,3 +360,13 @@ def _import_commands():
 HANDLERS["import"] = lambda crm, args: _import_commands().cmd_import(crm, args)
 HANDLERS["imports"] = lambda crm, args: _import_commands().cmd_imports(crm, args)
 HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
+
+
+def _journal_commands():
+    from . import cli_journal
+
+    return cli_journal
+
+
+for _name in ("operations", "undo", "redo"):
+    HANDLERS[_name] = lambda crm, args: _journal_commands().HANDLERS[args.command](crm, args)

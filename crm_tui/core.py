@@ -74,6 +74,7 @@ class Crm:
         from .activities import Activities
         from .associations import Associations
         from .history import History
+        from .journal import Journal
         from .merge import Merger
         from .records import Records
         from .search import Search
@@ -90,6 +91,7 @@ class Crm:
         self.history = History(self)
         self.search = Search(self)
         self.merger = Merger(self)
+        self.journal = Journal(self)
         self._ops = OperationStack()
         self._settings: dict | None = None
         self._freemail: frozenset[str] | None = None
@@ -173,9 +175,10 @@ class Crm:
                     self._ops.pop()
         except Exception as exc:
             # On a full disk (and some I/O errors) SQLite rolls the transaction back by itself, and
-            # Peewee's own rollback then fails: report the error that caused it, not that one.
+            # Peewee's own rollback then fails: report the error that caused it, not that one
+            # (inside a nested atomic() the savepoint is gone with it: "no such savepoint").
             cause = exc
-            while cause is not None and "cannot rollback" in str(cause):
+            while cause is not None and ("cannot rollback" in str(cause) or "no such savepoint" in str(cause)):
                 cause = cause.__context__
             cause = cause if cause is not None else exc
             problem = self.database_problem(cause)

@@ -102,8 +102,20 @@ def inspect_file(path: Path) -> tuple[int, bool]:
     if size == 0:
         return 0, True
     with open(path, "rb") as handle:
-        if handle.read(16) != dialect.SQLITE_MAGIC:
-            raise DatabaseProblem(f"{path}: not a SQLite database")
+        header = handle.read(100)
+    if header[:16] != dialect.SQLITE_MAGIC:
+        raise DatabaseProblem(f"{path}: not a SQLite database")
+    # Refusals decided from the header alone: no connection, so no -wal/-shm file appears beside
+    # a file we refuse (SQLite creates them even for a read-only look at a WAL database).
+    if len(header) == 100:
+        header_version = int.from_bytes(header[60:64], "big", signed=True)
+        header_app_id = int.from_bytes(header[68:72], "big", signed=True)
+        if header_app_id not in (0, APPLICATION_ID):
+            raise DatabaseProblem(f"{path}: a SQLite database, but not a crm-tui database")
+        if header_app_id == APPLICATION_ID and header_version > SCHEMA_VERSION:
+            raise DatabaseProblem(_newer_message(path, header_version))
+    beside = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    existed = [p.exists() for p in beside]
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000)
     except sqlite3.Error as exc:
@@ -118,16 +130,36 @@ def inspect_file(path: Path) -> tuple[int, bool]:
         raise DatabaseProblem(f"{path}: not a usable SQLite database ({exc})") from None
     finally:
         conn.close()
+    refused = ((app_id != APPLICATION_ID and not (app_id == 0 and tables == 0))
+               or (app_id == APPLICATION_ID and version > SCHEMA_VERSION))
+    if refused:
+        _remove_created(beside, existed)
     if app_id != APPLICATION_ID:
         if app_id == 0 and tables == 0:
             return 0, True
         raise DatabaseProblem(f"{path}: a SQLite database, but not a crm-tui database")
     if version > SCHEMA_VERSION:
-        raise DatabaseProblem(
-            f"{path}: written by a newer crm-tui (schema {version}; this version reads up to {SCHEMA_VERSION}); "
-            "upgrade crm-tui to open it"
-        )
+        raise DatabaseProblem(_newer_message(path, version))
     return version, False
+
+
+def _newer_message(path: Path, version: int) -> str:
+    return (f"{path}: written by a newer crm-tui (schema {version}; this version reads up to {SCHEMA_VERSION}); "
+            "upgrade crm-tui to open it")
+
+
+def _remove_created(files: list[Path], existed: list[bool]) -> None:
+    """Remove the empty -wal and the -shm file that our read-only look at a refused file created, so
+    that the folder is left as it was. Files that were there before, or a -wal with content, stay."""
+    wal, shm = files
+    if existed[0] or existed[1]:
+        return
+    try:
+        if wal.exists() and wal.stat().st_size == 0:
+            wal.unlink()
+            shm.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def open_database(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> tuple[SqliteDatabase, bool]:
@@ -187,7 +219,9 @@ def backup_path_for(path: Path, label: str) -> Path:
 def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path:
     """Back the file up, then run each numbered migration in its own transaction."""
     backup = backup_path_for(path, f"v{from_version}")
-    dialect.online_backup(str(path), str(backup))
+    from .maintenance import backup as safe_backup  # through safe_files: a new private file, never over one
+
+    safe_backup(path, backup)
     for version in range(from_version + 1, SCHEMA_VERSION + 1):
         step = MIGRATIONS.get(version)
         with db.atomic():

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import bulk, sources
+from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError
 from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
@@ -54,7 +55,7 @@ def preferred_width(meta, key: str) -> int:
     return TYPE_WIDTHS.get(prop.type, 18)
 
 
-class IndexScreen(Screen):
+class IndexScreen(KeepsRunning, Screen):
     HELP_TITLE = "Index"
     HELP = """\
 One table per object. Move with j/k, g/G; enter opens a record (on an "N records" or
@@ -387,10 +388,18 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                     self.notify(f"exported {result.rows:,} {self.meta.plural_label.lower()} to {result.path}"
                                 + (" (cancelled)" if result.cancelled else ""), markup=False, timeout=8)
 
-            self.app.push_screen(ProgressModal(
-                f"Exporting {self.meta.plural_label.lower()} to {path}",
-                lambda progress, cancel: export_view(self.crm, self.object_name, path, view=spec,
-                                                     progress=progress, cancel=cancel)), finished)
+            def run(overwrite: bool) -> None:
+                self.app.push_screen(ProgressModal(
+                    f"Exporting {self.meta.plural_label.lower()} to {path}",
+                    lambda progress, cancel: export_view(self.crm, self.object_name, path, view=spec,
+                                                         overwrite=overwrite, progress=progress, cancel=cancel)),
+                    finished)
+
+            if os.path.isfile(path):  # safe_files refuses to replace it unless asked: ask
+                self.app.push_screen(ConfirmModal(f"{path} exists. Replace it?", yes="Replace"),
+                                     lambda yes: run(True) if yes else None)
+            else:
+                run(False)
 
         self.app.push_screen(TextPromptModal("Export this view to (.csv, .json or .vcf for contacts)", default), chosen)
 
@@ -572,3 +581,18 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
 
     def action_refresh(self) -> None:
         self._apply_spec(reset_cursor=False)
+
+    def changed_elsewhere(self) -> bool:
+        """After an action failed: when another program removed this object (a restored backup from
+        before it existed), say so in one line and show the first object instead (True)."""
+        registry = self.crm.registry
+        objects = self.query_one("#objects", OptionList)
+        if [o.id for o in objects.options] != list(registry.objects):
+            objects.set_options([Option(Content(m.plural_label), id=m.name) for m in registry.objects.values()])
+        if self.object_name in registry.objects:
+            return False
+        gone, first = self.object_name, self.app.first_object()
+        self.notify(f"{gone} are no longer in the database (another program changed it); showing "
+                    f"{registry.get(first).plural_label.lower()}", severity="warning", markup=False)
+        self.show_object(first)
+        return True

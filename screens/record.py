@@ -19,7 +19,8 @@ from textual.widgets import Footer, Header, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
-from crm_tui.errors import CrmError, PrimaryRequired
+from crm_tui.app import KeepsRunning
+from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
 from widgets.assoc_sidebar import AssocSidebar
@@ -101,7 +102,7 @@ class PropertyList(OptionList):
         self.highlighted = keep if keep is not None and keep < len(options) and not options[keep].disabled else first
 
 
-class RecordScreen(Screen):
+class RecordScreen(KeepsRunning, Screen):
     HELP_TITLE = "Record"
     HELP = """\
 Properties on the left (enter edits one), the timeline in the middle, associations on the
@@ -159,6 +160,8 @@ H and P open the association and property history; m lists every action."""
         self.record = None
         self.editing: str | None = None
         self._edits = 0
+        self._own_delete = False  # the delete being shown was made here (no "by another change" line)
+        self._left = False  # the record vanished and the screen is going back
 
     @property
     def crm(self):
@@ -236,8 +239,18 @@ H and P open the association and property history; m lists every action."""
     # -- refreshing -----------------------------------------------------------------------------
 
     def refresh_record(self) -> None:
-        self.record = self.crm.records.get(self.object_name, self.record_id)
+        was_live = self.record is not None and not self.record.deleted
+        try:
+            if self.object_name not in self.crm.registry.objects:
+                raise NotFound(self.object_name)
+            self.record = self.crm.records.get(self.object_name, self.record_id)
+        except NotFound:
+            self._gone()
+            return
         rec, meta = self.record, self.meta
+        if was_live and rec.deleted and not self._own_delete:
+            self.say(f"this {meta.label.lower()} was deleted or merged by another change", "warning")
+        self._own_delete = False
         self.sub_title = f"{meta.label}: {clean_line(rec.display_name)}"
         if self.has_class("-deleted") != rec.deleted:
             self.set_class(rec.deleted, "-deleted")
@@ -271,10 +284,41 @@ H and P open the association and property history; m lists every action."""
 
     def refresh_all(self) -> None:
         self.refresh_record()
+        if self._left:
+            return
         self.query_one(Timeline).reload()
         self.query_one(AssocSidebar).reload()
 
+    def changed_elsewhere(self) -> bool:
+        """After an action failed: when this screen's record is gone (deleted for good, merged
+        away, or not in a restored backup), say so in one line and go back (True)."""
+        if self._left:
+            return True
+        meta = self.crm.registry.objects.get(self.object_name)
+        if meta is not None and self.crm.records.exists(meta, self.record_id, live=False):
+            return False
+        self._gone()
+        return True
+
+    def _gone(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        meta = self.crm.registry.objects.get(self.object_name)
+        what = meta.label.lower() if meta is not None else "record"
+        self.say(f"this {what} (#{self.record_id}) was deleted or merged by another change; "
+                 "it is no longer in the database", "warning")
+
+        def leave() -> None:
+            if self in self.app.screen_stack:
+                while self.app.screen is not self:
+                    self.app.pop_screen()
+                self.app.pop_screen()
+        self.app.call_later(leave)
+
     def say(self, message: str, severity: str = "information") -> None:
+        if severity == "error" and self.changed_elsewhere():
+            return  # refused because the record is gone: that is the one line to show
         self.notify(message, markup=False, severity=severity)
 
     # -- inline editing -------------------------------------------------------------------------
@@ -329,6 +373,8 @@ H and P open the association and property history; m lists every action."""
         try:
             result = self.crm.records.update(self.object_name, self.record_id, {name: raw}, sources.USER)
         except CrmError as exc:
+            if isinstance(exc, NotFound) and self.changed_elsewhere():
+                return False
             form.show_error(name, str(exc))
             return False
         self.refresh_record()
@@ -507,6 +553,7 @@ H and P open the association and property history; m lists every action."""
                 self.say(str(exc), "error")
                 return
             self.say(result.message)
+            self._own_delete = True
             self.refresh_all()
 
         name = clean_line(self.record.display_name)

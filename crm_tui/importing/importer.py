@@ -23,7 +23,8 @@ How it works
 - Undo (`undo_import`) reverses the import operation and all its child operations (batches, Job
   automations, automatic association by domain): links made are removed, links removed come back,
   changed values get their old value back (from PropertyChange), records created are deleted for
-  good. Edits made to those records after the import are lost with them.
+  good. When a later operation changed what the import wrote (edited a record it created, changed a
+  value or link again), the undo is refused with one line naming that operation (journal.py).
 
 Example (Maven "CRM + Sales Opportunities", documented stage mapping: Won -> Closed won, Lost ->
 Closed lost, Engaging -> Qualified to buy, Prospecting -> Appointment scheduled):
@@ -56,9 +57,9 @@ from pathlib import Path
 
 from peewee import IntegrityError, fn
 
-from .. import dialect, rules, sources
+from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
-from ..errors import CrmError, InvalidValue, NotFound
+from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
 from ..types import now_iso
 from . import csvread, infer, mapping, vcard
@@ -239,6 +240,10 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         raise ImportError_(f"{path}: {exc}") from None
     if not source.headers:
         raise ImportError_(f"{path}: the file has no header row")
+    from . import hubspot  # a HubSpot export is recognised by its headers (importing/hubspot.py)
+
+    if (found := hubspot.recognise(source.headers)) is not None:
+        return hubspot.plan(crm, path, source, found, objects)
     objects = list(objects or [guess_object(crm, source.headers)])
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
@@ -551,9 +556,11 @@ class _Row:
 
 
 class _Errors:
-    def __init__(self, spec: ImportSpec, directory: str):
+    def __init__(self, spec: ImportSpec, directory: str, protect=()):
         self.spec = spec
         self.directory = directory
+        self.protect = list(protect)  # the database: an error file never lands on it
+        self._writing = None
         self.path: str | None = None
         self._stream = None
         self._writer = None
@@ -570,7 +577,9 @@ class _Errors:
             while os.path.exists(self.path):
                 n += 1
                 self.path = os.path.join(self.directory, f"{stem}.errors-{stamp}-{n}.csv")
-            self._stream = open(self.path + ".part", "w", encoding="utf-8-sig", newline="")
+            self._writing = safe_files.writing(self.path, protect=self.protect, encoding="utf-8-sig", newline="",
+                                               what="error file")
+            self._stream = self._writing.__enter__().stream  # private (0600), published by close()
             self._writer = SafeCsvWriter(self._stream, ERROR_HEADERS)
         self._writer.writerow([line, header, value, problem, result])
         if result == ROW_SKIPPED:
@@ -582,15 +591,13 @@ class _Errors:
 
     def close(self) -> None:
         if self._stream is not None:
-            self._stream.close()
-            os.replace(self.path + ".part", self.path)
             self._stream = None
+            self._writing.__exit__(None, None, None)
 
 
 def error_directory(spec: ImportSpec) -> str:
     if spec.error_dir:
-        os.makedirs(spec.error_dir, exist_ok=True)
-        return spec.error_dir
+        return str(safe_files.check_folder(spec.error_dir, what="folder for error files"))
     folder = os.path.dirname(os.path.abspath(spec.path))
     # root passes os.access everywhere: a folder without write bits (read-only data) is left alone
     if os.access(folder, os.W_OK) and os.stat(folder).st_mode & 0o222:
@@ -607,6 +614,9 @@ FIRST_BATCH = 1_000  # rows: writing starts after these are read, not after a wh
 
 
 class _Importer:
+    OP_KIND = "import"  # the operation a run writes ("import_file" inside a bundle: importing/bundle.py)
+    ROLL_BACK_DRY_RUN = True  # False: the caller's transaction rolls back (a bundle's dry run)
+
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
         self.crm = crm
         self.spec = spec
@@ -615,7 +625,7 @@ class _Importer:
         self.dry_run = dry_run
         self.reg = crm.registry
         self.result = ImportResult(None, dry_run)
-        self.errors = _Errors(spec, error_directory(spec))
+        self.errors = _Errors(spec, error_directory(spec), protect=[crm.path])
         self.deferred: list = []  # links whose target may come in a later batch
         self.columns = [c for c in spec.columns if not c.skipped]
         for col in self.columns:
@@ -629,6 +639,8 @@ class _Importer:
         self._bulk = None  # dialect.BulkLoad while the batches run
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
+        self.batches = 0  # batches committed
+        self.committed = self._state()  # the counts as of the last committed batch
         self._made: list = []  # (column, its "@new:" target) for the properties this run made
         self._claimed: set = set()  # (object, id) matched or made by a second key in this import
         self._seconds = False  # some row had no primary key (email, domain): second keys in use
@@ -655,19 +667,22 @@ class _Importer:
                 try:
                     with crm.db.atomic() as txn:
                         self._run(total, started)
-                        txn.rollback()
+                        if self.ROLL_BACK_DRY_RUN:
+                            txn.rollback()
                 finally:
-                    if self._made:  # the properties made for the preview went with the rollback
+                    if self._made and self.ROLL_BACK_DRY_RUN:  # the properties made for the preview went with the rollback
                         crm.registry.reload()
                         for col, target in self._made:
                             col.target = target
             else:
                 with dialect.bulk_load(crm.db, crm.path) as self._bulk:
                     self._run(total, started)
-        except BaseException:
+        except BaseException as exc:
             self.errors.close()
             if self.result.import_id and not self.dry_run:
-                self._finish("failed")
+                stopped = self._stopped(exc)
+                if stopped is not None:
+                    raise stopped from None
             raise
         finally:
             crm.dayfirst = saved_dayfirst
@@ -687,14 +702,45 @@ class _Importer:
     def _summary(self, status: str) -> dict:
         return {"file": os.path.abspath(self.spec.path), "objects": self.spec.objects, "status": status,
                 "counts": self.result.counts(), "error_file": self.errors.path, "id_source": self.spec.id_source,
-                "dry_run": self.dry_run}
+                "dry_run": self.dry_run, "batches": self.batches, "owner": _owner()}
 
-    def _finish(self, status: str) -> None:
-        self.result.failed = len(self.errors.failed_lines)
+    def _finish(self, status: str, failed: int | None = None) -> None:
+        self.result.failed = len(self.errors.failed_lines) if failed is None else failed
         self.result.link_problems = self.errors.link_problems
         self.result.skipped_cells = self.errors.skipped_cells
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
+
+    def _state(self) -> dict:
+        r = self.result
+        return {"created": dict(r.created), "updated": dict(r.updated), "unchanged": r.unchanged, "linked": r.linked,
+                "rows": r.rows, "failed": len(self.errors.failed_lines), "batches": self.batches}
+
+    def _stopped(self, exc: BaseException) -> CrmError | None:
+        """An import stopped part-way (a full disk, a busy or vanished file, ctrl+c, a bug): the counts
+        go back to what the committed batches hold, the import's record says so, and a database
+        problem becomes one line saying exactly what was kept and how to remove it."""
+        c = self.committed
+        r = self.result
+        r.created, r.updated, r.unchanged, r.linked, r.rows = (c["created"], c["updated"], c["unchanged"],
+                                                                c["linked"], c["rows"])
+        self.batches = c["batches"]
+        try:
+            self._finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", failed=c["failed"])
+        except Exception:
+            pass  # the record keeps the counts of its last committed batch (written with that batch)
+        if not isinstance(exc, CrmError):
+            return None
+        reason = str(exc).split("; nothing was saved")[0].strip().rstrip(";")
+        iid = self.result.import_id
+        if not c["batches"]:
+            kept = f"import {iid} stopped before any row was saved"
+        else:
+            kept = (f"import {iid} stopped: the first {c['rows']:,} rows ({c['batches']} "
+                    f"{'batch' if c['batches'] == 1 else 'batches'}: {sum(c['created'].values()):,} created, "
+                    f"{sum(c['updated'].values()):,} updated) were saved and are kept; "
+                    f"`crm-tui import undo {iid}` removes them")
+        return (DatabaseProblem if isinstance(exc, DatabaseProblem) else ImportError_)(f"{reason}; {kept}")
 
     def _run(self, total: int, started: float) -> None:
         # The cyclic garbage collector would rescan the live row objects of a batch over and over
@@ -718,7 +764,7 @@ class _Importer:
 
     def _run_batches(self, total: int, started: float) -> None:
         crm = self.crm
-        with crm.operation("import", sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
+        with crm.operation(self.OP_KIND, sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
         self.result.import_id = op.id
         done = 0
@@ -788,9 +834,17 @@ class _Importer:
             self._bulk.before_batch()
         crm._ops.append(self.import_op)  # batches are child operations of the import operation
         try:
+            rows, self._rows_in_batch = self._rows_in_batch, 0
             with crm.operation("import_batch", sources.IMPORT, object=self.spec.objects[0],
                                summary={"import": self.import_op.id}) as bop:
                 result = fn_(bop, *args)
+                # the import's record gets this batch's counts in the same transaction: a killed or
+                # failed import's record holds exactly what its committed batches wrote
+                self.batches += 1
+                self.result.rows += rows
+                self.result.failed = len(self.errors.failed_lines)
+                self._finish("running", failed=self.result.failed)
+            self.committed = self._state()
             if self._bulk is not None:
                 self._bulk.committed()
             return result
@@ -798,6 +852,7 @@ class _Importer:
             crm._ops.pop()
 
     def _batch(self, batch) -> None:
+        self._rows_in_batch = batch.size
         self._with_batch_op(self._process, batch)
 
     # -- one batch
@@ -1182,10 +1237,12 @@ class _Importer:
                     self.result.updated[obj] = self.result.updated.get(obj, 0) + 1
                 else:
                     self.result.unchanged += 1
-        if new_ext and self.spec.id_source != LOCAL:
-            ExternalId.insert_many(
-                [{"object": o, "record_id": r, "source_system": self.spec.id_source, "external_id": e, "op": bop.id}
-                 for o, r, e in new_ext]).on_conflict_ignore().execute()
+        if new_ext and self.spec.id_source != LOCAL:  # Peewee's SQL for one row, run for every row
+            fields = [ExternalId.object, ExternalId.record_id, ExternalId.source_system, ExternalId.external_id,
+                      ExternalId.op]
+            sql, _params = ExternalId.insert_many([(None,) * 5], fields=fields).on_conflict_ignore().sql()
+            source = self.spec.id_source
+            crm.db.cursor().executemany(sql, [(o, r, source, e, bop.id) for o, r, e in new_ext])
 
     def _current_rows(self, meta, ids: list[int]) -> dict[int, dict]:
         out = {}
@@ -1692,6 +1749,10 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     """Run (or preview with dry_run) an import; see the module docstring."""
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
+    if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
+        from .bundle import run_specs
+
+        return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
         return _Importer(crm, spec, progress, cancel, dry_run).run()
     except csvread.CsvError as exc:
@@ -1700,6 +1761,42 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
 
 # ------------------------------------------------------------------------------------------ history, undo
 
+def _process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None where unknown: with
+    the pid it names one process, even after the pid is handed to another."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _owner() -> dict:
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
+
+
+def owner_alive(owner: dict | None) -> bool:
+    """Whether the process that ran an import is still running (True when it cannot be told: an
+    import run on another machine sharing the file)."""
+    import socket
+
+    if not owner or not owner.get("pid"):
+        return False  # written before imports named their process: not running now
+    if owner.get("host") != socket.gethostname():
+        return True
+    pid = int(owner["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # exists, owned by someone else
+    started = owner.get("started")
+    return started is None or _process_started(pid) in (None, started)
+
+
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
@@ -1707,6 +1804,8 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
         if summary.get("dry_run"):
             continue
         status = summary.get("status", "?")
+        if status == "running" and not owner_alive(summary.get("owner")):
+            status = "interrupted"  # its process died (killed, power cut) part-way; undo removes what it saved
         if op.undone_by:
             status = "undone"
         out.append(ImportInfo(op.id, op.at, summary.get("file", ""), summary.get("objects", []), status,
@@ -1723,21 +1822,34 @@ def _descendants(root: int) -> list[int]:
     return ops
 
 
-def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
-    """Reverse an import completely: links it made or removed, values it changed (from the
-    PropertyChange rows of its operations), records it created (deleted for good). Backs the
-    database up first; the undo itself is one operation with source Import."""
+def check_undo(crm, import_id: int) -> Operation:
+    """The import operation when it can be undone; otherwise one line saying why not."""
     op = Operation.get_or_none((Operation.id == int(import_id)) & (Operation.kind == "import"))
     if op is None:
         raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
     if op.undone_by:
         raise InvalidValue(f"import {import_id} was already undone (by operation {op.undone_by})")
+    # Records, values or links the import wrote and a later operation changed again are never
+    # deleted or overwritten behind its back: the whole undo is refused, naming that operation.
+    refusal = crm.journal.import_dependency(op.id)
+    if refusal:
+        raise InvalidValue(refusal)
+    return op
+
+
+def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
+    """Reverse an import completely: links it made or removed, values it changed (from the
+    PropertyChange rows of its operations), records it created (deleted for good). Backs the
+    database up first; the undo itself is one operation with source Import."""
+    op = check_undo(crm, import_id)
     backup_path = None
     if backup:
         from ..db import backup_path_for
 
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-        dialect.online_backup(str(crm.path), backup_path)
+        from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
+
+        safe_backup(crm.path, backup_path)
     ops = _descendants(op.id)
     reg = crm.registry
     assoc = crm.assoc
@@ -1848,6 +1960,9 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
                                   "restored_values": result.restored_values, "links_removed": result.links_removed,
                                   "links_restored": result.links_restored})
         uop.save()
+        from .bundle import undo_extras  # owners and properties a HubSpot import created
+
+        undo_extras(crm, op)
         Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
         result.undo_op = uop.id
     return result

@@ -21,25 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 # ---------------------------------------------------------------- text
 
-# ESC sequences (CSI, OSC/DCS/SOS/PM/APC strings, two-byte escapes), 8-bit CSI, C0 controls except
-# tab and newline, DEL and C1 controls: user data must never drive the terminal.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b[\]PX^_].*?(?:\x07|\x1b\\|\x9c|$)"
-    r"|\x1b[@-Z\\-_]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]",
-    re.DOTALL,
-)
-
-
-def clean_text(value: str) -> str:
-    """Drop control characters and escape sequences; CR LF and lone CR become LF. Tabs stay."""
-    if "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if value.isprintable():  # fast path: the usual cell has nothing to clean
-        return value
-    return _CONTROL.sub("", value)
+# The one cleaning function (crm_tui/sanitize.py): user data must never drive the terminal.
+from ..sanitize import clean_text  # noqa: E402,F401  (re-exported: csvread and vcard use it from here)
 
 
 def _shown(text: str) -> str:
