@@ -302,8 +302,6 @@ def _shared(folder: str) -> list:
 def test_every_shared_address_book_imports_whole_with_no_flags(db_path, tmp_path, capsys, name):
     folder = "vcards" if name.endswith(".vcf") else "real-exports"
     path = needs_shared_data(folder, name)
-    if name.startswith("Shaftdog"):
-        pytest.skip("HubSpot exports: their Record IDs are recognised on the imp-hubspot branch")
     code = cli.main(["--db", str(db_path), "import", str(path), "--json", "--error-dir", str(tmp_path)])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["failed"] == 0 and data["rows"] > 0, data
