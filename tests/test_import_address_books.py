@@ -335,3 +335,12 @@ def test_running_the_same_plan_twice_makes_its_property_once(crm, tmp_path):
     again = importer.run_import(crm, spec)
     assert again.new_properties == [] and again.unchanged == 1
     assert [p for p in crm.registry.get("contacts").properties if p.startswith("shoe")] == ["shoe_size"]
+
+
+def test_no_new_properties_holds_for_a_hubspot_export_too(db_path, tmp_path, capsys):
+    path = needs_shared_data("real-exports", "Shaftdog__Salesmod__Hubspot.csv")
+    code = cli.main(["--db", str(db_path), "import", str(path), "--no-new-properties", "--json", "--error-dir", str(tmp_path)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["failed"] == 0 and "Company Type (no property matches its title)" in data["skipped_columns"]
+    with Crm.open(db_path) as crm:
+        assert "company_type" not in crm.registry.get("companies").properties

@@ -243,7 +243,16 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     from . import hubspot  # a HubSpot export is recognised by its headers (importing/hubspot.py)
 
     if (found := hubspot.recognise(source.headers)) is not None:
-        return hubspot.plan(crm, path, source, found, objects)
+        spec = hubspot.plan(crm, path, source, found, objects)
+        facts = getattr(spec, "facts", None)
+        if not new_properties and facts is not None and facts.new_properties:  # --no-new-properties
+            planned = {(p.object, p.name) for p in facts.new_properties}
+            for col in spec.columns:
+                if (col.object, col.target) in planned:
+                    col.object, col.target, col.reason = None, None, "no property matches its title"
+                    facts.skipped.append(f"{col.header}: no property matches its title (--no-new-properties): skipped")
+            facts.new_properties = []
+        return spec
     objects = list(objects or [guess_object(crm, source.headers)])
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
