@@ -55,7 +55,7 @@ def test_russian_outlook_export_in_windows_1251_comes_in_whole(db_path, tmp_path
     assert code == 0 and data["encoding"] == "cp1251"
     assert data["created"] == 2 and data["failed"] == 0 and data["skipped_cells"] == 0
     assert "Пейджер -> (skipped: empty in every row)" in data["mapping"]
-    assert "Отчество -> contacts.column" in data["mapping"] and data["new_properties"] == ["contacts.column (text)"]
+    assert "Отчество -> contacts.otchestvo" in data["mapping"] and data["new_properties"] == ["contacts.otchestvo (text)"]
     with Crm.open(db_path) as crm:
         rows = contacts(crm)
         ivan = by(rows, "firstname", "Иван")
@@ -344,3 +344,22 @@ def test_no_new_properties_holds_for_a_hubspot_export_too(db_path, tmp_path, cap
     assert code == 0 and data["failed"] == 0 and "Company Type (no property matches its title)" in data["skipped_columns"]
     with Crm.open(db_path) as crm:
         assert "company_type" not in crm.registry.get("companies").properties
+
+
+@pytest.mark.parametrize("cells, expected", [
+    (["12", "7.5", ""], "number"), (["01234", "12"], "text"), (["yes", "No"], "boolean"),
+    (["2021-03-04", "11 Jun 2021"], "date"), (["4/8/2025 17:19", "2025-01-01"], "datetime"),
+    (["a@x.org", "b@y.com"], "email"), (["https://x.org", "www.y.com"], "url"),
+    (["+1 555 0100", "(020) 7946-0000"], "phone"), (["two\nlines"], "textarea"), (["Blue", "12"], "text"), ([], "text"),
+])
+def test_the_type_of_a_new_property_comes_from_its_values(cells, expected):
+    assert infer.infer_type(cells) == expected
+
+
+def test_day_first_columns_and_property_names():
+    assert infer.dates_day_first(["16/01/2024", "3/2/24", ""]) is True
+    assert infer.dates_day_first(["1/16/2024", "3/2/24"]) is False
+    assert infer.dates_day_first(["3/2/24"]) is False  # nothing says so: month first stays
+    assert infer.property_name("Отчество", []) == "otchestvo"
+    assert infer.property_name("Connected On", ["connected_on"]) == "connected_on_2"
+    assert infer.property_name("Ελληνικά", []) == "column" and infer.property_name("2nd phone", []) == "column_2nd_phone"
