@@ -241,6 +241,19 @@ def test_invalid_utf8_in_metadata_breaks_no_command_and_doctor_repairs_it(cli, p
     assert "healthy" in cli("doctor")
 
 
+def test_invalid_utf8_in_a_record_value_is_one_line_and_doctor_repairs_it(cli, populated, db_path):
+    raw = sqlite3.connect(db_path)
+    raw.execute("UPDATE obj_contacts SET firstname = CAST(X'416EFF' AS TEXT) WHERE id = 1")
+    raw.commit()
+    raw.close()
+    one_line(cli("list", "contacts", code=2), "not valid UTF-8")
+    assert "contacts 1, property firstname: text that is not valid UTF-8" in cli("doctor", code=1)
+    assert "1 record value(s)" in cli("doctor", "--repair")
+    assert "healthy" in cli("doctor")
+    assert "An\ufffd" in cli("list", "contacts")
+    assert any(h["property"] == "firstname" and h["source"] == "Job" for h in json.loads(cli("history", "contacts", "1", "--json")))
+
+
 # -- arguments ---------------------------------------------------------------------------------
 
 BIG = str(2**63)
