@@ -62,6 +62,8 @@ def restore(db_path: str | Path, source: str | Path) -> Path:
     db_path, source = Path(db_path), Path(source)
     if not source.exists():
         raise InvalidValue(f"{source}: no such backup file")
+    if not source.is_file():
+        raise InvalidValue(f"{source}: not a backup file (a folder or a device)")
     if safe_files.is_database_file(source, [db_path]):
         raise InvalidValue(f"{source}: that is the database itself (or one of its journal files), not a backup")
     version, is_new = inspect_file(source)
