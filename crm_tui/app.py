@@ -56,10 +56,8 @@ class CrmApp(App):
     source = sources.USER
 
     def on_mount(self) -> None:
-        from .keymap import apply_keymap
-        import screens  # noqa: F401  (imports every screen so that the keymap knows their binding ids)
-
-        self.startup_warnings += apply_keymap(self, self.config.keymap)
+        if self.config.keymap:  # after the first frame: it imports every screen to know their binding ids
+            self.call_after_refresh(self._apply_keymap)
         if self.crm.readonly:
             self.title = "crm-tui [read-only]"
             self.notify(f"{self.db_path} is read-only: you can look, but changes are refused", severity="warning",
@@ -69,6 +67,12 @@ class CrmApp(App):
         from .config import save_setting
 
         self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))
+        # Pushed once the app has mounted: Textual drops the frames drawn while it mounts (a batch
+        # update) and then writes only what changes, so a screen laid out in there would show blank
+        # bars until some later layout.
+        self.call_later(self._show_first_screen)
+
+    def _show_first_screen(self) -> None:
         from screens.index import IndexScreen
 
         self.push_screen(IndexScreen(self.first_object()))
@@ -76,6 +80,12 @@ class CrmApp(App):
             from screens.welcome import WelcomeScreen
 
             self.push_screen(WelcomeScreen(str(self.db_path)), self._welcome_choice)
+
+    def _apply_keymap(self) -> None:
+        from .keymap import apply_keymap  # it imports every screen, to know their binding ids
+
+        for warning in apply_keymap(self, self.config.keymap):
+            self.notify(warning, severity="warning", markup=False, timeout=8)
 
     def database_is_empty(self) -> bool:
         return all(self.crm.records.count(name) == 0 and self.crm.records.count(name, deleted=True) == 0
