@@ -252,6 +252,9 @@ def _run_app(args) -> int:
             path = fresh_demo_database()
         else:
             path = resolve_db_path(args)
+        import gc
+
+        gc.disable()  # no collections while starting; the app turns them back on after its first frame
         from .app import run_app
 
         return run_app(path)

@@ -15,7 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList, Select, Static
+from textual.widgets._footer import FooterKey
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
@@ -58,6 +60,17 @@ class CoalescedFooter(Footer):
     async def _recompose_now(self) -> None:
         self._recompose_pending = False
         await self.recompose()
+
+    def compose(self):
+        # Footer binds each key's `compact` to its own, and the binding sets it once more after the
+        # key mounts: each set restyles the key (two restyles per key, ~5 ms each on these
+        # machines). The footer's `compact` never changes here, so each key simply starts with it.
+        for widget in super().compose():
+            for key in (widget, *widget._pending_children) if isinstance(widget, Widget) else ():
+                if isinstance(key, FooterKey) and "compact" in (key._reactive_connect or {}):
+                    key._reactive_connect = None
+                    key.set_reactive(FooterKey.compact, self.compact)
+            yield widget
 
 
 class PropertyList(OptionList):
@@ -185,6 +198,9 @@ H and P open the association and property history; m lists every action."""
             return
         # layout classes before the children mount: changing them later restyles every widget
         self.set_classes(set(self.classes) | self._wanted_classes(self.app.size.width))
+        # focus goes straight to the panel on_mount focuses (by default Textual would first focus the
+        # first focusable widget, then move it: a second restyle of the screen and of its footer)
+        self.AUTO_FOCUS = "#timeline" if self.app.size.width >= NARROW else "#props"
         if self.record.deleted:
             self.add_class("-deleted")
         yield Header()
