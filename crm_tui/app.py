@@ -47,7 +47,8 @@ class CrmApp(App):
             "activity_auto_associate": config.automations.activity_auto_associate,
             "engagement_cap": config.engagement_cap,
         })
-        themes, warnings = theming.load_themes()
+        themes, warnings = theming.load_themes(only=config.theme)  # the others after the first frame
+        self._all_themes = len(themes) != 1
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
         self.startup_warnings += theming.apply_theme(self, config.theme)
@@ -91,6 +92,11 @@ class CrmApp(App):
         during the start. They are handed back when the app ends (on_unmount)."""
         gc.freeze()
         gc.enable()
+        if not self._all_themes:  # the shipped themes (their files cannot warn), for the theme picker
+            from . import theming
+
+            theming.register_themes(self, [t for t in theming.load_themes()[0] if t.name != self.theme])
+            self._all_themes = True
 
     def _apply_keymap(self) -> None:
         from .keymap import apply_keymap  # it imports every screen, to know their binding ids

@@ -50,25 +50,31 @@ def app_css_path() -> Path:
     return Path(str(resources.files(THEMES_PACKAGE) / "app.tcss"))
 
 
-def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
+def load_themes(user_dir: Path | None = None, *, only: str | None = None) -> tuple[list[Theme], list[str]]:
     """The shipped themes, then the user's (user_dir defaults to paths.user_themes_dir()).
 
     A user theme with the same name as a shipped one replaces it. Returns the themes
     and one-line warnings about files that were skipped or partly ignored.
+
+    only: the theme about to be shown. When it is a shipped one and the user has no theme
+    files, only its file is read (the app reads the others after its first frame).
     """
     user_dir = Path(user_dir) if user_dir is not None else paths.user_themes_dir()
     themes: dict[str, Theme] = {}
     warnings: list[str] = []
+    user_files = sorted(user_dir.glob("*.yaml")) if user_dir.is_dir() else []
 
     shipped = resources.files(THEMES_PACKAGE)
+    if only in SHIPPED_THEME_NAMES and not user_files:
+        _add_theme_file(shipped / f"{only}.yaml", themes, warnings, origins={})
+        return list(themes.values()), warnings
     for entry in sorted(shipped.iterdir(), key=lambda item: item.name):
         if entry.name.endswith(".yaml"):
             _add_theme_file(entry, themes, warnings, origins={})
 
-    if user_dir.is_dir():
-        origins: dict[str, str] = {}
-        for file in sorted(user_dir.glob("*.yaml")):
-            _add_theme_file(file, themes, warnings, origins)
+    origins: dict[str, str] = {}
+    for file in user_files:
+        _add_theme_file(file, themes, warnings, origins)
     return list(themes.values()), warnings
 
 
