@@ -26,6 +26,7 @@ from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.property_form import PropertyForm
+from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
 
 NARROW = 100  # below this width one panel shows at a time
@@ -73,7 +74,7 @@ class CoalescedFooter(Footer):
             yield widget
 
 
-class PropertyList(OptionList):
+class PropertyList(SteadyOptionList):
     """Every property of the record grouped (PropertyMeta.group), one line each: enter edits."""
 
     BINDINGS = [
@@ -110,6 +111,7 @@ class PropertyList(OptionList):
             text = str(value)[:16].replace("T", " ")
             options.append(Option(Content.assemble((label.ljust(width), "dim"), (text, "dim")), disabled=True))
         self.set_options(options)
+        self.estimate_lines()
         first = next((i for i, o in enumerate(options) if not o.disabled), None)
         self.highlighted = keep if keep is not None and keep < len(options) and not options[keep].disabled else first
 
