@@ -5,6 +5,7 @@ This module and `screens/`, `widgets/` are the only places that import Textual.
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 from pathlib import Path
 
@@ -60,20 +61,20 @@ class CrmApp(KeepsRunning, App):
             "activity_auto_associate": config.automations.activity_auto_associate,
             "engagement_cap": config.engagement_cap,
         })
-        themes, warnings = theming.load_themes()
+        themes, warnings = theming.load_themes(only=config.theme)  # the others after the first frame
+        self._all_themes = len(themes) != 1
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
         self.startup_warnings += theming.apply_theme(self, config.theme)
         self._keymap_applied = False
+        self._gc_threshold = gc.get_threshold()
 
     # Changes made in the TUI carry the source User with the configured user name.
     source = sources.USER
 
     def on_mount(self) -> None:
-        from .keymap import apply_keymap
-        import screens  # noqa: F401  (imports every screen so that the keymap knows their binding ids)
-
-        self.startup_warnings += apply_keymap(self, self.config.keymap)
+        if self.config.keymap:  # after the first frame: it imports every screen to know their binding ids
+            self.call_after_refresh(self._apply_keymap)
         if self.crm.readonly:
             self.title = "crm-tui [read-only]"
             self.notify(f"{self.db_path} is read-only: you can look, but changes are refused", severity="warning",
@@ -83,13 +84,45 @@ class CrmApp(KeepsRunning, App):
         from .config import save_setting
 
         self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))
+        # Pushed once the app has mounted: Textual drops the frames drawn while it mounts (a batch
+        # update) and then writes only what changes, so a screen laid out in there would show blank
+        # bars until some later layout.
+        self.call_later(self._show_first_screen)
+
+    def _show_first_screen(self) -> None:
         from screens.index import IndexScreen
 
         self.push_screen(IndexScreen(self.first_object()))
+        self.call_after_refresh(self._started)
         if self.database_is_empty():
             from screens.welcome import WelcomeScreen
 
             self.push_screen(WelcomeScreen(str(self.db_path)), self._welcome_choice)
+
+    def _started(self) -> None:
+        """After the first frame: the objects made so far (modules, classes, the first screen) are
+        moved out of the collector's reach, so that a full collection, which Textual's allocations
+        set off while a screen opens, no longer scans them all each time (about 100,000 objects,
+        100-300 ms on these machines); collections come back on if the command line held them off
+        during the start. They are handed back when the app ends (on_unmount)."""
+        gc.freeze()
+        # With the start-up frozen, the oldest generation starts nearly empty, and Python then runs
+        # a full collection after every 10 middle ones (~7,000 surviving allocations: any screen
+        # opening). One after 100 of them (the first number, 700, is Python's default) still frees
+        # the cycles of closed screens while taking a full collection out of most screen openings.
+        gc.set_threshold(700, 10, 100)
+        gc.enable()
+        if not self._all_themes:  # the shipped themes (their files cannot warn), for the theme picker
+            from . import theming
+
+            theming.register_themes(self, [t for t in theming.load_themes()[0] if t.name != self.theme])
+            self._all_themes = True
+
+    def _apply_keymap(self) -> None:
+        from .keymap import apply_keymap  # it imports every screen, to know their binding ids
+
+        for warning in apply_keymap(self, self.config.keymap):
+            self.notify(warning, severity="warning", markup=False, timeout=8)
 
     def database_is_empty(self) -> bool:
         return all(self.crm.records.count(name) == 0 and self.crm.records.count(name, deleted=True) == 0
@@ -233,6 +266,8 @@ class CrmApp(KeepsRunning, App):
 
     def on_unmount(self) -> None:
         self.crm.close()
+        gc.unfreeze()
+        gc.set_threshold(*self._gc_threshold)
 
 
 def user_error_message(error: BaseException, db_path) -> str | None:

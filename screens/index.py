@@ -25,10 +25,7 @@ from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns
 from screens.modals import ConfirmModal
 from widgets.record_table import Column, RecordTable
 
-from .index_modals import (
-    AssocPopup, BulkEditModal, ColumnsModal, FilterModal, TextPromptModal, NewRecordModal, RecordSearchModal,
-    ViewsModal, column_label, filter_text,
-)
+from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
 
 RANK_AFTER = 0.25  # seconds without a keystroke before search results are ranked
 SIDEBAR_MIN_WIDTH = 100  # below this terminal width the object sidebar hides (ctrl+b shows it)
@@ -261,6 +258,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
     # -- opening ----------------------------------------------------------------------------------
 
     def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        from .index_modals import AssocPopup
+
         if event.record_id is None:
             return
         column = event.column_key or ""
@@ -309,6 +308,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.notify(f"Sort: {label} {how}", markup=False, timeout=2)
 
     def action_filter(self) -> None:
+        from .index_modals import FilterModal
+
         key = self.table.cursor_column_key
 
         def done(flt: Filter | None):
@@ -331,6 +332,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             self._apply_spec()
 
     def action_columns(self) -> None:
+        from .index_modals import ColumnsModal
+
         def done(columns):
             if columns:
                 self.spec.columns = columns
@@ -338,6 +341,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ColumnsModal(self.crm, self.object_name, self.spec.columns), done)
 
     def action_views(self) -> None:
+        from .index_modals import ViewsModal
+
         def done(result):
             if result is None:
                 # a view may have been renamed or deleted in the modal
@@ -356,6 +361,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ViewsModal(self.views, self.object_name, self.view.id), done)
 
     def action_save_view(self) -> None:
+        from .index_modals import TextPromptModal
+
         if self.view.is_default:
             # The default view ("All contacts") is not overwritten by a stray ctrl+s: name a new one.
             self.app.push_screen(TextPromptModal(f"{self.view.name} is the default view: save these columns, "
@@ -369,6 +376,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.notify(f"Saved view {self.view.name}", markup=False, timeout=2)
 
     def action_export(self) -> None:
+        from .index_modals import TextPromptModal
+
         import os
         import time
 
@@ -480,6 +489,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         return f"{n} {meta.label.lower() if n == 1 else meta.plural_label.lower()}"
 
     def action_new_record(self) -> None:
+        from .index_modals import NewRecordModal
+
         def done(record_id):
             if record_id is not None:
                 self._apply_spec(reset_cursor=False)
@@ -502,6 +513,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ConfirmModal(f"Delete {self._noun(len(ids))} ({shown})? They go to the recycle bin."), done)
 
     def action_bulk_edit(self) -> None:
+        from .index_modals import BulkEditModal
+
         ids = self._targets()
         if not ids:
             return
@@ -516,6 +529,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(BulkEditModal(self.crm, self.object_name, len(ids)), done)
 
     def action_bulk_associate(self) -> None:
+        from .index_modals import RecordSearchModal
+
         ids = self._targets()
         if not ids:
             return
