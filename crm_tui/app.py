@@ -24,6 +24,10 @@ class CrmApp(App):
         # ctrl+p too: Textual adds its own ctrl+p only when no binding runs command_palette
         Binding("colon", "command_palette", "Commands", show=False, id="app.commands"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette", priority=True),
+        # Tab moves focus before the next key is handed on: keys that arrive together ("Ines", Tab,
+        # "Okoro" in one read over SSH) were all queued to the first field, gluing them together.
+        Binding("tab", "focus_step(1)", "Next field", show=False, priority=True, id="app.focus_next"),
+        Binding("shift+tab", "focus_step(-1)", "Previous field", show=False, priority=True, id="app.focus_previous"),
     ]
 
     def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
@@ -139,6 +143,18 @@ class CrmApp(App):
         from screens.board import BoardScreen
 
         self.push_screen(BoardScreen(object_name, pipeline))
+
+    def action_focus_step(self, step: int) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import TextArea
+
+        focused = self.focused
+        if isinstance(focused, TextArea) and focused.tab_behavior == "indent":
+            raise SkipAction()  # that widget types the tab
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
 
     def action_help(self) -> None:
         from screens.help import HelpScreen
