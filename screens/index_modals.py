@@ -14,8 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from screens.modals import ConfirmModal
+from screens.modals import ConfirmModal, ExistingRecordModal
 from crm_tui import sources
+from crm_tui.records import DEDUPE_KEYS
 from crm_tui.errors import CrmError
 from crm_tui.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_for
 from crm_tui.views import available_columns
@@ -506,13 +507,48 @@ class NewRecordModal(ModalScreen[int | None]):
     @on(PropertyForm.Submitted)
     def _submitted(self, event: PropertyForm.Submitted) -> None:
         values = {k: v for k, v in event.values.items() if v is not None}
+        form = event.form
         try:
+            existing = self.crm.records.find_existing(self.meta.name, values)
+            if existing is not None:
+                # Never write over a record that holds this email / domain without asking.
+                self.app.push_screen(ExistingRecordModal(self.crm, self.meta.name, existing, values),
+                                     lambda choice: self._existing_chosen(choice, existing, values, form))
+                return
             result = self.crm.records.create(self.meta.name, values, sources.USER)
         except CrmError as exc:
-            event.form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
+            form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
             return
-        self.notify(result.message, markup=False)
+        self.notify(saved_message(self.crm, self.meta, result, "Created"), markup=False)
         self.dismiss(result.id)
+
+    def _existing_chosen(self, choice: str | None, existing: int, values: dict, form) -> None:
+        if choice == "open":
+            self.dismiss(None)
+            self.app.open_record(self.meta.name, existing)
+        elif choice == "update":
+            try:
+                result = self.crm.records.update(self.meta.name, existing, values, sources.USER)
+            except CrmError as exc:
+                form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
+                return
+            self.notify(saved_message(self.crm, self.meta, result, "Updated"), markup=False)
+            self.dismiss(existing)
+        else:
+            key = DEDUPE_KEYS.get(self.meta.name)
+            if key:
+                form.query_one(f"#pf-{key}").focus()
+
+
+def saved_message(crm, meta, result, verb: str) -> str:
+    """'Created contact Ines Okoro', 'Updated company Acme (Industry)': a toast names the record."""
+    name = crm.records.display_names(meta, [result.id]).get(result.id) or f"#{result.id}"
+    text = f"{verb} {meta.label.lower()} {name}"
+    if verb == "Updated":
+        labels = [meta.properties[p].label for p in result.changed if p in meta.properties]
+        text += f" ({', '.join(labels)})" if labels else " (nothing changed)"
+    notes = [note for note in getattr(result, "notes", []) if note]
+    return "; ".join([text] + notes)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
