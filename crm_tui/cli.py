@@ -189,8 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
     p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
     from .cli_admin import add_admin_commands
+    from .cli_journal import add_journal_commands
 
     add_admin_commands(sub, common)
+    add_journal_commands(sub, common)
     return parser
 
 

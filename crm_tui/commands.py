@@ -363,3 +363,13 @@ def _import_commands():
 HANDLERS["import"] = lambda crm, args: _import_commands().cmd_import(crm, args)
 HANDLERS["imports"] = lambda crm, args: _import_commands().cmd_imports(crm, args)
 HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
+
+
+def _journal_commands():
+    from . import cli_journal
+
+    return cli_journal
+
+
+for _name in ("operations", "undo", "redo"):
+    HANDLERS[_name] = lambda crm, args: _journal_commands().HANDLERS[args.command](crm, args)

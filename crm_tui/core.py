@@ -74,6 +74,7 @@ class Crm:
         from .activities import Activities
         from .associations import Associations
         from .history import History
+        from .journal import Journal
         from .merge import Merger
         from .records import Records
         from .search import Search
@@ -90,6 +91,7 @@ class Crm:
         self.history = History(self)
         self.search = Search(self)
         self.merger = Merger(self)
+        self.journal = Journal(self)
         self._ops = OperationStack()
         self._settings: dict | None = None
         self._freemail: frozenset[str] | None = None

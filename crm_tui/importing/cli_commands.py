@@ -34,6 +34,13 @@ def cmd_import(crm, args) -> int:
     if args.file == "undo":
         if args.undo_id is None:
             raise CrmError("write `crm-tui import undo ID` (see `crm-tui imports`)")
+        importer.check_undo(crm, args.undo_id)
+        if not args.yes and sys.stdin.isatty():
+            what = crm.journal.get(args.undo_id).summary
+            answer = input(f"Undo {what}? Records it created are deleted for good (a backup is made first) [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing changed")
+                return 1
         result = importer.undo_import(crm, args.undo_id)
         _emit(args, result.__dict__, [result.summary_line()])
         return 0

@@ -23,7 +23,8 @@ How it works
 - Undo (`undo_import`) reverses the import operation and all its child operations (batches, Job
   automations, automatic association by domain): links made are removed, links removed come back,
   changed values get their old value back (from PropertyChange), records created are deleted for
-  good. Edits made to those records after the import are lost with them.
+  good. When a later operation changed what the import wrote (edited a record it created, changed a
+  value or link again), the undo is refused with one line naming that operation (journal.py).
 
 Example (Maven "CRM + Sales Opportunities", documented stage mapping: Won -> Closed won, Lost ->
 Closed lost, Engaging -> Qualified to buy, Prospecting -> Appointment scheduled):
@@ -1383,15 +1384,26 @@ def _descendants(root: int) -> list[int]:
     return ops
 
 
-def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
-    """Reverse an import completely: links it made or removed, values it changed (from the
-    PropertyChange rows of its operations), records it created (deleted for good). Backs the
-    database up first; the undo itself is one operation with source Import."""
+def check_undo(crm, import_id: int) -> Operation:
+    """The import operation when it can be undone; otherwise one line saying why not."""
     op = Operation.get_or_none((Operation.id == int(import_id)) & (Operation.kind == "import"))
     if op is None:
         raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
     if op.undone_by:
         raise InvalidValue(f"import {import_id} was already undone (by operation {op.undone_by})")
+    # Records, values or links the import wrote and a later operation changed again are never
+    # deleted or overwritten behind its back: the whole undo is refused, naming that operation.
+    refusal = crm.journal.import_dependency(op.id)
+    if refusal:
+        raise InvalidValue(refusal)
+    return op
+
+
+def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
+    """Reverse an import completely: links it made or removed, values it changed (from the
+    PropertyChange rows of its operations), records it created (deleted for good). Backs the
+    database up first; the undo itself is one operation with source Import."""
+    op = check_undo(crm, import_id)
     backup_path = None
     if backup:
         from ..db import backup_path_for

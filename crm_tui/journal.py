@@ -1,0 +1,752 @@
+"""The operation journal: every top-level operation, with undo and redo (no Textual here).
+
+    crm.journal.list(limit=50)            # newest first, plain OperationSummary values
+    crm.journal.undo()                    # the newest own operation not yet undone
+    crm.journal.undo(op_id)               # that one; refused in one line when a later one depends on it
+    crm.journal.redo()                    # the most recent undo not yet redone
+
+How an undo works. Every change an operation makes is in the history its operation tree wrote
+(the operation and its child operations: batches, cascades, automations): property changes with
+old and new values, association changes, and record events (an operation of kind create, delete,
+restore, or a merge's "merged into" row). An undo reads those rows and writes the exact inverse as a
+new operation (kind "undo", with its source) whose history rows are appended like any other: history
+stays append-only. A redo is the undo of that undo (kind "redo"). `Operation.undone_by` chains them:
+X -> its undo -> the redo -> the next undo ..., and X is undone when that chain has an even length.
+
+Dependencies. For every property value, link and record the tree touched, the rows written later
+by operations outside it are looked up (one set-based query per kind). A later operation and its
+own undo cancel out; any other later writer is a dependency, and the undo is refused with one line
+naming it. Checks that only the result can answer (one primary company, limits, unique values,
+links to deleted records) run on the result inside the same transaction, which rolls back whole.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from . import dialect, sources
+from .errors import CrmError, InvalidValue, NotFound
+from .models import Association, AssociationChange, AssociationLabel, LabelDef, Operation, PairLimit, PropertyChange
+from .types import now_iso
+
+# Top-level kinds an undo knows how to reverse completely from their history.
+UNDOABLE = {
+    "create", "update", "delete", "restore", "merge", "associate", "unassociate", "set_primary",
+    "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
+}
+REVERT_KINDS = ("undo", "redo")  # operations written by this module
+OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
+NOT_UNDOABLE_WHY = {
+    "seed": "synthetic data is removed by starting a new database",
+    "repair": "a repair fixes the database itself",
+    "delete_stage": "a deleted pipeline stage is not kept in history",
+    "undo_import": "an import's undo deleted its records for good; import the file again",
+}
+
+_TREE = "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
+
+
+@dataclass
+class OperationSummary:
+    id: int
+    time: str
+    kind: str
+    source: str
+    actor: str | None
+    summary: str
+    undone: bool
+    undoable: bool
+
+
+@dataclass
+class UndoResult:
+    op_id: int  # the operation undone (or redone)
+    undo_op_id: int  # the undo (or redo) operation written
+    summary: str
+
+
+class Journal:
+    def __init__(self, crm):
+        self.crm = crm
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def list(self, limit: int = 50, include_undone: bool = True) -> list[OperationSummary]:
+        """Top-level operations, newest first."""
+        out: list[OperationSummary] = []
+        query = Operation.select().where(Operation.parent.is_null(True)).order_by(Operation.id.desc())
+        batch = max(int(limit), 1) * 2
+        offset = 0
+        while len(out) < limit:
+            ops = list(query.offset(offset).limit(batch))
+            if not ops:
+                break
+            offset += batch
+            for op in ops:
+                undone = self._is_undone(op)
+                if undone and not include_undone:
+                    continue
+                out.append(OperationSummary(
+                    id=op.id, time=op.at, kind=op.kind, source=op.source, actor=op.actor,
+                    summary=self.describe(op), undone=undone,
+                    undoable=(not undone and self._why_not(op) is None),
+                ))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def get(self, op_id: int) -> OperationSummary:
+        op = Operation.get_or_none(Operation.id == int(op_id))
+        if op is None:
+            raise NotFound(f"no operation with id {op_id} (see `crm-tui operations`)")
+        undone = self._is_undone(op)
+        return OperationSummary(op.id, op.at, op.kind, op.source, op.actor, self.describe(op), undone,
+                                not undone and self._why_not(op) is None)
+
+    def _chain(self, op: Operation) -> list[Operation]:
+        chain = [op]
+        while chain[-1].undone_by:
+            nxt = Operation.get_or_none(Operation.id == chain[-1].undone_by)
+            if nxt is None:
+                break
+            chain.append(nxt)
+        return chain
+
+    def _is_undone(self, op: Operation) -> bool:
+        if op.kind in REVERT_KINDS:
+            return bool(op.undone_by)
+        return len(self._chain(op)) % 2 == 0
+
+    def _why_not(self, op: Operation) -> str | None:
+        """Why this top-level operation cannot be undone, or None."""
+        if op.parent is not None:
+            return f"operation {op.id} is part of operation {op.parent}; undo that one"
+        if op.kind in REVERT_KINDS:
+            return f"operation {op.id} is an {op.kind}; use redo" if op.kind == "undo" else \
+                f"operation {op.id} is a redo; undo operation {self._summary(op).get('original')} instead"
+        if op.kind not in UNDOABLE:
+            why = NOT_UNDOABLE_WHY.get(op.kind, "it is not kept in history in a way an undo can reverse")
+            return f"operation {op.id} ({op.kind}) cannot be undone: {why}"
+        summary = self._summary(op)
+        if summary.get("status") == "running":
+            return f"operation {op.id} is still running (or was killed part-way); wait for it, or undo it when it is done"
+        if op.kind == "import" and summary.get("dry_run"):
+            return f"operation {op.id} was a dry run: nothing to undo"
+        return None
+
+    @staticmethod
+    def _summary(op: Operation) -> dict:
+        try:
+            data = json.loads(op.summary or "{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _is_own(self, op: Operation, source: str) -> bool:
+        if op.source not in OWN_SOURCES:
+            return False
+        return not (op.source == sources.USER and op.actor and op.actor != self.crm.user_name)
+
+    # -- describing ---------------------------------------------------------------------------
+
+    def _name(self, object_name: str | None, record_id) -> str:
+        if not object_name or record_id is None:
+            return "?"
+        meta = self.crm.registry.objects.get(object_name)
+        if meta is None:
+            return f"{object_name} {record_id}"
+        name = self.crm.records.display_names(meta, [int(record_id)]).get(int(record_id))
+        return name or f"{meta.label.lower()} {record_id}"
+
+    def _ref_name(self, object_id: int, record_id: int) -> str:
+        meta = self.crm.registry.by_id.get(object_id)
+        return self._name(meta.name if meta else None, record_id)
+
+    def _label(self, object_name: str | None, count: int) -> str:
+        meta = self.crm.registry.objects.get(object_name or "")
+        if meta is None:
+            return f"{count} records"
+        return f"{count:,} {meta.label.lower() if count == 1 else meta.plural_label.lower()}"
+
+    def describe(self, op: Operation) -> str:
+        """One human line naming the records an operation changed."""
+        try:
+            return self._describe(op)
+        except Exception:  # a summary must never break the list (a record's object removed since...)
+            return f"{op.kind} {op.object or ''} {op.record_id or ''}".strip()
+
+    def _describe(self, op: Operation) -> str:
+        kind, summary = op.kind, self._summary(op)
+        name = self._name(op.object, op.record_id)
+        label = ""
+        meta = self.crm.registry.objects.get(op.object or "")
+        if meta is not None:
+            label = meta.label.lower()
+        if kind == "create":
+            return f"Created {label} {name}"
+        if kind == "update":
+            props = [p for (p,) in PropertyChange.select(PropertyChange.property)
+                     .where(PropertyChange.op == op.id).order_by(PropertyChange.id).tuples()
+                     if p not in ("hs_email_domain",)]
+            return f"Updated {name}: {', '.join(dict.fromkeys(props)) or 'nothing'}"
+        if kind == "delete":
+            return f"Deleted {label} {name}"
+        if kind == "restore":
+            return f"Restored {label} {name}"
+        if kind == "merge":
+            if "merged" in summary:
+                return f"Merged {label} {self._name(op.object, summary['merged'])} into {name}"
+            return f"Merged {label} {name} into {self._name(op.object, summary.get('merged_into'))}"
+        if kind in ("associate", "unassociate", "label", "set_primary", "remove_primary"):
+            row = (AssociationChange.select().where(AssociationChange.op == op.id)
+                   .order_by(AssociationChange.id).first())
+            other = self._ref_name(row.b_object, row.b_id) if row is not None else "?"
+            if row is not None and meta is not None and (row.b_object, row.b_id) == (meta.id, op.record_id):
+                other = self._ref_name(row.a_object, row.a_id)
+            verb = {"associate": "Linked {a} with {b}", "unassociate": "Unlinked {a} from {b}",
+                    "label": "Changed labels of {a} and {b}", "set_primary": "Made {b} primary company of {a}",
+                    "remove_primary": "Changed primary company of {a}"}[kind]
+            return verb.format(a=name, b=other)
+        if kind == "bulk_update":
+            values = summary.get("values", {})
+            return f"Bulk edit of {self._label(op.object, summary.get('count', 0))}: {', '.join(values) or '-'}"
+        if kind == "bulk_delete":
+            return f"Deleted {self._label(op.object, summary.get('count', 0))}"
+        if kind == "bulk_associate":
+            other = summary.get("with", "")
+            obj, _, rid = other.partition(":")
+            return f"Linked {self._label(op.object, summary.get('count', 0))} with {self._name(obj, rid or None)}"
+        if kind == "log_activity":
+            row = (Operation.select().where((Operation.parent == op.id) & (Operation.kind == "create"))
+                   .order_by(Operation.id).first())
+            what = self.crm.registry.objects[row.object].label.lower() if row is not None else "activity"
+            return f"Logged {what} on {name}"
+        if kind == "import":
+            counts = summary.get("counts", {})
+            return (f"Import of {summary.get('file', '?')} ({counts.get('created', 0):,} created, "
+                    f"{counts.get('updated', 0):,} updated)")
+        if kind == "undo_import":
+            return f"Undo of import {summary.get('undoes')}"
+        if kind in REVERT_KINDS:
+            original = Operation.get_or_none(Operation.id == summary.get("original"))
+            text = self.describe(original) if original is not None else f"operation {summary.get('original')}"
+            return f"{kind.capitalize()}: {text}"
+        if kind == "seed":
+            return "Synthetic records (seed)"
+        if kind == "delete_stage":
+            return f"Deleted stage {summary.get('stage')} of pipeline {summary.get('pipeline')}"
+        return f"{kind} {label} {name if op.record_id else ''}".strip()
+
+    # -- undo and redo ------------------------------------------------------------------------
+
+    def undo(self, op_id: int | None = None, *, source: str = sources.USER) -> UndoResult:
+        if op_id is None:
+            op = self._newest_own(source)
+            if op is None:
+                raise CrmError("nothing to undo")
+        else:
+            op = Operation.get_or_none(Operation.id == int(op_id))
+            if op is None:
+                raise NotFound(f"no operation with id {op_id} (see `crm-tui operations`)")
+        why = self._why_not(op)
+        if why:
+            raise CrmError(why)
+        chain = self._chain(op)
+        if len(chain) % 2 == 0:
+            raise CrmError(f"operation {op.id} ({self.describe(op)}) is already undone (by operation {chain[-1].id})")
+        if op.kind == "import":
+            return self._undo_import(op, source)
+        tail = chain[-1]
+        uop = self._revert(tail, "undo", source, original=op)
+        return UndoResult(op.id, uop.id, f"undid {self.describe(op)}")
+
+    def redo(self, *, source: str = sources.USER) -> UndoResult:
+        latest = (Operation.select().where(Operation.parent.is_null(True)
+                                           & Operation.kind.in_(["undo", "undo_import"])
+                                           & Operation.undone_by.is_null(True))
+                  .order_by(Operation.id.desc()))
+        target = None
+        for candidate in latest:
+            if self._is_own(candidate, source) or candidate.kind == "undo_import":
+                target = candidate
+                break
+        if target is None:
+            raise CrmError("nothing to redo")
+        if target.kind == "undo_import":
+            raise CrmError(f"the newest undo (operation {target.id}) undid import {self._summary(target).get('undoes')}, "
+                           "which cannot be redone: its records were deleted for good; import the file again")
+        original = Operation.get_or_none(Operation.id == self._summary(target).get("original"))
+        rop = self._revert(target, "redo", source, original=original)
+        return UndoResult(original.id if original else target.id, rop.id,
+                          f"redid {self.describe(original) if original else f'operation {target.id}'}")
+
+    def _newest_own(self, source: str) -> Operation | None:
+        query = (Operation.select().where(Operation.parent.is_null(True) & Operation.kind.not_in(list(REVERT_KINDS)))
+                 .order_by(Operation.id.desc()))
+        for op in query.limit(500):
+            if not self._is_own(op, source) or op.kind not in UNDOABLE:
+                continue
+            if self._is_undone(op):
+                continue
+            return op
+        return None
+
+    # -- the reversal ---------------------------------------------------------------------------
+
+    def _tree(self, root_id: int) -> list[int]:
+        return [i for (i,) in self.crm.db.execute_sql(_TREE + "SELECT id FROM t", (root_id,)).fetchall()]
+
+    def _root(self, op_id: int, cache: dict) -> Operation:
+        if op_id in cache:
+            return cache[op_id]
+        op = Operation.get_by_id(op_id)
+        seen = [op_id]
+        while op.parent is not None:
+            if op.parent in cache:
+                op = cache[op.parent]
+                break
+            seen.append(op.parent)
+            op = Operation.get_by_id(op.parent)
+        for i in seen:
+            cache[i] = op
+        return op
+
+    def _revert(self, tail: Operation, kind: str, source: str, *, original: Operation | None) -> Operation:
+        """Write the inverse of `tail`'s operation tree as one new operation; refuse in one line
+        (nothing written) when a later operation depends on it."""
+        crm = self.crm
+        what = self.describe(original or tail)
+        verb = "undo" if kind == "undo" else "redo"
+        with crm.operation(kind, source, object=tail.object, record_id=tail.record_id,
+                           summary={"undoes": tail.id, "original": original.id if original else tail.id}) as uop:
+            plan = _Plan(self, tail, uop)
+            plan.load()
+            later = plan.later_writer()
+            if later is not None:
+                raise CrmError(f"cannot {verb} operation {(original or tail).id} ({what}): operation {later.id} "
+                               f"({self.describe(later)}) changed the same {plan.later_what} since; undo that first")
+            plan.apply(verb, (original or tail).id, what)
+            uop.summary = json.dumps({"undoes": tail.id, "original": original.id if original else tail.id,
+                                      "values": plan.values_written, "links": plan.link_rows_written,
+                                      "records": plan.records_written})
+            uop.save()
+            Operation.update(undone_by=uop.id).where(Operation.id == tail.id).execute()
+        return uop
+
+    def _undo_import(self, op: Operation, source: str) -> UndoResult:
+        from .importing import importer
+
+        result = importer.undo_import(self.crm, op.id)
+        return UndoResult(op.id, result.undo_op, result.summary_line())
+
+    def import_dependency(self, import_id: int) -> str | None:
+        """The one line refusing an import's undo because a later operation changed what it
+        wrote (values, links, or the records it created), or None."""
+        op = Operation.get_by_id(int(import_id))
+        plan = _Plan(self, op, None)
+        plan.load(created_by_tree=True)
+        later = plan.later_writer()
+        if later is None:
+            return None
+        return (f"cannot undo import {op.id}: operation {later.id} ({self.describe(later)}) changed the same "
+                f"{plan.later_what} since; undo that first")
+
+
+class _Plan:
+    """What one operation tree changed, the dependency check, and its inverse."""
+
+    def __init__(self, journal: Journal, tail: Operation, uop: Operation | None):
+        self.journal = journal
+        self.crm = journal.crm
+        self.tail = tail
+        self.uop = uop
+        self.later_what = ""
+        self.values_written = 0
+        self.link_rows_written = 0
+        self.records_written = 0
+
+    # -- reading the tree -------------------------------------------------------------------
+
+    def load(self, *, created_by_tree: bool = False) -> None:
+        db = self.crm.db
+        root = self.tail.id
+        self.props = db.execute_sql(
+            _TREE + "SELECT pc.id, pc.object, pc.record_id, pc.property, pc.old_value, pc.new_value "
+            "FROM property_change pc WHERE pc.op_id IN t ORDER BY pc.id", (root,)).fetchall()
+        self.links = db.execute_sql(
+            _TREE + "SELECT ac.id, ac.a_object, ac.a_id, ac.b_object, ac.b_id, ac.action, ac.label "
+            "FROM association_change ac WHERE ac.op_id IN t ORDER BY ac.id", (root,)).fetchall()
+        # record events, in order: (object name, id, "created" | "deleted" | "restored")
+        events = []
+        for oid, kind, obj, rid, summary, parent in db.execute_sql(
+                _TREE + "SELECT o.id, o.kind, o.object, o.record_id, o.summary, o.parent FROM operation o "
+                "WHERE o.id IN t AND o.kind IN ('create', 'delete', 'restore', 'merge') ORDER BY o.id", (root,)).fetchall():
+            if rid is None or obj is None:
+                continue
+            if kind == "create":
+                events.append((obj, rid, "created"))
+            elif kind == "delete":
+                events.append((obj, rid, "deleted"))
+            elif kind == "restore":
+                events.append((obj, rid, "restored"))
+            elif kind == "merge" and "merged_into" in (summary or ""):
+                events.append((obj, rid, "deleted"))
+        self.created_ids: dict[str, list[int]] = {}
+        if created_by_tree:  # an import's records: bulk-created with created_op, no create operations
+            for meta in self.crm.registry.objects.values():
+                ids = [i for (i,) in db.execute_sql(
+                    _TREE + f'SELECT id FROM "{meta.table}" WHERE created_op IN t', (root,)).fetchall()]
+                if ids:
+                    self.created_ids[meta.name] = ids
+        # net effect per record: live before the tree? live after it?
+        self.records: dict[tuple[str, int], list[bool]] = {}
+        for obj, rid, event in events:
+            key = (obj, rid)
+            if key not in self.records:
+                self.records[key] = [event == "deleted", event != "deleted"]
+            else:
+                self.records[key][1] = event != "deleted"
+
+    # -- dependencies -------------------------------------------------------------------------
+
+    def later_writer(self) -> Operation | None:
+        """The newest operation outside the tree that changed what the tree wrote since and has
+        not been cancelled by its own undo; None when the tree can be reversed."""
+        db = self.crm.db
+        root = self.tail.id
+        per_key: dict[tuple, set[int]] = {}
+        what: dict[tuple, str] = {}
+        if self.props:
+            for op_id, obj, rid, prop in db.execute_sql(
+                    _TREE + "SELECT DISTINCT p2.op_id, p1.object, p1.record_id, p1.property FROM property_change p1 "
+                    "JOIN property_change p2 ON p2.object = p1.object AND p2.record_id = p1.record_id "
+                    "AND p2.property = p1.property AND p2.id > p1.id "
+                    "WHERE p1.op_id IN t AND p2.op_id NOT IN t", (root,)).fetchall():
+                key = ("p", obj, rid, prop)
+                per_key.setdefault(key, set()).add(op_id)
+                what[key] = f"{prop} of {self.journal._ref_name(obj, rid)}"
+        if self.links:
+            for op_id, ao, ai, bo, bi in db.execute_sql(
+                    _TREE + "SELECT DISTINCT c2.op_id, c1.a_object, c1.a_id, c1.b_object, c1.b_id "
+                    "FROM association_change c1 JOIN association_change c2 ON c2.id > c1.id AND ("
+                    "(c2.a_object = c1.a_object AND c2.a_id = c1.a_id AND c2.b_object = c1.b_object AND c2.b_id = c1.b_id) "
+                    "OR (c2.a_object = c1.b_object AND c2.a_id = c1.b_id AND c2.b_object = c1.a_object AND c2.b_id = c1.a_id)) "
+                    "WHERE c1.op_id IN t AND c2.op_id NOT IN t", (root,)).fetchall():
+                key = ("l",) + tuple(sorted([(ao, ai), (bo, bi)]))
+                per_key.setdefault(key, set()).add(op_id)
+                what[key] = f"link of {self.journal._ref_name(ao, ai)} and {self.journal._ref_name(bo, bi)}"
+        # records: a later deletion, restore or merge of a record the tree touched; and any later
+        # change of a record the reversal will delete (one the tree created or restored)
+        touched: dict[str, set[int]] = {}
+        for _pid, obj, rid, *_rest in self.props:
+            meta = self.crm.registry.by_id.get(obj)
+            if meta is not None:
+                touched.setdefault(meta.name, set()).add(rid)
+        for (obj, rid) in self.records:
+            touched.setdefault(obj, set()).add(rid)
+        going: dict[str, list[int]] = {}
+        for (obj, rid), (before, _after) in self.records.items():
+            if not before:
+                going.setdefault(obj, []).append(rid)
+        for obj, ids in self.created_ids.items():
+            going.setdefault(obj, []).extend(ids)
+        for obj, ids in touched.items():
+            ids = sorted(ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                for op_id, rid in db.execute_sql(
+                        _TREE + f"SELECT o.id, o.record_id FROM operation o WHERE o.object = ? AND o.record_id IN ({marks}) "
+                        "AND o.kind IN ('delete', 'restore', 'merge') AND o.id > ? AND o.id NOT IN t",
+                        [root, obj] + chunk + [root]).fetchall():
+                    key = ("r", obj, rid)
+                    per_key.setdefault(key, set()).add(op_id)
+                    what[key] = f"record {self.journal._name(obj, rid)}"
+        for obj, ids in going.items():
+            meta = self.crm.registry.get(obj)
+            ids = sorted(set(ids))
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute_sql(
+                    _TREE + f"SELECT op_id, record_id FROM property_change WHERE object = ? AND record_id IN ({marks}) "
+                    "AND op_id > ? AND op_id NOT IN t "
+                    f"UNION SELECT op_id, a_id FROM association_change WHERE a_object = ? AND a_id IN ({marks}) "
+                    "AND op_id > ? AND op_id NOT IN t "
+                    f"UNION SELECT op_id, b_id FROM association_change WHERE b_object = ? AND b_id IN ({marks}) "
+                    "AND op_id > ? AND op_id NOT IN t",
+                    [root, meta.id] + chunk + [root, meta.id] + chunk + [root, meta.id] + chunk + [root]).fetchall()
+                for op_id, rid in rows:
+                    key = ("r", obj, rid)
+                    per_key.setdefault(key, set()).add(op_id)
+                    what[key] = f"record {self.journal._name(obj, rid)}"
+        if not per_key:
+            return None
+        cache: dict[int, Operation] = {}
+        tree_root = self.tail.id
+        for key, op_ids in per_key.items():
+            roots = {}
+            for op_id in op_ids:
+                r = self.journal._root(op_id, cache)
+                if r.id != tree_root:
+                    roots[r.id] = r
+            cancelled: set[int] = set()
+            for rid in sorted(roots, reverse=True):
+                if rid in cancelled:
+                    continue
+                r = roots[rid]
+                target = self.journal._summary(r).get("undoes") if r.kind in REVERT_KINDS + ("undo_import",) else None
+                if target is not None and target in roots:
+                    cancelled.add(target)
+                    continue
+                self.later_what = what[key]
+                return r
+        return None
+
+    # -- writing the inverse ------------------------------------------------------------------
+
+    def apply(self, verb: str, original_id: int, what: str) -> None:
+        crm, uop = self.crm, self.uop
+        reg = crm.registry
+        refuse = f"cannot {verb} operation {original_id} ({what})"
+        # 1. records that were not live before the tree go (their unique values are freed first)
+        going = [(obj, rid) for (obj, rid), (before, after) in self.records.items() if after and not before]
+        coming = [(obj, rid) for (obj, rid), (before, after) in self.records.items() if before and not after]
+        for obj, rid in going:
+            meta = reg.get(obj)
+            row = crm.records._row(meta, rid)
+            if row is None or row["deleted_at"] is not None:
+                continue
+            with crm.operation("delete", uop.source, uop.actor, object=obj, record_id=rid):
+                meta.model.update(deleted_at=now_iso()).where(meta.model.id == rid).execute()
+                dialect.fts_delete(crm.db, obj, rid)
+            self.records_written += 1
+        # 2. property values back to what they were before the tree, grouped into set-based updates
+        first_old: dict[tuple[int, int, str], str | None] = {}
+        last_new: dict[tuple[int, int, str], str | None] = {}
+        for _id, obj, rid, prop, old, new in self.props:
+            key = (obj, rid, prop)
+            if key not in first_old:
+                first_old[key] = old
+            last_new[key] = new
+        self._write_values(first_old, last_new, refuse)
+        # 3. records that were live before the tree come back
+        for obj, rid in coming:
+            meta = reg.get(obj)
+            row = crm.records._row(meta, rid)
+            if row is None or row["deleted_at"] is None:
+                continue
+            try:
+                with crm.operation("restore", uop.source, uop.actor, object=obj, record_id=rid):
+                    meta.model.update(deleted_at=None).where(meta.model.id == rid).execute()
+                    crm.records._index_text(meta, rid)
+            except Exception as exc:
+                from peewee import IntegrityError
+
+                if isinstance(exc, IntegrityError):
+                    raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: another live "
+                                   f"{meta.label.lower()} has the same unique value since") from None
+                raise
+            self.records_written += 1
+        # 4. links, newest change first
+        self._reverse_links(refuse)
+
+    def _write_values(self, first_old: dict, last_new: dict, refuse: str) -> None:
+        from peewee import IntegrityError
+
+        from .history import from_history_text
+
+        crm, uop = self.crm, self.uop
+        reg = crm.registry
+        groups: dict[tuple[int, str, str | None], list[int]] = {}
+        history = []
+        for (obj, rid, prop), old in first_old.items():
+            meta = reg.by_id.get(obj)
+            if meta is None or prop not in meta.properties:
+                continue
+            new = last_new[(obj, rid, prop)]
+            if new == old:
+                continue
+            groups.setdefault((obj, prop, old), []).append(rid)
+            history.append((uop.id, obj, rid, prop, new, old))
+        if not history:
+            return
+        now = now_iso()
+        reindex: dict[int, set[int]] = {}
+        cursor = crm.db.cursor()
+        try:
+            for (obj, prop, old), ids in groups.items():
+                meta = reg.by_id[obj]
+                value = from_history_text(meta.properties[prop], old)
+                ids = sorted(ids)
+                for start in range(0, len(ids), 900):
+                    chunk = ids[start:start + 900]
+                    marks = ",".join("?" * len(chunk))
+                    cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
+                                   [value, now] + chunk)
+                if prop in meta.search:
+                    reindex.setdefault(obj, set()).update(ids)
+        except IntegrityError:
+            raise CrmError(f"{refuse}: a value it would bring back is now used by another record") from None
+        cursor.executemany("INSERT INTO property_change (op_id, object, record_id, property, old_value, new_value) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", history)
+        self.values_written += len(history)
+        for obj, ids in reindex.items():
+            meta = reg.by_id[obj]
+            for rid in ids:
+                row = crm.records._row(meta, rid)
+                if row is not None and row["deleted_at"] is None:
+                    crm.records._index_text(meta, rid)
+
+    def _reverse_links(self, refuse: str) -> None:
+        if not self.links:
+            return
+        crm, uop = self.crm, self.uop
+        reg = crm.registry
+        db = crm.db
+        cursor = db.cursor()
+        companies = reg.objects.get("companies")
+        label_cache: dict[tuple[int, int, str], LabelDef | None] = {}
+        log: list[tuple] = []
+        holders: set[tuple[int, int]] = set()
+        recreated: set[tuple[int, int, int, int]] = set()
+        touched_from: set[tuple[int, int, int]] = set()
+
+        def edge_ids(ao, ai, bo, bi):
+            row = cursor.execute("SELECT id FROM association WHERE from_object=? AND from_id=? AND to_object=? AND to_id=?",
+                                 (ao, ai, bo, bi)).fetchone()
+            back = cursor.execute("SELECT id FROM association WHERE from_object=? AND from_id=? AND to_object=? AND to_id=?",
+                                  (bo, bi, ao, ai)).fetchone()
+            return (row[0] if row else None), (back[0] if back else None)
+
+        def find_label(ao, bo, name):
+            key = (ao, bo, name)
+            if key not in label_cache:
+                label_cache[key] = LabelDef.get_or_none((LabelDef.from_object == ao) & (LabelDef.to_object == bo)
+                                                        & (LabelDef.name == name))
+            return label_cache[key]
+
+        def add_log(ao, ai, bo, bi, action, label=None):
+            inverse = None
+            if label is not None and label.inverse_id:
+                inv = LabelDef.get_or_none(LabelDef.id == label.inverse_id)
+                inverse = inv.name if inv else None
+            log.append((uop.id, ao, ai, bo, bi, action, label.name if label else None, inverse))
+
+        def note_holder(ao, ai, bo, bi):
+            if companies is None:
+                return
+            if bo == companies.id and reg.by_id[ao].has_primary_company:
+                holders.add((ao, ai))
+            elif ao == companies.id and reg.by_id[bo].has_primary_company:
+                holders.add((bo, bi))
+
+        now = now_iso()
+        for _id, ao, ai, bo, bi, action, label_name in reversed(self.links):
+            note_holder(ao, ai, bo, bi)
+            fwd, back = edge_ids(ao, ai, bo, bi)
+            if action in ("created", "created_primary"):
+                if fwd is None:
+                    continue
+                for (lname, lid, inv_id) in cursor.execute(
+                        "SELECT d.name, d.id, d.inverse_id FROM association_label l JOIN label_def d ON d.id = l.label_id "
+                        "WHERE l.association_id = ?", (fwd,)).fetchall():
+                    add_log(ao, ai, bo, bi, "label_removed", find_label(ao, bo, lname))
+                is_primary = cursor.execute("SELECT is_primary FROM association WHERE id=?", (fwd,)).fetchone()[0]
+                if is_primary:
+                    add_log(ao, ai, bo, bi, "primary_removed")
+                cursor.execute("DELETE FROM association_label WHERE association_id IN (?, ?)", (fwd, back or 0))
+                cursor.execute("DELETE FROM association WHERE id IN (?, ?)", (fwd, back or 0))
+                add_log(ao, ai, bo, bi, "removed")
+            elif action == "removed":
+                if fwd is not None:
+                    continue
+                cursor.execute("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                               "VALUES (?, ?, ?, ?, 0, ?)", (ao, ai, bo, bi, now))
+                cursor.execute("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                               "VALUES (?, ?, ?, ?, 0, ?)", (bo, bi, ao, ai, now))
+                add_log(ao, ai, bo, bi, "created")
+                recreated.add((ao, ai, bo, bi))
+                touched_from.update({(ao, ai, bo), (bo, bi, ao)})
+            elif action in ("label_added", "label_removed"):
+                if fwd is None or not label_name:
+                    continue
+                label = find_label(ao, bo, label_name)
+                if label is None:
+                    raise CrmError(f"{refuse}: the label {label_name!r} no longer exists")
+                if action == "label_added":
+                    cursor.execute("DELETE FROM association_label WHERE association_id=? AND label_id=?", (fwd, label.id))
+                    if label.inverse_id and back:
+                        cursor.execute("DELETE FROM association_label WHERE association_id=? AND label_id=?",
+                                       (back, label.inverse_id))
+                    add_log(ao, ai, bo, bi, "label_removed", label)
+                else:
+                    cursor.execute("INSERT OR IGNORE INTO association_label (association_id, label_id) VALUES (?, ?)",
+                                   (fwd, label.id))
+                    if label.inverse_id and back:
+                        cursor.execute("INSERT OR IGNORE INTO association_label (association_id, label_id) VALUES (?, ?)",
+                                       (back, label.inverse_id))
+                    add_log(ao, ai, bo, bi, "label_added", label)
+                    touched_from.update({(ao, ai, bo), (bo, bi, ao)})
+            elif action in ("primary_set", "primary_removed"):
+                if fwd is None:
+                    continue
+                value = 1 if action == "primary_removed" else 0
+                cursor.execute("UPDATE association SET is_primary=? WHERE id IN (?, ?)", (value, fwd, back or 0))
+                add_log(ao, ai, bo, bi, "primary_set" if value else "primary_removed")
+        for start in range(0, len(log), 500):
+            cursor.executemany(
+                "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", log[start:start + 500])
+        self.link_rows_written += len(log)
+        self._check_result(refuse, holders, recreated, touched_from)
+
+    def _check_result(self, refuse: str, holders, recreated, touched_from) -> None:
+        """What only the result can tell: one primary company, limits, links to live records."""
+        crm = self.crm
+        reg = crm.registry
+        cursor = crm.db.cursor()
+        companies = reg.objects.get("companies")
+        for ho, hi in sorted(holders):
+            n, prim = cursor.execute(
+                "SELECT COUNT(*), COALESCE(SUM(is_primary), 0) FROM association WHERE from_object=? AND from_id=? "
+                "AND to_object=?", (ho, hi, companies.id)).fetchone()
+            if n and prim != 1:
+                raise CrmError(f"{refuse}: {self.journal._ref_name(ho, hi)} would have {prim} primary companies; "
+                               "its companies changed since")
+        live_cache: dict[tuple[int, int], bool] = {}
+
+        def live(obj, rid):
+            key = (obj, rid)
+            if key not in live_cache:
+                meta = reg.by_id[obj]
+                live_cache[key] = crm.records.exists(meta, rid, live=True)
+            return live_cache[key]
+
+        for ao, ai, bo, bi in recreated:
+            for obj, rid in ((ao, ai), (bo, bi)):
+                if not live(obj, rid):
+                    later = (Operation.select().where((Operation.object == reg.by_id[obj].name) & (Operation.record_id == rid)
+                                                      & Operation.kind.in_(["delete", "merge"]))
+                             .order_by(Operation.id.desc()).first())
+                    by = f" by operation {self.journal._root(later.id, {}).id}" if later is not None else ""
+                    raise CrmError(f"{refuse}: {self.journal._ref_name(obj, rid)} was deleted since{by}; restore it first")
+        if not touched_from:
+            return
+        limits = {(p.from_object_id, p.to_object_id): p.limit_count for p in PairLimit.select()}
+        for fo, fi, to in sorted(touched_from):
+            limit = limits.get((fo, to))
+            if limit is not None:
+                n = cursor.execute("SELECT COUNT(*) FROM association WHERE from_object=? AND from_id=? AND to_object=?",
+                                   (fo, fi, to)).fetchone()[0]
+                if n > limit:
+                    raise CrmError(f"{refuse}: {self.journal._ref_name(fo, fi)} would have {n} "
+                                   f"{reg.by_id[to].plural_label.lower()} (limit {limit}); links were added since")
+            for label_id, name, limit_count, n in cursor.execute(
+                    "SELECT d.id, d.name, d.limit_count, COUNT(*) FROM association a JOIN association_label l "
+                    "ON l.association_id = a.id JOIN label_def d ON d.id = l.label_id WHERE a.from_object=? AND "
+                    "a.from_id=? AND a.to_object=? AND d.limit_count IS NOT NULL GROUP BY d.id", (fo, fi, to)).fetchall():
+                if n > limit_count:
+                    raise CrmError(f"{refuse}: {self.journal._ref_name(fo, fi)} would have {n} links labelled "
+                                   f"{name!r} (limit {limit_count}); labels were added since")
