@@ -28,6 +28,13 @@ class CrmApp(App):
         # "Okoro" in one read over SSH) were all queued to the first field, gluing them together.
         Binding("tab", "focus_step(1)", "Next field", show=False, priority=True, id="app.focus_next"),
         Binding("shift+tab", "focus_step(-1)", "Previous field", show=False, priority=True, id="app.focus_previous"),
+        # Undo and redo from every screen (a screen's own u, as the import history's, comes first).
+        Binding("u,ctrl+z", "undo", "Undo", id="app.undo"),
+        Binding("U,ctrl+y", "redo", "Redo", id="app.redo"),
+        Binding("ctrl+o", "operations", "Operations", show=False, id="app.operations"),
+        # j/k in every list and table that has no j/k of its own (pickers, history tables)
+        Binding("j", "list_step(1)", "Down", show=False, id="app.list_down"),
+        Binding("k", "list_step(-1)", "Up", show=False, id="app.list_up"),
     ]
 
     def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
@@ -156,6 +163,73 @@ class CrmApp(App):
         else:
             self.screen.focus_previous()
 
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in ("undo", "redo", "operations"):
+            from textual.screen import ModalScreen
+
+            # Not behind a modal (a form, a question, a running bulk change): finish that first.
+            return not isinstance(self.screen, ModalScreen)
+        return True
+
+    def action_undo(self) -> None:
+        self._journal_step("undo")
+
+    def action_redo(self) -> None:
+        self._journal_step("redo")
+
+    def _journal_step(self, kind: str) -> None:
+        from .errors import CrmError
+
+        try:
+            if kind == "undo":
+                result = self.crm.journal.undo(source=sources.USER)
+            else:
+                result = self.crm.journal.redo(source=sources.USER)
+        except CrmError as exc:
+            self.notify(str(exc).splitlines()[0], severity="warning", markup=False, timeout=8)
+            return
+        self.notify_undo(result, kind)
+        screen = self.screen
+        if getattr(screen, "action_refresh", None) is not None:
+            self.call_later(screen.run_action, "refresh")
+
+    def key_for(self, *binding_ids: str) -> str | None:
+        """The key in effect (as remapped) for a binding of this screen or the app, for hints."""
+        for _key, active in self.screen.active_bindings.items():
+            if active.binding.id in binding_ids:
+                return self.get_key_display(active.binding)
+        return None
+
+    def notify_undo(self, result, kind: str) -> None:
+        """'Undid bulk edit of 2 contacts: Email · U redoes' (names records, not ids)."""
+        verb, _, what = result.summary.partition(" ")  # "undid Bulk edit of ..." -> "Undid bulk edit of ..."
+        text = f"{verb.capitalize()} {what[:1].lower()}{what[1:]}" if what else result.summary
+        if kind == "undo":
+            key = self.key_for("app.redo", "operations.redo")
+            text += f" · {key} redoes" if key else ""
+        else:
+            key = self.key_for("app.undo")
+            text += f" · {key} undoes it again" if key else ""
+        self.notify(text, title="Undone" if kind == "undo" else "Redone", markup=False, timeout=8)
+
+    def action_operations(self) -> None:
+        from screens.operations import OperationsScreen
+
+        if not isinstance(self.screen, OperationsScreen):
+            self.push_screen(OperationsScreen())
+
+    def action_list_step(self, step: int) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import DataTable, OptionList
+
+        focused = self.focused
+        if not isinstance(focused, (OptionList, DataTable)):
+            raise SkipAction()
+        if step > 0:
+            focused.action_cursor_down()
+        else:
+            focused.action_cursor_up()
+
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
@@ -181,6 +255,8 @@ class CrmApp(App):
         yield SystemCommand("Import history", "Past imports; undo one completely",
                             lambda: self.push_screen(ImportHistoryScreen()))
         yield SystemCommand("Search everywhere", "Search every object and open a record", self.search_everywhere)
+        yield SystemCommand("Operations", "Every change, newest first: undo any of them, redo the last undo",
+                            self.action_operations)
         # Every binding of the focused screen is also a command, by its description.
         seen = {"Search everywhere"}
         for active in screen.active_bindings.values():

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     import_wizard,
     index,
     modals,
+    operations,
     pipelines,
     progress,
     record,

@@ -168,3 +168,64 @@ async def test_create_new_in_the_sidebar_offers_an_existing_company(db_path):
         assert app.crm.assoc.linked_ids(("contacts", ids["ann"]), "companies") == [ids["acme"]]
         assert app.crm.records.get("companies", ids["acme"]).properties["name"] == "Acme"
         assert app.crm.records.count("companies") == 3
+
+
+# -- bulk changes ask first, and one key takes them back --------------------------------------------------
+
+async def test_bulk_edit_asks_with_what_changes_runs_and_u_takes_it_back(demo_db):
+    from textual.widgets import Select
+
+    from screens.index import IndexScreen
+    from screens.index_modals import BulkEditModal
+    from screens.modals import ConfirmModal
+    from widgets.property_form import PropertyForm
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        ids = [screen.table.record_id_at(0), screen.table.record_id_at(1)]
+        emails = {rid: app.crm.records.get("contacts", rid).properties["email"] for rid in ids}
+        await pilot.press("space", "j", "space", "e")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, BulkEditModal)
+        modal.query_one("#property", Select).value = "email"
+        await settle(pilot, 3)
+        await pilot.press("ctrl+s")  # an empty value: it clears the emails, so it must ask and say so
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal)
+        assert "Clear Email on 2 contacts?" in confirm.question
+        assert "2 of 2 will change" in confirm.question
+        assert emails[ids[0]] in confirm.question
+        await pilot.press("n")  # no: nothing written
+        await settle(pilot)
+        assert app.screen is screen
+        assert all(app.crm.records.get("contacts", rid).properties["email"] == emails[rid] for rid in ids)
+
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#property", Select).value = "jobtitle"
+        await settle(pilot, 3)
+        app.screen.query_one(PropertyForm).set_raw("jobtitle", "Roaster")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "Set Job title to Roaster on 2 contacts?" in app.screen.question
+        await pilot.press("y")
+        await settle(pilot, 5)
+        assert app.screen is screen
+        assert all(app.crm.records.get("contacts", rid).properties["jobtitle"] == "Roaster" for rid in ids)
+        assert any("u undoes" in n.message for n in app._notifications)
+
+        await pilot.press("u")  # one key takes the whole bulk edit back
+        await settle(pilot, 5)
+        assert all(app.crm.records.get("contacts", rid).properties["jobtitle"] != "Roaster" for rid in ids)
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith("Undid bulk edit of 2 contacts") and "U redoes" in m for m in messages), messages
+        assert "Roaster" not in [screen.pager.fetch(0, 1)[0][1]]
+
+        await pilot.press("U")  # and redo puts it back
+        await settle(pilot, 5)
+        assert all(app.crm.records.get("contacts", rid).properties["jobtitle"] == "Roaster" for rid in ids)
