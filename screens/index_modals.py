@@ -539,6 +539,9 @@ class NewRecordModal(ModalScreen[int | None]):
             if key:
                 form.query_one(f"#pf-{key}").focus()
 
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
 
 def saved_message(crm, meta, result, verb: str) -> str:
     """'Created contact Ines Okoro', 'Updated company Acme (Industry)': a toast names the record."""
@@ -549,9 +552,6 @@ def saved_message(crm, meta, result, verb: str) -> str:
         text += f" ({', '.join(labels)})" if labels else " (nothing changed)"
     notes = [note for note in getattr(result, "notes", []) if note]
     return "; ".join([text] + notes)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def _error_property(message: str, meta) -> str | None:

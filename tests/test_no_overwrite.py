@@ -229,3 +229,13 @@ async def test_bulk_edit_asks_with_what_changes_runs_and_u_takes_it_back(demo_db
         await pilot.press("U")  # and redo puts it back
         await settle(pilot, 5)
         assert all(app.crm.records.get("contacts", rid).properties["jobtitle"] == "Roaster" for rid in ids)
+
+
+async def test_escape_leaves_the_new_record_form_without_writing(demo_db):
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n", *"Zed", "escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, NewRecordModal)
+        assert app.crm.records.count("contacts") == 300

@@ -83,3 +83,38 @@ async def test_every_focus_stop_of_a_form_is_a_field(demo_db):
             focused = app.focused
             assert focused.__class__.__name__ in ("Input", "Select", "Button"), focused
             assert focused.region.area > 0, focused
+
+
+async def test_j_and_k_move_in_history_tables_and_pickers(demo_db):
+    from textual.widgets import DataTable, OptionList
+
+    from screens.history import AssocHistoryScreen
+    from screens.index_modals import AssocPopup
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        company = app.crm.assoc.primary_company(("contacts", 1)) or 1
+        app.push_screen(AssocHistoryScreen("companies", company))
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count >= 2 and table.cursor_row == 0
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("k")
+        assert table.cursor_row == 0
+        await pilot.press("escape")
+        await settle(pilot)
+        app.push_screen(AssocPopup("Companies", [("companies", 1, "One"), ("companies", 2, "Two"), ("companies", 3, "Three")]))
+        await settle(pilot)
+        options = app.screen.query_one(OptionList)
+        await pilot.press("j", "j")
+        assert options.highlighted == 2
+        await pilot.press("k")
+        assert options.highlighted == 1
+        # in a text field j is a letter
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("slash", "j")
+        await settle(pilot)
+        assert app.screen.query_one("#search").value == "j"
