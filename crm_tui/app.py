@@ -72,8 +72,8 @@ class CrmApp(App):
         import screens  # noqa: F401  (imports every screen so that the keymap knows their binding ids)
 
         self.startup_warnings += apply_keymap(self, self.config.keymap)
+        self._mark_title()
         if self.crm.readonly:
-            self.title = "crm-tui [read-only]"
             self.notify(f"{self.db_path} is read-only: you can look, but changes are refused", severity="warning",
                         markup=False, timeout=15)
         for warning in self.startup_warnings:
@@ -88,6 +88,11 @@ class CrmApp(App):
             from screens.welcome import WelcomeScreen
 
             self.push_screen(WelcomeScreen(str(self.db_path)), self._welcome_choice)
+
+    def _mark_title(self) -> None:
+        """The header says when the data is the demo's (rebuilt on every --demo) or read-only."""
+        marks = (["demo database"] if self.crm.setting("demo", False) else []) + (["read-only"] if self.crm.readonly else [])
+        self.title = "crm-tui" + "".join(f" [{mark}]" for mark in marks)
 
     def database_is_empty(self) -> bool:
         return all(self.crm.records.count(name) == 0 and self.crm.records.count(name, deleted=True) == 0
@@ -114,6 +119,7 @@ class CrmApp(App):
         self.crm.close()
         self.db_path = Path(path)
         self.crm = Crm.open(path, user_name=self.config.user_name)
+        self._mark_title()
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self.push_screen(IndexScreen(self.first_object()))

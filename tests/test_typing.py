@@ -118,3 +118,21 @@ async def test_j_and_k_move_in_history_tables_and_pickers(demo_db):
         await pilot.press("slash", "j")
         await settle(pilot)
         assert app.screen.query_one("#search").value == "j"
+
+
+async def test_the_demo_database_is_marked_on_screen(demo_db, db_path):
+    from textual.widgets import Header
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "[demo database]" in app.title
+        assert "demo database" in str(app.screen.query_one("HeaderTitle").render())
+        await pilot.press("enter")  # a record screen says it too
+        await settle(pilot, 5)
+        assert app.screen.__class__.__name__ == "RecordScreen"
+        assert "demo database" in str(app.screen.query_one("HeaderTitle").render())
+    app = CrmApp(db_path)  # an ordinary database is not marked
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "demo" not in app.title
