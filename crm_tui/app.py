@@ -20,7 +20,8 @@ class CrmApp(App):
     TITLE = "crm-tui"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("question_mark", "help", "Help", id="app.help"),
+        # priority: a modal hides the app's other bindings, and `?` lists the modal's own keys there
+        Binding("question_mark", "help", "Help", id="app.help", priority=True),
         # ctrl+p too: Textual adds its own ctrl+p only when no binding runs command_palette
         Binding("colon", "command_palette", "Commands", show=False, id="app.commands"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette", priority=True),
@@ -245,7 +246,13 @@ class CrmApp(App):
             focused.action_cursor_up()
 
     def action_help(self) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import Input, TextArea
+
         from screens.help import HelpScreen
+
+        if isinstance(self.focused, (Input, TextArea)) or isinstance(self.screen, HelpScreen):
+            raise SkipAction()  # a ? typed into a field, or the help's own ? that closes it
 
         self.push_screen(HelpScreen(self.screen))
 

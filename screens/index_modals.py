@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from screens.modals import ConfirmModal, ExistingRecordModal
+from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter
 from crm_tui import sources
 from crm_tui.records import DEDUPE_KEYS
 from crm_tui.errors import CrmError
@@ -88,7 +88,7 @@ def filter_text(crm, meta, flt: Filter) -> str:
     return f"{label} {op} {shown}"
 
 
-class TextPromptModal(ModalScreen[str | None]):
+class TextPromptModal(ModalFooter, ModalScreen[str | None]):
     """Ask for one line of text (a view name)."""
 
     DEFAULT_CSS = modal_css("TextPromptModal")
@@ -124,7 +124,7 @@ class TextPromptModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class FilterModal(ModalScreen[Filter | None]):
+class FilterModal(ModalFooter, ModalScreen[Filter | None]):
     """Choose a property (or an association), an operator fitting its type, and a value."""
 
     DEFAULT_CSS = modal_css("FilterModal") + """
@@ -335,7 +335,7 @@ class ColumnList(OptionList):
         return [key for key, _label, shown in self.items if shown]
 
 
-class ColumnsModal(ModalScreen[list[str] | None]):
+class ColumnsModal(ModalFooter, ModalScreen[list[str] | None]):
     """Edit columns: which show and in what order."""
 
     DEFAULT_CSS = modal_css("ColumnsModal") + """
@@ -370,7 +370,7 @@ class ColumnsModal(ModalScreen[list[str] | None]):
         self.dismiss(None)
 
 
-class ViewsModal(ModalScreen[tuple[str, object] | None]):
+class ViewsModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Pick a saved view; also save as new, rename, duplicate, delete, make default.
 
     Dismisses with ("switch", view_id), ("new", name), or None. Rename, duplicate, delete and
@@ -477,7 +477,7 @@ class ViewsModal(ModalScreen[tuple[str, object] | None]):
         self.dismiss(None)
 
 
-class NewRecordModal(ModalScreen[int | None]):
+class NewRecordModal(ModalFooter, ModalScreen[int | None]):
     """A PropertyForm for a new record; ctrl+s (or enter in the last field) creates it."""
 
     DEFAULT_CSS = modal_css("NewRecordModal") + """
@@ -561,7 +561,7 @@ def _error_property(message: str, meta) -> str | None:
     return None
 
 
-class BulkEditModal(ModalScreen[tuple[str, object] | None]):
+class BulkEditModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Choose a property and a value to set on every selected record."""
 
     DEFAULT_CSS = modal_css("BulkEditModal")
@@ -615,7 +615,7 @@ class BulkEditModal(ModalScreen[tuple[str, object] | None]):
         self.dismiss(None)
 
 
-class RecordSearchModal(ModalScreen[tuple[str, int] | None]):
+class RecordSearchModal(ModalFooter, ModalScreen[tuple[str, int] | None]):
     """Search records as you type (every object, or some) and choose one: (object, id)."""
 
     DEFAULT_CSS = modal_css("RecordSearchModal") + """
@@ -694,7 +694,7 @@ class RecordSearchModal(ModalScreen[tuple[str, int] | None]):
         self.dismiss(None)
 
 
-class AssocPopup(ModalScreen[tuple[str, int] | None]):
+class AssocPopup(ModalFooter, ModalScreen[tuple[str, int] | None]):
     """The records behind an association cell; enter opens one."""
 
     DEFAULT_CSS = modal_css("AssocPopup")

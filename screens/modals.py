@@ -10,7 +10,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
-class ConfirmModal(ModalScreen[bool]):
+class ModalFooter:
+    """Mixed into a modal: a footer of the modal's own keys (not the screen's underneath), which `?`
+    lists too."""
+
+    def on_mount(self) -> None:
+        from textual.widgets import Footer
+
+        if not self.query(Footer):
+            self.mount(Footer())
+
+
+class ConfirmModal(ModalFooter, ModalScreen[bool]):
     """A yes/no question; `y`/enter confirms, `n`/escape cancels."""
 
     DEFAULT_CSS = """
@@ -48,7 +59,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class ExistingRecordModal(ModalScreen[str | None]):
+class ExistingRecordModal(ModalFooter, ModalScreen[str | None]):
     """Creating a record whose email (contacts) or domain (companies) already exists: say so and
     offer the existing record instead of writing over it. Shows what an update would change.
 
@@ -94,13 +105,10 @@ class ExistingRecordModal(ModalScreen[str | None]):
         self.hint = " · ".join(words[offer] for offer in offers) + " · escape goes back to the form"
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Footer
-
         with Vertical():
             yield Static(self.question, markup=False, classes="title")
             yield Static(self.diff, markup=False, classes="diff", id="diff")
             yield Static(self.hint, markup=False, classes="hint")
-        yield Footer()
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "choose":

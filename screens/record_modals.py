@@ -22,6 +22,7 @@ from textual.widgets.selection_list import Selection
 from crm_tui import sources
 from crm_tui.errors import CrmError
 from crm_tui.sanitize import clean_line
+from screens.modals import ModalFooter
 from widgets.tick_list import TickList
 from widgets.property_form import PropertyForm, form_properties
 
@@ -54,7 +55,7 @@ def literal(text) -> Content:
     return Content(clean_line(str(text if text is not None else "")))
 
 
-class Base(ModalScreen):
+class Base(ModalFooter, ModalScreen):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="record_modal.cancel")]
 
     def action_cancel(self) -> None:

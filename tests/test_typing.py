@@ -136,3 +136,39 @@ async def test_the_demo_database_is_marked_on_screen(demo_db, db_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "demo" not in app.title
+
+
+async def test_a_modal_shows_its_own_keys_in_its_footer_and_help(demo_db):
+    from textual.widgets import Footer
+
+    from screens.help import HelpScreen
+    from screens.modals import ConfirmModal
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")  # delete asks
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, ConfirmModal)
+        footer = modal.query_one(Footer)
+        shown = " ".join(str(item.render()) for item in footer.query("FooterKey"))
+        assert "Yes" in shown and "No" in shown and "Search" not in shown, shown
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert "confirm.yes" in text and "index.bulk_delete" not in text
+        await pilot.press("question_mark")  # closes the help, not another one
+        await settle(pilot)
+        assert app.screen is modal
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("n")  # the new-record form: its own keys below it
+        await settle(pilot)
+        shown = " ".join(str(item.render()) for item in app.screen.query_one(Footer).query("FooterKey"))
+        assert "Create" in shown and "Cancel" in shown, shown
+        await pilot.press("question_mark")  # in a text field ? is a character
+        await settle(pilot)
+        assert app.screen.query_one("#pf-firstname").value == "?"
+        assert app.crm.records.count("contacts") == 300
