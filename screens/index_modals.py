@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter
+from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter, saved_message
 from crm_tui import sources
 from crm_tui.records import DEDUPE_KEYS
 from crm_tui.errors import CrmError
@@ -541,17 +541,6 @@ class NewRecordModal(ModalFooter, ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def saved_message(crm, meta, result, verb: str) -> str:
-    """'Created contact Ines Okoro', 'Updated company Acme (Industry)': a toast names the record."""
-    name = crm.records.display_names(meta, [result.id]).get(result.id) or f"#{result.id}"
-    text = f"{verb} {meta.label.lower()} {name}"
-    if verb == "Updated":
-        labels = [meta.properties[p].label for p in result.changed if p in meta.properties]
-        text += f" ({', '.join(labels)})" if labels else " (nothing changed)"
-    notes = [note for note in getattr(result, "notes", []) if note]
-    return "; ".join([text] + notes)
 
 
 def _error_property(message: str, meta) -> str | None:

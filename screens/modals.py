@@ -120,3 +120,15 @@ class ExistingRecordModal(ModalFooter, ModalScreen[str | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def saved_message(crm, meta, result, verb: str) -> str:
+    """'Created contact Ines Okoro', 'Updated company Acme (Industry)': a toast names the record."""
+    name = crm.records.display_names(meta, [result.id]).get(result.id) or f"#{result.id}"
+    text = f"{verb} {meta.label.lower()} {name}"
+    if verb == "Updated":
+        labels = [meta.properties[p].label for p in result.changed if p in meta.properties]
+        text += f" ({', '.join(labels)})" if labels else " (nothing changed)"
+    notes = [note for note in getattr(result, "notes", []) if note]
+    return "; ".join([text] + notes)
+

@@ -172,3 +172,32 @@ async def test_a_modal_shows_its_own_keys_in_its_footer_and_help(demo_db):
         await settle(pilot)
         assert app.screen.query_one("#pf-firstname").value == "?"
         assert app.crm.records.count("contacts") == 300
+
+
+async def test_the_record_header_stays_visible_after_an_edit_in_place_at_80x24(demo_db):
+    from screens.record import RecordScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot, 5)
+        screen = app.screen
+        assert isinstance(screen, RecordScreen)
+        name = screen.record.display_name
+        props = screen.query_one("#props")
+        props.highlighted = next(i for i, option in enumerate(props._options) if option.id == "p:jobtitle")
+        await pilot.press("enter")
+        await settle(pilot, 4)
+        await pilot.press(*"Chief", "enter")  # the old value is selected: typing replaces it
+        await settle(pilot, 6)
+        assert screen.record.properties["jobtitle"] == "Chief"
+        head = screen.query_one("#head")
+        assert name in str(head.render())
+        # what is on screen where the header is, is the header: its first line (the name) is shown
+        region = head.region
+        assert region.height > 0 and 0 <= region.y < 24
+        assert app.get_widget_at(region.x + 1, region.y)[0] is head
+        toasts = [n.message for n in app._notifications]
+        assert any(name in t and "Job title" in t for t in toasts), toasts
+        assert not any("contact 1 " in t or "(jobtitle)" in t for t in toasts), toasts
