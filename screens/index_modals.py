@@ -15,8 +15,9 @@ from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from screens.labels import NO_VALUE_OPS, column_label, filter_text  # noqa: F401  (importable from here too)
-from screens.modals import ConfirmModal
+from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter, saved_message
 from crm_tui import sources
+from crm_tui.records import DEDUPE_KEYS
 from crm_tui.errors import CrmError
 from crm_tui.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_for
 from crm_tui.views import available_columns
@@ -46,7 +47,7 @@ def modal_css(name: str) -> str:
     return MODAL_CSS.format(name=name)
 
 
-class TextPromptModal(ModalScreen[str | None]):
+class TextPromptModal(ModalFooter, ModalScreen[str | None]):
     """Ask for one line of text (a view name)."""
 
     DEFAULT_CSS = modal_css("TextPromptModal")
@@ -82,7 +83,7 @@ class TextPromptModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class FilterModal(ModalScreen[Filter | None]):
+class FilterModal(ModalFooter, ModalScreen[Filter | None]):
     """Choose a property (or an association), an operator fitting its type, and a value."""
 
     DEFAULT_CSS = modal_css("FilterModal") + """
@@ -293,7 +294,7 @@ class ColumnList(OptionList):
         return [key for key, _label, shown in self.items if shown]
 
 
-class ColumnsModal(ModalScreen[list[str] | None]):
+class ColumnsModal(ModalFooter, ModalScreen[list[str] | None]):
     """Edit columns: which show and in what order."""
 
     DEFAULT_CSS = modal_css("ColumnsModal") + """
@@ -328,7 +329,7 @@ class ColumnsModal(ModalScreen[list[str] | None]):
         self.dismiss(None)
 
 
-class ViewsModal(ModalScreen[tuple[str, object] | None]):
+class ViewsModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Pick a saved view; also save as new, rename, duplicate, delete, make default.
 
     Dismisses with ("switch", view_id), ("new", name), or None. Rename, duplicate, delete and
@@ -435,7 +436,7 @@ class ViewsModal(ModalScreen[tuple[str, object] | None]):
         self.dismiss(None)
 
 
-class NewRecordModal(ModalScreen[int | None]):
+class NewRecordModal(ModalFooter, ModalScreen[int | None]):
     """A PropertyForm for a new record; ctrl+s (or enter in the last field) creates it."""
 
     DEFAULT_CSS = modal_css("NewRecordModal") + """
@@ -465,13 +466,37 @@ class NewRecordModal(ModalScreen[int | None]):
     @on(PropertyForm.Submitted)
     def _submitted(self, event: PropertyForm.Submitted) -> None:
         values = {k: v for k, v in event.values.items() if v is not None}
+        form = event.form
         try:
+            existing = self.crm.records.find_existing(self.meta.name, values)
+            if existing is not None:
+                # Never write over a record that holds this email / domain without asking.
+                self.app.push_screen(ExistingRecordModal(self.crm, self.meta.name, existing, values),
+                                     lambda choice: self._existing_chosen(choice, existing, values, form))
+                return
             result = self.crm.records.create(self.meta.name, values, sources.USER)
         except CrmError as exc:
-            event.form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
+            form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
             return
-        self.notify(result.message, markup=False)
+        self.notify(saved_message(self.crm, self.meta, result, "Created"), markup=False)
         self.dismiss(result.id)
+
+    def _existing_chosen(self, choice: str | None, existing: int, values: dict, form) -> None:
+        if choice == "open":
+            self.dismiss(None)
+            self.app.open_record(self.meta.name, existing)
+        elif choice == "update":
+            try:
+                result = self.crm.records.update(self.meta.name, existing, values, sources.USER)
+            except CrmError as exc:
+                form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
+                return
+            self.notify(saved_message(self.crm, self.meta, result, "Updated"), markup=False)
+            self.dismiss(existing)
+        else:
+            key = DEDUPE_KEYS.get(self.meta.name)
+            if key:
+                form.query_one(f"#pf-{key}").focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -484,7 +509,7 @@ def _error_property(message: str, meta) -> str | None:
     return None
 
 
-class BulkEditModal(ModalScreen[tuple[str, object] | None]):
+class BulkEditModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Choose a property and a value to set on every selected record."""
 
     DEFAULT_CSS = modal_css("BulkEditModal")
@@ -538,7 +563,7 @@ class BulkEditModal(ModalScreen[tuple[str, object] | None]):
         self.dismiss(None)
 
 
-class RecordSearchModal(ModalScreen[tuple[str, int] | None]):
+class RecordSearchModal(ModalFooter, ModalScreen[tuple[str, int] | None]):
     """Search records as you type (every object, or some) and choose one: (object, id)."""
 
     DEFAULT_CSS = modal_css("RecordSearchModal") + """
@@ -617,7 +642,7 @@ class RecordSearchModal(ModalScreen[tuple[str, int] | None]):
         self.dismiss(None)
 
 
-class AssocPopup(ModalScreen[tuple[str, int] | None]):
+class AssocPopup(ModalFooter, ModalScreen[tuple[str, int] | None]):
     """The records behind an association cell; enter opens one."""
 
     DEFAULT_CSS = modal_css("AssocPopup")

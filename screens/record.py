@@ -25,6 +25,7 @@ from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
+from screens.modals import saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
@@ -212,9 +213,10 @@ H and P open the association and property history; m lists every action."""
         yield Static("", id="banner", markup=False)
         yield Static("", id="panel-tabs", markup=False)
         with Horizontal(id="panels"):
-            with VerticalScroll(id="left"):
-                yield Static("", id="head")
-                yield from self._compose_properties()
+            with Vertical(id="left"):
+                yield Static("", id="head")  # outside the scroll: an edit never scrolls the name away
+                with VerticalScroll(id="left-scroll"):
+                    yield from self._compose_properties()
             yield Timeline(self.crm, self.ref, id="timeline")
             yield AssocSidebar(self.crm, self.ref, id="sidebar", classes="side-panel")
         yield CoalescedFooter()
@@ -231,7 +233,7 @@ H and P open the association and property history; m lists every action."""
         self._apply_width(self.app.size.width)
         self.refresh_record()
         self.query_one("#timeline").focus() if self.app.size.width >= NARROW else self._focus_panel()
-        self.call_after_refresh(self.query_one("#left").scroll_home, animate=False)
+        self.call_after_refresh(self.query_one("#left-scroll").scroll_home, animate=False)
 
     def on_resize(self, event) -> None:
         if self.record is not None:
@@ -396,7 +398,7 @@ H and P open the association and property history; m lists every action."""
             form.show_error(name, str(exc))
             return False
         self.refresh_record()
-        self.say(result.message + ("; " + "; ".join(result.notes) if result.notes else ""))
+        self.say(saved_message(self.crm, self.meta, result, "Updated"))  # names the record, not its id
         return True
 
     @on(PropertyForm.Changed, ".edit-form")
