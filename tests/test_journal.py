@@ -611,3 +611,17 @@ def test_core_undo_of_an_id_out_of_range_is_not_found(crm):
     for bad in (2**64, -1, "x"):
         with pytest.raises(NotFound):
             crm.journal.undo(bad)
+
+
+def test_redo_refused_when_a_later_edit_changed_the_same_value(crm, people):
+    crm.records.update("contacts", people["ines"], {"jobtitle": "CTO"}, sources.USER)
+    edit = crm.journal.list(limit=1)[0].id
+    crm.journal.undo()
+    crm.records.update("contacts", people["ines"], {"jobtitle": "Chair"}, sources.USER)
+    later = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot redo operation {edit} .*operation {later}"):
+        crm.journal.redo()
+    assert counts() == before
+    assert [o.id for o in crm.journal.list(include_undone=False)].count(edit) == 0
+    assert edit in [o.id for o in crm.journal.list(include_undone=True)]
