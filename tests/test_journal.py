@@ -625,3 +625,19 @@ def test_redo_refused_when_a_later_edit_changed_the_same_value(crm, people):
     assert counts() == before
     assert [o.id for o in crm.journal.list(include_undone=False)].count(edit) == 0
     assert edit in [o.id for o in crm.journal.list(include_undone=True)]
+
+
+def test_undo_of_a_restore_deletes_again_with_its_links(crm, people):
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["acme"]))
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["globex"]))
+    crm.records.delete("companies", people["acme"], sources.USER)
+    crm.records.restore("companies", people["acme"], sources.USER)
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["acme"]
+    crm.journal.undo()
+    assert crm.records.get("companies", people["acme"]).deleted
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["globex"]]
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["globex"]
+    healthy(crm)
+    crm.journal.redo()
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["acme"]
+    healthy(crm)
