@@ -46,6 +46,8 @@ NOT_UNDOABLE_WHY = {
     "undo_import": "an import's undo deleted its records for good; import the file again",
 }
 
+RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
+
 _TREE = "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
 
 
@@ -140,11 +142,27 @@ class Journal:
             why = NOT_UNDOABLE_WHY.get(op.kind, "it is not kept in history in a way an undo can reverse")
             return f"operation {op.id} ({op.kind}) cannot be undone: {why}"
         summary = self._summary(op)
-        if summary.get("status") == "running":
-            return f"operation {op.id} is still running (or was killed part-way); wait for it, or undo it when it is done"
+        if summary.get("status") == "running" and self._still_running(op):
+            return f"operation {op.id} is still running; wait for it to finish (or cancel it), then undo it"
         if op.kind == "import" and summary.get("dry_run"):
             return f"operation {op.id} was a dry run: nothing to undo"
         return None
+
+    @staticmethod
+    def _still_running(op: Operation) -> bool:
+        """A bulk change or an import says "running" until its last batch: it is still running when
+        a batch committed within RUNNING_GRACE seconds; otherwise it was killed part-way, and its
+        undo reverses the whole batches it committed."""
+        from datetime import datetime, timezone
+
+        newest = Operation.select(Operation.at).where(Operation.parent == op.id).order_by(Operation.id.desc()).scalar()
+        try:
+            at = datetime.fromisoformat((newest or op.at).replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+        return (datetime.now(timezone.utc) - at).total_seconds() < RUNNING_GRACE
 
     @staticmethod
     def _summary(op: Operation) -> dict:

@@ -641,3 +641,21 @@ def test_undo_of_a_restore_deletes_again_with_its_links(crm, people):
     crm.journal.redo()
     assert crm.assoc.primary_company(("contacts", people["ines"])) == people["acme"]
     healthy(crm)
+
+
+def test_a_bulk_edit_killed_part_way_can_be_undone_for_what_it_committed(crm, people):
+    import json
+
+    from crm_tui import bulk
+
+    ids = [people["ines"], people["bo"]]
+    result = bulk.bulk_update(crm, "contacts", ids, {"jobtitle": "Buyer"}, source=sources.USER, batch_size=1)
+    parent = Operation.get_by_id(result.op_id)
+    summary = json.loads(parent.summary)
+    Operation.update(summary=json.dumps({**summary, "status": "running"})).where(Operation.id == parent.id).execute()
+    with pytest.raises(CrmError, match="still running"):  # its last batch is seconds old: it may still be running
+        crm.journal.undo(parent.id)
+    Operation.update(at="2020-01-01T00:00:00.000000Z").where(Operation.parent == parent.id).execute()
+    crm.journal.undo(parent.id)  # killed part-way long ago: undo what it committed
+    assert all(crm.records.get("contacts", i).properties["jobtitle"] is None for i in ids)
+    healthy(crm)
