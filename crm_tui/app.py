@@ -5,6 +5,7 @@ This module and `screens/`, `widgets/` are the only places that import Textual.
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 from pathlib import Path
 
@@ -34,10 +35,23 @@ class CrmApp(KeepsRunning, App):
     TITLE = "crm-tui"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("question_mark", "help", "Help", id="app.help"),
+        # priority: a modal hides the app's other bindings, and `?` lists the modal's own keys there
+        Binding("question_mark", "help", "Help", id="app.help", priority=True),
         # ctrl+p too: Textual adds its own ctrl+p only when no binding runs command_palette
         Binding("colon", "command_palette", "Commands", show=False, id="app.commands"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette", priority=True),
+        # Tab moves focus before the next key is handed on: keys that arrive together ("Ines", Tab,
+        # "Okoro" in one read over SSH) were all queued to the first field, gluing them together.
+        Binding("tab", "focus_step(1)", "Next field", show=False, priority=True, id="app.focus_next"),
+        Binding("shift+tab", "focus_step(-1)", "Previous field", show=False, priority=True, id="app.focus_previous"),
+        # Undo and redo from every screen (a screen's own u, as the import history's, comes first).
+        Binding("u,ctrl+z", "undo", "Undo", id="app.undo"),
+        Binding("U,ctrl+y", "redo", "Redo", id="app.redo"),
+        Binding("ctrl+o", "operations", "Operations", show=False, id="app.operations"),
+        # j/k in every list and table that has no j/k of its own (pickers, history tables), modals
+        # included (hence priority: a modal hides the app's other bindings); text fields keep them.
+        Binding("j", "list_step(1)", "Down", show=False, priority=True, id="app.list_down"),
+        Binding("k", "list_step(-1)", "Up", show=False, priority=True, id="app.list_up"),
     ]
 
     def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
@@ -60,22 +74,22 @@ class CrmApp(KeepsRunning, App):
             "activity_auto_associate": config.automations.activity_auto_associate,
             "engagement_cap": config.engagement_cap,
         })
-        themes, warnings = theming.load_themes()
+        themes, warnings = theming.load_themes(only=config.theme)  # the others after the first frame
+        self._all_themes = len(themes) != 1
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
         self.startup_warnings += theming.apply_theme(self, config.theme)
         self._keymap_applied = False
+        self._gc_threshold = gc.get_threshold()
 
     # Changes made in the TUI carry the source User with the configured user name.
     source = sources.USER
 
     def on_mount(self) -> None:
-        from .keymap import apply_keymap
-        import screens  # noqa: F401  (imports every screen so that the keymap knows their binding ids)
-
-        self.startup_warnings += apply_keymap(self, self.config.keymap)
+        if self.config.keymap:  # after the first frame: it imports every screen to know their binding ids
+            self.call_after_refresh(self._apply_keymap)
+        self._mark_title()
         if self.crm.readonly:
-            self.title = "crm-tui [read-only]"
             self.notify(f"{self.db_path} is read-only: you can look, but changes are refused", severity="warning",
                         markup=False, timeout=15)
         for warning in self.startup_warnings:
@@ -83,13 +97,50 @@ class CrmApp(KeepsRunning, App):
         from .config import save_setting
 
         self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))
+        # Pushed once the app has mounted: Textual drops the frames drawn while it mounts (a batch
+        # update) and then writes only what changes, so a screen laid out in there would show blank
+        # bars until some later layout.
+        self.call_later(self._show_first_screen)
+
+    def _show_first_screen(self) -> None:
         from screens.index import IndexScreen
 
         self.push_screen(IndexScreen(self.first_object()))
+        self.call_after_refresh(self._started)
         if self.database_is_empty():
             from screens.welcome import WelcomeScreen
 
             self.push_screen(WelcomeScreen(str(self.db_path)), self._welcome_choice)
+
+    def _started(self) -> None:
+        """After the first frame: the objects made so far (modules, classes, the first screen) are
+        moved out of the collector's reach, so that a full collection, which Textual's allocations
+        set off while a screen opens, no longer scans them all each time (about 100,000 objects,
+        100-300 ms on these machines); collections come back on if the command line held them off
+        during the start. They are handed back when the app ends (on_unmount)."""
+        gc.freeze()
+        # With the start-up frozen, the oldest generation starts nearly empty, and Python then runs
+        # a full collection after every 10 middle ones (~7,000 surviving allocations: any screen
+        # opening). One after 100 of them (the first number, 700, is Python's default) still frees
+        # the cycles of closed screens while taking a full collection out of most screen openings.
+        gc.set_threshold(700, 10, 100)
+        gc.enable()
+        if not self._all_themes:  # the shipped themes (their files cannot warn), for the theme picker
+            from . import theming
+
+            theming.register_themes(self, [t for t in theming.load_themes()[0] if t.name != self.theme])
+            self._all_themes = True
+
+    def _apply_keymap(self) -> None:
+        from .keymap import apply_keymap  # it imports every screen, to know their binding ids
+
+        for warning in apply_keymap(self, self.config.keymap):
+            self.notify(warning, severity="warning", markup=False, timeout=8)
+
+    def _mark_title(self) -> None:
+        """The header says when the data is the demo's (rebuilt on every --demo) or read-only."""
+        marks = (["demo database"] if self.crm.setting("demo", False) else []) + (["read-only"] if self.crm.readonly else [])
+        self.title = "crm-tui" + "".join(f" [{mark}]" for mark in marks)
 
     def database_is_empty(self) -> bool:
         return all(self.crm.records.count(name) == 0 and self.crm.records.count(name, deleted=True) == 0
@@ -116,6 +167,7 @@ class CrmApp(KeepsRunning, App):
         self.crm.close()
         self.db_path = Path(path)
         self.crm = Crm.open(path, user_name=self.config.user_name)
+        self._mark_title()
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self.push_screen(IndexScreen(self.first_object()))
@@ -154,8 +206,100 @@ class CrmApp(KeepsRunning, App):
 
         self.push_screen(BoardScreen(object_name, pipeline))
 
+    def action_focus_step(self, step: int) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import TextArea
+
+        focused = self.focused
+        if isinstance(focused, TextArea) and focused.tab_behavior == "indent":
+            raise SkipAction()  # that widget types the tab
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in ("undo", "redo", "operations"):
+            from textual.screen import ModalScreen
+
+            # Not behind a modal (a form, a question, a running bulk change): finish that first.
+            return not isinstance(self.screen, ModalScreen)
+        return True
+
+    def action_undo(self) -> None:
+        self._journal_step("undo")
+
+    def action_redo(self) -> None:
+        self._journal_step("redo")
+
+    def _journal_step(self, kind: str) -> None:
+        from .errors import CrmError
+
+        try:
+            if kind == "undo":
+                result = self.crm.journal.undo(source=sources.USER)
+            else:
+                result = self.crm.journal.redo(source=sources.USER)
+        except CrmError as exc:
+            self.notify(str(exc).splitlines()[0], severity="warning", markup=False, timeout=8)
+            return
+        self.notify_undo(result, kind)
+        screen = self.screen
+        if getattr(screen, "action_refresh", None) is not None:
+            self.call_later(screen.run_action, "refresh")
+
+    def key_for(self, *binding_ids: str) -> str | None:
+        """The key in effect (as remapped) for a binding of this screen or the app, for hints."""
+        for _key, active in self.screen.active_bindings.items():
+            if active.binding.id in binding_ids:
+                return self.get_key_display(active.binding)
+        return None
+
+    def notify_undo(self, result, kind: str) -> None:
+        """'Undid bulk edit of 2 contacts: Email · U redoes' (names records, not ids)."""
+        verb, _, what = result.summary.partition(" ")  # "undid Bulk edit of ..." -> "Undid bulk edit of ..."
+        text = f"{verb.capitalize()} {what[:1].lower()}{what[1:]}" if what else result.summary
+        if kind == "undo":
+            key = self.key_for("app.redo", "operations.redo")
+            text += f" · {key} redoes" if key else ""
+        else:
+            key = self.key_for("app.undo")
+            text += f" · {key} undoes it again" if key else ""
+        self.notify(text, title="Undone" if kind == "undo" else "Redone", markup=False, timeout=8)
+
+    def action_operations(self) -> None:
+        from screens.operations import OperationsScreen
+
+        if not isinstance(self.screen, OperationsScreen):
+            self.push_screen(OperationsScreen())
+
+    def action_list_step(self, step: int) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import DataTable, OptionList
+
+        focused = self.focused
+        if not isinstance(focused, (OptionList, DataTable)):
+            raise SkipAction()
+        chain = self.screen._binding_chain  # with the keymap applied
+        binding_id = "app.list_down" if step > 0 else "app.list_up"
+        keys = {key for node, bindings in chain if node is self
+                for key, binding in bindings if binding.id == binding_id}
+        if any(key in bindings.key_to_bindings for node, bindings in self.screen._modal_binding_chain
+               if node is not self for key in keys):
+            raise SkipAction()  # the list or its screen has its own j/k
+        if step > 0:
+            focused.action_cursor_down()
+        else:
+            focused.action_cursor_up()
+
     def action_help(self) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import Input, TextArea
+
         from screens.help import HelpScreen
+
+        if isinstance(self.focused, (Input, TextArea)) or isinstance(self.screen, HelpScreen):
+            raise SkipAction()  # a ? typed into a field, or the help's own ? that closes it
 
         self.push_screen(HelpScreen(self.screen))
 
@@ -179,6 +323,8 @@ class CrmApp(KeepsRunning, App):
         yield SystemCommand("Import history", "Past imports; undo one completely",
                             lambda: self.push_screen(ImportHistoryScreen()))
         yield SystemCommand("Search everywhere", "Search every object and open a record", self.search_everywhere)
+        yield SystemCommand("Operations", "Every change, newest first: undo any of them, redo the last undo",
+                            self.action_operations)
         # Every binding of the focused screen is also a command, by its description.
         seen = {"Search everywhere"}
         for active in screen.active_bindings.values():
@@ -233,6 +379,8 @@ class CrmApp(KeepsRunning, App):
 
     def on_unmount(self) -> None:
         self.crm.close()
+        gc.unfreeze()
+        gc.set_threshold(*self._gc_threshold)
 
 
 def user_error_message(error: BaseException, db_path) -> str | None:

@@ -15,7 +15,7 @@ from operator import itemgetter
 
 from . import dialect, rules, sources
 from .engine import ObjectMeta
-from .errors import InvalidValue, LimitExceeded, NotFound, PrimaryRequired
+from .errors import CrmError, InvalidValue, LimitExceeded, NotFound, PrimaryRequired
 from .models import Association, AssociationChange, AssociationCount, AssociationLabel, LabelDef, Operation, PairLimit
 from .types import now_iso
 
@@ -197,6 +197,25 @@ class Associations:
         replacing the current primary; the first company linked becomes primary anyway."""
         with self.crm.operation("associate", source, actor, object=a[0], record_id=int(a[1])) as op:
             return self._add(op, a, b, labels, primary)
+
+    def add_many(self, a, others, *, labels=(), primary: bool | str = False, source: str = sources.API,
+                 actor: str | None = None) -> list[AddResult]:
+        """Link `a` with each record of `others` as one operation, in one transaction: all the links
+        are made or none is. A refusal names the record it was refused for and says nothing was kept."""
+        others = [(str(o), int(i)) for o, i in others]
+        with self.crm.operation("associate", source, actor, object=a[0], record_id=int(a[1]),
+                                summary={"count": len(others)}) as op:
+            results = []
+            for index, b in enumerate(others):
+                try:
+                    results.append(self._add(op, a, b, labels, primary and index == 0))
+                except CrmError as exc:
+                    b_meta = self._meta(b[0])
+                    name = self.crm.records.display_names(b_meta, [b[1]]).get(b[1]) or f"#{b[1]}"
+                    kept = "" if len(others) == 1 else f"; none of the {len(others)} links was made"
+                    message = f"{b_meta.label.lower()} {name}: {str(exc).splitlines()[0]}{kept}"
+                    raise (type(exc) if type(exc) in (InvalidValue, LimitExceeded, NotFound) else CrmError)(message) from None
+        return results
 
     def _add(self, op, a, b, labels=(), primary=False) -> AddResult:
         a_meta, a_id = self._live(a)

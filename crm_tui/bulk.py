@@ -89,3 +89,35 @@ def bulk_associate(crm, object_name: str, ids: list[int], other: tuple[str, int]
                 lambda rid: crm.assoc.add((meta.name, rid), other, labels=labels, source=source),
                 source=source, summary={"with": f"{other[0]}:{other[1]}", "labels": list(labels)},
                 batch_size=batch_size, progress=progress, cancel=cancel)
+
+
+@dataclass
+class UpdatePreview:
+    """What bulk_update would do, before anything is written (the screen asks with it)."""
+    total: int
+    changing: int  # records whose value differs from the new one
+    examples: list[tuple[int, str, dict, dict]]  # (id, display name, {prop: old}, {prop: new}) of a few changing
+
+
+def preview_update(crm, object_name: str, ids: list[int], values: dict, *, examples: int = 3) -> UpdatePreview:
+    """Count the records a bulk update would change and show a few of them; raises InvalidValue for a
+    value the update would refuse. Reads only the named columns, 900 ids per query."""
+    meta = crm.registry.get(object_name)
+    clean = crm.records.coerce(meta, values)
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    names = list(clean)
+    columns = ", ".join(f'"{name}"' for name in names)
+    changing, shown = 0, []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        marks = ", ".join("?" * len(chunk))
+        cursor = crm.db.execute_sql(f'SELECT id, {columns} FROM "{meta.table}" WHERE id IN ({marks}) '
+                                    "AND deleted_at IS NULL ORDER BY id", chunk)
+        for row in cursor.fetchall():
+            old = dict(zip(names, row[1:]))
+            if any(old[name] != clean[name] for name in names):
+                changing += 1
+                if len(shown) < examples:
+                    shown.append((row[0], old))
+    labels = crm.records.display_names(meta, [rid for rid, _old in shown])
+    return UpdatePreview(len(ids), changing, [(rid, labels.get(rid, f"#{rid}"), old, dict(clean)) for rid, old in shown])

@@ -19,6 +19,7 @@ def build_demo(path: Path) -> Path:
         # A few hand-made links so the association features show at once.
         crm.assoc.add(("companies", 2), ("companies", 1), labels=["Parent company"], source=sources.MIGRATION)
         crm.assoc.add(("contacts", 1), ("contacts", 2), labels=["Manager"], source=sources.MIGRATION)
+        crm.set_setting("demo", True)  # the app marks this database as the demo on screen
     return path
 
 

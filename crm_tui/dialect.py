@@ -163,7 +163,7 @@ def problem_text(exc: BaseException, path) -> str | None:
     if is_damaged_error(exc):
         return f"{path}: the database file is damaged ({exc}); run crm-tui doctor or restore a backup"
     if is_decode_error(exc):
-        return f"{path}: the database holds text that is not valid UTF-8; run crm-tui doctor --repair"
+        return f"{path}: the database holds text that is not valid UTF-8 (written by another program); run crm-tui doctor --repair"
     return None
 
 

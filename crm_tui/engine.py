@@ -241,7 +241,7 @@ class Registry:
 
     def find(self, given: str) -> ObjectMeta | None:
         """An object by internal name, label or plural label, any case."""
-        wanted = given.strip().lower()
+        wanted = str(given).strip().lower()  # a YAML null or number names no object: "unknown object"
         for meta in self.objects.values():
             if wanted in (meta.name, meta.label.lower(), meta.plural_label.lower()):
                 return meta
@@ -263,7 +263,7 @@ class Registry:
         if primary not in prop_names:
             raise InvalidValue(f"object {name!r}: primary_property {primary!r} is not one of its properties")
         display = spec.get("display") or [[primary]]
-        search = spec.get("search") or [p["name"] for p in props if isinstance(p, dict) and p.get("type", "text") in ("text", "email", "phone", "domain")] or [primary]
+        search = spec.get("search") or [p["name"] for p in props if isinstance(p, dict) and "name" in p and p.get("type", "text") in ("text", "email", "phone", "domain")] or [primary]
         position = (ObjectType.select().count() or 0) + 1
         row = ObjectType.create(
             name=name, label=label, plural_label=plural, kind=kind, primary_property=primary,

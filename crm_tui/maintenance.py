@@ -62,6 +62,8 @@ def restore(db_path: str | Path, source: str | Path) -> Path:
     db_path, source = Path(db_path), Path(source)
     if not source.exists():
         raise InvalidValue(f"{source}: no such backup file")
+    if not source.is_file():
+        raise InvalidValue(f"{source}: not a backup file (a folder or a device)")
     if safe_files.is_database_file(source, [db_path]):
         raise InvalidValue(f"{source}: that is the database itself (or one of its journal files), not a backup")
     version, is_new = inspect_file(source)
@@ -118,8 +120,11 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
     bad_text = _invalid_utf8(crm)
     report.problems += [f"{table}.{column} of row {rowid}: text that is not valid UTF-8" for table, column, rowid, _t in bad_text[:20]]
+    bad_values = _invalid_utf8_values(crm)
+    report.problems += [f"{name} {rowid}, property {column}: text that is not valid UTF-8"
+                        for name, column, rowid in bad_values[:20]]
     if repair and report.problems:
-        report.repaired = _repair(crm, orphans, stale, bad_text)
+        report.repaired = _repair(crm, orphans, stale, bad_text, bad_values)
         remaining = doctor(crm, repair=False)
         report.problems = remaining.problems
     return report
@@ -171,11 +176,43 @@ def _invalid_utf8(crm) -> list[tuple[str, str, int, str]]:
     return out
 
 
-def _repair(crm, orphans, stale, bad_text=()) -> list[str]:
+def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
+    """Record values that are not valid UTF-8: (object, property, id). One pass per table: SQLite
+    picks the rows with a byte outside ASCII, only those are decoded in Python (cheap on big tables)."""
+    out = []
+    non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
+    for meta in crm.registry.objects.values():
+        names = [p.name for p in meta.properties.values()
+                 if not p.system and p.type not in ("number", "currency", "boolean", "user")]
+        if not names:
+            continue
+        blobs = ", ".join(f'CAST("{n}" AS BLOB)' for n in names)
+        where = " OR ".join(f'(typeof("{n}") = \'text\' AND "{n}" {non_ascii})' for n in names)
+        for rowid, *raws in crm.db.execute_sql(f'SELECT id, {blobs} FROM "{meta.table}" WHERE {where}').fetchall():
+            for name, raw in zip(names, raws):
+                if raw is None:
+                    continue
+                try:
+                    bytes(raw).decode("utf-8")
+                except UnicodeDecodeError:
+                    out.append((meta.name, name, rowid))
+    return out
+
+
+def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
     """Fix what can be fixed without guessing; every fix is one transaction."""
     done = []
     by_id = crm.registry.by_id
     with crm.operation("repair", sources.JOB, None) as op:
+        if bad_values:  # U+FFFD for the bad bytes, written as a change of the value (history, search index)
+            dialect.tolerate_invalid_utf8(crm.db)
+            for name, column, rowid in bad_values:
+                meta = crm.registry.get(name)
+                raw = crm.db.execute_sql(f'SELECT CAST("{column}" AS BLOB) FROM "{meta.table}" WHERE id = ?',
+                                         (rowid,)).fetchone()[0]
+                text = bytes(raw).decode("utf-8", "replace")
+                crm.records._write_changes(meta, rowid, {column: text}, {column: text}, op)
+            done.append(f"replaced the bytes that are not UTF-8 in {len(bad_values)} record value(s) by U+FFFD")
         for table, column, rowid, text in bad_text:
             crm.db.execute_sql(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (text, rowid))
         if bad_text:

@@ -331,6 +331,35 @@ class Records:
         label = meta.label
         return SaveResult(record_id, True, f"created {label.lower()} {record_id}", sorted(row), notes)
 
+    def find_existing(self, object_name: str, values: dict) -> int | None:
+        """The live record that create(values) would update instead (a contact with the same email,
+        a company with the same domain), or None. Lets a screen ask before anything is written."""
+        meta = self.crm.registry.get(object_name)
+        key = DEDUPE_KEYS.get(meta.name)
+        if key is None:
+            return None
+        raw = None
+        for given, value in values.items():
+            prop = meta.find_property(given)
+            if prop is not None and prop.name == key:
+                raw = value
+        value = self.coerce_value(meta, meta.prop(key), raw)
+        if not value:
+            return None
+        return meta.model.select(meta.model.id).where(
+            (getattr(meta.model, key) == value) & meta.model.deleted_at.is_null(True)).scalar()
+
+    def changes(self, object_name: str, record_id: int, values: dict) -> list[tuple[str, object, object]]:
+        """What update(values) would change on a record, without writing: (property, old, new)
+        stored values for each property that would differ (empty values count as 'no change')."""
+        meta = self.crm.registry.get(object_name)
+        clean = self.coerce(meta, values)
+        row = self._row(meta, int(record_id))
+        if row is None:
+            raise NotFound(f"no {meta.label.lower()} with id {record_id}")
+        return [(name, row.get(name), new) for name, new in clean.items()
+                if new is not None and row.get(name) != new]
+
     def update(self, object_name: str, record_id: int, values: dict, source: str = sources.API, *,
                actor: str | None = None, enforce_rules: bool = True, allow_read_only: bool = False) -> SaveResult:
         meta = self.crm.registry.get(object_name)

@@ -4,7 +4,8 @@ through here, so that a careless or hostile path costs nothing:
 - the live database and its `-wal`, `-shm` and `-journal` files are refused, compared by resolved
   path and by inode (a symlink or a hard link to the database is the database);
 - an existing file is replaced only when the caller was asked to (`--force`);
-- a missing folder, a folder given as the file, or a file given as the folder is one clear line;
+- a missing folder, a folder given as the file, a file given as the folder, or a device, pipe or
+  socket given as the file (`-o /dev/null --force` must not replace the device) is one clear line;
 - the file is written under a temporary name beside the target, created readable by its owner only
   (0600), and moved into place when complete: never half a file under the chosen name.
 """
@@ -64,6 +65,8 @@ def check_target(path: str | os.PathLike, *, protect: Iterable[str | os.PathLike
         raise InvalidValue(f"{target}: that is the database (or one of its journal files); choose another {what}")
     if target.is_dir():
         raise InvalidValue(f"{target}: is a folder; name a file inside it")
+    if target.exists() and not target.is_file():  # renaming over /dev/null would replace the device itself
+        raise InvalidValue(f"{target}: is not a regular file (a device, pipe or socket); name a file")
     folder = target.parent
     if not folder.exists():
         raise InvalidValue(f"{target}: the folder {folder} does not exist")

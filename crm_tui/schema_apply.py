@@ -85,6 +85,8 @@ def apply_schema(crm, data: dict) -> list[str]:
             for prop in spec.get("properties") or []:
                 messages += _apply_property(crm, meta.name, prop)
         else:
+            if not isinstance(spec, dict):
+                raise InvalidValue(f"objects: each object is a mapping with name, label and properties (got {spec!r:.60})")
             meta = reg.create_object(spec)
             messages.append(f"created object {meta.name} ({meta.plural_label}) with {len(spec.get('properties') or [])} properties")
     props = data.get("properties") or {}

@@ -25,10 +25,7 @@ from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns
 from screens.modals import ConfirmModal
 from widgets.record_table import Column, RecordTable
 
-from .index_modals import (
-    AssocPopup, BulkEditModal, ColumnsModal, FilterModal, TextPromptModal, NewRecordModal, RecordSearchModal,
-    ViewsModal, column_label, filter_text,
-)
+from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
 
 RANK_AFTER = 0.25  # seconds without a keystroke before search results are ranked
 SIDEBAR_MIN_WIDTH = 100  # below this terminal width the object sidebar hides (ctrl+b shows it)
@@ -261,6 +258,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
     # -- opening ----------------------------------------------------------------------------------
 
     def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        from .index_modals import AssocPopup
+
         if event.record_id is None:
             return
         column = event.column_key or ""
@@ -309,6 +308,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.notify(f"Sort: {label} {how}", markup=False, timeout=2)
 
     def action_filter(self) -> None:
+        from .index_modals import FilterModal
+
         key = self.table.cursor_column_key
 
         def done(flt: Filter | None):
@@ -331,6 +332,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             self._apply_spec()
 
     def action_columns(self) -> None:
+        from .index_modals import ColumnsModal
+
         def done(columns):
             if columns:
                 self.spec.columns = columns
@@ -338,6 +341,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ColumnsModal(self.crm, self.object_name, self.spec.columns), done)
 
     def action_views(self) -> None:
+        from .index_modals import ViewsModal
+
         def done(result):
             if result is None:
                 # a view may have been renamed or deleted in the modal
@@ -356,6 +361,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ViewsModal(self.views, self.object_name, self.view.id), done)
 
     def action_save_view(self) -> None:
+        from .index_modals import TextPromptModal
+
         if self.view.is_default:
             # The default view ("All contacts") is not overwritten by a stray ctrl+s: name a new one.
             self.app.push_screen(TextPromptModal(f"{self.view.name} is the default view: save these columns, "
@@ -369,6 +376,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.notify(f"Saved view {self.view.name}", markup=False, timeout=2)
 
     def action_export(self) -> None:
+        from .index_modals import TextPromptModal
+
         import os
         import time
 
@@ -480,6 +489,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         return f"{n} {meta.label.lower() if n == 1 else meta.plural_label.lower()}"
 
     def action_new_record(self) -> None:
+        from .index_modals import NewRecordModal
+
         def done(record_id):
             if record_id is not None:
                 self._apply_spec(reset_cursor=False)
@@ -502,20 +513,60 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ConfirmModal(f"Delete {self._noun(len(ids))} ({shown})? They go to the recycle bin."), done)
 
     def action_bulk_edit(self) -> None:
+        from .index_modals import BulkEditModal
+
         ids = self._targets()
         if not ids:
             return
 
+        def run(ok):
+            if ok:
+                self._run_bulk(f"Updating {self._noun(len(ids))}",
+                               lambda progress, cancel: bulk.bulk_update(self.crm, self.object_name, ids, values,
+                                                                         source=sources.USER, progress=progress,
+                                                                         cancel=cancel), suffix=self._undo_hint())
+
         def done(result):
+            nonlocal values
             if result is None:
                 return
-            prop, value = result
-            self._run_bulk(f"Updating {self._noun(len(ids))}",
-                           lambda progress, cancel: bulk.bulk_update(self.crm, self.object_name, ids, {prop: value},
-                                                                     source=sources.USER, progress=progress, cancel=cancel))
+            values = {result[0]: result[1]}
+            try:
+                question = self._bulk_edit_question(ids, values)
+            except CrmError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+            # Say what will change on how many records, and ask first.
+            self.app.push_screen(ConfirmModal(question, yes="Apply"), run)
+        values: dict = {}
         self.app.push_screen(BulkEditModal(self.crm, self.object_name, len(ids)), done)
 
+    def _bulk_edit_question(self, ids: list[int], values: dict) -> str:
+        from crm_tui.paging import display_value
+
+        meta = self.meta
+        preview = bulk.preview_update(self.crm, self.object_name, ids, values)
+        (name, raw), = values.items()
+        prop = meta.prop(name)
+        new = display_value(self.crm, prop, preview.examples[0][3][name] if preview.examples else
+                            self.crm.records.coerce_value(meta, prop, raw))
+        what = f"Clear {prop.label}" if not new else f"Set {prop.label} to {new}"
+        lines = [f"{what} on {self._noun(preview.total)}?",
+                 f"{preview.changing} of {preview.total} will change"
+                 + (":" if preview.examples else "; the others already hold this value.")]
+        for _rid, label, old, _new in preview.examples:
+            lines.append(f"  {label}: {display_value(self.crm, prop, old[name]) or '(empty)'} → {new or '(empty)'}")
+        if preview.changing > len(preview.examples):
+            lines.append(f"  … and {preview.changing - len(preview.examples)} more")
+        return "\n".join(lines)
+
+    def _undo_hint(self) -> str:
+        key = self.app.key_for("app.undo")
+        return f" · {key} undoes" if key else ""
+
     def action_bulk_associate(self) -> None:
+        from .index_modals import RecordSearchModal
+
         ids = self._targets()
         if not ids:
             return
@@ -525,11 +576,20 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             if result is None:
                 return
             other, other_id = result
-            name = self.crm.records.display_names(self.crm.registry.get(other), [other_id]).get(other_id, "")
-            self._run_bulk(f"Associating {self._noun(len(ids))} with {name}",
-                           lambda progress, cancel: bulk.bulk_associate(self.crm, self.object_name, ids, (other, other_id),
-                                                                        source=sources.USER, progress=progress,
-                                                                        cancel=cancel))
+            other_meta = self.crm.registry.get(other)
+            name = self.crm.records.display_names(other_meta, [other_id]).get(other_id, "")
+
+            def run(ok):
+                if ok:
+                    self._run_bulk(f"Associating {self._noun(len(ids))} with {name}",
+                                   lambda progress, cancel: bulk.bulk_associate(
+                                       self.crm, self.object_name, ids, (other, other_id), source=sources.USER,
+                                       progress=progress, cancel=cancel), suffix=self._undo_hint())
+            linked = set(self.crm.assoc.linked_ids((other, other_id), self.object_name)) & set(ids)
+            question = (f"Associate {self._noun(len(ids))} with {other_meta.label.lower()} {name}?\n"
+                        f"{len(ids) - len(linked)} new link{'s' if len(ids) - len(linked) != 1 else ''}"
+                        + (f"; {len(linked)} already linked (unchanged)." if linked else "."))
+            self.app.push_screen(ConfirmModal(question, yes="Associate"), run)
         self.app.push_screen(RecordSearchModal(self.crm, f"Associate {self._noun(len(ids))} with…", others), done)
 
     def _run_bulk(self, title: str, work, suffix: str = "") -> None:

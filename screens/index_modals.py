@@ -14,14 +14,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from screens.modals import ConfirmModal
+from screens.labels import NO_VALUE_OPS, column_label, filter_text  # noqa: F401  (importable from here too)
+from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter, saved_message
 from crm_tui import sources
+from crm_tui.records import DEDUPE_KEYS
 from crm_tui.errors import CrmError
 from crm_tui.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_for
 from crm_tui.views import available_columns
 from widgets.property_form import PropertyForm
 
-NO_VALUE_OPS = ("known", "unknown", "none", "any")
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -46,48 +47,7 @@ def modal_css(name: str) -> str:
     return MODAL_CSS.format(name=name)
 
 
-def column_label(crm, meta, column: str) -> str:
-    if column == "@primary_company":
-        return "Primary company"
-    if column.startswith("@assoc:"):
-        other = crm.registry.get(column.split(":", 1)[1])
-        return f"Associated {other.plural_label.lower()}"
-    if column == "id":
-        return "Record ID"
-    prop = meta.properties.get(column)
-    return prop.label if prop else column
-
-
-def filter_text(crm, meta, flt: Filter) -> str:
-    """'Lifecycle stage is Customer' — a filter as the filter bar shows it."""
-    label = column_label(crm, meta, flt.property)
-    op = OP_LABELS.get(flt.op, flt.op)
-    if flt.op in NO_VALUE_OPS:
-        return f"{label} {op}"
-    value = flt.value
-    if flt.property.startswith("@assoc:"):
-        other = crm.registry.get(flt.property.split(":", 1)[1])
-        ids = value if isinstance(value, (list, tuple)) else [value]
-        try:
-            names = crm.records.display_names(other, [int(i) for i in ids])
-            shown = ", ".join(names.get(int(i), f"#{i}") for i in ids)
-        except (TypeError, ValueError):
-            shown = str(value)
-        return f"{label} {op} {shown}"
-    prop = meta.properties.get(flt.property)
-    if prop is not None and prop.type in ("select", "multiselect"):
-        parts = value if isinstance(value, (list, tuple)) else str(value).split(";")
-        shown = ", ".join(prop.option_label(prop.option_name(str(p)) or str(p).strip()) for p in parts if str(p).strip())
-    elif prop is not None and prop.type == "boolean":
-        shown = {"true": "Yes", "false": "No"}.get(str(value).lower(), str(value))
-    elif isinstance(value, (list, tuple)):
-        shown = " and ".join(str(v) for v in value)
-    else:
-        shown = str(value)
-    return f"{label} {op} {shown}"
-
-
-class TextPromptModal(ModalScreen[str | None]):
+class TextPromptModal(ModalFooter, ModalScreen[str | None]):
     """Ask for one line of text (a view name)."""
 
     DEFAULT_CSS = modal_css("TextPromptModal")
@@ -123,7 +83,7 @@ class TextPromptModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class FilterModal(ModalScreen[Filter | None]):
+class FilterModal(ModalFooter, ModalScreen[Filter | None]):
     """Choose a property (or an association), an operator fitting its type, and a value."""
 
     DEFAULT_CSS = modal_css("FilterModal") + """
@@ -334,7 +294,7 @@ class ColumnList(OptionList):
         return [key for key, _label, shown in self.items if shown]
 
 
-class ColumnsModal(ModalScreen[list[str] | None]):
+class ColumnsModal(ModalFooter, ModalScreen[list[str] | None]):
     """Edit columns: which show and in what order."""
 
     DEFAULT_CSS = modal_css("ColumnsModal") + """
@@ -369,7 +329,7 @@ class ColumnsModal(ModalScreen[list[str] | None]):
         self.dismiss(None)
 
 
-class ViewsModal(ModalScreen[tuple[str, object] | None]):
+class ViewsModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Pick a saved view; also save as new, rename, duplicate, delete, make default.
 
     Dismisses with ("switch", view_id), ("new", name), or None. Rename, duplicate, delete and
@@ -476,7 +436,7 @@ class ViewsModal(ModalScreen[tuple[str, object] | None]):
         self.dismiss(None)
 
 
-class NewRecordModal(ModalScreen[int | None]):
+class NewRecordModal(ModalFooter, ModalScreen[int | None]):
     """A PropertyForm for a new record; ctrl+s (or enter in the last field) creates it."""
 
     DEFAULT_CSS = modal_css("NewRecordModal") + """
@@ -506,13 +466,37 @@ class NewRecordModal(ModalScreen[int | None]):
     @on(PropertyForm.Submitted)
     def _submitted(self, event: PropertyForm.Submitted) -> None:
         values = {k: v for k, v in event.values.items() if v is not None}
+        form = event.form
         try:
+            existing = self.crm.records.find_existing(self.meta.name, values)
+            if existing is not None:
+                # Never write over a record that holds this email / domain without asking.
+                self.app.push_screen(ExistingRecordModal(self.crm, self.meta.name, existing, values),
+                                     lambda choice: self._existing_chosen(choice, existing, values, form))
+                return
             result = self.crm.records.create(self.meta.name, values, sources.USER)
         except CrmError as exc:
-            event.form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
+            form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
             return
-        self.notify(result.message, markup=False)
+        self.notify(saved_message(self.crm, self.meta, result, "Created"), markup=False)
         self.dismiss(result.id)
+
+    def _existing_chosen(self, choice: str | None, existing: int, values: dict, form) -> None:
+        if choice == "open":
+            self.dismiss(None)
+            self.app.open_record(self.meta.name, existing)
+        elif choice == "update":
+            try:
+                result = self.crm.records.update(self.meta.name, existing, values, sources.USER)
+            except CrmError as exc:
+                form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
+                return
+            self.notify(saved_message(self.crm, self.meta, result, "Updated"), markup=False)
+            self.dismiss(existing)
+        else:
+            key = DEDUPE_KEYS.get(self.meta.name)
+            if key:
+                form.query_one(f"#pf-{key}").focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -525,7 +509,7 @@ def _error_property(message: str, meta) -> str | None:
     return None
 
 
-class BulkEditModal(ModalScreen[tuple[str, object] | None]):
+class BulkEditModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Choose a property and a value to set on every selected record."""
 
     DEFAULT_CSS = modal_css("BulkEditModal")
@@ -579,7 +563,7 @@ class BulkEditModal(ModalScreen[tuple[str, object] | None]):
         self.dismiss(None)
 
 
-class RecordSearchModal(ModalScreen[tuple[str, int] | None]):
+class RecordSearchModal(ModalFooter, ModalScreen[tuple[str, int] | None]):
     """Search records as you type (every object, or some) and choose one: (object, id)."""
 
     DEFAULT_CSS = modal_css("RecordSearchModal") + """
@@ -658,7 +642,7 @@ class RecordSearchModal(ModalScreen[tuple[str, int] | None]):
         self.dismiss(None)
 
 
-class AssocPopup(ModalScreen[tuple[str, int] | None]):
+class AssocPopup(ModalFooter, ModalScreen[tuple[str, int] | None]):
     """The records behind an association cell; enter opens one."""
 
     DEFAULT_CSS = modal_css("AssocPopup")

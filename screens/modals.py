@@ -10,7 +10,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
-class ConfirmModal(ModalScreen[bool]):
+class ModalFooter:
+    """Mixed into a modal: a footer of the modal's own keys (not the screen's underneath), which `?`
+    lists too."""
+
+    def on_mount(self) -> None:
+        from textual.widgets import Footer
+
+        if not self.query(Footer):
+            self.mount(Footer())
+
+
+class ConfirmModal(ModalFooter, ModalScreen[bool]):
     """A yes/no question; `y`/enter confirms, `n`/escape cancels."""
 
     DEFAULT_CSS = """
@@ -46,3 +57,78 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
+
+
+class ExistingRecordModal(ModalFooter, ModalScreen[str | None]):
+    """Creating a record whose email (contacts) or domain (companies) already exists: say so and
+    offer the existing record instead of writing over it. Shows what an update would change.
+
+    `offers` names the choices: "open" (open the existing record), "update" (write what was typed
+    onto it), "link" (use it unchanged). Dismisses with the choice, or None to go back to the form.
+    """
+
+    DEFAULT_CSS = """
+    ExistingRecordModal { align: center middle; }
+    ExistingRecordModal > Vertical { width: 72; max-width: 100%; height: auto; max-height: 100%;
+                                     border: round $warning; background: $panel; padding: 0 1; }
+    ExistingRecordModal .title { text-style: bold; }
+    ExistingRecordModal .diff { color: $text; padding: 1 0 0 0; }
+    ExistingRecordModal .hint { color: $text-muted; padding: 1 0 0 0; }
+    """
+    BINDINGS = [
+        Binding("o", "choose('open')", "Open it", id="existing.open"),
+        Binding("l", "choose('link')", "Link it as it is", id="existing.link"),
+        Binding("u", "choose('update')", "Update it", id="existing.update"),
+        Binding("escape", "back", "Back to the form", id="existing.back"),
+    ]
+
+    def __init__(self, crm, object_name: str, record_id: int, values: dict,
+                 offers: tuple[str, ...] = ("open", "update")) -> None:
+        super().__init__()
+        from crm_tui.paging import display_value
+        from crm_tui.records import DEDUPE_KEYS
+
+        meta = crm.registry.get(object_name)
+        self.offers = offers
+        key = DEDUPE_KEYS.get(meta.name, "")
+        record = crm.records.get(meta.name, record_id)
+        key_label = meta.properties[key].label.lower() if key in meta.properties else key
+        self.question = (f"A {meta.label.lower()} with {key_label} {record.properties.get(key)} already exists: "
+                         f"{record.display_name}.")
+        lines = []
+        for name, old, new in crm.records.changes(meta.name, record_id, values):
+            prop = meta.properties[name]
+            lines.append(f"  {prop.label}: {display_value(crm, prop, old) or '(empty)'} → {display_value(crm, prop, new)}")
+        self.diff = ("Updating it would change:\n" + "\n".join(lines)) if lines else \
+            "It already holds everything you typed: updating it changes nothing."
+        words = {"open": "o opens it", "link": "l links it as it is", "update": "u updates it"}
+        self.hint = " · ".join(words[offer] for offer in offers) + " · escape goes back to the form"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, markup=False, classes="title")
+            yield Static(self.diff, markup=False, classes="diff", id="diff")
+            yield Static(self.hint, markup=False, classes="hint")
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "choose":
+            return parameters[0] in self.offers
+        return True
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+def saved_message(crm, meta, result, verb: str) -> str:
+    """'Created contact Ines Okoro', 'Updated company Acme (Industry)': a toast names the record."""
+    name = crm.records.display_names(meta, [result.id]).get(result.id) or f"#{result.id}"
+    text = f"{verb} {meta.label.lower()} {name}"
+    if verb == "Updated":
+        labels = [meta.properties[p].label for p in result.changed if p in meta.properties]
+        text += f" ({', '.join(labels)})" if labels else " (nothing changed)"
+    notes = [note for note in getattr(result, "notes", []) if note]
+    return "; ".join([text] + notes)
+

@@ -15,7 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList, Select, Static
+from textual.widgets._footer import FooterKey
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
@@ -23,8 +25,10 @@ from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
+from screens.modals import saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.property_form import PropertyForm
+from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
 
 NARROW = 100  # below this width one panel shows at a time
@@ -60,8 +64,19 @@ class CoalescedFooter(Footer):
         self._recompose_pending = False
         await self.recompose()
 
+    def compose(self):
+        # Footer binds each key's `compact` to its own, and the binding sets it once more after the
+        # key mounts: each set restyles the key (two restyles per key, ~5 ms each on these
+        # machines). The footer's `compact` never changes here, so each key simply starts with it.
+        for widget in super().compose():
+            for key in (widget, *widget._pending_children) if isinstance(widget, Widget) else ():
+                if isinstance(key, FooterKey) and "compact" in (key._reactive_connect or {}):
+                    key._reactive_connect = None
+                    key.set_reactive(FooterKey.compact, self.compact)
+            yield widget
 
-class PropertyList(OptionList):
+
+class PropertyList(SteadyOptionList):
     """Every property of the record grouped (PropertyMeta.group), one line each: enter edits."""
 
     BINDINGS = [
@@ -98,6 +113,7 @@ class PropertyList(OptionList):
             text = str(value)[:16].replace("T", " ")
             options.append(Option(Content.assemble((label.ljust(width), "dim"), (text, "dim")), disabled=True))
         self.set_options(options)
+        self.estimate_lines()
         first = next((i for i, o in enumerate(options) if not o.disabled), None)
         self.highlighted = keep if keep is not None and keep < len(options) and not options[keep].disabled else first
 
@@ -188,15 +204,19 @@ H and P open the association and property history; m lists every action."""
             return
         # layout classes before the children mount: changing them later restyles every widget
         self.set_classes(set(self.classes) | self._wanted_classes(self.app.size.width))
+        # focus goes straight to the panel on_mount focuses (by default Textual would first focus the
+        # first focusable widget, then move it: a second restyle of the screen and of its footer)
+        self.AUTO_FOCUS = "#timeline" if self.app.size.width >= NARROW else "#props"
         if self.record.deleted:
             self.add_class("-deleted")
         yield Header()
         yield Static("", id="banner", markup=False)
         yield Static("", id="panel-tabs", markup=False)
         with Horizontal(id="panels"):
-            with VerticalScroll(id="left"):
-                yield Static("", id="head")
-                yield from self._compose_properties()
+            with Vertical(id="left"):
+                yield Static("", id="head")  # outside the scroll: an edit never scrolls the name away
+                with VerticalScroll(id="left-scroll"):
+                    yield from self._compose_properties()
             yield Timeline(self.crm, self.ref, id="timeline")
             yield AssocSidebar(self.crm, self.ref, id="sidebar", classes="side-panel")
         yield CoalescedFooter()
@@ -213,7 +233,7 @@ H and P open the association and property history; m lists every action."""
         self._apply_width(self.app.size.width)
         self.refresh_record()
         self.query_one("#timeline").focus() if self.app.size.width >= NARROW else self._focus_panel()
-        self.call_after_refresh(self.query_one("#left").scroll_home, animate=False)
+        self.call_after_refresh(self.query_one("#left-scroll").scroll_home, animate=False)
 
     def on_resize(self, event) -> None:
         if self.record is not None:
@@ -378,7 +398,7 @@ H and P open the association and property history; m lists every action."""
             form.show_error(name, str(exc))
             return False
         self.refresh_record()
-        self.say(result.message + ("; " + "; ".join(result.notes) if result.notes else ""))
+        self.say(saved_message(self.crm, self.meta, result, "Updated"))  # names the record, not its id
         return True
 
     @on(PropertyForm.Changed, ".edit-form")

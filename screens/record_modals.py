@@ -22,6 +22,7 @@ from textual.widgets.selection_list import Selection
 from crm_tui import sources
 from crm_tui.errors import CrmError
 from crm_tui.sanitize import clean_line
+from screens.modals import ModalFooter
 from widgets.tick_list import TickList
 from widgets.property_form import PropertyForm, form_properties
 
@@ -54,7 +55,7 @@ def literal(text) -> Content:
     return Content(clean_line(str(text if text is not None else "")))
 
 
-class Base(ModalScreen):
+class Base(ModalFooter, ModalScreen):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="record_modal.cancel")]
 
     def action_cancel(self) -> None:
@@ -403,15 +404,15 @@ class AddAssociationModal(Base):
     def _replace_primary(self) -> bool:
         return self.primary_possible and self.query_one("#primary", Checkbox).value
 
-    def _link(self, other_id: int) -> bool:
+    def _link(self, other_id: int) -> str | None:
+        """Link one record; None when done, else the one-line reason it was refused."""
         try:
             result = self.crm.assoc.add(self.ref, (self.other.name, other_id), labels=self._chosen_labels(),
                                         primary=self._replace_primary(), source=sources.USER)
         except CrmError as exc:
-            self.show_error(str(exc))
-            return False
+            return str(exc).splitlines()[0]
         self.done.append(result.message)
-        return True
+        return None
 
     def action_save(self) -> None:
         if self.query_one(TabbedContent).active == "create":
@@ -421,10 +422,16 @@ class AddAssociationModal(Base):
         if not chosen:
             self.show_error("tick at least one record (space), then Save")
             return
-        for rid in chosen:
-            if not self._link(rid):
-                return  # the links made so far stay; the error says why this one was refused
-            self.ticked.pop(rid, None)
+        # One transaction: every ticked link is made, or none is and the error names the record.
+        try:
+            results = self.crm.assoc.add_many(self.ref, [(self.other.name, rid) for rid in chosen],
+                                              labels=self._chosen_labels(), primary=self._replace_primary(),
+                                              source=sources.USER)
+        except CrmError as exc:
+            self.show_error(str(exc))
+            return
+        self.done.extend(result.message for result in results)
+        self.ticked.clear()
         self.dismiss(self.done)
 
     # -- create new --
@@ -438,13 +445,47 @@ class AddAssociationModal(Base):
             self.show_error("fill in at least one field")
             return
         try:
+            existing = self.crm.records.find_existing(self.other.name, values)
+        except CrmError as exc:
+            self.show_error(str(exc))
+            return
+        if existing is not None:
+            # A record with this email / domain exists: offer it instead of writing over it.
+            from screens.modals import ExistingRecordModal
+
+            self.app.push_screen(ExistingRecordModal(self.crm, self.other.name, existing, values, ("link", "update")),
+                                 lambda choice: self._existing_chosen(choice, existing, values, again))
+            return
+        try:
             result = self.crm.records.create(self.other.name, values, sources.USER)
         except CrmError as exc:
             self.show_error(str(exc))
             return
-        self.done.append(result.message)
-        if not self._link(result.id):
+        name = self.crm.records.display_names(self.other, [result.id]).get(result.id) or f"#{result.id}"
+        self.done.append(f"created {self.other.label.lower()} {name}")
+        problem = self._link(result.id)
+        if problem:
+            self.show_error(f"created {self.other.label.lower()} {name} but did not link it: {problem}")
             return
+        self._after_create(again)
+
+    def _existing_chosen(self, choice: str | None, existing: int, values: dict, again: bool) -> None:
+        if choice is None:
+            return
+        if choice == "update":
+            try:
+                self.done.append(self.crm.records.update(self.other.name, existing, values, sources.USER).message)
+            except CrmError as exc:
+                self.show_error(str(exc))
+                return
+        problem = self._link(existing)
+        if problem:
+            self.show_error(problem)
+            return
+        self._after_create(again)
+
+    def _after_create(self, again: bool) -> None:
+        form = self.query_one(PropertyForm)
         if again:
             for prop in form.properties:
                 form.set_raw(prop.name, None)

@@ -84,6 +84,19 @@ def test_export_never_replaces_a_file_unless_forced_and_is_private(cli, populate
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_forced_export_or_backup_never_replaces_a_device_or_pipe(cli, populated, tmp_path):
+    """`-o /dev/null --force` once replaced the device with a regular file (as root); a FIFO and a
+    symlink to one stand in for it here."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    os.symlink(fifo, tmp_path / "link")
+    for target in (fifo, tmp_path / "link"):
+        one_line(cli("export", "contacts", "--format", "csv", "-o", str(target), "--force", code=2), "not a regular file")
+        one_line(cli("backup", str(target), "--force", code=2), "not a regular file")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.path.islink(tmp_path / "link")
+    one_line(cli("restore", str(tmp_path), "--yes", code=2), "not a backup file")
+
+
 def test_export_into_a_missing_folder_or_onto_a_folder_is_one_line(cli, populated, tmp_path):
     one_line(cli("export", "contacts", "-o", str(tmp_path / "missing" / "c.csv"), code=2), "does not exist")
     one_line(cli("export", "contacts", "--format", "csv", "-o", str(tmp_path), code=2), "is a folder")
@@ -239,6 +252,19 @@ def test_invalid_utf8_in_metadata_breaks_no_command_and_doctor_repairs_it(cli, p
     assert "not valid UTF-8" in cli("doctor", code=1)
     assert "replaced the bytes that are not UTF-8" in cli("doctor", "--repair")
     assert "healthy" in cli("doctor")
+
+
+def test_invalid_utf8_in_a_record_value_is_one_line_and_doctor_repairs_it(cli, populated, db_path):
+    raw = sqlite3.connect(db_path)
+    raw.execute("UPDATE obj_contacts SET firstname = CAST(X'416EFF' AS TEXT) WHERE id = 1")
+    raw.commit()
+    raw.close()
+    one_line(cli("list", "contacts", code=2), "not valid UTF-8")
+    assert "contacts 1, property firstname: text that is not valid UTF-8" in cli("doctor", code=1)
+    assert "1 record value(s)" in cli("doctor", "--repair")
+    assert "healthy" in cli("doctor")
+    assert "An\ufffd" in cli("list", "contacts")
+    assert any(h["property"] == "firstname" and h["source"] == "Job" for h in json.loads(cli("history", "contacts", "1", "--json")))
 
 
 # -- arguments ---------------------------------------------------------------------------------

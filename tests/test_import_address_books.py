@@ -55,7 +55,7 @@ def test_russian_outlook_export_in_windows_1251_comes_in_whole(db_path, tmp_path
     assert code == 0 and data["encoding"] == "cp1251"
     assert data["created"] == 2 and data["failed"] == 0 and data["skipped_cells"] == 0
     assert "Пейджер -> (skipped: empty in every row)" in data["mapping"]
-    assert "Отчество -> contacts.column" in data["mapping"] and data["new_properties"] == ["contacts.column (text)"]
+    assert "Отчество -> contacts.otchestvo" in data["mapping"] and data["new_properties"] == ["contacts.otchestvo (text)"]
     with Crm.open(db_path) as crm:
         rows = contacts(crm)
         ivan = by(rows, "firstname", "Иван")
@@ -109,6 +109,14 @@ def test_google_contacts_multi_value_cells_keep_every_value(crm, tmp_path):
     assert ann[labels.name] == "* myContacts ::: Friends"  # text keeps the whole cell
     again = run(crm, path, tmp=tmp_path)
     assert again.created == {} and again.updated == {} and again.unchanged == 2
+
+
+def test_more_emails_in_one_cell_join_the_additional_emails_column(crm, tmp_path):
+    path = write(tmp_path / "g.csv", "First Name,E-mail 1 - Value,E-mail 2 - Value\n"
+                 "Ann,ann@acme.com ::: ann@home.org,ann@old.net\n")
+    assert run(crm, path, tmp=tmp_path).created == {"contacts": 1}
+    ann = contacts(crm)[0]
+    assert ann["email"] == "ann@acme.com" and ann["hs_additional_emails"] == "ann@old.net;ann@home.org"
 
 
 def test_linkedin_connections_with_a_notes_preamble_and_without_a_header(crm, tmp_path):
@@ -294,8 +302,6 @@ def _shared(folder: str) -> list:
 def test_every_shared_address_book_imports_whole_with_no_flags(db_path, tmp_path, capsys, name):
     folder = "vcards" if name.endswith(".vcf") else "real-exports"
     path = needs_shared_data(folder, name)
-    if name.startswith("Shaftdog"):
-        pytest.skip("HubSpot exports: their Record IDs are recognised on the imp-hubspot branch")
     code = cli.main(["--db", str(db_path), "import", str(path), "--json", "--error-dir", str(tmp_path)])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["failed"] == 0 and data["rows"] > 0, data
@@ -314,3 +320,46 @@ def test_an_owner_unknown_here_skips_the_cell_not_the_row(crm, tmp_path):
     rows = contacts(crm)
     assert by(rows, "firstname", "Ann")["hubspot_owner_id"] is None
     assert by(rows, "firstname", "Bob")["hubspot_owner_id"] is not None
+
+
+def test_running_the_same_plan_twice_makes_its_property_once(crm, tmp_path):
+    path = write(tmp_path / "c.csv", "Email,Shoe size\nann@x.org,41\n")
+    spec = importer.plan_import(crm, path)
+    spec.error_dir = str(tmp_path)
+    col = next(c for c in spec.columns if c.header == "Shoe size")
+    planned = col.target
+    assert importer.run_import(crm, spec, dry_run=True).new_properties == ["contacts.shoe_size (number)"]
+    assert col.target == planned and "shoe_size" not in crm.registry.get("contacts").properties
+    assert importer.run_import(crm, spec).new_properties == ["contacts.shoe_size (number)"]
+    col.target = planned  # as the wizard reads its Select again before a second run
+    again = importer.run_import(crm, spec)
+    assert again.new_properties == [] and again.unchanged == 1
+    assert [p for p in crm.registry.get("contacts").properties if p.startswith("shoe")] == ["shoe_size"]
+
+
+def test_no_new_properties_holds_for_a_hubspot_export_too(db_path, tmp_path, capsys):
+    path = needs_shared_data("real-exports", "Shaftdog__Salesmod__Hubspot.csv")
+    code = cli.main(["--db", str(db_path), "import", str(path), "--no-new-properties", "--json", "--error-dir", str(tmp_path)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["failed"] == 0 and "Company Type (no property matches its title)" in data["skipped_columns"]
+    with Crm.open(db_path) as crm:
+        assert "company_type" not in crm.registry.get("companies").properties
+
+
+@pytest.mark.parametrize("cells, expected", [
+    (["12", "7.5", ""], "number"), (["01234", "12"], "text"), (["yes", "No"], "boolean"),
+    (["2021-03-04", "11 Jun 2021"], "date"), (["4/8/2025 17:19", "2025-01-01"], "datetime"),
+    (["a@x.org", "b@y.com"], "email"), (["https://x.org", "www.y.com"], "url"),
+    (["+1 555 0100", "(020) 7946-0000"], "phone"), (["two\nlines"], "textarea"), (["Blue", "12"], "text"), ([], "text"),
+])
+def test_the_type_of_a_new_property_comes_from_its_values(cells, expected):
+    assert infer.infer_type(cells) == expected
+
+
+def test_day_first_columns_and_property_names():
+    assert infer.dates_day_first(["16/01/2024", "3/2/24", ""]) is True
+    assert infer.dates_day_first(["1/16/2024", "3/2/24"]) is False
+    assert infer.dates_day_first(["3/2/24"]) is False  # nothing says so: month first stays
+    assert infer.property_name("Отчество", []) == "otchestvo"
+    assert infer.property_name("Connected On", ["connected_on"]) == "connected_on_2"
+    assert infer.property_name("Ελληνικά", []) == "column" and infer.property_name("2nd phone", []) == "column_2nd_phone"

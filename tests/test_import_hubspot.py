@@ -474,3 +474,29 @@ def test_the_plan_lists_dropdown_values_that_are_no_option_and_new_owners(crm, t
     finally:
         plan.close()
     assert crm_owner.id
+
+
+def test_a_move_killed_before_its_end_is_undone_whole(db_path, tmp_path):
+    """The process dies after the files went in, before the links that waited and the summary: the
+    import is still undone completely, owners included."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = fx.write_portal(tmp_path / "portal")
+    root = Path(__file__).resolve().parents[1]
+    code = (f"import os, sys; sys.path.insert(0, {str(root)!r})\n"
+            "from crm_tui.importing import bundle\n"
+            "bundle._FileImporter.finish = lambda self: os._exit(9)\n"
+            "from crm_tui import cli\n"
+            f"cli.main(['--db', {str(db_path)!r}, 'import', {str(folder)!r}])\n")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 9
+    with Crm.open(db_path) as crm:
+        assert crm.records.count("contacts") == 4
+        (item,) = importer.list_imports(crm)
+        assert item.status == "running"
+        importer.undo_import(crm, item.id)
+        for obj in fx.EXPECTED["counts"]:
+            assert crm.records.count(obj) == 0
+        assert not fx.EXPECTED["owners"] & {o.name for o in Owner.select()}
+        assert "client_grade" not in crm.registry.get("contacts").properties

@@ -414,6 +414,9 @@ async def test_bulk_edit_sets_a_property_on_selected(demo_db):
         modal.query_one(PropertyForm).set_raw("jobtitle", "Roaster")
         await pilot.press("ctrl+s")
         await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)  # it asks first
+        await pilot.press("y")
+        await settle(pilot)
         assert app.screen is screen
         for rid in ids:
             assert app.crm.records.get("contacts", rid).properties["jobtitle"] == "Roaster"
@@ -433,6 +436,9 @@ async def test_bulk_associate_with_a_searched_record(demo_db):
         assert isinstance(modal, RecordSearchModal)
         deal = app.crm.records.get("deals", 7)
         modal._choose("deals:7")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)  # it asks first
+        await pilot.press("y")
         await settle(pilot)
         for rid in ids:
             assert 7 in app.crm.assoc.linked_ids(("contacts", rid), "deals")

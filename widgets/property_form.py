@@ -57,6 +57,10 @@ def form_properties(meta) -> list[str]:
 class PropertyForm(VerticalScroll):
     """Inputs for some properties of one object, validated as you type."""
 
+    # The scroll container is no tab stop of its own: focus goes from field to field (a focused
+    # field is scrolled into view), never to an invisible stop where typed text is lost.
+    can_focus = False
+
     DEFAULT_CSS = """
     PropertyForm { height: auto; max-height: 1fr; }
     PropertyForm .pf-field { height: auto; }

@@ -253,6 +253,7 @@ class _OwnerBook:
         self.crm = crm
         self.names = hubspot.owner_names()
         self.created: list[tuple[int, str]] = []
+        self.import_id: int | None = None  # the import operation, whose summary lists them at once
 
     def id_for(self, name: str) -> int:
         key = name.casefold()
@@ -262,6 +263,11 @@ class _OwnerBook:
             found = self.names[key] = owner.id
             self.created.append((owner.id, owner.name))
             self.crm._owners = None  # crm.owner_name's cache
+            if self.import_id is not None:  # in the same transaction: an import killed later still undoes it
+                op = Operation.get_by_id(self.import_id)
+                summary = json.loads(op.summary or "{}")
+                summary["owners_created"] = [i for i, _n in self.created]
+                Operation.update(summary=json.dumps(summary)).where(Operation.id == op.id).execute()
         return found
 
 
@@ -485,7 +491,9 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
         nonlocal created
         with crm.operation("import", sources.IMPORT, object=specs[0].objects[0], summary=summary("running")) as top:
             created = hubspot.ensure_properties(crm, new_props)
-        result.import_id = top.id
+            if created:  # listed at once: an import killed later still removes them when undone
+                Operation.update(summary=json.dumps(summary("running"))).where(Operation.id == top.id).execute()
+        result.import_id = owners.import_id = top.id
         crm._ops.append(top)  # each file's operation is a child of this one
         importers: list[_FileImporter] = []
         try:

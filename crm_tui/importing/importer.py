@@ -243,7 +243,16 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     from . import hubspot  # a HubSpot export is recognised by its headers (importing/hubspot.py)
 
     if (found := hubspot.recognise(source.headers)) is not None:
-        return hubspot.plan(crm, path, source, found, objects)
+        spec = hubspot.plan(crm, path, source, found, objects)
+        facts = getattr(spec, "facts", None)
+        if not new_properties and facts is not None and facts.new_properties:  # --no-new-properties
+            planned = {(p.object, p.name) for p in facts.new_properties}
+            for col in spec.columns:
+                if (col.object, col.target) in planned:
+                    col.object, col.target, col.reason = None, None, "no property matches its title"
+                    facts.skipped.append(f"{col.header}: no property matches its title (--no-new-properties): skipped")
+            facts.new_properties = []
+        return spec
     objects = list(objects or [guess_object(crm, source.headers)])
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
@@ -552,6 +561,7 @@ class _Row:
     keylinks: list  # (object, other, prop, value, label, header, create_missing)
     labels: list
     label_header: str | None = None
+    more_emails: list | None = None  # (object, [emails]) found beside the first one in email cells
 
 
 class _Errors:
@@ -638,8 +648,6 @@ class _Importer:
         self._bulk = None  # dialect.BulkLoad while the batches run
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
-        self.batches = 0  # batches committed
-        self.committed = self._state()  # the counts as of the last committed batch
         self._made: list = []  # (column, its "@new:" target) for the properties this run made
         self._claimed: set = set()  # (object, id) matched or made by a second key in this import
         self._seconds = False  # some row had no primary key (email, domain): second keys in use
@@ -710,6 +718,9 @@ class _Importer:
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
 
+    batches = 0  # batches committed
+    committed: dict  # the counts as of the last committed batch (set when the import's record is made)
+
     def _state(self) -> dict:
         r = self.result
         return {"created": dict(r.created), "updated": dict(r.updated), "unchanged": r.unchanged, "linked": r.linked,
@@ -765,6 +776,7 @@ class _Importer:
         crm = self.crm
         with crm.operation(self.OP_KIND, sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
+        self.committed = self._state()
         self.result.import_id = op.id
         done = 0
         self._make_properties()
@@ -805,7 +817,11 @@ class _Importer:
         with self.crm.db.atomic():
             for col, (name, ptype) in new:
                 meta = self.reg.get(col.object)
-                if name in meta.properties:  # made since the plan (a second run of the same spec)
+                made = meta.properties.get(name)
+                if made is not None and made.is_custom and made.label == col.header[:100]:
+                    col.target = name  # made by an earlier run of the same plan (the wizard's F5 twice)
+                    continue
+                if made is not None:  # a property of that name came since the plan
                     name = infer.property_name(col.header, set(meta.properties) | set(RESERVED_PROPERTY_NAMES))
                 self.reg.add_property(meta.name, {"name": name, "label": col.header[:100], "type": ptype,
                                                   "group": "Imported"})
@@ -921,7 +937,7 @@ class _Importer:
                     value = conv(cell)
                 except InvalidValue as exc:
                     try:  # the slow path: a null word, several values in one cell, a new option
-                        value = self._rescue(obj, prop, conv, cell, recs)
+                        value = self._rescue(obj, prop, conv, cell, out)
                     except InvalidValue:
                         problems.append((header, cell, _reason(exc)))
                         continue
@@ -962,6 +978,11 @@ class _Importer:
             else:
                 other, prop_name = target[len(LINK_PREFIX):].split(":", 1)
                 out.keylinks.append((col.object, other, prop_name, cell, col.label, col.header, col.create_missing))
+        if out.more_emails:  # after every column: an additional-emails column of the row keeps its own too
+            for obj, emails in out.more_emails:
+                values = recs[obj].values
+                known = mapping.split_list(values.get("hs_additional_emails") or "")
+                values["hs_additional_emails"] = ";".join(dict.fromkeys(known + emails))
         if problems and refused:
             return line, None, problems
         if not recs and not out.refs and not out.keylinks:
@@ -974,7 +995,7 @@ class _Importer:
             recs[main] = _Rec(main, {})
         return line, out, problems
 
-    def _rescue(self, obj: str, prop, conv, cell: str, recs: dict):
+    def _rescue(self, obj: str, prop, conv, cell: str, out: _Row):
         """A cell its column's check refused, looked at again (parse-ahead thread, slow path only):
         a null word is empty; several values (`a ::: b` as Google writes them, `a; b`) all stay (more
         emails go to the additional emails, phones stay together); a dropdown value the property
@@ -987,11 +1008,9 @@ class _Importer:
             found = [conv(part) for part in mapping.split_list(text.replace(":::", ";").replace(",", ";"))]
             found = [v for v in found if v]
             if found and len(found) > 1 and prop.name == "email" and "hs_additional_emails" in self.reg.get(obj).properties:
-                rec = recs.get(obj)
-                if rec is None:
-                    rec = recs[obj] = _Rec(obj, {})
-                known = mapping.split_list(rec.values.get("hs_additional_emails") or "")
-                rec.values["hs_additional_emails"] = ";".join(dict.fromkeys(known + found[1:]))
+                if obj not in out.recs:
+                    out.recs[obj] = _Rec(obj, {})
+                out.more_emails = (out.more_emails or []) + [(obj, found[1:])]
                 return found[0]
             if len(found) == 1:
                 return found[0]

@@ -71,11 +71,19 @@ def dates_day_first(cells: Iterable[str]) -> bool:
     return first_big and not second_big
 
 
+_CYRILLIC = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "",
+    "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g",
+})
+
+
 def property_name(header: str, taken: Iterable[str]) -> str:
     """An internal name for a new property from a column title: 'Connected On' -> 'connected_on';
-    accents dropped; a title without Latin letters (Cyrillic...) gives 'column_<n>'; never one of
-    `taken`."""
-    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
+    accents dropped, Cyrillic transliterated ('Отчество' -> 'otchestvo'); a title without such
+    letters (Greek, CJK...) gives 'column'; never one of `taken`."""
+    text = unicodedata.normalize("NFKD", header.lower().translate(_CYRILLIC)).encode("ascii", "ignore").decode()
     base = _NAME_JUNK.sub("_", text).strip("_")[:50]
     if not base or not base[0].isalpha():
         base = ("column_" + base) if base else "column"

@@ -1,0 +1,203 @@
+"""The app never loses or glues together what you typed: keys that arrive together (text, Tab, text,
+as over a slow SSH link in one read) land where a person would expect, and every focus stop in a
+form is a visible field."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from textual import events
+from textual.widgets import Input
+
+from crm_tui.app import CrmApp
+from screens.index_modals import BulkEditModal, NewRecordModal
+
+
+async def settle(pilot, times: int = 3) -> None:
+    for _ in range(times):
+        await pilot.pause()
+
+
+def send_together(app, *keys: str) -> None:
+    """Queue every key before the app handles any of them, as one read from a terminal does
+    (pilot.press waits for the app to go idle between keys, which hides the problem)."""
+    for key in keys:
+        if len(key) == 1:
+            character = key
+        else:
+            try:
+                character = unicodedata.lookup(key.upper()) if key != "tab" else "\t"
+            except KeyError:
+                character = None
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_text_tab_text_typed_fast_fills_two_fields(demo_db):
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, NewRecordModal)
+        send_together(app, *"Ines", "tab", *"Okoro")
+        await settle(pilot, 6)
+        assert app.screen.query_one("#pf-firstname", Input).value == "Ines"
+        assert app.screen.query_one("#pf-lastname", Input).value == "Okoro"
+        # Back with shift+tab: the field's text is selected (as a browser does) and what follows replaces it.
+        send_together(app, "shift+tab", *"Ann")
+        await settle(pilot, 6)
+        assert app.screen.query_one("#pf-firstname", Input).value == "Ann"
+        assert app.screen.query_one("#pf-lastname", Input).value == "Okoro"
+
+
+async def test_every_focus_stop_of_a_form_is_a_field(demo_db):
+    """Tab through the new-contact form and the bulk edit form: focus only ever lands on a field
+    or a button a person can see, never on a container (the bulk edit once had an invisible stop
+    where typed text went nowhere and an empty value was saved)."""
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        seen = []
+        for _ in range(16):
+            focused = app.focused
+            seen.append(focused)
+            assert focused.__class__.__name__ in ("Input", "Select", "SelectCurrent", "Button", "Checkbox"), focused
+            assert focused.region.area > 0 and focused.visible, focused
+            await pilot.press("tab")
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, BulkEditModal)
+        await pilot.press("enter")  # open the property list
+        await settle(pilot)
+        await pilot.press("down", "down", "enter")  # a property
+        await settle(pilot)
+        for _ in range(4):
+            await pilot.press("tab")
+            await settle(pilot)
+            focused = app.focused
+            assert focused.__class__.__name__ in ("Input", "Select", "Button"), focused
+            assert focused.region.area > 0, focused
+
+
+async def test_j_and_k_move_in_history_tables_and_pickers(demo_db):
+    from textual.widgets import DataTable, OptionList
+
+    from screens.history import AssocHistoryScreen
+    from screens.index_modals import AssocPopup
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        company = app.crm.assoc.primary_company(("contacts", 1)) or 1
+        app.push_screen(AssocHistoryScreen("companies", company))
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count >= 2 and table.cursor_row == 0
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("k")
+        assert table.cursor_row == 0
+        await pilot.press("escape")
+        await settle(pilot)
+        app.push_screen(AssocPopup("Companies", [("companies", 1, "One"), ("companies", 2, "Two"), ("companies", 3, "Three")]))
+        await settle(pilot)
+        options = app.screen.query_one(OptionList)
+        await pilot.press("j", "j")
+        assert options.highlighted == 2
+        await pilot.press("k")
+        assert options.highlighted == 1
+        # in a text field j is a letter
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("slash", "j")
+        await settle(pilot)
+        assert app.screen.query_one("#search").value == "j"
+
+
+async def test_the_demo_database_is_marked_on_screen(demo_db, db_path):
+    from textual.widgets import Header
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "[demo database]" in app.title
+        assert "demo database" in str(app.screen.query_one("HeaderTitle").render())
+        await pilot.press("enter")  # a record screen says it too
+        await settle(pilot, 5)
+        assert app.screen.__class__.__name__ == "RecordScreen"
+        assert "demo database" in str(app.screen.query_one("HeaderTitle").render())
+    app = CrmApp(db_path)  # an ordinary database is not marked
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "demo" not in app.title
+
+
+async def test_a_modal_shows_its_own_keys_in_its_footer_and_help(demo_db):
+    from textual.widgets import Footer
+
+    from screens.help import HelpScreen
+    from screens.modals import ConfirmModal
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")  # delete asks
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, ConfirmModal)
+        footer = modal.query_one(Footer)
+        shown = " ".join(str(item.render()) for item in footer.query("FooterKey"))
+        assert "Yes" in shown and "No" in shown and "Search" not in shown, shown
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert "confirm.yes" in text and "index.bulk_delete" not in text
+        await pilot.press("question_mark")  # closes the help, not another one
+        await settle(pilot)
+        assert app.screen is modal
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("n")  # the new-record form: its own keys below it
+        await settle(pilot)
+        shown = " ".join(str(item.render()) for item in app.screen.query_one(Footer).query("FooterKey"))
+        assert "Create" in shown and "Cancel" in shown, shown
+        await pilot.press("question_mark")  # in a text field ? is a character
+        await settle(pilot)
+        assert app.screen.query_one("#pf-firstname").value == "?"
+        assert app.crm.records.count("contacts") == 300
+
+
+async def test_the_record_header_stays_visible_after_an_edit_in_place_at_80x24(demo_db):
+    from screens.record import RecordScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot, 5)
+        screen = app.screen
+        assert isinstance(screen, RecordScreen)
+        name = screen.record.display_name
+        props = screen.query_one("#props")
+        props.highlighted = next(i for i, option in enumerate(props._options) if option.id == "p:jobtitle")
+        await pilot.press("enter")
+        await settle(pilot, 4)
+        await pilot.press(*"Chief", "enter")  # the old value is selected: typing replaces it
+        await settle(pilot, 6)
+        assert screen.record.properties["jobtitle"] == "Chief"
+        head = screen.query_one("#head")
+        assert name in str(head.render())
+        # what is on screen where the header is, is the header: its first line (the name) is shown
+        region = head.region
+        assert region.height > 0 and 0 <= region.y < 24
+        assert app.get_widget_at(region.x + 1, region.y)[0] is head
+        toasts = [n.message for n in app._notifications]
+        assert any(name in t and "Job title" in t for t in toasts), toasts
+        assert not any("contact 1 " in t or "(jobtitle)" in t for t in toasts), toasts
