@@ -363,3 +363,14 @@ def test_day_first_columns_and_property_names():
     assert infer.property_name("Отчество", []) == "otchestvo"
     assert infer.property_name("Connected On", ["connected_on"]) == "connected_on_2"
     assert infer.property_name("Ελληνικά", []) == "column" and infer.property_name("2nd phone", []) == "column_2nd_phone"
+
+
+def test_undo_removes_the_properties_the_import_made(crm, tmp_path):
+    crm.records.create("contacts", {"email": "old@x.org"}, sources.API)
+    path = write(tmp_path / "c.csv", "Email,Shoe size\nann@x.org,41\nold@x.org,40\n")
+    result = run(crm, path, tmp=tmp_path)
+    assert result.new_properties == ["contacts.shoe_size (number)"] and result.updated == {"contacts": 1}
+    importer.undo_import(crm, result.import_id, backup=False)
+    assert "shoe_size" not in crm.registry.get("contacts").properties
+    assert "shoe_size" not in {r[1] for r in crm.db.execute_sql('PRAGMA table_info("obj_contacts")').fetchall()}
+    assert [r["email"] for r in contacts(crm)] == ["old@x.org"]

@@ -711,7 +711,8 @@ class _Importer:
     def _summary(self, status: str) -> dict:
         return {"file": os.path.abspath(self.spec.path), "objects": self.spec.objects, "status": status,
                 "counts": self.result.counts(), "error_file": self.errors.path, "id_source": self.spec.id_source,
-                "dry_run": self.dry_run, "batches": self.batches, "owner": _owner()}
+                "dry_run": self.dry_run, "batches": self.batches, "owner": _owner(),
+                "properties_created": [[col.object, col.target] for col, _planned in self._made]}  # undo drops them
 
     def _finish(self, status: str, failed: int | None = None) -> None:
         self.result.failed = len(self.errors.failed_lines) if failed is None else failed
