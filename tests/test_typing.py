@@ -201,3 +201,38 @@ async def test_the_record_header_stays_visible_after_an_edit_in_place_at_80x24(d
         toasts = [n.message for n in app._notifications]
         assert any(name in t and "Job title" in t for t in toasts), toasts
         assert not any("contact 1 " in t or "(jobtitle)" in t for t in toasts), toasts
+
+
+async def test_an_index_wider_than_80_columns_scrolls_sideways_and_says_how_many_are_hidden(demo_db):
+    from screens.index import IndexScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        table = screen.table
+        assert table.hidden_columns == 0 and "hidden" not in str(table.border_subtitle)
+        screen.spec.columns = screen.spec.columns + ["phone", "jobtitle", "city", "country"]
+        screen._changed(reset_cursor=False)
+        await settle(pilot)
+        hidden = table.hidden_columns
+        assert hidden > 0
+        assert f"{hidden} columns hidden" in str(table.border_subtitle)
+        shown_before = [c.key for c in table.visible_columns]
+        assert "country" not in shown_before
+        for _ in range(12):  # l to the last column: the table scrolls sideways to it
+            await pilot.press("l")
+        await settle(pilot)
+        assert table.cursor_column_key == "country"
+        shown = [c.key for c in table.visible_columns]
+        assert shown[0] == "firstname" and "country" in shown  # the first column stays put
+        assert table.hidden_columns > 0  # now the ones on the left are hidden
+        assert "Country" in table._render_header(table._line_width, table.rich_style).text
+        for _ in range(12):  # and h all the way back
+            await pilot.press("h")
+        await settle(pilot)
+        assert table.cursor_column_key == "firstname"
+        await pilot.press("l")
+        assert table.cursor_column_key == "lastname"
+        assert [c.key for c in table.visible_columns] == shown_before
