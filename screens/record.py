@@ -22,7 +22,7 @@ from crm_tui import sources
 from crm_tui.errors import CrmError, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
-from screens.modals import saved_message
+from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.property_form import PropertyForm
 from widgets.timeline import ICONS, Timeline
@@ -277,7 +277,7 @@ H and P open the association and property history; m lists every action."""
         self.query_one(AssocSidebar).reload()
 
     def say(self, message: str, severity: str = "information") -> None:
-        self.notify(message, markup=False, severity=severity)
+        self.notify(name_records(self.crm, message), markup=False, severity=severity)
 
     # -- inline editing -------------------------------------------------------------------------
 

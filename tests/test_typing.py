@@ -236,3 +236,34 @@ async def test_an_index_wider_than_80_columns_scrolls_sideways_and_says_how_many
         await pilot.press("l")
         assert table.cursor_column_key == "lastname"
         assert [c.key for c in table.visible_columns] == shown_before
+
+
+def test_toasts_name_records_not_raw_ids(demo_db):
+    from crm_tui.core import Crm
+    from screens.modals import name_records
+
+    with Crm.open(demo_db) as crm:
+        contact = crm.records.get("contacts", 1).display_name
+        company = crm.records.get("companies", 3).display_name
+        text = name_records(crm, f"associated contact 1 with company 3 ({company}); primary company; deal 999999 is gone")
+        assert text == f"associated contact {contact} with company {company}; primary company; deal 999999 is gone"
+        assert name_records(crm, "2 contacts updated") == "2 contacts updated"
+
+
+async def test_record_screen_toasts_name_the_linked_record(demo_db):
+    from screens.record import RecordScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_record("contacts", 1)
+        await settle(pilot, 5)
+        screen = app.screen
+        assert isinstance(screen, RecordScreen)
+        other = next(i for i in range(2, 60) if i not in app.crm.assoc.linked_ids(("contacts", 1), "companies"))
+        result = app.crm.assoc.add(("contacts", 1), ("companies", other), source="User")
+        screen.say(result.message)
+        await settle(pilot)
+        name = app.crm.records.get("companies", other).display_name
+        last = list(app._notifications)[-1].message
+        assert name in last and f"company {other}" not in last and "contact 1 " not in last, last
