@@ -52,6 +52,18 @@ async def test_text_tab_text_typed_fast_fills_two_fields(demo_db):
         assert app.screen.query_one("#pf-lastname", Input).value == "Okoro"
 
 
+async def test_text_enter_text_typed_fast_fills_two_fields(demo_db):
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        send_together(app, *"Ines", "enter", *"Okoro")
+        await settle(pilot, 6)
+        assert app.screen.query_one("#pf-firstname", Input).value == "Ines"
+        assert app.screen.query_one("#pf-lastname", Input).value == "Okoro"
+
+
 async def test_every_focus_stop_of_a_form_is_a_field(demo_db):
     """Tab through the new-contact form and the bulk edit form: focus only ever lands on a field
     or a button a person can see, never on a container (the bulk edit once had an invisible stop
