@@ -25,7 +25,7 @@ from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
-from screens.modals import saved_message
+from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
@@ -355,7 +355,7 @@ H and P open the association and property history; m lists every action."""
     def say(self, message: str, severity: str = "information") -> None:
         if severity == "error" and self.changed_elsewhere():
             return  # refused because the record is gone: that is the one line to show
-        self.notify(message, markup=False, severity=severity)
+        self.notify(name_records(self.crm, message), markup=False, severity=severity)
 
     # -- inline editing -------------------------------------------------------------------------
 
