@@ -46,6 +46,8 @@ NOT_UNDOABLE_WHY = {
     "undo_import": "an import's undo deleted its records for good; import the file again",
 }
 
+RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
+
 _TREE = "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
 
 
@@ -140,11 +142,27 @@ class Journal:
             why = NOT_UNDOABLE_WHY.get(op.kind, "it is not kept in history in a way an undo can reverse")
             return f"operation {op.id} ({op.kind}) cannot be undone: {why}"
         summary = self._summary(op)
-        if summary.get("status") == "running":
-            return f"operation {op.id} is still running (or was killed part-way); wait for it, or undo it when it is done"
+        if summary.get("status") == "running" and self._still_running(op):
+            return f"operation {op.id} is still running; wait for it to finish (or cancel it), then undo it"
         if op.kind == "import" and summary.get("dry_run"):
             return f"operation {op.id} was a dry run: nothing to undo"
         return None
+
+    @staticmethod
+    def _still_running(op: Operation) -> bool:
+        """A bulk change or an import says "running" until its last batch: it is still running when
+        a batch committed within RUNNING_GRACE seconds; otherwise it was killed part-way, and its
+        undo reverses the whole batches it committed."""
+        from datetime import datetime, timezone
+
+        newest = Operation.select(Operation.at).where(Operation.parent == op.id).order_by(Operation.id.desc()).scalar()
+        try:
+            at = datetime.fromisoformat((newest or op.at).replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+        return (datetime.now(timezone.utc) - at).total_seconds() < RUNNING_GRACE
 
     @staticmethod
     def _summary(op: Operation) -> dict:
@@ -657,12 +675,21 @@ class _Plan:
         recreated: set[tuple[int, int, int, int]] = set()
         touched_from: set[tuple[int, int, int]] = set()
 
+        primary_of: dict[int, int] = {}
+
         def edge_ids(ao, ai, bo, bi):
-            row = cursor.execute("SELECT id FROM association WHERE from_object=? AND from_id=? AND to_object=? AND to_id=?",
-                                 (ao, ai, bo, bi)).fetchone()
-            back = cursor.execute("SELECT id FROM association WHERE from_object=? AND from_id=? AND to_object=? AND to_id=?",
-                                  (bo, bi, ao, ai)).fetchone()
-            return (row[0] if row else None), (back[0] if back else None)
+            """Both edges of a link in one lookup (ids; the forward edge's primary flag in primary_of)."""
+            fwd = back = None
+            for eid, fo, fi, prim in cursor.execute(
+                    "SELECT id, from_object, from_id, is_primary FROM association WHERE (from_object=? AND from_id=? "
+                    "AND to_object=? AND to_id=?) OR (from_object=? AND from_id=? AND to_object=? AND to_id=?)",
+                    (ao, ai, bo, bi, bo, bi, ao, ai)).fetchall():
+                if (fo, fi) == (ao, ai) and fwd is None:
+                    fwd = eid
+                    primary_of[eid] = prim
+                else:
+                    back = eid
+            return fwd, back
 
         def find_label(ao, bo, name):
             key = (ao, bo, name)
@@ -671,11 +698,15 @@ class _Plan:
                                                         & (LabelDef.name == name))
             return label_cache[key]
 
+        inverse_names: dict[int, str | None] = {}
+
         def add_log(ao, ai, bo, bi, action, label=None):
             inverse = None
             if label is not None and label.inverse_id:
-                inv = LabelDef.get_or_none(LabelDef.id == label.inverse_id)
-                inverse = inv.name if inv else None
+                if label.inverse_id not in inverse_names:
+                    inv = LabelDef.get_or_none(LabelDef.id == label.inverse_id)
+                    inverse_names[label.inverse_id] = inv.name if inv else None
+                inverse = inverse_names[label.inverse_id]
             log.append((uop.id, ao, ai, bo, bi, action, label.name if label else None, inverse))
 
         def note_holder(ao, ai, bo, bi):
@@ -697,19 +728,15 @@ class _Plan:
                         "SELECT d.name, d.id, d.inverse_id FROM association_label l JOIN label_def d ON d.id = l.label_id "
                         "WHERE l.association_id = ?", (fwd,)).fetchall():
                     add_log(ao, ai, bo, bi, "label_removed", find_label(ao, bo, lname))
-                is_primary = cursor.execute("SELECT is_primary FROM association WHERE id=?", (fwd,)).fetchone()[0]
-                if is_primary:
+                if primary_of.get(fwd):
                     add_log(ao, ai, bo, bi, "primary_removed")
-                cursor.execute("DELETE FROM association_label WHERE association_id IN (?, ?)", (fwd, back or 0))
-                cursor.execute("DELETE FROM association WHERE id IN (?, ?)", (fwd, back or 0))
+                cursor.execute("DELETE FROM association WHERE id IN (?, ?)", (fwd, back or 0))  # labels: ON DELETE CASCADE
                 add_log(ao, ai, bo, bi, "removed")
             elif action == "removed":
                 if fwd is not None:
                     continue
                 cursor.execute("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                               "VALUES (?, ?, ?, ?, 0, ?)", (ao, ai, bo, bi, now))
-                cursor.execute("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                               "VALUES (?, ?, ?, ?, 0, ?)", (bo, bi, ao, ai, now))
+                               "VALUES (?, ?, ?, ?, 0, ?), (?, ?, ?, ?, 0, ?)", (ao, ai, bo, bi, now, bo, bi, ao, ai, now))
                 add_log(ao, ai, bo, bi, "created")
                 recreated.add((ao, ai, bo, bi))
                 touched_from.update({(ao, ai, bo), (bo, bi, ao)})

@@ -164,6 +164,7 @@ def test_recognised_by_headers_not_by_file_name(crm, tmp_path):
     # crm-tui's own export (property labels, "Create date") keeps this CRM's Record IDs
     assert hubspot.recognise(["Record ID", "Email", "Create date", "Last modified date"]) is None
     assert hubspot.recognise(["Email", "Create Date"]) is None  # no Record ID
+    assert hubspot.recognise(["Contact ID", "Email", "Create Date"]) is not None  # an older HubSpot export
 
 
 def test_one_hubspot_file_needs_no_ids_flag_and_links_on_both_sides(db_path, tmp_path, capsys):

@@ -611,3 +611,51 @@ def test_core_undo_of_an_id_out_of_range_is_not_found(crm):
     for bad in (2**64, -1, "x"):
         with pytest.raises(NotFound):
             crm.journal.undo(bad)
+
+
+def test_redo_refused_when_a_later_edit_changed_the_same_value(crm, people):
+    crm.records.update("contacts", people["ines"], {"jobtitle": "CTO"}, sources.USER)
+    edit = crm.journal.list(limit=1)[0].id
+    crm.journal.undo()
+    crm.records.update("contacts", people["ines"], {"jobtitle": "Chair"}, sources.USER)
+    later = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot redo operation {edit} .*operation {later}"):
+        crm.journal.redo()
+    assert counts() == before
+    assert [o.id for o in crm.journal.list(include_undone=False)].count(edit) == 0
+    assert edit in [o.id for o in crm.journal.list(include_undone=True)]
+
+
+def test_undo_of_a_restore_deletes_again_with_its_links(crm, people):
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["acme"]))
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["globex"]))
+    crm.records.delete("companies", people["acme"], sources.USER)
+    crm.records.restore("companies", people["acme"], sources.USER)
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["acme"]
+    crm.journal.undo()
+    assert crm.records.get("companies", people["acme"]).deleted
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["globex"]]
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["globex"]
+    healthy(crm)
+    crm.journal.redo()
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["acme"]
+    healthy(crm)
+
+
+def test_a_bulk_edit_killed_part_way_can_be_undone_for_what_it_committed(crm, people):
+    import json
+
+    from crm_tui import bulk
+
+    ids = [people["ines"], people["bo"]]
+    result = bulk.bulk_update(crm, "contacts", ids, {"jobtitle": "Buyer"}, source=sources.USER, batch_size=1)
+    parent = Operation.get_by_id(result.op_id)
+    summary = json.loads(parent.summary)
+    Operation.update(summary=json.dumps({**summary, "status": "running"})).where(Operation.id == parent.id).execute()
+    with pytest.raises(CrmError, match="still running"):  # its last batch is seconds old: it may still be running
+        crm.journal.undo(parent.id)
+    Operation.update(at="2020-01-01T00:00:00.000000Z").where(Operation.parent == parent.id).execute()
+    crm.journal.undo(parent.id)  # killed part-way long ago: undo what it committed
+    assert all(crm.records.get("contacts", i).properties["jobtitle"] is None for i in ids)
+    healthy(crm)
