@@ -14,9 +14,9 @@ What a file written by a spreadsheet, an export or a hand throws at us:
   header (dropped when empty, else named "Column 7");
 - short rows (missing cells are empty), long rows (extra cells dropped, with a warning), blank rows
   (skipped), NUL bytes (removed), control characters and escape sequences (removed).
-Every cell is stripped of surrounding whitespace; a cell that only says `null`, `None` or
-`[not provided]` (as exports write an empty value) is empty; the `'` that an export puts before a
-cell a spreadsheet would run as a formula (`'=1+2`) is taken off again.
+Every cell is stripped of surrounding whitespace; the `'` that an export puts before a cell a
+spreadsheet would run as a formula (`'=1+2`) is taken off again. (Cells that only say `null`,
+`None` or `[not provided]` are made empty by the importer: NULL_WORDS.)
 """
 
 from __future__ import annotations
@@ -214,9 +214,8 @@ class CsvSource:
                 joined = "".join(cells)
                 if not joined.isprintable():  # tabs, newlines or control characters somewhere
                     cells = [clean_text(cell) for cell in cells]
-                if "ull" in joined or "ULL" in joined or "one" in joined or "ONE" in joined or "provided" in joined:
-                    cells = [cell if cell.strip().casefold() not in NULL_WORDS else "" for cell in cells]
-                if "'" in joined:  # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
+                if "'=" in joined or "'+" in joined or "'-" in joined or "'@" in joined:
+                    # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
                     cells = [cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell for cell in cells]
                 yield line, {name: cells[i].strip() for name, i in pairs}
         if long_rows:

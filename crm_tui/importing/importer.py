@@ -114,6 +114,7 @@ class ImportSpec:
     error_dir: str | None = None
     strict: bool = False  # a bad cell refuses its whole row; a dropdown value the property lacks is refused
     dayfirst_columns: list[str] = field(default_factory=list)  # date columns whose values are day first
+    null_columns: list[str] = field(default_factory=list)  # text columns where `null`, `None`... mean empty
 
 
 @dataclass
@@ -319,6 +320,9 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
                 col.object, col.target = main.name, f"{NEW_PREFIX}{name}:{infer.infer_type(cells, dayfirst=dayfirst)}"
         if cells and infer.dates_day_first(cells):
             spec.dayfirst_columns.append(col.header)
+        if any(len(c) <= 16 and c.casefold() in csvread.NULL_WORDS for c in cells):
+            spec.null_columns.append(col.header)  # checked per cell in these columns only (typed ones
+            # meet a null word in _rescue, off the fast path)
 
 
 RESERVED_PROPERTY_NAMES = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op", "object",
@@ -907,6 +911,8 @@ class _Importer:
                 conv = self.crm.records.column_coercer(meta, prop)
             else:
                 conv = (lambda m, p: (lambda raw: self.crm.records.coerce_value(m, p, raw)))(meta, prop)
+            if prop is not None and prop.type in ("text", "textarea") and col.header in self.spec.null_columns:
+                conv = _null_aware(conv)
             plan.append((col, kind, meta, prop, vmap, conv, col.header, col.object, prop.name if prop is not None else None))
         return plan
 
@@ -1695,6 +1701,18 @@ def _second_key(obj: str, values: dict) -> tuple | None:
     if obj == "companies" and not values.get("domain") and (name := values.get("name")):
         return ("name", name.casefold())
     return None
+
+
+def _null_aware(conv):
+    """A text column's check that reads `null`, `None`, `[not provided]` as empty (columns whose
+    sample holds such words: HubSpot re-saved by a spreadsheet, database dumps)."""
+    nulls = csvread.NULL_WORDS
+
+    def coerce(raw):
+        if len(raw) <= 16 and raw.strip().casefold() in nulls:
+            return None
+        return conv(raw)
+    return coerce
 
 
 def _day_first_coercer(meta, prop):
