@@ -18,6 +18,8 @@ MAX_LIMIT = 1_000_000  # rows one listing may print
 
 def _whole_number(text: str, what: str, low: int, high: int) -> int:
     """The typed-argument layer: a whole number in [low, high], or one line saying what is wrong."""
+    import argparse
+
     digits = text.strip()
     body = digits[1:] if digits[:1] in "+-" else digits
     if not body.isascii() or not body.isdigit():
@@ -51,19 +53,26 @@ def _bounded(what: str, low: int, high: int):
 
 def _ref(text: str):
     """`contacts:12` -> ("contacts", 12)."""
+    import argparse
+
     obj, sep, rid = text.partition(":")
     if not sep or not rid.strip().isascii() or not rid.strip().isdigit():
         raise argparse.ArgumentTypeError(f"{text!r}: write a record as OBJECT:ID, e.g. contacts:12")
     return obj.strip(), _id(rid)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with every usage error as one line (`crm-tui: error: ...`) and exit 2."""
+def _parser_class():
+    """argparse, with every usage error as one line (`crm-tui: error: ...`) and exit 2. Built on
+    first use: a plain launch of the app never imports argparse."""
+    import argparse
 
-    def error(self, message: str):
-        from .sanitize import clean_line
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str):
+            from .sanitize import clean_line
 
-        self.exit(2, f"crm-tui: error: {clean_line(message)} (see {self.prog} --help)\n")
+            self.exit(2, f"crm-tui: error: {clean_line(message)} (see {self.prog} --help)\n")
+
+    return _Parser
 
 
 def _bad_argument(argv: list[str]) -> str | None:
@@ -108,6 +117,9 @@ def emit(args, data, text_lines) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    _Parser = _parser_class()
     common = _Parser(add_help=False)
     # SUPPRESS: a subcommand's parser must not reset what was given before the subcommand
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
