@@ -44,6 +44,8 @@ class CrmApp(KeepsRunning, App):
         # "Okoro" in one read over SSH) were all queued to the first field, gluing them together.
         Binding("tab", "focus_step(1)", "Next field", show=False, priority=True, id="app.focus_next"),
         Binding("shift+tab", "focus_step(-1)", "Previous field", show=False, priority=True, id="app.focus_previous"),
+        # Enter in a form field moves to the next field at once, for the same reason as Tab.
+        Binding("enter", "form_next", "Next field", show=False, priority=True, id="app.form_next"),
         # Undo and redo from every screen (a screen's own u, as the import history's, comes first).
         Binding("u,ctrl+z", "undo", "Undo", id="app.undo"),
         Binding("U,ctrl+y", "redo", "Redo", id="app.redo"),
@@ -74,8 +76,7 @@ class CrmApp(KeepsRunning, App):
             "activity_auto_associate": config.automations.activity_auto_associate,
             "engagement_cap": config.engagement_cap,
         })
-        themes, warnings = theming.load_themes(only=config.theme)  # the others after the first frame
-        self._all_themes = len(themes) != 1
+        themes, warnings = theming.load_themes()
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
         self.startup_warnings += theming.apply_theme(self, config.theme)
@@ -125,11 +126,6 @@ class CrmApp(KeepsRunning, App):
         # the cycles of closed screens while taking a full collection out of most screen openings.
         gc.set_threshold(700, 10, 100)
         gc.enable()
-        if not self._all_themes:  # the shipped themes (their files cannot warn), for the theme picker
-            from . import theming
-
-            theming.register_themes(self, [t for t in theming.load_themes()[0] if t.name != self.theme])
-            self._all_themes = True
 
     def _apply_keymap(self) -> None:
         from .keymap import apply_keymap  # it imports every screen, to know their binding ids
@@ -291,6 +287,22 @@ class CrmApp(KeepsRunning, App):
             focused.action_cursor_down()
         else:
             focused.action_cursor_up()
+
+    def action_form_next(self) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import Input
+
+        from widgets.property_form import PropertyForm
+
+        focused = self.focused
+        form = next((node for node in focused.ancestors if isinstance(node, PropertyForm)), None) \
+            if isinstance(focused, Input) else None
+        if form is None:
+            raise SkipAction()
+        fields = [w for w in form.query("Input, Select") if w.id and w.id.startswith("pf-")]
+        if not fields or focused is fields[-1]:
+            raise SkipAction()  # the last field: enter submits the form
+        self.screen.focus_next()
 
     def action_help(self) -> None:
         from textual.actions import SkipAction

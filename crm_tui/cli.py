@@ -18,7 +18,7 @@ MAX_LIMIT = 1_000_000  # rows one listing may print
 
 def _whole_number(text: str, what: str, low: int, high: int) -> int:
     """The typed-argument layer: a whole number in [low, high], or one line saying what is wrong."""
-    import argparse
+    import argparse  # loaded already: this runs while the parser parses
 
     digits = text.strip()
     body = digits[1:] if digits[:1] in "+-" else digits
@@ -53,17 +53,17 @@ def _bounded(what: str, low: int, high: int):
 
 def _ref(text: str):
     """`contacts:12` -> ("contacts", 12)."""
-    import argparse
-
     obj, sep, rid = text.partition(":")
     if not sep or not rid.strip().isascii() or not rid.strip().isdigit():
+        import argparse
+
         raise argparse.ArgumentTypeError(f"{text!r}: write a record as OBJECT:ID, e.g. contacts:12")
     return obj.strip(), _id(rid)
 
 
 def _parser_class():
-    """argparse, with every usage error as one line (`crm-tui: error: ...`) and exit 2. Built on
-    first use: a plain launch of the app never imports argparse."""
+    """argparse, with every usage error as one line (`crm-tui: error: ...`) and exit 2. Made when
+    the parser is built: a plain app launch never imports argparse."""
     import argparse
 
     class _Parser(argparse.ArgumentParser):

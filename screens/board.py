@@ -358,7 +358,9 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
         message = f"moved to {target.label}"
         if result.notes:
             message += ": " + "; ".join(result.notes)
-        self.notify(message, markup=False)
+        from screens.modals import name_records
+
+        self.notify(name_records(self.crm, message), markup=False)
         self._after_move(column, record_id, target)
 
     def _after_move(self, source: StageColumn, record_id: int, target: pipelines.StageInfo) -> None:

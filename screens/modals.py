@@ -129,6 +129,29 @@ def saved_message(crm, meta, result, verb: str) -> str:
     if verb == "Updated":
         labels = [meta.properties[p].label for p in result.changed if p in meta.properties]
         text += f" ({', '.join(labels)})" if labels else " (nothing changed)"
-    notes = [note for note in getattr(result, "notes", []) if note]
+    notes = [name_records(crm, note) for note in getattr(result, "notes", []) if note]
     return "; ".join([text] + notes)
 
+
+
+def name_records(crm, message: str) -> str:
+    """A core message as a toast names records, not raw ids: 'associated contact 1 with company 3
+    (Acme)' -> 'associated contact Ann Lee with company Acme'. Ids whose record has no name stay."""
+    import re
+
+    from crm_tui.sanitize import clean_line
+
+    labels = {meta.label.lower(): meta for meta in crm.registry.objects.values()}
+    if not labels or not message:
+        return message
+    pattern = re.compile(r"\b(" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
+                         + r") #?(\d+)\b( \([^()]*\))?")
+    found: dict[str, set[int]] = {}
+    for match in pattern.finditer(message):
+        found.setdefault(match.group(1), set()).add(int(match.group(2)))
+    names = {label: crm.records.display_names(labels[label], ids) for label, ids in found.items()}
+
+    def named(match) -> str:
+        name = names.get(match.group(1), {}).get(int(match.group(2)))
+        return f"{match.group(1)} {clean_line(name)}" if name else match.group(0)
+    return pattern.sub(named, message)

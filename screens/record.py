@@ -25,7 +25,7 @@ from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
-from screens.modals import saved_message
+from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
@@ -60,11 +60,27 @@ class CoalescedFooter(Footer):
             self._recompose_pending = True
             self.call_after_refresh(self._recompose_now)
 
+    _composed: tuple | None = None  # what the keys on show were made from
+
+    def _shown(self) -> tuple:
+        """Everything Footer.compose reads from the bindings, for the keys it shows."""
+        return tuple((binding.key, binding.action, binding.description, binding.group, binding.show, enabled,
+                      tooltip, self.app.get_key_display(binding))
+                     for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
+                     if binding.show or binding.action == "command_palette")
+
     async def _recompose_now(self) -> None:
         self._recompose_pending = False
+        if not self.is_attached:
+            return
+        shown = self._shown()
+        if shown == self._composed:  # the same keys again (focus moved within the same bindings)
+            return
         await self.recompose()
 
     def compose(self):
+        if self._bindings_ready:
+            self._composed = self._shown()
         # Footer binds each key's `compact` to its own, and the binding sets it once more after the
         # key mounts: each set restyles the key (two restyles per key, ~5 ms each on these
         # machines). The footer's `compact` never changes here, so each key simply starts with it.
@@ -339,7 +355,7 @@ H and P open the association and property history; m lists every action."""
     def say(self, message: str, severity: str = "information") -> None:
         if severity == "error" and self.changed_elsewhere():
             return  # refused because the record is gone: that is the one line to show
-        self.notify(message, markup=False, severity=severity)
+        self.notify(name_records(self.crm, message), markup=False, severity=severity)
 
     # -- inline editing -------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from textual.widgets.selection_list import Selection
 from crm_tui import sources
 from crm_tui.errors import CrmError
 from crm_tui.sanitize import clean_line
-from screens.modals import ModalFooter
+from screens.modals import ModalFooter, name_records
 from widgets.tick_list import TickList
 from widgets.property_form import PropertyForm, form_properties
 
@@ -491,7 +491,7 @@ class AddAssociationModal(Base):
                 form.set_raw(prop.name, None)
             form.errors.clear()
             self.show_error("")
-            self.notify(self.done[-1], markup=False)
+            self.notify(name_records(self.crm, self.done[-1]), markup=False)
             form.focus_first()
         else:
             self.dismiss(self.done)

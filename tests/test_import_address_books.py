@@ -207,8 +207,11 @@ def test_new_dropdown_option_is_added_and_reported_strict_refuses_it(crm, tmp_pa
     rows = contacts(crm)
     assert by(rows, "email", "bob@x.org")["hs_lead_status"] == "Warm"
     assert crm.registry.get("contacts").properties["hs_lead_status"].option_name("warm") == "Warm"
-    with Crm.open(crm.path) as other:  # stored, not only in memory
-        assert other.registry.get("contacts").properties["hs_lead_status"].option_name("WARM") == "Warm"
+    (stored,) = crm.db.execute_sql("SELECT options FROM property_def WHERE name = 'hs_lead_status'").fetchone()
+    assert {"name": "Warm", "label": "Warm"} in json.loads(stored)  # stored, not only in memory
+    importer.undo_import(crm, result.import_id, backup=False)  # undo takes the new option away again
+    assert crm.registry.get("contacts").properties["hs_lead_status"].option_name("Warm") is None
+    assert crm.registry.get("contacts").properties["hs_lead_status"].option_name("Open") == "OPEN"
 
 
 def test_null_words_are_empty(crm, tmp_path):
@@ -363,3 +366,32 @@ def test_day_first_columns_and_property_names():
     assert infer.property_name("Отчество", []) == "otchestvo"
     assert infer.property_name("Connected On", ["connected_on"]) == "connected_on_2"
     assert infer.property_name("Ελληνικά", []) == "column" and infer.property_name("2nd phone", []) == "column_2nd_phone"
+
+
+def test_undo_removes_the_properties_the_import_made(crm, tmp_path):
+    crm.records.create("contacts", {"email": "old@x.org"}, sources.API)
+    path = write(tmp_path / "c.csv", "Email,Shoe size\nann@x.org,41\nold@x.org,40\n")
+    result = run(crm, path, tmp=tmp_path)
+    assert result.new_properties == ["contacts.shoe_size (number)"] and result.updated == {"contacts": 1}
+    importer.undo_import(crm, result.import_id, backup=False)
+    assert "shoe_size" not in crm.registry.get("contacts").properties
+    assert "shoe_size" not in {r[1] for r in crm.db.execute_sql('PRAGMA table_info("obj_contacts")').fetchall()}
+    assert [r["email"] for r in contacts(crm)] == ["old@x.org"]
+
+
+GOOGLE_OLD = """Name,Given Name,Additional Name,Family Name,Yomi Name,Given Name Yomi,Additional Name Yomi,Family Name Yomi,Name Prefix,Name Suffix,Initials,Nickname,Short Name,Maiden Name,Birthday,Gender,Location,Billing Information,Directory Server,Mileage,Occupation,Hobby,Sensitivity,Priority,Subject,Notes,Language,Photo,Group Membership,E-mail 1 - Type,E-mail 1 - Value,E-mail 2 - Type,E-mail 2 - Value,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value,Address 1 - Type,Address 1 - Formatted,Address 1 - Street,Address 1 - City,Address 1 - PO Box,Address 1 - Region,Address 1 - Postal Code,Address 1 - Country,Address 1 - Extended Address,Organization 1 - Type,Organization 1 - Name,Organization 1 - Yomi Name,Organization 1 - Title,Organization 1 - Department,Organization 1 - Symbol,Organization 1 - Location,Organization 1 - Job Description,Website 1 - Type,Website 1 - Value
+Ann Lee,Ann,,Lee,,,,,Dr.,,,,,,1985-07-01,,,,,,,,,,,Met at the fair,,,* myContacts ::: Friends,* Work,ann@acme.com ::: ann@acme.org,Home,ann@home.org,Mobile,+1 555 0101,Work,+1 555 0100,Work,"1 Main St
+Springfield",1 Main St,Springfield,,IL,62701,USA,,,Acme,,Buyer,Purchasing,,,,Profile,https://acme.com
+"""
+
+
+def test_google_contacts_older_format(crm, tmp_path):
+    result = run(crm, write(tmp_path / "google.csv", GOOGLE_OLD), tmp=tmp_path)
+    assert result.created == {"contacts": 1} and result.skipped_cells == 0 and result.failed == 0
+    ann = contacts(crm)[0]
+    assert (ann["firstname"], ann["lastname"], ann["salutation"], ann["company"], ann["jobtitle"]) == \
+        ("Ann", "Lee", "Dr.", "Acme", "Buyer")
+    assert ann["email"] == "ann@acme.com" and ann["hs_additional_emails"] == "ann@home.org;ann@acme.org"
+    assert ann["phone"] == "+1 555 0101" and ann["phone_2_value"] == "+1 555 0100"
+    assert (ann["address"], ann["city"], ann["state"], ann["zip"]) == ("1 Main St", "Springfield", "IL", "62701")
+    assert ann["e_mail_1_type"] == "* Work" and ann["website"] == "https://acme.com"

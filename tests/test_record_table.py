@@ -333,10 +333,19 @@ async def test_columns_collapse_by_priority_at_80_columns() -> None:
         header = visible_lines(table)[0]
         assert all(column.label in header for column in table.visible_columns)
 
-        # The column cursor only visits visible columns.
+        # l past the last shown column scrolls sideways (the first column stays): every column is
+        # reachable, the line still never overflows, and h scrolls back.
         for _ in range(10):
             await pilot.press("l")
-        assert table.cursor_column_key == shown[-1]
+        assert table.cursor_column_key == "stage"
+        assert "stage" in [column.key for column in table.visible_columns]
+        assert table.visible_columns[0].key == "name" and table.hidden_columns > 0
+        for y in range(4):
+            assert table.render_line(y).cell_length == width
+        for _ in range(10):
+            await pilot.press("h")
+        assert table.cursor_column_key == "name"
+        assert [column.key for column in table.visible_columns] == shown
 
         await pilot.resize_terminal(30, 24)
         await pilot.pause()

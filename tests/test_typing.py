@@ -52,6 +52,18 @@ async def test_text_tab_text_typed_fast_fills_two_fields(demo_db):
         assert app.screen.query_one("#pf-lastname", Input).value == "Okoro"
 
 
+async def test_text_enter_text_typed_fast_fills_two_fields(demo_db):
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        send_together(app, *"Ines", "enter", *"Okoro")
+        await settle(pilot, 6)
+        assert app.screen.query_one("#pf-firstname", Input).value == "Ines"
+        assert app.screen.query_one("#pf-lastname", Input).value == "Okoro"
+
+
 async def test_every_focus_stop_of_a_form_is_a_field(demo_db):
     """Tab through the new-contact form and the bulk edit form: focus only ever lands on a field
     or a button a person can see, never on a container (the bulk edit once had an invisible stop
@@ -201,3 +213,69 @@ async def test_the_record_header_stays_visible_after_an_edit_in_place_at_80x24(d
         toasts = [n.message for n in app._notifications]
         assert any(name in t and "Job title" in t for t in toasts), toasts
         assert not any("contact 1 " in t or "(jobtitle)" in t for t in toasts), toasts
+
+
+async def test_an_index_wider_than_80_columns_scrolls_sideways_and_says_how_many_are_hidden(demo_db):
+    from screens.index import IndexScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        table = screen.table
+        assert table.hidden_columns == 0 and "hidden" not in str(table.border_subtitle)
+        screen.spec.columns = screen.spec.columns + ["phone", "jobtitle", "city", "country"]
+        screen._changed(reset_cursor=False)
+        await settle(pilot)
+        hidden = table.hidden_columns
+        assert hidden > 0
+        assert f"{hidden} columns hidden" in str(table.border_subtitle)
+        shown_before = [c.key for c in table.visible_columns]
+        assert "country" not in shown_before
+        for _ in range(12):  # l to the last column: the table scrolls sideways to it
+            await pilot.press("l")
+        await settle(pilot)
+        assert table.cursor_column_key == "country"
+        shown = [c.key for c in table.visible_columns]
+        assert shown[0] == "firstname" and "country" in shown  # the first column stays put
+        assert table.hidden_columns > 0  # now the ones on the left are hidden
+        assert "Country" in table._render_header(table._line_width, table.rich_style).text
+        for _ in range(12):  # and h all the way back
+            await pilot.press("h")
+        await settle(pilot)
+        assert table.cursor_column_key == "firstname"
+        await pilot.press("l")
+        assert table.cursor_column_key == "lastname"
+        assert [c.key for c in table.visible_columns] == shown_before
+
+
+def test_toasts_name_records_not_raw_ids(demo_db):
+    from crm_tui.core import Crm
+    from screens.modals import name_records
+
+    with Crm.open(demo_db) as crm:
+        contact = crm.records.get("contacts", 1).display_name
+        company = crm.records.get("companies", 3).display_name
+        text = name_records(crm, f"associated contact 1 with company 3 ({company}); primary company; deal 999999 is gone")
+        assert text == f"associated contact {contact} with company {company}; primary company; deal 999999 is gone"
+        assert name_records(crm, "2 contacts updated") == "2 contacts updated"
+
+
+async def test_record_screen_toasts_name_the_linked_record(demo_db):
+    from screens.record import RecordScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_record("contacts", 1)
+        await settle(pilot, 5)
+        screen = app.screen
+        assert isinstance(screen, RecordScreen)
+        other = next(i for i in range(2, 60) if i not in app.crm.assoc.linked_ids(("contacts", 1), "companies"))
+        result = app.crm.assoc.add(("contacts", 1), ("companies", other), source="User")
+        screen.say(result.message)
+        await settle(pilot)
+        name = app.crm.records.get("companies", other).display_name
+        last = list(app._notifications)[-1].message
+        assert name in last and f"company {other}" not in last and "contact 1 " not in last, last

@@ -336,7 +336,10 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._cursor_row = 0
         self._cursor_column_key: str | None = self._columns[0].key if self._columns else None
         self._selected: dict[int, None] = {}  # record ids, in selection order
-        self._column_layout_cache: tuple[int, list[PlacedColumn]] | None = None
+        self._column_layout_cache: tuple[tuple[int, int], list[PlacedColumn]] | None = None
+        # Columns scrolled off to the left (the first column stays put): h/l past the edge scroll.
+        self._column_offset = 0
+        self._hidden_columns = 0
         self._last_cursor_record_id: object = _NOT_ANNOUNCED
 
     # ------------------------------------------------------------------ public API
@@ -381,6 +384,13 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         return tuple(self._selected)
 
     @property
+    def hidden_columns(self) -> int:
+        """How many columns do not fit the width (scrolled off either side); h/l reach them."""
+        if self.is_mounted:
+            self._layout()
+        return self._hidden_columns
+
+    @property
     def visible_columns(self) -> list[Column]:
         """The columns that fit the current width, in display order."""
         return [placed.column for placed in self._layout()]
@@ -401,6 +411,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Change the columns. A source's cells follow column order, so cached rows are dropped."""
         self._columns = tuple(columns)
         self._column_layout_cache = None
+        self._column_offset = 0
         keys = [column.key for column in self._columns]
         if self._cursor_column_key not in keys:
             self._cursor_column_key = keys[0] if keys else None
@@ -494,11 +505,35 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _layout(self) -> list[PlacedColumn]:
         width = max(0, self._line_width - GUTTER_WIDTH)
-        if self._column_layout_cache is None or self._column_layout_cache[0] != width:
-            placed = layout_columns(self._columns, width)
-            self._column_layout_cache = (width, placed)
+        key = (width, self._column_offset)
+        if self._column_layout_cache is None or self._column_layout_cache[0] != key:
+            # The first column, then the rest from the offset; indexes stay those of the full list.
+            view = [0, *range(1 + self._column_offset, len(self._columns))] if self._columns else []
+            placed = [PlacedColumn(p.column, view[p.index], p.x, p.width)
+                      for p in layout_columns([self._columns[i] for i in view], width)]
+            self._column_layout_cache = (key, placed)
             self._keep_column_cursor_visible(placed)
+            hidden = len(self._columns) - len(placed) if placed else 0
+            if hidden != self._hidden_columns:
+                self._hidden_columns = hidden
+                self._update_position_text()
         return self._column_layout_cache[1]
+
+    def _scroll_columns_to(self, index: int) -> bool:
+        """Scroll sideways until the column at `index` (of the full list) is shown; False (and no
+        scroll) when it cannot be shown beside the first column at this width."""
+        if not 0 < index < len(self._columns):
+            return False
+        before = self._column_offset
+        if index <= self._column_offset:
+            self._column_offset = index - 1
+        while self._column_offset < index - 1 and index not in {p.index for p in self._layout()}:
+            self._column_offset += 1
+        if index in {p.index for p in self._layout()}:
+            return True
+        self._column_offset = before
+        self._layout()
+        return False
 
     def _keep_column_cursor_visible(self, placed: list[PlacedColumn]) -> None:
         """If the column under the column cursor was hidden, move to the nearest shown one on its left."""
@@ -542,10 +577,19 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._move_cursor_by(step)
 
     def _move_column_cursor(self, direction: int) -> None:
-        keys = [placed.column.key for placed in self._layout()]
+        placed = self._layout()
+        keys = [p.column.key for p in placed]
         if not keys:
             return
         if self._cursor_column_key in keys:
+            here = placed[keys.index(self._cursor_column_key)].index
+            # Past the last shown column, or left of the first scrolled one: scroll sideways.
+            if (direction > 0 and here == placed[-1].index and here + 1 < len(self._columns)) or (
+                    direction < 0 and here > 1 and here - 1 not in {p.index for p in placed}):
+                if self._scroll_columns_to(here + direction):
+                    self._cursor_column_key = self._columns[here + direction].key
+                self.refresh()
+                return
             index = clamp(keys.index(self._cursor_column_key) + direction, 0, len(keys) - 1)
         else:
             index = 0
@@ -564,6 +608,8 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
             text = f"row {self._cursor_row + 1:,} of {self._row_count:,}"
         if self._selected:
             text += f" · {len(self._selected):,} selected"
+        if self._hidden_columns:
+            text += f" · {self._hidden_columns} column{'s' if self._hidden_columns != 1 else ''} hidden (h/l)"
         self.position_text = text
 
     def watch_position_text(self, text: str) -> None:

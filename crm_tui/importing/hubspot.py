@@ -166,6 +166,7 @@ def english(header: str) -> str:
 _OWNER_OBJECTS = {"Contact owner": "contacts", "Company owner": "companies", "Deal owner": "deals",
                   "Ticket owner": "tickets"}
 _HUBSPOT_ONLY = {"Create Date", "Last Modified Date", "Last Activity Date"}  # Title Case: HubSpot, not crm-tui
+_OLD_IDS = {"Contact ID", "Company ID", "Deal ID", "Ticket ID"}
 _OWN_EXPORT = {"Create date", "Last modified date"}  # crm-tui's own export writes property labels
 
 
@@ -198,7 +199,8 @@ def recognise(headers: Sequence[str]) -> HubSpotFile | None:
         first[2] = second[1]
     if segments:
         return HubSpotFile(list(headers), eng, [tuple(s) for s in segments])
-    if "Record ID" not in eng or any(h in _OWN_EXPORT for h in headers):
+    has_id = any(h == "Record ID" or h in _OLD_IDS for h in eng)  # older exports: "Contact ID"
+    if not has_id or any(h in _OWN_EXPORT for h in headers):
         return None
     translated = any(fold(e) != fold(h) for e, h in zip(eng, headers))  # a header in another language
     signals = translated or any(h in _HUBSPOT_ONLY for h in headers)

@@ -709,7 +709,10 @@ class _Importer:
     def _summary(self, status: str) -> dict:
         return {"file": os.path.abspath(self.spec.path), "objects": self.spec.objects, "status": status,
                 "counts": self.result.counts(), "error_file": self.errors.path, "id_source": self.spec.id_source,
-                "dry_run": self.dry_run, "batches": self.batches, "owner": _owner()}
+                "dry_run": self.dry_run, "batches": self.batches, "owner": _owner(),
+                "properties_created": [[col.object, col.target] for col, _planned in self._made],  # undo drops them
+                "options_created": [item.split(": ", 1)[0].split(".", 1) + [item.split(": ", 1)[1]]
+                                    for item in self.result.new_options]}  # [object, property, option]
 
     def _finish(self, status: str, failed: int | None = None) -> None:
         self.result.failed = len(self.errors.failed_lines) if failed is None else failed
@@ -1824,6 +1827,30 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
     return out
 
 
+def _undo_options(crm, created: list) -> None:
+    """The dropdown options an import added (its records are gone or restored by now): removed
+    from their property unless a record still holds them."""
+    from ..models import PropertyDef
+
+    by_prop: dict[tuple[str, str], set[str]] = {}
+    for obj, prop, option in created:
+        by_prop.setdefault((obj, prop), set()).add(option)
+    for (obj, prop), options in by_prop.items():
+        meta = crm.registry.objects.get(obj)
+        if meta is None or prop not in meta.properties:
+            continue
+        row = PropertyDef.get_or_none((PropertyDef.object == meta.id) & (PropertyDef.name == prop))
+        if row is None:
+            continue
+        used = {o for o in options if crm.db.execute_sql(
+            f'SELECT 1 FROM "{meta.table}" WHERE "{prop}" = ? OR "{prop}" LIKE ? OR "{prop}" LIKE ? '
+            f'OR "{prop}" LIKE ? LIMIT 1', (o, f"{o};%", f"%;{o}", f"%;{o};%")).fetchone()}
+        kept = [o for o in json.loads(row.options or "[]") if o["name"] not in options - used]
+        PropertyDef.update(options=json.dumps(kept)).where(PropertyDef.id == row.id).execute()
+    if by_prop:
+        crm.registry.reload()
+
+
 def _descendants(root: int) -> list[int]:
     ops, frontier = [root], [root]
     while frontier:
@@ -1974,6 +2001,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         from .bundle import undo_extras  # owners and properties a HubSpot import created
 
         undo_extras(crm, op)
+        _undo_options(crm, json.loads(op.summary or "{}").get("options_created", []))
         Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
         result.undo_op = uop.id
     return result
