@@ -14,6 +14,11 @@
   value and baseline are rows/s; ratio = value / baseline (target >= 0.5).
 - import_peak_memory: peak RSS increase (MiB) of a fresh process importing a 1M-row contacts file
   (quick mode: 100k rows, said in "note"). Target < 200.
+- import_wide_hubspot: a 100k-row HubSpot contacts export with 300 columns (291 custom properties
+  created on the fly, owners created, HubSpot IDs, "Associated Company IDs") imported with no flags,
+  against the same cells written with raw executemany into the same tables (the contacts table
+  with its 300 columns, associations both ways, the HubSpot IDs). Target >= 0.4; and its peak RSS
+  increase (import_wide_hubspot_memory), target < 250 MiB. Quick mode: 5,000 rows.
 """
 
 from __future__ import annotations
@@ -185,6 +190,7 @@ def run(workdir, quick: bool) -> list[dict]:
     workdir.mkdir(parents=True, exist_ok=True)
     results = [bench_contacts_with_links(workdir, 100_000, repeat=1 if quick else 3)]
     results.append(bench_peak_memory(workdir, 100_000 if quick else 1_000_000))
+    results += bench_wide_hubspot(workdir, 5_000 if quick else 100_000, repeat=1 if quick else 3)
     return results
 
 
@@ -194,3 +200,164 @@ if __name__ == "__main__":
     folder = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="bench_import_"))
     for item in run(folder, quick):
         print(json.dumps(item))
+
+
+# ------------------------------------------------------------------ import_wide_hubspot
+
+WIDE_CUSTOM = 291  # custom columns; with the 9 standard ones: 300 columns
+WIDE_COMPANIES = 1000
+
+
+def _wide_kind(j: int) -> str:
+    return ("text", "number", "date")[j % 3]
+
+
+def write_wide_hubspot(folder: Path, rows: int) -> tuple[Path, Path]:
+    """A HubSpot companies export (1,000 companies) and a contacts export of `rows` rows and 300
+    columns: Record ID, standard properties, an owner nobody has yet, M/D/YY dates, one
+    "Associated Company IDs" cell per row, and 291 custom columns (text, numbers, M/D/YY dates
+    over six years; every other cell filled, as in a real wide export where most properties are
+    sparse)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    companies = folder / "companies.csv"
+    with open(companies, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Record ID", "Company name", "Company Domain Name", "Create Date", "Company owner"])
+        for c in range(WIDE_COMPANIES):
+            w.writerow([str(5_000_000 + c), f"Company {c}", f"company{c}.example", "3/17/24 22:13", "Ana Souza"])
+    contacts = folder / "contacts.csv"
+    custom = [f"Custom {_wide_kind(j).title()} {j:03d}" for j in range(WIDE_CUSTOM)]
+    with open(contacts, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Contact owner", "Create Date",
+                    "Lifecycle Stage", "Associated Company IDs", *custom])
+        for i in range(rows):
+            cells = [str(70_000_000 + i), f"Ann{i % 97}", f"Lee{i % 89}", f"ann.lee.{i}@example{i % 50}.org",
+                     f"+1 555 {i % 10_000_000:07d}", ("Worpaaeg Whjzqscokhf", "Sir Whjzqscokhf", "")[i % 3],
+                     f"{i % 12 + 1}/{i % 28 + 1}/24 {i % 24}:{i % 60:02d}", "Lead", str(5_000_000 + i % WIDE_COMPANIES)]
+            for j in range(WIDE_CUSTOM):
+                if (i + j) % 2:
+                    cells.append("")
+                    continue
+                kind = _wide_kind(j)
+                cells.append(f"value {i % 1000} of {j}" if kind == "text" else
+                             str((i * 7 + j) % 100_000) if kind == "number" else
+                             f"{(i * 7 + j) % 12 + 1}/{(i * 13 + j) % 28 + 1}/{20 + (i + j) % 6}")
+            w.writerow(cells)
+    return companies, contacts
+
+
+def _wide_baseline(db_source: Path, csv_path: Path, workdir: Path) -> float:
+    """The same cells (as the file has them) written with raw executemany into the same tables
+    (contacts with its 300 columns, associations both ways, the HubSpot IDs), one transaction."""
+    target = workdir / "wide_baseline.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    src = sqlite3.connect(db_source)
+    ddl = [sql for (sql,) in src.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name IN ('obj_contacts', 'association', 'association_count', "
+        "'external_id') AND sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END")]
+    columns = [name for (_cid, name, *_rest) in src.execute("PRAGMA table_info(obj_contacts)")]
+    src.close()
+    conn = sqlite3.connect(target)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    for sql in ddl:
+        conn.execute(sql)
+    conn.commit()
+    started = time.perf_counter()
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        custom = [c for c in columns if c.startswith("custom_")]
+        names = ["firstname", "lastname", "email", "phone", "hubspot_owner_id", "createdate", "lifecyclestage",
+                 *custom, "lastmodifieddate"]
+        rows, links, ext = [], [], []
+        now = "2026-01-01T00:00:00.000000Z"
+        for i, cells in enumerate(reader, start=1):
+            rows.append((*cells[1:6], cells[6], cells[7], *cells[9:9 + len(custom)], now))
+            links.append((1, i, 2, int(cells[8]) - 5_000_000 + 1, 1, now))
+            links.append((2, int(cells[8]) - 5_000_000 + 1, 1, i, 1, now))
+            ext.append(("contacts", i, "hubspot", cells[0], 1))
+    assert len(header) == 9 + len(custom)
+    with conn:
+        conn.executemany(f"INSERT INTO obj_contacts ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
+        conn.executemany("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", links)
+        conn.executemany("INSERT INTO external_id (object, record_id, source_system, external_id, op) "
+                         "VALUES (?, ?, ?, ?, ?)", ext)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+_WIDE_CHILD = r"""
+import json, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from crm_tui.core import Crm
+from crm_tui.importing import importer
+crm = Crm.open(sys.argv[2], user_name="bench")
+crm.overrides["auto_associate_by_domain"] = False
+companies = importer.plan_import(crm, sys.argv[3])
+companies.error_dir = sys.argv[5]
+importer.run_import(crm, companies)
+spec = importer.plan_import(crm, sys.argv[4])
+spec.error_dir = sys.argv[5]
+def rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+before = rss_kib()
+peak = [before]
+stop = threading.Event()
+def watch():
+    while not stop.wait(0.05):
+        peak[0] = max(peak[0], rss_kib())
+t = threading.Thread(target=watch, daemon=True); t.start()
+started = time.perf_counter()
+result = importer.run_import(crm, spec)
+elapsed = time.perf_counter() - started
+stop.set(); t.join()
+peak[0] = max(peak[0], rss_kib())
+crm.close()
+print(json.dumps({"before_kib": before, "peak_kib": peak[0], "seconds": elapsed, "rows": result.rows,
+                  "created": sum(result.created.values()), "linked": result.linked, "failed": result.failed,
+                  "problems": result.link_problems}))
+"""
+
+
+def bench_wide_hubspot(workdir: Path, rows: int = 100_000, repeat: int = 3) -> list[dict]:
+    """import_wide_hubspot: our import of the wide HubSpot contacts export (custom properties and
+    owners created on the fly, HubSpot IDs, association IDs; in a fresh process, which also gives
+    its peak memory) against raw executemany of the same cells into the same tables; `repeat` runs
+    of each, alternating (the machine's load drifts), medians."""
+    from crm_tui.core import Crm
+
+    folder = workdir / "wide_hubspot"
+    companies, contacts = write_wide_hubspot(folder, rows)
+    db_path = workdir / "wide_hubspot.db"
+    ours_runs, base_runs, memories, seconds = [], [], [], []
+    for _ in range(repeat):
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db_path) + suffix).unlink(missing_ok=True)
+        Crm.open(db_path, user_name="bench").close()
+        out = subprocess.run([sys.executable, "-c", _WIDE_CHILD, str(ROOT), str(db_path), str(companies),
+                              str(contacts), str(workdir)], capture_output=True, text=True, check=True)
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        assert data["created"] == rows and data["linked"] == rows and data["failed"] == 0 and not data["problems"], data
+        ours_runs.append(rows / data["seconds"])
+        seconds.append(data["seconds"])
+        memories.append((data["peak_kib"] - data["before_kib"]) / 1024)
+        base_runs.append(_wide_baseline(db_path, contacts, workdir))
+    ours, base, memory = statistics.median(ours_runs), statistics.median(base_runs), max(memories)
+    return [{"name": "import_wide_hubspot", "value": round(ours), "unit": "rows/s", "baseline": round(base),
+             "ratio": round(ours / base, 3), "target": ">= 0.4",
+             "note": f"{rows:,} HubSpot contacts x 300 columns ({WIDE_CUSTOM} new custom properties, every other "
+                     f"custom cell filled), owners created, one company link each; median of {repeat} runs "
+                     f"alternating with the baseline; {statistics.median(seconds):.1f} s; "
+                     f"ratios {', '.join(f'{o / b:.2f}' for o, b in zip(ours_runs, base_runs))}"},
+            {"name": "import_wide_hubspot_memory", "value": round(memory, 1), "unit": "MiB", "baseline": 250,
+             "ratio": round(memory / 250, 3), "target": "< 250 MiB",
+             "note": f"largest peak RSS increase while importing the {rows:,}-row wide export"}]

@@ -401,88 +401,361 @@ class Associations:
 
     def remove_all_for_deletion(self, meta: ObjectMeta, record_id: int, parent_op) -> int:
         """Remove every link of a record being deleted (source Object deletion), remembering them
-        in the operation so that a restore brings exactly these back."""
-        edges = list(Association.select().where((Association.from_object == meta.id) & (Association.from_id == record_id))
-                     .order_by(Association.id))
-        if not edges:
+        in the operation so that a restore brings exactly these back.
+
+        Set-based (a company with tens of thousands of contacts is one handful of statements): the
+        history is the same as link by link, labels, primary flag and "removed" for each link; a
+        record that loses its primary company gets its oldest remaining one as primary."""
+        db = self.crm.db
+        M, R = meta.id, int(record_id)
+        if not db.execute_sql("SELECT 1 FROM association WHERE from_object = ? AND from_id = ? LIMIT 1", (M, R)).fetchone():
             return 0
-        saved = []
-        with self.crm.operation("delete_links", sources.OBJECT_DELETION, None, object=meta.name, record_id=record_id) as op:
-            companies = self.crm.registry.objects.get("companies")
-            orphaned_holders = []
-            for edge in edges:
-                other = self.crm.registry.by_id[edge.to_object]
-                labels = [label.id for label in self._labels_on(edge.id)]
-                saved.append({"object": other.name, "id": edge.to_id, "labels": labels, "primary": bool(edge.is_primary)})
-                backward = self._edge(other, edge.to_id, meta, record_id)
-                if edge.is_primary and meta.name == "companies":
-                    orphaned_holders.append((other, edge.to_id))
-                self._remove_link(op, meta, record_id, other, edge.to_id, (edge, backward))
-            # Keep "exactly one primary": a holder that lost its primary company gets its oldest one.
-            for holder_meta, holder_id in orphaned_holders:
-                remaining = self._companies_of(holder_meta, holder_id)
-                if remaining:
-                    self._set_primary_flag(holder_meta, holder_id, remaining[0].to_id, True)
-                    self._log(op, holder_meta, holder_id, companies, remaining[0].to_id, "primary_set")
+        companies = self.crm.registry.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        sql = db.execute_sql
+        with self.crm.operation("delete_links", sources.OBJECT_DELETION, None, object=meta.name, record_id=R) as op:
+            dialect.scratch_table(db, "del_edges", "fwd INTEGER, tobj INTEGER, tid INTEGER, prim INTEGER, back INTEGER")
+            sql("INSERT INTO del_edges SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
+                "a.is_primary AS prim, (SELECT b.id FROM association b WHERE b.from_object = a.to_object "
+                "AND b.from_id = a.to_id AND b.to_object = a.from_object AND b.to_id = a.from_id) AS back "
+                "FROM association a WHERE a.from_object = ? AND a.from_id = ?", (M, R))
+            try:
+                by_id = self.crm.registry.by_id
+                saved = [{"object": by_id[tobj].name, "id": tid, "primary": bool(prim),
+                          "labels": [int(x) for x in labels.split(",")] if labels else []}
+                         for tobj, tid, prim, labels in sql(
+                             "SELECT m.tobj, m.tid, m.prim, (SELECT group_concat(l.label_id) FROM association_label l "
+                             "WHERE l.association_id = m.fwd) FROM del_edges m ORDER BY m.fwd").fetchall()]
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+                    "SELECT ?, ?, ?, m.tobj, m.tid, 'label_removed', d.name, inv.name FROM del_edges m "
+                    "JOIN association_label l ON l.association_id = m.fwd JOIN label_def d ON d.id = l.label_id "
+                    "LEFT JOIN label_def inv ON inv.id = d.inverse_id ORDER BY m.fwd, d.name", (op.id, M, R))
+                if meta.has_primary_company:
+                    sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                        "SELECT ?, ?, ?, tobj, tid, 'primary_removed' FROM del_edges WHERE prim = 1 AND tobj = ? "
+                        "ORDER BY fwd", (op.id, M, R, comp))
+                elif M == comp:
+                    sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                        "SELECT ?, tobj, tid, ?, ?, 'primary_removed' FROM del_edges WHERE prim = 1 ORDER BY fwd",
+                        (op.id, M, R))
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, ?, ?, tobj, tid, 'removed' FROM del_edges ORDER BY fwd", (op.id, M, R))
+                sql("DELETE FROM association WHERE id IN (SELECT fwd FROM del_edges UNION SELECT back FROM del_edges)")
+                if M == comp:
+                    # Keep "exactly one primary": a holder that lost its primary company gets its oldest one.
+                    dialect.scratch_table(db, "del_next", "fwd INTEGER, hobj INTEGER, hid INTEGER, edge INTEGER")
+                    sql("INSERT INTO del_next SELECT m.fwd AS fwd, m.tobj AS hobj, m.tid AS hid, "
+                        "(SELECT a.id FROM association a WHERE a.from_object = m.tobj AND a.from_id = m.tid "
+                        "AND a.to_object = ? ORDER BY a.id LIMIT 1) AS edge FROM del_edges m WHERE m.prim = 1", (comp,))
+                    sql("UPDATE association SET is_primary = 1 WHERE id IN (SELECT edge FROM del_next UNION "
+                        "SELECT b.id FROM del_next n JOIN association a ON a.id = n.edge JOIN association b "
+                        "ON b.from_object = a.to_object AND b.from_id = a.to_id AND b.to_object = a.from_object "
+                        "AND b.to_id = a.from_id)")
+                    sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                        "SELECT ?, n.hobj, n.hid, a.to_object, a.to_id, 'primary_set' FROM del_next n "
+                        "JOIN association a ON a.id = n.edge ORDER BY n.fwd", (op.id,))
+                    sql("DELETE FROM temp.del_next")
+            finally:
+                sql("DELETE FROM temp.del_edges")
             op.summary = json.dumps({"links": saved})
             op.save()
-        return len(edges)
+        return len(saved)
 
     def restore_after_deletion(self, meta: ObjectMeta, record_id: int, parent_op) -> int:
-        """Bring back the links the record's last deletion removed (source Object restore)."""
+        """Bring back the links the record's last deletion removed (source Object restore): to
+        records still live, not linked again since, within the limits that hold now. The links that
+        were primary are primary again. Set-based unless a limit applies to one of the object pairs."""
         deletion = (Operation.select().where((Operation.kind == "delete_links") & (Operation.object == meta.name)
                                              & (Operation.record_id == record_id)).order_by(Operation.id.desc()).first())
         if deletion is None:
             return 0
         saved = json.loads(deletion.summary).get("links", [])
-        restored = 0
+        if not saved:
+            return 0
+        reg = self.crm.registry
+        pairs = set()
+        for link in saved:
+            other = reg.objects.get(link["object"])
+            if other is not None:
+                pairs.update({(meta.id, other.id), (other.id, meta.id)})
+        limited = any((p.from_object_id, p.to_object_id) in pairs for p in PairLimit.select()) or any(
+            (fo, to) in pairs for fo, to in LabelDef.select(LabelDef.from_object, LabelDef.to_object)
+            .where(LabelDef.limit_count.is_null(False)).tuples())
         with self.crm.operation("restore_links", sources.OBJECT_RESTORE, None, object=meta.name, record_id=record_id) as op:
-            for link in saved:
-                other = self.crm.registry.objects.get(link["object"])
-                if other is None or not self.crm.records.exists(other, link["id"], live=True):
-                    continue
-                if self._edge(meta, record_id, other, link["id"]) is not None:
-                    continue
-                labels = [l.name for l in LabelDef.select().where(LabelDef.id.in_(link["labels"] or [0]))]
-                try:
-                    self._add(op, (meta.name, record_id), (other.name, link["id"]), labels, primary=link["primary"])
-                except (LimitExceeded, NotFound, InvalidValue):
-                    continue  # a limit reached since then: that link stays removed
-                restored += 1
+            if limited:
+                return self._restore_one_by_one(op, meta, record_id, saved)
+            return self._restore_set_based(op, meta, int(record_id), saved)
+
+    def _restore_one_by_one(self, op, meta, record_id, saved) -> int:
+        restored = 0
+        for link in saved:
+            other = self.crm.registry.objects.get(link["object"])
+            if other is None or not self.crm.records.exists(other, link["id"], live=True):
+                continue
+            if self._edge(meta, record_id, other, link["id"]) is not None:
+                continue
+            labels = [l.name for l in LabelDef.select().where(LabelDef.id.in_(link["labels"] or [0]))]
+            try:
+                self._add(op, (meta.name, record_id), (other.name, link["id"]), labels, primary=link["primary"])
+            except (LimitExceeded, NotFound, InvalidValue):
+                continue  # a limit reached since then: that link stays removed
+            restored += 1
         return restored
+
+    def _restore_set_based(self, op, meta, R, saved) -> int:
+        db = self.crm.db
+        reg = self.crm.registry
+        sql = db.execute_sql
+        M = meta.id
+        companies = reg.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        dialect.scratch_table(db, "res_links", "pos INTEGER PRIMARY KEY, tobj INTEGER, tid INTEGER, prim INTEGER")
+        dialect.scratch_table(db, "res_labels", "tobj INTEGER, tid INTEGER, label_id INTEGER")
+        try:
+            rows, labels = [], []
+            for pos, link in enumerate(saved):
+                other = reg.objects.get(link["object"])
+                if other is None:
+                    continue
+                rows.append((pos, other.id, int(link["id"]), int(bool(link["primary"]))))
+                labels += [(other.id, int(link["id"]), int(lid)) for lid in link.get("labels") or []]
+            cursor = db.cursor()
+            cursor.executemany("INSERT INTO res_links VALUES (?, ?, ?, ?)", rows)
+            cursor.executemany("INSERT INTO res_labels VALUES (?, ?, ?)", labels)
+            # only to records still live, and not linked again since
+            for obj in {r[1] for r in rows}:
+                table = reg.by_id[obj].table
+                sql(f'DELETE FROM res_links WHERE tobj = ? AND tid NOT IN (SELECT id FROM "{table}" '
+                    "WHERE deleted_at IS NULL AND id IN (SELECT tid FROM res_links WHERE tobj = ?))", (obj, obj))
+            sql("DELETE FROM res_links WHERE EXISTS (SELECT 1 FROM association a WHERE a.from_object = ? "
+                "AND a.from_id = ? AND a.to_object = res_links.tobj AND a.to_id = res_links.tid)", (M, R))
+            sql("DELETE FROM res_links WHERE tobj = ? AND tid = ?", (M, R))
+            restored = sql("SELECT COUNT(*) FROM res_links").fetchone()[0]
+            if not restored:
+                return 0
+            now = now_iso()
+            sql("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                "SELECT ?, ?, tobj, tid, 0, ? FROM res_links ORDER BY pos", (M, R, now))
+            sql("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                "SELECT tobj, tid, ?, ?, 0, ? FROM res_links ORDER BY pos", (M, R, now))
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, ?, ?, tobj, tid, 'created' FROM res_links ORDER BY pos", (op.id, M, R))
+            # labels (those still defined), with their inverse on the other edge
+            sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT a.id, d.id "
+                "FROM res_labels rl JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
+                "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
+                "JOIN association a ON a.from_object = ? AND a.from_id = ? AND a.to_object = rl.tobj AND a.to_id = rl.tid",
+                (M, M, R))
+            sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT b.id, d.inverse_id "
+                "FROM res_labels rl JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
+                "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
+                "JOIN association b ON b.from_object = rl.tobj AND b.from_id = rl.tid AND b.to_object = ? AND b.to_id = ? "
+                "WHERE d.inverse_id IS NOT NULL", (M, M, R))
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+                "SELECT ?, ?, ?, rl.tobj, rl.tid, 'label_added', d.name, inv.name FROM res_labels rl "
+                "JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
+                "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
+                "LEFT JOIN label_def inv ON inv.id = d.inverse_id ORDER BY r.pos, d.name", (op.id, M, R, M))
+            # primary companies: the links that were primary are primary again; a record whose only
+            # companies are the restored ones gets its first as primary
+            if meta.has_primary_company and companies is not None:
+                wanted = sql("SELECT tid FROM res_links WHERE tobj = ? ORDER BY prim DESC, pos LIMIT 1", (comp,)).fetchone()
+                current = self.primary_company((meta.name, R))
+                prim_saved = sql("SELECT tid FROM res_links WHERE tobj = ? AND prim = 1", (comp,)).fetchone()
+                if wanted is not None and (current is None or prim_saved is not None):
+                    self._make_primary(op, meta, R, (prim_saved or wanted)[0])
+            elif M == comp:
+                # holders whose saved link was primary: their current primary is demoted
+                dialect.scratch_table(db, "res_holders", "hobj INTEGER, hid INTEGER, pos INTEGER, old INTEGER")
+                sql("INSERT INTO res_holders SELECT r.tobj AS hobj, r.tid AS hid, r.pos AS pos, "
+                    "(SELECT a.to_id FROM association a WHERE a.from_object = r.tobj AND a.from_id = r.tid "
+                    "AND a.to_object = ? AND a.is_primary = 1) AS old FROM res_links r JOIN object_type o ON o.id = r.tobj "
+                    "WHERE r.prim = 1 OR NOT EXISTS (SELECT 1 FROM association a WHERE a.from_object = r.tobj "
+                    "AND a.from_id = r.tid AND a.to_object = ? AND a.to_id != ?)", (comp, comp, R))
+                holder_objects = {m.id for m in reg.objects.values() if m.has_primary_company}
+                sql(f"DELETE FROM res_holders WHERE hobj NOT IN ({','.join(str(i) for i in holder_objects) or '0'})")
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, hobj, hid, ?, old, 'primary_removed' FROM res_holders WHERE old IS NOT NULL ORDER BY pos",
+                    (op.id, comp))
+                sql("UPDATE association SET is_primary = 0 WHERE id IN (SELECT a.id FROM res_holders h JOIN association a "
+                    "ON a.from_object = h.hobj AND a.from_id = h.hid AND a.to_object = ? AND a.to_id = h.old "
+                    "UNION SELECT a.id FROM res_holders h JOIN association a ON a.from_object = ? AND a.from_id = h.old "
+                    "AND a.to_object = h.hobj AND a.to_id = h.hid)", (comp, comp))
+                sql("UPDATE association SET is_primary = 1 WHERE id IN (SELECT a.id FROM res_holders h JOIN association a "
+                    "ON a.from_object = h.hobj AND a.from_id = h.hid AND a.to_object = ? AND a.to_id = ? "
+                    "UNION SELECT a.id FROM res_holders h JOIN association a ON a.from_object = ? AND a.from_id = ? "
+                    "AND a.to_object = h.hobj AND a.to_id = h.hid)", (comp, R, comp, R))
+                sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, hobj, hid, ?, ?, 'primary_set' FROM res_holders ORDER BY pos", (op.id, comp, R))
+                sql("DELETE FROM temp.res_holders")
+            # the automations a new link sets off (a deal's lifecycle stages)
+            deals = reg.objects.get("deals")
+            if deals is not None:
+                if meta.name in ("contacts", "companies"):
+                    new_deals = [t for (t,) in sql("SELECT tid FROM res_links WHERE tobj = ? ORDER BY pos",
+                                                   (deals.id,)).fetchall()]
+                    for deal_id in new_deals[:1] + self._won_deal(new_deals):
+                        rules.after_link(self.crm, meta, R, deals, deal_id, op)
+                elif meta.name == "deals":
+                    for tobj, tid in sql("SELECT tobj, tid FROM res_links WHERE tobj IN (SELECT id FROM object_type "
+                                         "WHERE name IN ('contacts', 'companies')) ORDER BY pos").fetchall():
+                        rules.after_link(self.crm, meta, R, reg.by_id[tobj], tid, op)
+            return restored
+        finally:
+            sql("DELETE FROM temp.res_links")
+            sql("DELETE FROM temp.res_labels")
 
     def move_links_for_merge(self, meta: ObjectMeta, keep_id: int, other_id: int, op) -> int:
         """Move every link of `other_id` to `keep_id` (source Object merge), dropping duplicates and
-        the link between the two, keeping one primary company."""
-        moved = 0
-        edges = list(Association.select().where((Association.from_object == meta.id) & (Association.from_id == other_id))
-                     .order_by(Association.id))
-        for edge in edges:
-            target = self.crm.registry.by_id[edge.to_object]
-            labels = [label.name for label in self._labels_on(edge.id)]
-            was_primary = bool(edge.is_primary)
-            backward = self._edge(target, edge.to_id, meta, other_id)
-            self._remove_link(op, meta, other_id, target, edge.to_id, (edge, backward))
-            if target.id == meta.id and edge.to_id == keep_id:
-                continue
-            if not self.crm.records.exists(target, edge.to_id, live=True):
-                continue
-            # The link was some record's primary company: it stays primary after the move unless that
-            # record (the survivor, or a contact of a merged company) has a primary already.
-            holder = self._holder(meta, keep_id, target, edge.to_id)
-            want_primary = (was_primary and holder is not None
-                            and self.primary_company((holder[0].name, holder[1])) is None)
-            kept_labels = []
-            for name in labels:
-                label = self.crm.registry.find_label(meta, target, name)
-                try:
-                    self._check_label_limit(label, meta, keep_id)
-                    kept_labels.append(name)
-                except LimitExceeded:
-                    pass  # the survivor already uses that label up to its limit
-            result = self._add(op, (meta.name, keep_id), (target.name, edge.to_id), kept_labels, primary=want_primary)
-            moved += int(result.created)
+        the link between the two, keeping one primary company per record.
+
+        Set-based: a record with tens of thousands of links is merged with a handful of
+        INSERT .. SELECT / UPDATE statements, not one round of queries per link. History is the
+        same as link by link: for each link of the other record its labels, primary flag and the
+        link removed; for each link the survivor gains "created", its labels and primary flag. Labels
+        beyond the survivor's label limits are dropped; pair limits are checked on the result."""
+        db = self.crm.db
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        M, K, O = meta.id, int(keep_id), int(other_id)
+        holder_self = meta.has_primary_company  # the merged records hold primary companies
+        dialect.scratch_table(db, "merge_moves", "fwd INTEGER, tobj INTEGER, tid INTEGER, prim INTEGER, "
+                                                 "back INTEGER, existing INTEGER")
+        db.execute_sql(
+            "INSERT INTO merge_moves SELECT a.id AS fwd, a.to_object AS tobj, a.to_id AS tid, "
+            "a.is_primary AS prim, (SELECT b.id FROM association b WHERE b.from_object = a.to_object "
+            "AND b.from_id = a.to_id AND b.to_object = a.from_object AND b.to_id = a.from_id) AS back, "
+            "(SELECT k.id FROM association k WHERE k.from_object = ? AND k.from_id = ? AND k.to_object = a.to_object "
+            "AND k.to_id = a.to_id) AS existing FROM association a WHERE a.from_object = ? AND a.from_id = ?",
+            (M, K, M, O))
+        try:
+            return self._merge_moves(op, meta, M, K, O, comp, holder_self)
+        finally:
+            db.execute_sql("DELETE FROM temp.merge_moves")
+
+    def _merge_moves(self, op, meta, M, K, O, comp, holder_self) -> int:
+        db = self.crm.db
+        reg = self.crm.registry
+        sql = db.execute_sql
+        if not sql("SELECT 1 FROM merge_moves LIMIT 1").fetchone():
+            return 0
+        # 1. history of the other record's links going: labels, primary flag, the link
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+            "SELECT ?, ?, ?, m.tobj, m.tid, 'label_removed', d.name, inv.name FROM merge_moves m "
+            "JOIN association_label l ON l.association_id = m.fwd JOIN label_def d ON d.id = l.label_id "
+            "LEFT JOIN label_def inv ON inv.id = d.inverse_id ORDER BY m.fwd, d.name", (op.id, M, O))
+        if holder_self:  # the merged record's own primary company
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, ?, ?, tobj, tid, 'primary_removed' FROM merge_moves WHERE prim = 1 AND tobj = ? ORDER BY fwd",
+                (op.id, M, O, comp))
+        elif M == comp:  # a merged company was the primary company of its contacts, deals, ...
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, tobj, tid, ?, ?, 'primary_removed' FROM merge_moves WHERE prim = 1 ORDER BY fwd",
+                (op.id, M, O))
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+            "SELECT ?, ?, ?, tobj, tid, 'removed' FROM merge_moves ORDER BY fwd", (op.id, M, O))
+        # 2. the link between the two records goes; the survivor's labels over a label limit are dropped
+        sql("DELETE FROM association WHERE id IN (SELECT fwd FROM merge_moves WHERE tobj = ? AND tid = ? "
+            "UNION SELECT back FROM merge_moves WHERE tobj = ? AND tid = ?)", (M, K, M, K))
+        sql("DELETE FROM merge_moves WHERE tobj = ? AND tid = ?", (M, K))
+        for label in LabelDef.select().where((LabelDef.from_object == M) & LabelDef.limit_count.is_null(False)):
+            used = sql("SELECT COUNT(*) FROM association a JOIN association_label l ON l.association_id = a.id "
+                       "WHERE a.from_object = ? AND a.from_id = ? AND l.label_id = ?", (M, K, label.id)).fetchone()[0]
+            incoming = [fwd for (fwd,) in sql(
+                "SELECT m.fwd FROM merge_moves m JOIN association_label l ON l.association_id = m.fwd "
+                "WHERE l.label_id = ? AND (m.existing IS NULL OR NOT EXISTS (SELECT 1 FROM association_label e "
+                "WHERE e.association_id = m.existing AND e.label_id = ?)) ORDER BY m.fwd", (label.id, label.id)).fetchall()]
+            for fwd in incoming[max(0, label.limit_count - used):]:
+                sql("DELETE FROM association_label WHERE association_id = ? AND label_id = ?", (fwd, label.id))
+                if label.inverse_id:
+                    sql("DELETE FROM association_label WHERE label_id = ? AND association_id = "
+                        "(SELECT back FROM merge_moves WHERE fwd = ?)", (label.inverse_id, fwd))
+        # 3. history of the survivor's gains: new links with their labels; labels new on shared links
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+            "SELECT ?, ?, ?, tobj, tid, 'created' FROM merge_moves WHERE existing IS NULL ORDER BY fwd", (op.id, M, K))
+        sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+            "SELECT ?, ?, ?, m.tobj, m.tid, 'label_added', d.name, inv.name FROM merge_moves m "
+            "JOIN association_label l ON l.association_id = m.fwd JOIN label_def d ON d.id = l.label_id "
+            "LEFT JOIN label_def inv ON inv.id = d.inverse_id WHERE m.existing IS NULL "
+            "OR NOT EXISTS (SELECT 1 FROM association_label e WHERE e.association_id = m.existing "
+            "AND e.label_id = l.label_id) ORDER BY m.fwd, d.name", (op.id, M, K))
+        # 4. shared links: the survivor's edges take the labels, the other's edges go
+        sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT m.existing, l.label_id "
+            "FROM merge_moves m JOIN association_label l ON l.association_id = m.fwd WHERE m.existing IS NOT NULL")
+        sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT kb.id, l.label_id "
+            "FROM merge_moves m JOIN association_label l ON l.association_id = m.back "
+            "JOIN association kb ON kb.from_object = m.tobj AND kb.from_id = m.tid AND kb.to_object = ? AND kb.to_id = ? "
+            "WHERE m.existing IS NOT NULL", (M, K))
+        sql("DELETE FROM association WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NOT NULL "
+            "UNION SELECT back FROM merge_moves WHERE existing IS NOT NULL)")
+        # 5. new links: both edges are re-pointed (ids and labels stay); counts follow by hand,
+        # since the count triggers only see inserts and deletes
+        moved = sql("SELECT COUNT(*) FROM merge_moves WHERE existing IS NULL").fetchone()[0]
+        sql("UPDATE association SET to_id = ? WHERE id IN (SELECT back FROM merge_moves WHERE existing IS NULL)", (K,))
+        sql("UPDATE association SET from_id = ? WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NULL)", (K,))
+        sql("INSERT INTO association_count (from_object, from_id, to_object, n) SELECT ?, ?, tobj, COUNT(*) "
+            "FROM merge_moves WHERE existing IS NULL GROUP BY tobj "
+            "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + excluded.n", (M, K))
+        sql("DELETE FROM association_count WHERE from_object = ? AND from_id = ?", (M, O))
+        # 6. one primary company each
+        if holder_self:
+            keep_primary = sql("SELECT to_id FROM association WHERE from_object = ? AND from_id = ? AND to_object = ? "
+                               "AND is_primary = 1 AND id NOT IN (SELECT fwd FROM merge_moves)", (M, K, comp)).fetchone()
+            incoming = sql("SELECT tid FROM merge_moves WHERE prim = 1 AND tobj = ? AND existing IS NULL", (comp,)).fetchone()
+            if keep_primary is not None and incoming is not None:  # the survivor's primary stays
+                self._set_primary_flag(meta, K, incoming[0], False)
+            elif keep_primary is None:
+                if incoming is None:  # the survivor had no company: its first one becomes primary
+                    first = sql("SELECT to_id FROM association WHERE from_object = ? AND from_id = ? AND to_object = ? "
+                                "ORDER BY id LIMIT 1", (M, K, comp)).fetchone()
+                    incoming = first
+                if incoming is not None:
+                    self._set_primary_flag(meta, K, incoming[0], True)
+                    self._log(op, meta, K, reg.by_id[comp], incoming[0], "primary_set")
+        elif M == comp:
+            # records whose primary was the other company: primary now on the survivor (moved edges
+            # keep their flag; shared links get it)
+            sql("UPDATE association SET is_primary = 1 WHERE id IN (SELECT existing FROM merge_moves WHERE existing "
+                "IS NOT NULL AND prim = 1 UNION SELECT kb.id FROM merge_moves m JOIN association kb ON "
+                "kb.from_object = m.tobj AND kb.from_id = m.tid AND kb.to_object = ? AND kb.to_id = ? "
+                "WHERE m.existing IS NOT NULL AND m.prim = 1)", (M, K))
+            sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                "SELECT ?, tobj, tid, ?, ?, 'primary_set' FROM merge_moves WHERE prim = 1 ORDER BY fwd", (op.id, M, K))
+        # 7. limits on the result, and the automations a new link sets off (a deal's lifecycle stages)
+        for limit in PairLimit.select().where(PairLimit.from_object == M):
+            n = sql("SELECT COUNT(*) FROM association WHERE from_object = ? AND from_id = ? AND to_object = ?",
+                    (M, K, limit.to_object_id)).fetchone()[0]
+            if n > limit.limit_count:
+                to_meta = reg.by_id[limit.to_object_id]
+                raise LimitExceeded(
+                    f"limit reached: a {meta.label.lower()} may be associated with at most {limit.limit_count} "
+                    f"{to_meta.plural_label.lower()}; merged, {meta.label.lower()} {K} would have {n}")
+        deals = reg.objects.get("deals")
+        if deals is not None and moved:
+            if meta.name in ("contacts", "companies"):
+                new_deals = [t for (t,) in sql("SELECT tid FROM merge_moves WHERE existing IS NULL AND tobj = ? "
+                                               "ORDER BY fwd", (deals.id,)).fetchall()]
+                # forward-only: the first won deal, else the first open one, moves the survivor the most
+                for deal_id in new_deals[:1] + self._won_deal(new_deals):
+                    rules.after_link(self.crm, meta, K, deals, deal_id, op)
+            elif meta.name == "deals":
+                for tobj, tid in sql("SELECT tobj, tid FROM merge_moves WHERE existing IS NULL AND tobj IN "
+                                     "(SELECT id FROM object_type WHERE name IN ('contacts', 'companies')) ORDER BY fwd"
+                                     ).fetchall():
+                    rules.after_link(self.crm, meta, K, reg.by_id[tobj], tid, op)
         return moved
+
+    def _won_deal(self, deal_ids: list[int]) -> list[int]:
+        from . import pipelines
+
+        deals = self.crm.registry.get("deals")
+        for start in range(0, len(deal_ids), 900):
+            for rid, pipeline, stage in deals.model.select(deals.model.id, deals.model.pipeline, deals.model.dealstage).where(
+                    deals.model.id.in_(deal_ids[start:start + 900])).tuples():
+                if pipelines.stage_kind(self.crm, "deals", pipeline, stage) == "won":
+                    return [rid]
+        return []
 
     # -- automatic association by domain --------------------------------------------------------
 
@@ -722,6 +995,7 @@ class Associations:
         a, b = self._meta(from_object), self._meta(to_object)
         PairLimit.delete().where((PairLimit.from_object == a.id) & (PairLimit.to_object == b.id)).execute()
         if limit is not None:
-            if int(limit) < 1:
-                raise InvalidValue("a limit must be at least 1")
-            PairLimit.create(from_object=a.id, to_object=b.id, limit_count=int(limit))
+            from .types import whole_number
+
+            limit = whole_number(limit, f"the limit of {a.name} -> {b.name}")
+            PairLimit.create(from_object=a.id, to_object=b.id, limit_count=limit)

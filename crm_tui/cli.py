@@ -1,22 +1,90 @@
 """The `crm-tui` command line. Changes made here carry the source API.
 
-Only argparse is imported up front: `crm-tui --help` must stay as quick as a bare Python start.
+Nothing heavy is imported up front: `crm-tui --help` must stay as quick as a bare Python start, and
+`crm-tui [--db PATH]` starts the app without building the parser (argparse alone costs ~8 ms).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+MAX_SEED_COUNT = 10_000_000  # records per object one `seed` may add
+MAX_LIMIT = 1_000_000  # rows one listing may print
+
+
+def _whole_number(text: str, what: str, low: int, high: int) -> int:
+    """The typed-argument layer: a whole number in [low, high], or one line saying what is wrong."""
+    import argparse  # loaded already: this runs while the parser parses
+
+    digits = text.strip()
+    body = digits[1:] if digits[:1] in "+-" else digits
+    if not body.isascii() or not body.isdigit():
+        raise argparse.ArgumentTypeError(f"{what} {text!r} is not a whole number")
+    if len(body) > 20:
+        raise argparse.ArgumentTypeError(f"{what} {text[:24]!r}... is too large (at most {high:,})")
+    value = int(digits)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{what} {value} is out of range ({low:,} to {high:,})")
+    return value
+
+
+def _id(text: str) -> int:
+    return _whole_number(text, "record ID", 1, MAX_ID)
+
+
+def _limit(text: str) -> int:
+    return _whole_number(text, "limit", 1, MAX_LIMIT)
+
+
+def _seed_count(text: str) -> int:
+    return _whole_number(text, "count", 0, MAX_SEED_COUNT)
+
+
+def _bounded(what: str, low: int, high: int):
+    def parse(text: str) -> int:
+        return _whole_number(text, what, low, high)
+    parse.__name__ = what.replace(" ", "_")
+    return parse
+
+
 def _ref(text: str):
     """`contacts:12` -> ("contacts", 12)."""
     obj, sep, rid = text.partition(":")
-    if not sep or not rid.strip().isdigit():
+    if not sep or not rid.strip().isascii() or not rid.strip().isdigit():
+        import argparse
+
         raise argparse.ArgumentTypeError(f"{text!r}: write a record as OBJECT:ID, e.g. contacts:12")
-    return obj.strip(), int(rid)
+    return obj.strip(), _id(rid)
+
+
+def _parser_class():
+    """argparse, with every usage error as one line (`crm-tui: error: ...`) and exit 2. Made when
+    the parser is built: a plain app launch never imports argparse."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str):
+            from .sanitize import clean_line
+
+            self.exit(2, f"crm-tui: error: {clean_line(message)} (see {self.prog} --help)\n")
+
+    return _Parser
+
+
+def _bad_argument(argv: list[str]) -> str | None:
+    """Arguments that are not valid UTF-8 (the shell passes bytes; Python keeps undecodable ones
+    as lone surrogates, which nothing downstream can store or print)."""
+    for position, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return f"argument {position} ({shown!r}) is not valid UTF-8"
+    return None
 
 
 def _assignments(items: list[str]) -> dict:
@@ -30,18 +98,35 @@ def _assignments(items: list[str]) -> dict:
 
 
 def _fail(message: str) -> int:
-    print(f"crm-tui: error: {message}", file=sys.stderr)
+    from .sanitize import clean_line
+
+    print(f"crm-tui: error: {clean_line(str(message))}", file=sys.stderr)
     return 2
 
 
+def emit(args, data, text_lines) -> None:
+    """Every command's output: JSON with --json (escaped: nothing in it can drive a terminal), else
+    the text lines, cleaned of control sequences (sanitize.clean_text) whatever they came from."""
+    from .sanitize import clean_text, json_text
+
+    if getattr(args, "json", False):
+        print(json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+    else:
+        for line in ([text_lines] if isinstance(text_lines, str) else text_lines):
+            print(clean_text(str(line)))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    import argparse
+
+    _Parser = _parser_class()
+    common = _Parser(add_help=False)
     # SUPPRESS: a subcommand's parser must not reset what was given before the subcommand
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
                         help="database file (default: $CRM_TUI_DB or the XDG data dir)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="crm-tui", parents=[common],
         description="An offline, keyboard-first CRM for the terminal. Without a command, starts the app.",
     )
@@ -51,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("seed", parents=[common], help="add deterministic synthetic records")
     for name in ("contacts", "companies", "deals", "tickets", "activities"):
-        p.add_argument(f"--{name}", type=int, default=0, metavar="N")
-    p.add_argument("--seed", type=int, default=1, metavar="S")
+        p.add_argument(f"--{name}", type=_seed_count, default=0, metavar="N")
+    p.add_argument("--seed", type=_bounded("seed", 0, MAX_ID), default=1, metavar="S")
 
     p = sub.add_parser("schema", parents=[common], help="list objects, properties, labels, pipelines; or apply a YAML file")
     p.add_argument("action", nargs="?", choices=["apply"], help="apply FILE.yaml")
@@ -65,22 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("values", nargs="*", metavar="prop=value")
     p = rsub.add_parser("update", parents=[common], help="update a record")
     p.add_argument("object")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_id)
     p.add_argument("values", nargs="+", metavar="prop=value")
     for action in ("get", "delete", "restore"):
         p = rsub.add_parser(action, parents=[common], help=f"{action} a record")
         p.add_argument("object")
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=_id)
     p = rsub.add_parser("merge", parents=[common], help="merge OTHER_ID into KEEP_ID")
     p.add_argument("object")
-    p.add_argument("keep_id", type=int)
-    p.add_argument("other_id", type=int)
+    p.add_argument("keep_id", type=_id)
+    p.add_argument("other_id", type=_id)
     p.add_argument("--take", action="append", default=[], metavar="PROP",
                    help="take this property's value from the other record (repeatable)")
 
     p = sub.add_parser("history", parents=[common], help="property history of a record")
     p.add_argument("object")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_id)
     p.add_argument("--property", help="only this property")
 
     p = sub.add_parser("list", parents=[common], help="list records of an object")
@@ -89,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prop=value, prop!=value, prop~text (contains), prop>value, prop<value, prop? (known), prop! (unknown)")
     p.add_argument("--sort", action="append", default=[], metavar="PROP",
                    help="sort by PROP (PROP:desc or --sort=-PROP for descending; repeatable)")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_limit, default=50)
     p.add_argument("--deleted", action="store_true", help="list deleted records (the recycle bin)")
 
     p = sub.add_parser("search", parents=[common], help="full-text search (prefix matching)")
@@ -107,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", type=_ref)
     p.add_argument("b", type=_ref)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--new-primary", type=int, metavar="COMPANY_ID", help="the new primary company")
+    g.add_argument("--new-primary", type=_id, metavar="COMPANY_ID", help="the new primary company")
     g.add_argument("--no-primary", action="store_true", help="leave no primary (only when no other company remains)")
     p = asub.add_parser("label", parents=[common], help="add or remove a label on an association")
     p.add_argument("a", type=_ref)
@@ -121,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = asub.add_parser("unprimary", parents=[common], help="remove a company as primary (name the new one)")
     p.add_argument("a", type=_ref)
     p.add_argument("company", type=_ref)
-    p.add_argument("--new-primary", type=int, metavar="COMPANY_ID")
+    p.add_argument("--new-primary", type=_id, metavar="COMPANY_ID")
     p = asub.add_parser("list", parents=[common], help="a record's associations")
     p.add_argument("a", type=_ref)
     p = asub.add_parser("history", parents=[common], help="a record's association history, newest first")
@@ -135,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("to_object", nargs="?")
     p.add_argument("name", nargs="?")
     p.add_argument("--inverse", help="the other side's name (a paired label)")
-    p.add_argument("--limit", type=int, help="at most N records per from-record with this label")
+    p.add_argument("--limit", type=_bounded("label limit", 1, MAX_LIMIT), help="at most N records per from-record with this label")
 
     p = sub.add_parser("log", parents=[common], help="log an activity (note, call, meeting, email, task) on a record")
     p.add_argument("a", type=_ref)
@@ -144,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("timeline", parents=[common], help="a record's activities, newest first")
     p.add_argument("a", type=_ref)
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_limit, default=50)
 
     p = sub.add_parser("owners", parents=[common], help="list owners (users), or add one")
     p.add_argument("action", nargs="?", choices=["add"], help="add NAME [--email E]")
@@ -154,9 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("pipelines", parents=[common], help="list deal and ticket pipelines with their stages")
 
     # -- import / export (crm_tui/importing): imports carry the source Import
-    imp = sub.add_parser("import", parents=[common], help="import a CSV or vCard file (or `import undo ID`)")
-    imp.add_argument("file", help="the file to import, or `undo`")
-    imp.add_argument("undo_id", nargs="?", type=int, metavar="ID", help="with `undo`: the import to undo")
+    imp = sub.add_parser("import", parents=[common], help="import a CSV or vCard file, a folder or .zip of CSVs (or `import undo ID`)")
+    imp.add_argument("file", help="the file, folder or .zip to import, or `undo`")
+    imp.add_argument("undo_id", nargs="?", type=_bounded("import ID", 1, MAX_ID), metavar="ID", help="with `undo`: the import to undo")
     imp.add_argument("--object", action="append", default=[], metavar="O",
                      help="the file's object (repeat for several objects per row; default: guessed)")
     imp.add_argument("--map", action="append", default=[], metavar="COL=prop",
@@ -167,15 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report rows whose link column is empty")
     imp.add_argument("--value", action="append", default=[], metavar="COL:FROM=TO",
                      help="replace a cell value before parsing, e.g. deal_stage:Won=closedwon")
-    imp.add_argument("--ids", default="local", metavar="SYSTEM",
+    imp.add_argument("--ids", default=None, metavar="SYSTEM",
                      help="whose Record IDs the file holds: `local` (this CRM, default) or a source system name "
-                          "(e.g. hubspot) whose IDs are remembered so a second import finds the same records")
+                          "(e.g. hubspot) whose IDs are remembered so a second import finds the same records; "
+                          "a HubSpot export is recognised and read as hubspot")
     imp.add_argument("--dayfirst", action="store_true", help="dates are day first (16/01/2026)")
     imp.add_argument("--encoding", help="the file's encoding (default: detected)")
     imp.add_argument("--delimiter", help="the CSV delimiter (default: detected)")
-    imp.add_argument("--batch", type=int, default=5000, metavar="N", help="rows per transaction")
+    imp.add_argument("--batch", type=_bounded("batch size", 1, 1_000_000), default=5000, metavar="N", help="rows per transaction")
     imp.add_argument("--error-dir", metavar="DIR", help="where to write the error file")
     imp.add_argument("--dry-run", action="store_true", help="preview: count what would change, write nothing")
+    imp.add_argument("--strict", action="store_true",
+                     help="refuse a whole row for one bad cell, and dropdown values the property lacks")
+    imp.add_argument("--no-new-properties", action="store_true",
+                     help="skip unknown columns instead of creating a custom property for each")
     imp.add_argument("--yes", action="store_true", help="with `undo`: do not ask")
 
     sub.add_parser("imports", parents=[common], help="list past imports")
@@ -188,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HubSpot-style: Record ID and ;-joined Associated <Object> IDs columns (round trip)")
     p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
     p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
+    p.add_argument("--force", action="store_true", help="replace the output file if it exists")
     from .cli_admin import add_admin_commands
     from .cli_journal import add_journal_commands
 
@@ -211,9 +302,57 @@ def resolve_db_path(args) -> str:
     return str(default_db_path())
 
 
+def _app_launch(argv: list[str]):
+    """The arguments of a plain app launch (`crm-tui`, `crm-tui --db PATH`), or None for anything
+    else, which goes through the parser."""
+    if not argv:
+        return _AppArgs(None)
+    if len(argv) == 2 and argv[0] == "--db" and argv[1] and not argv[1].startswith("-"):
+        return _AppArgs(argv[1])
+    if len(argv) == 1 and argv[0].startswith("--db=") and len(argv[0]) > len("--db="):
+        return _AppArgs(argv[0][len("--db="):])
+    return None
+
+
+class _AppArgs:
+    command = None
+    demo = False
+    version = False
+
+    def __init__(self, db: str | None):
+        if db is not None:
+            self.db = db
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The entry point: every failure is one line on stderr; output cut short by a closed pipe
+    (`crm-tui list contacts | head`) ends quietly, as other unix tools do."""
+    try:
+        code = _main(sys.argv[1:] if argv is None else list(argv))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # the reader went away: stop quietly, and keep Python from complaining at exit
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # not a real file descriptor (tests)
+            pass
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
+
+
+def _main(argv: list[str]) -> int:
+    bad = _bad_argument(argv)
+    if bad:
+        return _fail(bad)
+    launch = _app_launch(argv)
+    if launch is not None:
+        return _run_app(launch)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a usage error already printed as one line (2)
+        return exc.code if isinstance(exc.code, int) else 2
     if args.version:
         from . import __version__
 
@@ -235,12 +374,16 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise  # main() ends quietly
     except Exception as exc:  # a database error from deep down: one line, never a traceback
         from . import dialect
 
         text = dialect.problem_text(exc, resolve_db_path(args))
         if text:
             return _fail(text)
+        if isinstance(exc, OverflowError):  # last line of defence: the typed arguments catch most
+            return _fail(f"a number is too large for the database ({exc})")
         raise
 
 
@@ -254,6 +397,9 @@ def _run_app(args) -> int:
             path = fresh_demo_database()
         else:
             path = resolve_db_path(args)
+        import gc
+
+        gc.disable()  # no collections while starting; the app turns them back on after its first frame
         from .app import run_app
 
         return run_app(path)

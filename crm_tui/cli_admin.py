@@ -12,6 +12,7 @@ ADMIN_COMMANDS = {"backup", "restore", "doctor", "config", "serve"}
 def add_admin_commands(sub, common) -> None:
     p = sub.add_parser("backup", parents=[common], help="copy the database safely, even while the app runs")
     p.add_argument("path", nargs="?", help="target file (default: the data dir's backups/ folder)")
+    p.add_argument("--force", action="store_true", help="replace the target file if it exists")
     p = sub.add_parser("restore", parents=[common], help="replace the database with a backup (asks first)")
     p.add_argument("path", help="backup file")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -22,13 +23,14 @@ def add_admin_commands(sub, common) -> None:
     p = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (needs textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--public", action="store_true",
+                   help="allow a --host other than this machine (other machines can connect; the token is still needed)")
 
 
 def _say(args, data, text) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(text)
+    from .cli import emit
+
+    emit(args, data, text)
 
 
 def run_admin(args, db_path: str) -> int:
@@ -36,8 +38,9 @@ def run_admin(args, db_path: str) -> int:
 
     if args.command == "backup":
         from .maintenance import backup
+        from .safe_files import confirm_replace
 
-        target = backup(db_path, args.path)
+        target = backup(db_path, args.path, overwrite=confirm_replace(args.path, args.force, [db_path]))
         _say(args, {"backup": str(target)}, f"backed up {db_path} to {target}")
         return 0
     if args.command == "restore":
@@ -74,19 +77,21 @@ def run_admin(args, db_path: str) -> int:
         config, warnings = load_config()
         from dataclasses import asdict
 
+        from .sanitize import clean_line, clean_text
+
         data = asdict(config)
         data["database_in_use"] = db_path
         for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(f"warning: {clean_line(str(warning))}", file=sys.stderr)
         if getattr(args, "json", False):
             _say(args, data, "")
         else:
             import yaml
 
-            print(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False).rstrip())
+            print(clean_text(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False).rstrip()))
         return 0
     if args.command == "serve":
         from .serve import serve
 
-        return serve(db_path, args.host, args.port)
+        return serve(db_path, args.host, args.port, public=args.public)
     raise CrmError(f"unknown command {args.command}")

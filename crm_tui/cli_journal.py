@@ -4,28 +4,20 @@ Only argparse here at import time (a fast `--help`)."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 
 JOURNAL_COMMANDS = {"operations", "undo", "redo"}
 
 
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: write a number of 1 or more")
-    return value
-
-
 def add_journal_commands(sub, common) -> None:
+    from .cli import MAX_ID, _bounded, _limit
+
     p = sub.add_parser("operations", parents=[common], help="the operations journal, newest first")
-    p.add_argument("--limit", type=_positive, default=50, metavar="N")
+    p.add_argument("--limit", type=_limit, default=50, metavar="N")
     p = sub.add_parser("undo", parents=[common], help="undo an operation (default: your newest one not yet undone)")
-    p.add_argument("op_id", nargs="?", type=_positive, metavar="OPERATION_ID")
+    p.add_argument("op_id", nargs="?", type=_bounded("operation ID", 1, MAX_ID), metavar="OPERATION_ID")
+    p.add_argument("--yes", action="store_true", help="undoing an import: do not ask")
     sub.add_parser("redo", parents=[common], help="redo the most recent undo not yet redone")
 
 
@@ -55,7 +47,20 @@ def cmd_undo(crm, args) -> int:
     from . import sources
     from .sanitize import clean_line
 
-    result = crm.journal.undo(args.op_id, source=sources.API)
+    target = crm.journal._newest_own(sources.API) if args.op_id is None else None
+    op_id = args.op_id if args.op_id is not None else (target.id if target is not None else None)
+    if op_id is not None and not args.yes and sys.stdin.isatty():
+        info = crm.journal.get(op_id)
+        if info.kind == "import" and info.undoable:
+            from .importing import importer
+
+            importer.check_undo(crm, op_id)  # a refusal before the question, not after it
+            answer = input(f"Undo {clean_line(info.summary)}? Records it created are deleted for good "
+                           "(a backup is made first) [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing changed")
+                return 1
+    result = crm.journal.undo(op_id, source=sources.API)
     _emit(args, asdict(result), clean_line(f"{result.summary} (operation {result.undo_op_id})"))
     return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 
@@ -16,11 +15,9 @@ SOURCE = sources.API
 
 
 def emit(args, data, text_lines) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    else:
-        for line in ([text_lines] if isinstance(text_lines, str) else text_lines):
-            print(line)
+    from .cli import emit as print_output  # the one printing path: cleaned text, escaped JSON
+
+    print_output(args, data, text_lines)
 
 
 def run(args, db_path: str) -> int:

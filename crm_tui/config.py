@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import getpass
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -347,15 +346,13 @@ def _is_comment_or_blank(line: str) -> bool:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".yaml")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Through safe_files, as every file crm-tui writes: private (0600), complete or absent, and
+    never onto a database (the configured one included)."""
+    from .safe_files import write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    protect = [os.environ.get("CRM_TUI_DB")]
+    write_text(path, text, protect=protect, overwrite=True, what="config file")
 
 
 # --- helpers ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import json
 import os
 import threading
 from contextlib import contextmanager, nullcontext
+from functools import cached_property
 from pathlib import Path
 
 from . import db as dbmod
@@ -71,13 +72,8 @@ def default_user_name() -> str:
 
 class Crm:
     def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
-        from .activities import Activities
         from .associations import Associations
-        from .history import History
-        from .journal import Journal
-        from .merge import Merger
         from .records import Records
-        from .search import Search
 
         self.db = database
         self.path = path
@@ -87,11 +83,6 @@ class Crm:
         self.registry = Registry(database)
         self.records = Records(self)
         self.assoc = Associations(self)
-        self.activities = Activities(self)
-        self.history = History(self)
-        self.search = Search(self)
-        self.merger = Merger(self)
-        self.journal = Journal(self)
         self._ops = OperationStack()
         self._settings: dict | None = None
         self._freemail: frozenset[str] | None = None
@@ -100,6 +91,37 @@ class Crm:
         # Wrapped around a long call that runs only SQLite's C code (a bulk INSERT ... SELECT): a
         # bulk load sets it so that a helper thread can use the interpreter meanwhile.
         self.sqlite_only = nullcontext
+
+    # Services an index screen does not need are built (and their modules imported) on first use.
+    @cached_property
+    def activities(self):
+        from .activities import Activities
+
+        return Activities(self)
+
+    @cached_property
+    def history(self):
+        from .history import History
+
+        return History(self)
+
+    @cached_property
+    def search(self):
+        from .search import Search
+
+        return Search(self)
+
+    @cached_property
+    def merger(self):
+        from .merge import Merger
+
+        return Merger(self)
+
+    @cached_property
+    def journal(self):
+        from .journal import Journal
+
+        return Journal(self)
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False,
@@ -175,9 +197,10 @@ class Crm:
                     self._ops.pop()
         except Exception as exc:
             # On a full disk (and some I/O errors) SQLite rolls the transaction back by itself, and
-            # Peewee's own rollback then fails: report the error that caused it, not that one.
+            # Peewee's own rollback then fails: report the error that caused it, not that one
+            # (inside a nested atomic() the savepoint is gone with it: "no such savepoint").
             cause = exc
-            while cause is not None and "cannot rollback" in str(cause):
+            while cause is not None and ("cannot rollback" in str(cause) or "no such savepoint" in str(cause)):
                 cause = cause.__context__
             cause = cause if cause is not None else exc
             problem = self.database_problem(cause)

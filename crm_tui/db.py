@@ -13,7 +13,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import ALL_MODELS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -31,6 +31,54 @@ def _v2_external_ids(db) -> None:
 
 
 MIGRATIONS[2] = _v2_external_ids
+
+
+def add_missing_standard_properties(db) -> list[str]:
+    """The standard properties of objects.yaml that an older database lacks, added (metadata row,
+    column, index) after its own; a property of that name made by the user is left as it is.
+    Returns "object.property" for each one added."""
+    import json
+
+    from .engine import load_yaml_resource
+    from .models import ObjectType, PropertyDef
+    from .types import SQL_TYPES
+
+    spec = load_yaml_resource("objects.yaml")
+    added = []
+    for obj in spec["objects"]:
+        row = ObjectType.get_or_none(ObjectType.name == obj["name"])
+        if row is None:
+            continue
+        have = {name for (name,) in PropertyDef.select(PropertyDef.name).where(PropertyDef.object == row.id).tuples()}
+        columns = {r[1] for r in db.execute_sql(f'PRAGMA table_info("obj_{row.name}")').fetchall()}
+        position = len(have)
+        for prop in obj["properties"]:
+            if prop["name"] in have or "options_from" in prop:
+                continue
+            PropertyDef.create(
+                object=row.id, name=prop["name"], label=prop["label"], type=prop.get("type", "text"),
+                group_name=prop.get("group", ""), description=prop.get("description", ""),
+                options=json.dumps(prop.get("options") or []), required=bool(prop.get("required")),
+                unique=bool(prop.get("unique")), indexed=bool(prop.get("indexed")),
+                read_only=bool(prop.get("read_only")), is_custom=False, position=position)
+            position += 1
+            if prop["name"] not in columns:
+                db.execute_sql(f'ALTER TABLE "obj_{row.name}" ADD COLUMN "{prop["name"]}" '
+                               f'{SQL_TYPES.get(prop.get("type", "text"), "TEXT")}')
+            if prop.get("indexed"):
+                db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_obj_{row.name}_{prop["name"]}" '
+                               f'ON "obj_{row.name}"("{prop["name"]}")')
+            added.append(f"{row.name}.{prop['name']}")
+    return added
+
+
+def _v3_standard_properties(db) -> None:
+    """Version 3: contacts' and companies' address-book properties (mobile phone, fax, website,
+    address, state, postal code, date of birth, additional emails, notes, ...)."""
+    add_missing_standard_properties(db)
+
+
+MIGRATIONS[3] = _v3_standard_properties
 
 
 def writable(path: Path) -> bool:
@@ -54,8 +102,20 @@ def inspect_file(path: Path) -> tuple[int, bool]:
     if size == 0:
         return 0, True
     with open(path, "rb") as handle:
-        if handle.read(16) != dialect.SQLITE_MAGIC:
-            raise DatabaseProblem(f"{path}: not a SQLite database")
+        header = handle.read(100)
+    if header[:16] != dialect.SQLITE_MAGIC:
+        raise DatabaseProblem(f"{path}: not a SQLite database")
+    # Refusals decided from the header alone: no connection, so no -wal/-shm file appears beside
+    # a file we refuse (SQLite creates them even for a read-only look at a WAL database).
+    if len(header) == 100:
+        header_version = int.from_bytes(header[60:64], "big", signed=True)
+        header_app_id = int.from_bytes(header[68:72], "big", signed=True)
+        if header_app_id not in (0, APPLICATION_ID):
+            raise DatabaseProblem(f"{path}: a SQLite database, but not a crm-tui database")
+        if header_app_id == APPLICATION_ID and header_version > SCHEMA_VERSION:
+            raise DatabaseProblem(_newer_message(path, header_version))
+    beside = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    existed = [p.exists() for p in beside]
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000)
     except sqlite3.Error as exc:
@@ -70,16 +130,36 @@ def inspect_file(path: Path) -> tuple[int, bool]:
         raise DatabaseProblem(f"{path}: not a usable SQLite database ({exc})") from None
     finally:
         conn.close()
+    refused = ((app_id != APPLICATION_ID and not (app_id == 0 and tables == 0))
+               or (app_id == APPLICATION_ID and version > SCHEMA_VERSION))
+    if refused:
+        _remove_created(beside, existed)
     if app_id != APPLICATION_ID:
         if app_id == 0 and tables == 0:
             return 0, True
         raise DatabaseProblem(f"{path}: a SQLite database, but not a crm-tui database")
     if version > SCHEMA_VERSION:
-        raise DatabaseProblem(
-            f"{path}: written by a newer crm-tui (schema {version}; this version reads up to {SCHEMA_VERSION}); "
-            "upgrade crm-tui to open it"
-        )
+        raise DatabaseProblem(_newer_message(path, version))
     return version, False
+
+
+def _newer_message(path: Path, version: int) -> str:
+    return (f"{path}: written by a newer crm-tui (schema {version}; this version reads up to {SCHEMA_VERSION}); "
+            "upgrade crm-tui to open it")
+
+
+def _remove_created(files: list[Path], existed: list[bool]) -> None:
+    """Remove the empty -wal and the -shm file that our read-only look at a refused file created, so
+    that the folder is left as it was. Files that were there before, or a -wal with content, stay."""
+    wal, shm = files
+    if existed[0] or existed[1]:
+        return
+    try:
+        if wal.exists() and wal.stat().st_size == 0:
+            wal.unlink()
+            shm.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def open_database(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> tuple[SqliteDatabase, bool]:
@@ -139,7 +219,9 @@ def backup_path_for(path: Path, label: str) -> Path:
 def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path:
     """Back the file up, then run each numbered migration in its own transaction."""
     backup = backup_path_for(path, f"v{from_version}")
-    dialect.online_backup(str(path), str(backup))
+    from .maintenance import backup as safe_backup  # through safe_files: a new private file, never over one
+
+    safe_backup(path, backup)
     for version in range(from_version + 1, SCHEMA_VERSION + 1):
         step = MIGRATIONS.get(version)
         with db.atomic():

@@ -139,6 +139,13 @@ def is_full_error(exc: BaseException) -> bool:
     return "database or disk is full" in str(exc).lower()
 
 
+def is_schema_gone_error(exc: BaseException) -> bool:
+    """A table or column this connection knew was removed by another program (a restored backup
+    from before a custom object or property existed)."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OperationalError" and ("no such table" in text or "no such column" in text)
+
+
 def is_damaged_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text or "corrupt" in text
@@ -155,6 +162,8 @@ def problem_text(exc: BaseException, path) -> str | None:
         return f"{path}: the database is read-only; nothing was saved"
     if is_damaged_error(exc):
         return f"{path}: the database file is damaged ({exc}); run crm-tui doctor or restore a backup"
+    if is_decode_error(exc):
+        return f"{path}: the database holds text that is not valid UTF-8 (written by another program); run crm-tui doctor --repair"
     return None
 
 
@@ -295,3 +304,43 @@ def online_backup(source_path: str, target_path: str) -> None:
             dst.close()
     finally:
         src.close()
+
+
+# -- text that is not UTF-8 ------------------------------------------------------------------
+
+def is_decode_error(exc: BaseException) -> bool:
+    """sqlite3 met a TEXT value that is not valid UTF-8 (a file written by another program)."""
+    return "could not decode to utf-8" in str(exc).lower()
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def tolerate_invalid_utf8(db) -> None:
+    """From now on read text that is not valid UTF-8 with U+FFFD in place of the bad bytes, on this
+    connection and any the database opens later (per thread), instead of failing every query.
+    Only switched on when such text is met: the default text decoding is faster."""
+    if getattr(db, "_lenient_utf8", False):
+        return
+    original = db._add_conn_hooks
+
+    def hooks(conn) -> None:
+        original(conn)
+        conn.text_factory = _lenient_text
+
+    db._add_conn_hooks = hooks
+    db._lenient_utf8 = True
+    if not db.is_closed():
+        db.connection().text_factory = _lenient_text
+
+
+# -- scratch tables ---------------------------------------------------------------------------
+
+def scratch_table(db, name: str, columns: str) -> None:
+    """An empty per-connection temp table for set-based work (merge, deletion, undo). It is
+    created once and emptied with DELETE, never dropped: DROP TABLE fails with "database table is
+    locked" while any statement of the connection is still pending (a fetched-but-not-reset
+    SELECT), which inside a write would roll the whole operation back."""
+    db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+    db.execute_sql(f"DELETE FROM temp.{name}")

@@ -18,7 +18,8 @@ from peewee import FloatField, IntegerField, Model, TextField
 from . import dialect
 from .errors import InvalidValue, NotFound
 from .models import LabelDef, ObjectType, Pipeline, PropertyDef, Stage
-from .types import SQL_TYPES, TYPES
+from .sanitize import clean_label, clean_line, clean_text
+from .types import SQL_TYPES, TYPES, whole_number
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 SYSTEM_COLUMNS = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op")
@@ -177,17 +178,30 @@ class Registry:
         self.by_id: dict[int, ObjectMeta] = {}
 
     def reload(self) -> None:
+        try:
+            self._reload()
+        except Exception as exc:
+            if not dialect.is_decode_error(exc):
+                raise
+            # metadata edited by another program holds bytes that are not UTF-8: read them as U+FFFD
+            # (doctor reports and repairs them) rather than failing every command
+            dialect.tolerate_invalid_utf8(self.db)
+            self._reload()
+
+    def _reload(self) -> None:
+        """Labels are cleaned as they are read (sanitize.clean_line): metadata written by another
+        program or an older version reaches no screen with control sequences in it."""
         stages = {}
         pipelines = {}
         for pipeline in Pipeline.select().order_by(Pipeline.position, Pipeline.id):
-            pipelines.setdefault(pipeline.object_id, []).append(Option(pipeline.name, pipeline.label))
+            pipelines.setdefault(pipeline.object_id, []).append(Option(pipeline.name, clean_line(pipeline.label)))
         for name, label, object_id in (
             Stage.select(Stage.name, Stage.label, Pipeline.object)
             .join(Pipeline)
             .order_by(Pipeline.position, Pipeline.id, Stage.position, Stage.id)
             .tuples()
         ):
-            stages.setdefault(object_id, []).append(Option(name, label))
+            stages.setdefault(object_id, []).append(Option(name, clean_line(label)))
         objects: dict[str, ObjectMeta] = {}
         props_by_object: dict[int, list[PropertyDef]] = {}
         for prop in PropertyDef.select().order_by(PropertyDef.position, PropertyDef.id):
@@ -195,19 +209,20 @@ class Registry:
         for row in ObjectType.select().order_by(ObjectType.position, ObjectType.id):
             properties: dict[str, PropertyMeta] = {}
             for p in props_by_object.get(row.id, []):
-                options = [Option(o["name"], o["label"]) for o in json.loads(p.options)]
+                options = [Option(o["name"], clean_line(str(o["label"]))) for o in json.loads(p.options)]
                 if p.options_from == "pipelines":
                     options = pipelines.get(row.id, [])
                 elif p.options_from == "stages":
                     options = _unique_options(stages.get(row.id, []))
                 properties[p.name] = PropertyMeta(
-                    p.name, p.label, p.type, p.group_name, p.description, options, p.options_from,
+                    p.name, clean_line(p.label), p.type, clean_line(p.group_name or ""), clean_text(p.description or ""),
+                    options, p.options_from,
                     p.required, p.unique, p.indexed, p.read_only, p.is_custom,
                 )
             for system in SYSTEM_PROPERTIES:
                 properties[system.name] = system
             meta = ObjectMeta(
-                row.id, row.name, row.label, row.plural_label, row.kind, row.primary_property,
+                row.id, row.name, clean_line(row.label), clean_line(row.plural_label), row.kind, row.primary_property,
                 json.loads(row.display), json.loads(row.search), properties,
             )
             meta.model = build_model(self.db, meta)
@@ -226,7 +241,7 @@ class Registry:
 
     def find(self, given: str) -> ObjectMeta | None:
         """An object by internal name, label or plural label, any case."""
-        wanted = given.strip().lower()
+        wanted = str(given).strip().lower()  # a YAML null or number names no object: "unknown object"
         for meta in self.objects.values():
             if wanted in (meta.name, meta.label.lower(), meta.plural_label.lower()):
                 return meta
@@ -238,8 +253,8 @@ class Registry:
         name = _check_name(spec.get("name"), "object name")
         if name in self.objects:
             raise InvalidValue(f"object {name!r} already exists")
-        label = str(spec.get("label") or name.replace("_", " ").title())
-        plural = str(spec.get("plural_label") or label + "s")
+        label = clean_label(spec.get("label") or name.replace("_", " ").title(), f"object {name!r}: label")
+        plural = clean_label(spec.get("plural_label") or label + "s", f"object {name!r}: plural_label")
         props = spec.get("properties") or []
         if not isinstance(props, list) or not props:
             raise InvalidValue(f"object {name!r}: give at least one property")
@@ -248,7 +263,7 @@ class Registry:
         if primary not in prop_names:
             raise InvalidValue(f"object {name!r}: primary_property {primary!r} is not one of its properties")
         display = spec.get("display") or [[primary]]
-        search = spec.get("search") or [p["name"] for p in props if isinstance(p, dict) and p.get("type", "text") in ("text", "email", "phone", "domain")] or [primary]
+        search = spec.get("search") or [p["name"] for p in props if isinstance(p, dict) and "name" in p and p.get("type", "text") in ("text", "email", "phone", "domain")] or [primary]
         position = (ObjectType.select().count() or 0) + 1
         row = ObjectType.create(
             name=name, label=label, plural_label=plural, kind=kind, primary_property=primary,
@@ -286,11 +301,11 @@ class Registry:
             raise InvalidValue(f"{meta.name}.{prop.name}: changing a property's type is not supported")
         row = PropertyDef.get((PropertyDef.object == meta.id) & (PropertyDef.name == prop.name))
         if "label" in spec:
-            row.label = str(spec["label"])
+            row.label = clean_label(spec["label"], f"property {meta.name}.{prop.name}: label")
         if "group" in spec:
-            row.group_name = str(spec["group"])
+            row.group_name = clean_line(str(spec["group"] or "")).strip()
         if "description" in spec:
-            row.description = str(spec["description"])
+            row.description = clean_text(str(spec["description"] or "")).strip()
         if "options" in spec:
             row.options = json.dumps(_parse_options(spec["options"], prop.name))
         row.save()
@@ -308,8 +323,10 @@ class Registry:
         if ptype in ("select", "multiselect") and not options and not spec.get("options_from"):
             raise InvalidValue(f"property {name!r}: a {ptype} property needs options")
         PropertyDef.create(
-            object=object_id, name=name, label=str(spec.get("label") or name.replace("_", " ").capitalize()),
-            type=ptype, group_name=str(spec.get("group") or ""), description=str(spec.get("description") or ""),
+            object=object_id, name=name,
+            label=clean_label(spec.get("label") or name.replace("_", " ").capitalize(), f"property {name!r}: label"),
+            type=ptype, group_name=clean_line(str(spec.get("group") or "")).strip(),
+            description=clean_text(str(spec.get("description") or "")).strip(),
             options=json.dumps(options), options_from=spec.get("options_from"),
             required=bool(spec.get("required")), unique=bool(spec.get("unique")),
             indexed=bool(spec.get("indexed", is_custom)), read_only=bool(spec.get("read_only")),
@@ -350,8 +367,10 @@ class Registry:
         src, dst = self.get(from_object), self.get(to_object)
         name = _check_label(name)
         inverse = _check_label(inverse) if inverse else None
-        if limit is not None and int(limit) < 1:
-            raise InvalidValue(f"label {name!r}: limit must be at least 1")
+        if limit is not None:
+            limit = whole_number(limit, f"label {name!r}: limit")
+        if inverse_limit is not None:
+            inverse_limit = whole_number(inverse_limit, f"label {inverse or name!r}: inverse_limit")
         existing = LabelDef.get_or_none((LabelDef.from_object == src.id) & (LabelDef.to_object == dst.id) & (LabelDef.name == name))
         if existing:
             raise InvalidValue(f"label {name!r} already exists for {src.name} -> {dst.name}")
@@ -395,12 +414,13 @@ def _parse_options(options, prop_name: str) -> list[dict]:
     out = []
     for option in options:
         if isinstance(option, dict):
-            name, label = str(option.get("name", "")).strip(), str(option.get("label") or option.get("name", "")).strip()
+            raw_name, raw_label = option.get("name", ""), option.get("label") or option.get("name", "")
         else:
-            label = str(option).strip()
-            name = label
-        if not name:
+            raw_name = raw_label = option
+        if raw_name is None or not str(raw_name).strip():
             raise InvalidValue(f"property {prop_name!r}: an option has no name")
+        name = clean_label(raw_name, f"property {prop_name!r}: an option's name")
+        label = clean_label(raw_label, f"property {prop_name!r}: option {name!r}'s label")
         out.append({"name": name, "label": label})
     return out
 
@@ -416,6 +436,4 @@ def _check_name(name, what: str) -> str:
 def _check_label(name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidValue("an association label needs a name")
-    from .sanitize import clean_line
-
-    return clean_line(name).strip()[:100]
+    return clean_label(name, "association label")[:100]

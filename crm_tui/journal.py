@@ -23,6 +23,8 @@ links to deleted records) run on the result inside the same transaction, which r
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from dataclasses import dataclass
 
 from . import dialect, sources
@@ -43,6 +45,8 @@ NOT_UNDOABLE_WHY = {
     "delete_stage": "a deleted pipeline stage is not kept in history",
     "undo_import": "an import's undo deleted its records for good; import the file again",
 }
+
+RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
 
 _TREE = "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
 
@@ -96,10 +100,19 @@ class Journal:
                     break
         return out
 
-    def get(self, op_id: int) -> OperationSummary:
-        op = Operation.get_or_none(Operation.id == int(op_id))
+    @staticmethod
+    def _find(op_id) -> Operation:
+        try:
+            number = int(op_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"no operation with id {op_id!r} (see `crm-tui operations`)") from None
+        op = Operation.get_or_none(Operation.id == number) if 1 <= number <= 2**63 - 1 else None
         if op is None:
             raise NotFound(f"no operation with id {op_id} (see `crm-tui operations`)")
+        return op
+
+    def get(self, op_id: int) -> OperationSummary:
+        op = self._find(op_id)
         undone = self._is_undone(op)
         return OperationSummary(op.id, op.at, op.kind, op.source, op.actor, self.describe(op), undone,
                                 not undone and self._why_not(op) is None)
@@ -129,11 +142,27 @@ class Journal:
             why = NOT_UNDOABLE_WHY.get(op.kind, "it is not kept in history in a way an undo can reverse")
             return f"operation {op.id} ({op.kind}) cannot be undone: {why}"
         summary = self._summary(op)
-        if summary.get("status") == "running":
-            return f"operation {op.id} is still running (or was killed part-way); wait for it, or undo it when it is done"
+        if summary.get("status") == "running" and self._still_running(op):
+            return f"operation {op.id} is still running; wait for it to finish (or cancel it), then undo it"
         if op.kind == "import" and summary.get("dry_run"):
             return f"operation {op.id} was a dry run: nothing to undo"
         return None
+
+    @staticmethod
+    def _still_running(op: Operation) -> bool:
+        """A bulk change or an import says "running" until its last batch: it is still running when
+        a batch committed within RUNNING_GRACE seconds; otherwise it was killed part-way, and its
+        undo reverses the whole batches it committed."""
+        from datetime import datetime, timezone
+
+        newest = Operation.select(Operation.at).where(Operation.parent == op.id).order_by(Operation.id.desc()).scalar()
+        try:
+            at = datetime.fromisoformat((newest or op.at).replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+        return (datetime.now(timezone.utc) - at).total_seconds() < RUNNING_GRACE
 
     @staticmethod
     def _summary(op: Operation) -> dict:
@@ -224,7 +253,7 @@ class Journal:
             return f"Logged {what} on {name}"
         if kind == "import":
             counts = summary.get("counts", {})
-            return (f"Import of {summary.get('file', '?')} ({counts.get('created', 0):,} created, "
+            return (f"Import of {os.path.basename(str(summary.get('file', '?')))} ({counts.get('created', 0):,} created, "
                     f"{counts.get('updated', 0):,} updated)")
         if kind == "undo_import":
             return f"Undo of import {summary.get('undoes')}"
@@ -246,9 +275,7 @@ class Journal:
             if op is None:
                 raise CrmError("nothing to undo")
         else:
-            op = Operation.get_or_none(Operation.id == int(op_id))
-            if op is None:
-                raise NotFound(f"no operation with id {op_id} (see `crm-tui operations`)")
+            op = self._find(op_id)
         why = self._why_not(op)
         if why:
             raise CrmError(why)
@@ -320,6 +347,12 @@ class Journal:
         verb = "undo" if kind == "undo" else "redo"
         with crm.operation(kind, source, object=tail.object, record_id=tail.record_id,
                            summary={"undoes": tail.id, "original": original.id if original else tail.id}) as uop:
+            # read again inside the transaction (which holds the write lock since the row above):
+            # another window or command may have undone it a moment ago
+            done_by = Operation.select(Operation.undone_by).where(Operation.id == tail.id).scalar()
+            if done_by:
+                raise CrmError(f"operation {(original or tail).id} ({what}) was {verb}ne a moment ago "
+                               f"(by operation {done_by})")
             plan = _Plan(self, tail, uop)
             plan.load()
             later = plan.later_writer()
@@ -412,75 +445,69 @@ class _Plan:
 
     def later_writer(self) -> Operation | None:
         """The newest operation outside the tree that changed what the tree wrote since and has
-        not been cancelled by its own undo; None when the tree can be reversed."""
+        not been cancelled by its own undo; None when the tree can be reversed.
+
+        Linear in the history written after the tree: the rows of later operations are read by
+        their operation id (indexed) and matched against the tree's keys in memory, so a record
+        with tens of thousands of links costs no more per row than any other."""
         db = self.crm.db
+        reg = self.crm.registry
         root = self.tail.id
         per_key: dict[tuple, set[int]] = {}
-        what: dict[tuple, str] = {}
-        if self.props:
-            for op_id, obj, rid, prop in db.execute_sql(
-                    _TREE + "SELECT DISTINCT p2.op_id, p1.object, p1.record_id, p1.property FROM property_change p1 "
-                    "JOIN property_change p2 ON p2.object = p1.object AND p2.record_id = p1.record_id "
-                    "AND p2.property = p1.property AND p2.id > p1.id "
-                    "WHERE p1.op_id IN t AND p2.op_id NOT IN t", (root,)).fetchall():
-                key = ("p", obj, rid, prop)
-                per_key.setdefault(key, set()).add(op_id)
-                what[key] = f"{prop} of {self.journal._ref_name(obj, rid)}"
-        if self.links:
-            for op_id, ao, ai, bo, bi in db.execute_sql(
-                    _TREE + "SELECT DISTINCT c2.op_id, c1.a_object, c1.a_id, c1.b_object, c1.b_id "
-                    "FROM association_change c1 JOIN association_change c2 ON c2.id > c1.id AND ("
-                    "(c2.a_object = c1.a_object AND c2.a_id = c1.a_id AND c2.b_object = c1.b_object AND c2.b_id = c1.b_id) "
-                    "OR (c2.a_object = c1.b_object AND c2.a_id = c1.b_id AND c2.b_object = c1.a_object AND c2.b_id = c1.a_id)) "
-                    "WHERE c1.op_id IN t AND c2.op_id NOT IN t", (root,)).fetchall():
-                key = ("l",) + tuple(sorted([(ao, ai), (bo, bi)]))
-                per_key.setdefault(key, set()).add(op_id)
-                what[key] = f"link of {self.journal._ref_name(ao, ai)} and {self.journal._ref_name(bo, bi)}"
-        # records: a later deletion, restore or merge of a record the tree touched; and any later
+        what: dict[tuple, tuple] = {}
+        # the tree's last row per property value and per link
+        last_prop: dict[tuple, int] = {}
+        for pid, obj, rid, prop, _old, _new in self.props:
+            last_prop[(obj, rid, prop)] = pid
+        last_link: dict[tuple, int] = {}
+        for lid, ao, ai, bo, bi, _action, _label in self.links:
+            last_link[(ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)] = lid
+        # records: a later deletion, restore or merge of a record the tree touched; any later
         # change of a record the reversal will delete (one the tree created or restored)
-        touched: dict[str, set[int]] = {}
-        for _pid, obj, rid, *_rest in self.props:
-            meta = self.crm.registry.by_id.get(obj)
-            if meta is not None:
-                touched.setdefault(meta.name, set()).add(rid)
-        for (obj, rid) in self.records:
-            touched.setdefault(obj, set()).add(rid)
-        going: dict[str, list[int]] = {}
-        for (obj, rid), (before, _after) in self.records.items():
+        touched: set[tuple[int, int]] = {(obj, rid) for (obj, rid, _p) in last_prop}
+        going: set[tuple[int, int]] = set()
+        for (name, rid), (before, _after) in self.records.items():
+            meta = reg.objects.get(name)
+            if meta is None:
+                continue
+            touched.add((meta.id, rid))
             if not before:
-                going.setdefault(obj, []).append(rid)
-        for obj, ids in self.created_ids.items():
-            going.setdefault(obj, []).extend(ids)
-        for obj, ids in touched.items():
-            ids = sorted(ids)
-            for start in range(0, len(ids), 900):
-                chunk = ids[start:start + 900]
-                marks = ",".join("?" * len(chunk))
-                for op_id, rid in db.execute_sql(
-                        _TREE + f"SELECT o.id, o.record_id FROM operation o WHERE o.object = ? AND o.record_id IN ({marks}) "
-                        "AND o.kind IN ('delete', 'restore', 'merge') AND o.id > ? AND o.id NOT IN t",
-                        [root, obj] + chunk + [root]).fetchall():
-                    key = ("r", obj, rid)
-                    per_key.setdefault(key, set()).add(op_id)
-                    what[key] = f"record {self.journal._name(obj, rid)}"
-        for obj, ids in going.items():
-            meta = self.crm.registry.get(obj)
-            ids = sorted(set(ids))
-            for start in range(0, len(ids), 900):
-                chunk = ids[start:start + 900]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute_sql(
-                    _TREE + f"SELECT op_id, record_id FROM property_change WHERE object = ? AND record_id IN ({marks}) "
-                    "AND op_id > ? AND op_id NOT IN t "
-                    f"UNION SELECT op_id, a_id FROM association_change WHERE a_object = ? AND a_id IN ({marks}) "
-                    "AND op_id > ? AND op_id NOT IN t "
-                    f"UNION SELECT op_id, b_id FROM association_change WHERE b_object = ? AND b_id IN ({marks}) "
-                    "AND op_id > ? AND op_id NOT IN t",
-                    [root, meta.id] + chunk + [root, meta.id] + chunk + [root, meta.id] + chunk + [root]).fetchall()
-                for op_id, rid in rows:
-                    key = ("r", obj, rid)
-                    per_key.setdefault(key, set()).add(op_id)
-                    what[key] = f"record {self.journal._name(obj, rid)}"
+                going.add((meta.id, rid))
+        for name, ids in self.created_ids.items():
+            going.update((reg.get(name).id, rid) for rid in ids)
+        touched |= going
+
+        def note(key, op_id, description):
+            per_key.setdefault(key, set()).add(op_id)
+            what[key] = description
+
+        if last_prop or going:
+            for pid, op_id, obj, rid, prop in db.execute_sql(
+                    _TREE + "SELECT id, op_id, object, record_id, property FROM property_change "
+                    "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall():
+                mine = last_prop.get((obj, rid, prop))
+                if mine is not None and pid > mine:
+                    note(("p", obj, rid, prop), op_id, ("p", obj, rid, prop))
+                elif (obj, rid) in going:
+                    note(("r", obj, rid), op_id, ("r", obj, rid))
+        if last_link or going:
+            for cid, op_id, ao, ai, bo, bi in db.execute_sql(
+                    _TREE + "SELECT id, op_id, a_object, a_id, b_object, b_id FROM association_change "
+                    "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall():
+                pair = (ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)
+                mine = last_link.get(pair)
+                if mine is not None and cid > mine:
+                    note(("l",) + pair, op_id, ("l",) + pair)
+                for end in ((ao, ai), (bo, bi)):
+                    if end in going:
+                        note(("r",) + end, op_id, ("r",) + end)
+        if touched:
+            for op_id, name, rid, kind, summary in db.execute_sql(
+                    _TREE + "SELECT id, object, record_id, kind, summary FROM operation WHERE id > ? AND id NOT IN t "
+                    "AND kind IN ('delete', 'restore', 'merge') AND record_id IS NOT NULL", (root, root)).fetchall():
+                meta = reg.objects.get(name or "")
+                if meta is not None and (meta.id, rid) in touched:
+                    note(("r", meta.id, rid), op_id, ("r", meta.id, rid))
         if not per_key:
             return None
         cache: dict[int, Operation] = {}
@@ -500,9 +527,17 @@ class _Plan:
                 if target is not None and target in roots:
                     cancelled.add(target)
                     continue
-                self.later_what = what[key]
+                self.later_what = self._describe_key(what[key])
                 return r
         return None
+
+    def _describe_key(self, key: tuple) -> str:
+        name = self.journal._ref_name
+        if key[0] == "p":
+            return f"{key[3]} of {name(key[1], key[2])}"
+        if key[0] == "l":
+            return f"link of {name(key[1], key[2])} and {name(key[3], key[4])}"
+        return f"record {name(key[1], key[2])}"
 
     # -- writing the inverse ------------------------------------------------------------------
 
@@ -545,12 +580,36 @@ class _Plan:
                 from peewee import IntegrityError
 
                 if isinstance(exc, IntegrityError):
-                    raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: another live "
-                                   f"{meta.label.lower()} has the same unique value since") from None
+                    raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: "
+                                   f"{self._unique_taker(meta, row)}") from None
                 raise
             self.records_written += 1
         # 4. links, newest change first
         self._reverse_links(refuse)
+
+    def _unique_taker(self, meta, row: dict) -> str:
+        """Which live record holds a unique value of `row` now, and the operation that gave it."""
+        for name, prop in meta.properties.items():
+            if not prop.unique or row.get(name) is None:
+                continue
+            other = self.crm.db.execute_sql(
+                f'SELECT id, created_op FROM "{meta.table}" WHERE "{name}" = ? AND deleted_at IS NULL AND id != ?',
+                (row[name], row["id"])).fetchone()
+            if other is None:
+                continue
+            oid, created_op = other
+            last = (PropertyChange.select(PropertyChange.op).where(
+                (PropertyChange.object == meta.id) & (PropertyChange.record_id == oid) & (PropertyChange.property == name))
+                .order_by(PropertyChange.id.desc()).scalar())
+            op_id = last or created_op or Operation.select(Operation.id).where(
+                (Operation.kind == "create") & (Operation.object == meta.name) & (Operation.record_id == oid)).scalar()
+            by = ""
+            if op_id:
+                root = self.journal._root(op_id, {})
+                by = f" since operation {root.id} ({self.journal.describe(root)}); undo that first"
+            return (f"{meta.label.lower()} {oid} ({self.journal._name(meta.name, oid)}) has its {prop.label.lower()} "
+                    f"{row[name]}{by}")
+        return f"another live {meta.label.lower()} has the same unique value"
 
     def _write_values(self, first_old: dict, last_new: dict, refuse: str) -> None:
         from peewee import IntegrityError
@@ -575,20 +634,23 @@ class _Plan:
         now = now_iso()
         reindex: dict[int, set[int]] = {}
         cursor = crm.db.cursor()
-        try:
-            for (obj, prop, old), ids in groups.items():
-                meta = reg.by_id[obj]
-                value = from_history_text(meta.properties[prop], old)
-                ids = sorted(ids)
-                for start in range(0, len(ids), 900):
-                    chunk = ids[start:start + 900]
-                    marks = ",".join("?" * len(chunk))
+        for (obj, prop, old), ids in groups.items():
+            meta = reg.by_id[obj]
+            value = from_history_text(meta.properties[prop], old)
+            ids = sorted(ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                try:
                     cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
                                    [value, now] + chunk)
-                if prop in meta.search:
-                    reindex.setdefault(obj, set()).update(ids)
-        except IntegrityError:
-            raise CrmError(f"{refuse}: a value it would bring back is now used by another record") from None
+                except (IntegrityError, sqlite3.IntegrityError):
+                    raise CrmError(f"{refuse}: {meta.label.lower()} {chunk[0]} cannot take back its "
+                                   f"{meta.properties[prop].label.lower()}: "
+                                   f"{self._unique_taker(meta, {'id': chunk[0] if len(chunk) == 1 else 0, prop: value})}"
+                                   ) from None
+            if prop in meta.search:
+                reindex.setdefault(obj, set()).update(ids)
         cursor.executemany("INSERT INTO property_change (op_id, object, record_id, property, old_value, new_value) "
                            "VALUES (?, ?, ?, ?, ?, ?)", history)
         self.values_written += len(history)
@@ -613,12 +675,21 @@ class _Plan:
         recreated: set[tuple[int, int, int, int]] = set()
         touched_from: set[tuple[int, int, int]] = set()
 
+        primary_of: dict[int, int] = {}
+
         def edge_ids(ao, ai, bo, bi):
-            row = cursor.execute("SELECT id FROM association WHERE from_object=? AND from_id=? AND to_object=? AND to_id=?",
-                                 (ao, ai, bo, bi)).fetchone()
-            back = cursor.execute("SELECT id FROM association WHERE from_object=? AND from_id=? AND to_object=? AND to_id=?",
-                                  (bo, bi, ao, ai)).fetchone()
-            return (row[0] if row else None), (back[0] if back else None)
+            """Both edges of a link in one lookup (ids; the forward edge's primary flag in primary_of)."""
+            fwd = back = None
+            for eid, fo, fi, prim in cursor.execute(
+                    "SELECT id, from_object, from_id, is_primary FROM association WHERE (from_object=? AND from_id=? "
+                    "AND to_object=? AND to_id=?) OR (from_object=? AND from_id=? AND to_object=? AND to_id=?)",
+                    (ao, ai, bo, bi, bo, bi, ao, ai)).fetchall():
+                if (fo, fi) == (ao, ai) and fwd is None:
+                    fwd = eid
+                    primary_of[eid] = prim
+                else:
+                    back = eid
+            return fwd, back
 
         def find_label(ao, bo, name):
             key = (ao, bo, name)
@@ -627,11 +698,15 @@ class _Plan:
                                                         & (LabelDef.name == name))
             return label_cache[key]
 
+        inverse_names: dict[int, str | None] = {}
+
         def add_log(ao, ai, bo, bi, action, label=None):
             inverse = None
             if label is not None and label.inverse_id:
-                inv = LabelDef.get_or_none(LabelDef.id == label.inverse_id)
-                inverse = inv.name if inv else None
+                if label.inverse_id not in inverse_names:
+                    inv = LabelDef.get_or_none(LabelDef.id == label.inverse_id)
+                    inverse_names[label.inverse_id] = inv.name if inv else None
+                inverse = inverse_names[label.inverse_id]
             log.append((uop.id, ao, ai, bo, bi, action, label.name if label else None, inverse))
 
         def note_holder(ao, ai, bo, bi):
@@ -653,19 +728,15 @@ class _Plan:
                         "SELECT d.name, d.id, d.inverse_id FROM association_label l JOIN label_def d ON d.id = l.label_id "
                         "WHERE l.association_id = ?", (fwd,)).fetchall():
                     add_log(ao, ai, bo, bi, "label_removed", find_label(ao, bo, lname))
-                is_primary = cursor.execute("SELECT is_primary FROM association WHERE id=?", (fwd,)).fetchone()[0]
-                if is_primary:
+                if primary_of.get(fwd):
                     add_log(ao, ai, bo, bi, "primary_removed")
-                cursor.execute("DELETE FROM association_label WHERE association_id IN (?, ?)", (fwd, back or 0))
-                cursor.execute("DELETE FROM association WHERE id IN (?, ?)", (fwd, back or 0))
+                cursor.execute("DELETE FROM association WHERE id IN (?, ?)", (fwd, back or 0))  # labels: ON DELETE CASCADE
                 add_log(ao, ai, bo, bi, "removed")
             elif action == "removed":
                 if fwd is not None:
                     continue
                 cursor.execute("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                               "VALUES (?, ?, ?, ?, 0, ?)", (ao, ai, bo, bi, now))
-                cursor.execute("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                               "VALUES (?, ?, ?, ?, 0, ?)", (bo, bi, ao, ai, now))
+                               "VALUES (?, ?, ?, ?, 0, ?), (?, ?, ?, ?, 0, ?)", (ao, ai, bo, bi, now, bo, bi, ao, ai, now))
                 add_log(ao, ai, bo, bi, "created")
                 recreated.add((ao, ai, bo, bi))
                 touched_from.update({(ao, ai, bo), (bo, bi, ao)})
@@ -708,34 +779,47 @@ class _Plan:
         reg = crm.registry
         cursor = crm.db.cursor()
         companies = reg.objects.get("companies")
-        for ho, hi in sorted(holders):
-            n, prim = cursor.execute(
-                "SELECT COUNT(*), COALESCE(SUM(is_primary), 0) FROM association WHERE from_object=? AND from_id=? "
-                "AND to_object=?", (ho, hi, companies.id)).fetchone()
-            if n and prim != 1:
-                raise CrmError(f"{refuse}: {self.journal._ref_name(ho, hi)} would have {prim} primary companies; "
-                               "its companies changed since")
-        live_cache: dict[tuple[int, int], bool] = {}
-
-        def live(obj, rid):
-            key = (obj, rid)
-            if key not in live_cache:
-                meta = reg.by_id[obj]
-                live_cache[key] = crm.records.exists(meta, rid, live=True)
-            return live_cache[key]
-
+        per_object: dict[int, list[int]] = {}
+        for ho, hi in holders:
+            per_object.setdefault(ho, []).append(hi)
+        for ho, ids in per_object.items():
+            ids.sort()
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                bad = cursor.execute(
+                    f"SELECT from_id, SUM(is_primary) FROM association WHERE from_object=? AND from_id IN ({marks}) "
+                    "AND to_object=? GROUP BY from_id HAVING SUM(is_primary) != 1 LIMIT 1",
+                    [ho] + chunk + [companies.id]).fetchone()
+                if bad is not None:
+                    raise CrmError(f"{refuse}: {self.journal._ref_name(ho, bad[0])} would have {bad[1]} primary "
+                                   "companies; its companies changed since")
+        ends: dict[int, set[int]] = {}
         for ao, ai, bo, bi in recreated:
-            for obj, rid in ((ao, ai), (bo, bi)):
-                if not live(obj, rid):
-                    later = (Operation.select().where((Operation.object == reg.by_id[obj].name) & (Operation.record_id == rid)
-                                                      & Operation.kind.in_(["delete", "merge"]))
-                             .order_by(Operation.id.desc()).first())
-                    by = f" by operation {self.journal._root(later.id, {}).id}" if later is not None else ""
-                    raise CrmError(f"{refuse}: {self.journal._ref_name(obj, rid)} was deleted since{by}; restore it first")
-        if not touched_from:
-            return
+            ends.setdefault(ao, set()).add(ai)
+            ends.setdefault(bo, set()).add(bi)
+        for obj, ids in ends.items():
+            meta = reg.by_id[obj]
+            ids = sorted(ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                dead = cursor.execute(f'SELECT id FROM "{meta.table}" WHERE id IN ({marks}) AND deleted_at IS NOT NULL',
+                                      chunk).fetchone()
+                if dead is None:
+                    continue
+                rid = dead[0]
+                later = (Operation.select().where((Operation.object == meta.name) & (Operation.record_id == rid)
+                                                  & Operation.kind.in_(["delete", "merge"]))
+                         .order_by(Operation.id.desc()).first())
+                by = f" by operation {self.journal._root(later.id, {}).id}" if later is not None else ""
+                raise CrmError(f"{refuse}: {self.journal._ref_name(obj, rid)} was deleted since{by}; restore it first")
         limits = {(p.from_object_id, p.to_object_id): p.limit_count for p in PairLimit.select()}
+        labelled = {(fo, to) for fo, to in LabelDef.select(LabelDef.from_object, LabelDef.to_object)
+                    .where(LabelDef.limit_count.is_null(False)).tuples()}
         for fo, fi, to in sorted(touched_from):
+            if (fo, to) not in limits and (fo, to) not in labelled:
+                continue
             limit = limits.get((fo, to))
             if limit is not None:
                 n = cursor.execute("SELECT COUNT(*) FROM association WHERE from_object=? AND from_id=? AND to_object=?",

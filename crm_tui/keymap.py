@@ -25,9 +25,8 @@ def apply_keymap(
 ) -> list[str]:
     """Remap bindings by id. Returns one-line warnings for entries that were not applied.
 
-    known_ids: every binding id the app has. By default they are collected from all
-    screen and widget classes imported so far, so import your screens before calling
-    this (or pass the ids explicitly).
+    known_ids: every binding id the app has. By default they are collected from every
+    screen of the app (see binding_ids) and every widget class imported so far.
     """
     known = set(known_ids) if known_ids is not None else binding_ids(app)
     accepted: dict[str, str] = {}
@@ -75,7 +74,11 @@ def _conflicts(app: App[Any], accepted: dict[str, str]) -> list[str]:
 
 
 def binding_ids(app: App[Any]) -> set[str]:
-    """Ids of the bindings declared on the app and on every DOM class loaded so far."""
+    """Ids of the bindings declared on the app, on every screen of the app (imported here, as
+    screens are otherwise imported when first opened) and on every DOM class loaded so far."""
+    import screens
+
+    screens.load_all()
     ids = {binding.id for _key, binding in app._bindings if binding.id}
     for node_class in _subclasses(DOMNode):
         merged = node_class._merged_bindings

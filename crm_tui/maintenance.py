@@ -8,10 +8,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import dialect, integrity, sources
+from . import dialect, integrity, safe_files, sources
 from .db import inspect_file
 from .errors import DatabaseProblem, InvalidValue
-from .models import Association, AssociationLabel, LabelDef
+from peewee import CharField, TextField
+
+from .models import (Association, AssociationLabel, LabelDef, ObjectType, Owner, Pipeline, PropertyDef, SavedView,
+                     Setting, Stage)
 from .paths import data_dir
 
 
@@ -27,19 +30,29 @@ def default_backup_path(db_path: Path) -> Path:
     return candidate
 
 
-def backup(db_path: str | Path, target: str | Path | None = None) -> Path:
-    """A consistent copy made with SQLite's online backup, safe while the app is running."""
+def backup(db_path: str | Path, target: str | Path | None = None, *, overwrite: bool = False) -> Path:
+    """A consistent copy made with SQLite's online backup, safe while the app is running. The
+    target is checked by safe_files: never the database or its journal files, never an existing
+    file unless `overwrite`, private (0600), and complete or absent."""
     db_path = Path(db_path)
     if not db_path.exists():
         raise DatabaseProblem(f"{db_path}: no such database")
     inspect_file(db_path)
-    target = Path(target) if target else default_backup_path(db_path)
-    if target.resolve() == db_path.resolve():
+    target = Path(target).expanduser() if target else default_backup_path(db_path)
+    if safe_files.is_database_file(target, [db_path]):
         raise InvalidValue("the backup must go to another file than the database")
     if target.exists() and target.is_dir():
         target = target / default_backup_path(db_path).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    dialect.online_backup(str(db_path), str(target))
+    elif not target.parent.exists():
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = safe_files.check_target(target, protect=[db_path], overwrite=overwrite, what="backup file")
+    temporary = safe_files.new_temporary(target)
+    try:
+        dialect.online_backup(str(db_path), str(temporary))
+        safe_files.publish(temporary, target, overwrite=overwrite)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -49,6 +62,10 @@ def restore(db_path: str | Path, source: str | Path) -> Path:
     db_path, source = Path(db_path), Path(source)
     if not source.exists():
         raise InvalidValue(f"{source}: no such backup file")
+    if not source.is_file():
+        raise InvalidValue(f"{source}: not a backup file (a folder or a device)")
+    if safe_files.is_database_file(source, [db_path]):
+        raise InvalidValue(f"{source}: that is the database itself (or one of its journal files), not a backup")
     version, is_new = inspect_file(source)
     if is_new:
         raise InvalidValue(f"{source}: an empty file, not a crm-tui backup")
@@ -67,6 +84,9 @@ def restore(db_path: str | Path, source: str | Path) -> Path:
         src.close()
     os.chmod(db_path, 0o600)
     return safety
+
+
+METADATA_MODELS = (ObjectType, PropertyDef, Pipeline, Stage, LabelDef, Owner, SavedView, Setting)
 
 
 @dataclass
@@ -98,8 +118,13 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += integrity.check_property_history(crm)
     stale = _fts_out_of_sync(crm)
     report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
+    bad_text = _invalid_utf8(crm)
+    report.problems += [f"{table}.{column} of row {rowid}: text that is not valid UTF-8" for table, column, rowid, _t in bad_text[:20]]
+    bad_values = _invalid_utf8_values(crm)
+    report.problems += [f"{name} {rowid}, property {column}: text that is not valid UTF-8"
+                        for name, column, rowid in bad_values[:20]]
     if repair and report.problems:
-        report.repaired = _repair(crm, orphans, stale)
+        report.repaired = _repair(crm, orphans, stale, bad_text, bad_values)
         remaining = doctor(crm, repair=False)
         report.problems = remaining.problems
     return report
@@ -131,11 +156,67 @@ def _fts_out_of_sync(crm) -> list[tuple[str, int]]:
     return out
 
 
-def _repair(crm, orphans, stale) -> list[str]:
+def _invalid_utf8(crm) -> list[tuple[str, str, int, str]]:
+    """Metadata text that is not valid UTF-8 (written by another program): (table, column, rowid,
+    the text with U+FFFD for the bad bytes)."""
+    out = []
+    for model in METADATA_MODELS:
+        table = model._meta.table_name
+        for field_ in model._meta.sorted_fields:
+            if not isinstance(field_, (CharField, TextField)):
+                continue
+            column = field_.column_name
+            rows = crm.db.execute_sql(f'SELECT rowid, CAST("{column}" AS BLOB) FROM "{table}" '
+                                      f'WHERE typeof("{column}") = \'text\'').fetchall()
+            for rowid, raw in rows:
+                try:
+                    bytes(raw).decode("utf-8")
+                except UnicodeDecodeError:
+                    out.append((table, column, rowid, bytes(raw).decode("utf-8", "replace")))
+    return out
+
+
+def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
+    """Record values that are not valid UTF-8: (object, property, id). One pass per table: SQLite
+    picks the rows with a byte outside ASCII, only those are decoded in Python (cheap on big tables)."""
+    out = []
+    non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
+    for meta in crm.registry.objects.values():
+        names = [p.name for p in meta.properties.values()
+                 if not p.system and p.type not in ("number", "currency", "boolean", "user")]
+        if not names:
+            continue
+        blobs = ", ".join(f'CAST("{n}" AS BLOB)' for n in names)
+        where = " OR ".join(f'(typeof("{n}") = \'text\' AND "{n}" {non_ascii})' for n in names)
+        for rowid, *raws in crm.db.execute_sql(f'SELECT id, {blobs} FROM "{meta.table}" WHERE {where}').fetchall():
+            for name, raw in zip(names, raws):
+                if raw is None:
+                    continue
+                try:
+                    bytes(raw).decode("utf-8")
+                except UnicodeDecodeError:
+                    out.append((meta.name, name, rowid))
+    return out
+
+
+def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
     """Fix what can be fixed without guessing; every fix is one transaction."""
     done = []
     by_id = crm.registry.by_id
     with crm.operation("repair", sources.JOB, None) as op:
+        if bad_values:  # U+FFFD for the bad bytes, written as a change of the value (history, search index)
+            dialect.tolerate_invalid_utf8(crm.db)
+            for name, column, rowid in bad_values:
+                meta = crm.registry.get(name)
+                raw = crm.db.execute_sql(f'SELECT CAST("{column}" AS BLOB) FROM "{meta.table}" WHERE id = ?',
+                                         (rowid,)).fetchone()[0]
+                text = bytes(raw).decode("utf-8", "replace")
+                crm.records._write_changes(meta, rowid, {column: text}, {column: text}, op)
+            done.append(f"replaced the bytes that are not UTF-8 in {len(bad_values)} record value(s) by U+FFFD")
+        for table, column, rowid, text in bad_text:
+            crm.db.execute_sql(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (text, rowid))
+        if bad_text:
+            done.append(f"replaced the bytes that are not UTF-8 in {len(bad_text)} metadata value(s) by U+FFFD")
         if orphans:
             ids = [o[0] for o in orphans]
             seen_links = set()

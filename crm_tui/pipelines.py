@@ -15,6 +15,7 @@ from peewee import fn
 from . import sources
 from .errors import InvalidValue, NotFound
 from .models import Pipeline, Stage
+from .sanitize import clean_line
 from .query import Filter, filter_expression
 
 # object -> (pipeline property, stage property, amount property or None)
@@ -90,13 +91,13 @@ def _load(crm) -> dict[str, list[PipelineInfo]]:
         meta = crm.registry.by_id.get(p.object_id)
         if meta is None:
             continue
-        info = PipelineInfo(p.id, meta.name, p.name, p.label, p.position, bool(p.archived))
+        info = PipelineInfo(p.id, meta.name, p.name, clean_line(p.label), p.position, bool(p.archived))
         by_id[p.id] = info
         out.setdefault(meta.name, []).append(info)
     for s in Stage.select().order_by(Stage.position, Stage.id):
         if s.pipeline_id in by_id:
             by_id[s.pipeline_id].stages.append(
-                StageInfo(s.id, s.name, s.label, s.position, s.probability, s.kind, bool(s.archived)))
+                StageInfo(s.id, s.name, clean_line(s.label), s.position, s.probability, s.kind, bool(s.archived)))
     crm._pipelines_cache = (crm.registry.objects, out)
     return out
 
@@ -165,12 +166,9 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 def _label(text) -> str:
-    from .sanitize import clean_line
+    from .sanitize import clean_label
 
-    label = clean_line(str(text or "")).strip()
-    if not label:
-        raise InvalidValue("a name is required")
-    return label
+    return clean_label(text, "a name")
 
 
 def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,

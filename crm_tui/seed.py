@@ -58,9 +58,20 @@ def _stamp(rng: random.Random, days_back: int = 730) -> str:
     return format_datetime(base - timedelta(seconds=rng.randrange(days_back * 86400)))
 
 
+MAX_COUNT = 10_000_000  # records of one object per seed run (1M contacts take ~30 s; 10M ~5 min)
+
+
 def seed(crm, *, contacts: int = 0, companies: int = 0, deals: int = 0, tickets: int = 0, activities: int = 0,
          seed: int = 1, source: str = sources.API, progress=None) -> SeedCounts:
-    """Add synthetic records and links. Same arguments and seed, same data."""
+    """Add synthetic records and links. Same arguments and seed, same data. Each count is a whole
+    number from 0 to MAX_COUNT (a typo of a few digits must not fill the disk)."""
+    from .types import whole_number
+
+    counts_given = {"contacts": contacts, "companies": companies, "deals": deals, "tickets": tickets,
+                    "activities": activities}
+    contacts, companies, deals, tickets, activities = (
+        whole_number(value, f"seed: --{name}", 0, MAX_COUNT) for name, value in counts_given.items())
+    seed = whole_number(seed, "seed: --seed", 0)
     rng = random.Random(seed)
     reg = crm.registry
     counts = SeedCounts()

@@ -50,25 +50,31 @@ def app_css_path() -> Path:
     return Path(str(resources.files(THEMES_PACKAGE) / "app.tcss"))
 
 
-def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
+def load_themes(user_dir: Path | None = None, *, only: str | None = None) -> tuple[list[Theme], list[str]]:
     """The shipped themes, then the user's (user_dir defaults to paths.user_themes_dir()).
 
     A user theme with the same name as a shipped one replaces it. Returns the themes
     and one-line warnings about files that were skipped or partly ignored.
+
+    only: the theme about to be shown. When it is a shipped one and the user has no theme
+    files, only its file is read (the app reads the others after its first frame).
     """
     user_dir = Path(user_dir) if user_dir is not None else paths.user_themes_dir()
     themes: dict[str, Theme] = {}
     warnings: list[str] = []
+    user_files = sorted(user_dir.glob("*.yaml")) if user_dir.is_dir() else []
 
     shipped = resources.files(THEMES_PACKAGE)
+    if only in SHIPPED_THEME_NAMES and not user_files:
+        _add_theme_file(shipped / f"{only}.yaml", themes, warnings, origins={})
+        return list(themes.values()), warnings
     for entry in sorted(shipped.iterdir(), key=lambda item: item.name):
         if entry.name.endswith(".yaml"):
             _add_theme_file(entry, themes, warnings, origins={})
 
-    if user_dir.is_dir():
-        origins: dict[str, str] = {}
-        for file in sorted(user_dir.glob("*.yaml")):
-            _add_theme_file(file, themes, warnings, origins)
+    origins: dict[str, str] = {}
+    for file in user_files:
+        _add_theme_file(file, themes, warnings, origins)
     return list(themes.values()), warnings
 
 
@@ -80,12 +86,34 @@ def register_themes(app: App[Any], themes: list[Theme]) -> None:
 def apply_theme(app: App[Any], name: str) -> list[str]:
     """Switch to the named theme, or to the default one if it is not registered."""
     if name in app.available_themes:
-        app.theme = name
+        _set_theme(app, name)
         return []
     fallback = DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
-    app.theme = fallback
+    _set_theme(app, fallback)
     known = ", ".join(sorted(app.available_themes))
     return [f"theme {name!r} not found (available: {known}); using {fallback!r}"]
+
+
+def _set_theme(app: App[Any], name: str) -> None:
+    """Set the theme. Before the app runs, its style sheet has not been parsed yet and will be
+    parsed with this theme's variables: setting the `theme` reactive would queue a second parse of
+    every style sheet (App._watch_theme's refresh_css) before the first frame. So only what that
+    watcher does besides re-parsing is done here: the style sheet's variables, the theme's classes
+    on the app and the colours its ANSI filter maps to."""
+    if app.is_running:
+        app.theme = name
+        return
+    from textual.app import App as TextualApp
+
+    app.set_reactive(TextualApp.theme, name)
+    theme = app.current_theme
+    classes = {cls: False for cls in app.classes if cls.startswith("-theme-")}
+    classes.update({f"-theme-{theme.name}": True, "-dark-mode": theme.dark, "-light-mode": not theme.dark})
+    app.update_classes(classes, update=False)
+    app.stylesheet.set_variables(app.get_css_variables())  # made with the default theme's colours
+    refresh_filter = getattr(app, "_refresh_truecolor_filter", None)
+    if refresh_filter is not None:
+        refresh_filter(app.ansi_theme)
 
 
 def _add_theme_file(

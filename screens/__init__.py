@@ -1,16 +1,13 @@
-"""Textual screens. Importing this package imports every screen, so that a user's keymap can name
-any binding id before the screen that declares it has been opened."""
+"""Textual screens. Each is imported when first needed, so that the app's first frame does not
+wait for screens nobody has opened yet; `load_all()` imports every one, for a user's keymap to
+name any binding id before the screen that declares it has been opened (crm_tui/keymap.py)."""
 
-from . import (  # noqa: F401
-    board,
-    help,
-    history,
-    import_wizard,
-    index,
-    modals,
-    operations,
-    pipelines,
-    progress,
-    record,
-    welcome,
-)
+from importlib import import_module
+
+SCREEN_MODULES = ("board", "help", "history", "import_wizard", "index", "modals", "operations", "pipelines", "progress",
+                  "record", "welcome")
+
+
+def load_all() -> None:
+    for name in SCREEN_MODULES:
+        import_module(f"{__name__}.{name}")

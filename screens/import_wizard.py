@@ -5,6 +5,11 @@ Select per column: a property, a link, or skip), preview (a dry run: counts and 
 written), run in a worker with a progress bar (cancellable), see the result and the error file.
 The history lists past imports; Undo reverses one completely (after a backup). User data (file
 names, headers, cells) is rendered literally.
+
+A folder or a .zip of CSVs (a HubSpot account's exports) shows its plan instead of a mapping:
+the files in the order they go in, with their objects, the properties and owners the import will
+create, dropdown values that are no option and the problems found (importing/bundle.py); F2 and F5
+preview and run every file as one import.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from textual.screen import Screen
 from textual.suggester import Suggester
 from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, ProgressBar, Select, Static
 
-from crm_tui.importing import importer
+from crm_tui.importing import bundle, hubspot, importer
 from crm_tui.sanitize import clean_line
 
 SKIP = "__skip__"
@@ -62,6 +67,7 @@ class ImportWizardScreen(Screen):
     HELP = """\
 Type a file path (tab completes), check the detected encoding, delimiter and the mapping of
 each column, F2 previews (nothing is written), F5 imports with progress (escape cancels).
+A folder or .zip of CSVs (a HubSpot account's exports) shows its plan and goes in as one import.
 Bad rows go to an error file; F3 lists past imports, where u undoes one completely."""
     BINDINGS = [
         Binding("escape", "back", "Back / cancel", id="import.back"),
@@ -88,7 +94,8 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         self.spec: importer.ImportSpec | None = None
         self.cancel_event: threading.Event | None = None
         self.running = False
-        self.last_result: importer.ImportResult | None = None
+        self.last_result: importer.ImportResult | bundle.BundleResult | None = None
+        self.plan: bundle.BundlePlan | None = None  # a folder or a zip
 
     @property
     def crm(self):
@@ -97,7 +104,7 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
     def compose(self) -> ComposeResult:
         yield Header()
         objects = [(m.plural_label, m.name) for m in self.crm.registry.objects.values() if not m.is_activity]
-        yield Input(self.initial_path, placeholder="File to import (.csv or .vcf), enter to load",
+        yield Input(self.initial_path, placeholder="File, folder or .zip to import, enter to load",
                     id="path", suggester=PathSuggester())
         with Horizontal(id="form"):
             yield Select(objects, value="contacts" if "contacts" in self.crm.registry.objects else objects[0][1],
@@ -133,6 +140,13 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         """Read a file's headers and map them; without `obj` the object is guessed from the headers
         (a deals export opens as deals) and shown in the object list."""
         path = os.path.expanduser(path.strip())
+        self._drop_plan()
+        if bundle.is_bundle(path):
+            self.spec = None
+            self.query_one("#mapping", VerticalScroll).remove_children()
+            self._info(f"Reading {path}: the objects of its files, new properties and owners...")
+            self._plan_worker(path)
+            return
         try:
             spec = importer.plan_import(self.crm, path, [obj] if obj and importer.file_kind(path) == "csv" else None)
         except Exception as exc:  # one clear line, never a traceback
@@ -147,8 +161,46 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         lines = [f"{spec.path}: {spec.kind}" + (f", encoding {spec.encoding}, delimiter {spec.delimiter!r}" if spec.kind == "csv" else "")
                  + f", {len(spec.headers)} columns, about {importer.estimate_rows(spec.path):,} rows"]
         lines += [f"warning: {w}" for w in spec.warnings]
+        if isinstance(spec, hubspot.HubSpotSpec):  # read as HubSpot's: its Record IDs are HubSpot IDs
+            self.query_one("#ids", Input).value = spec.id_source
+            lines.append("HubSpot export: " + "; ".join(
+                [f"new property {p.object}.{p.name} ({p.type})" for p in spec.facts.new_properties]
+                + spec.facts.skipped))
         self._info("\n".join(lines))
         self._build_mapping()
+
+    # -- a folder or a zip
+
+    @work(thread=True, exclusive=True, group="import-plan")
+    def _plan_worker(self, path: str) -> None:
+        try:
+            plan = bundle.plan_path(self.crm, path, scan=True)
+        except Exception as exc:
+            message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            self.app.call_from_thread(self._info, f"Cannot read {path}: {message}")
+        else:
+            self.app.call_from_thread(self._show_plan, plan)
+        finally:
+            try:
+                self.crm.db.close()  # this thread's connection
+            except Exception:
+                pass
+
+    def _show_plan(self, plan: bundle.BundlePlan) -> None:
+        self._drop_plan()
+        self.plan = plan
+        self._info(f"{plan.path}: {len(plan.specs)} files to import as one import. F2 previews, F5 imports.")
+        box = self.query_one("#mapping", VerticalScroll)
+        box.remove_children()
+        box.mount(Static("\n".join(clean_line(line) for line in plan.lines()), id="plan", markup=False))
+
+    def _drop_plan(self) -> None:
+        if self.plan is not None and not self.running:
+            self.plan.close()
+            self.plan = None
+
+    def on_unmount(self) -> None:
+        self._drop_plan()
 
     def _info(self, text: str) -> None:
         self.query_one("#info", Static).update(clean_line(text) if "\n" not in text else
@@ -163,9 +215,10 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         rows = []
         for i, col in enumerate(spec.columns):
             current = _encode((col.object, col.target), col.label) if not col.skipped else SKIP
-            options = [("(skip this column)", SKIP)] + choices
+            options = [(f"(skip: {col.reason})" if col.reason else "(skip this column)", SKIP)] + choices
             if current not in known and current != SKIP:
-                options.append((f"{col.object}.{col.target}", current))
+                new = importer.new_property_of(col)
+                options.append((f"New property {new[0]} ({new[1]})" if new else f"{col.object}.{col.target}", current))
             select = Select(options, value=current, allow_blank=False, id=f"map-{i}")
             rows.append(Horizontal(Label(clean_line(col.header), markup=False), select, classes="maprow"))
         box.mount_all(rows)
@@ -198,10 +251,11 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         if self.running:
             self.notify("An import is running; escape cancels it", severity="warning")
             return
-        if self.spec is None:
+        if self.spec is None and self.plan is None:
             self.notify("Load a file first (type its path and press enter)", severity="warning")
             return
-        self._read_mapping()
+        if self.spec is not None:
+            self._read_mapping()
         self.running = True
         self.cancel_event = threading.Event()
         bar = self.query_one("#progress", ProgressBar)
@@ -211,9 +265,16 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
 
     @work(thread=True, exclusive=True, group="import")
     def _worker(self, dry_run: bool) -> None:
+        progress = lambda p: self.app.call_from_thread(self._progress, p)  # noqa: E731
         try:
-            result = importer.run_import(self.crm, self.spec, dry_run=dry_run, cancel=self.cancel_event,
-                                         progress=lambda p: self.app.call_from_thread(self._progress, p))
+            if self.spec is None:  # a folder or a zip: every file, as one import
+                for spec in self.plan.specs:
+                    spec.dayfirst = self.query_one("#dayfirst", Checkbox).value
+                result = bundle.run_plan(self.crm, self.plan, dry_run=dry_run, cancel=self.cancel_event,
+                                         progress=progress, close=not dry_run)
+            else:
+                result = importer.run_import(self.crm, self.spec, dry_run=dry_run, cancel=self.cancel_event,
+                                             progress=progress)
         except Exception as exc:
             message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
             self.app.call_from_thread(self._done, None, message)
@@ -231,15 +292,18 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         left = f", {p.seconds_left:.0f} s left" if p.seconds_left is not None else ""
         self.query_one("#result", Static).update(f"{p.rows_done:,} / ~{p.total_estimate:,} rows, {p.rate:,.0f} rows/s{left}")
 
-    def _done(self, result: importer.ImportResult | None, error: str | None) -> None:
+    def _done(self, result: importer.ImportResult | bundle.BundleResult | None, error: str | None) -> None:
         self.running = False
+        if isinstance(result, bundle.BundleResult) and not result.dry_run:
+            self.plan = None  # its unpacked files are gone: load the folder again to import it again
         if error is not None:
             self.query_one("#result", Static).update(f"Import failed: {clean_line(error)}")
             self.notify(clean_line(error), severity="error", markup=False)
             return
         self.last_result = result
         bar = self.query_one("#progress", ProgressBar)
-        bar.update(total=max(result.rows, 1), progress=result.rows)
+        rows = result.counts()["rows"]
+        bar.update(total=max(rows, 1), progress=rows)
         lines = result.summary_lines()
         if not result.dry_run and result.import_id:
             lines.append("Undo it from the import history (f3).")

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import bulk, sources
+from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError
 from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
@@ -24,10 +25,7 @@ from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns
 from screens.modals import ConfirmModal
 from widgets.record_table import Column, RecordTable
 
-from .index_modals import (
-    AssocPopup, BulkEditModal, ColumnsModal, FilterModal, TextPromptModal, NewRecordModal, RecordSearchModal,
-    ViewsModal, column_label, filter_text,
-)
+from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
 
 RANK_AFTER = 0.25  # seconds without a keystroke before search results are ranked
 SIDEBAR_MIN_WIDTH = 100  # below this terminal width the object sidebar hides (ctrl+b shows it)
@@ -54,7 +52,7 @@ def preferred_width(meta, key: str) -> int:
     return TYPE_WIDTHS.get(prop.type, 18)
 
 
-class IndexScreen(Screen):
+class IndexScreen(KeepsRunning, Screen):
     HELP_TITLE = "Index"
     HELP = """\
 One table per object. Move with j/k, g/G; enter opens a record (on an "N records" or
@@ -260,6 +258,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
     # -- opening ----------------------------------------------------------------------------------
 
     def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        from .index_modals import AssocPopup
+
         if event.record_id is None:
             return
         column = event.column_key or ""
@@ -308,6 +308,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.notify(f"Sort: {label} {how}", markup=False, timeout=2)
 
     def action_filter(self) -> None:
+        from .index_modals import FilterModal
+
         key = self.table.cursor_column_key
 
         def done(flt: Filter | None):
@@ -330,6 +332,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             self._apply_spec()
 
     def action_columns(self) -> None:
+        from .index_modals import ColumnsModal
+
         def done(columns):
             if columns:
                 self.spec.columns = columns
@@ -337,6 +341,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ColumnsModal(self.crm, self.object_name, self.spec.columns), done)
 
     def action_views(self) -> None:
+        from .index_modals import ViewsModal
+
         def done(result):
             if result is None:
                 # a view may have been renamed or deleted in the modal
@@ -355,6 +361,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ViewsModal(self.views, self.object_name, self.view.id), done)
 
     def action_save_view(self) -> None:
+        from .index_modals import TextPromptModal
+
         if self.view.is_default:
             # The default view ("All contacts") is not overwritten by a stray ctrl+s: name a new one.
             self.app.push_screen(TextPromptModal(f"{self.view.name} is the default view: save these columns, "
@@ -368,6 +376,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.notify(f"Saved view {self.view.name}", markup=False, timeout=2)
 
     def action_export(self) -> None:
+        from .index_modals import TextPromptModal
+
         import os
         import time
 
@@ -387,10 +397,18 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                     self.notify(f"exported {result.rows:,} {self.meta.plural_label.lower()} to {result.path}"
                                 + (" (cancelled)" if result.cancelled else ""), markup=False, timeout=8)
 
-            self.app.push_screen(ProgressModal(
-                f"Exporting {self.meta.plural_label.lower()} to {path}",
-                lambda progress, cancel: export_view(self.crm, self.object_name, path, view=spec,
-                                                     progress=progress, cancel=cancel)), finished)
+            def run(overwrite: bool) -> None:
+                self.app.push_screen(ProgressModal(
+                    f"Exporting {self.meta.plural_label.lower()} to {path}",
+                    lambda progress, cancel: export_view(self.crm, self.object_name, path, view=spec,
+                                                         overwrite=overwrite, progress=progress, cancel=cancel)),
+                    finished)
+
+            if os.path.isfile(path):  # safe_files refuses to replace it unless asked: ask
+                self.app.push_screen(ConfirmModal(f"{path} exists. Replace it?", yes="Replace"),
+                                     lambda yes: run(True) if yes else None)
+            else:
+                run(False)
 
         self.app.push_screen(TextPromptModal("Export this view to (.csv, .json or .vcf for contacts)", default), chosen)
 
@@ -471,6 +489,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         return f"{n} {meta.label.lower() if n == 1 else meta.plural_label.lower()}"
 
     def action_new_record(self) -> None:
+        from .index_modals import NewRecordModal
+
         def done(record_id):
             if record_id is not None:
                 self._apply_spec(reset_cursor=False)
@@ -493,6 +513,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(ConfirmModal(f"Delete {self._noun(len(ids))} ({shown})? They go to the recycle bin."), done)
 
     def action_bulk_edit(self) -> None:
+        from .index_modals import BulkEditModal
+
         ids = self._targets()
         if not ids:
             return
@@ -543,6 +565,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         return f" · {key} undoes" if key else ""
 
     def action_bulk_associate(self) -> None:
+        from .index_modals import RecordSearchModal
+
         ids = self._targets()
         if not ids:
             return
@@ -617,3 +641,18 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
 
     def action_refresh(self) -> None:
         self._apply_spec(reset_cursor=False)
+
+    def changed_elsewhere(self) -> bool:
+        """After an action failed: when another program removed this object (a restored backup from
+        before it existed), say so in one line and show the first object instead (True)."""
+        registry = self.crm.registry
+        objects = self.query_one("#objects", OptionList)
+        if [o.id for o in objects.options] != list(registry.objects):
+            objects.set_options([Option(Content(m.plural_label), id=m.name) for m in registry.objects.values()])
+        if self.object_name in registry.objects:
+            return False
+        gone, first = self.object_name, self.app.first_object()
+        self.notify(f"{gone} are no longer in the database (another program changed it); showing "
+                    f"{registry.get(first).plural_label.lower()}", severity="warning", markup=False)
+        self.show_object(first)
+        return True

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from screens.labels import NO_VALUE_OPS, column_label, filter_text  # noqa: F401  (importable from here too)
 from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter, saved_message
 from crm_tui import sources
 from crm_tui.records import DEDUPE_KEYS
@@ -22,7 +23,6 @@ from crm_tui.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_f
 from crm_tui.views import available_columns
 from widgets.property_form import PropertyForm
 
-NO_VALUE_OPS = ("known", "unknown", "none", "any")
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -45,47 +45,6 @@ MODAL_CSS = """
 
 def modal_css(name: str) -> str:
     return MODAL_CSS.format(name=name)
-
-
-def column_label(crm, meta, column: str) -> str:
-    if column == "@primary_company":
-        return "Primary company"
-    if column.startswith("@assoc:"):
-        other = crm.registry.get(column.split(":", 1)[1])
-        return f"Associated {other.plural_label.lower()}"
-    if column == "id":
-        return "Record ID"
-    prop = meta.properties.get(column)
-    return prop.label if prop else column
-
-
-def filter_text(crm, meta, flt: Filter) -> str:
-    """'Lifecycle stage is Customer' — a filter as the filter bar shows it."""
-    label = column_label(crm, meta, flt.property)
-    op = OP_LABELS.get(flt.op, flt.op)
-    if flt.op in NO_VALUE_OPS:
-        return f"{label} {op}"
-    value = flt.value
-    if flt.property.startswith("@assoc:"):
-        other = crm.registry.get(flt.property.split(":", 1)[1])
-        ids = value if isinstance(value, (list, tuple)) else [value]
-        try:
-            names = crm.records.display_names(other, [int(i) for i in ids])
-            shown = ", ".join(names.get(int(i), f"#{i}") for i in ids)
-        except (TypeError, ValueError):
-            shown = str(value)
-        return f"{label} {op} {shown}"
-    prop = meta.properties.get(flt.property)
-    if prop is not None and prop.type in ("select", "multiselect"):
-        parts = value if isinstance(value, (list, tuple)) else str(value).split(";")
-        shown = ", ".join(prop.option_label(prop.option_name(str(p)) or str(p).strip()) for p in parts if str(p).strip())
-    elif prop is not None and prop.type == "boolean":
-        shown = {"true": "Yes", "false": "No"}.get(str(value).lower(), str(value))
-    elif isinstance(value, (list, tuple)):
-        shown = " and ".join(str(v) for v in value)
-    else:
-        shown = str(value)
-    return f"{label} {op} {shown}"
 
 
 class TextPromptModal(ModalFooter, ModalScreen[str | None]):

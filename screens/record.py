@@ -15,16 +15,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList, Select, Static
+from textual.widgets._footer import FooterKey
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
-from crm_tui.errors import CrmError, PrimaryRequired
+from crm_tui.app import KeepsRunning
+from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.property_form import PropertyForm
+from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
 
 NARROW = 100  # below this width one panel shows at a time
@@ -56,12 +60,39 @@ class CoalescedFooter(Footer):
             self._recompose_pending = True
             self.call_after_refresh(self._recompose_now)
 
+    _composed: tuple | None = None  # what the keys on show were made from
+
+    def _shown(self) -> tuple:
+        """Everything Footer.compose reads from the bindings, for the keys it shows."""
+        return tuple((binding.key, binding.action, binding.description, binding.group, binding.show, enabled,
+                      tooltip, self.app.get_key_display(binding))
+                     for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
+                     if binding.show or binding.action == "command_palette")
+
     async def _recompose_now(self) -> None:
         self._recompose_pending = False
+        if not self.is_attached:
+            return
+        shown = self._shown()
+        if shown == self._composed:  # the same keys again (focus moved within the same bindings)
+            return
         await self.recompose()
 
+    def compose(self):
+        if self._bindings_ready:
+            self._composed = self._shown()
+        # Footer binds each key's `compact` to its own, and the binding sets it once more after the
+        # key mounts: each set restyles the key (two restyles per key, ~5 ms each on these
+        # machines). The footer's `compact` never changes here, so each key simply starts with it.
+        for widget in super().compose():
+            for key in (widget, *widget._pending_children) if isinstance(widget, Widget) else ():
+                if isinstance(key, FooterKey) and "compact" in (key._reactive_connect or {}):
+                    key._reactive_connect = None
+                    key.set_reactive(FooterKey.compact, self.compact)
+            yield widget
 
-class PropertyList(OptionList):
+
+class PropertyList(SteadyOptionList):
     """Every property of the record grouped (PropertyMeta.group), one line each: enter edits."""
 
     BINDINGS = [
@@ -98,11 +129,12 @@ class PropertyList(OptionList):
             text = str(value)[:16].replace("T", " ")
             options.append(Option(Content.assemble((label.ljust(width), "dim"), (text, "dim")), disabled=True))
         self.set_options(options)
+        self.estimate_lines()
         first = next((i for i, o in enumerate(options) if not o.disabled), None)
         self.highlighted = keep if keep is not None and keep < len(options) and not options[keep].disabled else first
 
 
-class RecordScreen(Screen):
+class RecordScreen(KeepsRunning, Screen):
     HELP_TITLE = "Record"
     HELP = """\
 Properties on the left (enter edits one), the timeline in the middle, associations on the
@@ -160,6 +192,8 @@ H and P open the association and property history; m lists every action."""
         self.record = None
         self.editing: str | None = None
         self._edits = 0
+        self._own_delete = False  # the delete being shown was made here (no "by another change" line)
+        self._left = False  # the record vanished and the screen is going back
 
     @property
     def crm(self):
@@ -186,6 +220,9 @@ H and P open the association and property history; m lists every action."""
             return
         # layout classes before the children mount: changing them later restyles every widget
         self.set_classes(set(self.classes) | self._wanted_classes(self.app.size.width))
+        # focus goes straight to the panel on_mount focuses (by default Textual would first focus the
+        # first focusable widget, then move it: a second restyle of the screen and of its footer)
+        self.AUTO_FOCUS = "#timeline" if self.app.size.width >= NARROW else "#props"
         if self.record.deleted:
             self.add_class("-deleted")
         yield Header()
@@ -238,8 +275,18 @@ H and P open the association and property history; m lists every action."""
     # -- refreshing -----------------------------------------------------------------------------
 
     def refresh_record(self) -> None:
-        self.record = self.crm.records.get(self.object_name, self.record_id)
+        was_live = self.record is not None and not self.record.deleted
+        try:
+            if self.object_name not in self.crm.registry.objects:
+                raise NotFound(self.object_name)
+            self.record = self.crm.records.get(self.object_name, self.record_id)
+        except NotFound:
+            self._gone()
+            return
         rec, meta = self.record, self.meta
+        if was_live and rec.deleted and not self._own_delete:
+            self.say(f"this {meta.label.lower()} was deleted or merged by another change", "warning")
+        self._own_delete = False
         self.sub_title = f"{meta.label}: {clean_line(rec.display_name)}"
         if self.has_class("-deleted") != rec.deleted:
             self.set_class(rec.deleted, "-deleted")
@@ -273,10 +320,41 @@ H and P open the association and property history; m lists every action."""
 
     def refresh_all(self) -> None:
         self.refresh_record()
+        if self._left:
+            return
         self.query_one(Timeline).reload()
         self.query_one(AssocSidebar).reload()
 
+    def changed_elsewhere(self) -> bool:
+        """After an action failed: when this screen's record is gone (deleted for good, merged
+        away, or not in a restored backup), say so in one line and go back (True)."""
+        if self._left:
+            return True
+        meta = self.crm.registry.objects.get(self.object_name)
+        if meta is not None and self.crm.records.exists(meta, self.record_id, live=False):
+            return False
+        self._gone()
+        return True
+
+    def _gone(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        meta = self.crm.registry.objects.get(self.object_name)
+        what = meta.label.lower() if meta is not None else "record"
+        self.say(f"this {what} (#{self.record_id}) was deleted or merged by another change; "
+                 "it is no longer in the database", "warning")
+
+        def leave() -> None:
+            if self in self.app.screen_stack:
+                while self.app.screen is not self:
+                    self.app.pop_screen()
+                self.app.pop_screen()
+        self.app.call_later(leave)
+
     def say(self, message: str, severity: str = "information") -> None:
+        if severity == "error" and self.changed_elsewhere():
+            return  # refused because the record is gone: that is the one line to show
         self.notify(name_records(self.crm, message), markup=False, severity=severity)
 
     # -- inline editing -------------------------------------------------------------------------
@@ -331,6 +409,8 @@ H and P open the association and property history; m lists every action."""
         try:
             result = self.crm.records.update(self.object_name, self.record_id, {name: raw}, sources.USER)
         except CrmError as exc:
+            if isinstance(exc, NotFound) and self.changed_elsewhere():
+                return False
             form.show_error(name, str(exc))
             return False
         self.refresh_record()
@@ -509,6 +589,7 @@ H and P open the association and property history; m lists every action."""
                 self.say(str(exc), "error")
                 return
             self.say(result.message)
+            self._own_delete = True
             self.refresh_all()
 
         name = clean_line(self.record.display_name)

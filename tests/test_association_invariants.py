@@ -2,6 +2,7 @@
 
 Invariants after every step: links are bidirectional (edges, labels, primary flag), a record with
 companies has exactly one primary, limits hold, and replaying the history gives the current links.
+Undo and redo (of the newest operation or of one further back) are steps like any other.
 """
 
 import tempfile
@@ -43,6 +44,7 @@ class AssociationMachine(RuleBasedStateMachine):
             self.crm.records.create("deals", {"dealname": f"Deal {i}"})
         self.crm.assoc.set_pair_limit("deals", "companies", 2)
         self.imports = []
+        self.states = {}
 
     def teardown(self):
         self.crm.close()
@@ -121,6 +123,91 @@ class AssociationMachine(RuleBasedStateMachine):
 
         if self.imports:
             self.attempt(undo_import, self.crm, self.imports.pop(), backup=False)
+
+    def snapshot(self):
+        """Links (with primary flag and labels) and every record's values and whether it is deleted."""
+        edges = set()
+        labels = {}
+        for assoc, label in self.crm.db.execute_sql("SELECT association_id, label_id FROM association_label").fetchall():
+            labels.setdefault(assoc, set()).add(label)
+        for eid, fo, fi, to, ti, prim in self.crm.db.execute_sql(
+                "SELECT id, from_object, from_id, to_object, to_id, is_primary FROM association").fetchall():
+            edges.add((fo, fi, to, ti, bool(prim), frozenset(labels.get(eid, ()))))
+        records = {}
+        for name in ("contacts", "companies", "deals", "notes"):
+            meta = self.crm.registry.get(name)
+            cursor = self.crm.db.execute_sql(f'SELECT * FROM "{meta.table}"')
+            cols = [d[0] for d in cursor.description]
+            for row in cursor.fetchall():
+                values = dict(zip(cols, row))
+                deleted = values.pop("deleted_at") is not None
+                for skip in ("lastmodifieddate", "created_op"):
+                    values.pop(skip)
+                records[(name, values["id"])] = (deleted, tuple(sorted(values.items())))
+        return edges, records
+
+    def newest_top(self) -> int:
+        return self.crm.db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM operation WHERE parent IS NULL").fetchone()[0]
+
+    @rule(obj=st.sampled_from(["contacts", "companies"]), ids=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+          delete=st.booleans())
+    def bulk_change(self, obj, ids, delete):
+        from crm_tui import bulk
+
+        if delete:
+            bulk.bulk_delete(self.crm, obj, ids, source=sources.USER, batch_size=2)
+        else:
+            field = "jobtitle" if obj == "contacts" else "city"
+            bulk.bulk_update(self.crm, obj, ids, {field: "Bulk"}, source=sources.USER, batch_size=2)
+
+    @rule(ref=refs)
+    def log_note(self, ref):
+        self.attempt(self.crm.activities.log, ref, "notes", {"hs_note_body": "note"}, source=sources.USER)
+
+    @rule(newest=st.booleans(), back=st.integers(0, 6))
+    def undo(self, newest, back):
+        """Undo the newest operation, or one further back. A refused undo writes nothing; an undo of
+        the newest operation brings back exactly the state before it."""
+        from crm_tui.models import AssociationChange, Operation, PropertyChange
+
+        def written():
+            return (Operation.select().count(), PropertyChange.select().count(), AssociationChange.select().count())
+
+        before = written()
+        newest_op = Operation.get_or_none(Operation.id == self.newest_top())
+        target = None
+        if newest:
+            target = self.crm.journal._newest_own(sources.USER)
+        else:
+            ops = [o for o in self.crm.journal.list(limit=10, include_undone=False) if o.undoable]
+            target = Operation.get_by_id(ops[min(back, len(ops) - 1)].id) if ops else None
+        if target is None:
+            return
+        try:
+            self.crm.journal.undo(target.id, source=sources.USER)
+        except CrmError:
+            assert written() == before, "a refused undo wrote something"
+            return
+        if newest_op is not None and target.id == newest_op.id and target.kind != "import" and target.id - 1 in self.states:
+            edges, records = self.snapshot()
+            want_edges, want_records = self.states[target.id - 1]
+            assert edges == want_edges
+            for key, value in records.items():
+                if key in want_records:
+                    assert value == want_records[key], (key, value, want_records[key])
+                else:
+                    assert value[0], f"{key} did not exist before the undone operation and is not deleted"
+
+    @rule()
+    def redo(self):
+        self.attempt(self.crm.journal.redo, source=sources.USER)
+
+    @invariant()
+    def remember_state(self):
+        # the state as it was when the newest top-level operation was the newest: keyed by the next
+        # operation id, so that an undo of that next one can be compared with it
+        newest = self.crm.db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM operation").fetchone()[0]
+        self.states[newest] = self.snapshot()
 
     @invariant()
     def invariants_hold(self):

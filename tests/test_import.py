@@ -23,8 +23,9 @@ def write(path, text: str, encoding: str = "utf-8") -> str:
 
 
 def run(crm, path, objects=None, *, maps=(), links=(), required=(), values=(), ids="local", dayfirst=False,
-        dry_run=False, batch=5000, cancel=None, progress=None, tmp=None):
+        dry_run=False, batch=5000, cancel=None, progress=None, tmp=None, strict=False):
     spec = importer.plan_import(crm, path, objects)
+    spec.strict = strict
     spec.id_source = ids
     spec.dayfirst = dayfirst
     spec.batch_size = batch
@@ -59,9 +60,9 @@ def test_messy_contacts_file(crm, tmp_path):
                  "Bob;Ray;not-an-email;;;red\r\n"
                  "Cy;Fox;cy@example.com;;31/02/2024;green\r\n"
                  "Di;Orr;di@example.com;;01/02/2024;\r\n")
-    result = run(crm, path, ["contacts"], dayfirst=True, tmp=tmp_path)
+    result = run(crm, path, ["contacts"], dayfirst=True, tmp=tmp_path, strict=True)
     assert result.created == {"contacts": 2}
-    assert result.failed == 2
+    assert result.failed == 2 and result.skipped_cells == 0
     rows = errors(result)
     assert {(r["Line"], r["Column"]) for r in rows} == {("3", "Email Address"), ("4", "Create Date")}
     assert all(r["Result"] == importer.ROW_SKIPPED and r["Problem"] for r in rows)
@@ -73,34 +74,81 @@ def test_messy_contacts_file(crm, tmp_path):
     assert crm.search.records("contacts", "Ann", 5)  # full-text index filled
 
 
+def test_a_bad_cell_loses_only_itself(crm, tmp_path):
+    path = write(tmp_path / "contacts.csv",
+                 "First Name,Last Name,Email,Create Date,Lifecycle Stage\n"
+                 "Ann,Lee,ann@example.com,16/01/2024,lead\n"
+                 "Bob,Ray,not-an-email,,customer\n"
+                 "Cy,Fox,cy@example.com,31/02/2024,\n")
+    result = run(crm, path, ["contacts"], dayfirst=True, tmp=tmp_path)
+    assert result.created == {"contacts": 3} and result.failed == 0 and result.skipped_cells == 2
+    assert "2 values not imported" in result.summary_lines()[0]
+    rows = errors(result)
+    assert [(r["Line"], r["Column"], r["Value"], r["Result"]) for r in rows] == [
+        ("3", "Email", "not-an-email", importer.CELL_SKIPPED), ("4", "Create Date", "31/02/2024", importer.CELL_SKIPPED)]
+    assert all(r["Problem"] for r in rows)
+    bob = next(r for r in crm.records.list("contacts").rows if r["firstname"] == "Bob")
+    assert bob["lastname"] == "Ray" and bob["email"] is None and bob["lifecyclestage"] == "customer"
+    # a row that cannot be identified still fails, and so does one that keeps no value
+    path = write(tmp_path / "ids.csv", "Record ID,Email\nx1,dee@example.com\n,bad-email\n")
+    result = run(crm, path, ["contacts"], tmp=tmp_path)
+    assert result.failed == 2 and result.created == {}
+    assert [r["Result"] for r in errors(result)] == [importer.ROW_SKIPPED] * 2
+
+
+def test_runaway_quote_is_reported_on_its_line_and_reading_goes_on(crm, tmp_path):
+    path = write(tmp_path / "c.csv", 'Email,First Name,Job Title\n'
+                 'ann@example.com,Ann,"Buyer\nbob@example.com,Bob,Seller\ncy@example.com,Cy,Boss\n')
+    result = run(crm, path, ["contacts"], tmp=tmp_path)
+    assert result.created == {"contacts": 2} and result.failed == 1
+    (row,) = errors(result)
+    assert row["Line"] == "2" and "quote opened on line 2" in row["Problem"] and row["Result"] == importer.ROW_SKIPPED
+    jobs = {r["email"]: r["jobtitle"] for r in crm.records.list("contacts").rows}
+    assert jobs == {"bob@example.com": "Seller", "cy@example.com": "Boss"}
+    # a quoted note over several lines is not mistaken for one
+    path = write(tmp_path / "n.csv", 'Email,First Name,Job Title\ndi@example.com,Di,"Head\nof sales, EMEA"\n')
+    assert run(crm, path, ["contacts"], tmp=tmp_path).created == {"contacts": 1}
+
+
+def test_cli_exits_1_when_every_row_failed(db_path, tmp_path, capsys):
+    path = write(tmp_path / "d.csv", "Record ID,Deal Name\n7,Ghost\n8,Ghost two\n")
+    assert cli.main(["--db", str(db_path), "import", path, "--error-dir", str(tmp_path)]) == 1
+    assert "2 failed" in capsys.readouterr().out
+    path = write(tmp_path / "c.csv", "Email,Create Date\nann@example.com,31/02/2024\n")
+    assert cli.main(["--db", str(db_path), "import", path, "--error-dir", str(tmp_path), "--strict"]) == 1
+    assert cli.main(["--db", str(db_path), "import", path, "--error-dir", str(tmp_path)]) == 0
+    assert "1 values not imported" in capsys.readouterr().out
+
+
 def test_numbers_and_value_map(crm, tmp_path):
     path = write(tmp_path / "deals.csv",
                  "Deal Name,Amount,Stage\nBig,\"1,234.50\",Won\nSmall,1.0,Lost\nOdd,12abc,Won\nOpen,5,Engaging\n")
     result = run(crm, path, ["deals"], maps=["Stage=dealstage"],
                  values=["Stage:Won=closedwon", "Stage:Lost=Closed lost", "Stage:Engaging=qualifiedtobuy"], tmp=tmp_path)
-    assert result.created == {"deals": 3} and result.failed == 1
+    assert result.created == {"deals": 4} and result.failed == 0 and result.skipped_cells == 1
     rows = crm.records.list("deals", limit=10).rows
     by_name = {r["dealname"]: r for r in rows}
     assert by_name["Big"]["amount"] == 1234.5 and by_name["Big"]["dealstage"] == "closedwon"
     assert by_name["Small"]["amount"] == 1 and by_name["Small"]["dealstage"] == "closedlost"
     assert by_name["Open"]["dealstage"] == "qualifiedtobuy"
+    assert by_name["Odd"]["amount"] is None and by_name["Odd"]["dealstage"] == "closedwon"
     assert errors(result)[0]["Column"] == "Amount"
 
 
 def test_auto_map_and_unknown_map_column(crm, tmp_path):
-    path = write(tmp_path / "c.csv", "Record ID,Email,Lifecycle Stage,Associated Company IDs,Notes\n")
+    path = write(tmp_path / "c.csv", "Record ID,Email,Lifecycle Stage,Associated Company IDs,Hobby\n")
     spec = importer.plan_import(crm, path)
     targets = {c.header: c.target for c in spec.columns}
     assert spec.objects == ["contacts"]
     assert targets == {"Record ID": "@id", "Email": "email", "Lifecycle Stage": "lifecyclestage",
-                       "Associated Company IDs": "@assoc:companies", "Notes": None}
+                       "Associated Company IDs": "@assoc:companies", "Hobby": None}
     with pytest.raises(importer.ImportError_, match="no column"):
         importer.apply_map_args(crm, spec, ["Nope=email"])
     with pytest.raises(importer.ImportError_, match="no property"):
-        importer.apply_map_args(crm, spec, ["Notes=nonsense"])
-    importer.apply_map_args(crm, spec, ["Notes=jobtitle", "Lifecycle Stage=skip"])
+        importer.apply_map_args(crm, spec, ["Hobby=nonsense"])
+    importer.apply_map_args(crm, spec, ["Hobby=jobtitle", "Lifecycle Stage=skip"])
     targets = {c.header: c.target for c in spec.columns}
-    assert targets["Notes"] == "jobtitle" and targets["Lifecycle Stage"] is None
+    assert targets["Hobby"] == "jobtitle" and targets["Lifecycle Stage"] is None
 
 
 # ------------------------------------------------------------------ matching
@@ -133,9 +181,12 @@ def test_unknown_local_record_id_is_reported(crm, tmp_path):
 def test_digits_that_are_not_ascii_are_refused_as_record_ids(crm, tmp_path):
     company = crm.records.create("companies", {"name": "Acme"}, sources.API).id
     path = write(tmp_path / "c.csv", f"Email,Associated Company IDs\na@x.org,\u00b2\nb@x.org,{company};\u0663\nc@x.org,{company}\n")
-    result = run(crm, path, ["contacts"], tmp=tmp_path)
+    result = run(crm, path, ["contacts"], tmp=tmp_path, strict=True)
     assert result.created == {"contacts": 1} and result.failed == 2 and result.linked == 1
     assert [e["Problem"] for e in errors(result)] == ["'\u00b2' is not a Record ID", "'\u0663' is not a Record ID"]
+    path = write(tmp_path / "d.csv", f"Email,Associated Company IDs\nd@x.org,\u00b2\ne@x.org,{company};\u0663\n")
+    result = run(crm, path, ["contacts"], tmp=tmp_path)  # the cell is left out, the contacts come in
+    assert result.created == {"contacts": 2} and result.skipped_cells == 2 and result.linked == 0
 
 
 def test_external_ids_link_the_same_records_on_a_second_import(crm, tmp_path):
@@ -301,9 +352,8 @@ def test_vcard_import_links_org_company(crm, tmp_path):
     ann = crm.records.get("contacts", 1)
     assert ann.properties["jobtitle"] == "Buyer" and ann.properties["company"] == "Acme Inc"
     assert crm.assoc.primary_company(("contacts", 1)) == 1 == crm.assoc.primary_company(("contacts", 2))
-    again = run(crm, path, tmp=tmp_path)  # matched by email and company name
-    # only the card without an email comes in again: a contact without email cannot be matched
-    assert again.created == {"contacts": 1} and count(crm, "companies") == 1 and again.linked == 0
+    again = run(crm, path, tmp=tmp_path)  # matched by email and company name; the card without email by name
+    assert again.created == {} and count(crm, "companies") == 1 and again.linked == 0 and again.unchanged == 3
 
 
 # ------------------------------------------------------------------ command line, migration
@@ -312,8 +362,8 @@ def test_cli_import_imports_and_undo(db_path, tmp_path, capsys):
     path = write(tmp_path / "c.csv", "Email,First Name\nann@acme.com,Ann\nbad-email,Bob\n")
     assert cli.main(["--db", str(db_path), "import", path, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "dry run" in out and "1 created" in out and "1 failed" in out
-    assert cli.main(["--db", str(db_path), "import", path, "--json", "--error-dir", str(tmp_path)]) == 0
+    assert "dry run" in out and "2 created" in out and "0 failed" in out and "1 values not imported" in out
+    assert cli.main(["--db", str(db_path), "import", path, "--json", "--error-dir", str(tmp_path), "--strict"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["created"] == 1 and data["failed"] == 1 and data["error_file"].startswith(str(tmp_path))
     assert cli.main(["--db", str(db_path), "imports"]) == 0
@@ -441,7 +491,7 @@ def test_bulk_import_with_links_keeps_history_counts_and_undo(crm, tmp_path):
     rows += "Bad,Row,not-an-email,,Buyer,1\n"
     path = write(tmp_path / "c.csv", "First Name,Last Name,Email,Phone Number,Job Title,Associated Company IDs\n" + rows)
     assert gc.isenabled()
-    result = run(crm, path, ["contacts"], batch=7, tmp=tmp_path)
+    result = run(crm, path, ["contacts"], batch=7, tmp=tmp_path, strict=True)
     assert gc.isenabled()  # paused during the run only
     assert result.created == {"contacts": 25} and result.linked == 25 and result.failed == 1
     assert [e["Problem"].split(":")[0] for e in errors(result)] == ["Email"]

@@ -117,6 +117,15 @@ def test_dates(text, expected):
     assert parse_date(text) == expected
 
 
+def test_two_digit_years_as_spreadsheets_write_them():
+    assert parse_date("2/20/24") == "2024-02-20"
+    assert parse_date("1/16/02") == "2002-01-16"
+    assert parse_date("31/12/99", dayfirst=True) == "1999-12-31"
+    assert parse_datetime("5/7/24 10:26") == "2024-05-07T10:26:00.000000Z"
+    assert parse_datetime("4/8/2025 17:19") == "2025-04-08T17:19:00.000000Z"
+    assert parse_date("11 Jun 2021") == "2021-06-11"
+
+
 def test_day_first_dates():
     assert parse_date("16/01/2002", dayfirst=True) == "2002-01-16"
     assert parse_date("01/02/2002", dayfirst=True) == "2002-02-01"
@@ -129,7 +138,7 @@ def test_day_first_dates():
     ("01/16/2002", True, "month first"),
     ("2002-02-30", False, "no such date"),
     ("2023-02-29", False, "no such date"),
-    ("1/16/02", False, "four digits"),
+    ("16/1/02", False, "day first"),
     ("yesterday", False, "not a date"),
     ("", False, "empty"),
     ("Janx 16, 2002", False, "not a date"),

@@ -47,18 +47,20 @@ async def test_wizard_preview_run_and_undo(db_path, tmp_path):
         info = str(screen.query_one("#info", Static).render())
         assert "utf-8" in info and "','" in info and "3 columns" in info
         selects = [screen.query_one(f"#map-{i}", Select) for i in range(3)]
-        assert [s.value for s in selects] == ["contacts|firstname", "contacts|email", "__skip__"]
+        assert [s.value for s in selects] == ["contacts|firstname", "contacts|email", "contacts|@new:shoe_size:number"]
+        assert "New property shoe_size (number)" in str(selects[2].query_one("SelectCurrent Static").render())
         selects[2].value = "contacts|jobtitle"  # fix the mapping by hand
         await pilot.press("f2")
         await wait(pilot, app)
         result = str(screen.query_one("#result", Static).render())
-        assert "dry run" in result and "2 created" in result and "1 failed" in result
+        assert "dry run" in result and "3 created" in result and "0 failed" in result
+        assert "1 values not imported" in result
         assert app.crm.records.count("contacts") == 0
         await pilot.press("f5")
         await wait(pilot, app)
         result = str(screen.query_one("#result", Static).render())
-        assert "2 created" in result and "error file" in result
-        assert app.crm.records.count("contacts") == 2
+        assert "3 created" in result and "error file" in result
+        assert app.crm.records.count("contacts") == 3
         ann = app.crm.records.get("contacts", 1)
         assert ann.properties["firstname"] == "[b]Ann[/b]" and ann.properties["jobtitle"] == "41"
         assert app.crm.assoc.primary_company(("contacts", 1)) == 1  # automatic association by domain

@@ -330,3 +330,332 @@ def test_cli_walk_edit_undo_redo_merge_delete_refusal_doctor(db_path, capsys):
     data = json.loads(run("undo", "--json"))
     assert set(data) == {"op_id", "undo_op_id", "summary"}
     assert "healthy" in run("doctor")
+
+
+# ------------------------------------------------------------------ set-based merge
+
+def test_merge_of_companies_moves_links_primary_labels_and_counts(crm, people):
+    ines, bo = ("contacts", people["ines"]), ("contacts", people["bo"])
+    acme, globex = people["acme"], people["globex"]
+    deal = crm.records.create("deals", {"dealname": "Big deal"}).id
+    crm.assoc.add(ines, ("companies", globex), labels=["Employer"])  # primary: globex (merged away)
+    crm.assoc.add(bo, ("companies", acme))  # primary acme
+    crm.assoc.add(bo, ("companies", globex), labels=["Advisor"])  # bo linked with both
+    crm.assoc.add(("deals", deal), ("companies", globex))
+    crm.assoc.add(("companies", acme), ("companies", globex), labels=["Parent company"])  # the link between them
+    healthy(crm)
+    result = crm.merger.merge("companies", acme, globex, source=sources.USER)
+    assert "2 association(s) moved" in result.message  # ines, the deal; bo's link was shared
+    assert crm.assoc.primary_company(ines) == acme and crm.assoc.primary_company(bo) == acme
+    assert crm.assoc.primary_company(("deals", deal)) == acme
+    groups = {g.object: g for g in crm.assoc.groups(("companies", acme))}
+    labels = {i.id: i.labels for i in groups["contacts"].items}
+    assert labels == {people["ines"]: ["Employee"], people["bo"]: ["Advisor"]}
+    assert crm.assoc.linked_ids(("companies", acme), "companies") == []
+    assert crm.assoc.counts(("companies", acme)) == {"contacts": 2, "deals": 1}
+    assert crm.assoc.counts(("companies", globex)) == {}
+    healthy(crm)
+    crm.journal.undo()
+    assert crm.assoc.primary_company(ines) == globex and crm.assoc.primary_company(bo) == acme
+    assert sorted(crm.assoc.linked_ids(bo, "companies")) == sorted([acme, globex])
+    assert crm.assoc.linked_ids(("companies", acme), "companies") == [globex]
+    assert crm.assoc.counts(("companies", globex)) == {"companies": 1, "contacts": 2, "deals": 1}
+    healthy(crm)
+
+
+def test_merge_of_contacts_keeps_the_survivors_primary_and_label_limits(crm, people):
+    ines, bo = people["ines"], people["bo"]
+    from crm_tui.models import LabelDef
+
+    employer = crm.registry.find_label(crm.registry.get("contacts"), crm.registry.get("companies"), "Employer")
+    LabelDef.update(limit_count=1).where(LabelDef.id == employer.id).execute()
+    crm.assoc.add(("contacts", ines), ("companies", people["acme"]), labels=["Employer"])
+    crm.assoc.add(("contacts", bo), ("companies", people["globex"]), labels=["Employer"])
+    crm.merger.merge("contacts", ines, bo)
+    assert crm.assoc.primary_company(("contacts", ines)) == people["acme"]
+    groups = {i.id: i for i in crm.assoc.groups(("contacts", ines))[0].items}
+    assert groups[people["acme"]].labels == ["Employer"] and groups[people["globex"]].labels == []
+    assert not groups[people["globex"]].primary
+    healthy(crm)
+    crm.journal.undo()
+    assert crm.assoc.primary_company(("contacts", bo)) == people["globex"]
+    assert crm.assoc.groups(("contacts", bo))[0].items[0].labels == ["Employer"]
+    healthy(crm)
+
+
+def test_merge_into_a_record_without_companies_takes_the_other_primary(crm, people):
+    ines, bo = people["ines"], people["bo"]
+    crm.assoc.add(("contacts", bo), ("companies", people["acme"]))
+    crm.assoc.add(("contacts", bo), ("companies", people["globex"]), primary=True)
+    crm.merger.merge("contacts", ines, bo)
+    assert crm.assoc.primary_company(("contacts", ines)) == people["globex"]
+    healthy(crm)
+
+
+def test_merge_moving_a_deal_makes_the_survivor_an_opportunity(crm, people):
+    deal = crm.records.create("deals", {"dealname": "D"}).id
+    crm.assoc.add(("deals", deal), ("contacts", people["bo"]))
+    crm.records.update("contacts", people["ines"], {"lifecyclestage": ""})
+    crm.merger.merge("contacts", people["ines"], people["bo"])
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    healthy(crm)
+
+
+# ------------------------------------------------------------------ bulk, activities, automations
+
+def test_bulk_delete_and_bulk_associate_undo(crm, people):
+    from crm_tui import bulk
+
+    ids = [people["ines"], people["bo"]]
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["globex"]))
+    bulk.bulk_associate(crm, "contacts", ids, ("companies", people["acme"]), labels=["Advisor"], source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Linked 2 contacts with Acme"
+    bulk.bulk_delete(crm, "contacts", ids, source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Deleted 2 contacts"
+    crm.journal.undo()
+    assert not any(crm.records.get("contacts", i).deleted for i in ids)
+    assert sorted(crm.assoc.linked_ids(("contacts", people["ines"]), "companies")) == sorted([people["globex"], people["acme"]])
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["globex"]
+    healthy(crm)
+    crm.journal.undo()
+    assert crm.assoc.linked_ids(("contacts", people["bo"]), "companies") == []
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["globex"]]
+    healthy(crm)
+
+
+def test_undo_of_a_logged_activity_takes_its_links_and_last_activity_date(crm, people):
+    ines = ("contacts", people["ines"])
+    crm.assoc.add(ines, ("companies", people["acme"]))
+    before = crm.records.get("contacts", people["ines"]).properties.get("notes_last_updated")
+    note = crm.activities.log(ines, "notes", {"hs_note_body": "call back"}, source=sources.USER).id
+    assert crm.journal.list(limit=1)[0].summary == "Logged note on Ines Okoro"
+    assert crm.assoc.linked_ids(("companies", people["acme"]), "notes") == [note]
+    crm.journal.undo()
+    assert crm.records.get("notes", note).deleted
+    assert crm.assoc.linked_ids(ines, "notes") == [] and crm.assoc.linked_ids(("companies", people["acme"]), "notes") == []
+    assert crm.records.get("contacts", people["ines"]).properties.get("notes_last_updated") == before
+    healthy(crm)
+    crm.journal.redo()
+    assert crm.assoc.linked_ids(("companies", people["acme"]), "notes") == [note]
+    healthy(crm)
+
+
+def test_the_automatic_changes_an_operation_set_off_undo_with_it(crm, people):
+    deal = crm.records.create("deals", {"dealname": "D"}, sources.USER).id
+    crm.assoc.add(("deals", deal), ("contacts", people["ines"]), source=sources.USER)
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    crm.records.update("deals", deal, {"dealstage": "closedwon"}, sources.USER)
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "customer"
+    assert crm.records.get("deals", deal).properties["closedate"]
+    crm.journal.undo()
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "opportunity"
+    assert crm.records.get("deals", deal).properties["closedate"] is None
+    crm.journal.undo()  # the link, and the Opportunity it set off
+    assert crm.records.get("contacts", people["ines"]).properties["lifecyclestage"] == "lead"
+    healthy(crm)
+
+
+def test_undo_of_a_record_deleted_after_another_took_its_email_is_refused(crm, people):
+    crm.records.delete("contacts", people["bo"], sources.USER)
+    deletion = crm.journal.list(limit=1)[0].id
+    crm.records.create("contacts", {"email": "bo@lind.example"}, sources.USER)
+    taker = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot come back: .*bo@lind.example since operation {taker}"):
+        crm.journal.undo(deletion)
+    assert counts() == before
+
+
+# ------------------------------------------------------------------ set-based: cost does not grow with the links
+
+def _statements(crm, fn) -> int:
+    """Statements sent by Python. SQLite also reports the statements triggers run (prefixed "--"),
+    the outer statement again for each row a trigger fires on, and each row of an executemany
+    (with its values): a run of the same statement is one statement."""
+    import re
+
+    sent = []
+
+    def trace(sql):
+        shape = re.sub(r"'[^']*'|\b\d+(\.\d+)?\b", "?", sql)
+        if not sql.startswith("--") and (not sent or sent[-1] != shape):
+            sent.append(shape)
+
+    conn = crm.db.connection()
+    conn.set_trace_callback(trace)
+    try:
+        fn()
+    finally:
+        conn.set_trace_callback(None)
+    return len(sent)
+
+
+def _hub(crm, links: int) -> tuple[int, int]:
+    """Company `other` linked with `links` contacts (their primary company), `keep` with a few."""
+    with crm.operation("build", sources.MIGRATION) as op:
+        first, last = crm.records.bulk_insert(crm.registry.get("contacts"), ["email"],
+                                              [(f"h{i}-{links}@hub.example",) for i in range(links)], op)
+        keep, other = crm.records.bulk_insert(crm.registry.get("companies"), ["name"], [("Keep",), ("Other",)], op)
+        crm.records.index_range(crm.registry.get("contacts"), first, last)
+        crm.records.index_range(crm.registry.get("companies"), keep, other)
+        pairs = [(("contacts", c), ("companies", other)) for c in range(first, last + 1)]
+        pairs += [(("contacts", c), ("companies", keep)) for c in range(first, first + 3)]
+        crm.assoc.bulk_link(pairs, op)
+    return keep, other
+
+
+@pytest.mark.parametrize("action", ["merge", "delete", "restore"])
+def test_merge_delete_restore_of_a_heavily_linked_record_are_set_based(tmp_path, action):
+    from crm_tui.core import Crm
+
+    used = []
+    for links in (20, 400):
+        with Crm.open(tmp_path / f"{action}-{links}.db") as crm:
+            keep, other = _hub(crm, links)
+            if action == "merge":
+                used.append(_statements(crm, lambda: crm.merger.merge("companies", keep, other)))
+                assert len(crm.assoc.linked_ids(("companies", keep), "contacts")) == links
+            elif action == "delete":
+                used.append(_statements(crm, lambda: crm.records.delete("companies", other)))
+                assert crm.assoc.counts(("companies", other)) == {}
+            else:
+                crm.records.delete("companies", other)
+                used.append(_statements(crm, lambda: crm.records.restore("companies", other)))
+                assert len(crm.assoc.linked_ids(("companies", other), "contacts")) == links
+            healthy(crm)
+    assert used[1] <= used[0] + 5, used  # not one round of statements per link
+
+
+def test_undo_of_an_email_change_refused_when_another_contact_took_the_old_email(crm, people):
+    crm.records.update("contacts", people["ines"], {"email": "ines@new.example"}, sources.USER)
+    change = crm.journal.list(limit=1)[0].id
+    crm.records.create("contacts", {"email": "ines@acme.example"}, sources.USER)
+    taker = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot take back its email: .*since operation {taker}"):
+        crm.journal.undo(change)
+    assert counts() == before
+
+
+def test_two_windows_cannot_undo_the_same_operation_twice(crm, db_path, people):
+    import subprocess
+    import sys
+
+    crm.records.update("contacts", people["ines"], {"jobtitle": "CTO"}, sources.USER)
+    op = crm.journal.list(limit=1)[0].id
+    tail = Operation.get_by_id(op)
+    other = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), "undo", str(op)],
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0, other.stderr
+    before = counts()
+    with pytest.raises(CrmError, match="a moment ago"):
+        crm.journal._revert(tail, "undo", sources.USER, original=tail)  # as if it had read the chain before
+    assert counts() == before
+
+
+def test_set_based_merge_delete_restore_while_a_read_is_pending(crm, people):
+    """A SELECT fetched part-way (as a lazily iterated query leaves it) must not make the scratch
+    tables of a merge, deletion or restore fail ("database table is locked")."""
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["acme"]))
+    crm.assoc.add(("contacts", people["bo"]), ("companies", people["globex"]))
+    pending = crm.db.execute_sql("SELECT id FROM operation")
+    pending.fetchone()
+    crm.merger.merge("contacts", people["ines"], people["bo"])
+    crm.records.delete("companies", people["globex"])
+    crm.records.restore("companies", people["globex"])
+    crm.journal.undo()
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["acme"]]
+    pending.fetchall()
+    healthy(crm)
+
+
+def test_cli_undo_of_an_import_asks_at_a_terminal(db_path, tmp_path, monkeypatch, capsys):
+    import json
+
+    from crm_tui import cli
+
+    path = tmp_path / "c.csv"
+    path.write_text("Email,First Name\nann@acme.example,Ann\n")
+    assert cli.main(["--db", str(db_path), "import", str(path), "--json"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "no")
+    assert cli.main(["--db", str(db_path), "undo"]) == 1
+    assert "Import of c.csv" in asked[0] and "nothing changed" in capsys.readouterr().out
+    assert cli.main(["--db", str(db_path), "undo", "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"].startswith("undid import")
+    assert len(asked) == 1
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("undo", str(2**63)), "operation ID"),
+    (("undo", "0"), "out of range"),
+    (("undo", "abc"), "not a whole number"),
+    (("operations", "--limit", "0"), "out of range"),
+    (("undo", str(2**63 - 1)), "no operation with id"),
+])
+def test_cli_journal_arguments_are_one_line_exit_2(db_path, capsys, args, fragment):
+    from crm_tui import cli
+
+    cli.main(["--db", str(db_path), "operations"])
+    capsys.readouterr()
+    assert cli.main(["--db", str(db_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1
+
+
+def test_core_undo_of_an_id_out_of_range_is_not_found(crm):
+    from crm_tui.errors import NotFound
+
+    for bad in (2**64, -1, "x"):
+        with pytest.raises(NotFound):
+            crm.journal.undo(bad)
+
+
+def test_redo_refused_when_a_later_edit_changed_the_same_value(crm, people):
+    crm.records.update("contacts", people["ines"], {"jobtitle": "CTO"}, sources.USER)
+    edit = crm.journal.list(limit=1)[0].id
+    crm.journal.undo()
+    crm.records.update("contacts", people["ines"], {"jobtitle": "Chair"}, sources.USER)
+    later = crm.journal.list(limit=1)[0].id
+    before = counts()
+    with pytest.raises(CrmError, match=f"cannot redo operation {edit} .*operation {later}"):
+        crm.journal.redo()
+    assert counts() == before
+    assert [o.id for o in crm.journal.list(include_undone=False)].count(edit) == 0
+    assert edit in [o.id for o in crm.journal.list(include_undone=True)]
+
+
+def test_undo_of_a_restore_deletes_again_with_its_links(crm, people):
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["acme"]))
+    crm.assoc.add(("contacts", people["ines"]), ("companies", people["globex"]))
+    crm.records.delete("companies", people["acme"], sources.USER)
+    crm.records.restore("companies", people["acme"], sources.USER)
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["acme"]
+    crm.journal.undo()
+    assert crm.records.get("companies", people["acme"]).deleted
+    assert crm.assoc.linked_ids(("contacts", people["ines"]), "companies") == [people["globex"]]
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["globex"]
+    healthy(crm)
+    crm.journal.redo()
+    assert crm.assoc.primary_company(("contacts", people["ines"])) == people["acme"]
+    healthy(crm)
+
+
+def test_a_bulk_edit_killed_part_way_can_be_undone_for_what_it_committed(crm, people):
+    import json
+
+    from crm_tui import bulk
+
+    ids = [people["ines"], people["bo"]]
+    result = bulk.bulk_update(crm, "contacts", ids, {"jobtitle": "Buyer"}, source=sources.USER, batch_size=1)
+    parent = Operation.get_by_id(result.op_id)
+    summary = json.loads(parent.summary)
+    Operation.update(summary=json.dumps({**summary, "status": "running"})).where(Operation.id == parent.id).execute()
+    with pytest.raises(CrmError, match="still running"):  # its last batch is seconds old: it may still be running
+        crm.journal.undo(parent.id)
+    Operation.update(at="2020-01-01T00:00:00.000000Z").where(Operation.parent == parent.id).execute()
+    crm.journal.undo(parent.id)  # killed part-way long ago: undo what it committed
+    assert all(crm.records.get("contacts", i).properties["jobtitle"] is None for i in ids)
+    healthy(crm)

@@ -65,13 +65,19 @@ def style_tag(style) -> str:
     return f"{number(style.color)}/{number(style.bgcolor)}{flags}"
 
 
+def _footer_drawn(text: str) -> bool:
+    """The bottom line (the footer) shows some key: an empty footer is a screen still being drawn."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return bool(lines) and bool(re.sub(r"«[^»]*»", "", lines[-1]).strip())
+
+
 async def settled(pilot, app) -> tuple[str, list]:
     """Render until two renders in a row agree: a loaded machine may still be drawing the footer."""
     previous = None
     for _ in range(30):
         await pilot.pause(0.1)
         text, segments = render_standard(app)
-        if text == previous:
+        if text == previous and _footer_drawn(text):
             return text, segments
         previous = text
     return text, segments

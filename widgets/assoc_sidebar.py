@@ -17,6 +17,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from crm_tui.sanitize import clean_line
+from widgets.steady_list import SteadyOptionList
 
 # Sections shown even when empty, so that Add is always at hand.
 ALWAYS = ("contacts", "companies", "deals", "tickets")
@@ -38,7 +39,7 @@ def card_text(item) -> Content:
     return Content.assemble(*parts)
 
 
-class AssocSidebar(OptionList):
+class AssocSidebar(SteadyOptionList):
     BINDINGS = [
         Binding("a", "add", "Add association", id="assoc.add"),
         Binding("p", "toggle_primary", "Primary", id="assoc.toggle_primary"),
@@ -90,6 +91,7 @@ class AssocSidebar(OptionList):
                 entries.append(Entry("more", name))
         self.entries = entries
         self.set_options(options)
+        self.estimate_lines()
         if options:
             self.highlighted = min(keep, len(options) - 1) if keep is not None else 0
 

@@ -16,6 +16,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from crm_tui.sanitize import clean_line
+from widgets.steady_list import SteadyOptionList
 
 PAGE_SIZE = 40
 ICONS = {"notes": "Note", "calls": "Call", "meetings": "Meeting", "emails": "Email", "tasks": "Task"}
@@ -33,7 +34,7 @@ def item_text(item, date_format: str = "%Y-%m-%d") -> Content:
     return Content.assemble((f"{when} ", "dim"), (f"{kind:<7} ", "bold"), status, title)
 
 
-class Timeline(OptionList):
+class Timeline(SteadyOptionList):
     """Activities of one record. Messages: ActivityChosen(object, id) on enter."""
 
     BINDINGS = [
@@ -86,6 +87,7 @@ class Timeline(OptionList):
             self.highlighted = min(keep, len(self.items) - 1)
         names = ", ".join(ICONS.get(t, t) for t in self.types) if self.types else "all"
         self.border_title = f"Timeline ({names})"
+        self.estimate_lines()
 
     def load_more(self) -> None:
         if not self._more:

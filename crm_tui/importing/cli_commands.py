@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..errors import CrmError
 
 
 def _emit(args, data, lines) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    else:
-        for line in lines:
-            print(line)
+    from ..cli import emit
+
+    emit(args, data, lines)
 
 
 def _progress(args):
@@ -46,12 +43,19 @@ def cmd_import(crm, args) -> int:
         return 0
     if args.undo_id is not None:
         raise CrmError(f"unexpected argument {args.undo_id}: write `crm-tui import FILE` or `crm-tui import undo ID`")
+    from . import bundle
+
+    if bundle.is_bundle(args.file):
+        return _import_bundle(crm, args)
     objects = [crm.registry.get(o).name for o in args.object] or None
-    spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter)
+    spec = importer.plan_import(crm, args.file, objects, encoding=args.encoding, delimiter=args.delimiter,
+                                new_properties=not args.no_new_properties)
     spec.dayfirst = args.dayfirst
-    spec.id_source = args.ids.strip() or importer.LOCAL
+    if args.ids and args.ids.strip():  # else: local, or hubspot for a HubSpot export
+        spec.id_source = args.ids.strip()
     spec.batch_size = max(1, args.batch)
     spec.error_dir = args.error_dir
+    spec.strict = args.strict
     importer.apply_map_args(crm, spec, args.map)
     importer.apply_link_args(crm, spec, args.link, args.require_link)
     importer.apply_value_args(spec, args.value)
@@ -61,12 +65,45 @@ def cmd_import(crm, args) -> int:
         print(file=sys.stderr)
     data = {"import_id": result.import_id, "dry_run": result.dry_run, **result.counts(),
             "error_file": result.error_file, "warnings": result.warnings, "seconds": round(result.seconds, 2),
+            "new_properties": result.new_properties, "new_options": result.new_options,
+            "skipped_columns": result.skipped_columns,
             "file": spec.path, "objects": spec.objects, "encoding": spec.encoding, "delimiter": spec.delimiter,
             "mapping": importer.describe_columns(crm, spec)}
     lines = []
     if args.dry_run:
         lines.append(f"file: {spec.path} ({spec.kind}, encoding {spec.encoding}, delimiter {spec.delimiter!r})")
         lines += ["  " + line for line in importer.describe_columns(crm, spec)]
+    lines += result.summary_lines()
+    if result.import_id:
+        lines.append(f"undo with: crm-tui import undo {result.import_id}")
+    _emit(args, data, lines)
+    return 1 if result.rows and result.failed >= result.rows else 0  # every row failed
+
+
+def _import_bundle(crm, args) -> int:
+    """`crm-tui import FOLDER` or `crm-tui import EXPORT.zip`: every CSV in it, as one import."""
+    from . import bundle
+
+    if args.object or args.map or args.link or args.value or args.require_link:
+        raise CrmError("--object, --map, --link and --value apply to one file; "
+                       "import that file on its own to use them")
+    plan = bundle.plan_path(crm, args.file, scan=args.dry_run)
+    for spec in plan.specs:
+        spec.dayfirst = args.dayfirst
+        spec.batch_size = max(1, args.batch)
+        if args.error_dir:
+            spec.error_dir = args.error_dir
+        if args.ids and args.ids.strip():
+            spec.id_source = args.ids.strip()
+    lines = plan.lines() if args.dry_run else []
+    show = _progress(args)
+    result = bundle.run_plan(crm, plan, progress=show, dry_run=args.dry_run)
+    if show:
+        print(file=sys.stderr)
+    data = {"import_id": result.import_id, "dry_run": result.dry_run, **result.counts(), "path": result.path,
+            "files": [{"file": name, **r.counts(), "error_file": r.error_file} for name, r in result.files],
+            "owners_created": result.owners_created, "properties_created": result.properties_created,
+            "warnings": result.warnings, "seconds": round(result.seconds, 2)}
     lines += result.summary_lines()
     if result.import_id:
         lines.append(f"undo with: crm-tui import undo {result.import_id}")
@@ -78,7 +115,7 @@ def cmd_imports(crm, args) -> int:
     from . import importer
 
     items = importer.list_imports(crm)
-    lines = [f"{i.id:>6}  {i.at[:19]}  {i.status:<9}  {','.join(i.objects):<20}  "
+    lines = [f"{i.id:>6}  {i.at[:19]}  {i.status:<11}  {','.join(i.objects):<20}  "
              f"created {i.counts.get('created', 0)}, updated {i.counts.get('updated', 0)}, "
              f"linked {i.counts.get('linked', 0)}, failed {i.counts.get('failed', 0)}  {i.file}" for i in items]
     _emit(args, [i.__dict__ for i in items], lines or ["no imports yet"])
@@ -86,11 +123,13 @@ def cmd_imports(crm, args) -> int:
 
 
 def cmd_export(crm, args) -> int:
+    from .. import safe_files
     from . import exporter
 
     fmt = args.format
     path = args.output or f"{crm.registry.get(args.object).name}.{fmt or 'csv'}"
     result = exporter.export_view(crm, args.object, path, view=args.view, fmt=fmt, hubspot=args.hubspot,
-                                  all_properties=args.all_properties)
+                                  all_properties=args.all_properties,
+                                  overwrite=safe_files.confirm_replace(path, args.force, [crm.path]))
     _emit(args, result.__dict__, [f"exported {result.rows} {args.object} to {result.path}"])
     return 0

@@ -14,7 +14,9 @@ What a file written by a spreadsheet, an export or a hand throws at us:
   header (dropped when empty, else named "Column 7");
 - short rows (missing cells are empty), long rows (extra cells dropped, with a warning), blank rows
   (skipped), NUL bytes (removed), control characters and escape sequences (removed).
-Every cell is stripped of surrounding whitespace.
+Every cell is stripped of surrounding whitespace; a cell that only says `null`, `None` or
+`[not provided]` (as exports write an empty value) is empty; the `'` that an export puts before a
+cell a spreadsheet would run as a formula (`'=1+2`) is taken off again.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 
+from .csvwrite import _FORMULA_START
 from .values import clean_text
 
 DELIMITERS = ",;\t"
@@ -38,10 +41,19 @@ _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _SEP_LINE = re.compile(r"sep=(.)[ \t]*", re.I)
 
 Row = dict[str, str]
+NULL_WORDS = frozenset({"null", "none", "[not provided]", "(not provided)", "not provided"})
 
 
 class CsvError(ValueError):
     """The file cannot be read as CSV; the message names the line."""
+
+
+class BrokenRow(dict):
+    """A record that could not be read (an unclosed quote): no cells, and why, for the error file."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
 
 
 def detect_encoding(path: str | os.PathLike) -> tuple[str, str | None]:
@@ -68,11 +80,42 @@ def detect_encoding(path: str | os.PathLike) -> tuple[str, str | None]:
         except UnicodeDecodeError:
             pass
         f.seek(0)
+        if guess := _detected_code_page(f.read(_DETECT_BYTES)):
+            return guess, (f"The file is not UTF-8; it was read as {guess} (detected from its text): "
+                           "check that names read right.")
+        f.seek(0)
         for chunk in iter(lambda: f.read(_SCAN_CHUNK), b""):
             if _CP1252_UNDEFINED.search(chunk):
                 return "latin-1", ("The file is not UTF-8 and not Windows-1252; it was read as Latin-1 "
                                    "(ISO-8859-1): check accented letters.")
     return "cp1252", "The file is not UTF-8; it was read as Windows-1252: check accented letters."
+
+
+_DETECT_BYTES = 1 << 20
+# Code pages of non-Latin Windows (and their ISO/KOI8/Mac cousins, and the CJK ones) that a file
+# may be written in; a Western file keeps the Windows-1252 / Latin-1 rule.
+_NON_LATIN = {"cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp1253", "iso8859_7", "cp1255",
+              "iso8859_8", "cp1256", "iso8859_6", "cp874", "tis_620", "shift_jis", "cp932", "euc_jp",
+              "gb2312", "gbk", "gb18030", "big5", "cp950", "euc_kr", "cp949", "iso2022_jp"}
+_SCRIPTS = ("Cyrillic", "Greek", "Hebrew", "Arabic", "Thai", "CJK", "Hiragana", "Katakana", "Hangul")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _detected_code_page(data: bytes) -> str | None:
+    """A non-Latin code page (Cyrillic cp1251, Greek, Hebrew, Arabic, CJK...) that charset-normalizer
+    finds in a file that is not UTF-8 (an Outlook export from a Russian Windows), or None."""
+    if len(_HIGH_BYTE.findall(data[:1 << 16])) < 6:
+        return None  # too few letters to tell; the Western rule reads them
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # without it such files read as Windows-1252, with a warning
+        return None
+    best = from_bytes(data).best()
+    if best is None or best.encoding not in _NON_LATIN:
+        return None
+    if not any(script in alphabet for alphabet in best.alphabets for script in _SCRIPTS):
+        return None
+    return best.encoding
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -125,6 +168,7 @@ class CsvSource:
         self._columns: list[int] = []  # index in the record of each header
         self._watched: list[int] = []  # header-less columns dropped as empty, watched for a late value
         self._width = 0
+        self.broken: dict[int, str] = {}  # line -> why the record starting there was not read
         self._read_header()
 
     def __repr__(self) -> str:
@@ -151,8 +195,14 @@ class CsvSource:
         long_rows, first_long_row = 0, 0
         with self._open() as f:
             records = self._records(f, nul_filter)
-            next(records, None)  # the header
+            if self.header_line:  # the header, and a preamble above it (LinkedIn's notes)
+                for line, _cells in records:
+                    if line >= self.header_line:
+                        break
             for line, cells in records:
+                if cells is None:  # a runaway quote: reported, reading goes on on the next line
+                    yield line, BrokenRow(self.broken[line])
+                    continue
                 if len(cells) < width:
                     cells.extend([""] * (width - len(cells)))
                 elif len(cells) > width:
@@ -161,8 +211,13 @@ class CsvSource:
                         first_long_row = first_long_row or line
                 if watched:
                     self._check_dropped(line, cells)
-                if not "".join(cells).isprintable():  # tabs, newlines or control characters somewhere
+                joined = "".join(cells)
+                if not joined.isprintable():  # tabs, newlines or control characters somewhere
                     cells = [clean_text(cell) for cell in cells]
+                if "ull" in joined or "ULL" in joined or "one" in joined or "ONE" in joined or "provided" in joined:
+                    cells = [cell if cell.strip().casefold() not in NULL_WORDS else "" for cell in cells]
+                if "'" in joined:  # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
+                    cells = [cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell for cell in cells]
                 yield line, {name: cells[i].strip() for name, i in pairs}
         if long_rows:
             self._warn(f"{long_rows} row(s) have more cells than there are headers (first on line "
@@ -183,19 +238,41 @@ class CsvSource:
         return open(self.path, encoding=self.encoding, errors="replace", newline="")
 
     def _records(self, f: Iterable[str], nul_filter: bool = True) -> Iterator[tuple[int, list[str]]]:
-        """(first line, cells) of each non-blank record, the header included."""
+        """(first line, cells) of each non-blank record, the header included; (line, None) for a
+        record whose quote runs away (see _swallowed): reading starts again on the next line."""
         lines = _without_nul(f) if nul_filter else f
         reader = csv.reader(lines, delimiter=self.delimiter, skipinitialspace=True)
         if self._skip_sep_line:
             next(reader, None)
-        last_line = reader.line_num
+        last_line = offset = reader.line_num
+        offset = 0  # lines read before the current reader started
+        reopened = []
         try:
-            for record in reader:
-                line, last_line = last_line + 1, reader.line_num
-                if "".join(record).strip():  # not a blank record
-                    yield line, record
+            while True:
+                for record in reader:
+                    line, last_line = last_line + 1, reader.line_num + offset
+                    if last_line > line and line > 1 and _swallowed(record, self._width, self.delimiter):
+                        self.broken[line] = (f"a quote opened on line {line} is not closed where its row ends: it swallows "
+                                             f"line{'s' if last_line > line + 1 else ''} {line + 1}"
+                                             + (f"-{last_line}" if last_line > line + 1 else "")
+                                             + "; this row is not imported, the following lines are read again")
+                        yield line, None
+                        again = self._open()
+                        reopened.append(again)
+                        tail = itertools.islice(again, line, None)
+                        reader = csv.reader(_without_nul(tail) if nul_filter else tail,
+                                            delimiter=self.delimiter, skipinitialspace=True)
+                        offset, last_line = line, line
+                        break
+                    if "".join(record).strip():  # not a blank record
+                        yield line, record
+                else:
+                    return
         except csv.Error as exc:
-            raise CsvError(f"line {reader.line_num}: {exc} (is a quote left open?)") from None
+            raise CsvError(f"line {reader.line_num + offset}: {exc} (is a quote left open?)") from None
+        finally:
+            for handle in reopened:
+                handle.close()
 
     def _read_header(self) -> None:
         with self._open() as f:
@@ -205,6 +282,23 @@ class CsvSource:
                 self._warn("The file has no header row.")
                 return
             self.header_line, raw = first
+            if len(raw) == 1:  # a preamble (LinkedIn's "Notes:" lines) above the real header?
+                ahead = list(itertools.islice(records, _PREAMBLE_ROWS))
+                wide = next((i for i, (_line, cells) in enumerate(ahead) if len(cells) > 1
+                             and all(cell.strip() for cell in cells)), None)
+                if wide is not None and all(len(cells) == 1 for _line, cells in ahead[:wide]):
+                    self.header_line, raw = ahead[wide]
+                    self._warn(f"The header is on line {self.header_line}; the lines above it were skipped.")
+                records = itertools.chain(ahead, records)
+            if known := _headerless_layout(raw):
+                name, names = known
+                self._warn(f"The file has no header row; its columns were read as {name}: {', '.join(names)}.")
+                self.header_line -= 1  # the first record is a row
+                self._width = len(names)
+                self._watched = []
+                self._columns = list(range(len(names)))
+                self.headers = list(names)
+                return
             names = [_tidy_header(cell) for cell in raw]
             if "" in names:
                 filled = _filled_columns(records, len(names))
@@ -237,6 +331,40 @@ class CsvSource:
     def _warn(self, message: str) -> None:
         if message not in self.warnings:  # iterating twice must not repeat warnings
             self.warnings.append(message)
+
+
+_PREAMBLE_ROWS = 10  # one-cell lines above a header that are skipped as a preamble
+_MONTH_YEAR = re.compile(r"\d{1,2} [A-Z][a-z]{2} \d{4}")  # 11 Jun 2021
+LINKEDIN_OLD = ["First Name", "Last Name", "Email Address", "Company", "Position", "Connected On"]
+LINKEDIN = ["First Name", "Last Name", "URL", "Email Address", "Company", "Position", "Connected On"]
+
+
+def _headerless_layout(cells: list[str]) -> tuple[str, list[str]] | None:
+    """A known export written without its header row: LinkedIn's Connections.csv (older exports
+    start with the first connection): six or seven cells, the last a date like '11 Jun 2021'."""
+    if len(cells) in (6, 7) and _MONTH_YEAR.fullmatch(cells[-1].strip()):
+        email = cells[2 if len(cells) == 6 else 3].strip()
+        if not email or "@" in email:
+            return "LinkedIn's Connections.csv", LINKEDIN_OLD if len(cells) == 6 else LINKEDIN
+    return None
+
+
+def _swallowed(record: list[str], width: int, delimiter: str) -> bool:
+    """A record spread over several lines whose quoted cell holds whole rows: lines with as many
+    delimiters as a row has (a quote opened and never closed, or closed far below). A note written
+    over several lines rarely holds a line with that many delimiters; a two-column file needs two
+    such lines."""
+    need = max((width or len(record)) - 1, 1)
+    found = 0
+    for cell in record:
+        if "\n" not in cell:
+            continue
+        for text in cell.split("\n")[1:]:
+            if text.count(delimiter) >= need:
+                found += 1
+                if need >= 2 or found >= 2:
+                    return True
+    return False
 
 
 def _without_nul(lines: Iterable[str]) -> Iterator[str]:

@@ -73,16 +73,13 @@ class SafeCsvWriter:
 
 def write_csv(path: str | os.PathLike, headers: Sequence[str],
               rows: Iterable[Sequence[Any] | Mapping[str, Any]], numeric_columns: Collection[str] = (),
-              delimiter: str = ",", bom: bool = True) -> int:
-    """Write a whole CSV file from an iterable of rows (consumed lazily); returns the row count."""
-    path = os.fspath(path)
-    partial = path + ".part"
-    try:
-        with open(partial, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as stream:
-            count = SafeCsvWriter(stream, headers, numeric_columns, delimiter).writerows(rows)
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
+              delimiter: str = ",", bom: bool = True, *, overwrite: bool = False, protect=()) -> int:
+    """Write a whole CSV file from an iterable of rows (consumed lazily); returns the row count.
+    The file is written through safe_files: private, never over an existing file unless
+    `overwrite`, never over a database in `protect`."""
+    from .. import safe_files
+
+    with safe_files.writing(path, protect=protect, overwrite=overwrite, encoding="utf-8-sig" if bom else "utf-8",
+                            newline="") as out:
+        count = SafeCsvWriter(out.stream, headers, numeric_columns, delimiter).writerows(rows)
     return count

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import safe_files
 from ..errors import InvalidValue
 from ..paging import ViewSpec
 from ..query import Filter
@@ -164,7 +165,7 @@ def iter_rows(crm, spec: ViewSpec, cols: list[_Col], cancel: threading.Event | N
 
 
 def export_view(crm, object_name: str, path: str | os.PathLike, *, view=None, fmt: str | None = None,
-                hubspot: bool = False, all_properties: bool = False,
+                hubspot: bool = False, all_properties: bool = False, overwrite: bool = False,
                 progress: Callable[[int, int], None] | None = None,
                 cancel: threading.Event | None = None) -> ExportResult:
     meta = crm.registry.get(object_name)
@@ -179,37 +180,31 @@ def export_view(crm, object_name: str, path: str | os.PathLike, *, view=None, fm
     if fmt == "vcf" and not any(c.kind == "primary_name" for c in cols):
         cols.append(_Col("Primary company", "primary_name", "companies"))
     total = crm.records.count(meta.name, spec.filters, deleted=spec.deleted)
-    partial = path + ".part"
     done = 0
     cancelled = False
-    try:
-        with open(partial, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as stream:
-            writer = None
+    with safe_files.writing(path, protect=[crm.path], overwrite=overwrite, what="export file",
+                            encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as out:
+        stream = out.stream
+        writer = None
+        if fmt == "csv":
+            writer = SafeCsvWriter(stream, [c.header for c in cols], numeric_columns=[c.header for c in cols if c.numeric])
+        elif fmt == "json":
+            stream.write("[")
+        for row in iter_rows(crm, spec, cols, cancel):
             if fmt == "csv":
-                writer = SafeCsvWriter(stream, [c.header for c in cols], numeric_columns=[c.header for c in cols if c.numeric])
+                writer.writerow(row)
             elif fmt == "json":
-                stream.write("[")
-            for row in iter_rows(crm, spec, cols, cancel):
-                if fmt == "csv":
-                    writer.writerow(row)
-                elif fmt == "json":
-                    stream.write(("\n" if done == 0 else ",\n") + json.dumps(_json_row(row), ensure_ascii=False, default=str))
-                else:
-                    stream.write(vcard.write_vcard4([_vcard_contact(meta, cols, row)]))
-                done += 1
-                if progress is not None and done % PAGE == 0:
-                    progress(done, total)
-            if fmt == "json":
-                stream.write("\n]\n")
+                stream.write(("\n" if done == 0 else ",\n") + json.dumps(_json_row(row), ensure_ascii=False, default=str))
+            else:
+                stream.write(vcard.write_vcard4([_vcard_contact(meta, cols, row)]))
+            done += 1
+            if progress is not None and done % PAGE == 0:
+                progress(done, total)
+        if fmt == "json":
+            stream.write("\n]\n")
         if cancel is not None and cancel.is_set():
             cancelled = True
-            os.remove(partial)
-        else:
-            os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
+            out.discard()
     if progress is not None:
         progress(done, total)
     return ExportResult(path, done, fmt, [c.header for c in cols], cancelled)

@@ -57,20 +57,22 @@ from pathlib import Path
 
 from peewee import IntegrityError, fn
 
-from .. import dialect, rules, sources
+from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
-from ..errors import CrmError, InvalidValue, NotFound
+from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
 from ..types import now_iso
-from . import csvread, mapping, vcard
+from . import csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
 
 LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
 LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
+NEW_PREFIX = "@new:"  # "@new:connected_on:date": a custom property made for the column when the import runs
 SKIP = None
 ERROR_HEADERS = ["Line", "Column", "Value", "Problem", "Result"]
 ROW_SKIPPED = "row not imported"
+CELL_SKIPPED = "value not imported"  # the cell is left out, the row's other values go in
 NOT_LINKED = "imported, not linked"
 # Read-only properties an import may still set on new records.
 SETTABLE_READ_ONLY = {"createdate"}
@@ -88,6 +90,7 @@ class Column:
     label: str | None = None  # association label for @link / @assoc columns, as seen from the row's record
     required: bool = False  # @link: report an empty cell as a missing link
     create_missing: bool = False  # @link: create the linked record when none matches (vCard ORG)
+    reason: str | None = None  # why a skipped column is skipped (shown in the preview and the summary)
 
     @property
     def skipped(self) -> bool:
@@ -109,6 +112,8 @@ class ImportSpec:
     warnings: list[str] = field(default_factory=list)
     batch_size: int = 10_000  # rows per transaction; twice that took peak memory to ~200 MiB for 1M rows
     error_dir: str | None = None
+    strict: bool = False  # a bad cell refuses its whole row; a dropdown value the property lacks is refused
+    dayfirst_columns: list[str] = field(default_factory=list)  # date columns whose values are day first
 
 
 @dataclass
@@ -130,6 +135,10 @@ class ImportResult:
     linked: int = 0
     failed: int = 0  # rows not imported
     link_problems: int = 0  # links reported, not made
+    skipped_cells: int = 0  # values not imported (their rows were)
+    new_properties: list[str] = field(default_factory=list)  # "contacts.connected_on (date)"
+    new_options: list[str] = field(default_factory=list)  # "contacts.hs_lead_status: Warm"
+    skipped_columns: list[str] = field(default_factory=list)  # "Fax (empty in every row)"
     error_file: str | None = None
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -138,15 +147,23 @@ class ImportResult:
     def counts(self) -> dict:
         return {"rows": self.rows, "created": sum(self.created.values()), "updated": sum(self.updated.values()),
                 "unchanged": self.unchanged, "linked": self.linked, "failed": self.failed,
-                "link_problems": self.link_problems, "created_by_object": self.created,
+                "link_problems": self.link_problems, "skipped_cells": self.skipped_cells, "created_by_object": self.created,
                 "updated_by_object": self.updated}
 
     def summary_lines(self) -> list[str]:
         c = self.counts()
         head = "dry run (nothing written): " if self.dry_run else (f"import {self.import_id}: " if self.import_id else "")
         lines = [f"{head}{c['rows']} rows: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, "
-                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems"
+                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems, "
+                 f"{c['skipped_cells']} values not imported"
                  + (" (cancelled)" if self.cancelled else "")]
+        if self.new_properties:
+            lines.append(f"new properties: {', '.join(self.new_properties)}")
+        if self.new_options:
+            lines.append(f"new dropdown options: {', '.join(self.new_options[:20])}"
+                         + (f" and {len(self.new_options) - 20} more" if len(self.new_options) > 20 else ""))
+        if self.skipped_columns:
+            lines.append(f"columns not imported: {', '.join(self.skipped_columns)}")
         if self.error_file:
             lines.append(f"error file: {self.error_file}")
         lines += [f"warning: {w}" for w in self.warnings]
@@ -192,13 +209,18 @@ def file_kind(path: str | os.PathLike) -> str:
     return "vcf" if str(path).lower().endswith((".vcf", ".vcard")) else "csv"
 
 
-VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email", "email"), ("phone", "phone"),
-                 ("jobtitle", "jobtitle"), ("company", "company"), ("city", "city"), ("country", "country")]
+VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email", "email"), ("phone", "work_phone"),
+                 ("jobtitle", "jobtitle"), ("company", "company"), ("city", "city"), ("country", "country"),
+                 ("mobilephone", "mobilephone"), ("fax", "fax"), ("hs_additional_emails", "additional_emails"),
+                 ("address", "address"), ("state", "state"), ("zip", "zip"), ("date_of_birth", "birthday"),
+                 ("website", "website"), ("salutation", "salutation"), ("notes", "note")]
 
 
 def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, *, encoding: str | None = None,
-                delimiter: str | None = None) -> ImportSpec:
-    """Open the file, detect its encoding and delimiter and map its columns automatically."""
+                delimiter: str | None = None, new_properties: bool = True) -> ImportSpec:
+    """Open the file, detect its encoding and delimiter and map its columns automatically; a column
+    nothing takes becomes a new custom property of the type its values show (`new_properties`), or
+    is skipped with a reason."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImportError_(f"{path}: no such file")
@@ -207,7 +229,9 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         objects = objects or ["contacts"]
         if objects[0] != "contacts":
             raise ImportError_("a vCard file imports contacts")
-        columns = [Column(h, "contacts", t) for h, t in VCARD_COLUMNS]
+        props = crm.registry.get("contacts").properties
+        columns = [Column(h, "contacts", h) if h in props else Column(h, None, None, reason="no such property")
+                   for h, _key in VCARD_COLUMNS]
         columns.append(Column("ORG", "contacts", LINK_PREFIX + "companies:name", create_missing=True))
         return ImportSpec(path, ["contacts"], columns, kind="vcf", headers=[c.header for c in columns])
     try:
@@ -216,12 +240,97 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         raise ImportError_(f"{path}: {exc}") from None
     if not source.headers:
         raise ImportError_(f"{path}: the file has no header row")
+    from . import hubspot  # a HubSpot export is recognised by its headers (importing/hubspot.py)
+
+    if (found := hubspot.recognise(source.headers)) is not None:
+        spec = hubspot.plan(crm, path, source, found, objects)
+        facts = getattr(spec, "facts", None)
+        if not new_properties and facts is not None and facts.new_properties:  # --no-new-properties
+            planned = {(p.object, p.name) for p in facts.new_properties}
+            for col in spec.columns:
+                if (col.object, col.target) in planned:
+                    col.object, col.target, col.reason = None, None, "no property matches its title"
+                    facts.skipped.append(f"{col.header}: no property matches its title (--no-new-properties): skipped")
+            facts.new_properties = []
+        return spec
     objects = list(objects or [guess_object(crm, source.headers)])
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
     columns = auto_columns(crm, source.headers, objects)
-    return ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
+    spec = ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
                       headers=list(source.headers), warnings=list(source.warnings))
+    _look_at_values(crm, spec, source.sample(infer.SAMPLE_ROWS), new_properties)
+    spec.warnings = list(source.warnings)
+    return spec
+
+
+def missing_required(crm, spec: ImportSpec) -> list[str]:
+    """A warning per required property of the main object that no column fills (every new record
+    would be refused): Maven's sales_pipeline.csv has no deal name column."""
+    meta = crm.registry.get(spec.objects[0])
+    mapped = {c.target for c in spec.columns if c.object == meta.name}
+    if mapping.ID in mapped:
+        return []  # rows may update existing records by Record ID
+    return [f"no column fills {p.label} ({p.name}), which a new {meta.label.lower()} needs: map one, "
+            f"e.g. --map COLUMN={p.name}" for p in meta.properties.values() if p.required and p.name not in mapped]
+
+
+def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_properties: bool) -> None:
+    """What a sample of the rows says: columns left unmapped become new properties (typed by their
+    values) or are skipped with a reason; date columns written day first are noted."""
+    whole = len(sample) < infer.SAMPLE_ROWS
+    keys = {mapping.header_key(c.header) for c in spec.columns}
+    main = crm.registry.get(spec.objects[0])
+    taken = set(main.properties) | set(RESERVED_PROPERTY_NAMES)
+    cells_of = {col.header: [v for _line, row in sample if (v := row.get(col.header))] for col in spec.columns}
+    props = _properties(main)
+    read_only = [(p.name, p.label) for p in main.properties.values() if (p.name, p.label) not in props]
+    for col in spec.columns:  # an empty column gives its property up to one with values (Home City)
+        if col.skipped or cells_of[col.header] or col.object != main.name or col.target.startswith("@"):
+            continue
+        for other in sorted(spec.columns, key=lambda c: "street" not in mapping.header_key(c.header)):  # not "Address"
+            if other.skipped and cells_of[other.header] and any(
+                    t == col.target for _q, t in mapping._candidates(other.header, main.name, props, crm.registry.objects)):
+                other.object, other.target, col.object, col.target = col.object, col.target, None, None
+                break
+    for col in spec.columns:
+        cells = cells_of[col.header]
+        if col.target == "date_of_birth" and mapping.header_key(col.header) == "birthday" and "birthmonth" in keys:
+            col.object = col.target = None  # Thunderbird's Birth Day is a day of the month
+        key = mapping.header_key(col.header)
+        if col.skipped and cells and key == "primarycompany" and main.has_primary_company \
+                and "companies" in crm.registry.objects:  # an exported view's derived column
+            col.object, col.target = main.name, f"{LINK_PREFIX}companies:name"
+        elif col.skipped and cells and key.startswith("associated") and crm.registry.find(key[10:]):
+            col.reason = "names of associated records (link them with an Associated ... IDs column or --link)"
+        if col.skipped and not col.reason:
+            fixed = [t for _q, t in mapping._candidates(col.header, main.name, read_only, crm.registry.objects)
+                     if t in main.properties]
+            if not cells:
+                col.reason = "empty in every row" if whole else f"empty in the first {len(sample)} rows"
+            elif fixed:  # "Last modified date", HubSpot's "Last Activity Date": kept by the CRM itself
+                col.reason = "read-only: kept by the CRM"
+            elif not new_properties:
+                col.reason = "no property matches its title"
+            else:
+                dayfirst = spec.dayfirst or infer.dates_day_first(cells)
+                name = infer.property_name(col.header, taken)
+                taken.add(name)
+                col.object, col.target = main.name, f"{NEW_PREFIX}{name}:{infer.infer_type(cells, dayfirst=dayfirst)}"
+        if cells and infer.dates_day_first(cells):
+            spec.dayfirst_columns.append(col.header)
+
+
+RESERVED_PROPERTY_NAMES = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op", "object",
+                           "display_name", "properties", "associations", "deleted")
+
+
+def new_property_of(col: Column) -> tuple[str, str] | None:
+    """(name, type) of the property a column will create, or None."""
+    if col.target and col.target.startswith(NEW_PREFIX):
+        name, _colon, ptype = col.target[len(NEW_PREFIX):].partition(":")
+        return name, ptype or "text"
+    return None
 
 
 def auto_columns(crm, headers: list[str], objects: list[str]) -> list[Column]:
@@ -288,7 +397,7 @@ def apply_map_args(crm, spec: ImportSpec, items: Iterable[str]) -> None:
         if target.lower() in ("", "skip", "-"):
             for c in spec.columns:
                 if c.header == col.header:
-                    c.object, c.target = None, None
+                    c.object, c.target, c.reason = None, None, "skipped by you"
             mapped.add(col.header)
             continue
         obj = spec.objects[0]
@@ -370,7 +479,10 @@ def describe_columns(crm, spec: ImportSpec) -> list[str]:
     lines = []
     for col in spec.columns:
         if col.skipped:
-            lines.append(f"{col.header} -> (skipped)")
+            lines.append(f"{col.header} -> (skipped" + (f": {col.reason})" if col.reason else ")"))
+            continue
+        if new := new_property_of(col):
+            lines.append(f"{col.header} -> {col.object}.{new[0]} (new property, {new[1]})")
             continue
         extra = f" [label {col.label}]" if col.label else ""
         extra += " [required]" if col.required else ""
@@ -390,7 +502,7 @@ def _rows(spec: ImportSpec) -> Iterator[tuple[int, dict]]:
         problems: list[str] = []
         with open(spec.path, "rb") as stream:
             for n, contact in enumerate(vcard.iter_vcards(stream, problems), start=1):
-                row = {h: str(contact.get(t) or "") for h, t in VCARD_COLUMNS}
+                row = {h: str(contact.get(key) or "") for h, key in VCARD_COLUMNS}
                 row["ORG"] = contact.get("company") or ""
                 yield n, row
         spec.warnings.extend(p for p in problems if p not in spec.warnings)
@@ -437,7 +549,7 @@ class _Parsed:
     @classmethod
     def of(cls, results: list) -> "_Parsed":
         rows = [row for _line, row, _problems in results if row is not None]
-        problems = [(line, problems) for line, row, problems in results if problems]
+        problems = [(line, problems, row is None) for line, row, problems in results if problems]
         return cls(rows, problems, len(results))
 
 
@@ -449,17 +561,21 @@ class _Row:
     keylinks: list  # (object, other, prop, value, label, header, create_missing)
     labels: list
     label_header: str | None = None
+    more_emails: list | None = None  # (object, [emails]) found beside the first one in email cells
 
 
 class _Errors:
-    def __init__(self, spec: ImportSpec, directory: str):
+    def __init__(self, spec: ImportSpec, directory: str, protect=()):
         self.spec = spec
         self.directory = directory
+        self.protect = list(protect)  # the database: an error file never lands on it
+        self._writing = None
         self.path: str | None = None
         self._stream = None
         self._writer = None
         self.failed_lines: set[int] = set()
         self.link_problems = 0
+        self.skipped_cells = 0
 
     def add(self, line: int, header: str, value: str, problem: str, result: str) -> None:
         if self._writer is None:
@@ -470,25 +586,27 @@ class _Errors:
             while os.path.exists(self.path):
                 n += 1
                 self.path = os.path.join(self.directory, f"{stem}.errors-{stamp}-{n}.csv")
-            self._stream = open(self.path + ".part", "w", encoding="utf-8-sig", newline="")
+            self._writing = safe_files.writing(self.path, protect=self.protect, encoding="utf-8-sig", newline="",
+                                               what="error file")
+            self._stream = self._writing.__enter__().stream  # private (0600), published by close()
             self._writer = SafeCsvWriter(self._stream, ERROR_HEADERS)
         self._writer.writerow([line, header, value, problem, result])
         if result == ROW_SKIPPED:
             self.failed_lines.add(line)
+        elif result == CELL_SKIPPED:
+            self.skipped_cells += 1
         else:
             self.link_problems += 1
 
     def close(self) -> None:
         if self._stream is not None:
-            self._stream.close()
-            os.replace(self.path + ".part", self.path)
             self._stream = None
+            self._writing.__exit__(None, None, None)
 
 
 def error_directory(spec: ImportSpec) -> str:
     if spec.error_dir:
-        os.makedirs(spec.error_dir, exist_ok=True)
-        return spec.error_dir
+        return str(safe_files.check_folder(spec.error_dir, what="folder for error files"))
     folder = os.path.dirname(os.path.abspath(spec.path))
     # root passes os.access everywhere: a folder without write bits (read-only data) is left alone
     if os.access(folder, os.W_OK) and os.stat(folder).st_mode & 0o222:
@@ -505,6 +623,9 @@ FIRST_BATCH = 1_000  # rows: writing starts after these are read, not after a wh
 
 
 class _Importer:
+    OP_KIND = "import"  # the operation a run writes ("import_file" inside a bundle: importing/bundle.py)
+    ROLL_BACK_DRY_RUN = True  # False: the caller's transaction rolls back (a bundle's dry run)
+
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
         self.crm = crm
         self.spec = spec
@@ -513,7 +634,7 @@ class _Importer:
         self.dry_run = dry_run
         self.reg = crm.registry
         self.result = ImportResult(None, dry_run)
-        self.errors = _Errors(spec, error_directory(spec))
+        self.errors = _Errors(spec, error_directory(spec), protect=[crm.path])
         self.deferred: list = []  # links whose target may come in a later batch
         self.columns = [c for c in spec.columns if not c.skipped]
         for col in self.columns:
@@ -527,27 +648,48 @@ class _Importer:
         self._bulk = None  # dialect.BulkLoad while the batches run
         self.fresh: set = set()  # (object, id) created by this batch: no link of theirs can exist yet
         self.given_company: set = set()  # holders linked to a company by this import
+        self._made: list = []  # (column, its "@new:" target) for the properties this run made
+        self._claimed: set = set()  # (object, id) matched or made by a second key in this import
+        self._seconds = False  # some row had no primary key (email, domain): second keys in use
+        self._new_options: dict = {}  # (object, property) -> {option key: label}: options to add
+        self._late: dict = {}  # header of a column skipped as empty -> first line with a value
+        self._watch = [c.header for c in spec.columns if c.skipped and c.reason and c.reason.startswith("empty in the first")]
+        self.result.skipped_columns = [f"{c.header} ({c.reason or 'skipped'})" for c in spec.columns
+                                       if c.skipped and not (c.reason or "").startswith("empty")]
+        empty = sum(1 for c in spec.columns if c.skipped and (c.reason or "").startswith("empty"))
+        if empty:
+            self.result.skipped_columns.append(f"{empty} empty column{'s' if empty > 1 else ''}")
 
     # -- the run
 
     def run(self) -> ImportResult:
         started = time.monotonic()
+        self.spec.warnings += [w for w in missing_required(self.crm, self.spec) if w not in self.spec.warnings]
         total = estimate_rows(self.spec.path) if self.spec.kind == "csv" else 0
         crm = self.crm
         saved_dayfirst = crm.dayfirst
         crm.dayfirst = self.spec.dayfirst
         try:
             if self.dry_run:
-                with crm.db.atomic() as txn:
-                    self._run(total, started)
-                    txn.rollback()
+                try:
+                    with crm.db.atomic() as txn:
+                        self._run(total, started)
+                        if self.ROLL_BACK_DRY_RUN:
+                            txn.rollback()
+                finally:
+                    if self._made and self.ROLL_BACK_DRY_RUN:  # the properties made for the preview went with the rollback
+                        crm.registry.reload()
+                        for col, target in self._made:
+                            col.target = target
             else:
                 with dialect.bulk_load(crm.db, crm.path) as self._bulk:
                     self._run(total, started)
-        except BaseException:
+        except BaseException as exc:
             self.errors.close()
             if self.result.import_id and not self.dry_run:
-                self._finish("failed")
+                stopped = self._stopped(exc)
+                if stopped is not None:
+                    raise stopped from None
             raise
         finally:
             crm.dayfirst = saved_dayfirst
@@ -555,6 +697,7 @@ class _Importer:
         self.result.error_file = self.errors.path
         self.result.failed = len(self.errors.failed_lines)
         self.result.link_problems = self.errors.link_problems
+        self.result.skipped_cells = self.errors.skipped_cells
         self.result.warnings = list(self.spec.warnings)
         self.result.seconds = time.monotonic() - started
         if not self.dry_run:
@@ -566,13 +709,51 @@ class _Importer:
     def _summary(self, status: str) -> dict:
         return {"file": os.path.abspath(self.spec.path), "objects": self.spec.objects, "status": status,
                 "counts": self.result.counts(), "error_file": self.errors.path, "id_source": self.spec.id_source,
-                "dry_run": self.dry_run}
+                "dry_run": self.dry_run, "batches": self.batches, "owner": _owner(),
+                "properties_created": [[col.object, col.target] for col, _planned in self._made],  # undo drops them
+                "options_created": [item.split(": ", 1)[0].split(".", 1) + [item.split(": ", 1)[1]]
+                                    for item in self.result.new_options]}  # [object, property, option]
 
-    def _finish(self, status: str) -> None:
-        self.result.failed = len(self.errors.failed_lines)
+    def _finish(self, status: str, failed: int | None = None) -> None:
+        self.result.failed = len(self.errors.failed_lines) if failed is None else failed
         self.result.link_problems = self.errors.link_problems
+        self.result.skipped_cells = self.errors.skipped_cells
         Operation.update(summary=json.dumps(self._summary(status))).where(
             Operation.id == self.result.import_id).execute()
+
+    batches = 0  # batches committed
+    committed: dict  # the counts as of the last committed batch (set when the import's record is made)
+
+    def _state(self) -> dict:
+        r = self.result
+        return {"created": dict(r.created), "updated": dict(r.updated), "unchanged": r.unchanged, "linked": r.linked,
+                "rows": r.rows, "failed": len(self.errors.failed_lines), "batches": self.batches}
+
+    def _stopped(self, exc: BaseException) -> CrmError | None:
+        """An import stopped part-way (a full disk, a busy or vanished file, ctrl+c, a bug): the counts
+        go back to what the committed batches hold, the import's record says so, and a database
+        problem becomes one line saying exactly what was kept and how to remove it."""
+        c = self.committed
+        r = self.result
+        r.created, r.updated, r.unchanged, r.linked, r.rows = (c["created"], c["updated"], c["unchanged"],
+                                                                c["linked"], c["rows"])
+        self.batches = c["batches"]
+        try:
+            self._finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", failed=c["failed"])
+        except Exception:
+            pass  # the record keeps the counts of its last committed batch (written with that batch)
+        if not isinstance(exc, CrmError):
+            return None
+        reason = str(exc).split("; nothing was saved")[0].strip().rstrip(";")
+        iid = self.result.import_id
+        if not c["batches"]:
+            kept = f"import {iid} stopped before any row was saved"
+        else:
+            kept = (f"import {iid} stopped: the first {c['rows']:,} rows ({c['batches']} "
+                    f"{'batch' if c['batches'] == 1 else 'batches'}: {sum(c['created'].values()):,} created, "
+                    f"{sum(c['updated'].values()):,} updated) were saved and are kept; "
+                    f"`crm-tui import undo {iid}` removes them")
+        return (DatabaseProblem if isinstance(exc, DatabaseProblem) else ImportError_)(f"{reason}; {kept}")
 
     def _run(self, total: int, started: float) -> None:
         # The cyclic garbage collector would rescan the live row objects of a batch over and over
@@ -596,10 +777,12 @@ class _Importer:
 
     def _run_batches(self, total: int, started: float) -> None:
         crm = self.crm
-        with crm.operation("import", sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
+        with crm.operation(self.OP_KIND, sources.IMPORT, object=self.spec.objects[0], summary=self._summary("running")) as op:
             self.import_op = op
+        self.committed = self._state()
         self.result.import_id = op.id
         done = 0
+        self._make_properties()
         if self._plan_cache is None:
             self._plan_cache = self._plan()
         # cells are read and checked one batch ahead by a helper thread (see parse_ahead), which
@@ -623,7 +806,31 @@ class _Importer:
             self._ahead = None
         if self.deferred:
             self._with_batch_op(self._resolve_deferred)
+        for header, line in self._late.items():
+            self.spec.warnings.append(f"column {header!r} was skipped as empty in the first rows, but line {line} "
+                                      "has a value in it: map it and import the file again to bring those in")
         self._report(done, max(total, done), started)
+
+    def _make_properties(self) -> None:
+        """The custom properties planned for unknown columns ("@new:name:type"), made in one
+        transaction before the first batch (and rolled back with a dry run)."""
+        new = [(col, info) for col in self.columns if (info := new_property_of(col))]
+        if not new:
+            return
+        with self.crm.db.atomic():
+            for col, (name, ptype) in new:
+                meta = self.reg.get(col.object)
+                made = meta.properties.get(name)
+                if made is not None and made.is_custom and made.label == col.header[:100]:
+                    col.target = name  # made by an earlier run of the same plan (the wizard's F5 twice)
+                    continue
+                if made is not None:  # a property of that name came since the plan
+                    name = infer.property_name(col.header, set(meta.properties) | set(RESERVED_PROPERTY_NAMES))
+                self.reg.add_property(meta.name, {"name": name, "label": col.header[:100], "type": ptype,
+                                                  "group": "Imported"})
+                self._made.append((col, col.target))
+                col.target = name
+                self.result.new_properties.append(f"{meta.name}.{name} ({ptype})")
 
     def _report(self, done: int, total: int, started: float) -> None:
         self.result.rows = done
@@ -641,9 +848,17 @@ class _Importer:
             self._bulk.before_batch()
         crm._ops.append(self.import_op)  # batches are child operations of the import operation
         try:
+            rows, self._rows_in_batch = self._rows_in_batch, 0
             with crm.operation("import_batch", sources.IMPORT, object=self.spec.objects[0],
                                summary={"import": self.import_op.id}) as bop:
                 result = fn_(bop, *args)
+                # the import's record gets this batch's counts in the same transaction: a killed or
+                # failed import's record holds exactly what its committed batches wrote
+                self.batches += 1
+                self.result.rows += rows
+                self.result.failed = len(self.errors.failed_lines)
+                self._finish("running", failed=self.result.failed)
+            self.committed = self._state()
             if self._bulk is not None:
                 self._bulk.committed()
             return result
@@ -651,14 +866,17 @@ class _Importer:
             crm._ops.pop()
 
     def _batch(self, batch) -> None:
+        self._rows_in_batch = batch.size
         self._with_batch_op(self._process, batch)
 
     # -- one batch
 
     def _process(self, bop, parsed: "_Parsed") -> None:
-        for line, problems in parsed.problems:
+        for line, problems, refused in parsed.problems:
             for header, cell, reason in problems:
-                self.errors.add(line, header, cell, reason, ROW_SKIPPED)
+                self.errors.add(line, header, cell, reason, ROW_SKIPPED if refused else CELL_SKIPPED)
+        if self._new_options:
+            self._add_options()
         rows = self._match(parsed.rows)
         self._write(bop, rows)
         self._link(bop, rows)
@@ -682,7 +900,10 @@ class _Importer:
             else:
                 kind = "prop"
             prop = meta.properties.get(t) if kind == "prop" else None
-            if prop is not None:  # validation as records.coerce_value, without its per-cell dispatch
+            if prop is not None and prop.type in ("date", "datetime") and not self.spec.dayfirst \
+                    and col.header in self.spec.dayfirst_columns:  # this column's dates are day first
+                conv = _day_first_coercer(meta, prop)
+            elif prop is not None:  # validation as records.coerce_value, without its per-cell dispatch
                 conv = self.crm.records.column_coercer(meta, prop)
             else:
                 conv = (lambda m, p: (lambda raw: self.crm.records.coerce_value(m, p, raw)))(meta, prop)
@@ -690,14 +911,21 @@ class _Importer:
         return plan
 
     def _parse(self, line: int, row: dict) -> tuple[int, _Row | None, list]:
-        """(line, the row's records and links, []) or (line, None, [(header, cell, reason)...]).
+        """(line, the row's records and links, [cells not imported]) or (line, None, [(header, cell,
+        reason)...]) for a row refused: a row fails only when it cannot be identified (its Record ID)
+        or keeps no value; a bad cell is left out and reported (all of the row with `strict`).
 
         Runs in the parse-ahead thread: it reads no shared state but the plan, and reports problems
         instead of writing them."""
         recs: dict[str, _Rec] = {}
         out = _Row(line, recs, [], [], [])
         problems = []
+        refused = self.spec.strict
         plan = self._plan_cache
+        if self._watch:  # columns skipped as empty in the sample: a value further down is reported
+            for header in self._watch:
+                if row.get(header) and header not in self._late:
+                    self._late[header] = line
         for col, kind, meta, prop, vmap, conv, header, obj, pname in plan:
             cell = row.get(header, "")
             if vmap and cell.casefold() in vmap:
@@ -711,8 +939,11 @@ class _Importer:
                 try:
                     value = conv(cell)
                 except InvalidValue as exc:
-                    problems.append((header, cell, _reason(exc)))
-                    continue
+                    try:  # the slow path: a null word, several values in one cell, a new option
+                        value = self._rescue(obj, prop, conv, cell, out)
+                    except InvalidValue:
+                        problems.append((header, cell, _reason(exc)))
+                        continue
                 if value is not None:
                     rec = recs.get(obj)
                     if rec is None:
@@ -725,6 +956,7 @@ class _Importer:
                 if self.spec.id_source == LOCAL:
                     if not _is_record_id(cell):
                         problems.append((col.header, cell, f"{cell!r} is not a Record ID"))
+                        refused = True
                         continue
                     rec.local_id = int(cell)
                 else:
@@ -749,14 +981,82 @@ class _Importer:
             else:
                 other, prop_name = target[len(LINK_PREFIX):].split(":", 1)
                 out.keylinks.append((col.object, other, prop_name, cell, col.label, col.header, col.create_missing))
-        if problems:
+        if out.more_emails:  # after every column: an additional-emails column of the row keeps its own too
+            for obj, emails in out.more_emails:
+                values = recs[obj].values
+                known = mapping.split_list(values.get("hs_additional_emails") or "")
+                values["hs_additional_emails"] = ";".join(dict.fromkeys(known + emails))
+        if problems and refused:
             return line, None, problems
         if not recs and not out.refs and not out.keylinks:
-            return line, None, [("", "", "nothing to import in this row (no mapped value)")]
+            if problems:
+                return line, None, problems
+            broken = getattr(row, "problem", None)  # csvread.BrokenRow: a record that could not be read
+            return line, None, [("", "", broken or "nothing to import in this row (no mapped value)")]
         main = self.spec.objects[0]
         if main not in recs and (out.refs or out.keylinks):
             recs[main] = _Rec(main, {})
         return line, out, problems
+
+    def _rescue(self, obj: str, prop, conv, cell: str, out: _Row):
+        """A cell its column's check refused, looked at again (parse-ahead thread, slow path only):
+        a null word is empty; several values (`a ::: b` as Google writes them, `a; b`) all stay (more
+        emails go to the additional emails, phones stay together); a dropdown value the property
+        lacks becomes a new option (not with `strict`). Raises InvalidValue when none of that fits."""
+        text = cell.strip()
+        if text.casefold() in csvread.NULL_WORDS:
+            return None
+        kind = prop.type
+        if kind == "email" and (":::" in text or ";" in text or "," in text):
+            found = [conv(part) for part in mapping.split_list(text.replace(":::", ";").replace(",", ";"))]
+            found = [v for v in found if v]
+            if found and len(found) > 1 and prop.name == "email" and "hs_additional_emails" in self.reg.get(obj).properties:
+                if obj not in out.recs:
+                    out.recs[obj] = _Rec(obj, {})
+                out.more_emails = (out.more_emails or []) + [(obj, found[1:])]
+                return found[0]
+            if len(found) == 1:
+                return found[0]
+        elif kind == "phone" and ":::" in text:
+            return conv(", ".join(mapping.split_list(text.replace(":::", ";"))))
+        elif kind in ("select", "multiselect") and not prop.options_from:
+            items = [text] if kind == "select" else mapping.split_list(text.replace(":::", ";"))
+            pending = self._new_options.setdefault((obj, prop.name), {})
+            names = []
+            for item in items:
+                name = prop.option_name(item)
+                if name is None:
+                    key = values_option_key(item)
+                    if self.spec.strict or not key:
+                        raise InvalidValue(item)
+                    name = pending.setdefault(key, " ".join(item.split())[:100])
+                if name not in names:
+                    names.append(name)
+            return ";".join(names) or None
+        elif kind == "multiselect" and ":::" in text:
+            return conv(text.replace(":::", ";"))
+        raise InvalidValue(cell)
+
+    def _add_options(self) -> None:
+        """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
+        the property, reported in the summary. A dry run reports them and adds none."""
+        from ..engine import Option
+        from ..models import PropertyDef
+
+        for (obj, pname), pending in list(self._new_options.items()):
+            meta = self.reg.get(obj)
+            prop = meta.properties[pname]
+            have = {o.name for o in prop.options}
+            new = [(name) for name in list(pending.values()) if name not in have
+                   and f"{obj}.{pname}: {name}" not in self.result.new_options]
+            if not new:
+                continue
+            row = PropertyDef.get((PropertyDef.object == meta.id) & (PropertyDef.name == pname))
+            options = json.loads(row.options or "[]") + [{"name": n, "label": n} for n in new]
+            PropertyDef.update(options=json.dumps(options)).where(PropertyDef.id == row.id).execute()
+            if not self.dry_run:
+                prop.options.extend(Option(n, n) for n in new)
+            self.result.new_options += [f"{obj}.{pname}: {n}" for n in new]
 
     def _match(self, rows: list[_Row]) -> list[_Row]:
         """Find the existing record of each row's records; refuse rows that cannot be matched."""
@@ -780,6 +1080,10 @@ class _Importer:
                 for rid, k in _in_rows(self.crm, f'id, "{key}"', f'FROM "{meta.table}" WHERE deleted_at IS NULL '
                                        f'AND "{key}" IN {{values}}', list(set(keys))):
                     by_key[k] = rid
+            # by a second key (phone, name) for rows without any of those: a file without emails
+            # imported twice creates nothing the second time (see _second_key)
+            by_second = self._second_lookup(obj, meta, recs) if len(keys) < len(recs) and obj in _SECOND_KEYS else None
+            claimed = self._claimed
             seen_key: dict = {}
             seen_ext: dict = {}
             required = [(n, p) for n, p in meta.properties.items() if p.required]
@@ -799,6 +1103,13 @@ class _Importer:
                     rec.record_id = known_ext[ext_id]
                 elif key_value is not None and key_value in by_key:
                     rec.record_id = by_key[key_value]
+                elif by_second is not None and not ext_id and key_value is None \
+                        and (second := _second_key(obj, values)) is not None:
+                    for rid in by_second.get(second, ()):
+                        if (obj, rid) not in claimed:  # two rows alike meet two records, in order
+                            claimed.add((obj, rid))
+                            rec.record_id = rid
+                            break
                 if rec.record_id is None:
                     earlier = (seen_ext.get(ext_id) if ext_id else None) or \
                               (seen_key.get(key_value) if key_value else None)
@@ -842,6 +1153,42 @@ class _Importer:
                 out.append(row)
         return out
 
+    def _second_lookup(self, obj: str, meta, recs: list) -> dict:
+        """{second key: [record ids, oldest first]} of live records that have no primary key either."""
+        self._seconds = True
+        found: dict = {}
+        wanted: dict = {}
+        for _row, rec in recs:
+            if rec.local_id is None and not rec.ext_id and (second := _second_key(obj, rec.values)) is not None:
+                wanted.setdefault(second[0], set()).add(second[1] if second[0] != "name" else second)
+        table = meta.table
+        if obj == "companies":
+            names = [rec.values["name"] for _row, rec in recs if rec.values.get("name")]
+            for rid, name in _in_rows(self.crm, "id, name", f'FROM "{table}" WHERE deleted_at IS NULL AND domain IS NULL '
+                                      "AND name IN {values}", list(set(names))):
+                found.setdefault(("name", name.casefold()), []).append(rid)
+        else:
+            for column in ("phone", "mobilephone"):
+                if wanted.get(column) and column in meta.properties:
+                    for rid, value in _in_rows(self.crm, f'id, "{column}"', f'FROM "{table}" WHERE deleted_at IS NULL '
+                                               f'AND email IS NULL AND "{column}" IN {{values}}', list(wanted[column])):
+                        found.setdefault((column, value), []).append(rid)
+            if wanted.get("name"):
+                keyless = "email IS NULL" + "".join(f' AND "{c}" IS NULL' for c in ("phone", "mobilephone")
+                                                    if c in meta.properties)
+                named = [rec.values for _row, rec in recs if _second_key(obj, rec.values) in wanted["name"]]
+                last = list({v["lastname"] for v in named if v.get("lastname")})
+                first = list({v["firstname"] for v in named if v.get("firstname") and not v.get("lastname")})
+                rows = _in_rows(self.crm, "id, firstname, lastname", f'FROM "{table}" WHERE deleted_at IS NULL AND '
+                                f"{keyless} AND lastname IN {{values}}", last) if last else []
+                rows += _in_rows(self.crm, "id, firstname, lastname", f'FROM "{table}" WHERE deleted_at IS NULL AND '
+                                 f"{keyless} AND lastname IS NULL AND firstname IN {{values}}", first) if first else []
+                for rid, fname, lname in rows:
+                    found.setdefault(("name", (fname or "").casefold(), (lname or "").casefold()), []).append(rid)
+        for ids in found.values():
+            ids.sort()
+        return found
+
     def _close_date(self, meta, values: dict) -> None:
         if meta.name != "deals" or values.get("closedate") or not self.crm.setting("set_close_date", True):
             return
@@ -871,6 +1218,9 @@ class _Importer:
             fresh = [pair for pair in pairs if pair[1].fresh]
             if fresh:
                 self._insert(bop, meta, fresh)
+                if self._seconds and obj in _SECOND_KEYS:  # made here: a later row alike is another record
+                    self._claimed.update((obj, rec.record_id) for _row, rec in fresh
+                                         if rec.record_id is not None and _second_key(obj, rec.values) is not None)
                 new_ext += [(obj, rec.record_id, rec.ext_id) for _row, rec in fresh
                             if rec.ext_id and rec.record_id is not None]
             current = self._current_rows(meta, [rec.record_id for _row, rec in pairs
@@ -901,10 +1251,12 @@ class _Importer:
                     self.result.updated[obj] = self.result.updated.get(obj, 0) + 1
                 else:
                     self.result.unchanged += 1
-        if new_ext and self.spec.id_source != LOCAL:
-            ExternalId.insert_many(
-                [{"object": o, "record_id": r, "source_system": self.spec.id_source, "external_id": e, "op": bop.id}
-                 for o, r, e in new_ext]).on_conflict_ignore().execute()
+        if new_ext and self.spec.id_source != LOCAL:  # Peewee's SQL for one row, run for every row
+            fields = [ExternalId.object, ExternalId.record_id, ExternalId.source_system, ExternalId.external_id,
+                      ExternalId.op]
+            sql, _params = ExternalId.insert_many([(None,) * 5], fields=fields).on_conflict_ignore().sql()
+            source = self.spec.id_source
+            crm.db.cursor().executemany(sql, [(o, r, source, e, bop.id) for o, r, e in new_ext])
 
     def _current_rows(self, meta, ids: list[int]) -> dict[int, dict]:
         out = {}
@@ -1063,7 +1415,7 @@ class _Importer:
                         ids = refs[end[1]] = set()
                     ids.add(end[2])
             elif kind == "@key":
-                keys.setdefault((end[1], end[2]), set()).add(end[3].casefold())
+                keys.setdefault((end[1], end[2]), set()).update((end[3].casefold(), end[3]))  # SQLite's lower() is ASCII only
         ref_map = targets if targets is not None else self._ref_targets(refs)
         key_map: dict[tuple[str, str], dict[str, list[int]]] = {}
         for (other, prop), values in keys.items():
@@ -1072,9 +1424,12 @@ class _Importer:
             found: dict[str, list[int]] = {}
             vals = list(values)
             for start in range(0, len(vals), 900):
+                chunk = vals[start:start + 900]
                 for rid, v in meta.model.select(meta.model.id, field_).where(
-                        fn.LOWER(field_).in_(vals[start:start + 900]) & meta.model.deleted_at.is_null(True)).tuples():
-                    found.setdefault(str(v).casefold(), []).append(rid)
+                        (fn.LOWER(field_).in_(chunk) | field_.in_(chunk)) & meta.model.deleted_at.is_null(True)).tuples():
+                    same = found.setdefault(str(v).casefold(), [])
+                    if rid not in same:
+                        same.append(rid)
             key_map[(other, prop)] = found
         for line, header, a, end, labels, primary in pairs:
             if end[0] == "@ref":
@@ -1092,6 +1447,13 @@ class _Importer:
                 ids = key_map[(other, prop)].get(value.casefold(), [])
                 meta = self.reg.get(other)
                 plabel = meta.properties[prop].label.lower()
+                if len(ids) > 1:  # the one the record is linked with already, if it is one of them
+                    a_meta = self.reg.get(a[0])
+                    linked = [i for (i,) in Association.select(Association.to_id).where(
+                        (Association.from_object == a_meta.id) & (Association.from_id == a[1])
+                        & (Association.to_object == meta.id) & Association.to_id.in_(ids)).tuples()]
+                    if len(linked) == 1:
+                        ids = linked
                 if len(ids) > 1:
                     self.errors.add(line, header, value, f"ambiguous: {len(ids)} {meta.plural_label.lower()} have "
                                     f"{plabel} {value!r} (ids {', '.join(map(str, sorted(ids)[:5]))})", NOT_LINKED)
@@ -1311,6 +1673,54 @@ class _Importer:
                 rules._advance_linked(self.crm, rec.record_id, "customer")
 
 
+_SECOND_KEYS = ("contacts", "companies")
+
+
+def _second_key(obj: str, values: dict) -> tuple | None:
+    """How a record without its primary key (a contact without email, a company without domain) is
+    found again: a contact by its phone number as stored, else its mobile number, else its first and
+    last name (any case); a company by its name (any case). Only records that lack the primary key
+    too are matched this way."""
+    if obj == "contacts":
+        if values.get("email"):
+            return None
+        if phone := values.get("phone"):
+            return ("phone", phone)
+        if mobile := values.get("mobilephone"):
+            return ("mobilephone", mobile)
+        first, last = values.get("firstname"), values.get("lastname")
+        if first or last:
+            return ("name", (first or "").casefold(), (last or "").casefold())
+        return None
+    if obj == "companies" and not values.get("domain") and (name := values.get("name")):
+        return ("name", name.casefold())
+    return None
+
+
+def _day_first_coercer(meta, prop):
+    """records.coerce_value for a date column whose values are day first (whatever the import's
+    setting): 16/01/2024 and 3/2/24 read as the 16th of January and the 3rd of February."""
+    from ..types import parse_date, parse_datetime
+
+    parse = parse_date if prop.type == "date" else parse_datetime
+    where = f"{meta.name}.{prop.name} ({prop.label}): "
+
+    def coerce(raw):
+        if not raw.strip():
+            return None
+        try:
+            return parse(raw, dayfirst=True)
+        except ValueError as exc:
+            raise InvalidValue(where + str(exc)) from None
+    return coerce
+
+
+def values_option_key(text: str) -> str:
+    from .values import _option_key
+
+    return _option_key(text)
+
+
 def _is_record_id(text: str) -> bool:
     return text.isascii() and text.isdigit()  # "²" and "٣" are digits to str.isdigit, not to int()
 
@@ -1353,6 +1763,10 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     """Run (or preview with dry_run) an import; see the module docstring."""
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
+    if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
+        from .bundle import run_specs
+
+        return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
         return _Importer(crm, spec, progress, cancel, dry_run).run()
     except csvread.CsvError as exc:
@@ -1361,6 +1775,42 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
 
 # ------------------------------------------------------------------------------------------ history, undo
 
+def _process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None where unknown: with
+    the pid it names one process, even after the pid is handed to another."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _owner() -> dict:
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
+
+
+def owner_alive(owner: dict | None) -> bool:
+    """Whether the process that ran an import is still running (True when it cannot be told: an
+    import run on another machine sharing the file)."""
+    import socket
+
+    if not owner or not owner.get("pid"):
+        return False  # written before imports named their process: not running now
+    if owner.get("host") != socket.gethostname():
+        return True
+    pid = int(owner["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # exists, owned by someone else
+    started = owner.get("started")
+    return started is None or _process_started(pid) in (None, started)
+
+
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
@@ -1368,11 +1818,37 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
         if summary.get("dry_run"):
             continue
         status = summary.get("status", "?")
+        if status == "running" and not owner_alive(summary.get("owner")):
+            status = "interrupted"  # its process died (killed, power cut) part-way; undo removes what it saved
         if op.undone_by:
             status = "undone"
         out.append(ImportInfo(op.id, op.at, summary.get("file", ""), summary.get("objects", []), status,
                               summary.get("counts", {}), summary.get("error_file"), op.undone_by))
     return out
+
+
+def _undo_options(crm, created: list) -> None:
+    """The dropdown options an import added (its records are gone or restored by now): removed
+    from their property unless a record still holds them."""
+    from ..models import PropertyDef
+
+    by_prop: dict[tuple[str, str], set[str]] = {}
+    for obj, prop, option in created:
+        by_prop.setdefault((obj, prop), set()).add(option)
+    for (obj, prop), options in by_prop.items():
+        meta = crm.registry.objects.get(obj)
+        if meta is None or prop not in meta.properties:
+            continue
+        row = PropertyDef.get_or_none((PropertyDef.object == meta.id) & (PropertyDef.name == prop))
+        if row is None:
+            continue
+        used = {o for o in options if crm.db.execute_sql(
+            f'SELECT 1 FROM "{meta.table}" WHERE "{prop}" = ? OR "{prop}" LIKE ? OR "{prop}" LIKE ? '
+            f'OR "{prop}" LIKE ? LIMIT 1', (o, f"{o};%", f"%;{o}", f"%;{o};%")).fetchone()}
+        kept = [o for o in json.loads(row.options or "[]") if o["name"] not in options - used]
+        PropertyDef.update(options=json.dumps(kept)).where(PropertyDef.id == row.id).execute()
+    if by_prop:
+        crm.registry.reload()
 
 
 def _descendants(root: int) -> list[int]:
@@ -1409,7 +1885,9 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         from ..db import backup_path_for
 
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-        dialect.online_backup(str(crm.path), backup_path)
+        from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
+
+        safe_backup(crm.path, backup_path)
     ops = _descendants(op.id)
     reg = crm.registry
     assoc = crm.assoc
@@ -1520,6 +1998,10 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
                                   "restored_values": result.restored_values, "links_removed": result.links_removed,
                                   "links_restored": result.links_restored})
         uop.save()
+        from .bundle import undo_extras  # owners and properties a HubSpot import created
+
+        undo_extras(crm, op)
+        _undo_options(crm, json.loads(op.summary or "{}").get("options_created", []))
         Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
         result.undo_op = uop.id
     return result

@@ -90,6 +90,59 @@ _LAST_RESORTS: dict[str, dict[str, str]] = {
     },
 }
 
+# Address books (Outlook, old and current Google Contacts, Thunderbird, LinkedIn, Apple), in English
+# and in the languages Outlook writes its CSV headers in (German, French, Spanish, Russian): contacts.
+_ADDRESS_BOOK_TITLES = {
+    "firstname": ("vorname", "prénom", "prenom", "nombre", "имя", "givenname"),
+    "lastname": ("nachname", "nom", "apellidos", "apellido", "фамилия"),
+    "email": ("emailaddress", "email1address", "primaryemail", "emailadresse", "adressedemessagerie",
+              "direccióndecorreoelectrónico", "адресэлпочты", "электроннаяпочта"),
+    "hs_additional_emails": ("email2address", "email2value", "secondaryemail", "email2adresse",
+                             "adresse2demessagerie", "адрес2элпочты", "additionalemailaddresses"),
+    "phone": ("businessphone", "workphone", "phone1value", "telefongeschäftlich", "téléphonebureau",
+              "teléfonodeltrabajo", "рабочийтелефон", "телефон"),
+    "mobilephone": ("mobilephone", "mobilenumber", "mobiltelefon", "téléphonemobile", "teléfonomóvil",
+                    "мобильныйтелефон"),
+    "fax": ("fax", "faxnumber", "businessfax", "workfax", "faxgeschäftlich", "télécopiebureau",
+            "faxdeltrabajo", "факсраб", "факс"),
+    "website": ("webpage", "website", "websiteurl", "webpage1", "website1value", "webseite", "pageweb",
+                "páginaweb", "вебстраница"),
+    "address": ("streetaddress", "street", "address", "businessstreet", "workaddress", "address1street",
+                "straßegeschäftlich", "ruebureau", "callecomercial", "улицарабадрес"),
+    "city": ("city", "businesscity", "workcity", "address1city", "ortgeschäftlich", "villebureau",
+             "ciudadcomercial", "городрабадрес"),
+    "state": ("state", "stateregion", "region", "businessstate", "workstate", "address1region",
+              "regiongeschäftlich", "dépréginbureau", "étatprovincebureau", "provinciaoestadocomercial",
+              "областьрабадрес"),
+    "zip": ("zip", "zipcode", "postalcode", "postcode", "businesspostalcode", "workzipcode", "address1postalcode",
+            "postleitzahlgeschäftlich", "codepostalbureau", "códigopostalcomercial", "индексрабадрес"),
+    "country": ("businesscountryregion", "businesscountry", "workcountry", "address1country",
+                "landregiongeschäftlich", "paysrégionbureau", "paísoregióncomercial",
+                "странаилирегионрабадрес"),
+    "company": ("organizationname", "organization1name", "firma", "société", "organización", "организация"),
+    "jobtitle": ("organizationtitle", "organization1title", "position", "fonction", "puesto", "должность"),
+    "date_of_birth": ("birthday", "dateofbirth", "birthdate", "dob", "geburtstag", "anniversaire",
+                      "cumpleaños", "деньрождения"),
+    "notes": ("notes", "note", "comments", "notizen", "notas", "заметки"),
+    "salutation": ("salutation", "nameprefix", "anrede", "обращение"),
+}
+for _prop, _keys in _ADDRESS_BOOK_TITLES.items():
+    for _key in _keys:
+        _TITLES["contacts"].setdefault(_NON_ALNUM.sub("", _key.casefold()), _prop)
+_TITLES["companies"].update({"streetaddress": "address", "address": "address", "street": "address",
+                             "stateregion": "state", "state": "state", "postalcode": "zip", "zip": "zip",
+                             "zipcode": "zip", "description": "description"})
+# Used when the address book's business column is absent or taken (home address, other phones).
+_LAST_RESORTS["contacts"].update({
+    "homestreet": "address", "homeaddress": "address", "homecity": "city", "homestate": "state",
+    "homepostalcode": "zip", "homezipcode": "zip", "homecountry": "country", "homecountryregion": "country",
+    "homephone": "phone", "primaryphone": "phone", "homefax": "fax", "personalwebpage": "website",
+    "email3address": "hs_additional_emails", "email3value": "hs_additional_emails",
+    "straßeprivat": "address", "ortprivat": "city", "postleitzahlprivat": "zip", "telefonprivat": "phone",
+    "улицадомадрес": "address", "городдомадрес": "city", "домашнийтелефон": "phone",
+})
+_LAST_RESORTS["contacts"] = {_NON_ALNUM.sub("", k.casefold()): v for k, v in _LAST_RESORTS["contacts"].items()}
+
 # Match quality, best first.
 _SPECIAL, _NAME, _LABEL, _TITLE, _PREFIXED, _LAST_RESORT = range(6)
 

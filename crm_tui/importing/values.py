@@ -21,25 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 # ---------------------------------------------------------------- text
 
-# ESC sequences (CSI, OSC/DCS/SOS/PM/APC strings, two-byte escapes), 8-bit CSI, C0 controls except
-# tab and newline, DEL and C1 controls: user data must never drive the terminal.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b[\]PX^_].*?(?:\x07|\x1b\\|\x9c|$)"
-    r"|\x1b[@-Z\\-_]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]",
-    re.DOTALL,
-)
-
-
-def clean_text(value: str) -> str:
-    """Drop control characters and escape sequences; CR LF and lone CR become LF. Tabs stay."""
-    if "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if value.isprintable():  # fast path: the usual cell has nothing to clean
-        return value
-    return _CONTROL.sub("", value)
+# The one cleaning function (crm_tui/sanitize.py): user data must never drive the terminal.
+from ..sanitize import clean_text  # noqa: E402,F401  (re-exported: csvread and vcard use it from here)
 
 
 def _shown(text: str) -> str:
@@ -151,7 +134,7 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})")  # 2002-1-16, 2002/1/16, 2002.01.16
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")  # 20020116, as vCard 2.1 writes birthdays
 _YEAR_LAST = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})")  # 16/01/2002 or 01/16/2002
-_SHORT_YEAR = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{2}")
+_SHORT_YEAR = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{2})")  # 2/20/24, as spreadsheets re-save dates
 _DAY_MONTH_NAME = re.compile(
     rf"{_WEEKDAY}(\d{{1,2}}){_ORDINAL}[\s-]+({_MONTH_NAME})\.?,?[\s-]+(\d{{4}})", re.I)
 _MONTH_NAME_DAY = re.compile(rf"{_WEEKDAY}({_MONTH_NAME})\.?[\s-]+(\d{{1,2}}){_ORDINAL},?\s+(\d{{4}})", re.I)
@@ -215,8 +198,13 @@ def _day_parts(s: str, dayfirst: bool, original: str) -> tuple[int, int, int]:
         return int(m[3]), _MONTHS[m[1][:3].lower()], int(m[2])
     if m := _COMPACT.fullmatch(s):
         return int(m[1]), int(m[2]), int(m[3])
-    if _SHORT_YEAR.fullmatch(s):
-        raise ValueError(f"{_shown(original)}: write the year with four digits")
+    if m := _SHORT_YEAR.fullmatch(s):  # two-digit years as strptime's %y: 69-99 -> 19xx, 00-68 -> 20xx
+        first, second, year = int(m[1]), int(m[3]), int(m[4])
+        day, month = (first, second) if dayfirst else (second, first)
+        if month > 12:
+            hint = "month first" if dayfirst else "day first"
+            raise ValueError(f"{_shown(original)}: month {month} does not exist (is the date {hint}?)")
+        return year + (1900 if year >= 69 else 2000), month, day
     if not s:
         raise ValueError("empty value is not a date")
     raise ValueError(f"{_shown(original)} is not a date (expected e.g. 2026-02-25)")

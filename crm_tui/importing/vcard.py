@@ -27,7 +27,8 @@ from typing import BinaryIO
 from .values import clean_text
 
 CONTACT_FIELDS = ("firstname", "lastname", "email", "emails", "phone", "phones", "jobtitle", "company",
-                  "city", "country", "note")
+                  "city", "country", "note", "address", "state", "zip", "work_phone", "mobilephone", "fax",
+                  "additional_emails", "birthday", "website", "salutation")
 _CHUNK = 1 << 16
 _MAX_PROBLEMS = 200  # a huge broken file must not grow an unbounded list
 
@@ -255,6 +256,16 @@ def _contact(card: list[tuple[int, bytes]], problems: list[str]) -> dict:
         *given, family = full.split()
         firstname, lastname = (" ".join(given), family) if given else (family, "")
     address += [""] * (7 - len(address))
+    typed = [(p, {t.strip() for value in p.params.get("TYPE", ()) for t in value.split(",")})
+             for p in _by_preference(properties, "TEL")]
+    mobile = next((_phone(p.value) for p, types in typed if "CELL" in types), "")
+    fax = next((_phone(p.value) for p, types in typed if "FAX" in types), "")
+    phone = next((_phone(p.value) for p, types in typed if not types & {"CELL", "FAX"}), "") or \
+        (phones[0] if phones and phones[0] not in (mobile, fax) else "")
+    others = [p for p in phones if p not in (phone, mobile, fax)]
+    if others:  # a second work or home number: kept with the first, not dropped
+        phone = ", ".join([phone, *others]) if phone else ", ".join(others)
+    prefix = (names + [""] * 4)[3]
     return {
         "firstname": firstname,
         "lastname": lastname,
@@ -267,6 +278,17 @@ def _contact(card: list[tuple[int, bytes]], problems: list[str]) -> dict:
         "city": address[3],
         "country": address[6],
         "note": "\n\n".join(texts("NOTE")),
+        # the rest of the card, so that an import keeps it (crm_tui/importing/importer.VCARD_COLUMNS)
+        "address": "\n".join(part for part in address[1:3] if part),
+        "state": address[4],
+        "zip": address[5],
+        "work_phone": phone,
+        "mobilephone": mobile,
+        "fax": fax,
+        "additional_emails": ";".join(emails[1:]),
+        "birthday": next(iter(texts("BDAY")), ""),
+        "website": next(iter(texts("URL")), ""),
+        "salutation": prefix,
     }
 
 

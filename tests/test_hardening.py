@@ -1,0 +1,463 @@
+"""Careless and hostile input costs nothing (issue 15, part A): files, text and arguments.
+
+Each test replays one attack through the real command line (or the real core and app) on a real
+SQLite file, and fails when the protection is taken away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crm_tui import sources
+from crm_tui.cli import main
+from crm_tui.core import Crm
+from crm_tui.errors import CrmError, InvalidValue
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # writes "rm -rf ~" to the terminal's clipboard
+HOSTILE = [OSC52, "\x1b[2J", "\x1b]8;;http://evil.example\x1b\\", "\x9b31m", "\x1b[31m"]
+UNSAFE_CHARS = ["\x1b", "\x9b", "\x07", "\x9c"]
+
+
+@pytest.fixture
+def cli(db_path, capsys):
+    def run(*args, code=0):
+        result = main(["--db", str(db_path), *args])
+        out, err = capsys.readouterr()
+        assert result == code, (args, out, err)
+        return out if code in (0, 1) else err
+    return run
+
+
+def one_line(err: str, fragment: str = "") -> None:
+    assert err.startswith("crm-tui: error:") and err.strip().count("\n") == 0, err
+    assert fragment in err, err
+
+
+def assert_terminal_safe(text: str) -> None:
+    for char in UNSAFE_CHARS:
+        assert char not in text, (char, text)
+
+
+@pytest.fixture
+def populated(db_path):
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"firstname": "Ann", "email": "ann@acme.example"}, sources.API)
+    return db_path
+
+
+def contact_names(db_path) -> list[str]:
+    with Crm.open(db_path) as crm:
+        return [r["firstname"] for r in crm.records.list("contacts", [], [], limit=10).rows]
+
+
+# -- files: every writer goes through safe_files -----------------------------------------------
+
+def test_export_refuses_the_live_database_and_its_journal_files(cli, populated, tmp_path):
+    os.symlink(populated, tmp_path / "link.db")
+    os.link(populated, tmp_path / "hard.db")
+    for target in (populated, f"{populated}-wal", f"{populated}-shm", f"{populated}-journal",
+                   tmp_path / "link.db", tmp_path / "hard.db"):
+        one_line(cli("export", "contacts", "--format", "csv", "-o", str(target), code=2), "that is the database")
+        one_line(cli("export", "contacts", "--format", "csv", "-o", str(target), "--force", code=2), "that is the database")
+    assert contact_names(populated) == ["Ann"]  # still a database, with its data
+    assert not (tmp_path / "crm.db-journal").exists()
+
+
+def test_export_never_replaces_a_file_unless_forced_and_is_private(cli, populated, tmp_path):
+    target = tmp_path / "contacts.csv"
+    target.write_text("precious")
+    one_line(cli("export", "contacts", "-o", str(target), code=2), "already exists; add --force")
+    assert target.read_text() == "precious"
+    cli("export", "contacts", "-o", str(target), "--force")
+    assert "Ann" in target.read_text(encoding="utf-8-sig")
+    fresh = tmp_path / "fresh.json"
+    cli("export", "contacts", "-o", str(fresh))
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600 and stat.S_IMODE(os.stat(fresh).st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_forced_export_or_backup_never_replaces_a_device_or_pipe(cli, populated, tmp_path):
+    """`-o /dev/null --force` once replaced the device with a regular file (as root); a FIFO and a
+    symlink to one stand in for it here."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    os.symlink(fifo, tmp_path / "link")
+    for target in (fifo, tmp_path / "link"):
+        one_line(cli("export", "contacts", "--format", "csv", "-o", str(target), "--force", code=2), "not a regular file")
+        one_line(cli("backup", str(target), "--force", code=2), "not a regular file")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.path.islink(tmp_path / "link")
+    one_line(cli("restore", str(tmp_path), "--yes", code=2), "not a backup file")
+
+
+def test_export_into_a_missing_folder_or_onto_a_folder_is_one_line(cli, populated, tmp_path):
+    one_line(cli("export", "contacts", "-o", str(tmp_path / "missing" / "c.csv"), code=2), "does not exist")
+    one_line(cli("export", "contacts", "--format", "csv", "-o", str(tmp_path), code=2), "is a folder")
+
+
+def test_backup_never_replaces_a_file_or_the_database_unless_forced(cli, populated, tmp_path):
+    other = tmp_path / "other.db"
+    with Crm.open(other) as crm:
+        crm.records.create("contacts", {"firstname": "Other"}, sources.API)
+    one_line(cli("backup", str(other), code=2), "already exists; add --force")
+    assert contact_names(other) == ["Other"]
+    os.link(populated, tmp_path / "hard.db")
+    for target in (populated, f"{populated}-wal", tmp_path / "hard.db"):
+        one_line(cli("backup", str(target), "--force", code=2), "another file than the database")
+    cli("backup", str(other), "--force")
+    assert contact_names(other) == ["Ann"]
+    assert stat.S_IMODE(os.stat(other).st_mode) == 0o600
+    one_line(cli("restore", str(populated), "--yes", code=2), "database itself")
+
+
+def test_error_file_is_private_and_an_error_dir_that_is_a_file_is_one_line(cli, populated, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("First Name,Email\nBob,not-an-email\n")
+    a_file = tmp_path / "note.txt"
+    a_file.write_text("x")
+    one_line(cli("import", str(source), "--object", "contacts", "--error-dir", str(a_file), code=2), "is a file")
+    assert a_file.read_text() == "x"
+    cli("import", str(source), "--object", "contacts", "--error-dir", str(tmp_path / "errors"))
+    (error_file,) = (tmp_path / "errors").iterdir()
+    assert stat.S_IMODE(os.stat(error_file).st_mode) == 0o600
+
+
+def test_safe_files_refuses_the_database_even_through_a_symlinked_folder(tmp_path, populated):
+    from crm_tui import safe_files
+
+    os.symlink(populated.parent, tmp_path / "alias")
+    with pytest.raises(InvalidValue, match="that is the database"):
+        safe_files.check_target(tmp_path / "alias" / f"{populated.name}-shm", protect=[populated], overwrite=True)
+    assert safe_files.write_text(tmp_path / "ok.txt", "x", protect=[populated]).read_text() == "x"
+
+
+# -- text that reaches the terminal ------------------------------------------------------------
+
+HOSTILE_SCHEMA = """
+objects:
+  - name: gadgets
+    label: "Gadget\\e]8;;http://evil.example\\e\\\\"
+    plural_label: "Gadgets\\e[2J"
+    properties:
+      - {name: title, label: "Title\\e]52;c;cm0gLXJmIH4=\\a", type: text, description: "d\\e[31m"}
+      - {name: kind, label: Kind, type: select, options: [{name: a, label: "A\\e[31m"}]}
+labels:
+  - {from: gadgets, to: contacts, name: "Owner\\e[2J", inverse: "Owned\\e[5m"}
+pipelines:
+  - object: deals
+    name: hostile
+    label: "Hostile\\e]52;c;eA==\\a"
+    stages:
+      - {name: s1, label: "Stage\\e[2J", kind: open}
+"""
+
+
+def test_schema_apply_stores_labels_cleaned(cli, tmp_path, db_path):
+    schema = tmp_path / "hostile.yaml"
+    schema.write_text(HOSTILE_SCHEMA)
+    cli("schema", "apply", str(schema))
+    raw = sqlite3.connect(db_path)
+    stored = [r[0] for table in ("object_type", "property_def", "label_def", "pipeline", "stage")
+              for r in raw.execute(f"SELECT label FROM {table}" if table != "label_def" else "SELECT name FROM label_def")]
+    stored += [r[0] for r in raw.execute("SELECT plural_label FROM object_type")]
+    stored += [r[0] for r in raw.execute("SELECT options || description FROM property_def")]
+    raw.close()
+    assert_terminal_safe("".join(stored))
+    assert {"Title", "Gadget", "Gadgets", "Owner", "Owned", "Hostile", "Stage"} <= set(stored)
+
+
+def test_labels_made_only_of_escapes_are_refused(cli, tmp_path, db_path):
+    schema = tmp_path / "empty.yaml"
+    schema.write_text('properties:\n  contacts:\n    - {name: x1, label: "\\e[2J\\e]52;c;eA==\\a"}\n')
+    one_line(cli("schema", "apply", str(schema), code=2), "empty after removing control characters")
+    one_line(cli("labels", "create", "contacts", "companies", "\x1b[2J", code=2), "empty after removing control characters")
+    with Crm.open(db_path) as crm:
+        assert "x1" not in crm.registry.get("contacts").properties
+        from crm_tui import pipelines
+
+        with pytest.raises(InvalidValue, match="empty after removing control characters"):
+            pipelines.add_pipeline(crm, "deals", "\x1b]0;title\x07")
+
+
+def _inject_hostile_metadata(db_path) -> None:
+    """Labels written by another program (or an older version that did not clean them)."""
+    with Crm.open(db_path) as crm:
+        company = crm.records.create("companies", {"name": "Acme", "domain": "acme.example"}, sources.API).id
+        ann = crm.records.create("contacts", {"firstname": "Ann", "email": "ann@x.example"}, sources.API).id
+        crm.assoc.add(("contacts", ann), ("companies", company), source=sources.API)
+        crm.registry.create_label("contacts", "companies", "Boss")
+    raw = sqlite3.connect(db_path)
+    raw.execute("UPDATE property_def SET label = ? || label, description = ? WHERE name IN ('firstname', 'email')",
+                (OSC52, HOSTILE[1]))
+    raw.execute("UPDATE object_type SET label = label || ?, plural_label = plural_label || ?", (HOSTILE[2], HOSTILE[3]))
+    raw.execute("UPDATE pipeline SET label = label || ?", (OSC52,))
+    raw.execute("UPDATE stage SET label = label || ?", (HOSTILE[1],))
+    raw.execute("UPDATE label_def SET name = name || ?", (HOSTILE[4],))
+    raw.commit()
+    raw.close()
+
+
+def test_every_cli_listing_prints_metadata_cleaned(cli, db_path):
+    _inject_hostile_metadata(db_path)
+    for args in (("schema",), ("pipelines",), ("labels",), ("record", "get", "contacts", "1"), ("list", "contacts"),
+                 ("assoc", "list", "contacts:1"), ("history", "contacts", "1")):
+        out = cli(*args)
+        assert_terminal_safe(out)
+        out = cli(*args, "--json")
+        assert_terminal_safe(out)
+        json.loads(out)  # still valid JSON: the characters are escaped, not lost
+    assert "Boss\\u001b[31m" in cli("labels", "--json")  # JSON keeps the data, escaped
+
+
+async def test_a_hostile_property_label_reaches_no_screen(db_path):
+    from crm_tui.app import CrmApp
+    from tests.test_injection import shows
+
+    _inject_hostile_metadata(db_path)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.open_record("contacts", 1)
+        seen = await shows(pilot, app, "Ann", "First name")
+        assert "\x1b" not in seen and "52;c;" not in seen and "\x9b" not in seen
+        meta = app.crm.registry.get("contacts")
+        assert meta.properties["firstname"].label == "First name"  # cleaned as the registry reads it
+
+
+def test_json_output_escapes_c1_and_bidi_controls():
+    from crm_tui.sanitize import json_text
+
+    text = json.dumps({"n": "a\x9b31m\u202eb\x7f"}, ensure_ascii=False)
+    safe = json_text(text)
+    assert json.loads(safe) == {"n": "a\x9b31m\u202eb\x7f"}
+    assert_terminal_safe(safe)
+    assert "\u202e" not in safe and "\x7f" not in safe
+
+
+def test_invalid_utf8_in_metadata_breaks_no_command_and_doctor_repairs_it(cli, populated, db_path):
+    raw = sqlite3.connect(db_path)
+    raw.execute("UPDATE property_def SET label = CAST(X'4669727374FF6E616D65' AS TEXT) WHERE name = 'firstname'")
+    raw.execute("UPDATE pipeline SET label = CAST(X'53616C6573FE' AS TEXT)")
+    raw.commit()
+    raw.close()
+    assert "Ann" in cli("list", "contacts")
+    assert "First\ufffdname" in cli("schema")
+    cli("pipelines")
+    assert "not valid UTF-8" in cli("doctor", code=1)
+    assert "replaced the bytes that are not UTF-8" in cli("doctor", "--repair")
+    assert "healthy" in cli("doctor")
+
+
+def test_invalid_utf8_in_a_record_value_is_one_line_and_doctor_repairs_it(cli, populated, db_path):
+    raw = sqlite3.connect(db_path)
+    raw.execute("UPDATE obj_contacts SET firstname = CAST(X'416EFF' AS TEXT) WHERE id = 1")
+    raw.commit()
+    raw.close()
+    one_line(cli("list", "contacts", code=2), "not valid UTF-8")
+    assert "contacts 1, property firstname: text that is not valid UTF-8" in cli("doctor", code=1)
+    assert "1 record value(s)" in cli("doctor", "--repair")
+    assert "healthy" in cli("doctor")
+    assert "An\ufffd" in cli("list", "contacts")
+    assert any(h["property"] == "firstname" and h["source"] == "Job" for h in json.loads(cli("history", "contacts", "1", "--json")))
+
+
+# -- arguments ---------------------------------------------------------------------------------
+
+BIG = str(2**63)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("record", "get", "contacts", BIG), "record ID"),
+    (("record", "get", "contacts", "1" * 30), "too large"),
+    (("record", "get", "contacts", "0"), "out of range"),
+    (("record", "update", "contacts", "-1", "firstname=x"), "out of range"),
+    (("record", "merge", "contacts", "1", BIG), "record ID"),
+    (("history", "contacts", BIG), "record ID"),
+    (("assoc", "list", f"contacts:{BIG}"), "record ID"),
+    (("assoc", "add", "contacts:1", f"companies:{BIG}"), "record ID"),
+    (("assoc", "remove", "contacts:1", "companies:2", "--new-primary", BIG), "record ID"),
+    (("list", "contacts", "--limit", BIG), "limit"),
+    (("list", "contacts", "--limit", "abc"), "not a whole number"),
+    (("list", "contacts", "--limit", "0"), "out of range"),
+    (("timeline", "contacts:1", "--limit", BIG), "limit"),
+    (("import", "undo", BIG), "import ID"),
+    (("seed", "--contacts", "1" * 20), "count"),
+    (("seed", "--contacts", "-5"), "out of range"),
+    (("seed", "--companies", "10000001"), "out of range"),
+    (("labels", "create", "contacts", "companies", "X", "--limit", BIG), "label limit"),
+    (("record", "update", "contacts", "1", f"hubspot_owner_id={'9' * 25}"), "no owner"),
+    (("list", "contacts", "--filter", f"hubspot_owner_id={'9' * 25}"), "no owner"),
+])
+def test_out_of_range_numbers_are_one_line_exit_2(cli, populated, args, fragment):
+    one_line(cli(*args, code=2), fragment)
+    assert contact_names(populated) == ["Ann"]
+
+
+def test_seed_counts_are_bounded_in_the_core_too(crm):
+    from crm_tui.seed import MAX_COUNT, seed
+
+    for bad in (-1, MAX_COUNT + 1, 10**20, "abc", float("inf")):
+        with pytest.raises(InvalidValue):
+            seed(crm, contacts=bad)
+    assert crm.records.count("contacts", []) == 0
+
+
+def test_arguments_that_are_not_utf8_are_one_line(cli, populated):
+    undecodable = b"firstname=caf\xe9".decode("utf-8", "surrogateescape")
+    one_line(cli("record", "create", "contacts", undecodable, code=2), "not valid UTF-8")
+    one_line(cli("list", b"\xff".decode("utf-8", "surrogateescape"), code=2), "not valid UTF-8")
+    assert contact_names(populated) == ["Ann"]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(populated, tmp_path):
+    env = {**os.environ, "CRM_TUI_DB": str(populated)}
+    with Crm.open(populated) as crm:
+        from crm_tui.seed import seed
+
+        seed(crm, contacts=2000, seed=3)
+    command = [sys.executable, "-c", "import sys; from crm_tui.cli import main; sys.exit(main())",
+               "list", "contacts", "--limit", "2000"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.readline()
+    proc.stdout.close()  # `| head -1`
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert err == "" and proc.returncode == 141
+
+
+SCHEMA_ATTACKS = [
+    (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), "binary file"),
+    (b"objects: [\xe9]\n", "not UTF-8"),
+    (b"pipelines:\n  - {object: deals, name: default, position: .inf}\n", "position must be a whole number"),
+    (b"pipelines:\n  - {object: deals, name: default, position: -3}\n", "position must be between"),
+    (b"labels:\n  - {from: contacts, to: companies, name: Boss, limit: abc}\n", "limit must be a whole number"),
+    (b"limits:\n  - {from: contacts, to: deals, limit: .nan}\n", "must be a whole number"),
+    (b"limits:\n  - {from: contacts, to: deals, limit: 99999999999999999999999}\n", "must be between"),
+    (("properties:\n  contacts:\n" + "".join(f"    - {{name: p{i}, type: text}}\n" for i in range(2500))).encode(),
+     "too many properties"),
+    (("objects:\n  - name: wide\n    properties:\n" + "".join(f"      - {{name: p{i}}}\n" for i in range(600))).encode(),
+     "too many properties"),
+    (b"objects: " + b"[" * 3000 + b"]" * 3000 + b"\n", "nested too deeply"),
+    # an alias bomb: 10,000 nested items that a plain repr() would print into the message
+    (b"labels: [[&a [x, x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a], "
+     b"&c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]]]\n", "each label needs"),
+]
+
+
+@pytest.mark.parametrize("content,fragment", SCHEMA_ATTACKS)
+def test_hostile_schema_files_are_one_line_and_change_nothing(cli, populated, tmp_path, content, fragment):
+    before = cli("schema", "--json")
+    path = tmp_path / "attack.yaml"
+    path.write_bytes(content)
+    err = cli("schema", "apply", str(path), code=2)
+    one_line(err, fragment)
+    assert len(err) < 400  # one short line, whatever the file holds
+    assert cli("schema", "--json") == before
+
+
+# -- values ------------------------------------------------------------------------------------
+
+def test_numbers_beyond_float_precision_are_refused_not_rounded(crm):
+    for text in ("12345678901234567890", "9007199254740993", "3.14159265358979323846", "1e999", "1e-400"):
+        with pytest.raises(InvalidValue, match="amount"):
+            crm.records.create("deals", {"dealname": "X", "amount": text}, sources.API)
+    for text, stored in (("9007199254740992", 9007199254740992.0), ("0.1", 0.1), ("123456789012345", 123456789012345.0),
+                         ("1.50000000000000000000", 1.5), ("$1,234.56", 1234.56)):
+        rid = crm.records.create("deals", {"dealname": text, "amount": text}, sources.API).id
+        assert crm.records.get("deals", rid).properties["amount"] == stored
+    assert crm.records.count("deals", []) == 5
+
+
+def test_a_name_made_only_of_escape_sequences_is_refused(crm):
+    for text in (OSC52, "\x1b[2J\x1b[H", "\x07\x00\x7f"):
+        with pytest.raises(InvalidValue, match="empty after removing control characters"):
+            crm.records.create("companies", {"name": text}, sources.API)
+        with pytest.raises(InvalidValue, match="firstname.*empty after removing control characters"):
+            crm.records.create("contacts", {"firstname": text, "lastname": "Doe"}, sources.API)
+    assert crm.records.count("contacts", []) == 0
+    assert crm.records.count("companies", []) == 0
+
+
+def test_zero_width_and_bidi_characters_make_no_lookalike_keys(crm):
+    acme = crm.records.create("companies", {"name": "Acme", "domain": "acme.com"}, sources.API)
+    again = crm.records.create("companies", {"name": "Acme 2", "domain": "ac\u200bme.com"}, sources.API)
+    assert again.id == acme.id and not again.created
+    ann = crm.records.create("contacts", {"firstname": "Ann", "email": "ann@acme.com"}, sources.API)
+    twin = crm.records.create("contacts", {"firstname": "Ann", "email": "an\u200dn@acme\ufeff.com\u202e"}, sources.API)
+    assert twin.id == ann.id
+    assert crm.records.get("contacts", ann.id).properties["email"] == "ann@acme.com"
+
+
+def test_refusing_a_newer_wal_database_leaves_the_folder_as_it_was(tmp_path):
+    folder = tmp_path / "dbs"
+    folder.mkdir()
+    path = folder / "newer.db"
+    with Crm.open(path) as crm:
+        crm.records.create("contacts", {"firstname": "Zed"}, sources.API)
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version = 99")
+    raw.commit()
+    raw.close()
+    foreign = folder / "foreign.db"
+    raw = sqlite3.connect(foreign)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("CREATE TABLE t (x)")
+    raw.commit()
+    raw.close()
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert sorted(before) == ["foreign.db", "newer.db"]
+    for target, fragment in ((path, "newer crm-tui"), (foreign, "not a crm-tui database")):
+        with pytest.raises(CrmError, match=fragment):
+            Crm.open(target)
+        assert main(["--db", str(target), "list", "contacts"]) == 2
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+async def test_the_app_asks_before_replacing_an_export_and_refuses_the_database(db_path, tmp_path):
+    from textual.widgets import Input
+
+    from crm_tui.app import CrmApp
+    from screens.index_modals import TextPromptModal
+    from screens.modals import ConfirmModal
+
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"firstname": "Ann"}, sources.API)
+    target = tmp_path / "old.csv"
+    target.write_text("precious")
+    app = CrmApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        async def export_to(path) -> None:
+            await pilot.pause(0.3)
+            await pilot.press("E")
+            for _ in range(30):
+                await pilot.pause(0.1)
+                if isinstance(app.screen, TextPromptModal):
+                    break
+            app.screen.query_one(Input).value = str(path)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+
+        await export_to(target)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert target.read_text() == "precious"
+        await export_to(target)
+        await pilot.press("y")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if "Ann" in target.read_text(encoding="utf-8-sig"):
+                break
+        assert "Ann" in target.read_text(encoding="utf-8-sig")
+        await export_to(db_path)  # the database itself: refused with a notice, whatever is answered
+        if isinstance(app.screen, ConfirmModal):
+            await pilot.press("y")
+        await pilot.pause(0.5)
+        assert app.is_running
+    assert contact_names(db_path) == ["Ann"]

@@ -1,0 +1,214 @@
+"""What keeps the app's start and the record screen quick (issue 14 item 5). Each test fails when the
+protection it names is removed; the figures themselves are in benchmarks/ (bench_app, bench_record).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from textual.css.stylesheet import Stylesheet
+
+from crm_tui.app import CrmApp
+from crm_tui.core import Crm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(code: str, tmp_path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def big_record(db_path) -> int:
+    """A contact with 30 companies, 30 other contacts and 60 notes: its timeline and sidebar both
+    scroll at 120x40."""
+    with Crm.open(db_path) as crm:
+        contact = crm.records.create("contacts", {"email": "ann@example.com", "firstname": "Ann"}).id
+        for i in range(30):
+            company = crm.records.create("companies", {"name": f"Co {i}", "domain": f"co{i}.example"}).id
+            crm.assoc.add(("contacts", contact), ("companies", company))
+            peer = crm.records.create("contacts", {"email": f"peer{i}@example.org"}).id
+            crm.assoc.add(("contacts", contact), ("contacts", peer))
+        for i in range(60):
+            crm.activities.log(("contacts", contact), "notes", {"hs_note_body": f"note {i}"})
+    return contact
+
+
+# -- the start ----------------------------------------------------------------------------------
+
+
+def test_a_plain_launch_does_not_build_the_parser(tmp_path):
+    code = (
+        "import json, sys\n"
+        "import crm_tui.cli as cli\n"
+        "seen = []\n"
+        "cli._run_app = lambda args: seen.append((getattr(args, 'db', None), args.demo)) or 0\n"
+        "for argv in ([], ['--db', 'x.db'], ['--db=y.db']):\n"
+        "    cli.main(argv)\n"
+        "plain = 'argparse' in sys.modules\n"
+        "cli.main(['--demo'])\n"
+        "print(json.dumps({'seen': seen, 'argparse_for_plain': plain}))\n"
+    )
+    result = run_python(code, tmp_path)
+    assert result["seen"] == [[None, False], ["x.db", False], ["y.db", False], [None, True]]
+    assert result["argparse_for_plain"] is False
+
+
+def test_the_first_index_frame_waits_only_for_what_it_shows(tmp_path):
+    """Other screens, the index's modals and the services the index does not use are imported when
+    first needed; with a keymap, every screen is imported (to know their binding ids) after the
+    first frame."""
+    db = tmp_path / "crm.db"
+    Crm.open(db).close()
+    code = (
+        "import asyncio, json, sys\n"
+        "from crm_tui.app import CrmApp\n"
+        "async def main():\n"
+        f"    app = CrmApp({str(db)!r})\n"
+        "    async with app.run_test() as pilot:\n"
+        "        await pilot.pause()\n"
+        "        return {m: m in sys.modules for m in ('screens.board', 'screens.record', 'screens.import_wizard',\n"
+        "                'screens.index_modals', 'crm_tui.history', 'crm_tui.merge', 'screens.index')}\n"
+        "print(json.dumps(asyncio.run(main())))\n"
+    )
+    loaded = run_python(code, tmp_path)
+    assert loaded == {"screens.board": False, "screens.record": False, "screens.import_wizard": False,
+                      "screens.index_modals": False, "crm_tui.history": False, "crm_tui.merge": False,
+                      "screens.index": True}
+
+
+async def test_a_keymap_still_applies_to_screens_not_yet_opened(tmp_path):
+    config = tmp_path / "config" / "crm-tui"
+    config.mkdir(parents=True)
+    (config / "config.yaml").write_text("keymap:\n  record.log_note: ctrl+n\n  nope.nothing: x\n")
+    db = tmp_path / "crm.db"
+    Crm.open(db).close()
+    app = CrmApp(db)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app._keymap.get("record.log_note") == "ctrl+n"
+        assert any("nope.nothing" in n.message for n in app._notifications)
+
+
+async def test_the_first_index_screen_is_laid_out_after_the_mount_batch(demo_db):
+    """Textual drops the frames drawn during the app's mount batch and then writes only what
+    changes: the index must not be laid out inside it, or its bars stay blank on a terminal."""
+    app = CrmApp(demo_db)
+    layouts = []
+    original = app._display
+
+    def display(screen, renderable):
+        if type(screen).__name__ == "IndexScreen" and type(renderable).__name__ == "LayoutUpdate":
+            layouts.append(app._batch_count)
+        return original(screen, renderable)
+
+    app._display = display
+    async with app.run_test() as pilot:
+        await pilot.pause()
+    assert layouts and layouts[0] == 0
+
+
+async def test_the_theme_is_applied_without_a_second_parse_of_the_style_sheets(demo_db, monkeypatch):
+    reparses = []
+    original = Stylesheet.reparse
+    monkeypatch.setattr(Stylesheet, "reparse", lambda self: reparses.append(1) or original(self))
+    (Path(os.environ["XDG_CONFIG_HOME"]) / "crm-tui").mkdir(parents=True)
+    (Path(os.environ["XDG_CONFIG_HOME"]) / "crm-tui" / "config.yaml").write_text("theme: light\n")
+    app = CrmApp(demo_db)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert reparses == []
+        assert app.theme == "light" and app.has_class("-theme-light") and app.has_class("-light-mode")
+        assert app.stylesheet._variables["background"] == app.current_theme.background
+        # the other themes are there for the theme picker once the first frame is out
+        assert {"dark", "light", "high-contrast"} <= set(app.available_themes)
+        app.theme = "dark"  # switching later still restyles the running app
+        await pilot.pause()
+        assert reparses and app.has_class("-dark-mode")
+
+
+async def test_collections_are_back_on_and_the_start_is_frozen_until_the_app_ends(demo_db):
+    threshold = gc.get_threshold()
+    gc.disable()  # as the command line does while the app starts
+    try:
+        app = CrmApp(demo_db)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 0
+            assert gc.get_threshold()[2] == 100
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == threshold
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+# -- the record screen ------------------------------------------------------------------------
+
+
+async def test_record_lists_render_once_and_again_only_when_their_width_changes(db_path, monkeypatch):
+    from textual.widgets import OptionList
+
+    from screens.record import RecordScreen
+
+    record = big_record(db_path)
+    clears = []
+    original = OptionList._clear_caches
+    monkeypatch.setattr(OptionList, "_clear_caches", lambda self: clears.append(self.id) or original(self))
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.3)
+        screen = app.screen
+        timeline, sidebar = screen.query_one("#timeline"), screen.query_one("#sidebar")
+        assert timeline.show_vertical_scrollbar and sidebar.show_vertical_scrollbar
+        assert [c for c in clears if c in ("props", "timeline", "sidebar")] == []
+        # the renders are made at the width the lists have
+        assert timeline._cache_width == timeline.scrollable_content_region.width
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause(0.3)
+        assert {"timeline", "sidebar"} <= set(clears)
+        assert timeline._cache_width == timeline.scrollable_content_region.width
+        line = timeline.render_line(0).text
+        assert "note" in line and len(line) == timeline.scrollable_content_region.width
+
+
+async def test_record_footer_is_built_once_and_follows_the_focus(db_path, monkeypatch):
+    from screens.record import CoalescedFooter, RecordScreen
+
+    record = big_record(db_path)
+    composed = []
+    original = CoalescedFooter.compose
+
+    def compose(self):
+        if self._bindings_ready:
+            composed.append(1)
+        yield from original(self)
+
+    monkeypatch.setattr(CoalescedFooter, "compose", compose)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.3)
+        assert len(composed) == 1
+        footer = app.screen.query_one(CoalescedFooter)
+        descriptions = lambda: {key.description for key in footer.query("FooterKey")}  # noqa: E731
+        assert "Filter type" in descriptions()  # the timeline has the focus
+        app.screen.query_one("#sidebar").focus()
+        await pilot.pause(0.3)
+        assert "Add association" in descriptions() and "Filter type" not in descriptions()
+        assert len(composed) == 2

@@ -1,0 +1,38 @@
+"""An OptionList that renders its options once when a screen opens, instead of two or three times.
+
+Textual's OptionList drops every rendered option and every line height on each Resize event, and a
+list that has just been filled gets one as soon as its line count is known (its virtual size
+changes), plus one more when that count brings up the vertical scrollbar (its width changes). On
+the record screen that rendered the properties, the timeline and the sidebar again after the first
+frame. Here:
+
+- a Resize drops them only when the width they were made at has changed (a new height or virtual
+  size does not change how an option renders or how many lines it takes);
+- a list filled before its first layout says at once how many lines it has at least (one per
+  option), so a list that will scroll has its scrollbar, and its final width, in the first layout.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.geometry import Size
+from textual.widgets import OptionList
+
+
+class SteadyOptionList(OptionList):
+    _cache_width: int | None = None
+
+    def _update_lines(self) -> None:
+        if not self._line_cache.lines:  # (re)building: remember the width the lines are made at
+            self._cache_width = self.scrollable_content_region.width
+        super()._update_lines()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        if self._line_cache.lines and self.scrollable_content_region.width == self._cache_width:
+            event.prevent_default()  # OptionList's own handler (next in the MRO) would drop them
+            self.refresh()
+
+    def estimate_lines(self) -> None:
+        """Before the first layout: at least one line per option (options may wrap to more)."""
+        if not self.scrollable_content_region and self.option_count > self.virtual_size.height:
+            self.virtual_size = Size(self.virtual_size.width, self.option_count)
