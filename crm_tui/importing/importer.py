@@ -497,7 +497,7 @@ def spec_to_json(spec: ImportSpec) -> dict:
 
 # ------------------------------------------------------------------------------------------ rows
 
-def _rows(spec: ImportSpec) -> Iterator[tuple[int, dict]]:
+def _rows(spec: ImportSpec, lists: bool = False) -> Iterator[tuple[int, dict]]:
     if spec.kind == "vcf":
         problems: list[str] = []
         with open(spec.path, "rb") as stream:
@@ -508,7 +508,7 @@ def _rows(spec: ImportSpec) -> Iterator[tuple[int, dict]]:
         spec.warnings.extend(p for p in problems if p not in spec.warnings)
         return
     source = csvread.open_csv(spec.path, encoding=spec.encoding, delimiter=spec.delimiter)
-    yield from source
+    yield from (source.lists() if lists else source)  # lists: cells in source.headers order
     spec.warnings.extend(w for w in source.warnings if w not in spec.warnings)
 
 
@@ -788,8 +788,9 @@ class _Importer:
         # cells are read and checked one batch ahead by a helper thread (see parse_ahead), which
         # closes its own database connection if a check opened one (an owner looked up by name)
         size = self.spec.batch_size
-        self._ahead = ParseAhead(_rows(self.spec), self._parse, size, on_exit=crm.db.close,
-                                 first_batch_size=FIRST_BATCH if size > FIRST_BATCH else size, finish=_Parsed.of)
+        self._ahead = ParseAhead(self._source(), self._parse, size, on_exit=crm.db.close,
+                                 first_batch_size=FIRST_BATCH if size > FIRST_BATCH else size, finish=_Parsed.of,
+                                 parse_chunk=self._parse_chunk)
         crm.sqlite_only = self._ahead.window
         try:
             for parsed in self._ahead:
@@ -810,6 +811,12 @@ class _Importer:
             self.spec.warnings.append(f"column {header!r} was skipped as empty in the first rows, but line {line} "
                                       "has a value in it: map it and import the file again to bring those in")
         self._report(done, max(total, done), started)
+
+    _parse_chunk = None  # a subclass's parse of several rows at once (bundle: a wide file a column at a time)
+
+    def _source(self):
+        """(line, row) of the file, as _parse (or _parse_chunk) takes them."""
+        return _rows(self.spec)
 
     def _make_properties(self) -> None:
         """The custom properties planned for unknown columns ("@new:name:type"), made in one
