@@ -56,3 +56,19 @@ def test_a_hubspot_export_names_and_types_new_columns_as_any_other_file(crm, tmp
     assert got[header] == expected
     assert not hasattr(hubspot, "us_date") and not hasattr(hubspot, "_guess_type") \
         and not hasattr(hubspot, "_property_name")
+
+
+def test_properties_made_in_one_go_are_checked_as_one_at_a_time(crm):
+    from crm_tui.errors import InvalidValue
+
+    made = crm.registry.add_properties("contacts", [{"name": "shoe_size", "type": "number", "indexed": False},
+                                                    {"name": "met_on", "label": "Met on", "type": "date"}])
+    assert [(p.name, p.type) for p in made] == [("shoe_size", "number"), ("met_on", "date")]
+    crm.records.create("contacts", {"email": "a@b.org", "shoe_size": "42", "met_on": "2024-03-05"})
+    for bad in ([{"name": "email"}], [{"name": "x1"}, {"name": "x1"}], [{"name": "Bad Name"}],
+                [{"name": "ok_one"}, {"name": "odd", "type": "nonsense"}]):
+        with pytest.raises(InvalidValue):
+            with crm.db.atomic():
+                crm.registry.add_properties("contacts", bad)
+        crm.registry.reload()
+        assert "ok_one" not in crm.registry.get("contacts").properties

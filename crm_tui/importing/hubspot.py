@@ -363,40 +363,23 @@ def guess_object(crm, found: HubSpotFile) -> str:
 
 def ensure_properties(crm, props: Iterable[NewProperty]) -> list[NewProperty]:
     """Create the properties an import needs that do not exist yet (custom, not indexed: hundreds of
-    imported columns must not slow every insert), in one registry reload. Returns those created."""
-    from ..engine import _check_name
-    from ..models import PropertyDef
-    from ..types import SQL_TYPES, TYPES
-
+    imported columns must not slow every insert), with the registry's add_properties (one reload
+    per object). Returns those created."""
     reg = crm.registry
     wanted: dict[tuple[str, str], NewProperty] = {}
     for prop in props:  # two files adding one column to an object make one property (text if they disagree)
         first = wanted.setdefault((prop.object, prop.name), prop)
         if first.type != prop.type:
             first.type = "text"
-    created = []
-    rows = []
-    positions: dict[int, int] = {}
+    by_object: dict[str, list[NewProperty]] = {}
     for prop in wanted.values():
-        meta = reg.get(prop.object)
-        if prop.name in meta.properties:
-            continue
-        _check_name(prop.name, "property name")
-        if prop.type not in TYPES:
-            raise ValueError(f"unexpected property type {prop.type!r}")
-        if meta.id not in positions:
-            positions[meta.id] = PropertyDef.select().where(PropertyDef.object == meta.id).count()
-        rows.append({"object": meta.id, "name": prop.name, "label": prop.label, "type": prop.type,
-                     "group_name": "Imported from HubSpot", "description": "", "options": "[]", "options_from": None,
-                     "required": False, "unique": False, "indexed": False, "read_only": False, "is_custom": True,
-                     "position": positions[meta.id]})
-        positions[meta.id] += 1
-        crm.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {SQL_TYPES.get(prop.type, "TEXT")}')
-        created.append(prop)
-    for start in range(0, len(rows), 50):  # one statement per 50 properties, not one each
-        PropertyDef.insert_many(rows[start:start + 50]).execute()
-    if created:
-        reg.reload()
+        if prop.name not in reg.get(prop.object).properties:
+            by_object.setdefault(prop.object, []).append(prop)
+    created = []
+    for obj, new in by_object.items():
+        reg.add_properties(obj, [{"name": p.name, "label": p.label, "type": p.type, "indexed": False,
+                                  "group": "Imported from HubSpot"} for p in new])
+        created += new
     return created
 
 
