@@ -1209,11 +1209,11 @@ class _Importer:
         found: dict[str, int] = {}
         if not ext_ids or self.spec.id_source == LOCAL:
             return found
-        for start in range(0, len(ext_ids), 900):
-            for ext, rid in ExternalId.select(ExternalId.external_id, ExternalId.record_id).where(
-                    (ExternalId.object == obj) & (ExternalId.source_system == self.spec.id_source)
-                    & ExternalId.external_id.in_(ext_ids[start:start + 900])).tuples():
-                found[ext] = rid
+        # one statement for the batch (Peewee took half the time writing IN lists of 900 values)
+        for ext, rid in _in_rows(self.crm, "external_id, record_id", f'FROM "{ExternalId._meta.table_name}" '
+                                 "WHERE object = ? AND source_system = ? AND external_id IN {values}", ext_ids,
+                                 (obj, self.spec.id_source)):
+            found[ext] = rid
         return found
 
     def _write(self, bop, rows: list[_Row]) -> None:
