@@ -179,6 +179,12 @@ class CsvSource:
         """(line, row) for each non-blank record after the header."""
         return self._rows(nul_filter=self._holds_nul)
 
+    def lists(self) -> Iterator[tuple[int, list[str] | BrokenRow]]:
+        """As iterating, with each row a list of its cells in `headers` order instead of a dict
+        (a wide file's rows are read a column at a time: no dict of 300 cells per row); a record
+        that could not be read is still a BrokenRow."""
+        return self._rows(nul_filter=self._holds_nul, as_lists=True)
+
     @functools.cached_property
     def _holds_nul(self) -> bool:
         """Whether the file has NUL bytes, which the csv module refuses (a scan of the file, made
@@ -189,8 +195,8 @@ class CsvSource:
                     return True
         return False
 
-    def _rows(self, nul_filter: bool) -> Iterator[tuple[int, Row]]:
-        pairs = list(zip(self.headers, self._columns))
+    def _rows(self, nul_filter: bool, as_lists: bool = False) -> Iterator[tuple[int, Row]]:
+        headers, columns = self.headers, self._columns
         width, watched = self._width, self._watched
         long_rows, first_long_row = 0, 0
         with self._open() as f:
@@ -217,7 +223,8 @@ class CsvSource:
                 if "'=" in joined or "'+" in joined or "'-" in joined or "'@" in joined:
                     # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
                     cells = [cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell for cell in cells]
-                yield line, {name: cells[i].strip() for name, i in pairs}
+                cells = [cells[i].strip() for i in columns]
+                yield line, (cells if as_lists else dict(zip(headers, cells)))
         if long_rows:
             self._warn(f"{long_rows} row(s) have more cells than there are headers (first on line "
                        f"{first_long_row}); the extra cells were ignored.")
