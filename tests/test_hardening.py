@@ -461,3 +461,83 @@ async def test_the_app_asks_before_replacing_an_export_and_refuses_the_database(
         await pilot.pause(0.5)
         assert app.is_running
     assert contact_names(db_path) == ["Ann"]
+
+
+# -- review of the merged main: imports that are still running, and imports of a folder --------
+
+def _write_contacts(path: Path, n: int) -> None:
+    path.write_text("First Name,Email\n" + "".join(f"P{i},p{i}@run.example\n" for i in range(n)))
+
+
+def _other_program(db_path, *args) -> subprocess.CompletedProcess:
+    """Another crm-tui process on the same file (while this one runs an import)."""
+    return subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def test_an_import_still_running_cannot_be_undone_under_it(db_path, tmp_path):
+    """`crm-tui import undo ID` (and `crm-tui undo ID`) of an import whose process is still running
+    is refused: undoing it then deleted the batches so far while later batches kept coming in."""
+    from crm_tui.importing.importer import plan_import, run_import, undo_import
+
+    csv_path = tmp_path / "contacts.csv"
+    _write_contacts(csv_path, 3000)
+    refusals = []
+    with Crm.open(db_path) as crm:
+        spec = plan_import(crm, str(csv_path), ["contacts"])
+        spec.batch_size = 500
+
+        def during(progress):  # between two batches, another program tries the undo
+            if refusals or progress.rows_done < 1000:
+                return
+            import_id = crm.db.execute_sql("SELECT MAX(id) FROM operation WHERE kind = 'import'").fetchone()[0]
+            for args in (["import", "undo", str(import_id), "--yes"], ["undo", str(import_id), "--yes"]):
+                done = _other_program(db_path, *args)
+                refusals.append((done.returncode, done.stderr))
+
+        result = run_import(crm, spec, progress=during)
+    assert [code for code, _err in refusals] == [2, 2], refusals
+    assert all("still running" in err for _code, err in refusals), refusals
+    assert result.counts()["created"] == 3000
+    with Crm.open(db_path) as crm:
+        assert crm.records.count("contacts", []) == 3000  # nothing was taken away under the import
+        undo_import(crm, result.import_id)  # finished: now it can be undone
+        assert crm.records.count("contacts", []) == 0
+
+
+def test_a_folder_import_is_running_with_its_counts_and_a_stop_names_the_import_to_undo(db_path, tmp_path):
+    """An import of a folder (or a zip, or a HubSpot export) named no process, so `imports` called it
+    interrupted while it ran, its record said 0 created until the end (and for good when it was
+    killed or failed), and a stop part-way named the file's operation, which `import undo` rejects."""
+    from crm_tui.errors import DatabaseProblem
+    from crm_tui.importing import bundle
+    from crm_tui.importing.importer import list_imports, undo_import
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _write_contacts(folder / "contacts.csv", 4000)
+    seen = []
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"email": "before@example.org"})
+        pages = crm.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    with Crm.open(db_path) as crm:
+        crm.db.execute_sql(f"PRAGMA max_page_count = {pages + 200}")  # a full disk after a few batches
+        plan = bundle.plan_path(crm, str(folder))
+        for spec in plan.specs:
+            spec.batch_size = 500
+
+        def during(progress):
+            if not seen and progress.rows_done >= 500:
+                seen.append(json.loads(_other_program(db_path, "--json", "imports").stdout)[0])
+
+        with pytest.raises(DatabaseProblem) as info:
+            bundle.run_plan(crm, plan, progress=during)
+    assert seen and seen[0]["status"] == "running" and seen[0]["counts"]["created"] >= 500, seen
+    with Crm.open(db_path) as crm:
+        info_after = list_imports(crm)[0]
+        kept = crm.records.count("contacts", []) - 1
+        assert 0 < kept < 4000
+        assert info_after.counts["created"] == kept, (info_after, kept)
+        assert f"import undo {info_after.id}`" in str(info.value), str(info.value)
+        undo_import(crm, info_after.id)
+        assert crm.records.count("contacts", []) == 1

@@ -289,6 +289,7 @@ class _FileImporter(importer._Importer):
         super().__init__(crm, spec, progress, cancel, dry_run)
         self.errors = _HeldErrors(spec, self.errors.directory)
         self.owners = owners
+        self.undo_id = owners.import_id  # a file stopped part-way is undone with the whole import
         self.owner_props: list[tuple[str, str]] = []
         self.final = False
         self._fast = False  # _plan_fast(), worked out on the first row
@@ -375,6 +376,13 @@ class _FileImporter(importer._Importer):
                         rec.values[name] = self.owners.id_for(value)
         return super()._match(rows)
 
+    def _finish(self, status: str, failed: int | None = None) -> None:
+        """The file's record, and the whole import's counts with it (in the batch's transaction: a
+        killed or failed import's record holds what its committed batches wrote)."""
+        super()._finish(status, failed)
+        if self.owners.import_id is not None:
+            refresh_counts(self.owners.import_id)
+
     def _resolve_deferred(self, bop) -> None:
         if self.final:  # links to records of later files wait for them
             super()._resolve_deferred(bop)
@@ -391,6 +399,33 @@ class _FileImporter(importer._Importer):
         self.result.failed = len(self.errors.failed_lines)
         if not self.dry_run:
             self._finish("cancelled" if self.result.cancelled else "done")
+
+
+def file_counts(import_id: int) -> dict:
+    """The counts of an import's files as their records hold them (each updated with its batches)."""
+    total: dict = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "linked": 0, "failed": 0,
+                   "link_problems": 0, "created_by_object": {}, "updated_by_object": {}}
+    for (text,) in Operation.select(Operation.summary).where(
+            (Operation.parent == import_id) & (Operation.kind == "import_file")).tuples():
+        try:
+            c = json.loads(text or "{}").get("counts") or {}
+        except (ValueError, AttributeError):
+            continue
+        for k in ("rows", "created", "updated", "unchanged", "linked", "failed", "link_problems"):
+            total[k] += int(c.get(k) or 0)
+        for k in ("created_by_object", "updated_by_object"):
+            for obj, n in (c.get(k) or {}).items():
+                total[k][obj] = total[k].get(obj, 0) + int(n)
+    return total
+
+
+def refresh_counts(import_id: int) -> None:
+    op = Operation.get_or_none(Operation.id == import_id)
+    if op is None:
+        return
+    summary = json.loads(op.summary or "{}")
+    summary["counts"] = file_counts(import_id)
+    Operation.update(summary=json.dumps(summary)).where(Operation.id == import_id).execute()
 
 
 @dataclass
@@ -479,7 +514,8 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
     def summary(status: str) -> dict:
         objects = list(dict.fromkeys(o for s in specs for o in s.objects))
         return {"file": result.path, "files": names, "objects": objects, "status": status,
-                "counts": result.counts(), "dry_run": dry_run, "id_source": hubspot.SOURCE,
+                "counts": file_counts(result.import_id) if result.import_id else result.counts(),
+                "dry_run": dry_run, "id_source": hubspot.SOURCE, "owner": importer._owner(),
                 "error_file": next((r.error_file for _n, r in result.files if r.error_file), None),
                 "owners_created": [i for i, _n in owners.created],
                 "properties_created": [[p.object, p.name] for p in created]}
