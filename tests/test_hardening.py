@@ -541,3 +541,23 @@ def test_a_folder_import_is_running_with_its_counts_and_a_stop_names_the_import_
         assert f"import undo {info_after.id}`" in str(info.value), str(info.value)
         undo_import(crm, info_after.id)
         assert crm.records.count("contacts", []) == 1
+
+
+def test_serve_port_out_of_range_is_one_line_before_anything_is_served(cli, capsys):
+    """`serve --port 99999` printed "serving on ... :99999" and then blamed the database ("a number
+    is too large for the database")."""
+    err = cli("serve", "--port", "99999", code=2)
+    one_line(err, "port 99999 is out of range")
+    assert "serving" not in err
+
+
+def test_operations_and_undo_json_escape_what_a_terminal_would_run(populated, cli):
+    """`operations --json` and `undo --json` printed json.dumps raw: a C1 control or a bidi override
+    in a name (a file written by an older version or another program) reached the terminal."""
+    with sqlite3.connect(populated) as conn:
+        conn.execute("UPDATE obj_contacts SET firstname = ? WHERE email = 'ann@acme.example'", ("Ann\x9b2J\u202eevil",))
+    out = cli("--json", "operations")
+    assert "Ann" in out and json.loads(out)
+    assert "\x9b" not in out and "\u202e" not in out, out
+    out = cli("--json", "undo", "--yes")
+    assert json.loads(out) and "\x9b" not in out and "\u202e" not in out, out
