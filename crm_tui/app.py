@@ -257,6 +257,14 @@ class CrmApp(KeepsRunning, App):
                 return self.get_key_display(active.binding)
         return None
 
+    def notify(self, message, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:
+        """Every toast (the screens' and widgets' notify come here) is cleaned of control sequences:
+        record names and labels in it come from the database, which another program may have written."""
+        from .sanitize import clean_text
+
+        message = clean_text(message) if isinstance(message, str) else message
+        super().notify(message, title=clean_text(str(title)), severity=severity, timeout=timeout, markup=markup)
+
     def notify_undo(self, result, kind: str) -> None:
         """'Undid bulk edit of 2 contacts: Email · U redoes' (names records, not ids)."""
         verb, _, what = result.summary.partition(" ")  # "undid Bulk edit of ..." -> "Undid bulk edit of ..."

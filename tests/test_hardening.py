@@ -561,3 +561,32 @@ def test_operations_and_undo_json_escape_what_a_terminal_would_run(populated, cl
     assert "\x9b" not in out and "\u202e" not in out, out
     out = cli("--json", "undo", "--yes")
     assert json.loads(out) and "\x9b" not in out and "\u202e" not in out, out
+
+
+async def test_undo_toast_shows_a_name_from_the_file_without_its_escape_sequences(db_path):
+    """The undo toast ("Undid updated <name>: ...") put the record's name on screen raw: a name with
+    an OSC 8 hyperlink or an OSC 52 clipboard write (a file written by another program or an older
+    version) reached the terminal. Every toast now goes through the one cleaning function."""
+    from crm_tui.app import CrmApp
+
+    with Crm.open(db_path) as crm:
+        ann = crm.records.create("contacts", {"firstname": "Ann", "email": "ann@example.org"}, sources.USER).id
+        crm.records.update("contacts", ann, {"jobtitle": "Roaster"}, sources.USER)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE obj_contacts SET lastname = ? WHERE id = ?", ("L\x1b]8;;http://evil.example\x1b\\ee" + OSC52, ann))
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        await pilot.press("u")
+        for _ in range(3):
+            await pilot.pause()
+        assert app.crm.records.get("contacts", ann).properties["jobtitle"] is None
+        messages = [n.message for n in list(app._notifications)]
+        assert any("Ann" in m and "Lee" in m for m in messages), messages
+        for message in messages:
+            assert_terminal_safe(message)
+        app.notify("plain \x1b[2Jtext", title="T\x9b2J")
+        await pilot.pause()
+        shown = [(n.message, n.title) for n in list(app._notifications)]
+        assert ("plain text", "T") in shown, shown
