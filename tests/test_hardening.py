@@ -590,3 +590,29 @@ async def test_undo_toast_shows_a_name_from_the_file_without_its_escape_sequence
         await pilot.pause()
         shown = [(n.message, n.title) for n in list(app._notifications)]
         assert ("plain text", "T") in shown, shown
+
+
+async def test_the_existing_record_modal_shows_names_and_values_without_escape_sequences(db_path):
+    """The "already exists" modal (and its diff of what an update would change) printed the record's
+    name, labels and old values raw."""
+    from textual.widgets import Static
+
+    from crm_tui.app import CrmApp
+    from screens.modals import ExistingRecordModal
+
+    with Crm.open(db_path) as crm:
+        ann = crm.records.create("contacts", {"firstname": "Ann", "email": "ann@example.org",
+                                              "jobtitle": "Roaster"}, sources.USER).id
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE obj_contacts SET firstname = ?, jobtitle = ? WHERE id = ?",
+                     ("An\x1b]8;;http://evil.example\x1b\\n", "Roa" + OSC52 + "ster", ann))
+        conn.execute("UPDATE property_def SET label = ? WHERE name = 'jobtitle'", ("Job\x1b[2J title",))
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(ExistingRecordModal(app.crm, "contacts", ann, {"jobtitle": "Taster"}))
+        for _ in range(3):
+            await pilot.pause()
+        shown = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        assert "Ann" in shown and "Job title: Roaster → Taster" in shown, shown
+        assert_terminal_safe(shown)
