@@ -76,8 +76,7 @@ class CrmApp(KeepsRunning, App):
             "activity_auto_associate": config.automations.activity_auto_associate,
             "engagement_cap": config.engagement_cap,
         })
-        themes, warnings = theming.load_themes(only=config.theme)  # the others after the first frame
-        self._all_themes = len(themes) != 1
+        themes, warnings = theming.load_themes()
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
         self.startup_warnings += theming.apply_theme(self, config.theme)
@@ -127,11 +126,6 @@ class CrmApp(KeepsRunning, App):
         # the cycles of closed screens while taking a full collection out of most screen openings.
         gc.set_threshold(700, 10, 100)
         gc.enable()
-        if not self._all_themes:  # the shipped themes (their files cannot warn), for the theme picker
-            from . import theming
-
-            theming.register_themes(self, [t for t in theming.load_themes()[0] if t.name != self.theme])
-            self._all_themes = True
 
     def _apply_keymap(self) -> None:
         from .keymap import apply_keymap  # it imports every screen, to know their binding ids

@@ -495,7 +495,7 @@ def test_a_move_killed_before_its_end_is_undone_whole(db_path, tmp_path):
     with Crm.open(db_path) as crm:
         assert crm.records.count("contacts") == 4
         (item,) = importer.list_imports(crm)
-        assert item.status == "interrupted"  # its process died: not "running" for ever
+        assert item.status == "interrupted"  # its process died: never "running" forever
         importer.undo_import(crm, item.id)
         for obj in fx.EXPECTED["counts"]:
             assert crm.records.count(obj) == 0
