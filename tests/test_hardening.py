@@ -616,3 +616,28 @@ async def test_the_existing_record_modal_shows_names_and_values_without_escape_s
         shown = "\n".join(str(w.render()) for w in app.screen.query(Static))
         assert "Ann" in shown and "Job title: Roaster → Taster" in shown, shown
         assert_terminal_safe(shown)
+
+
+def test_a_folder_import_leaves_out_pipes_broken_links_and_the_database_itself(db_path, tmp_path):
+    """Symbolic links and special files inside a folder import: a pipe named contacts.csv would hang
+    the import, a looping or dangling link was reported as "no such file", and a link to the live
+    database was read as a CSV of binary rows. Each is left out with one line naming it."""
+    from crm_tui.importing import bundle
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _write_contacts(folder / "contacts.csv", 3)
+    os.mkfifo(folder / "pipe.csv")
+    os.symlink("loop.csv", folder / "loop.csv")
+    os.symlink(str(db_path), folder / "crm.csv")
+    os.symlink(str(folder / "contacts.csv"), folder / "again.csv")  # a link to a regular file is read
+    with Crm.open(db_path) as crm:
+        plan = bundle.plan_path(crm, str(folder))
+        try:
+            names = sorted(f.name for f in plan.files)
+            problems = "\n".join(plan.problems)
+        finally:
+            plan.close()
+    assert names == ["again.csv", "contacts.csv"], (names, problems)
+    assert "pipe.csv: not a regular file" in problems and "loop.csv: not a regular file" in problems, problems
+    assert "crm.csv: leads to the database itself" in problems, problems

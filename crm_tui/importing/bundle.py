@@ -101,8 +101,14 @@ def is_bundle(path: str) -> bool:
                                    and not path.lower().endswith(CSV_ENDINGS))
 
 
-def _members(path: str) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirectory | None, list[str]]:
-    """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems."""
+def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirectory | None, list[str]]:
+    """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems.
+    In a folder, a name that is no regular file (a pipe, a device, a dangling or looping link) or
+    that leads to the database itself is left out with one line: reading it would hang or be nonsense."""
+    import stat
+
+    from ..safe_files import is_database_file
+
     problems: list[str] = []
     if os.path.isdir(path):
         found = []
@@ -114,9 +120,19 @@ def _members(path: str) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirect
                 if name.startswith("."):
                     continue
                 if name.lower().endswith(CSV_ENDINGS) and ".errors-" not in name:
-                    found.append((shown, full))
+                    try:
+                        regular = stat.S_ISREG(os.stat(full).st_mode)  # follows a link
+                    except (OSError, RuntimeError):
+                        regular = False
+                    if not regular:
+                        problems.append(f"{clean_line(shown)}: not a regular file (a pipe, a device or a broken "
+                                        "link), left out")
+                    elif is_database_file(full, protect):
+                        problems.append(f"{clean_line(shown)}: leads to the database itself, left out")
+                    else:
+                        found.append((shown, full))
                 elif ".errors-" not in name:
-                    problems.append(f"{shown}: not a CSV file, left out")
+                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
         return found, None, problems
     tmp = tempfile.TemporaryDirectory(prefix="crm-tui-import-")
     found = []
@@ -131,7 +147,7 @@ def _members(path: str) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirect
                     continue
                 shown = f"{os.path.basename(path)}:{info.filename}"
                 if not base.lower().endswith(CSV_ENDINGS):
-                    problems.append(f"{shown}: not a CSV file, left out")
+                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
                     continue
                 target = os.path.join(tmp.name, f"{n:04d}-{base}")  # never a path from the zip itself
                 with zf.open(info) as src, open(target, "wb") as dst:
@@ -155,7 +171,7 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
     if not os.path.exists(path):
         raise importer.ImportError_(f"{path}: no such file or folder")
     if is_bundle(path):
-        members, tmp, problems = _members(path)
+        members, tmp, problems = _members(path, protect=[crm.path])
     else:
         members, tmp, problems = [(os.path.basename(path), path)], None, []
     plan = BundlePlan(path, [], problems=problems, _tmp=tmp)
