@@ -641,3 +641,28 @@ def test_a_folder_import_leaves_out_pipes_broken_links_and_the_database_itself(d
     assert names == ["again.csv", "contacts.csv"], (names, problems)
     assert "pipe.csv: not a regular file" in problems and "loop.csv: not a regular file" in problems, problems
     assert "crm.csv: leads to the database itself" in problems, problems
+
+
+def test_a_zip_that_would_fill_the_disk_is_refused_before_anything_is_unpacked(db_path, tmp_path, monkeypatch):
+    """A zip bomb below the 4 GiB limit (a few MB of zip, gigabytes of zeros) filled the temporary
+    folder's disk, often the database's too. What its CSVs unpack to must fit, with room to spare;
+    the free space is what the system reports (here made small so the test stays small)."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    from crm_tui.importing import bundle, importer
+
+    bomb = tmp_path / "export.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("contacts.csv", "Email\n" + "a" * (8 << 20))
+    real = shutil.disk_usage
+    monkeypatch.setattr(bundle.shutil, "disk_usage",
+                        lambda p: real(p)._replace(free=bundle.ZIP_SPARE_BYTES + (4 << 20)))
+    before = set(os.listdir(tempfile.gettempdir()))
+    with Crm.open(db_path) as crm:
+        with pytest.raises(importer.ImportError_) as info:
+            bundle.plan_path(crm, str(bomb))
+    message = str(info.value)
+    assert "unpacks to 8 MiB, and" in message and "has 516 MiB free (unpacking keeps 512 MiB free)" in message and "\n" not in message, message
+    assert not [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("crm-tui-import-")]

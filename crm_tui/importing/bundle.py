@@ -20,6 +20,7 @@ import json
 import os
 from itertools import compress
 from operator import itemgetter
+import shutil
 import tempfile
 import threading
 import zipfile
@@ -34,6 +35,7 @@ from . import csvread, hubspot, importer, mapping
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}
 MAX_ZIP_BYTES = 4 << 30  # a zip that unpacks to more than this is refused (a zip bomb)
+ZIP_SPARE_BYTES = 512 << 20  # and one whose CSVs would leave less than this free in the temporary folder
 
 
 def object_rank(crm, name: str) -> int:
@@ -141,6 +143,15 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
                 raise importer.ImportError_(f"{path}: unpacks to more than {MAX_ZIP_BYTES >> 30} GiB; unpack it first")
+            # a zip bomb below that limit must not fill the disk the database lives on: the CSVs it
+            # unpacks (zipfile never gives more than a member's stated size) must fit with room to spare
+            wanted = sum(i.file_size for i in infos if i.filename.lower().endswith(CSV_ENDINGS))
+            free = shutil.disk_usage(tmp.name).free
+            if wanted > free - ZIP_SPARE_BYTES:
+                raise importer.ImportError_(
+                    f"{path}: unpacks to {wanted / 2**20:,.0f} MiB, and {os.path.dirname(tmp.name)} has "
+                    f"{max(free, 0) / 2**20:,.0f} MiB free (unpacking keeps {ZIP_SPARE_BYTES >> 20} MiB free); "
+                    "free some space or unpack it first")
             for n, info in enumerate(sorted(infos, key=lambda i: i.filename)):
                 base = os.path.basename(info.filename)
                 if not base or base.startswith(".") or info.filename.startswith("__MACOSX/"):
