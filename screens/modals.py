@@ -38,7 +38,9 @@ class ConfirmModal(ModalFooter, ModalScreen[bool]):
 
     def __init__(self, question: str, yes: str = "Delete") -> None:
         super().__init__()
-        self.question = question
+        from crm_tui.sanitize import clean_text
+
+        self.question = clean_text(question)  # names and file names in it come from users and files
         self.yes = yes
 
     def compose(self) -> ComposeResult:

@@ -666,3 +666,43 @@ def test_a_zip_that_would_fill_the_disk_is_refused_before_anything_is_unpacked(d
     message = str(info.value)
     assert "unpacks to 8 MiB, and" in message and "has 516 MiB free (unpacking keeps 512 MiB free)" in message and "\n" not in message, message
     assert not [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("crm-tui-import-")]
+
+
+async def test_u_in_the_app_asks_before_undoing_an_import(db_path, tmp_path):
+    """One `u` (or ctrl+z) in the app, or enter on the operations screen, undid a whole import when
+    it was the newest change: the records it created deleted for good, and the toast offered a redo
+    that is refused. An import is asked about first (as `crm-tui import undo` asks at a terminal),
+    with the file's name cleaned; n keeps everything, y undoes it."""
+    from crm_tui.app import CrmApp
+    from crm_tui.importing.importer import plan_import, run_import
+    from screens.modals import ConfirmModal
+    from screens.operations import OperationsScreen
+
+    csv_path = tmp_path / "new\x1b[2Jpeople.csv"
+    _write_contacts(csv_path, 3)
+    with Crm.open(db_path) as crm:
+        run_import(crm, plan_import(crm, str(csv_path), ["contacts"]))
+    app = CrmApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        for keys in (["u"], ["ctrl+o", "enter"]):
+            await pilot.press(*keys)
+            for _ in range(3):
+                await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal), app.screen
+            assert "newpeople.csv" in app.screen.question and "\x1b" not in app.screen.question
+            await pilot.press("n")
+            for _ in range(3):
+                await pilot.pause()
+            assert app.crm.records.count("contacts", []) == 3
+            if isinstance(app.screen, OperationsScreen):
+                await pilot.press("escape")
+                await pilot.pause()
+        await pilot.press("u")
+        for _ in range(3):
+            await pilot.pause()
+        await pilot.press("y")
+        for _ in range(5):
+            await pilot.pause()
+        assert app.crm.records.count("contacts", []) == 0
