@@ -706,3 +706,19 @@ async def test_u_in_the_app_asks_before_undoing_an_import(db_path, tmp_path):
         for _ in range(5):
             await pilot.pause()
         assert app.crm.records.count("contacts", []) == 0
+
+
+def test_a_folder_import_refused_for_its_error_folder_writes_nothing(cli, db_path, tmp_path):
+    """`crm-tui import FOLDER --error-dir FILE` said one line and exit 2, but left a "failed" import
+    with 0 rows in `imports` and the journal: the error folder was checked after the import's record
+    was written."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _write_contacts(folder / "contacts.csv", 3)
+    not_a_folder = tmp_path / "errors.txt"
+    not_a_folder.write_text("x")
+    err = cli("import", str(folder), "--error-dir", str(not_a_folder), code=2)
+    one_line(err, "is a file, not a folder for error files")
+    assert "no imports yet" in cli("imports")
+    with Crm.open(db_path) as crm:
+        assert crm.db.execute_sql("SELECT COUNT(*) FROM operation").fetchone()[0] == 0

@@ -549,6 +549,8 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
 
     owners = _OwnerBook(crm)
     created: list[hubspot.NewProperty] = []
+    for spec in specs:  # a refused error folder is one line before the import's record is written
+        importer.error_directory(spec)
 
     def go() -> None:
         nonlocal created
