@@ -722,3 +722,14 @@ def test_a_folder_import_refused_for_its_error_folder_writes_nothing(cli, db_pat
     assert "no imports yet" in cli("imports")
     with Crm.open(db_path) as crm:
         assert crm.db.execute_sql("SELECT COUNT(*) FROM operation").fetchone()[0] == 0
+
+
+def test_importing_the_live_database_itself_is_refused(cli, populated, tmp_path):
+    """`crm-tui import crm.db` (or a link to it) read the database's binary pages as a Latin-1 CSV:
+    hundreds of junk contacts and properties named after binary 'headers'."""
+    link = tmp_path / "people.csv"
+    os.symlink(populated, link)
+    for path in (populated, link):
+        err = cli("import", str(path), code=2)
+        one_line(err, "that is the database itself")
+    assert contact_names(populated) == ["Ann"]

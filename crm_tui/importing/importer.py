@@ -224,6 +224,8 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImportError_(f"{path}: no such file")
+    if safe_files.is_database_file(path, [crm.path]):  # its binary pages would become rows and properties
+        raise ImportError_(f"{path}: that is the database itself (or one of its journal files), not a file to import")
     kind = file_kind(path)
     if kind == "vcf":
         objects = objects or ["contacts"]
