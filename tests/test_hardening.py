@@ -733,3 +733,15 @@ def test_importing_the_live_database_itself_is_refused(cli, populated, tmp_path)
         err = cli("import", str(path), code=2)
         one_line(err, "that is the database itself")
     assert contact_names(populated) == ["Ann"]
+
+
+def test_a_name_made_only_of_invisible_characters_is_refused_like_an_empty_one(cli, db_path):
+    """The sibling of a name made only of escape sequences: one made only of zero-width spaces (or
+    other invisible format characters) was stored, an invisible required name. Refused in one line;
+    a name with a zero-width joiner between visible letters is kept as typed."""
+    err = cli("record", "create", "companies", "name=\u200b\u200b\ufeff", "domain=zw.example", code=2)
+    one_line(err, "has no visible characters")
+    out = cli("record", "create", "companies", "name=A\u200dB", "domain=zwj.example")
+    with Crm.open(db_path) as crm:
+        assert crm.records.get("companies", int(out.split()[0])).properties["name"] == "A\u200dB"
+        assert crm.records.count("companies", []) == 1
