@@ -227,17 +227,54 @@ class CrmApp(KeepsRunning, App):
         self._journal_step("redo")
 
     def _journal_step(self, kind: str) -> None:
+        if kind == "undo":
+            self.undo_asking(None)
+            return
+        self._journal_now(kind, None)
+
+    def undo_asking(self, op_id: int | None, done=None) -> None:
+        """Undo operation `op_id` (None: my newest change). An import is asked about first, as
+        `crm-tui import undo` asks at a terminal: its undo deletes the records it created for good
+        (after a backup) and cannot be redone; one keystroke must not do that."""
+        from .errors import CrmError
+
+        journal = self.crm.journal
+        try:
+            target = op_id
+            if target is None:
+                newest = journal._newest_own(sources.USER)
+                target = newest.id if newest is not None else None
+            info = journal.get(target) if target is not None else None
+        except CrmError as exc:
+            self.notify(str(exc).splitlines()[0], severity="warning", markup=False, timeout=8)
+            return
+        if info is None or info.kind != "import" or not info.undoable:
+            self._journal_now("undo", op_id, done)
+            return
+        from screens.modals import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._journal_now("undo", target, done)
+
+        self.push_screen(ConfirmModal(f"Undo {info.summary}? Records it created are deleted for good (a backup is "
+                                      "made first); this undo cannot be redone.", yes="Undo"), answered)
+
+    def _journal_now(self, kind: str, op_id: int | None, done=None) -> None:
         from .errors import CrmError
 
         try:
             if kind == "undo":
-                result = self.crm.journal.undo(source=sources.USER)
+                result = self.crm.journal.undo(op_id, source=sources.USER)
             else:
                 result = self.crm.journal.redo(source=sources.USER)
         except CrmError as exc:
             self.notify(str(exc).splitlines()[0], severity="warning", markup=False, timeout=8)
             return
         self.notify_undo(result, kind)
+        if done is not None:
+            done()
+            return
         screen = self.screen
         if getattr(screen, "action_refresh", None) is not None:
             self.call_later(screen.run_action, "refresh")
@@ -248,6 +285,14 @@ class CrmApp(KeepsRunning, App):
             if active.binding.id in binding_ids:
                 return self.get_key_display(active.binding)
         return None
+
+    def notify(self, message, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:
+        """Every toast (the screens' and widgets' notify come here) is cleaned of control sequences:
+        record names and labels in it come from the database, which another program may have written."""
+        from .sanitize import clean_text
+
+        message = clean_text(message) if isinstance(message, str) else message
+        super().notify(message, title=clean_text(str(title)), severity=severity, timeout=timeout, markup=markup)
 
     def notify_undo(self, result, kind: str) -> None:
         """'Undid bulk edit of 2 contacts: Email · U redoes' (names records, not ids)."""

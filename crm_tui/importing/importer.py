@@ -225,6 +225,8 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImportError_(f"{path}: no such file")
+    if safe_files.is_database_file(path, [crm.path]):  # its binary pages would become rows and properties
+        raise ImportError_(f"{path}: that is the database itself (or one of its journal files), not a file to import")
     kind = file_kind(path)
     if kind == "vcf":
         objects = objects or ["contacts"]
@@ -726,6 +728,7 @@ class _Importer:
             Operation.id == self.result.import_id).execute()
 
     batches = 0  # batches committed
+    undo_id: int | None = None  # the import that undoes this one's rows, when it is part of a bigger one
     committed: dict  # the counts as of the last committed batch (set when the import's record is made)
 
     def _state(self) -> dict:
@@ -749,7 +752,7 @@ class _Importer:
         if not isinstance(exc, CrmError):
             return None
         reason = str(exc).split("; nothing was saved")[0].strip().rstrip(";")
-        iid = self.result.import_id
+        iid = self.undo_id or self.result.import_id
         if not c["batches"]:
             kept = f"import {iid} stopped before any row was saved"
         else:
@@ -1836,6 +1839,20 @@ def owner_alive(owner: dict | None) -> bool:
     return started is None or _process_started(pid) in (None, started)
 
 
+def still_running(crm, op) -> bool:
+    """Whether an import (or bulk change) marked running is running now: by the process it names,
+    else (written before imports named their process) by how recent its last batch is."""
+    try:
+        summary = json.loads(op.summary or "{}")
+    except ValueError:
+        return False
+    if not isinstance(summary, dict) or summary.get("status") != "running":
+        return False
+    if summary.get("owner"):
+        return owner_alive(summary["owner"])
+    return crm.journal._still_running(op)
+
+
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
@@ -1892,6 +1909,8 @@ def check_undo(crm, import_id: int) -> Operation:
         raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
     if op.undone_by:
         raise InvalidValue(f"import {import_id} was already undone (by operation {op.undone_by})")
+    if still_running(crm, op):  # undoing under a running import's feet would leave its later batches behind
+        raise InvalidValue(f"import {import_id} is still running; wait for it to finish (or cancel it), then undo it")
     # Records, values or links the import wrote and a later operation changed again are never
     # deleted or overwritten behind its back: the whole undo is refused, naming that operation.
     refusal = crm.journal.import_dependency(op.id)
