@@ -177,6 +177,8 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
         _create_empty_file(path)
     elif path.is_dir():
         raise DatabaseProblem(f"{path}: is a directory, not a database file")
+    elif not path.is_file():  # a device or a pipe: reading hangs, SQLite writes a journal beside it
+        raise DatabaseProblem(f"{path}: is not a regular file (a device, pipe or socket), not a database file")
     version, is_new = inspect_file(path)
     if readonly:
         if is_new:

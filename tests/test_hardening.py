@@ -745,3 +745,16 @@ def test_a_name_made_only_of_invisible_characters_is_refused_like_an_empty_one(c
     with Crm.open(db_path) as crm:
         assert crm.records.get("companies", int(out.split()[0])).properties["name"] == "A\u200dB"
         assert crm.records.count("companies", []) == 1
+
+
+def test_a_database_path_that_is_a_pipe_or_device_is_one_line(tmp_path):
+    """`--db /dev/null` ended in a traceback after SQLite had created /dev/null-journal; a pipe as
+    the database hung the command reading its header. Both are refused in one line, and nothing is
+    created beside them."""
+    pipe = tmp_path / "crm.db"
+    os.mkfifo(pipe)
+    done = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(pipe), "list", "contacts"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+    assert done.returncode == 2, done
+    one_line(done.stderr, "is not a regular file")
+    assert sorted(os.listdir(tmp_path)) == ["crm.db"]
