@@ -44,8 +44,6 @@ class CrmApp(KeepsRunning, App):
         # "Okoro" in one read over SSH) were all queued to the first field, gluing them together.
         Binding("tab", "focus_step(1)", "Next field", show=False, priority=True, id="app.focus_next"),
         Binding("shift+tab", "focus_step(-1)", "Previous field", show=False, priority=True, id="app.focus_previous"),
-        # Enter in a form field moves to the next field at once, for the same reason as Tab.
-        Binding("enter", "form_next", "Next field", show=False, priority=True, id="app.form_next"),
         # Undo and redo from every screen (a screen's own u, as the import history's, comes first).
         Binding("u,ctrl+z", "undo", "Undo", id="app.undo"),
         Binding("U,ctrl+y", "redo", "Redo", id="app.redo"),
@@ -229,17 +227,54 @@ class CrmApp(KeepsRunning, App):
         self._journal_step("redo")
 
     def _journal_step(self, kind: str) -> None:
+        if kind == "undo":
+            self.undo_asking(None)
+            return
+        self._journal_now(kind, None)
+
+    def undo_asking(self, op_id: int | None, done=None) -> None:
+        """Undo operation `op_id` (None: my newest change). An import is asked about first, as
+        `crm-tui import undo` asks at a terminal: its undo deletes the records it created for good
+        (after a backup) and cannot be redone; one keystroke must not do that."""
+        from .errors import CrmError
+
+        journal = self.crm.journal
+        try:
+            target = op_id
+            if target is None:
+                newest = journal._newest_own(sources.USER)
+                target = newest.id if newest is not None else None
+            info = journal.get(target) if target is not None else None
+        except CrmError as exc:
+            self.notify(str(exc).splitlines()[0], severity="warning", markup=False, timeout=8)
+            return
+        if info is None or info.kind != "import" or not info.undoable:
+            self._journal_now("undo", op_id, done)
+            return
+        from screens.modals import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._journal_now("undo", target, done)
+
+        self.push_screen(ConfirmModal(f"Undo {info.summary}? Records it created are deleted for good (a backup is "
+                                      "made first); this undo cannot be redone.", yes="Undo"), answered)
+
+    def _journal_now(self, kind: str, op_id: int | None, done=None) -> None:
         from .errors import CrmError
 
         try:
             if kind == "undo":
-                result = self.crm.journal.undo(source=sources.USER)
+                result = self.crm.journal.undo(op_id, source=sources.USER)
             else:
                 result = self.crm.journal.redo(source=sources.USER)
         except CrmError as exc:
             self.notify(str(exc).splitlines()[0], severity="warning", markup=False, timeout=8)
             return
         self.notify_undo(result, kind)
+        if done is not None:
+            done()
+            return
         screen = self.screen
         if getattr(screen, "action_refresh", None) is not None:
             self.call_later(screen.run_action, "refresh")
@@ -250,6 +285,14 @@ class CrmApp(KeepsRunning, App):
             if active.binding.id in binding_ids:
                 return self.get_key_display(active.binding)
         return None
+
+    def notify(self, message, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:
+        """Every toast (the screens' and widgets' notify come here) is cleaned of control sequences:
+        record names and labels in it come from the database, which another program may have written."""
+        from .sanitize import clean_text
+
+        message = clean_text(message) if isinstance(message, str) else message
+        super().notify(message, title=clean_text(str(title)), severity=severity, timeout=timeout, markup=markup)
 
     def notify_undo(self, result, kind: str) -> None:
         """'Undid bulk edit of 2 contacts: Email · U redoes' (names records, not ids)."""
@@ -287,22 +330,6 @@ class CrmApp(KeepsRunning, App):
             focused.action_cursor_down()
         else:
             focused.action_cursor_up()
-
-    def action_form_next(self) -> None:
-        from textual.actions import SkipAction
-        from textual.widgets import Input
-
-        from widgets.property_form import PropertyForm
-
-        focused = self.focused
-        form = next((node for node in focused.ancestors if isinstance(node, PropertyForm)), None) \
-            if isinstance(focused, Input) else None
-        if form is None:
-            raise SkipAction()
-        fields = [w for w in form.query("Input, Select") if w.id and w.id.startswith("pf-")]
-        if not fields or focused is fields[-1]:
-            raise SkipAction()  # the last field: enter submits the form
-        self.screen.focus_next()
 
     def action_help(self) -> None:
         from textual.actions import SkipAction

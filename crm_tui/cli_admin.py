@@ -22,7 +22,9 @@ def add_admin_commands(sub, common) -> None:
     p.add_argument("action", choices=["path", "show"])
     p = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (needs textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    from .cli import _bounded
+
+    p.add_argument("--port", type=_bounded("port", 1, 65535), default=8000)
     p.add_argument("--public", action="store_true",
                    help="allow a --host other than this machine (other machines can connect; the token is still needed)")
 

@@ -3,7 +3,6 @@ Only argparse here at import time (a fast `--help`)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 
@@ -22,10 +21,9 @@ def add_journal_commands(sub, common) -> None:
 
 
 def _emit(args, data, line: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    else:
-        print(line)
+    from .cli import emit  # the one printing path: cleaned text, escaped JSON
+
+    emit(args, data, line)
 
 
 def cmd_operations(crm, args) -> int:

@@ -279,19 +279,30 @@ class Registry:
         return meta
 
     def add_property(self, object_name: str, spec: dict) -> PropertyMeta:
+        return self.add_properties(object_name, [spec])[0]
+
+    def add_properties(self, object_name: str, specs: list[dict]) -> list[PropertyMeta]:
+        """New custom properties of one object, each checked as add_property checks it, with one
+        registry reload for all (an import bringing hundreds of columns)."""
         meta = self.get(object_name)
-        name = _check_name(spec.get("name"), "property name")
-        if name in meta.properties:
-            raise InvalidValue(f"{meta.name} already has a property {name!r}")
+        names: list[str] = []
         position = PropertyDef.select().where(PropertyDef.object == meta.id).count()
-        self._insert_property(meta.id, spec, position, is_custom=True)
+        for spec in specs:
+            name = _check_name(spec.get("name"), "property name")
+            if name in meta.properties or name in names:
+                raise InvalidValue(f"{meta.name} already has a property {name!r}")
+            self._insert_property(meta.id, spec, position, is_custom=True)
+            position += 1
+            names.append(name)
+        if not names:
+            return []
         self.reload()
         meta = self.objects[meta.name]
-        prop = meta.properties[name]
-        sql_type = SQL_TYPES.get(prop.type, "TEXT")
-        self.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{name}" {sql_type}')
-        self._create_indexes(meta, [prop])
-        return prop
+        props = [meta.properties[name] for name in names]
+        for prop in props:
+            self.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {SQL_TYPES.get(prop.type, "TEXT")}')
+        self._create_indexes(meta, props)
+        return props
 
     def update_property(self, object_name: str, spec: dict) -> PropertyMeta:
         """Change a property's label, group, description or options (never its type)."""

@@ -142,11 +142,19 @@ class Journal:
             why = NOT_UNDOABLE_WHY.get(op.kind, "it is not kept in history in a way an undo can reverse")
             return f"operation {op.id} ({op.kind}) cannot be undone: {why}"
         summary = self._summary(op)
-        if summary.get("status") == "running" and self._still_running(op):
+        if summary.get("status") == "running" and self._running_now(op, summary):
             return f"operation {op.id} is still running; wait for it to finish (or cancel it), then undo it"
         if op.kind == "import" and summary.get("dry_run"):
             return f"operation {op.id} was a dry run: nothing to undo"
         return None
+
+    def _running_now(self, op: Operation, summary: dict) -> bool:
+        """By the process an import names (a killed one can be undone at once), else by _still_running."""
+        if summary.get("owner"):
+            from .importing.importer import owner_alive
+
+            return owner_alive(summary["owner"])
+        return self._still_running(op)
 
     @staticmethod
     def _still_running(op: Operation) -> bool:

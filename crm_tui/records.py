@@ -14,7 +14,7 @@ from .errors import InvalidValue, NotFound
 from .importing import values as _values
 from .models import Owner, PropertyChange
 from .query import Filter, Sort, filter_expression, keyset_after, order_by
-from .sanitize import clean_line, clean_text
+from .sanitize import clean_key, clean_line, clean_text
 from .types import (
     ValueProblem, format_number, normalize_domain, now_iso, parse_boolean, parse_date, parse_datetime,
     parse_email, parse_number, parse_phone, parse_url,
@@ -82,6 +82,8 @@ class Records:
             text = (clean_line if kind == "text" else clean_text)(str(raw)).strip()
             if not text:  # the value was only escape sequences / control characters
                 raise ValueProblem("is empty after removing control characters")
+            if not text.isprintable() and not clean_key(text).strip():  # only zero-width / invisible characters
+                raise ValueProblem("has no visible characters")
             return text
         if kind == "number":
             return parse_number(raw)

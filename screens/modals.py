@@ -38,7 +38,9 @@ class ConfirmModal(ModalFooter, ModalScreen[bool]):
 
     def __init__(self, question: str, yes: str = "Delete") -> None:
         super().__init__()
-        self.question = question
+        from crm_tui.sanitize import clean_text
+
+        self.question = clean_text(question)  # names and file names in it come from users and files
         self.yes = yes
 
     def compose(self) -> ComposeResult:
@@ -87,18 +89,21 @@ class ExistingRecordModal(ModalFooter, ModalScreen[str | None]):
         super().__init__()
         from crm_tui.paging import display_value
         from crm_tui.records import DEDUPE_KEYS
+        from crm_tui.sanitize import clean_line
 
         meta = crm.registry.get(object_name)
         self.offers = offers
         key = DEDUPE_KEYS.get(meta.name, "")
         record = crm.records.get(meta.name, record_id)
         key_label = meta.properties[key].label.lower() if key in meta.properties else key
-        self.question = (f"A {meta.label.lower()} with {key_label} {record.properties.get(key)} already exists: "
-                         f"{record.display_name}.")
+        # names, labels and values come from the database: cleaned (another program may have written them)
+        self.question = clean_line(f"A {meta.label.lower()} with {key_label} {record.properties.get(key)} already exists: "
+                                   f"{record.display_name}.")
         lines = []
         for name, old, new in crm.records.changes(meta.name, record_id, values):
             prop = meta.properties[name]
-            lines.append(f"  {prop.label}: {display_value(crm, prop, old) or '(empty)'} → {display_value(crm, prop, new)}")
+            lines.append("  " + clean_line(f"{prop.label}: {display_value(crm, prop, old) or '(empty)'} → "
+                                           f"{display_value(crm, prop, new)}"))
         self.diff = ("Updating it would change:\n" + "\n".join(lines)) if lines else \
             "It already holds everything you typed: updating it changes nothing."
         words = {"open": "o opens it", "link": "l links it as it is", "update": "u updates it"}

@@ -9,8 +9,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from crm_tui import sources
-from crm_tui.errors import CrmError
 from crm_tui.sanitize import clean_line
 
 from .history import source_text, when
@@ -100,13 +98,7 @@ depends on it); U redoes the last undo. Undo and redo are operations too, and hi
         item = self.current()
         if item is None:
             return
-        try:
-            result = self.crm.journal.undo(item.id, source=sources.USER)
-        except CrmError as exc:
-            self.notify(str(exc).splitlines()[0], severity="warning", markup=False, timeout=8)
-            return
-        self.app.notify_undo(result, "undo")
-        self.reload()
+        self.app.undo_asking(item.id, done=self.reload)  # an import is asked about first
 
     def action_redo(self) -> None:
         self.app.action_redo()

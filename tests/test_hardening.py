@@ -461,3 +461,287 @@ async def test_the_app_asks_before_replacing_an_export_and_refuses_the_database(
         await pilot.pause(0.5)
         assert app.is_running
     assert contact_names(db_path) == ["Ann"]
+
+
+# -- review of the merged main: imports that are still running, and imports of a folder --------
+
+def _write_contacts(path: Path, n: int) -> None:
+    path.write_text("First Name,Email\n" + "".join(f"P{i},p{i}@run.example\n" for i in range(n)))
+
+
+def _other_program(db_path, *args) -> subprocess.CompletedProcess:
+    """Another crm-tui process on the same file (while this one runs an import)."""
+    return subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def test_an_import_still_running_cannot_be_undone_under_it(db_path, tmp_path):
+    """`crm-tui import undo ID` (and `crm-tui undo ID`) of an import whose process is still running
+    is refused: undoing it then deleted the batches so far while later batches kept coming in."""
+    from crm_tui.importing.importer import plan_import, run_import, undo_import
+
+    csv_path = tmp_path / "contacts.csv"
+    _write_contacts(csv_path, 3000)
+    refusals = []
+    with Crm.open(db_path) as crm:
+        spec = plan_import(crm, str(csv_path), ["contacts"])
+        spec.batch_size = 500
+
+        def during(progress):  # between two batches, another program tries the undo
+            if refusals or progress.rows_done < 1000:
+                return
+            import_id = crm.db.execute_sql("SELECT MAX(id) FROM operation WHERE kind = 'import'").fetchone()[0]
+            for args in (["import", "undo", str(import_id), "--yes"], ["undo", str(import_id), "--yes"]):
+                done = _other_program(db_path, *args)
+                refusals.append((done.returncode, done.stderr))
+
+        result = run_import(crm, spec, progress=during)
+    assert [code for code, _err in refusals] == [2, 2], refusals
+    assert all("still running" in err for _code, err in refusals), refusals
+    assert result.counts()["created"] == 3000
+    with Crm.open(db_path) as crm:
+        assert crm.records.count("contacts", []) == 3000  # nothing was taken away under the import
+        undo_import(crm, result.import_id)  # finished: now it can be undone
+        assert crm.records.count("contacts", []) == 0
+
+
+def test_a_folder_import_is_running_with_its_counts_and_a_stop_names_the_import_to_undo(db_path, tmp_path):
+    """An import of a folder (or a zip, or a HubSpot export) named no process, so `imports` called it
+    interrupted while it ran, its record said 0 created until the end (and for good when it was
+    killed or failed), and a stop part-way named the file's operation, which `import undo` rejects."""
+    from crm_tui.errors import DatabaseProblem
+    from crm_tui.importing import bundle
+    from crm_tui.importing.importer import list_imports, undo_import
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _write_contacts(folder / "contacts.csv", 4000)
+    seen = []
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"email": "before@example.org"})
+        pages = crm.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    with Crm.open(db_path) as crm:
+        crm.db.execute_sql(f"PRAGMA max_page_count = {pages + 200}")  # a full disk after a few batches
+        plan = bundle.plan_path(crm, str(folder))
+        for spec in plan.specs:
+            spec.batch_size = 500
+
+        def during(progress):
+            if not seen and progress.rows_done >= 500:
+                seen.append(json.loads(_other_program(db_path, "--json", "imports").stdout)[0])
+
+        with pytest.raises(DatabaseProblem) as info:
+            bundle.run_plan(crm, plan, progress=during)
+    assert seen and seen[0]["status"] == "running" and seen[0]["counts"]["created"] >= 500, seen
+    with Crm.open(db_path) as crm:
+        info_after = list_imports(crm)[0]
+        kept = crm.records.count("contacts", []) - 1
+        assert 0 < kept < 4000
+        assert info_after.counts["created"] == kept, (info_after, kept)
+        assert f"import undo {info_after.id}`" in str(info.value), str(info.value)
+        undo_import(crm, info_after.id)
+        assert crm.records.count("contacts", []) == 1
+
+
+def test_serve_port_out_of_range_is_one_line_before_anything_is_served(cli, capsys):
+    """`serve --port 99999` printed "serving on ... :99999" and then blamed the database ("a number
+    is too large for the database")."""
+    err = cli("serve", "--port", "99999", code=2)
+    one_line(err, "port 99999 is out of range")
+    assert "serving" not in err
+
+
+def test_operations_and_undo_json_escape_what_a_terminal_would_run(populated, cli):
+    """`operations --json` and `undo --json` printed json.dumps raw: a C1 control or a bidi override
+    in a name (a file written by an older version or another program) reached the terminal."""
+    with sqlite3.connect(populated) as conn:
+        conn.execute("UPDATE obj_contacts SET firstname = ? WHERE email = 'ann@acme.example'", ("Ann\x9b2J\u202eevil",))
+    out = cli("--json", "operations")
+    assert "Ann" in out and json.loads(out)
+    assert "\x9b" not in out and "\u202e" not in out, out
+    out = cli("--json", "undo", "--yes")
+    assert json.loads(out) and "\x9b" not in out and "\u202e" not in out, out
+
+
+async def test_undo_toast_shows_a_name_from_the_file_without_its_escape_sequences(db_path):
+    """The undo toast ("Undid updated <name>: ...") put the record's name on screen raw: a name with
+    an OSC 8 hyperlink or an OSC 52 clipboard write (a file written by another program or an older
+    version) reached the terminal. Every toast now goes through the one cleaning function."""
+    from crm_tui.app import CrmApp
+
+    with Crm.open(db_path) as crm:
+        ann = crm.records.create("contacts", {"firstname": "Ann", "email": "ann@example.org"}, sources.USER).id
+        crm.records.update("contacts", ann, {"jobtitle": "Roaster"}, sources.USER)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE obj_contacts SET lastname = ? WHERE id = ?", ("L\x1b]8;;http://evil.example\x1b\\ee" + OSC52, ann))
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        await pilot.press("u")
+        for _ in range(3):
+            await pilot.pause()
+        assert app.crm.records.get("contacts", ann).properties["jobtitle"] is None
+        messages = [n.message for n in list(app._notifications)]
+        assert any("Ann" in m and "Lee" in m for m in messages), messages
+        for message in messages:
+            assert_terminal_safe(message)
+        app.notify("plain \x1b[2Jtext", title="T\x9b2J")
+        await pilot.pause()
+        shown = [(n.message, n.title) for n in list(app._notifications)]
+        assert ("plain text", "T") in shown, shown
+
+
+async def test_the_existing_record_modal_shows_names_and_values_without_escape_sequences(db_path):
+    """The "already exists" modal (and its diff of what an update would change) printed the record's
+    name, labels and old values raw."""
+    from textual.widgets import Static
+
+    from crm_tui.app import CrmApp
+    from screens.modals import ExistingRecordModal
+
+    with Crm.open(db_path) as crm:
+        ann = crm.records.create("contacts", {"firstname": "Ann", "email": "ann@example.org",
+                                              "jobtitle": "Roaster"}, sources.USER).id
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE obj_contacts SET firstname = ?, jobtitle = ? WHERE id = ?",
+                     ("An\x1b]8;;http://evil.example\x1b\\n", "Roa" + OSC52 + "ster", ann))
+        conn.execute("UPDATE property_def SET label = ? WHERE name = 'jobtitle'", ("Job\x1b[2J title",))
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(ExistingRecordModal(app.crm, "contacts", ann, {"jobtitle": "Taster"}))
+        for _ in range(3):
+            await pilot.pause()
+        shown = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        assert "Ann" in shown and "Job title: Roaster → Taster" in shown, shown
+        assert_terminal_safe(shown)
+
+
+def test_a_folder_import_leaves_out_pipes_broken_links_and_the_database_itself(db_path, tmp_path):
+    """Symbolic links and special files inside a folder import: a pipe named contacts.csv would hang
+    the import, a looping or dangling link was reported as "no such file", and a link to the live
+    database was read as a CSV of binary rows. Each is left out with one line naming it."""
+    from crm_tui.importing import bundle
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _write_contacts(folder / "contacts.csv", 3)
+    os.mkfifo(folder / "pipe.csv")
+    os.symlink("loop.csv", folder / "loop.csv")
+    os.symlink(str(db_path), folder / "crm.csv")
+    os.symlink(str(folder / "contacts.csv"), folder / "again.csv")  # a link to a regular file is read
+    with Crm.open(db_path) as crm:
+        plan = bundle.plan_path(crm, str(folder))
+        try:
+            names = sorted(f.name for f in plan.files)
+            problems = "\n".join(plan.problems)
+        finally:
+            plan.close()
+    assert names == ["again.csv", "contacts.csv"], (names, problems)
+    assert "pipe.csv: not a regular file" in problems and "loop.csv: not a regular file" in problems, problems
+    assert "crm.csv: leads to the database itself" in problems, problems
+
+
+def test_a_zip_that_would_fill_the_disk_is_refused_before_anything_is_unpacked(db_path, tmp_path, monkeypatch):
+    """A zip bomb below the 4 GiB limit (a few MB of zip, gigabytes of zeros) filled the temporary
+    folder's disk, often the database's too. What its CSVs unpack to must fit, with room to spare;
+    the free space is what the system reports (here made small so the test stays small)."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    from crm_tui.importing import bundle, importer
+
+    bomb = tmp_path / "export.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("contacts.csv", "Email\n" + "a" * (8 << 20))
+    real = shutil.disk_usage
+    monkeypatch.setattr(bundle.shutil, "disk_usage",
+                        lambda p: real(p)._replace(free=bundle.ZIP_SPARE_BYTES + (4 << 20)))
+    before = set(os.listdir(tempfile.gettempdir()))
+    with Crm.open(db_path) as crm:
+        with pytest.raises(importer.ImportError_) as info:
+            bundle.plan_path(crm, str(bomb))
+    message = str(info.value)
+    assert "unpacks to 8 MiB, and" in message and "has 516 MiB free (unpacking keeps 512 MiB free)" in message and "\n" not in message, message
+    assert not [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("crm-tui-import-")]
+
+
+async def test_u_in_the_app_asks_before_undoing_an_import(db_path, tmp_path):
+    """One `u` (or ctrl+z) in the app, or enter on the operations screen, undid a whole import when
+    it was the newest change: the records it created deleted for good, and the toast offered a redo
+    that is refused. An import is asked about first (as `crm-tui import undo` asks at a terminal),
+    with the file's name cleaned; n keeps everything, y undoes it."""
+    from crm_tui.app import CrmApp
+    from crm_tui.importing.importer import plan_import, run_import
+    from screens.modals import ConfirmModal
+    from screens.operations import OperationsScreen
+
+    csv_path = tmp_path / "new\x1b[2Jpeople.csv"
+    _write_contacts(csv_path, 3)
+    with Crm.open(db_path) as crm:
+        run_import(crm, plan_import(crm, str(csv_path), ["contacts"]))
+    app = CrmApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        for keys in (["u"], ["ctrl+o", "enter"]):
+            await pilot.press(*keys)
+            for _ in range(3):
+                await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal), app.screen
+            assert "newpeople.csv" in app.screen.question and "\x1b" not in app.screen.question
+            await pilot.press("n")
+            for _ in range(3):
+                await pilot.pause()
+            assert app.crm.records.count("contacts", []) == 3
+            if isinstance(app.screen, OperationsScreen):
+                await pilot.press("escape")
+                await pilot.pause()
+        await pilot.press("u")
+        for _ in range(3):
+            await pilot.pause()
+        await pilot.press("y")
+        for _ in range(5):
+            await pilot.pause()
+        assert app.crm.records.count("contacts", []) == 0
+
+
+def test_a_folder_import_refused_for_its_error_folder_writes_nothing(cli, db_path, tmp_path):
+    """`crm-tui import FOLDER --error-dir FILE` said one line and exit 2, but left a "failed" import
+    with 0 rows in `imports` and the journal: the error folder was checked after the import's record
+    was written."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _write_contacts(folder / "contacts.csv", 3)
+    not_a_folder = tmp_path / "errors.txt"
+    not_a_folder.write_text("x")
+    err = cli("import", str(folder), "--error-dir", str(not_a_folder), code=2)
+    one_line(err, "is a file, not a folder for error files")
+    assert "no imports yet" in cli("imports")
+    with Crm.open(db_path) as crm:
+        assert crm.db.execute_sql("SELECT COUNT(*) FROM operation").fetchone()[0] == 0
+
+
+def test_importing_the_live_database_itself_is_refused(cli, populated, tmp_path):
+    """`crm-tui import crm.db` (or a link to it) read the database's binary pages as a Latin-1 CSV:
+    hundreds of junk contacts and properties named after binary 'headers'."""
+    link = tmp_path / "people.csv"
+    os.symlink(populated, link)
+    for path in (populated, link):
+        err = cli("import", str(path), code=2)
+        one_line(err, "that is the database itself")
+    assert contact_names(populated) == ["Ann"]
+
+
+def test_a_name_made_only_of_invisible_characters_is_refused_like_an_empty_one(cli, db_path):
+    """The sibling of a name made only of escape sequences: one made only of zero-width spaces (or
+    other invisible format characters) was stored, an invisible required name. Refused in one line;
+    a name with a zero-width joiner between visible letters is kept as typed."""
+    err = cli("record", "create", "companies", "name=\u200b\u200b\ufeff", "domain=zw.example", code=2)
+    one_line(err, "has no visible characters")
+    out = cli("record", "create", "companies", "name=A\u200dB", "domain=zwj.example")
+    with Crm.open(db_path) as crm:
+        assert crm.records.get("companies", int(out.split()[0])).properties["name"] == "A\u200dB"
+        assert crm.records.count("companies", []) == 1

@@ -350,7 +350,7 @@ async def test_wizard_shows_the_plan_of_a_folder_before_writing_then_imports_it(
 
 def test_fast_paths_give_what_the_full_parsers_give(crm):
     """The short-date and plain-digit shortcuts of hubspot.typed_converter against the full path
-    (records.coerce_value after the US-date rewrite), on valid and invalid cells alike."""
+    (records.coerce_value, which parses dates with values.parse_date), on valid and invalid cells alike."""
     from crm_tui.errors import InvalidValue
 
     meta = crm.registry.get("deals")
@@ -364,12 +364,12 @@ def test_fast_paths_give_what_the_full_parsers_give(crm):
         prop = meta.properties[name]
         fast = hubspot.typed_converter(crm.records.column_coercer(meta, prop), prop, dayfirst)
 
-        def full(cell, prop=prop, dayfirst=dayfirst):
+        def full(cell, prop=prop):  # records.coerce_value, under the run's dayfirst
             if cell in hubspot.NULLS:
                 return None
-            if prop.type in ("date", "datetime"):
-                cell = hubspot.us_date(cell, dayfirst) or cell
             return crm.records.coerce_value(meta, prop, cell)
+
+        crm.dayfirst = dayfirst  # as importer runs set it from the spec
 
         for cell in cells:
             try:

@@ -77,7 +77,7 @@ async def test_every_focus_stop_of_a_form_is_a_field(demo_db):
         for _ in range(16):
             focused = app.focused
             seen.append(focused)
-            assert focused.__class__.__name__ in ("Input", "Select", "SelectCurrent", "Button", "Checkbox"), focused
+            assert focused.__class__.__name__ in ("Input", "FormInput", "Select", "SelectCurrent", "Button", "Checkbox"), focused
             assert focused.region.area > 0 and focused.visible, focused
             await pilot.press("tab")
         await pilot.press("escape")
@@ -93,7 +93,7 @@ async def test_every_focus_stop_of_a_form_is_a_field(demo_db):
             await pilot.press("tab")
             await settle(pilot)
             focused = app.focused
-            assert focused.__class__.__name__ in ("Input", "Select", "Button"), focused
+            assert focused.__class__.__name__ in ("Input", "FormInput", "Select", "Button"), focused
             assert focused.region.area > 0, focused
 
 

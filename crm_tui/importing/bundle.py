@@ -20,6 +20,7 @@ import json
 import os
 from itertools import compress
 from operator import itemgetter
+import shutil
 import tempfile
 import threading
 import zipfile
@@ -29,11 +30,12 @@ from .. import sources
 from ..errors import CrmError
 from ..models import Operation, Owner
 from ..sanitize import clean_line
-from . import csvread, hubspot, importer, mapping
+from . import columns, csvread, hubspot, importer, mapping
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}
 MAX_ZIP_BYTES = 4 << 30  # a zip that unpacks to more than this is refused (a zip bomb)
+ZIP_SPARE_BYTES = 512 << 20  # and one whose CSVs would leave less than this free in the temporary folder
 
 
 def object_rank(crm, name: str) -> int:
@@ -101,8 +103,14 @@ def is_bundle(path: str) -> bool:
                                    and not path.lower().endswith(CSV_ENDINGS))
 
 
-def _members(path: str) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirectory | None, list[str]]:
-    """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems."""
+def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirectory | None, list[str]]:
+    """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems.
+    In a folder, a name that is no regular file (a pipe, a device, a dangling or looping link) or
+    that leads to the database itself is left out with one line: reading it would hang or be nonsense."""
+    import stat
+
+    from ..safe_files import is_database_file
+
     problems: list[str] = []
     if os.path.isdir(path):
         found = []
@@ -114,9 +122,19 @@ def _members(path: str) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirect
                 if name.startswith("."):
                     continue
                 if name.lower().endswith(CSV_ENDINGS) and ".errors-" not in name:
-                    found.append((shown, full))
+                    try:
+                        regular = stat.S_ISREG(os.stat(full).st_mode)  # follows a link
+                    except (OSError, RuntimeError):
+                        regular = False
+                    if not regular:
+                        problems.append(f"{clean_line(shown)}: not a regular file (a pipe, a device or a broken "
+                                        "link), left out")
+                    elif is_database_file(full, protect):
+                        problems.append(f"{clean_line(shown)}: leads to the database itself, left out")
+                    else:
+                        found.append((shown, full))
                 elif ".errors-" not in name:
-                    problems.append(f"{shown}: not a CSV file, left out")
+                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
         return found, None, problems
     tmp = tempfile.TemporaryDirectory(prefix="crm-tui-import-")
     found = []
@@ -125,13 +143,22 @@ def _members(path: str) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirect
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
                 raise importer.ImportError_(f"{path}: unpacks to more than {MAX_ZIP_BYTES >> 30} GiB; unpack it first")
+            # a zip bomb below that limit must not fill the disk the database lives on: the CSVs it
+            # unpacks (zipfile never gives more than a member's stated size) must fit with room to spare
+            wanted = sum(i.file_size for i in infos if i.filename.lower().endswith(CSV_ENDINGS))
+            free = shutil.disk_usage(tmp.name).free
+            if wanted > free - ZIP_SPARE_BYTES:
+                raise importer.ImportError_(
+                    f"{path}: unpacks to {wanted / 2**20:,.0f} MiB, and {os.path.dirname(tmp.name)} has "
+                    f"{max(free, 0) / 2**20:,.0f} MiB free (unpacking keeps {ZIP_SPARE_BYTES >> 20} MiB free); "
+                    "free some space or unpack it first")
             for n, info in enumerate(sorted(infos, key=lambda i: i.filename)):
                 base = os.path.basename(info.filename)
                 if not base or base.startswith(".") or info.filename.startswith("__MACOSX/"):
                     continue
                 shown = f"{os.path.basename(path)}:{info.filename}"
                 if not base.lower().endswith(CSV_ENDINGS):
-                    problems.append(f"{shown}: not a CSV file, left out")
+                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
                     continue
                 target = os.path.join(tmp.name, f"{n:04d}-{base}")  # never a path from the zip itself
                 with zf.open(info) as src, open(target, "wb") as dst:
@@ -155,7 +182,7 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
     if not os.path.exists(path):
         raise importer.ImportError_(f"{path}: no such file or folder")
     if is_bundle(path):
-        members, tmp, problems = _members(path)
+        members, tmp, problems = _members(path, protect=[crm.path])
     else:
         members, tmp, problems = [(os.path.basename(path), path)], None, []
     plan = BundlePlan(path, [], problems=problems, _tmp=tmp)
@@ -289,6 +316,7 @@ class _FileImporter(importer._Importer):
         super().__init__(crm, spec, progress, cancel, dry_run)
         self.errors = _HeldErrors(spec, self.errors.directory)
         self.owners = owners
+        self.undo_id = owners.import_id  # a file stopped part-way is undone with the whole import
         self.owner_props: list[tuple[str, str]] = []
         self.final = False
         self._fast = False  # _plan_fast(), worked out on the first row
@@ -334,6 +362,83 @@ class _FileImporter(importer._Importer):
         cells_of = itemgetter(*headers) if len(headers) > 1 else (lambda row: (row[headers[0]],))
         return spec.objects[0], cells_of, [p[1] for p in props], [p[2] for p in props], id_header, refs
 
+    def _columns_plan(self):
+        """For a file _plan_fast serves, read as lists (csvread in header order): (object, [(cell
+        index, column check, property name)], Record ID index, [(index, other object, primary)],
+        headers); None otherwise (the file is read row by row)."""
+        fast = self._fast
+        if fast is False:
+            fast = self._fast = self._plan_fast() if self._plan_cache is not None else None
+        if fast is None or self.spec.kind != "csv" or self._watch:
+            return None
+        obj, _cells_of, convs, pnames, id_header, refs = fast
+        headers = csvread.open_csv(self.spec.path, encoding=self.spec.encoding, delimiter=self.spec.delimiter).headers
+        at = {h: i for i, h in enumerate(headers)}
+        meta = self.reg.get(obj)
+        prop_headers = [item[6] for item in self._plan_cache if item[1] == "prop"]
+        wanted = prop_headers + ([id_header] if id_header else []) + [h for h, _o, _p in refs]
+        if any(h not in at for h in wanted) or len(prop_headers) != len(pnames):
+            return None
+        props = [(at[h], columns.column_check(meta.properties[p].type if meta.properties[p].type != "user" else "",
+                                              conv), p)
+                 for h, conv, p in zip(prop_headers, convs, pnames)]
+        return (obj, props, at[id_header] if id_header else None, [(at[h], o, p) for h, o, p in refs], headers)
+
+    def _source(self):
+        self._by_columns = self._columns_plan()
+        return importer._rows(self.spec, lists=True) if self._by_columns else super()._source()
+
+    @property
+    def _parse_chunk(self):
+        return self._parse_columns if getattr(self, "_by_columns", None) else None
+
+    def _parse_columns(self, chunk: list) -> list:
+        """_parse for a chunk of rows read as lists, a column at a time (see columns.py); a row with
+        a cell refused, or with nothing to import, goes the general way, which reports it."""
+        obj, props, id_at, refs, headers = self._by_columns
+        out: list = [None] * len(chunk)
+        lines, rows, where = [], [], []
+        for n, (line, cells) in enumerate(chunk):
+            if isinstance(cells, list):
+                lines.append(line)
+                rows.append(cells)
+                where.append(n)
+            else:  # a record csvread could not read (BrokenRow)
+                out[n] = importer._Importer._parse(self, line, cells)
+        if not rows:
+            return out
+        cols = list(zip(*rows))
+        converted, refused, gaps = [], set(), False
+        for at, check, _name in props:
+            values, bad, holes = check(cols[at])
+            converted.append(values)
+            if bad:
+                refused.update(bad)
+            gaps = gaps or holes
+        names = [name for _at, _check, name in props]
+        filled = itemgetter(*[at for at, _check, _name in props]) if len(props) > 1 \
+            else (lambda cells, at=props[0][0]: (cells[at],))
+        Row, Rec, split = importer._Row, importer._Rec, mapping.split_list
+        for r, (line, cells, vals) in enumerate(zip(lines, rows, zip(*converted))):
+            if r in refused:
+                out[where[r]] = importer._Importer._parse(self, line, dict(zip(headers, cells)))
+                continue
+            values = dict(compress(zip(names, vals), filled(cells)))  # the filled cells' values, in C
+            if gaps and None in values.values():  # a null word ('N/A') in a typed column: no value
+                values = {k: v for k, v in values.items() if v is not None}
+            ext_id = cells[id_at] if id_at is not None else None
+            out_refs = []
+            for at, other, primary in refs:
+                cell = cells[at]
+                if cell:
+                    ids = [cell] if cell.isdigit() else split(cell.replace(",", ";"))
+                    out_refs.append((obj, other, ids, primary, None, headers[at]))
+            if not values and not ext_id and not out_refs:
+                out[where[r]] = importer._Importer._parse(self, line, dict(zip(headers, cells)))
+                continue
+            out[where[r]] = (line, Row(line, {obj: Rec(obj, values, ext_id=ext_id or None)}, out_refs, [], []), [])
+        return out
+
     def _parse(self, line: int, row: dict):
         """importer._Importer._parse for the common HubSpot row, without its general per-cell
         dispatch (a 300-column export spends most of its time here); a row with a cell that does
@@ -375,6 +480,13 @@ class _FileImporter(importer._Importer):
                         rec.values[name] = self.owners.id_for(value)
         return super()._match(rows)
 
+    def _finish(self, status: str, failed: int | None = None) -> None:
+        """The file's record, and the whole import's counts with it (in the batch's transaction: a
+        killed or failed import's record holds what its committed batches wrote)."""
+        super()._finish(status, failed)
+        if self.owners.import_id is not None:
+            refresh_counts(self.owners.import_id)
+
     def _resolve_deferred(self, bop) -> None:
         if self.final:  # links to records of later files wait for them
             super()._resolve_deferred(bop)
@@ -391,6 +503,33 @@ class _FileImporter(importer._Importer):
         self.result.failed = len(self.errors.failed_lines)
         if not self.dry_run:
             self._finish("cancelled" if self.result.cancelled else "done")
+
+
+def file_counts(import_id: int) -> dict:
+    """The counts of an import's files as their records hold them (each updated with its batches)."""
+    total: dict = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "linked": 0, "failed": 0,
+                   "link_problems": 0, "created_by_object": {}, "updated_by_object": {}}
+    for (text,) in Operation.select(Operation.summary).where(
+            (Operation.parent == import_id) & (Operation.kind == "import_file")).tuples():
+        try:
+            c = json.loads(text or "{}").get("counts") or {}
+        except (ValueError, AttributeError):
+            continue
+        for k in ("rows", "created", "updated", "unchanged", "linked", "failed", "link_problems"):
+            total[k] += int(c.get(k) or 0)
+        for k in ("created_by_object", "updated_by_object"):
+            for obj, n in (c.get(k) or {}).items():
+                total[k][obj] = total[k].get(obj, 0) + int(n)
+    return total
+
+
+def refresh_counts(import_id: int) -> None:
+    op = Operation.get_or_none(Operation.id == import_id)
+    if op is None:
+        return
+    summary = json.loads(op.summary or "{}")
+    summary["counts"] = file_counts(import_id)
+    Operation.update(summary=json.dumps(summary)).where(Operation.id == import_id).execute()
 
 
 @dataclass
@@ -479,13 +618,16 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
     def summary(status: str) -> dict:
         objects = list(dict.fromkeys(o for s in specs for o in s.objects))
         return {"file": result.path, "files": names, "objects": objects, "status": status,
-                "counts": result.counts(), "dry_run": dry_run, "id_source": hubspot.SOURCE,
+                "counts": file_counts(result.import_id) if result.import_id else result.counts(),
+                "dry_run": dry_run, "id_source": hubspot.SOURCE, "owner": importer._owner(),
                 "error_file": next((r.error_file for _n, r in result.files if r.error_file), None),
                 "owners_created": [i for i, _n in owners.created],
                 "properties_created": [[p.object, p.name] for p in created]}
 
     owners = _OwnerBook(crm)
     created: list[hubspot.NewProperty] = []
+    for spec in specs:  # a refused error folder is one line before the import's record is written
+        importer.error_directory(spec)
 
     def go() -> None:
         nonlocal created

@@ -14,9 +14,9 @@ What a file written by a spreadsheet, an export or a hand throws at us:
   header (dropped when empty, else named "Column 7");
 - short rows (missing cells are empty), long rows (extra cells dropped, with a warning), blank rows
   (skipped), NUL bytes (removed), control characters and escape sequences (removed).
-Every cell is stripped of surrounding whitespace; a cell that only says `null`, `None` or
-`[not provided]` (as exports write an empty value) is empty; the `'` that an export puts before a
-cell a spreadsheet would run as a formula (`'=1+2`) is taken off again.
+Every cell is stripped of surrounding whitespace; the `'` that an export puts before a cell a
+spreadsheet would run as a formula (`'=1+2`) is taken off again. (Cells that only say `null`,
+`None` or `[not provided]` are made empty by the importer: NULL_WORDS.)
 """
 
 from __future__ import annotations
@@ -179,6 +179,12 @@ class CsvSource:
         """(line, row) for each non-blank record after the header."""
         return self._rows(nul_filter=self._holds_nul)
 
+    def lists(self) -> Iterator[tuple[int, list[str] | BrokenRow]]:
+        """As iterating, with each row a list of its cells in `headers` order instead of a dict
+        (a wide file's rows are read a column at a time: no dict of 300 cells per row); a record
+        that could not be read is still a BrokenRow."""
+        return self._rows(nul_filter=self._holds_nul, as_lists=True)
+
     @functools.cached_property
     def _holds_nul(self) -> bool:
         """Whether the file has NUL bytes, which the csv module refuses (a scan of the file, made
@@ -189,8 +195,8 @@ class CsvSource:
                     return True
         return False
 
-    def _rows(self, nul_filter: bool) -> Iterator[tuple[int, Row]]:
-        pairs = list(zip(self.headers, self._columns))
+    def _rows(self, nul_filter: bool, as_lists: bool = False) -> Iterator[tuple[int, Row]]:
+        headers, columns = self.headers, self._columns
         width, watched = self._width, self._watched
         long_rows, first_long_row = 0, 0
         with self._open() as f:
@@ -214,11 +220,11 @@ class CsvSource:
                 joined = "".join(cells)
                 if not joined.isprintable():  # tabs, newlines or control characters somewhere
                     cells = [clean_text(cell) for cell in cells]
-                if "ull" in joined or "ULL" in joined or "one" in joined or "ONE" in joined or "provided" in joined:
-                    cells = [cell if cell.strip().casefold() not in NULL_WORDS else "" for cell in cells]
-                if "'" in joined:  # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
+                if "'=" in joined or "'+" in joined or "'-" in joined or "'@" in joined:
+                    # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
                     cells = [cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell for cell in cells]
-                yield line, {name: cells[i].strip() for name, i in pairs}
+                cells = [cells[i].strip() for i in columns]
+                yield line, (cells if as_lists else dict(zip(headers, cells)))
         if long_rows:
             self._warn(f"{long_rows} row(s) have more cells than there are headers (first on line "
                        f"{first_long_row}); the extra cells were ignored.")

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date as _date
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from . import mapping
+from . import infer, mapping
 from .importer import ImportSpec
+from .values import parse_short_date
 
 SOURCE = "hubspot"  # the id_source of HubSpot Record IDs (ExternalId.source_system)
 
@@ -239,75 +239,10 @@ class FileFacts:
     owner_columns: list[str] = field(default_factory=list)  # headers of owner columns
 
 
-def _property_name(label: str, taken: set[str]) -> str:
-    ascii_ = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^a-z0-9]+", "_", ascii_.lower()).strip("_")[:50] or "property"
-    if not base[0].isalpha():
-        base = "p_" + base
-    from ..engine import RESERVED_NAMES
-
-    name, n = base, 2
-    while name in taken or name in RESERVED_NAMES:
-        name, n = f"{base}_{n}", n + 1
-    taken.add(name)
-    return name
-
-
-_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp][Mm]))?)?")
 NULLS = {"null", "NULL", "(null)", "#N/A", "N/A"}
 
 
-def us_date(cell: str, dayfirst: bool = False) -> str | None:
-    """'5/7/24 10:26' -> '2024-05-07 10:26:00' (month first, as HubSpot's US export writes it; day
-    first with `dayfirst`); None when the cell is not such a date."""
-    m = _US_DATE.fullmatch(cell.strip())
-    if not m:
-        return None
-    month, day, year = int(m[1]), int(m[2]), int(m[3])
-    if dayfirst:
-        month, day = day, month
-    if year < 100:
-        year += 2000 if year < 70 else 1900
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    text = f"{year:04d}-{month:02d}-{day:02d}"
-    if m[4] is not None:
-        hour = int(m[4])
-        if m[7]:
-            hour = hour % 12 + (12 if m[7].lower() == "pm" else 0)
-        text += f" {hour:02d}:{m[5]}:{m[6] or '00'}"
-    return text
-
-
-def _guess_type(values: Iterable[str]) -> str:
-    """number when every sample value is a number (no leading zero: postal codes stay text),
-    datetime when every one is a date, else text (textarea with line breaks)."""
-    from .values import parse_datetime, parse_number
-
-    kinds = set()
-    for v in values:
-        if v in NULLS:
-            continue
-        if "\n" in v:
-            return "textarea"
-        try:
-            if not (len(v) > 1 and v[0] == "0" and v[1].isdigit()):
-                parse_number(v)
-                kinds.add("number")
-                continue
-        except ValueError:
-            pass
-        try:
-            parse_datetime(us_date(v) or v)
-            kinds.add("datetime")
-            continue
-        except ValueError:
-            pass
-        return "text"
-    return kinds.pop() if len(kinds) == 1 else "text"
-
-
-SAMPLE_ROWS = 2000  # rows read to type a new property
+SAMPLE_ROWS = infer.SAMPLE_ROWS  # rows read to type a new property
 BATCH_CELLS = 1_500_000  # cells per import batch (two batches are in memory at once: the one written, the next)
 _TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b")  # digits, never a number
 
@@ -366,8 +301,9 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
                 if sample is None:
                     sample = [row for _line, row in _head(source, SAMPLE_ROWS)]
                 values = [v for row in sample if (v := row.get(header, ""))]
-                name = _property_name(e, taken)
-                kind = "text" if _TEXT_WORDS.search(e) else _guess_type(values)
+                name = infer.property_name(e, taken)
+                taken.add(name)
+                kind = "text" if _TEXT_WORDS.search(e) else _new_type(values)
                 prop = NewProperty(meta.name, name, _clean_label(e), kind, header)
                 new_props[(meta.name, name)] = prop
                 target = name
@@ -383,6 +319,12 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
     spec.facts = facts
     spec.two_object = bool(found.segments)
     return spec
+
+
+def _new_type(cells: Iterable[str]) -> str:
+    """The type of a new property (infer.infer_type, month-first dates as HubSpot's US export
+    writes them), HubSpot's empty words ('null', 'N/A'...) left out."""
+    return infer.infer_type(cell for cell in cells if cell not in NULLS)
 
 
 def _clean_label(text: str) -> str:
@@ -421,40 +363,23 @@ def guess_object(crm, found: HubSpotFile) -> str:
 
 def ensure_properties(crm, props: Iterable[NewProperty]) -> list[NewProperty]:
     """Create the properties an import needs that do not exist yet (custom, not indexed: hundreds of
-    imported columns must not slow every insert), in one registry reload. Returns those created."""
-    from ..engine import _check_name
-    from ..models import PropertyDef
-    from ..types import SQL_TYPES, TYPES
-
+    imported columns must not slow every insert), with the registry's add_properties (one reload
+    per object). Returns those created."""
     reg = crm.registry
     wanted: dict[tuple[str, str], NewProperty] = {}
     for prop in props:  # two files adding one column to an object make one property (text if they disagree)
         first = wanted.setdefault((prop.object, prop.name), prop)
         if first.type != prop.type:
             first.type = "text"
-    created = []
-    rows = []
-    positions: dict[int, int] = {}
+    by_object: dict[str, list[NewProperty]] = {}
     for prop in wanted.values():
-        meta = reg.get(prop.object)
-        if prop.name in meta.properties:
-            continue
-        _check_name(prop.name, "property name")
-        if prop.type not in TYPES:
-            raise ValueError(f"unexpected property type {prop.type!r}")
-        if meta.id not in positions:
-            positions[meta.id] = PropertyDef.select().where(PropertyDef.object == meta.id).count()
-        rows.append({"object": meta.id, "name": prop.name, "label": prop.label, "type": prop.type,
-                     "group_name": "Imported from HubSpot", "description": "", "options": "[]", "options_from": None,
-                     "required": False, "unique": False, "indexed": False, "read_only": False, "is_custom": True,
-                     "position": positions[meta.id]})
-        positions[meta.id] += 1
-        crm.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {SQL_TYPES.get(prop.type, "TEXT")}')
-        created.append(prop)
-    for start in range(0, len(rows), 50):  # one statement per 50 properties, not one each
-        PropertyDef.insert_many(rows[start:start + 50]).execute()
-    if created:
-        reg.reload()
+        if prop.name not in reg.get(prop.object).properties:
+            by_object.setdefault(prop.object, []).append(prop)
+    created = []
+    for obj, new in by_object.items():
+        reg.add_properties(obj, [{"name": p.name, "label": p.label, "type": p.type, "indexed": False,
+                                  "group": "Imported from HubSpot"} for p in new])
+        created += new
     return created
 
 
@@ -478,18 +403,18 @@ def owner_converter(crm, meta, prop, names: dict[str, int]):
 
 
 DATE_MEMO = 4096  # dates remembered per column
-_SHORT_US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d\d)(?: (\d{1,2}):(\d\d))?")  # a spreadsheet's 5/7/24 10:26
 
 
 def typed_converter(conv, prop, dayfirst: bool = False):
-    """Dates month first (HubSpot's export locale) and `null` cells as empty, for typed columns.
+    """Dates month first (HubSpot's export locale; day first with `dayfirst`, which is the run's
+    crm.dayfirst) and `null` cells as empty, for typed columns.
 
-    The common cells skip the general parsers: a short US date ('5/7/24 10:26') and, in number
-    columns, plain digits give exactly what the full path gives (tests/test_import_hubspot.py
-    checks both paths agree); anything else goes the full way, with its error message."""
+    The common cells skip the general parsers: a short date ('5/7/24 10:26', values.parse_short_date)
+    and, in number columns, plain digits give exactly what the full path gives
+    (tests/test_import_hubspot.py checks both paths agree); anything else goes the full way, with
+    its error message."""
     if prop.type in ("date", "datetime"):
         with_time = prop.type == "datetime"
-        fast = _SHORT_US.fullmatch
         seen: dict[str, str] = {}  # a column's dates repeat (one value per day): each is parsed once
 
         def convert(raw: str):
@@ -502,25 +427,12 @@ def typed_converter(conv, prop, dayfirst: bool = False):
             return value
 
         def parse(raw: str):
-            m = fast(raw)
-            if m is not None:
-                month, day, year = int(m[1]), int(m[2]), int(m[3])
-                if dayfirst:
-                    month, day = day, month
-                year += 2000 if year < 70 else 1900
-                hour, minute = (int(m[4]), int(m[5])) if m[4] is not None else (0, 0)
-                if month <= 12 and hour <= 23 and minute <= 59:
-                    try:
-                        _date(year, month, day)
-                    except ValueError:
-                        pass  # the full path says what is wrong
-                    else:
-                        if with_time:
-                            return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00.000000Z"
-                        return f"{year:04d}-{month:02d}-{day:02d}"
+            value = parse_short_date(raw, dayfirst=dayfirst, with_time=with_time)
+            if value is not None:
+                return value
             if raw in NULLS:
                 return None
-            return conv(us_date(raw, dayfirst) or raw)
+            return conv(raw)
         return convert
     if prop.type in ("text", "textarea"):
         return conv

@@ -114,6 +114,7 @@ class ImportSpec:
     error_dir: str | None = None
     strict: bool = False  # a bad cell refuses its whole row; a dropdown value the property lacks is refused
     dayfirst_columns: list[str] = field(default_factory=list)  # date columns whose values are day first
+    null_columns: list[str] = field(default_factory=list)  # text columns where `null`, `None`... mean empty
 
 
 @dataclass
@@ -224,6 +225,8 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImportError_(f"{path}: no such file")
+    if safe_files.is_database_file(path, [crm.path]):  # its binary pages would become rows and properties
+        raise ImportError_(f"{path}: that is the database itself (or one of its journal files), not a file to import")
     kind = file_kind(path)
     if kind == "vcf":
         objects = objects or ["contacts"]
@@ -319,6 +322,9 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
                 col.object, col.target = main.name, f"{NEW_PREFIX}{name}:{infer.infer_type(cells, dayfirst=dayfirst)}"
         if cells and infer.dates_day_first(cells):
             spec.dayfirst_columns.append(col.header)
+        if any(len(c) <= 16 and c.casefold() in csvread.NULL_WORDS for c in cells):
+            spec.null_columns.append(col.header)  # checked per cell in these columns only (typed ones
+            # meet a null word in _rescue, off the fast path)
 
 
 RESERVED_PROPERTY_NAMES = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op", "object",
@@ -497,7 +503,7 @@ def spec_to_json(spec: ImportSpec) -> dict:
 
 # ------------------------------------------------------------------------------------------ rows
 
-def _rows(spec: ImportSpec) -> Iterator[tuple[int, dict]]:
+def _rows(spec: ImportSpec, lists: bool = False) -> Iterator[tuple[int, dict]]:
     if spec.kind == "vcf":
         problems: list[str] = []
         with open(spec.path, "rb") as stream:
@@ -508,7 +514,7 @@ def _rows(spec: ImportSpec) -> Iterator[tuple[int, dict]]:
         spec.warnings.extend(p for p in problems if p not in spec.warnings)
         return
     source = csvread.open_csv(spec.path, encoding=spec.encoding, delimiter=spec.delimiter)
-    yield from source
+    yield from (source.lists() if lists else source)  # lists: cells in source.headers order
     spec.warnings.extend(w for w in source.warnings if w not in spec.warnings)
 
 
@@ -722,6 +728,7 @@ class _Importer:
             Operation.id == self.result.import_id).execute()
 
     batches = 0  # batches committed
+    undo_id: int | None = None  # the import that undoes this one's rows, when it is part of a bigger one
     committed: dict  # the counts as of the last committed batch (set when the import's record is made)
 
     def _state(self) -> dict:
@@ -745,7 +752,7 @@ class _Importer:
         if not isinstance(exc, CrmError):
             return None
         reason = str(exc).split("; nothing was saved")[0].strip().rstrip(";")
-        iid = self.result.import_id
+        iid = self.undo_id or self.result.import_id
         if not c["batches"]:
             kept = f"import {iid} stopped before any row was saved"
         else:
@@ -788,8 +795,9 @@ class _Importer:
         # cells are read and checked one batch ahead by a helper thread (see parse_ahead), which
         # closes its own database connection if a check opened one (an owner looked up by name)
         size = self.spec.batch_size
-        self._ahead = ParseAhead(_rows(self.spec), self._parse, size, on_exit=crm.db.close,
-                                 first_batch_size=FIRST_BATCH if size > FIRST_BATCH else size, finish=_Parsed.of)
+        self._ahead = ParseAhead(self._source(), self._parse, size, on_exit=crm.db.close,
+                                 first_batch_size=FIRST_BATCH if size > FIRST_BATCH else size, finish=_Parsed.of,
+                                 parse_chunk=self._parse_chunk)
         crm.sqlite_only = self._ahead.window
         try:
             for parsed in self._ahead:
@@ -810,6 +818,12 @@ class _Importer:
             self.spec.warnings.append(f"column {header!r} was skipped as empty in the first rows, but line {line} "
                                       "has a value in it: map it and import the file again to bring those in")
         self._report(done, max(total, done), started)
+
+    _parse_chunk = None  # a subclass's parse of several rows at once (bundle: a wide file a column at a time)
+
+    def _source(self):
+        """(line, row) of the file, as _parse (or _parse_chunk) takes them."""
+        return _rows(self.spec)
 
     def _make_properties(self) -> None:
         """The custom properties planned for unknown columns ("@new:name:type"), made in one
@@ -907,6 +921,8 @@ class _Importer:
                 conv = self.crm.records.column_coercer(meta, prop)
             else:
                 conv = (lambda m, p: (lambda raw: self.crm.records.coerce_value(m, p, raw)))(meta, prop)
+            if prop is not None and prop.type in ("text", "textarea") and col.header in self.spec.null_columns:
+                conv = _null_aware(conv)
             plan.append((col, kind, meta, prop, vmap, conv, col.header, col.object, prop.name if prop is not None else None))
         return plan
 
@@ -1202,11 +1218,11 @@ class _Importer:
         found: dict[str, int] = {}
         if not ext_ids or self.spec.id_source == LOCAL:
             return found
-        for start in range(0, len(ext_ids), 900):
-            for ext, rid in ExternalId.select(ExternalId.external_id, ExternalId.record_id).where(
-                    (ExternalId.object == obj) & (ExternalId.source_system == self.spec.id_source)
-                    & ExternalId.external_id.in_(ext_ids[start:start + 900])).tuples():
-                found[ext] = rid
+        # one statement for the batch (Peewee took half the time writing IN lists of 900 values)
+        for ext, rid in _in_rows(self.crm, "external_id, record_id", f'FROM "{ExternalId._meta.table_name}" '
+                                 "WHERE object = ? AND source_system = ? AND external_id IN {values}", ext_ids,
+                                 (obj, self.spec.id_source)):
+            found[ext] = rid
         return found
 
     def _write(self, bop, rows: list[_Row]) -> None:
@@ -1697,6 +1713,18 @@ def _second_key(obj: str, values: dict) -> tuple | None:
     return None
 
 
+def _null_aware(conv):
+    """A text column's check that reads `null`, `None`, `[not provided]` as empty (columns whose
+    sample holds such words: HubSpot re-saved by a spreadsheet, database dumps)."""
+    nulls = csvread.NULL_WORDS
+
+    def coerce(raw):
+        if len(raw) <= 16 and raw.strip().casefold() in nulls:
+            return None
+        return conv(raw)
+    return coerce
+
+
 def _day_first_coercer(meta, prop):
     """records.coerce_value for a date column whose values are day first (whatever the import's
     setting): 16/01/2024 and 3/2/24 read as the 16th of January and the 3rd of February."""
@@ -1811,6 +1839,20 @@ def owner_alive(owner: dict | None) -> bool:
     return started is None or _process_started(pid) in (None, started)
 
 
+def still_running(crm, op) -> bool:
+    """Whether an import (or bulk change) marked running is running now: by the process it names,
+    else (written before imports named their process) by how recent its last batch is."""
+    try:
+        summary = json.loads(op.summary or "{}")
+    except ValueError:
+        return False
+    if not isinstance(summary, dict) or summary.get("status") != "running":
+        return False
+    if summary.get("owner"):
+        return owner_alive(summary["owner"])
+    return crm.journal._still_running(op)
+
+
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
@@ -1867,6 +1909,8 @@ def check_undo(crm, import_id: int) -> Operation:
         raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
     if op.undone_by:
         raise InvalidValue(f"import {import_id} was already undone (by operation {op.undone_by})")
+    if still_running(crm, op):  # undoing under a running import's feet would leave its later batches behind
+        raise InvalidValue(f"import {import_id} is still running; wait for it to finish (or cancel it), then undo it")
     # Records, values or links the import wrote and a later operation changed again are never
     # deleted or overwritten behind its back: the whole undo is refused, naming that operation.
     refusal = crm.journal.import_dependency(op.id)

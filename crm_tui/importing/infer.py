@@ -82,12 +82,15 @@ _CYRILLIC = str.maketrans({
 def property_name(header: str, taken: Iterable[str]) -> str:
     """An internal name for a new property from a column title: 'Connected On' -> 'connected_on';
     accents dropped, Cyrillic transliterated ('Отчество' -> 'otchestvo'); a title without such
-    letters (Greek, CJK...) gives 'column'; never one of `taken`."""
+    letters (Greek, CJK...) gives 'column'; never one of `taken` nor a name the engine reserves
+    ('id', 'createdate'...)."""
+    from ..engine import RESERVED_NAMES
+
     text = unicodedata.normalize("NFKD", header.lower().translate(_CYRILLIC)).encode("ascii", "ignore").decode()
     base = _NAME_JUNK.sub("_", text).strip("_")[:50]
     if not base or not base[0].isalpha():
         base = ("column_" + base) if base else "column"
-    taken = set(taken)
+    taken = set(taken) | RESERVED_NAMES
     name, n = base, 2
     while name in taken:
         name, n = f"{base}_{n}", n + 1

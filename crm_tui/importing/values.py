@@ -204,10 +204,40 @@ def _day_parts(s: str, dayfirst: bool, original: str) -> tuple[int, int, int]:
         if month > 12:
             hint = "month first" if dayfirst else "day first"
             raise ValueError(f"{_shown(original)}: month {month} does not exist (is the date {hint}?)")
-        return year + (1900 if year >= 69 else 2000), month, day
+        return full_year(year), month, day
     if not s:
         raise ValueError("empty value is not a date")
     raise ValueError(f"{_shown(original)} is not a date (expected e.g. 2026-02-25)")
+
+
+def full_year(year: int) -> int:
+    """A two-digit year as strptime's %y reads it: 69-99 -> 19xx, 00-68 -> 20xx."""
+    return year + (1900 if year >= 69 else 2000)
+
+
+_SHORT_US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d\d)(?: (\d{1,2}):(\d\d))?")  # a spreadsheet's 5/7/24 10:26
+
+
+def parse_short_date(text: str, *, dayfirst: bool = False, with_time: bool = False) -> str | None:
+    """The common cell of a spreadsheet re-save ('5/7/24', '5/7/24 10:26') as parse_date (or, with
+    `with_time`, parse_datetime) gives it, without their general matching; None for any other text
+    or an impossible date (the full parsers then say what is wrong)."""
+    m = _SHORT_US.fullmatch(text)
+    if m is None:
+        return None
+    month, day, year = int(m[1]), int(m[2]), full_year(int(m[3]))
+    if dayfirst:
+        month, day = day, month
+    hour, minute = (int(m[4]), int(m[5])) if m[4] is not None else (0, 0)
+    if month > 12 or hour > 23 or minute > 59:
+        return None
+    try:
+        date(year, month, day)
+    except ValueError:
+        return None
+    if with_time:
+        return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00.000000Z"
+    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def _iso_day(year: int, month: int, day: int, original: str) -> str:
