@@ -126,8 +126,11 @@ class Activities:
         meta = self.crm.registry.get(ref[0])
         rid = int(ref[1])
         streams = []
+        linked = self.crm.assoc.counts(ref)  # kept link counts: no query for a type never linked
         for name in types or self.activity_objects():
             act = self.crm.registry.get(name)
+            if not linked.get(act.name):
+                continue
             model = act.model
             q = (model.select().join(Association, on=((Association.to_id == model.id) & (Association.to_object == act.id)))
                  .where((Association.from_object == meta.id) & (Association.from_id == rid) & model.deleted_at.is_null(True)))

@@ -869,12 +869,15 @@ class Associations:
                 .where((AssociationCount.from_object == meta.id) & (AssociationCount.from_id == rid)).tuples())
         return {self.crm.registry.by_id[obj].name: n for obj, n in rows if n > 0}
 
-    def groups(self, ref, *, per_group: int | None = 100) -> list[LinkGroup]:
+    def groups(self, ref, *, per_group: int | None = 100, objects=None) -> list[LinkGroup]:
         """A record's links grouped by object: counts, and up to `per_group` items (primary first)
-        with names, labels and primary flags. Costs 2 + 2 x (objects linked) queries."""
+        with names, labels and primary flags. Costs 2 + 2 x (objects linked) queries. `objects`
+        (names) keeps only those groups: the sidebar does not read a record's 10,000 activity links."""
         meta, rid = self._meta(ref[0]), int(ref[1])
+        wanted = None if objects is None else {self._meta(name).id for name in objects}
         counts = [(obj, n) for obj, n in AssociationCount.select(AssociationCount.to_object, AssociationCount.n)
-                  .where((AssociationCount.from_object == meta.id) & (AssociationCount.from_id == rid)).tuples() if n > 0]
+                  .where((AssociationCount.from_object == meta.id) & (AssociationCount.from_id == rid)).tuples()
+                  if n > 0 and (wanted is None or obj in wanted)]
         groups: list[LinkGroup] = []
         edges_by_group: dict[int, list[tuple]] = {}
         for to_object, count in counts:

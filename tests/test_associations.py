@@ -282,3 +282,38 @@ def test_merging_companies_keeps_each_contact_with_one_primary(crm, people):
     crm.assoc.add(bob, ("companies", people["gamma"]))                 # gamma is Bob's primary
     crm.merger.merge("companies", people["acme"], people["gamma"])
     assert company_items(crm, bob) == {"Acme": (True, [])}
+
+
+def test_groups_can_be_limited_to_some_objects_without_reading_the_others(crm, people):
+    """The record sidebar shows no activities: it asks for the other groups only, so a record with
+    10,000 notes does not sort its 10,000 note links to show none of them (issue 14 item 5)."""
+    ann = ("contacts", people["ann"])
+    crm.assoc.add(ann, ("companies", people["acme"]))
+    for i in range(3):
+        crm.activities.log(ann, "notes", {"hs_note_body": f"n{i}"})
+    assert {g.object for g in crm.assoc.groups(ann)} >= {"companies", "notes"}
+    with count_queries() as everything:
+        crm.assoc.groups(ann)
+    with count_queries() as some:
+        groups = crm.assoc.groups(ann, objects=["companies", "deals"])
+    assert [(g.object, g.count, [i.display_name for i in g.items]) for g in groups] == [("companies", 1, ["Acme"])]
+    assert some.count < everything.count
+    with pytest.raises(NotFound):
+        crm.assoc.groups(ann, objects=["nonesuch"])
+
+
+def test_timeline_reads_only_the_activity_types_linked_to_the_record(crm, people):
+    """The kept link counts say which activity types a record has: one query for the counts and one
+    per linked type, not one per activity object (five by default) on every page."""
+    ann = ("contacts", people["ann"])
+    crm.activities.log(ann, "notes", {"hs_timestamp": "2026-01-02 10:00", "hs_note_body": "n"})
+    crm.activities.log(ann, "calls", {"hs_timestamp": "2026-01-01 10:00", "hs_call_title": "c"})
+    assert len(crm.activities.activity_objects()) >= 4
+    with count_queries(only_select=True) as counted:
+        items = crm.activities.timeline(ann)
+    assert [(i.object, i.at[:10]) for i in items] == [("notes", "2026-01-02"), ("calls", "2026-01-01")]
+    assert counted.count == 3
+    assert crm.activities.timeline(("contacts", people["bob"])) == []
+    assert crm.activities.timeline(ann, types=["meetings"]) == []
+    with pytest.raises(NotFound):
+        crm.activities.timeline(ann, types=["nonesuch"])

@@ -212,3 +212,23 @@ async def test_record_footer_is_built_once_and_follows_the_focus(db_path, monkey
         await pilot.pause(0.3)
         assert "Add association" in descriptions() and "Filter type" not in descriptions()
         assert len(composed) == 2
+
+
+async def test_record_sidebar_reads_no_activity_links(db_path):
+    """The sidebar shows no activities, so it does not ask for their groups (a record with 10,000
+    notes sorted its 10,000 note links on every open for nothing)."""
+    from screens.record import RecordScreen
+
+    record = big_record(db_path)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        asked = []
+        original = app.crm.assoc.groups
+        app.crm.assoc.groups = lambda *a, **k: asked.append(original(*a, **k)) or asked[-1]
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.3)
+        sidebar = app.screen.query_one("#sidebar")
+        assert asked and {g.object for g in asked[-1]} == {"companies", "contacts"}
+        assert [e.object for e in sidebar.entries if e.kind == "section"][:4] == ["contacts", "companies", "deals", "tickets"]
+        assert sum(1 for e in sidebar.entries if e.kind == "card") == 40  # 20 a section, "… N more" below

@@ -72,9 +72,10 @@ class AssocSidebar(SteadyOptionList):
 
     def reload(self) -> None:
         keep = self.highlighted
-        self.groups = self.crm.assoc.groups(self.ref, per_group=self.per_group)
-        by_object = {g.object: g for g in self.groups}
         reg = self.crm.registry
+        shown = [name for name, meta in reg.objects.items() if not meta.is_activity]
+        self.groups = self.crm.assoc.groups(self.ref, per_group=self.per_group, objects=shown)
+        by_object = {g.object: g for g in self.groups}
         order = [name for name in reg.objects if not reg.objects[name].is_activity and (name in ALWAYS or name in by_object)]
         options, entries = [], []
         for name in order:
