@@ -48,10 +48,10 @@ class CrmApp(KeepsRunning, App):
         Binding("u,ctrl+z", "undo", "Undo", id="app.undo"),
         Binding("U,ctrl+y", "redo", "Redo", id="app.redo"),
         Binding("ctrl+o", "operations", "Operations", show=False, id="app.operations"),
-        # j/k in every list and table that has no j/k of its own (pickers, history tables), modals
-        # included (hence priority: a modal hides the app's other bindings); text fields keep them.
-        Binding("j", "list_step(1)", "Down", show=False, priority=True, id="app.list_down"),
-        Binding("k", "list_step(-1)", "Up", show=False, priority=True, id="app.list_up"),
+        # j/k in every list and table that has no j/k of its own (pickers, history tables); modals
+        # get the same from screens.modals.ModalFooter. Text fields and tables with their own keep theirs.
+        Binding("j", "list_step(1)", "Down", show=False, id="app.list_down"),
+        Binding("k", "list_step(-1)", "Up", show=False, id="app.list_up"),
     ]
 
     def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
@@ -319,13 +319,6 @@ class CrmApp(KeepsRunning, App):
         focused = self.focused
         if not isinstance(focused, (OptionList, DataTable)):
             raise SkipAction()
-        chain = self.screen._binding_chain  # with the keymap applied
-        binding_id = "app.list_down" if step > 0 else "app.list_up"
-        keys = {key for node, bindings in chain if node is self
-                for key, binding in bindings if binding.id == binding_id}
-        if any(key in bindings.key_to_bindings for node, bindings in self.screen._modal_binding_chain
-               if node is not self for key in keys):
-            raise SkipAction()  # the list or its screen has its own j/k
         if step > 0:
             focused.action_cursor_down()
         else:

@@ -10,9 +10,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
-class ModalFooter:
+class ModalFooter(ModalScreen):
     """Mixed into a modal: a footer of the modal's own keys (not the screen's underneath), which `?`
-    lists too."""
+    lists too; j/k move in its lists (a modal hides the app's own j/k)."""
+
+    BINDINGS = [
+        Binding("j", "app.list_step(1)", "Down", show=False, id="modal.list_down"),
+        Binding("k", "app.list_step(-1)", "Up", show=False, id="modal.list_up"),
+    ]
 
     def on_mount(self) -> None:
         from textual.widgets import Footer

@@ -279,3 +279,17 @@ async def test_record_screen_toasts_name_the_linked_record(demo_db):
         name = app.crm.records.get("companies", other).display_name
         last = list(app._notifications)[-1].message
         assert name in last and f"company {other}" not in last and "contact 1 " not in last, last
+
+
+async def test_typing_ahead_fixes_take_no_key_from_the_screens(demo_db):
+    """The type-ahead fixes live in the form fields and in Tab: enter still opens a record on the
+    index (and shows in its footer), and j/k still belong to the table."""
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        active = app.screen.active_bindings
+        assert active["enter"].binding.id == "table.open"
+        assert active["j"].binding.id == "table.cursor_down"
+        await pilot.press("enter")
+        await settle(pilot, 5)
+        assert app.screen.__class__.__name__ == "RecordScreen"
