@@ -293,3 +293,31 @@ async def test_typing_ahead_fixes_take_no_key_from_the_screens(demo_db):
         await pilot.press("enter")
         await settle(pilot, 5)
         assert app.screen.__class__.__name__ == "RecordScreen"
+
+
+async def test_an_editing_key_typed_ahead_acts_before_the_text_behind_it(demo_db):
+    """ctrl+u (clear to the left) typed together with the new text, as over SSH, clears the old value
+    first: before, the clearing ran after the new text had gone in and saved an empty email."""
+    from screens.record import RecordScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot, 5)
+        screen = app.screen
+        assert isinstance(screen, RecordScreen)
+        props = screen.query_one("#props")
+        props.highlighted = next(i for i, option in enumerate(props._options) if option.id == "p:email")
+        await pilot.press("enter")
+        await settle(pilot, 4)
+        send_together(app, "ctrl+u", *"new@example.org", "enter")
+        await settle(pilot, 8)
+        assert screen.record.properties["email"] == "new@example.org"
+        # backspace typed ahead, too, takes the character typed before it, not one typed after
+        props.highlighted = next(i for i, option in enumerate(props._options) if option.id == "p:jobtitle")
+        await pilot.press("enter")
+        await settle(pilot, 4)
+        send_together(app, "ctrl+u", *"Chiefx", "backspace", *"s", "enter")
+        await settle(pilot, 8)
+        assert screen.record.properties["jobtitle"] == "Chiefs"

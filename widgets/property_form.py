@@ -68,6 +68,16 @@ class FormInput(Input):
             target.post_message(events.Key(event.key, event.character))
             return
         self._handed_to = None
+        if not event.is_printable and event.key != "enter":
+            # An editing key of the field's own (ctrl+u, backspace, arrows ...) runs now, in turn:
+            # left to Textual, its binding runs after the keys queued behind it, so ctrl+u typed
+            # together with new text cleared the new text and saved an empty value.
+            bindings = self._bindings.key_to_bindings.get(event.key)
+            if bindings:
+                event.stop()
+                event.prevent_default()
+                await self.run_action(bindings[0].action)
+                return
         if event.key == "enter":
             form = next((node for node in self.ancestors if isinstance(node, PropertyForm)), None)
             if form is not None and not form.is_last_field(self):
