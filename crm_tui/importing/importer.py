@@ -284,7 +284,7 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
     whole = len(sample) < infer.SAMPLE_ROWS
     keys = {mapping.header_key(c.header) for c in spec.columns}
     main = crm.registry.get(spec.objects[0])
-    taken = set(main.properties) | set(RESERVED_PROPERTY_NAMES)
+    taken = set(main.properties)  # infer.property_name also avoids the engine's reserved names
     cells_of = {col.header: [v for _line, row in sample if (v := row.get(col.header))] for col in spec.columns}
     props = _properties(main)
     read_only = [(p.name, p.label) for p in main.properties.values() if (p.name, p.label) not in props]
@@ -325,10 +325,6 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
         if any(len(c) <= 16 and c.casefold() in csvread.NULL_WORDS for c in cells):
             spec.null_columns.append(col.header)  # checked per cell in these columns only (typed ones
             # meet a null word in _rescue, off the fast path)
-
-
-RESERVED_PROPERTY_NAMES = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op", "object",
-                           "display_name", "properties", "associations", "deleted")
 
 
 def new_property_of(col: Column) -> tuple[str, str] | None:
@@ -839,7 +835,7 @@ class _Importer:
                     col.target = name  # made by an earlier run of the same plan (the wizard's F5 twice)
                     continue
                 if made is not None:  # a property of that name came since the plan
-                    name = infer.property_name(col.header, set(meta.properties) | set(RESERVED_PROPERTY_NAMES))
+                    name = infer.property_name(col.header, set(meta.properties))
                 self.reg.add_property(meta.name, {"name": name, "label": col.header[:100], "type": ptype,
                                                   "group": "Imported"})
                 self._made.append((col, col.target))
