@@ -70,6 +70,12 @@ class AssocChange:
 
 
 @dataclass
+class AutoLinks:
+    linked: list[tuple[int, int]]  # (contact id, company id)
+    notes: list[str]
+
+
+@dataclass
 class AddResult:
     created: bool
     primary: bool
@@ -760,48 +766,90 @@ class Associations:
     # -- automatic association by domain --------------------------------------------------------
 
     def auto_associate_contact(self, contact_id: int, domain: str, parent_op) -> list[str]:
-        if domain in self.crm.freemail:
-            return []
-        companies = self._meta("companies")
-        ids = [r for (r,) in companies.model.select(companies.model.id).where(
-            (companies.model.domain == domain) & companies.model.deleted_at.is_null(True)).tuples()]
-        return self._auto_link([(("contacts", contact_id), ("companies", cid)) for cid in ids])
+        return self.auto_associate(contacts={int(contact_id): domain}).notes
 
     def auto_associate_company(self, company_id: int, domain: str, parent_op) -> list[str]:
-        if domain in self.crm.freemail:
-            return []
-        contacts = self._meta("contacts")
-        ids = [r for (r,) in contacts.model.select(contacts.model.id).where(
-            (contacts.model.hs_email_domain == domain) & contacts.model.deleted_at.is_null(True)).tuples()]
-        return self._auto_link([(("contacts", cid), ("companies", company_id)) for cid in ids])
+        return self.auto_associate(companies={int(company_id): domain}).notes
 
-    def _auto_link(self, pairs) -> list[str]:
-        notes = []
+    def auto_associate(self, *, contacts: dict[int, str] | None = None, companies: dict[int, str] | None = None,
+                       enabled: bool | None = None, bulk: bool = False) -> "AutoLinks":
+        """Automatic association by domain for a set of contacts ({id: email domain}) and companies
+        ({id: domain}), new or with a new domain: each is linked with the live records of the other
+        object with that domain, never for free-mail domains, in one operation with source
+        Automatic association by domain (the first company linked becomes primary). One lookup per
+        batch of domains. `bulk` (imports): the links go in through bulk_link; otherwise one by one,
+        with a message each. A pair limit reached is a note, not a refusal."""
+        out = AutoLinks([], [])
+        if enabled is None:
+            enabled = self.crm.setting("auto_associate_by_domain", True)
+        reg = self.crm.registry
+        if not enabled or "contacts" not in reg.objects or "companies" not in reg.objects:
+            return out
+        free = self.crm.freemail
+        contacts = {int(k): v for k, v in (contacts or {}).items() if v and v not in free}
+        companies = {int(k): v for k, v in (companies or {}).items() if v and v not in free}
+        if not contacts and not companies:
+            return out
+        cm, km = reg.get("companies"), reg.get("contacts")
+        pairs: set[tuple[int, int]] = set()  # (contact id, company id)
+        for model, column, wanted, flip in ((cm.model, cm.model.domain, contacts, False),
+                                            (km.model, km.model.hs_email_domain, companies, True)):
+            if not wanted:
+                continue
+            by_domain: dict[str, list[int]] = {}
+            for rid, domain in wanted.items():
+                by_domain.setdefault(domain, []).append(rid)
+            domains = sorted(by_domain)
+            for start in range(0, len(domains), 900):
+                for other_id, domain in model.select(model.id, column).where(
+                        column.in_(domains[start:start + 900]) & model.deleted_at.is_null(True)).tuples():
+                    for rid in by_domain[domain]:
+                        pairs.add((other_id, rid) if flip else (rid, other_id))
+        if pairs:
+            by_contact: dict[int, set[int]] = {}
+            for contact_id, company_id in pairs:
+                by_contact.setdefault(contact_id, set()).add(company_id)
+            ids = sorted(by_contact)
+            for start in range(0, len(ids), 900):
+                for contact_id, company_id in Association.select(Association.from_id, Association.to_id).where(
+                        (Association.from_object == km.id) & Association.from_id.in_(ids[start:start + 900])
+                        & (Association.to_object == cm.id)).tuples():
+                    pairs.discard((contact_id, company_id))
         if not pairs:
-            return notes
+            return out
+        limited = PairLimit.select().where(((PairLimit.from_object == km.id) & (PairLimit.to_object == cm.id))
+                                           | ((PairLimit.from_object == cm.id) & (PairLimit.to_object == km.id))).exists()
+        ordered = sorted(pairs)
         with self.crm.operation("auto_associate", sources.AUTO_DOMAIN, None) as op:
-            for a, b in pairs:
-                if self._edge(self._meta(a[0]), a[1], self._meta(b[0]), b[1]) is not None:
-                    continue
+            if bulk and not limited:
+                self.bulk_link([(("contacts", k), ("companies", c)) for k, c in ordered], op)
+                out.linked += ordered
+                return out
+            for contact_id, company_id in ordered:
                 try:
-                    result = self._add(op, a, b)
+                    with self.crm.db.atomic():
+                        result = self._add(op, ("contacts", contact_id), ("companies", company_id))
                 except LimitExceeded as exc:
-                    notes.append(f"not associated by domain: {exc}")
+                    out.notes.append(f"not associated by domain: {exc}")
                     continue
-                notes.append(result.message + " (by email domain)")
-        return notes
+                out.linked.append((contact_id, company_id))
+                out.notes.append(result.message + " (by email domain)")
+        return out
 
-    def bulk_link(self, pairs, op, *, primary_to_companies: bool = True, holders_are_new: bool = False) -> int:
+    def bulk_link(self, pairs, op, *, primary_to_companies: bool = True, holders_are_new: bool = False,
+                  automations: bool = True) -> int:
         """Link many new pairs fast (seed, import of fresh records): `pairs` yields
         ((a_object, a_id), (b_object, b_id)) for records known to be live and not yet linked.
         Writes both edges and the history, and makes the first company of each holder primary
         when it has none (`holders_are_new` skips that check for records created in the same load).
-        The caller holds the operation."""
+        The rules a new link sets off run on the whole set, as for one link (`rules.after_link`):
+        contacts and companies linked with deals move forward in their lifecycle (`automations`
+        False: synthetic data that sets its own stages). The caller holds the operation."""
         now = now_iso()
         reg = self.crm.registry
         forward: list[tuple] = []  # a -> b, with the holder of a company as a
         add_forward = forward.append
-        seen_holders: set[tuple[int, int]] = set()
+        seen_holders: dict[tuple[int, int], int] = {}  # holder -> index of its first company link
         # per object pair, once: (a object id, b object id, holder side 0/1/2, holder meta)
         kinds: dict[tuple[str, str], tuple] = {}
         last_a = last_b = kind = None  # pairs mostly come in runs of one object pair
@@ -821,12 +869,24 @@ class Associations:
             if side:
                 key = (a_mid, a_id)
                 if key not in seen_holders:
-                    seen_holders.add(key)
-                    if holders_are_new or self.primary_company((h_meta.name, a_id)) is None:
-                        is_primary = 1
+                    seen_holders[key] = len(forward)
+                    is_primary = 1
             add_forward((a_mid, a_id, b_mid, b_id, is_primary, now))
         if not forward:
             return 0
+        if seen_holders and not holders_are_new:  # holders that have a primary company keep it
+            by_object: dict[int, list[int]] = {}
+            for h_mid, h_id in seen_holders:
+                by_object.setdefault(h_mid, []).append(h_id)
+            companies = self._meta("companies")
+            for h_mid, ids in by_object.items():
+                ids.sort()
+                for start in range(0, len(ids), 900):
+                    for (h_id,) in Association.select(Association.from_id).where(
+                            (Association.from_object == h_mid) & Association.from_id.in_(ids[start:start + 900])
+                            & (Association.to_object == companies.id) & (Association.is_primary == True)).tuples():  # noqa: E712
+                        i = seen_holders[(h_mid, h_id)]
+                        forward[i] = forward[i][:4] + (0, now)
         db = self.crm.db
         cursor = db.cursor()
         # One aggregated upsert per record instead of the trigger's one per edge; the triggers are
@@ -858,7 +918,23 @@ class Associations:
                 "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
             dialect.add_counts_of_edges(db, first, last)
         dialect.create_count_triggers(db)
+        if automations:
+            self._deal_rules(first, last)
         return count
+
+    def _deal_rules(self, first: int, last: int) -> None:
+        """The lifecycle rule for the links among the edges first..last (both ways written)."""
+        reg = self.crm.registry
+        deals = reg.objects.get("deals")
+        others = {reg.objects[n].id: n for n in ("contacts", "companies") if n in reg.objects}
+        if deals is None or not others:
+            return
+        links = [(deal_id, others[to_object], to_id) for deal_id, to_object, to_id in Association.select(
+            Association.from_id, Association.to_object, Association.to_id).where(
+            Association.id.between(first, last) & (Association.from_object == deals.id)
+            & Association.to_object.in_(list(others))).tuples()]
+        if links:
+            rules.promote_for_deal_links(self.crm, links)
 
     # -- reading -----------------------------------------------------------------------------
 

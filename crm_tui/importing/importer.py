@@ -644,7 +644,6 @@ class _Importer:
         self.pair_limits = {(p.from_object_id, p.to_object_id) for p in PairLimit.select()}
         self._limits: dict[tuple[str, str], bool] = {}  # per object pair: a pair limit applies
         self.auto_domain = bool(crm.setting("auto_associate_by_domain", True))
-        self.customer_on_won = bool(crm.setting("lifecycle_customer_on_won", True))
         self._plan_cache = None
         self._ahead: ParseAhead | None = None
         self._bulk = None  # dialect.BulkLoad while the batches run
@@ -1100,7 +1099,6 @@ class _Importer:
             seen_ext: dict = {}
             required = [(n, p) for n, p in meta.properties.items() if p.required]
             crm, before_create = self.crm, rules.before_create
-            close_date = self._close_date if obj == "deals" else None
             for row, rec in recs:
                 if row.line in bad:
                     continue
@@ -1141,8 +1139,6 @@ class _Importer:
                             continue
                     try:
                         before_create(crm, meta, values)
-                        if close_date is not None:
-                            close_date(meta, values)
                     except CrmError as exc:
                         bad[row.line] = ("", "", _reason(exc))
                         continue
@@ -1201,15 +1197,6 @@ class _Importer:
             ids.sort()
         return found
 
-    def _close_date(self, meta, values: dict) -> None:
-        if meta.name != "deals" or values.get("closedate") or not self.crm.setting("set_close_date", True):
-            return
-        from .. import pipelines
-        from datetime import date
-
-        if pipelines.stage_kind(self.crm, "deals", values.get("pipeline"), values.get("dealstage")) in ("won", "lost"):
-            values["closedate"] = date.today().isoformat()
-
     def _ext_lookup(self, obj: str, ext_ids: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         if not ext_ids or self.spec.id_source == LOCAL:
@@ -1230,6 +1217,8 @@ class _Importer:
             fresh = [pair for pair in pairs if pair[1].fresh]
             if fresh:
                 self._insert(bop, meta, fresh)
+                if obj in rules.CLOSE_DATE:  # closed deals and tickets without a close date get one
+                    rules.set_close_dates(crm, obj, [rec.record_id for _row, rec in fresh if rec.fresh])
                 if self._seconds and obj in _SECOND_KEYS:  # made here: a later row alike is another record
                     self._claimed.update((obj, rec.record_id) for _row, rec in fresh
                                          if rec.record_id is not None and _second_key(obj, rec.values) is not None)
@@ -1388,7 +1377,7 @@ class _Importer:
         resolved = self._resolve(pairs, defer=True, targets=targets) if pairs else []
         self._make_links(bop, resolved, plain)
         self._auto_domain(bop, rows)
-        self._won_deals(rows)
+        self._roll_up()
 
     def _row_labels(self, a: str, b: str, labels: list[str]) -> list[str]:
         out = []
@@ -1634,55 +1623,40 @@ class _Importer:
         return found
 
     def _auto_domain(self, bop, rows: list[_Row]) -> None:
-        """Automatic association by domain for records created by this batch (source of its own)."""
-        if not self.auto_domain or "contacts" not in self.reg.objects or "companies" not in self.reg.objects:
+        """Automatic association by domain for records created by this batch (the associations
+        service's set-based rule, with a source of its own)."""
+        if not self.auto_domain:
             return
-        freemail = self.crm.freemail
         contacts = {r.recs["contacts"].record_id: r.recs["contacts"].values.get("hs_email_domain")
                     for r in rows if "contacts" in r.recs and r.recs["contacts"].fresh and r.recs["contacts"].record_id}
         companies = {r.recs["companies"].record_id: r.recs["companies"].values.get("domain")
                      for r in rows if "companies" in r.recs and r.recs["companies"].fresh and r.recs["companies"].record_id}
-        contacts = {k: v for k, v in contacts.items() if v and v not in freemail}
-        companies = {k: v for k, v in companies.items() if v and v not in freemail}
-        if not contacts and not companies:
-            return
-        cm, km = self.reg.get("companies"), self.reg.get("contacts")
-        pairs = set()
-        domains = list(set(contacts.values()))
-        by_domain: dict[str, list[int]] = {}
-        for start in range(0, len(domains), 900):
-            for cid, d in cm.model.select(cm.model.id, cm.model.domain).where(
-                    cm.model.domain.in_(domains[start:start + 900]) & cm.model.deleted_at.is_null(True)).tuples():
-                by_domain.setdefault(d, []).append(cid)
-        for contact_id, d in contacts.items():
-            for cid in by_domain.get(d, []):
-                pairs.add((("contacts", contact_id), ("companies", cid)))
-        domains = list(set(companies.values()))
-        for start in range(0, len(domains), 900):
-            for kid, d in km.model.select(km.model.id, km.model.hs_email_domain).where(
-                    km.model.hs_email_domain.in_(domains[start:start + 900]) & km.model.deleted_at.is_null(True)).tuples():
-                for company_id, cd in companies.items():
-                    if cd == d:
-                        pairs.add((("contacts", kid), ("companies", company_id)))
-        if not pairs:
-            return
-        existing = self._existing_edges(list(pairs), check_all=True)  # this batch's links exist already
-        new_pairs = sorted(p for p in pairs if p not in existing)
-        if new_pairs:
-            with self.crm.operation("auto_associate", sources.AUTO_DOMAIN, None) as aop:
-                self._bulk_link(aop, new_pairs)
+        if contacts or companies:
+            made = self.crm.assoc.auto_associate(contacts=contacts, companies=companies, enabled=True, bulk=True)
+            self.result.linked += len(made.linked)
 
-    def _won_deals(self, rows: list[_Row]) -> None:
-        if not self.customer_on_won or "deals" not in self.spec.objects:
+    def _roll_up(self) -> None:
+        """Activities created by this batch also land on the records the activity rules name (a
+        contact's primary company and open deals), as an activity logged on a record does; "Last
+        activity date" follows (rules.roll_up_activities, source Job)."""
+        reg = self.reg
+        acts: dict[str, list[int]] = {}
+        for obj, rid in self.fresh:
+            if reg.get(obj).is_activity:
+                acts.setdefault(obj, []).append(rid)
+        if not acts:
             return
-        from .. import pipelines
-
-        for row in rows:
-            rec = row.recs.get("deals")
-            if rec is None or not rec.fresh or rec.record_id is None:
-                continue
-            if pipelines.stage_kind(self.crm, "deals", rec.values.get("pipeline"), rec.values.get("dealstage")) == "won":
-                rules._advance_linked(self.crm, rec.record_id, "customer")
+        logged = []
+        for obj, ids in acts.items():
+            meta = reg.get(obj)
+            for aid, to_object, to_id in _in_rows(self.crm, "from_id, to_object, to_id", "FROM association WHERE "
+                                                  "from_object = ? AND from_id IN {values}", ids, (meta.id,)):
+                other = reg.by_id[to_object]
+                if not other.is_activity:
+                    logged.append(((other.name, to_id), (obj, aid)))
+        if logged:
+            with self.crm.operation("activity_rollup", sources.JOB, None) as job:
+                self.result.linked += rules.roll_up_activities(self.crm, logged, job)[0]
 
 
 _SECOND_KEYS = ("contacts", "companies")
