@@ -1374,9 +1374,11 @@ class _Importer:
             pairs, plain = merged, []
         else:
             plain = [(a, b) for _pos, _line, _header, a, b in plain_at]
+        # records created by this batch are linked by domain first, as a record created alone is
+        # before anything else is linked with it (its domain's company becomes its primary one)
+        self._auto_domain(bop, rows)
         resolved = self._resolve(pairs, defer=True, targets=targets) if pairs else []
         self._make_links(bop, resolved, plain)
-        self._auto_domain(bop, rows)
         self._roll_up()
 
     def _row_labels(self, a: str, b: str, labels: list[str]) -> list[str]:
@@ -1634,6 +1636,9 @@ class _Importer:
         if contacts or companies:
             made = self.crm.assoc.auto_associate(contacts=contacts, companies=companies, enabled=True, bulk=True)
             self.result.linked += len(made.linked)
+            for contact_id, company_id in made.linked:  # they have links now: the batch's links are checked
+                self.fresh.discard(("contacts", contact_id))
+                self.fresh.discard(("companies", company_id))
 
     def _roll_up(self) -> None:
         """Activities created by this batch also land on the records the activity rules name (a
