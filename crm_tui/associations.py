@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from peewee import JOIN
+
 from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import CrmError, InvalidValue, LimitExceeded, NotFound, PrimaryRequired
@@ -378,15 +380,20 @@ class Associations:
             if edges is None:
                 raise NotFound(f"{a_meta.label.lower()} {a_id} and {b_meta.label.lower()} {b_id} are not associated")
             label_def = self.crm.registry.find_label(a_meta, b_meta, label)
-            deleted = AssociationLabel.delete().where(
-                (AssociationLabel.association == edges[0].id) & (AssociationLabel.label == label_def.id)).execute()
-            if not deleted:
+            if not self._detach_label(op, a_meta, a_id, b_meta, b_id, edges, label_def):
                 return f"the association has no label {label_def.name!r}"
-            if label_def.inverse_id:
-                AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
-                                                & (AssociationLabel.label == label_def.inverse_id)).execute()
-            self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label_def)
         return f"label {label_def.name!r} removed"
+
+    def _detach_label(self, op, a_meta, a_id, b_meta, b_id, edges, label: LabelDef) -> bool:
+        deleted = AssociationLabel.delete().where(
+            (AssociationLabel.association == edges[0].id) & (AssociationLabel.label == label.id)).execute()
+        if not deleted:
+            return False
+        if label.inverse_id and edges[1] is not None:
+            AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
+                                            & (AssociationLabel.label == label.inverse_id)).execute()
+        self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label)
+        return True
 
     def set_labels(self, a, b, labels, *, source: str = sources.API, actor: str | None = None) -> str:
         """Make the link carry exactly `labels` (as seen from a): one operation for the edit dialog."""
@@ -402,6 +409,134 @@ class Associations:
             for name in sorted(wanted - current):
                 self.add_label(a, b, name, source=source, actor=actor)
         return f"labels: {', '.join(sorted(wanted)) or '(none)'}"
+
+    # -- reversing (import undo) -------------------------------------------------------------
+
+    def reverse_changes(self, op, changes) -> tuple[int, int]:
+        """Undo association history rows (AssociationChange, newest first) through the service:
+        links made are removed with their labels and primary flag, links removed come back (within
+        the limits that hold now) and get their labels and primary flag back from the rows that
+        follow, labels and primary flags go back. Every holder touched ends with exactly one primary
+        company when it has companies. Returns (links removed, links restored)."""
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        removed = restored = 0
+        holders: set[tuple[int, int]] = set()
+        for ch in changes:
+            a_meta, b_meta = reg.by_id[ch.a_object], reg.by_id[ch.b_object]
+            a_id, b_id = ch.a_id, ch.b_id
+            holder = self._holder(a_meta, a_id, b_meta, b_id)
+            if holder is not None:
+                holders.add((holder[0].id, holder[1]))
+            edges = self._edges(a_meta, a_id, b_meta, b_id)
+            if ch.action in ("created", "created_primary"):
+                if edges is not None:
+                    self._remove_link(op, a_meta, a_id, b_meta, b_id, edges)
+                    removed += 1
+            elif ch.action == "removed":
+                if edges is None and self.crm.records.exists(a_meta, a_id) and self.crm.records.exists(b_meta, b_id):
+                    self._add(op, (a_meta.name, a_id), (b_meta.name, b_id))
+                    restored += 1
+            elif ch.action in ("label_added", "label_removed"):
+                if edges is None or not ch.label:
+                    continue
+                try:
+                    label = reg.find_label(a_meta, b_meta, ch.label)
+                except NotFound:
+                    continue
+                if ch.action == "label_added":
+                    self._detach_label(op, a_meta, a_id, b_meta, b_id, edges, label)
+                else:
+                    self._attach_label(op, a_meta, a_id, b_meta, b_id, edges, label)
+            elif ch.action in ("primary_set", "primary_removed") and edges is not None and holder is not None:
+                h_meta, h_id, company_id = holder
+                if ch.action == "primary_set" and edges[0].is_primary:
+                    self._set_primary_flag(h_meta, h_id, company_id, False)
+                    self._log(op, h_meta, h_id, companies, company_id, "primary_removed")
+                elif ch.action == "primary_removed" and not edges[0].is_primary:
+                    self._make_primary(op, h_meta, h_id, company_id)
+        self.ensure_primary(op, holders)
+        return removed, restored
+
+    def remove_links_of(self, op, meta: ObjectMeta, ids) -> int:
+        """Remove every link of the records `ids` of one object (records going for good: an import's
+        undo) per batch of records: the history is as link by link (labels, primary flag, the link;
+        a link between two of them once), and a record that loses its primary company gets its
+        oldest remaining one. Returns the links removed."""
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        ids = set(int(i) for i in ids)
+        holders: set[tuple[int, int]] = set()
+        removed = 0
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), 900):
+            chunk = id_list[start:start + 900]
+            edges = [e for e in Association.select(Association.id, Association.from_id, Association.to_object,
+                                                   Association.to_id, Association.is_primary)
+                     .where((Association.from_object == meta.id) & Association.from_id.in_(chunk)).tuples()
+                     if not (e[2] == meta.id and e[3] in ids and e[3] < e[1])]  # between two of them: once
+            labels: dict[int, list[tuple[str, str | None]]] = {}
+            edge_ids = [e[0] for e in edges]
+            Inverse = LabelDef.alias()
+            for at in range(0, len(edge_ids), 900):
+                for edge_id, name, inverse in (AssociationLabel.select(AssociationLabel.association, LabelDef.name, Inverse.name)
+                                               .join(LabelDef, on=(AssociationLabel.label == LabelDef.id))
+                                               .join(Inverse, JOIN.LEFT_OUTER, on=(LabelDef.inverse == Inverse.id))
+                                               .where(AssociationLabel.association.in_(edge_ids[at:at + 900]))
+                                               .order_by(AssociationLabel.association, LabelDef.name).tuples()):
+                    labels.setdefault(edge_id, []).append((name, inverse))
+            log = []
+            for edge_id, from_id, to_object, to_id, prim in edges:
+                for name, inverse in labels.get(edge_id, ()):
+                    log.append((op.id, meta.id, from_id, to_object, to_id, "label_removed", name, inverse))
+                if prim:
+                    if to_object == comp:
+                        log.append((op.id, meta.id, from_id, comp, to_id, "primary_removed", None, None))
+                    elif meta.id == comp:
+                        log.append((op.id, to_object, to_id, comp, from_id, "primary_removed", None, None))
+                        holders.add((to_object, to_id))
+                log.append((op.id, meta.id, from_id, to_object, to_id, "removed", None, None))
+            fields = [AssociationChange.op, AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object,
+                      AssociationChange.b_id, AssociationChange.action, AssociationChange.label,
+                      AssociationChange.inverse_label]
+            for at in range(0, len(log), 500):
+                AssociationChange.insert_many(log[at:at + 500], fields=fields).execute()
+            Association.delete().where(((Association.from_object == meta.id) & Association.from_id.in_(chunk))
+                                       | ((Association.to_object == meta.id) & Association.to_id.in_(chunk))).execute()
+            removed += len(edges)
+        self.ensure_primary(op, {h for h in holders if not (h[0] == meta.id and h[1] in ids)})
+        return removed
+
+    def ensure_primary(self, op, holders) -> int:
+        """Each record of `holders` ((object id, record id)) that has companies but no primary one
+        gets its oldest company as primary (history: "primary_set"). Returns how many did."""
+        companies = self.crm.registry.objects.get("companies")
+        if companies is None or not holders:
+            return 0
+        by_object: dict[int, list[int]] = {}
+        for h_obj, h_id in holders:
+            by_object.setdefault(h_obj, []).append(h_id)
+        made = 0
+        for h_obj, ids in by_object.items():
+            h_meta = self.crm.registry.by_id[h_obj]
+            ids.sort()
+            for start in range(0, len(ids), 900):
+                first: dict[int, int] = {}
+                with_primary: set[int] = set()
+                for from_id, to_id, prim in (Association.select(Association.from_id, Association.to_id, Association.is_primary)
+                                             .where((Association.from_object == h_obj) & Association.from_id.in_(ids[start:start + 900])
+                                                    & (Association.to_object == companies.id))
+                                             .order_by(Association.id).tuples()):
+                    first.setdefault(from_id, to_id)
+                    if prim:
+                        with_primary.add(from_id)
+                for h_id, company_id in first.items():
+                    if h_id not in with_primary:
+                        self._set_primary_flag(h_meta, h_id, company_id, True)
+                        self._log(op, h_meta, h_id, companies, company_id, "primary_set")
+                        made += 1
+        return made
 
     # -- cascades --------------------------------------------------------------------------
 

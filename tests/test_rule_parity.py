@@ -313,3 +313,73 @@ def datasets(draw) -> Data:
 def test_parity_holds_for_any_data(tmp_path_factory, data, batch_size):
     one, bulk = both_ways(tmp_path_factory.mktemp("parity"), data, batch_size)
     assert_same(one, bulk)
+
+
+# -- undo_import through the associations service --------------------------------------------------
+
+def _import(crm: Crm, folder: Path, name: str, headers: list, rows: list, columns: list) -> int:
+    path = _write_csv(folder / f"{name}.csv", headers, rows)
+    spec = importer.plan_import(crm, path, ["contacts"])
+    spec.columns = [Column(h, "contacts", t, label=label) for h, t, label in columns]
+    spec.error_dir = str(folder)
+    result = importer.run_import(crm, spec)
+    assert result.failed == 0 and result.link_problems == 0, result.summary_lines()
+    return result.import_id
+
+
+def test_undo_import_keeps_one_primary_company_and_takes_its_rules_back(crm, tmp_path):
+    a = crm.records.create("companies", {"name": "A", "domain": "a.example"}).id
+    b = crm.records.create("companies", {"name": "B", "domain": "b.example"}).id
+    x = crm.records.create("companies", {"name": "X", "domain": "x.example"}).id
+    ann = crm.records.create("contacts", {"email": "ann@else.example"}).id
+    bob = crm.records.create("contacts", {"email": "bob@else.example"}).id
+    crm.assoc.add(("contacts", bob), ("companies", x))  # X: Bob's primary company
+    deal = crm.records.create("deals", {"dealname": "Open"}).id
+    # the import links Ann (no company) with A, primary, labelled Employer; makes B Bob's primary;
+    # and links both with the open deal (Opportunity)
+    iid = _import(crm, tmp_path, "people", ["email", "company", "primary", "deal"],
+                  [["ann@else.example", a, "", deal], ["bob@else.example", "", b, deal]],
+                  [("email", "email", None), ("company", "@assoc:companies", "Employer"),
+                   ("primary", "@assoc_primary:companies", None), ("deal", "@assoc:deals", None)])
+    assert crm.assoc.primary_company(("contacts", ann)) == a
+    assert crm.assoc.primary_company(("contacts", bob)) == b
+    assert crm.records.get("contacts", ann).properties["lifecyclestage"] == "opportunity"
+    # later, a company of Ann's own, not the import's
+    crm.assoc.add(("contacts", ann), ("companies", b))
+    importer.undo_import(crm, iid, backup=False)
+    # Ann keeps B, now her primary company; Bob's primary is X again, B not linked; both are Leads again
+    assert crm.assoc.linked_ids(("contacts", ann), "companies") == [b]
+    assert crm.assoc.primary_company(("contacts", ann)) == b
+    assert crm.assoc.linked_ids(("contacts", bob), "companies") == [x]
+    assert crm.assoc.primary_company(("contacts", bob)) == x
+    assert crm.assoc.linked_ids(("contacts", ann), "deals") == []
+    assert crm.records.get("contacts", ann).properties["lifecyclestage"] == "lead"
+    assert crm.records.get("contacts", bob).properties["lifecyclestage"] == "lead"
+    # the history says so, label and primary flag included
+    actions = [(h.action, h.other_id, h.label) for h in crm.assoc.history(("contacts", ann), object_name="companies")]
+    assert ("label_removed", a, "Employer") in actions and ("primary_removed", a, None) in actions
+    assert ("removed", a, None) in actions and actions[0] == ("primary_set", b, None)
+    from crm_tui import integrity
+
+    assert integrity.check_all(crm.registry) == []
+
+
+def test_undo_import_of_a_company_that_was_primary_gives_the_holder_its_next_one(crm, tmp_path):
+    ann = crm.records.create("contacts", {"email": "ann@else.example"}).id
+    companies_csv = _write_csv(tmp_path / "c.csv", ["name", "domain", "contact"], [["New", "new.example", ann]])
+    spec = importer.plan_import(crm, companies_csv, ["companies"])
+    spec.columns = [Column("name", "companies", "name"), Column("domain", "companies", "domain"),
+                    Column("contact", "companies", "@assoc:contacts")]
+    spec.error_dir = str(tmp_path)
+    iid = importer.run_import(crm, spec).import_id
+    new = crm.assoc.primary_company(("contacts", ann))
+    assert new is not None
+    other = crm.records.create("companies", {"name": "Other", "domain": "other.example"}).id
+    crm.assoc.add(("contacts", ann), ("companies", other))  # not primary: New is
+    assert crm.assoc.primary_company(("contacts", ann)) == new
+    importer.undo_import(crm, iid, backup=False)
+    assert crm.assoc.linked_ids(("contacts", ann), "companies") == [other]
+    assert crm.assoc.primary_company(("contacts", ann)) == other
+    from crm_tui import integrity
+
+    assert integrity.check_all(crm.registry) == []

@@ -1924,46 +1924,12 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         for start in range(0, len(ops), 900):
             changes += list(AssociationChange.select().where(AssociationChange.op.in_(ops[start:start + 900])))
         changes.sort(key=lambda c: c.id, reverse=True)
-        for ch in changes:
-            a_meta, b_meta = reg.by_id[ch.a_object], reg.by_id[ch.b_object]
-            if ch.a_id in created.get(a_meta.name, ()) or ch.b_id in created.get(b_meta.name, ()):
-                continue  # the links of records the import created go with them, in bulk, below
-            edges = assoc._edges(a_meta, ch.a_id, b_meta, ch.b_id)
-            if ch.action in ("created", "created_primary") and edges is not None:
-                for label in assoc._labels_on(edges[0].id):
-                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_removed", label)
-                Association.delete().where(Association.id.in_([e.id for e in edges if e is not None])).execute()
-                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "removed")
-                result.links_removed += 1
-            elif ch.action == "removed" and edges is None:
-                if not (crm.records.exists(a_meta, ch.a_id) and crm.records.exists(b_meta, ch.b_id)):
-                    continue
-                now = now_iso()
-                Association.create(from_object=a_meta.id, from_id=ch.a_id, to_object=b_meta.id, to_id=ch.b_id, created_at=now)
-                Association.create(from_object=b_meta.id, from_id=ch.b_id, to_object=a_meta.id, to_id=ch.a_id, created_at=now)
-                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "created")
-                result.links_restored += 1
-            elif ch.action in ("label_added", "label_removed") and edges is not None and ch.label:
-                try:
-                    label = reg.find_label(a_meta, b_meta, ch.label)
-                except NotFound:
-                    continue
-                if ch.action == "label_added":
-                    AssociationLabel.delete().where((AssociationLabel.association == edges[0].id)
-                                                    & (AssociationLabel.label == label.id)).execute()
-                    if label.inverse_id and edges[1] is not None:
-                        AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
-                                                        & (AssociationLabel.label == label.inverse_id)).execute()
-                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_removed", label)
-                else:
-                    AssociationLabel.insert(association=edges[0].id, label=label.id).on_conflict_ignore().execute()
-                    if label.inverse_id and edges[1] is not None:
-                        AssociationLabel.insert(association=edges[1].id, label=label.inverse_id).on_conflict_ignore().execute()
-                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_added", label)
-            elif ch.action in ("primary_set", "primary_removed") and edges is not None:
-                value = ch.action == "primary_removed"
-                assoc._set_primary_flag(a_meta, ch.a_id, ch.b_id, value)
-                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "primary_set" if value else "primary_removed")
+        # the links of records the import created go with them, in bulk, below
+        changes = [ch for ch in changes if ch.a_id not in created.get(reg.by_id[ch.a_object].name, ())
+                   and ch.b_id not in created.get(reg.by_id[ch.b_object].name, ())]
+        removed, restored = assoc.reverse_changes(uop, changes)
+        result.links_removed += removed
+        result.links_restored += restored
         # property values: back to the old value of the oldest change the import made
         oldest: dict[tuple[int, int, str], str | None] = {}
         for start in range(0, len(ops), 900):
@@ -1991,22 +1957,10 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         # records created by the import
         for name, ids in created.items():
             meta = reg.get(name)
+            result.links_removed += assoc.remove_links_of(uop, meta, ids)
             id_list = sorted(ids)
             for start in range(0, len(id_list), 900):
                 chunk = id_list[start:start + 900]
-                logs = []
-                for from_id, to_object, to_id in (Association.select(Association.from_id, Association.to_object, Association.to_id)
-                                                  .where((Association.from_object == meta.id) & Association.from_id.in_(chunk)).tuples()):
-                    other = reg.by_id[to_object]
-                    if other.id == meta.id and to_id in ids and to_id < from_id:
-                        continue  # a link between two created records: one history row
-                    logs.append({"op": uop.id, "a_object": meta.id, "a_id": from_id, "b_object": to_object, "b_id": to_id,
-                                 "action": "removed"})
-                for start_log in range(0, len(logs), 100):
-                    AssociationChange.insert_many(logs[start_log:start_log + 100]).execute()
-                result.links_removed += len(logs)
-                Association.delete().where(((Association.from_object == meta.id) & Association.from_id.in_(chunk))
-                                           | ((Association.to_object == meta.id) & Association.to_id.in_(chunk))).execute()
                 placeholders = ",".join("?" * len(chunk))
                 crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN ({placeholders})', chunk)
                 meta.model.delete().where(meta.model.id.in_(chunk)).execute()
