@@ -1645,6 +1645,8 @@ class _Importer:
         contact's primary company and open deals), as an activity logged on a record does; "Last
         activity date" follows (rules.roll_up_activities, source Job)."""
         reg = self.reg
+        if not any(reg.get(obj).is_activity for obj in self.spec.objects):
+            return
         acts: dict[str, list[int]] = {}
         for obj, rid in self.fresh:
             if reg.get(obj).is_activity:
