@@ -257,9 +257,10 @@ def _job(crm, changed: dict, kind: str = "automation"):
 def write_values(crm, object_name: str, values: dict[int, dict], op) -> None:
     """Write {record id: {property: value}} with their history rows under `op`: one UPDATE per
     distinct set of values and one INSERT of history rows per batch."""
-    from .models import PropertyChange
     from .records import to_text
     from .types import now_iso
+
+    PropertyChange = crm.models.PropertyChange
 
     if not values:
         return
@@ -376,7 +377,7 @@ def activity_rule_targets(crm, refs, *, activity_rules: dict | None = None,
     """The records an activity logged on each record of `refs` also lands on, by the activity rules
     (a contact's primary company and open deals by default): {ref: [(object, id), ...]}, in rule
     order, each rule's records oldest link first. A few statements per object and rule."""
-    from .models import Association, Stage
+    Association, Stage = crm.models.Association, crm.models.Stage
 
     if enabled is None:
         enabled = crm.setting("activity_auto_associate", True)
@@ -449,7 +450,7 @@ def roll_up_activities(crm, logged, op, *, cap: int | None = None, activity_rule
     open deals), up to the engagement cap of activities per record, through the bulk link path
     under `op`; then "Last activity date" moves forward on every record they are on. Returns
     (links made, [(record, activity)] left out over the cap)."""
-    from .models import AssociationCount
+    AssociationCount = crm.models.AssociationCount
 
     logged = [((o, int(i)), (ao, int(ai))) for (o, i), (ao, ai) in logged]
     if not logged:

@@ -16,7 +16,6 @@ from crm_tui import sources
 from crm_tui.core import Crm
 from crm_tui.importing import importer
 from crm_tui.importing.importer import Column
-from crm_tui.models import Association, AssociationLabel, LabelDef, Operation, PropertyChange
 
 # -- the data -------------------------------------------------------------------------------------
 
@@ -154,6 +153,7 @@ NOW_STAMPED = {("tickets", "closed_date")}  # set to the moment of the change: c
 
 def snapshot(crm: Crm) -> dict:
     reg = crm.registry
+    Association, AssociationLabel, LabelDef = crm.models.Association, crm.models.AssociationLabel, crm.models.LabelDef
     keys: dict[tuple[int, int], str] = {}
     records = {}
     for name, key in NATURAL_KEY.items():
@@ -182,6 +182,7 @@ def job_history(crm: Crm) -> list[tuple]:
     change per record and property: record by record a contact may pass through Opportunity on its
     way to Customer, where a batch moves it there at once."""
     reg = crm.registry
+    PropertyChange, Operation = crm.models.PropertyChange, crm.models.Operation
     net: dict[tuple, list] = {}
     for object_id, record_id, prop, old, new in (PropertyChange.select(
             PropertyChange.object, PropertyChange.record_id, PropertyChange.property, PropertyChange.old_value,
@@ -199,8 +200,7 @@ def state(crm: Crm) -> dict:
 
 
 def both_ways(tmp_path: Path, d: Data, batch_size: int = 3, settings_: dict | None = None) -> tuple[dict, dict]:
-    """The database as record by record and as imported. One database open at a time: models are
-    bound per process until each Crm binds its own (issue 16 item 1)."""
+    """The database as record by record and as imported."""
     out = []
     for name in ("one", "bulk"):
         with Crm.open(tmp_path / f"{name}.db", user_name="tester") as crm:
