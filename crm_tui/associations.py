@@ -692,6 +692,13 @@ class Associations:
         # 5. new links: both edges are re-pointed (ids and labels stay); counts follow by hand,
         # since the count triggers only see inserts and deletes
         moved = sql("SELECT COUNT(*) FROM merge_moves WHERE existing IS NULL").fetchone()[0]
+        if holder_self and sql("SELECT 1 FROM association WHERE from_object = ? AND from_id = ? AND to_object = ? "
+                               "AND is_primary = 1", (M, K, comp)).fetchone():
+            # the survivor's primary stays (step 6): the incoming one loses its flag before it
+            # arrives, or the database's one-primary index would refuse the move
+            sql("UPDATE association SET is_primary = 0 WHERE id IN (SELECT fwd FROM merge_moves WHERE prim = 1 "
+                "AND tobj = ? AND existing IS NULL UNION SELECT back FROM merge_moves WHERE prim = 1 AND tobj = ? "
+                "AND existing IS NULL)", (comp, comp))
         sql("UPDATE association SET to_id = ? WHERE id IN (SELECT back FROM merge_moves WHERE existing IS NULL)", (K,))
         sql("UPDATE association SET from_id = ? WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NULL)", (K,))
         sql("INSERT INTO association_count (from_object, from_id, to_object, n) SELECT ?, ?, tobj, COUNT(*) "

@@ -13,7 +13,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import ALL_MODELS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -79,6 +79,26 @@ def _v3_standard_properties(db) -> None:
 
 
 MIGRATIONS[3] = _v3_standard_properties
+
+
+def _v4_constraints(db) -> None:
+    """Version 4: the database enforces one primary company per record and the dedupe keys
+    (constraints.py). A constraint the data already breaks is left out, not half-made: its one
+    line (what breaks it, what to do) goes to `db.crm_notices`, and `doctor` lists it until fixed."""
+    from . import constraints
+
+    notices(db).extend(constraints.ensure(db))
+
+
+MIGRATIONS[4] = _v4_constraints
+
+
+def notices(db) -> list[str]:
+    """One-line messages about the database that opening it found (a constraint a migration could
+    not add); the command line prints them as warnings."""
+    if not hasattr(db, "crm_notices"):
+        db.crm_notices = []
+    return db.crm_notices
 
 
 def writable(path: Path) -> bool:

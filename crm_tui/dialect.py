@@ -154,6 +154,11 @@ def is_damaged_error(exc: BaseException) -> bool:
 def problem_text(exc: BaseException, path) -> str | None:
     """One line a user can act on for a database error, or None when it is something else (a bug).
     The core, the command line and the app all describe these errors through this one place."""
+    from .constraints import is_primary_violation
+
+    if is_primary_violation(exc):
+        return (f"{path}: another change made a different company primary at the same moment; "
+                "nothing was saved, try again")
     if is_busy_error(exc):
         return f"{path}: the database is busy (another program is writing to it); nothing was saved, try again"
     if is_full_error(exc):

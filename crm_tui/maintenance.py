@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import dialect, integrity, safe_files, sources
+from . import constraints, dialect, integrity, safe_files, sources
 from .db import inspect_file
 from .errors import DatabaseProblem, InvalidValue
 from peewee import CharField, TextField
@@ -116,6 +116,7 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += integrity.check_bidirectional() + integrity.check_primary(crm.registry) + integrity.check_limits()
     report.problems += integrity.check_history_matches_state() + integrity.check_counts()
     report.problems += integrity.check_property_history(crm)
+    report.problems += constraints.problems(crm.db)
     stale = _fts_out_of_sync(crm)
     report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
     bad_text = _invalid_utf8(crm)
@@ -260,6 +261,11 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
             crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN '
                                f'(SELECT id FROM "{meta.table}" WHERE deleted_at IS NOT NULL)')
             done.append(f"rebuilt the search index of {name}")
+        before = {c.name for c, _v in constraints.missing(crm.db)}
+        constraints.ensure(crm.db)
+        added = before - {c.name for c, _v in constraints.missing(crm.db)}
+        if added:
+            done.append(f"added the database constraint(s) {', '.join(sorted(added))}")
     return done
 
 

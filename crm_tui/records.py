@@ -299,13 +299,24 @@ class Records:
 
     def create(self, object_name: str, values: dict, source: str = sources.API, *, actor: str | None = None,
                dedupe: bool = True, subscriber: bool = False, allow_read_only: bool = False) -> SaveResult:
+        args = (object_name, values, source)
+        kwargs = dict(actor=actor, dedupe=dedupe, subscriber=subscriber, allow_read_only=allow_read_only)
+        try:
+            return self._create(*args, **kwargs)
+        except DuplicateValue as exc:
+            # Another writer made a record with this email (domain) between our look-up and our
+            # insert, and the database's unique index refused ours: the look-up finds it now.
+            if not dedupe or exc.property != DEDUPE_KEYS.get(self.crm.registry.get(object_name).name):
+                raise
+            return self._create(*args, **kwargs)
+
+    def _create(self, object_name: str, values: dict, source: str = sources.API, *, actor: str | None = None,
+                dedupe: bool = True, subscriber: bool = False, allow_read_only: bool = False) -> SaveResult:
         meta = self.crm.registry.get(object_name)
         clean = self.coerce(meta, values, allow_read_only=allow_read_only)
         key = DEDUPE_KEYS.get(meta.name)
         if dedupe and key and clean.get(key):
-            existing = meta.model.select(meta.model.id).where(
-                (getattr(meta.model, key) == clean[key]) & meta.model.deleted_at.is_null(True)
-            ).scalar()
+            existing = self._live_holder(meta, key, clean[key])
             if existing:
                 given = {k: v for k, v in clean.items() if v is not None}
                 result = self._update(meta, existing, given, source, actor)
@@ -348,6 +359,11 @@ class Records:
         value = self.coerce_value(meta, meta.prop(key), raw)
         if not value:
             return None
+        return self._live_holder(meta, key, value)
+
+    @staticmethod
+    def _live_holder(meta: ObjectMeta, key: str, value) -> int | None:
+        """The live record whose dedupe key (email, domain) holds this value."""
         return meta.model.select(meta.model.id).where(
             (getattr(meta.model, key) == value) & meta.model.deleted_at.is_null(True)).scalar()
 
@@ -411,7 +427,8 @@ class Records:
         text = str(exc)
         for name, prop in meta.properties.items():
             if prop.unique and name in text:
-                return InvalidValue(f"{meta.name}.{name}: another {meta.label.lower()} already has {values.get(name)!r}")
+                return DuplicateValue(f"{meta.name}.{name}: another {meta.label.lower()} already has {values.get(name)!r}",
+                                      name)
         return InvalidValue(f"{meta.name}: {text}")
 
     def delete(self, object_name: str, record_id: int, source: str = sources.API, *, actor: str | None = None) -> SaveResult:
@@ -491,6 +508,14 @@ class Records:
     def _index_text(self, meta: ObjectMeta, record_id: int) -> None:
         row = self._row(meta, record_id)
         dialect.fts_upsert(self.crm.db, meta.name, record_id, search_text(meta, row))
+
+
+class DuplicateValue(InvalidValue):
+    """A unique property's value that another live record holds (refused by the database)."""
+
+    def __init__(self, message: str, prop: str):
+        super().__init__(message)
+        self.property = prop
 
 
 def search_text(meta: ObjectMeta, row: dict) -> str:
