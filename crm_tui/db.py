@@ -224,6 +224,11 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
 def create_schema(db: SqliteDatabase) -> None:
     db.create_tables(ALL_MODELS)
     dialect.create_count_triggers(db)
+    mark_schema(db)
+
+
+def mark_schema(db) -> None:
+    """Mark the file as a crm-tui database of this schema version."""
     db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -130,6 +130,21 @@ def last_record_id(db, table: str) -> int:
     return max(row[0] if row else 0, top)
 
 
+def set_last_record_id(db, table: str, value: int) -> None:
+    """Make the table hand out ids above `value` from now on (a copied database keeps the
+    source's: ids are never reused, even of records removed for good)."""
+    if db.execute_sql("SELECT 1 FROM sqlite_sequence WHERE name = ?", (table,)).fetchone():
+        db.execute_sql("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (value, table))
+    elif value:
+        db.execute_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, value))
+
+
+def defer_foreign_keys(db) -> None:
+    """Check foreign keys at commit instead of at each row, for this transaction (a copy writes a
+    row that points at one written later: a paired label's inverse)."""
+    db.execute_sql("PRAGMA defer_foreign_keys = ON")
+
+
 def is_busy_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text

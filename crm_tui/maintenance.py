@@ -253,13 +253,7 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
         if fixed_primary:
             done.append(f"fixed the primary company of {fixed_primary} record(s)")
         for name, _n in stale:
-            meta = crm.registry.get(name)
-            dialect.drop_fts(crm.db, name)
-            dialect.create_fts(crm.db, name)
-            first, last = crm.db.execute_sql(f'SELECT COALESCE(MIN(id), 1), COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()
-            crm.records.index_range(meta, first, last)
-            crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN '
-                               f'(SELECT id FROM "{meta.table}" WHERE deleted_at IS NOT NULL)')
+            crm.records.rebuild_search_index(crm.registry.get(name))
             done.append(f"rebuilt the search index of {name}")
         before = {c.name for c, _v in constraints.missing(crm.db)}
         constraints.ensure(crm.db)

@@ -505,6 +505,16 @@ class Records:
                 f'INSERT INTO "fts_{meta.name}"(rowid, body) SELECT id, {body} FROM "{meta.table}" '
                 'WHERE id BETWEEN ? AND ?', (first, last))
 
+    def rebuild_search_index(self, meta: ObjectMeta) -> None:
+        """The full-text index of an object built afresh from its live records (doctor, copy)."""
+        db = self.crm.db
+        dialect.drop_fts(db, meta.name)
+        dialect.create_fts(db, meta.name)
+        first, last = db.execute_sql(f'SELECT COALESCE(MIN(id), 1), COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()
+        self.index_range(meta, first, last)
+        db.execute_sql(f'DELETE FROM "{dialect.fts_table(meta.name)}" WHERE rowid IN '
+                       f'(SELECT id FROM "{meta.table}" WHERE deleted_at IS NOT NULL)')
+
     def _index_text(self, meta: ObjectMeta, record_id: int) -> None:
         row = self._row(meta, record_id)
         dialect.fts_upsert(self.crm.db, meta.name, record_id, search_text(meta, row))
