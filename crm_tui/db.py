@@ -39,9 +39,9 @@ def add_missing_standard_properties(db) -> list[str]:
     Returns "object.property" for each one added."""
     import json
 
-    from .engine import load_yaml_resource
+    from .constraints import create_index
+    from .engine import PropertyMeta, add_columns, load_yaml_resource, sort_index
     from .models import ObjectType, PropertyDef
-    from .types import SQL_TYPES
 
     spec = load_yaml_resource("objects.yaml")
     added = []
@@ -50,7 +50,7 @@ def add_missing_standard_properties(db) -> list[str]:
         if row is None:
             continue
         have = {name for (name,) in PropertyDef.select(PropertyDef.name).where(PropertyDef.object == row.id).tuples()}
-        columns = {r[1] for r in db.execute_sql(f'PRAGMA table_info("obj_{row.name}")').fetchall()}
+        columns = {c.name for c in db.get_columns(f"obj_{row.name}")}
         position = len(have)
         for prop in obj["properties"]:
             if prop["name"] in have or "options_from" in prop:
@@ -63,11 +63,9 @@ def add_missing_standard_properties(db) -> list[str]:
                 read_only=bool(prop.get("read_only")), is_custom=False, position=position)
             position += 1
             if prop["name"] not in columns:
-                db.execute_sql(f'ALTER TABLE "obj_{row.name}" ADD COLUMN "{prop["name"]}" '
-                               f'{SQL_TYPES.get(prop.get("type", "text"), "TEXT")}')
+                add_columns(db, f"obj_{row.name}", [PropertyMeta(prop["name"], prop["label"], prop.get("type", "text"))])
             if prop.get("indexed"):
-                db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_obj_{row.name}_{prop["name"]}" '
-                               f'ON "obj_{row.name}"("{prop["name"]}")')
+                create_index(db, sort_index(f"obj_{row.name}", prop["name"]))
             added.append(f"{row.name}.{prop['name']}")
     return added
 

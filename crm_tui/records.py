@@ -4,6 +4,7 @@ operation with a source; every changed property leaves a history row with old an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import count as numbered
 from typing import Any, Iterable
 
 from peewee import SQL, IntegrityError, fn
@@ -469,12 +470,18 @@ class Records:
 
     # -- bulk paths (seed, import) -------------------------------------------------------------
 
-    def bulk_insert(self, meta: ObjectMeta, columns: list[str], rows, op, *, now: str | None = None) -> tuple[int, int]:
+    def bulk_insert(self, meta: ObjectMeta, columns: list[str], rows, op, *, now: str | None = None,
+                    count: int | None = None) -> tuple[int, int]:
         """Insert already-coerced rows (tuples in `columns` order) with executemany on the SQL that
         Peewee generates; the caller holds the operation. Returns the (first, last) new ids; the
-        full-text index is filled for that range with `index_range` afterwards."""
+        full-text index is filled for that range with `index_range` afterwards.
+
+        The ids are reserved for the batch before it is written (dialect.reserve_record_ids) and
+        given in row order, not left to the database: the range is the batch's by construction,
+        whatever ids the database hands to other inserts meanwhile. `rows` is a list, or an
+        iterable of exactly `count` rows (seed streams a million)."""
         now = now or now_iso()
-        names = list(columns)
+        names = ["id"] + list(columns)
         extra: tuple = (now, op.id)
         if "createdate" not in names:
             names.append("createdate")
@@ -489,11 +496,16 @@ class Records:
             if len(self._insert_sql) >= 32:  # models are rebuilt when the schema changes: old keys go
                 self._insert_sql.clear()
             self._insert_sql[key] = sql
-        before = dialect.last_record_id(self.crm.db, meta.table)
+        n = len(rows) if count is None else count
+        if n == 0:
+            return 1, 0
+        first = dialect.reserve_record_ids(self.crm.db, meta.table, n)
+        ids = numbered(first)
         cursor = self.crm.db.cursor()
-        cursor.executemany(sql, (tuple(row) + extra for row in rows))
-        after = dialect.last_record_id(self.crm.db, meta.table)
-        return before + 1, after
+        cursor.executemany(sql, ((record_id, *row, *extra) for row, record_id in zip(rows, ids)))
+        if next(ids) != first + n:  # rows first in zip: the ids go no further than the rows
+            raise ValueError(f"bulk_insert: {n} rows announced, another number given")
+        return first, first + n - 1
 
     def index_range(self, meta: ObjectMeta, first: int, last: int) -> None:
         """Full-text index a range of new records in one statement."""

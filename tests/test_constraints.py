@@ -222,3 +222,16 @@ def test_merging_two_records_with_primary_companies_keeps_one(crm, db_path):
     assert primaries(db_path, ann) == [acme]
     assert sorted(crm.assoc.linked_ids(("contacts", ann), "companies")) == sorted([acme, beta, gamma])
     assert maintenance.doctor(crm).healthy
+
+
+async def test_the_app_says_what_to_fix_when_it_opens_such_a_database(db_path):
+    from crm_tui.app import CrmApp
+
+    make_old(db_path, violate=True)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        messages = [str(n.message) for n in list(app._notifications)]
+        assert any(m.startswith("the database cannot enforce one primary company per record yet: contacts 1 has 2")
+                   for m in messages), messages
+        assert any("have the same email 'ann@mail.example': merge them" in m for m in messages), messages
