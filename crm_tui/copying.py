@@ -54,7 +54,9 @@ def copy_database(source, target, *, batch: int = BATCH_ROWS) -> CopyReport:
             raise CrmError(f"{target_path}: not empty (a crm-tui database with its data); "
                            "copy fills only a new file or an empty database")
     created = not target_path.exists()
-    src, src_new = dbmod.open_database(source_path, create=False)
+    # as any command opens it (a file of an older schema is upgraded after a backup); a file this
+    # user may not write is read as it is
+    src, src_new = dbmod.open_database(source_path, create=False, readonly=not dbmod.writable(source_path))
     dst = None
     try:
         if src_new:
