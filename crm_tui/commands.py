@@ -23,6 +23,11 @@ def emit(args, data, text_lines) -> None:
 def run(args, db_path: str) -> int:
     handler = HANDLERS[args.command]
     with Crm.open(db_path) as crm:
+        if crm.notices:
+            from .sanitize import clean_line
+
+            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+                print(f"warning: {clean_line(notice)}", file=sys.stderr)
         return handler(crm, args) or 0
 
 

@@ -148,6 +148,11 @@ class Crm:
         return crm
 
     @property
+    def notices(self) -> list[str]:
+        """What opening the database found that the user should know (db.notices)."""
+        return dbmod.notices(self.db)
+
+    @property
     def freemail(self) -> frozenset[str]:
         if self._freemail is None:
             self._freemail = freemail_domains()
@@ -261,3 +266,6 @@ class Crm:
         for label in load_yaml_resource("labels.yaml")["labels"]:
             self.registry.create_label(label["from"], label["to"], label["name"], label.get("inverse"), label.get("limit"))
         Owner.create(name=self.user_name, is_me=True)
+        from . import constraints
+
+        constraints.ensure(self.db)  # new and clean: every constraint goes in
