@@ -139,7 +139,7 @@ def _pair(value):
 
 
 def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
-    from .models import Association
+    Association = crm.models.Association
 
     kind, _, name = flt.property.partition(":")
     other = crm.registry.get(name)
