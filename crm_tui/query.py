@@ -168,7 +168,7 @@ def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
 def _associated_property_expression(crm, meta: ObjectMeta, flt: Filter):
     """`companies.industry=Software`: records whose associated company has that value (their
     primary company when the record has one by design, any associated record otherwise)."""
-    from .models import Association
+    Association = crm.models.Association
 
     object_name, _, prop_name = flt.property.partition(".")
     other = crm.registry.get(object_name.strip())

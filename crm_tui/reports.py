@@ -248,7 +248,7 @@ class Reports:
         return _number(q.scalar())
 
     def _grouped(self, meta: ObjectMeta, kind, prop, groupings: list[_Grouping], filters) -> list[tuple]:
-        from .models import Association
+        Association = self.crm.models.Association
 
         model = meta.model
         if (kind == "count" and not filters and len(groupings) == 1 and groupings[0].kind == "property"
@@ -444,7 +444,7 @@ class Reports:
     def deal_totals(self, record: tuple[str, int]) -> dict:
         """A record's associated deals: how many are open and won, with their amounts (a company's
         record shows them). Lost deals are left out."""
-        from .models import Association
+        Association = self.crm.models.Association
         from .pipelines import list_pipelines
 
         obj, record_id = record
