@@ -376,3 +376,13 @@ def _journal_commands():
 
 for _name in ("operations", "undo", "redo"):
     HANDLERS[_name] = lambda crm, args: _journal_commands().HANDLERS[args.command](crm, args)
+
+
+def _report_commands():
+    from . import cli_reports
+
+    return cli_reports
+
+
+for _name in ("report", "reports", "forecast"):
+    HANDLERS[_name] = lambda crm, args: _report_commands().HANDLERS[args.command](crm, args)

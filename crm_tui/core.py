@@ -119,6 +119,12 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def reports(self):
+        from .reports import Reports
+
+        return Reports(self)
+
+    @cached_property
     def journal(self):
         from .journal import Journal
 
