@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin_commands(sub, common)
     add_journal_commands(sub, common)
     add_report_commands(sub, common)
+    from .cli_duplicates import add_duplicate_commands
+
+    add_duplicate_commands(sub, common)
     return parser
 
 

@@ -386,3 +386,12 @@ def _report_commands():
 
 for _name in ("report", "reports", "forecast"):
     HANDLERS[_name] = lambda crm, args: _report_commands().HANDLERS[args.command](crm, args)
+
+
+def _duplicate_commands():
+    from . import cli_duplicates
+
+    return cli_duplicates
+
+
+HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)

@@ -119,6 +119,12 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def duplicates(self):
+        from .duplicates import Duplicates
+
+        return Duplicates(self)
+
+    @cached_property
     def reports(self):
         from .reports import Reports
 
