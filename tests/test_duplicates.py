@@ -87,3 +87,51 @@ def test_command_line(planted, capsys):
     assert main(["--db", str(db), "duplicates", "contacts", "--json"]) == 0
     assert not [p for p in json.loads(capsys.readouterr().out) if {p["a"], p["b"]} == {ids["jon"], ids["jonathan"]}]
     assert main(["--db", str(db), "duplicates", "notes"]) == 2
+
+
+async def settle(pilot, times: int = 3) -> None:
+    for _ in range(times):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_manage_duplicates_screen_merges_choosing_values_and_rejects(planted):
+    from crm_tui.app import CrmApp
+    from screens.duplicates import DuplicatesScreen, MergeModal
+
+    db, ids = planted
+    app = CrmApp(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_duplicates("contacts")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DuplicatesScreen) and screen.pairs
+        index = next(i for i, p in enumerate(screen.pairs) if (p.a, p.b) == (ids["jon"], ids["jonathan"]))
+        screen.query_one("#pairs").move_cursor(row=index)
+        await settle(pilot)
+        compare = str(screen.query_one("#compare").render())
+        assert "jon.smythe@gmail.com" in compare and "jonathan@smythe.example" in compare
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MergeModal)
+        values = app.screen.query_one("#values")
+        values.highlighted = next(i for i in range(values.option_count) if values.get_option_at_index(i).id == "firstname")
+        await pilot.press("right")  # take "Jonathan" from the right
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DuplicatesScreen)
+        merged = app.crm.records.get("contacts", ids["jon"]).properties
+        assert merged["firstname"] == "Jonathan" and merged["lifecyclestage"] == "customer"
+        assert "jonathan@smythe.example" in merged["hs_additional_emails"]
+        assert not any(ids["jonathan"] in (p.a, p.b) for p in app.screen.pairs)
+        # reject the next pair: it is not offered again
+        first = app.screen.pairs[0]
+        app.screen.query_one("#pairs").move_cursor(row=0)
+        await pilot.press("x")
+        await settle(pilot)
+        assert (first.a, first.b) not in {(p.a, p.b) for p in app.screen.pairs}
+        await pilot.press("u")  # the merge is one operation: undo takes it back
+        await settle(pilot)
+        assert app.crm.records.get("contacts", ids["jonathan"]).properties["email"] == "jonathan@smythe.example"
