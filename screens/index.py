@@ -23,6 +23,7 @@ from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
+from widgets.text_input import TextInput
 from widgets.record_table import Column, RecordTable
 
 from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
@@ -133,7 +134,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             with Vertical():
                 yield Static("", id="viewbar", markup=False)
                 yield Static("", id="filterbar", markup=False)
-                yield Input(placeholder="Search… (enter: to the table, escape: clear)", id="search")
+                yield TextInput(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
         yield Footer()
 
