@@ -13,7 +13,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import ALL_MODELS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -79,6 +79,16 @@ def _v3_standard_properties(db) -> None:
 
 
 MIGRATIONS[3] = _v3_standard_properties
+
+
+def _v4_meta_change(db) -> None:
+    """Version 4: the history of metadata rows (schema and pipeline changes), so they can be undone."""
+    from .models import MetaChange
+
+    db.create_tables([MetaChange], safe=True)
+
+
+MIGRATIONS[4] = _v4_meta_change
 
 
 def writable(path: Path) -> bool:

@@ -28,6 +28,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from . import dialect, sources
+from .meta_journal import META_KINDS, MetaReversal, describe_row
 from .errors import CrmError, InvalidValue, NotFound
 from .models import Association, AssociationChange, AssociationLabel, LabelDef, Operation, PairLimit, PropertyChange
 from .types import now_iso
@@ -36,13 +37,12 @@ from .types import now_iso
 UNDOABLE = {
     "create", "update", "delete", "restore", "merge", "associate", "unassociate", "set_primary",
     "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
-}
+} | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
 OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
 NOT_UNDOABLE_WHY = {
     "seed": "synthetic data is removed by starting a new database",
     "repair": "a repair fixes the database itself",
-    "delete_stage": "a deleted pipeline stage is not kept in history",
     "undo_import": "an import's undo deleted its records for good; import the file again",
 }
 
@@ -144,6 +144,9 @@ class Journal:
         summary = self._summary(op)
         if summary.get("status") == "running" and self._running_now(op, summary):
             return f"operation {op.id} is still running; wait for it to finish (or cancel it), then undo it"
+        if op.kind in META_KINDS and not summary.get("meta"):
+            return (f"operation {op.id} ({op.kind}) cannot be undone: it was made before schema and pipeline "
+                    "changes were kept in history")
         if op.kind == "import" and summary.get("dry_run"):
             return f"operation {op.id} was a dry run: nothing to undo"
         return None
@@ -271,6 +274,8 @@ class Journal:
             return f"{kind.capitalize()}: {text}"
         if kind == "seed":
             return "Synthetic records (seed)"
+        if kind in META_KINDS and summary.get("text"):
+            return str(summary["text"])
         if kind == "delete_stage":
             return f"Deleted stage {summary.get('stage')} of pipeline {summary.get('pipeline')}"
         return f"{kind} {label} {name if op.record_id else ''}".strip()
@@ -367,7 +372,13 @@ class Journal:
             if later is not None:
                 raise CrmError(f"cannot {verb} operation {(original or tail).id} ({what}): operation {later.id} "
                                f"({self.describe(later)}) changed the same {plan.later_what} since; undo that first")
-            plan.apply(verb, (original or tail).id, what)
+            try:
+                plan.apply(verb, (original or tail).id, what)
+            except BaseException:
+                if plan.meta:  # the transaction rolls back: forget metadata read inside it
+                    crm._pipelines_cache = None
+                    crm.registry.reload()
+                raise
             uop.summary = json.dumps({"undoes": tail.id, "original": original.id if original else tail.id,
                                       "values": plan.values_written, "links": plan.link_rows_written,
                                       "records": plan.records_written})
@@ -418,6 +429,9 @@ class _Plan:
         self.links = db.execute_sql(
             _TREE + "SELECT ac.id, ac.a_object, ac.a_id, ac.b_object, ac.b_id, ac.action, ac.label "
             "FROM association_change ac WHERE ac.op_id IN t ORDER BY ac.id", (root,)).fetchall()
+        self.meta = db.execute_sql(
+            _TREE + "SELECT mc.id, mc.tbl, mc.row_id, mc.old, mc.new FROM meta_change mc WHERE mc.op_id IN t "
+            "ORDER BY mc.id", (root,)).fetchall()
         # record events, in order: (object name, id, "created" | "deleted" | "restored")
         events = []
         for oid, kind, obj, rid, summary, parent in db.execute_sql(
@@ -516,6 +530,14 @@ class _Plan:
                 meta = reg.objects.get(name or "")
                 if meta is not None and (meta.id, rid) in touched:
                     note(("r", meta.id, rid), op_id, ("r", meta.id, rid))
+        if self.meta:  # a later schema or pipeline change of the same metadata row
+            last_meta = {(tbl, row_id): mid for mid, tbl, row_id, _old, _new in self.meta}
+            for mid, op_id, tbl, row_id in db.execute_sql(
+                    _TREE + "SELECT id, op_id, tbl, row_id FROM meta_change WHERE op_id > ? AND op_id NOT IN t",
+                    (root, root)).fetchall():
+                mine = last_meta.get((tbl, row_id))
+                if mine is not None and mid > mine:
+                    note(("m", tbl, row_id), op_id, ("m", tbl, row_id))
         if not per_key:
             return None
         cache: dict[int, Operation] = {}
@@ -545,6 +567,15 @@ class _Plan:
             return f"{key[3]} of {name(key[1], key[2])}"
         if key[0] == "l":
             return f"link of {name(key[1], key[2])} and {name(key[3], key[4])}"
+        if key[0] == "m":
+            row = self.crm.db.execute_sql(f'SELECT * FROM "{key[1]}" WHERE id = ?', (key[2],))
+            found = row.fetchone()
+            data = dict(zip([d[0] for d in row.description], found)) if found else None
+            if data is None:
+                for _mid, tbl, row_id, old, new in self.meta:
+                    if (tbl, row_id) == (key[1], key[2]):
+                        data = json.loads(new or old or "{}")
+            return describe_row(self.crm, key[1], data)
         return f"record {name(key[1], key[2])}"
 
     # -- writing the inverse ------------------------------------------------------------------
@@ -553,6 +584,10 @@ class _Plan:
         crm, uop = self.crm, self.uop
         reg = crm.registry
         refuse = f"cannot {verb} operation {original_id} ({what})"
+        # 0. metadata rows (pipelines, stages, objects, properties, labels, limits) the tree changed or
+        # removed come back first: records moved out of a deleted stage move back into it below
+        metadata = MetaReversal(self, refuse)
+        metadata.restore()
         # 1. records that were not live before the tree go (their unique values are freed first)
         going = [(obj, rid) for (obj, rid), (before, after) in self.records.items() if after and not before]
         coming = [(obj, rid) for (obj, rid), (before, after) in self.records.items() if before and not after]
@@ -594,6 +629,8 @@ class _Plan:
             self.records_written += 1
         # 4. links, newest change first
         self._reverse_links(refuse)
+        # 5. metadata rows the tree added go, each refused while something uses it
+        metadata.remove()
 
     def _unique_taker(self, meta, row: dict) -> str:
         """Which live record holds a unique value of `row` now, and the operation that gave it."""
