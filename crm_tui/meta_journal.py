@@ -353,9 +353,12 @@ class MetaReversal:
                                "remove it from them first")
 
     def _check_views(self, object_id: int, prop: str | None, what: str) -> None:
-        for name, columns, filters, sort in self.db.execute_sql(
-                "SELECT name, columns, filters, sort FROM saved_view WHERE object_id = ?", (object_id,)).fetchall():
-            if prop is None or any(f'"{prop}"' in (text or "") for text in (columns, filters, sort)):
+        """A saved view filtering on a property keeps it; an object keeps the views a user saved
+        (its default view, made when its index first opened, goes with it; columns and sorts of
+        a property that is gone are left out when a view is read)."""
+        for name, filters, is_default in self.db.execute_sql(
+                "SELECT name, filters, is_default FROM saved_view WHERE object_id = ?", (object_id,)).fetchall():
+            if (prop is None and not is_default) or (prop is not None and f'"{prop}"' in (filters or "")):
                 raise CrmError(f"{self.refuse}: the saved view {name!r} uses {what}; change or delete it first")
 
     def _check_narrowing(self, kind: str, row: dict, gone) -> None:

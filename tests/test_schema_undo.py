@@ -246,3 +246,26 @@ def test_cli_schema_apply_operations_undo_redo(db_path, tmp_path, capsys):
     err = run("undo", str(rows[0]["id"]), code=2)
     assert len(err.strip().splitlines()) == 1 and "holds values in 1 contact" in err
     assert "healthy" in run("doctor")
+
+
+def test_schema_undo_after_the_new_objects_index_was_opened(crm, tmp_path):
+    """Opening an index makes its default view: that is no reason to refuse; a saved view that
+    filters on the new property is."""
+    from crm_tui.query import Filter
+    from crm_tui.views import Views
+
+    path = tmp_path / "roast.yaml"
+    path.write_text(SCHEMA)
+    before = state(crm)
+    apply_schema_file(crm, path)
+    op = newest(crm)
+    views = Views(crm)
+    views.default("roast_batches")
+    views.default("contacts")
+    saved = views.create("contacts", "Teal fans", columns=["firstname", "favorite_color"],
+                       filters=[Filter("favorite_color", "=", "teal")])
+    with pytest.raises(CrmError, match="the saved view 'Teal fans' uses property Favorite color of contacts"):
+        crm.journal.undo(op.id)
+    views.delete(saved.id)
+    crm.journal.undo(op.id)
+    assert {k: v for k, v in state(crm).items()} == before
