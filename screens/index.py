@@ -110,6 +110,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.spec: ViewSpec | None = None
         self.pager: ViewPager | None = None
         self.modified = False  # columns / filters / sort differ from the saved view
+        self._binding_state = None  # (recycle bin?, modified?) when the footer was last told
         self.sidebar_forced: bool | None = None  # None: follow the width; True/False: ctrl+b chose
         self._rank_timer = None
         self._fresh = True  # mounted, not yet resumed
@@ -198,7 +199,12 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self._update_bars()
 
     def _update_bars(self) -> None:
-        self.refresh_bindings()
+        # The footer is rebuilt only when what check_action reads changes, not on every keystroke
+        # typed into the search box.
+        binding_state = (self.spec.deleted, self.modified)
+        if binding_state != self._binding_state:
+            self._binding_state = binding_state
+            self.refresh_bindings()
         meta = self.meta
         spec = self.spec
         count = self.table.row_count
