@@ -325,12 +325,15 @@ class MetaReversal:
             meta = reg.by_id.get(row["object_id"])
             if meta is None or row["object_id"] in {k[1] for k in self._keys("object_type") if self.first_old[k] is None}:
                 return
-            held = db.execute_sql(f'SELECT COUNT(*) FROM "{meta.table}" WHERE "{row["name"]}" IS NOT NULL').fetchone()[0]
+            held, deleted = db.execute_sql(f'SELECT COUNT(*), COUNT(deleted_at) FROM "{meta.table}" '
+                                           f'WHERE "{row["name"]}" IS NOT NULL').fetchone()
             if held:
                 since = self._newest_writer("SELECT op_id FROM property_change WHERE object = ? AND property = ? "
                                             "ORDER BY id DESC LIMIT 1", (meta.id, row["name"]))
+                bin_note = f" ({deleted:,} of them in the recycle bin)" if deleted else ""
                 raise CrmError(f"{refuse}: {what} holds values in {held:,} "
-                               f"{meta.label.lower() if held == 1 else meta.plural_label.lower()}{since}; clear them first")
+                               f"{meta.label.lower() if held == 1 else meta.plural_label.lower()}{bin_note}{since}; "
+                               "clear them first")
             self._check_views(row["object_id"], row["name"], what)
         elif tbl == "object_type":
             table = f"obj_{row['name']}"
