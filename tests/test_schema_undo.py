@@ -269,3 +269,61 @@ def test_schema_undo_after_the_new_objects_index_was_opened(crm, tmp_path):
     views.delete(saved.id)
     crm.journal.undo(op.id)
     assert {k: v for k, v in state(crm).items()} == before
+
+
+# -- any schema file: undo and redo are exact -----------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.sampled_from(["alpha", "beta", "gamma", "delta"])
+_prop = st.builds(lambda name, kind: {"name": f"p_{name}", "type": kind,
+                                      **({"options": ["one", "two"]} if kind in ("select", "multiselect") else {})},
+                  _names, st.sampled_from(["text", "number", "date", "select", "multiselect", "boolean"]))
+_schema = st.fixed_dictionaries({}, optional={
+    "objects": st.lists(st.builds(lambda name, props: {"name": f"o_{name}", "properties": [{"name": "title"}] + props},
+                                  _names, st.lists(_prop, max_size=2, unique_by=lambda p: p["name"])),
+                        max_size=2, unique_by=lambda o: o["name"]),
+    "properties": st.fixed_dictionaries({"contacts": st.lists(_prop, min_size=1, max_size=3, unique_by=lambda p: p["name"])}),
+    "labels": st.lists(st.builds(lambda name, limit: {"from": "contacts", "to": "companies", "name": f"L {name}",
+                                                      "limit": limit}, _names, st.none() | st.integers(1, 3)),
+                       max_size=2, unique_by=lambda label: label["name"]),
+    "limits": st.lists(st.builds(lambda n: {"from": "deals", "to": "companies", "limit": n}, st.integers(1, 3)),
+                       max_size=1),
+    "pipelines": st.lists(st.builds(lambda name, stages: {
+        "object": "deals", "name": name, "label": name.title(),
+        "stages": [{"name": f"{name}_{s}", "probability": 0.5} for s in stages]},
+        st.sampled_from(["default", "renewals"]), st.lists(_names, min_size=1, max_size=3, unique=True)), max_size=1),
+})
+
+
+@settings(max_examples=25, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(first=_schema, second=_schema)
+def test_any_schema_file_undone_and_redone_exactly(tmp_path, first, second):
+    """Two schema files in a row (the second may change what the first made); undoing the newest,
+    then the first, brings back exactly the metadata and storage before each; redo exactly after."""
+    import yaml
+
+    from crm_tui.core import Crm
+
+    path = tmp_path / "s.db"
+    path.unlink(missing_ok=True)
+    with Crm.open(path) as crm:
+        states = [state(crm)]
+        for number, spec in enumerate((first, second)):
+            file = tmp_path / f"{number}.yaml"
+            file.write_text(yaml.safe_dump(spec))
+            try:
+                apply_schema_file(crm, file)
+            except CrmError:
+                assert state(crm) == states[-1]  # refused: nothing written
+                continue
+            states.append(state(crm))
+        for expected in reversed(states[:-1]):
+            crm.journal.undo(source=sources.API)
+            assert state(crm) == expected
+        for expected in states[1:]:
+            crm.journal.redo(source=sources.API)
+            assert state(crm) == expected
+        healthy(crm)
