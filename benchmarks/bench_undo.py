@@ -95,7 +95,7 @@ def bench_merge(workdir: Path, links: int) -> dict:
         crm.merger.merge("companies", keep_id, other_id, source=sources.USER)
         seconds = time.perf_counter() - start
         moved = len(crm.assoc.linked_ids(("companies", keep_id), "contacts"))
-        problems = integrity.check_counts() + integrity.check_primary(crm.registry)
+        problems = integrity.check_counts(crm.registry) + integrity.check_primary(crm.registry)
         start = time.perf_counter()
         crm.journal.undo(source=sources.USER)
         undo_seconds = time.perf_counter() - start

@@ -8,7 +8,6 @@ import pytest
 
 from crm_tui import pipelines, sources
 from crm_tui.errors import CrmError
-from crm_tui.models import MetaChange, Operation
 from crm_tui.schema_apply import apply_schema_file
 from tests.test_journal import healthy
 
@@ -26,7 +25,8 @@ def state(crm) -> dict:
     return out
 
 
-def newest(crm) -> Operation:
+def newest(crm):
+    Operation = crm.models.Operation
     return Operation.select().where(Operation.parent.is_null(True)).order_by(Operation.id.desc()).first()
 
 
@@ -50,6 +50,7 @@ def test_each_pipeline_edit_is_listed_undone_and_redone_exactly(crm, edit):
     op = newest(crm)
     listed = crm.journal.list(limit=1)[0]
     assert listed.id == op.id and listed.undoable and not listed.undone and listed.source == sources.USER
+    MetaChange, Operation = crm.models.MetaChange, crm.models.Operation
     assert MetaChange.select().where(MetaChange.op == op.id).count() >= 1  # history rows of its own
     result = crm.journal.undo()
     assert result.op_id == op.id

@@ -120,5 +120,5 @@ def test_any_link_operation_undone_and_redone_exactly(template, tmp_path, setup,
         crm.journal.redo(source=sources.USER)
         assert snapshot(crm) == after
         problems = (integrity.check_all(crm.registry) + integrity.check_property_history(crm)
-                    + integrity.check_history_matches_state())
+                    + integrity.check_history_matches_state(crm.registry))
         assert problems == [], problems
