@@ -328,3 +328,16 @@ def test_any_schema_file_undone_and_redone_exactly(tmp_path, first, second):
             crm.journal.redo(source=sources.API)
             assert state(crm) == expected
         healthy(crm)
+
+
+def test_cli_labels_create_is_undone(db_path, capsys):
+    from crm_tui import cli
+
+    assert cli.main(["--db", str(db_path), "labels", "create", "contacts", "contacts", "Mentor",
+                     "--inverse", "Mentee"]) == 0
+    assert cli.main(["--db", str(db_path), "operations", "--limit", "1"]) == 0
+    assert "create_label" in capsys.readouterr().out
+    assert cli.main(["--db", str(db_path), "undo"]) == 0
+    assert "Created label Mentor (contacts -> contacts)" in capsys.readouterr().out
+    assert cli.main(["--db", str(db_path), "labels"]) == 0
+    assert "Mentor" not in capsys.readouterr().out
