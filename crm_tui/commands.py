@@ -238,7 +238,11 @@ def cmd_labels(crm: Crm, args) -> int:
     if args.action == "create":
         if not (args.from_object and args.to_object and args.name):
             raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
-        with crm.db.atomic():
+        from .meta_journal import schema_operation
+        from .sanitize import clean_line
+
+        with schema_operation(crm, "create_label", SOURCE, summary={
+                "text": f"Created label {clean_line(str(args.name))} ({args.from_object} -> {args.to_object})"}):
             crm.registry.create_label(args.from_object, args.to_object, args.name, args.inverse, args.limit)
         message = f"label {args.name!r} created for {args.from_object} -> {args.to_object}" + (
             f" (other side: {args.inverse!r})" if args.inverse else "") + (f", limit {args.limit}" if args.limit else "")
