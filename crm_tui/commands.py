@@ -237,6 +237,18 @@ def _check_company(ref) -> None:
 
 
 def cmd_labels(crm: Crm, args) -> int:
+    if args.action in ("rename", "delete"):
+        if not (args.from_object and args.to_object and args.name) or (args.action == "rename" and not args.new_name):
+            raise InvalidValue("usage: crm-tui labels rename FROM TO OLD NEW | crm-tui labels delete FROM TO NAME [--yes]")
+        if args.action == "rename":
+            message = crm.datamodel.rename_label(args.from_object, args.to_object, args.name, args.new_name, source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete label {args.name!r} ({args.from_object} -> {args.to_object})? Links keep "
+                                    "existing without it; this cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_label(args.from_object, args.to_object, args.name, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "create":
         if not (args.from_object and args.to_object and args.name):
             raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
@@ -262,6 +274,21 @@ def cmd_labels(crm: Crm, args) -> int:
 def cmd_schema(crm: Crm, args) -> int:
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
+    if args.action in ("relabel", "property", "delete-property"):
+        if not (args.file and args.target):
+            raise InvalidValue(f"usage: crm-tui schema {args.action} OBJECT " + ("LABEL" if args.action == "relabel" else "NAME"))
+        if args.action == "relabel":
+            message = crm.datamodel.relabel_object(args.file, args.target, args.plural, source=SOURCE)
+        elif args.action == "property":
+            message = crm.datamodel.update_property(args.file, args.target, label=args.label, group=args.group,
+                                                    source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete property {args.target!r} of {args.file} with all its values? "
+                                    "This cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_property(args.file, args.target, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")

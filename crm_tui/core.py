@@ -119,6 +119,12 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def datamodel(self):
+        from .datamodel import DataModel
+
+        return DataModel(self)
+
+    @cached_property
     def eraser(self):
         from .erase import Eraser
 
