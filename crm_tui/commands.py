@@ -21,13 +21,17 @@ def emit(args, data, text_lines) -> None:
 
 
 def run(args, db_path: str) -> int:
-    handler = HANDLERS[args.command]
-    with Crm.open(db_path) as crm:
-        if crm.notices:
-            from .sanitize import clean_line
+    from .config import apply_to, load_config
+    from .sanitize import clean_line
 
-            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
-                print(f"warning: {clean_line(notice)}", file=sys.stderr)
+    handler = HANDLERS[args.command]
+    config, warnings = load_config()
+    for warning in warnings:
+        print(f"warning: {clean_line(str(warning))}", file=sys.stderr)
+    with Crm.open(db_path) as crm:
+        apply_to(crm, config)  # the config's automation switches, cap, formats and views hold here too
+        for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+            print(f"warning: {clean_line(notice)}", file=sys.stderr)
         return handler(crm, args) or 0
 
 
@@ -42,10 +46,19 @@ def record_json(crm: Crm, view) -> dict:
     }
 
 
-def show_value(meta, name, value) -> str:
+def show_value(meta, name, value, crm: Crm | None = None) -> str:
+    """A value in plain output; dates and date-times in the config's formats when it names its own
+    (the stored ISO text otherwise, as scripts read it)."""
     prop = meta.properties.get(name)
     if value is None:
         return ""
+    if crm is not None and prop is not None and prop.type in ("date", "datetime"):
+        from .paging import format_date, format_datetime
+
+        if prop.type == "date" and crm.date_format != Crm.date_format:
+            return format_date(value, crm.date_format)
+        if prop.type == "datetime" and crm.datetime_format != Crm.datetime_format:
+            return format_datetime(value, crm.datetime_format)
     if prop is not None and prop.type == "select":
         return prop.option_label(value)
     if prop is not None and prop.type in ("number", "currency"):
@@ -81,7 +94,7 @@ def cmd_record(crm: Crm, args) -> int:
         lines = [f"{meta.label} {view.id}: {view.display_name}" + ("  [deleted]" if view.deleted else "")]
         for name, value in view.properties.items():
             if value is not None:
-                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value)}")
+                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value, crm)}")
         for obj, items in data["associations"].items():
             lines.append(f"  Associated {crm.registry.get(obj).plural_label.lower()}:")
             for item in items:
@@ -112,7 +125,7 @@ def cmd_history(crm: Crm, args) -> int:
         return shown_value(crm, meta, name, text)
 
     emit(args, [asdict(r) for r in rows],
-         [f"{r.at[:19].replace('T', ' ')}  {r.label}: {shown(r.property, r.old_value)} -> "
+         [f"{history_time(r.at, crm.datetime_format)}  {r.label}: {shown(r.property, r.old_value)} -> "
           f"{shown(r.property, r.new_value)}  [{r.source}{': ' + r.actor if r.actor else ''}]"
           for r in rows] or ["no history"])
     return 0
@@ -156,7 +169,7 @@ def cmd_list(crm: Crm, args) -> int:
                     for r in page.rows], [])
         return 0
     header = ["id"] + [meta.properties[c].label for c in columns]
-    table = [[str(r["id"])] + [show_value(meta, c, r.get(c)) for c in columns] for r in page.rows]
+    table = [[str(r["id"])] + [show_value(meta, c, r.get(c), crm) for c in columns] for r in page.rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
@@ -220,12 +233,20 @@ def cmd_assoc(crm: Crm, args) -> int:
     else:  # history
         crm.records.get(args.a[0], args.a[1])
         rows = crm.assoc.history(args.a, object_name=args.object, with_ref=args.with_ref)
-        emit(args, [asdict(r) for r in rows], [format_change(r) for r in rows] or ["no association history"])
+        emit(args, [asdict(r) for r in rows], [format_change(r, crm.datetime_format) for r in rows]
+             or ["no association history"])
     return 0
 
 
-def format_change(r) -> str:
-    when = r.at[:19].replace("T", " ")
+def history_time(at: str, datetime_format: str = Crm.datetime_format) -> str:
+    """A history row's time: to the second by default, else in the config's datetime_format."""
+    from .paging import format_datetime
+
+    return at[:19].replace("T", " ") if datetime_format == Crm.datetime_format else format_datetime(at, datetime_format)
+
+
+def format_change(r, datetime_format: str = Crm.datetime_format) -> str:
+    when = history_time(r.at, datetime_format)
     label = f" \"{r.label}\"" if r.label else ""
     who = f"{r.source}: {r.actor}" if r.actor else r.source
     return f"{when}  {assoc_actions.get(r.action, r.action)}{label}  {r.other_object}:{r.other_id} {r.other_name}  [{who}]"
@@ -344,10 +365,13 @@ def cmd_log(crm: Crm, args) -> int:
 
 
 def cmd_timeline(crm: Crm, args) -> int:
+    from .paging import format_datetime
+
     crm.records.get(args.a[0], args.a[1])
     items = crm.activities.timeline(args.a, limit=args.limit)
     emit(args, [asdict(i) for i in items],
-         [f"{i.at[:16].replace('T', ' ')}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}" for i in items]
+         [f"{format_datetime(i.at, crm.datetime_format)}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}"
+          for i in items]
          or ["no activities"])
     return 0
 

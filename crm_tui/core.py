@@ -71,6 +71,11 @@ def default_user_name() -> str:
 
 
 class Crm:
+    # How values are shown and the view an index opens with; config.apply_to sets them from the config
+    date_format = "%Y-%m-%d"
+    datetime_format = "%Y-%m-%d %H:%M"
+    default_views: dict[str, str] = {}
+
     def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
         from .associations import Associations
         from .records import Records
