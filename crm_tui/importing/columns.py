@@ -15,9 +15,11 @@ allows:
     check = column_check(prop_type, convert)
     values, refused, gaps = check(cells)
 
-`values[i]` is what `convert(cells[i])` gives for a filled cell (its value at an empty cell is
-anything: the caller keeps only filled cells); `refused` lists the indexes of cells the converter
-refused; `gaps` says that some filled cell converted to None (a null word such as 'N/A').
+`values[i]` is what `convert(cells[i])` gives for a filled cell and None for an empty one (so a
+chunk's values, zipped back into rows, are the rows' values in column order, None where a cell
+gives none: the importer's RowValues); `refused` lists the indexes of cells the converter refused
+(their value is anything: such a row is checked again row by row); `gaps` says that some filled
+cell converted to None (a null word such as 'N/A').
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def column_check(kind: str, convert: Callable[[str], object]) -> Callable[[Seque
 
     def each(cells: Sequence[str], values: list | None = None, at: Sequence[int] | None = None) -> tuple:
         if values is None:
-            values = list(cells)
+            values = [None] * len(cells)
         refused, gaps = [], False
         for i in (range(len(cells)) if at is None else at):
             cell = cells[i]
@@ -53,7 +55,7 @@ def column_check(kind: str, convert: Callable[[str], object]) -> Callable[[Seque
     if kind == "text":
         def text(cells: Sequence[str]) -> tuple:
             if "".join(cells).isprintable():
-                return cells, (), False
+                return ([cell or None for cell in cells] if "" in cells else cells), (), False
             return each(cells)
         return text
 
@@ -61,19 +63,22 @@ def column_check(kind: str, convert: Callable[[str], object]) -> Callable[[Seque
         def number(cells: Sequence[str]) -> tuple:
             joined = "".join(cells)
             if not joined:
-                return cells, (), False
+                return [None] * len(cells), (), False
             if joined.isdigit() and joined.isascii() and max(map(len, cells)) < 16:
-                return [float(cell) if cell else None for cell in cells], (), False
+                if "" in cells:
+                    return [float(cell) if cell else None for cell in cells], (), False
+                return list(map(float, cells)), (), False
             return each(cells)
         return number
 
     if kind in ("date", "datetime"):
         memo: dict = {"": None}
         nulls: set = set()  # cells remembered as None (null words)
+        recall = memo.__getitem__
 
         def remembered(cells: Sequence[str]) -> tuple:
             try:  # the common case: every cell seen before
-                return [memo[cell] for cell in cells], (), bool(nulls) and any(map(nulls.__contains__, cells))
+                return list(map(recall, cells)), (), bool(nulls) and any(map(nulls.__contains__, cells))
             except KeyError:
                 pass
             values = list(cells)

@@ -48,7 +48,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from itertools import chain
@@ -62,7 +62,7 @@ from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
 from ..types import now_iso
-from . import csvread, infer, mapping, vcard
+from . import columns, csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
 
@@ -526,12 +526,88 @@ def estimate_rows(path: str) -> int:
 
 # ------------------------------------------------------------------------------------------ running
 
+_ABSENT = object()  # RowValues: a value of the row taken out since
+
+
+class RowValues(MutableMapping):
+    """A record's values as one tuple in the column order of the file (None: no value), plus the
+    values set or taken out since (rules, owners, defaults): a dict to whoever reads it, without a
+    dict of hundreds of cells per record. `names` (property -> position) is one dict shared by every
+    record of an import, so a batch of them goes into the table as its tuples (see _insert)."""
+
+    __slots__ = ("names", "row", "extra")
+
+    def __init__(self, names: dict, row: tuple):
+        self.names = names
+        self.row = row
+        self.extra: dict | None = None  # property -> value set since (_ABSENT: taken out)
+
+    def get(self, key, default=None):
+        extra = self.extra
+        if extra is not None and key in extra:
+            value = extra[key]
+            return default if value is _ABSENT else value
+        i = self.names.get(key)
+        if i is None:
+            return default
+        value = self.row[i]
+        return default if value is None else value
+
+    def __getitem__(self, key):
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key) -> bool:
+        return self.get(key, _ABSENT) is not _ABSENT
+
+    def __setitem__(self, key, value) -> None:
+        if self.extra is None:
+            self.extra = {}
+        self.extra[key] = value
+
+    def __delitem__(self, key) -> None:
+        self[key]  # KeyError when it has no value
+        if self.extra is None:
+            self.extra = {}
+        if key in self.names:
+            self.extra[key] = _ABSENT
+        else:
+            del self.extra[key]
+
+    def __iter__(self):
+        extra = self.extra or {}
+        for name, value in zip(self.names, self.row):
+            if value is not None and name not in extra:
+                yield name
+        for name, value in extra.items():
+            if value is not _ABSENT:
+                yield name
+
+    def __bool__(self) -> bool:
+        if self.extra:
+            return any(True for _name in self)
+        return any(value is not None for value in self.row)
+
+    def __len__(self) -> int:
+        row, names = self.row, self.names
+        n = len(row) - row.count(None)
+        for name, value in (self.extra or {}).items():
+            i = names.get(name)
+            n += (value is not _ABSENT) - (i is not None and row[i] is not None)
+        return n
+
+    def __repr__(self) -> str:
+        return f"RowValues({dict(self)!r})"
+
+
 @dataclass(slots=True)  # slots: one of these per row and object, made and read in bulk
 class _Rec:
     """One record of one row: values to write, how to find it, what it turned out to be."""
 
     object: str
-    values: dict
+    values: dict  # or RowValues
     ext_id: str | None = None
     local_id: int | None = None
     record_id: int | None = None
@@ -815,11 +891,113 @@ class _Importer:
                                       "has a value in it: map it and import the file again to bring those in")
         self._report(done, max(total, done), started)
 
-    _parse_chunk = None  # a subclass's parse of several rows at once (bundle: a wide file a column at a time)
-
     def _source(self):
-        """(line, row) of the file, as _parse (or _parse_chunk) takes them."""
-        return _rows(self.spec)
+        """(line, row) of the file, as _parse (or _parse_chunk) takes them: rows as lists of cells
+        when the file is checked a column at a time (_columns_plan), else as dicts."""
+        self._by_columns = self._columns_plan()
+        return _rows(self.spec, lists=True) if self._by_columns else _rows(self.spec)
+
+    @property
+    def _parse_chunk(self):
+        return self._parse_columns if getattr(self, "_by_columns", None) else None
+
+    def _columns_plan(self):
+        """For a CSV file of one object whose columns are properties, its Record ID and association
+        IDs (nearly every file: exports, address books, HubSpot's): (object, [(cell index, column
+        check, property)], Record ID index, [(index, other object, primary)], headers, RowValues
+        names); None for any other file (value maps, links by name, labels, several objects, a
+        column skipped as empty in the sample...), which is checked row by row."""
+        spec, plan = self.spec, self._plan_cache
+        if spec.kind != "csv" or self._watch or len(spec.objects) != 1 or spec.value_maps or plan is None:
+            return None
+        props, id_header, refs = [], None, []
+        for col, kind, _meta, prop, vmap, conv, header, obj, _pname in plan:
+            if vmap or col.required or col.label or obj != spec.objects[0]:
+                return None
+            if kind == "prop" and prop is not None:
+                props.append((header, conv, prop))
+            elif kind == "id" and id_header is None:
+                id_header = header
+            elif kind == "assoc":
+                refs.append((header, col.target.split(":", 1)[1], col.target.startswith(mapping.ASSOC_PRIMARY_PREFIX)))
+            else:
+                return None
+        names = [prop.name for _h, _c, prop in props]
+        if not props or len(set(names)) < len(names):  # two columns of one property: the later wins, row by row
+            return None
+        headers = csvread.open_csv(spec.path, encoding=spec.encoding, delimiter=spec.delimiter).headers
+        at = {h: i for i, h in enumerate(headers)}
+        if any(h not in at for h in [h for h, _c, _p in props] + [id_header or headers[0]] + [h for h, _o, _p in refs]):
+            return None
+        checks = []
+        for header, conv, prop in props:
+            kind = prop.type if prop.type in ("text", "number", "date", "datetime") else ""
+            if kind == "text" and header in spec.null_columns:
+                kind = ""  # its check reads null words as empty: cell by cell
+            checks.append((at[header], columns.column_check(kind, conv), prop.name))
+        return (spec.objects[0], checks, at[id_header] if id_header else None,
+                [(at[h], o, p) for h, o, p in refs], headers, {name: i for i, name in enumerate(names)})
+
+    def _parse_columns(self, chunk: list) -> list:
+        """_parse for a chunk of rows read as lists, a column at a time (see columns.py): each
+        record's values are one tuple (RowValues). A row with a cell refused, an ID that is not
+        one, or nothing to import goes the general way (_parse), which reports it."""
+        obj, props, id_at, refs, headers, names = self._by_columns
+        general = _Importer._parse
+        out: list = [None] * len(chunk)
+        lines, rows, where = [], [], []
+        for n, (line, cells) in enumerate(chunk):
+            if isinstance(cells, list):
+                lines.append(line)
+                rows.append(cells)
+                where.append(n)
+            else:  # a record csvread could not read (BrokenRow)
+                out[n] = general(self, line, cells)
+        if not rows:
+            return out
+        cols = list(zip(*rows))
+        converted, refused = [], set()
+        for at, check, _name in props:
+            values, bad, _gaps = check(cols[at])
+            converted.append(values)
+            if bad:
+                refused.update(bad)
+        local = self.spec.id_source == LOCAL
+        Row, Rec, split = _Row, _Rec, mapping.split_list
+        for r, (line, cells, vals) in enumerate(zip(lines, rows, zip(*converted))):
+            ext_id = local_id = None
+            if r not in refused:
+                if id_at is not None and (cell := cells[id_at]):
+                    if not local:
+                        ext_id = cell
+                    elif _is_record_id(cell):
+                        local_id = int(cell)
+                    else:
+                        refused.add(r)
+                out_refs = []
+                for at, other, primary in refs:
+                    cell = cells[at]
+                    if not cell:
+                        continue
+                    if not local:
+                        ids = [cell] if cell.isdigit() else split(cell.replace(",", ";"))
+                    elif _is_record_id(cell):
+                        ids = [str(int(cell))]
+                    else:
+                        ids = split(cell.replace(",", ";"))
+                        if not all(map(_is_record_id, ids)):
+                            refused.add(r)
+                            break
+                        ids = [str(int(i)) for i in ids]
+                    out_refs.append((obj, other, ids, primary, None, headers[at]))
+                if ext_id is None and local_id is None and not out_refs and not any(v is not None for v in vals):
+                    refused.add(r)  # nothing to import: said by the general way
+            if r in refused:
+                out[where[r]] = general(self, line, dict(zip(headers, cells)))
+                continue
+            rec = Rec(obj, RowValues(names, vals), ext_id=ext_id, local_id=local_id)
+            out[where[r]] = (line, Row(line, {obj: rec}, out_refs, [], []), [])
+        return out
 
     def _make_properties(self) -> None:
         """The custom properties planned for unknown columns ("@new:name:type"), made in one
@@ -1279,17 +1457,29 @@ class _Importer:
         return out
 
     def _insert(self, bop, meta, fresh: list) -> None:
-        names: list[str] = list(dict.fromkeys(chain.from_iterable(rec.values for _row, rec in fresh)))  # first-seen order
+        first_values = fresh[0][1].values
+        index = first_values.names if type(first_values) is RowValues else None
+        if index is not None and all(type(v := rec.values) is RowValues and v.names is index for _row, rec in fresh):
+            # records read a column at a time: their tuples are the rows, in the file's column order
+            added = dict.fromkeys(chain.from_iterable(v.extra for _row, rec in fresh if (v := rec.values).extra))
+            names = list(index) + [k for k in added if k not in index]
+        else:
+            index = None
+            names = list(dict.fromkeys(chain.from_iterable(rec.values for _row, rec in fresh)))  # first-seen order
         records = self.crm.records
         if "createdate" in names:
             now = now_iso()
             for _row, rec in fresh:
                 if rec.values.get("createdate") is None:
                     rec.values["createdate"] = now
-        # names is the union of the records' keys: a record with as many keys has all of them
-        n = len(names)
-        every = itemgetter(*names) if n > 1 else (lambda values: tuple(values[k] for k in names))
-        rows = [every(rec.values) if len(rec.values) == n else tuple(map(rec.values.get, names)) for _row, rec in fresh]
+        if index is not None:
+            rows = _row_tuples([rec.values for _row, rec in fresh], index, names[len(index):])
+        else:
+            # names is the union of the records' keys: a record with as many keys has all of them
+            n = len(names)
+            every = itemgetter(*names) if n > 1 else (lambda values: tuple(values[k] for k in names))
+            rows = [every(rec.values) if len(rec.values) == n else tuple(map(rec.values.get, names))
+                    for _row, rec in fresh]
         try:
             with self.crm.db.atomic():
                 first, last = records.bulk_insert(meta, names, rows, bop)
@@ -1683,6 +1873,28 @@ class _Importer:
                 continue
             if pipelines.stage_kind(self.crm, "deals", rec.values.get("pipeline"), rec.values.get("dealstage")) == "won":
                 rules._advance_linked(self.crm, rec.record_id, "customer")
+
+
+def _row_tuples(records: list, index: dict, tail: list) -> list[tuple]:
+    """The rows to insert for RowValues sharing `index`: each one's tuple with the values set since
+    put in (`tail`: the properties set that are no column of the file, after those of the file)."""
+    rows = []
+    nothing = (None,) * len(tail)
+    for values in records:
+        row, extra = values.row, values.extra
+        if extra:
+            over = [(i, value) for name, value in extra.items() if (i := index.get(name)) is not None]
+            if over:
+                row = list(row)
+                for i, value in over:
+                    row[i] = None if value is _ABSENT else value
+                row = tuple(row)
+            if tail:
+                row += tuple(map(extra.get, tail))
+        elif tail:
+            row += nothing
+        rows.append(row)
+    return rows
 
 
 _SECOND_KEYS = ("contacts", "companies")
