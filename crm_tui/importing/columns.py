@@ -15,11 +15,11 @@ allows:
     check = column_check(prop_type, convert)
     values, refused, gaps = check(cells)
 
-`values[i]` is what `convert(cells[i])` gives for a filled cell and None for an empty one (so a
-chunk's values, zipped back into rows, are the rows' values in column order, None where a cell
-gives none: the importer's RowValues); `refused` lists the indexes of cells the converter refused
-(their value is anything: such a row is checked again row by row); `gaps` says that some filled
-cell converted to None (a null word such as 'N/A').
+`values[i]` is what `convert(cells[i])` gives for a filled cell, and None or "" (the cell itself)
+for an empty one: a chunk's values, zipped back into rows, are the rows' values in column order
+(the importer's RowValues, whose empty cells go into the table as they are); `refused` lists the
+indexes of cells the converter refused (their value is anything: such a row is checked again row
+by row); `gaps` says that some filled cell converted to None (a null word such as 'N/A').
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def column_check(kind: str, convert: Callable[[str], object]) -> Callable[[Seque
 
     def each(cells: Sequence[str], values: list | None = None, at: Sequence[int] | None = None) -> tuple:
         if values is None:
-            values = [None] * len(cells)
+            values = list(cells)
         refused, gaps = [], False
         for i in (range(len(cells)) if at is None else at):
             cell = cells[i]
@@ -55,7 +55,7 @@ def column_check(kind: str, convert: Callable[[str], object]) -> Callable[[Seque
     if kind == "text":
         def text(cells: Sequence[str]) -> tuple:
             if "".join(cells).isprintable():
-                return ([cell or None for cell in cells] if "" in cells else cells), (), False
+                return cells, (), False
             return each(cells)
         return text
 
@@ -63,16 +63,16 @@ def column_check(kind: str, convert: Callable[[str], object]) -> Callable[[Seque
         def number(cells: Sequence[str]) -> tuple:
             joined = "".join(cells)
             if not joined:
-                return [None] * len(cells), (), False
+                return cells, (), False
             if joined.isdigit() and joined.isascii() and max(map(len, cells)) < 16:
                 if "" in cells:
-                    return [float(cell) if cell else None for cell in cells], (), False
+                    return [float(cell) if cell else "" for cell in cells], (), False
                 return list(map(float, cells)), (), False
             return each(cells)
         return number
 
     if kind in ("date", "datetime"):
-        memo: dict = {"": None}
+        memo: dict = {"": ""}
         nulls: set = set()  # cells remembered as None (null words)
         recall = memo.__getitem__
 

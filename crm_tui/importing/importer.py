@@ -529,11 +529,17 @@ def estimate_rows(path: str) -> int:
 _ABSENT = object()  # RowValues: a value of the row taken out since
 
 
+def _blank(value) -> bool:
+    """No value in a RowValues row: None, or the empty cell itself."""
+    return value is None or value.__class__ is str and not value
+
+
 class RowValues(MutableMapping):
-    """A record's values as one tuple in the column order of the file (None: no value), plus the
-    values set or taken out since (rules, owners, defaults): a dict to whoever reads it, without a
-    dict of hundreds of cells per record. `names` (property -> position) is one dict shared by every
-    record of an import, so a batch of them goes into the table as its tuples (see _insert)."""
+    """A record's values as one tuple in the column order of the file (None or "" where a cell gives
+    no value), plus the values set or taken out since (rules, owners, defaults): a dict to whoever
+    reads it, without a dict of hundreds of cells per record. `names` (property -> position) is one
+    dict shared by every record of an import, so a batch of them goes into the table as its tuples,
+    the empty cells as they are (see _insert and records.bulk_insert's blank_is_null)."""
 
     __slots__ = ("names", "row", "extra")
 
@@ -551,7 +557,7 @@ class RowValues(MutableMapping):
         if i is None:
             return default
         value = self.row[i]
-        return default if value is None else value
+        return default if value is None or value.__class__ is str and not value else value
 
     def __getitem__(self, key):
         value = self.get(key, _ABSENT)
@@ -579,7 +585,7 @@ class RowValues(MutableMapping):
     def __iter__(self):
         extra = self.extra or {}
         for name, value in zip(self.names, self.row):
-            if value is not None and name not in extra:
+            if not _blank(value) and name not in extra:
                 yield name
         for name, value in extra.items():
             if value is not _ABSENT:
@@ -588,15 +594,10 @@ class RowValues(MutableMapping):
     def __bool__(self) -> bool:
         if self.extra:
             return any(True for _name in self)
-        return any(value is not None for value in self.row)
+        return not all(map(_blank, self.row))
 
     def __len__(self) -> int:
-        row, names = self.row, self.names
-        n = len(row) - row.count(None)
-        for name, value in (self.extra or {}).items():
-            i = names.get(name)
-            n += (value is not _ABSENT) - (i is not None and row[i] is not None)
-        return n
+        return sum(1 for _name in self)
 
     def __repr__(self) -> str:
         return f"RowValues({dict(self)!r})"
@@ -990,7 +991,7 @@ class _Importer:
                             break
                         ids = [str(int(i)) for i in ids]
                     out_refs.append((obj, other, ids, primary, None, headers[at]))
-                if ext_id is None and local_id is None and not out_refs and not any(v is not None for v in vals):
+                if ext_id is None and local_id is None and not out_refs and all(map(_blank, vals)):
                     refused.add(r)  # nothing to import: said by the general way
             if r in refused:
                 out[where[r]] = general(self, line, dict(zip(headers, cells)))
@@ -1478,11 +1479,12 @@ class _Importer:
             # names is the union of the records' keys: a record with as many keys has all of them
             n = len(names)
             every = itemgetter(*names) if n > 1 else (lambda values: tuple(values[k] for k in names))
-            rows = [every(rec.values) if len(rec.values) == n else tuple(map(rec.values.get, names))
+            blanks = ("",) * n  # a value the record lacks goes in as "", which the statement stores as NULL
+            rows = [every(rec.values) if len(rec.values) == n else tuple(map(rec.values.get, names, blanks))
                     for _row, rec in fresh]
         try:
             with self.crm.db.atomic():
-                first, last = records.bulk_insert(meta, names, rows, bop)
+                first, last = records.bulk_insert(meta, names, rows, bop, blank_is_null=True)
             assert last - first + 1 == len(fresh)
             for i, (_row, rec) in enumerate(fresh):
                 rec.record_id = first + i
@@ -1877,9 +1879,10 @@ class _Importer:
 
 def _row_tuples(records: list, index: dict, tail: list) -> list[tuple]:
     """The rows to insert for RowValues sharing `index`: each one's tuple with the values set since
-    put in (`tail`: the properties set that are no column of the file, after those of the file)."""
+    put in (`tail`: the properties set that are no column of the file, after those of the file);
+    "" where there is no value (records.bulk_insert's blank_is_null)."""
     rows = []
-    nothing = (None,) * len(tail)
+    nothing = ("",) * len(tail)
     for values in records:
         row, extra = values.row, values.extra
         if extra:
@@ -1887,10 +1890,10 @@ def _row_tuples(records: list, index: dict, tail: list) -> list[tuple]:
             if over:
                 row = list(row)
                 for i, value in over:
-                    row[i] = None if value is _ABSENT else value
+                    row[i] = "" if value is _ABSENT else value
                 row = tuple(row)
             if tail:
-                row += tuple(map(extra.get, tail))
+                row += tuple(map(extra.get, tail, nothing))
         elif tail:
             row += nothing
         rows.append(row)
