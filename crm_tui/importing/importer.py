@@ -594,7 +594,10 @@ class RowValues(MutableMapping):
     def __bool__(self) -> bool:
         if self.extra:
             return any(True for _name in self)
-        return not all(map(_blank, self.row))
+        for value in self.row:  # nearly always the first
+            if value is not None and (value.__class__ is not str or value):
+                return True
+        return False
 
     def __len__(self) -> int:
         return sum(1 for _name in self)
@@ -1474,7 +1477,8 @@ class _Importer:
                 if rec.values.get("createdate") is None:
                     rec.values["createdate"] = now
         if index is not None:
-            rows = _row_tuples([rec.values for _row, rec in fresh], index, names[len(index):])
+            rows = _row_tuples([rec.values for _row, rec in fresh], index, names[len(index):],
+                               [k for k in added if k in index] + (["createdate"] if "createdate" in index else []))
         else:
             # names is the union of the records' keys: a record with as many keys has all of them
             n = len(names)
@@ -1877,21 +1881,25 @@ class _Importer:
                 rules._advance_linked(self.crm, rec.record_id, "customer")
 
 
-def _row_tuples(records: list, index: dict, tail: list) -> list[tuple]:
+def _row_tuples(records: list, index: dict, tail: list, over: list) -> list[tuple]:
     """The rows to insert for RowValues sharing `index`: each one's tuple with the values set since
-    put in (`tail`: the properties set that are no column of the file, after those of the file);
-    "" where there is no value (records.bulk_insert's blank_is_null)."""
+    put in (`over`: those properties that are columns of the file; `tail`: the others, after the
+    file's); "" where there is no value (records.bulk_insert's blank_is_null)."""
     rows = []
     nothing = ("",) * len(tail)
+    over = [(name, index[name]) for name in dict.fromkeys(over)]
     for values in records:
         row, extra = values.row, values.extra
         if extra:
-            over = [(i, value) for name, value in extra.items() if (i := index.get(name)) is not None]
-            if over:
-                row = list(row)
-                for i, value in over:
-                    row[i] = "" if value is _ABSENT else value
-                row = tuple(row)
+            changed = None
+            for name, i in over:
+                if name in extra:
+                    if changed is None:
+                        changed = list(row)
+                    value = extra[name]
+                    changed[i] = "" if value is _ABSENT else value
+            if changed is not None:
+                row = tuple(changed)
             if tail:
                 row += tuple(map(extra.get, tail, nothing))
         elif tail:
