@@ -249,6 +249,8 @@ def cmd_labels(crm: Crm, args) -> int:
 # -- schema -----------------------------------------------------------------------------------
 
 def cmd_schema(crm: Crm, args) -> int:
+    models = crm.models
+    Pipeline, Stage = models.Pipeline, models.Stage
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
@@ -257,7 +259,6 @@ def cmd_schema(crm: Crm, args) -> int:
         messages = apply_schema_file(crm, args.file)
         emit(args, {"changes": messages}, messages or ["nothing to change"])
         return 0
-    from .models import Pipeline, Stage
 
     data = {"objects": [], "labels": crm.assoc.labels(), "pipelines": []}
     lines = []
@@ -314,7 +315,7 @@ def cmd_timeline(crm: Crm, args) -> int:
 
 
 def cmd_owners(crm: Crm, args) -> int:
-    from .models import Owner
+    Owner = crm.models.Owner
 
     if getattr(args, "action", None) == "add":
         from .owners import add_owner

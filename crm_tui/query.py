@@ -137,7 +137,7 @@ def _pair(value):
 
 
 def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
-    from .models import Association
+    Association = crm.models.Association
 
     other = crm.registry.get(flt.property.split(":", 1)[1])
     if flt.op not in ASSOC_OPS:

@@ -60,7 +60,7 @@ from peewee import IntegrityError, fn
 from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
-from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
+from ..models import Operation
 from ..types import now_iso
 from . import columns, csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
@@ -709,6 +709,7 @@ class _Importer:
     ROLL_BACK_DRY_RUN = True  # False: the caller's transaction rolls back (a bundle's dry run)
 
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
+        PairLimit = crm.models.PairLimit
         self.crm = crm
         self.spec = spec
         self.progress = progress
@@ -797,6 +798,7 @@ class _Importer:
                                     for item in self.result.new_options]}  # [object, property, option]
 
     def _finish(self, status: str, failed: int | None = None) -> None:
+        Operation = self.crm.models.Operation
         self.result.failed = len(self.errors.failed_lines) if failed is None else failed
         self.result.link_problems = self.errors.link_problems
         self.result.skipped_cells = self.errors.skipped_cells
@@ -1234,8 +1236,8 @@ class _Importer:
     def _add_options(self) -> None:
         """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
         the property, reported in the summary. A dry run reports them and adds none."""
+        PropertyDef = self.crm.models.PropertyDef
         from ..engine import Option
-        from ..models import PropertyDef
 
         for (obj, pname), pending in list(self._new_options.items()):
             meta = self.reg.get(obj)
@@ -1393,6 +1395,7 @@ class _Importer:
             values["closedate"] = date.today().isoformat()
 
     def _ext_lookup(self, obj: str, ext_ids: list[str]) -> dict[str, int]:
+        ExternalId = self.crm.models.ExternalId
         found: dict[str, int] = {}
         if not ext_ids or self.spec.id_source == LOCAL:
             return found
@@ -1404,6 +1407,7 @@ class _Importer:
         return found
 
     def _write(self, bop, rows: list[_Row]) -> None:
+        ExternalId = self.crm.models.ExternalId
         crm = self.crm
         new_ext: list[tuple] = []
         for obj in self.spec.objects:
@@ -1610,6 +1614,7 @@ class _Importer:
     def _resolve(self, pairs: list, defer: bool, targets: dict | None = None) -> list:
         """Turn @ref / @key ends into record refs; unresolved ones are deferred or reported.
         `targets`: _ref_targets already looked up for every @ref of these pairs."""
+        Association = self.crm.models.Association
         out = []
         refs: dict[str, set] = {}
         keys: dict[tuple[str, str], set] = {}
@@ -1800,6 +1805,7 @@ class _Importer:
         self.result.linked += linked
 
     def _primary_edges(self, pairs: list) -> set:
+        Association = self.crm.models.Association
         by_group: dict[tuple[str, str], set[int]] = {}
         for a, b in pairs:
             by_group.setdefault((a[0], b[0]), set()).add(a[1])
@@ -2073,6 +2079,7 @@ def still_running(crm, op) -> bool:
 
 
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
+    Operation = crm.models.Operation
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
         summary = json.loads(op.summary or "{}")
@@ -2091,7 +2098,7 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
 def _undo_options(crm, created: list) -> None:
     """The dropdown options an import added (its records are gone or restored by now): removed
     from their property unless a record still holds them."""
-    from ..models import PropertyDef
+    PropertyDef = crm.models.PropertyDef
 
     by_prop: dict[tuple[str, str], set[str]] = {}
     for obj, prop, option in created:
@@ -2112,7 +2119,8 @@ def _undo_options(crm, created: list) -> None:
         crm.registry.reload()
 
 
-def _descendants(root: int) -> list[int]:
+def _descendants(crm, root: int) -> list[int]:
+    Operation = crm.models.Operation
     ops, frontier = [root], [root]
     while frontier:
         children = [i for (i,) in Operation.select(Operation.id).where(Operation.parent.in_(frontier)).tuples()]
@@ -2123,6 +2131,7 @@ def _descendants(root: int) -> list[int]:
 
 def check_undo(crm, import_id: int) -> Operation:
     """The import operation when it can be undone; otherwise one line saying why not."""
+    Operation = crm.models.Operation
     op = Operation.get_or_none((Operation.id == int(import_id)) & (Operation.kind == "import"))
     if op is None:
         raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
@@ -2142,6 +2151,10 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
     """Reverse an import completely: links it made or removed, values it changed (from the
     PropertyChange rows of its operations), records it created (deleted for good). Backs the
     database up first; the undo itself is one operation with source Import."""
+    models = crm.models
+    (Operation, PropertyChange, Association, AssociationLabel, AssociationChange, ExternalId) = (
+        models.Operation, models.PropertyChange, models.Association, models.AssociationLabel,
+        models.AssociationChange, models.ExternalId)
     op = check_undo(crm, import_id)
     backup_path = None
     if backup:
@@ -2151,7 +2164,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
 
         safe_backup(crm.path, backup_path)
-    ops = _descendants(op.id)
+    ops = _descendants(crm, op.id)
     reg = crm.registry
     assoc = crm.assoc
     result = UndoResult(op.id, 0, 0, 0, 0, 0, backup_path)
