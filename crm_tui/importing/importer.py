@@ -45,6 +45,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -91,6 +92,8 @@ class Column:
     required: bool = False  # @link: report an empty cell as a missing link
     create_missing: bool = False  # @link: create the linked record when none matches (vCard ORG)
     reason: str | None = None  # why a skipped column is skipped (shown in the preview and the summary)
+    part: str | None = None  # "first" / "last": the column holds whole names, this target takes that part
+    note: str | None = None  # why the column fills this target (shown in the preview)
 
     @property
     def skipped(self) -> bool:
@@ -262,9 +265,92 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     columns = auto_columns(crm, source.headers, objects)
     spec = ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
                       headers=list(source.headers), warnings=list(source.warnings))
-    _look_at_values(crm, spec, source.sample(infer.SAMPLE_ROWS), new_properties)
+    sample = source.sample(infer.SAMPLE_ROWS)
+    _look_at_values(crm, spec, sample, new_properties)
     spec.warnings = list(source.warnings)
+    _name_records(crm, spec, sample)
     return spec
+
+
+_ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
+_PEOPLE = re.compile(r"name|agent|person|people|rep|member|employee|staff|contact|user|manager|owner")
+_PERSON_NAME = re.compile(r"[^\W\d_][\w'.-]*(?: [^\W\d_][\w'.-]*){1,3}")
+
+
+def _name_records(crm, spec: ImportSpec, sample: list[tuple[int, dict]]) -> None:
+    """A file with no column for what names its records, read whole all the same (Maven's
+    sales_pipeline.csv has no deal name, its sales_teams.csv no name or email of a person):
+
+    - a required name (a deal's name, a ticket's) that no column fills comes from the file's ID
+      column (a column called "... id" whose values are one word each and all different), which
+      also becomes the records' ID in that file's namespace, so a second run updates instead of
+      duplicating; without an ID column, from the first text column;
+    - contacts with no column for their name or email are named from the first column of
+      people's names (a title such as agent, member, employee; two to four words each, all
+      different), split into first and last name, by which a second run finds them again.
+
+    Each is said in the preview (the columns) and the summary (a warning)."""
+    main = crm.registry.get(spec.objects[0])
+    mapped = {c.target for c in spec.columns if c.object == main.name and c.target}
+    if mapping.ID in mapped or len(spec.objects) != 1:
+        return
+    rows = [row for _line, row in sample]
+    if not rows:
+        return
+
+    def values(col: Column) -> list[str]:
+        return [row.get(col.header, "") for row in rows]
+
+    def plain(col: Column) -> bool:  # skipped, or a new text property made only for it
+        new = new_property_of(col)
+        return col.skipped or (new is not None and new[1] == "text")
+
+    required = [p for p in main.properties.values() if p.required and p.name not in mapped and p.type == "text"]
+    if required:
+        prop = required[0]
+        found = next((c for c in spec.columns if plain(c) and mapping.header_key(c.header).endswith("id")
+                      and all(_ID_VALUE.fullmatch(v) for v in values(c)) and len(set(values(c))) == len(rows)), None)
+        if found is not None:
+            found.object, found.target, found.reason = main.name, mapping.ID, None
+            spec.id_source = found.header.strip().lower()[:60]
+            found.note = f"the records' ID in {spec.id_source!r}: a second run updates them"
+        else:
+            found = next((c for c in spec.columns if plain(c) and all(values(c))), None)
+        if found is None:
+            return
+        spec.columns.append(Column(found.header, main.name, prop.name,
+                                   note=f"the file has no {prop.label} column: each record is named after this one"))
+        spec.warnings.append(f"no column holds the {prop.label.lower()} ({prop.name}): each "
+                             f"{main.label.lower()} is named after column {found.header!r}")
+        return
+    if main.name == "contacts" and not mapped & {"firstname", "lastname", "email"}:
+        found = next((c for c in spec.columns if plain(c) and _PEOPLE.search(mapping.header_key(c.header))
+                      and all(_PERSON_NAME.fullmatch(v) for v in values(c)) and len(set(values(c))) == len(rows)), None)
+        if found is None:
+            return
+        if found.skipped or new_property_of(found):
+            found.object, found.target, found.reason = main.name, "firstname", None
+        else:
+            spec.columns.append(Column(found.header, main.name, "firstname"))
+            found = spec.columns[-1]
+        found.part = "first"
+        found.note = "the file has no name or email column: these are the contacts' names (first part)"
+        spec.columns.append(Column(found.header, main.name, "lastname", part="last",
+                                   note="the file has no name or email column: these are the contacts' names (last word)"))
+        spec.warnings.append(f"no column holds the contacts' names or emails: they are named after column "
+                             f"{found.header!r} (first name, last name)")
+
+
+def _name_part(conv, part: str):
+    """A converter of a name part: 'Anna Maria Snelling' -> 'Anna Maria' (first) or 'Snelling' (last)."""
+    def convert(raw: str):
+        words = raw.split()
+        if len(words) > 1:
+            raw = " ".join(words[:-1]) if part == "first" else words[-1]
+        elif part == "last":
+            return None
+        return conv(raw)
+    return convert
 
 
 def missing_required(crm, spec: ImportSpec) -> list[str]:
@@ -488,6 +574,7 @@ def describe_columns(crm, spec: ImportSpec) -> list[str]:
             continue
         extra = f" [label {col.label}]" if col.label else ""
         extra += " [required]" if col.required else ""
+        extra += f" ({col.note})" if col.note else ""
         extra += " [values mapped]" if col.header in spec.value_maps else ""
         lines.append(f"{col.header} -> {col.object}.{col.target}{extra}")
     return lines
@@ -736,6 +823,7 @@ class _Importer:
         self._seconds = False  # some row had no primary key (email, domain): second keys in use
         self._new_options: dict = {}  # (object, property) -> {option key: label}: options to add
         self._late: dict = {}  # header of a column skipped as empty -> first line with a value
+        self._loose: dict = {}  # (property label, value, option label) read loosely (_last_word_option)
         self._watch = [c.header for c in spec.columns if c.skipped and c.reason and c.reason.startswith("empty in the first")]
         self.result.skipped_columns = [f"{c.header} ({c.reason or 'skipped'})" for c in spec.columns
                                        if c.skipped and not (c.reason or "").startswith("empty")]
@@ -892,6 +980,8 @@ class _Importer:
             self._ahead = None
         if self.deferred:
             self._with_batch_op(self._resolve_deferred)
+        for label, value, option in self._loose:
+            self.spec.warnings.append(f"{label}: {value!r} is no option; read as {option!r}")
         for header, line in self._late.items():
             self.spec.warnings.append(f"column {header!r} was skipped as empty in the first rows, but line {line} "
                                       "has a value in it: map it and import the file again to bring those in")
@@ -916,12 +1006,13 @@ class _Importer:
         spec, plan = self.spec, self._plan_cache
         if spec.kind != "csv" or self._watch or len(spec.objects) != 1 or spec.value_maps or plan is None:
             return None
-        props, id_header, refs = [], None, []
+        props, id_header, refs, parts = [], None, [], {}
         for col, kind, _meta, prop, vmap, conv, header, obj, _pname in plan:
             if vmap or col.required or col.label or obj != spec.objects[0]:
                 return None
             if kind == "prop" and prop is not None:
                 props.append((header, conv, prop))
+                parts[prop.name] = col.part
             elif kind == "id" and id_header is None:
                 id_header = header
             elif kind == "assoc":
@@ -938,8 +1029,8 @@ class _Importer:
         checks = []
         for header, conv, prop in props:
             kind = prop.type if prop.type in ("text", "number", "date", "datetime") else ""
-            if kind == "text" and header in spec.null_columns:
-                kind = ""  # its check reads null words as empty: cell by cell
+            if kind == "text" and (header in spec.null_columns or parts.get(prop.name)):
+                kind = ""  # its check reads null words as empty, or takes part of a name: cell by cell
             checks.append((at[header], columns.column_check(kind, conv), prop.name))
         return (spec.objects[0], checks, at[id_header] if id_header else None,
                 [(at[h], o, p) for h, o, p in refs], headers, {name: i for i, name in enumerate(names)})
@@ -1103,6 +1194,8 @@ class _Importer:
                 conv = (lambda m, p: (lambda raw: self.crm.records.coerce_value(m, p, raw)))(meta, prop)
             if prop is not None and prop.type in ("text", "textarea") and col.header in self.spec.null_columns:
                 conv = _null_aware(conv)
+            if col.part:
+                conv = _name_part(conv, col.part)
             plan.append((col, kind, meta, prop, vmap, conv, col.header, col.object, prop.name if prop is not None else None))
         return plan
 
@@ -1215,7 +1308,10 @@ class _Importer:
                 return found[0]
         elif kind == "phone" and ":::" in text:
             return conv(", ".join(mapping.split_list(text.replace(":::", ";"))))
-        elif kind in ("select", "multiselect") and not prop.options_from:
+        if kind == "select" and (loose := _last_word_option(prop, text)) is not None:
+            self._loose.setdefault((prop.label, text, prop.option_label(loose)), True)
+            return loose
+        if kind in ("select", "multiselect") and not prop.options_from:
             items = [text] if kind == "select" else mapping.split_list(text.replace(":::", ";"))
             pending = self._new_options.setdefault((obj, prop.name), {})
             names = []
@@ -1936,6 +2032,16 @@ def _second_key(obj: str, values: dict) -> tuple | None:
     if obj == "companies" and not values.get("domain") and (name := values.get("name")):
         return ("name", name.casefold())
     return None
+
+
+def _last_word_option(prop, text: str) -> str | None:
+    """The one option whose label ends with the word given ('Won' -> Closed won, 'Lost' -> Closed
+    lost, as exports of other CRMs write stages), or None."""
+    word = text.strip().casefold()
+    if not word or " " in word:
+        return None
+    found = {o.name for o in prop.options if o.label.casefold().split()[-1:] == [word]}
+    return found.pop() if len(found) == 1 else None
 
 
 def _null_aware(conv):
