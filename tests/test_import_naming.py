@@ -128,3 +128,37 @@ def test_an_import_stores_its_empty_cells_as_null(tmp_path):
         assert result.created == {"contacts": 2}
         assert crm.db.execute_sql("SELECT count(*) FROM obj_contacts WHERE lastname = '' OR city = ''").fetchone() == (0,)
         assert crm.db.execute_sql("SELECT count(*) FROM obj_contacts WHERE lastname IS NULL AND city IS NULL").fetchone() == (1,)
+
+
+def test_one_list_of_null_words_for_every_import(tmp_path):
+    """'#N/A' (Excel) reads as empty in any CSV as in a HubSpot export, and a dropdown option called
+    'None' stays that option."""
+    from crm_tui.importing import csvread, hubspot
+
+    assert hubspot.is_null is csvread.is_null_word
+    assert all(csvread.is_null_word(w) for w in ("null", "NULL", "(null)", "#N/A", "N/A", "None", "[not provided]"))
+    path = _write(tmp_path / "people.csv", [["First Name", "Email", "Score"], ["Ann", "ann@example.org", "#N/A"],
+                                            ["Bo", "bo@example.org", "12"]])
+    with Crm.open(tmp_path / "crm.db", user_name="tester") as crm:
+        crm.registry.add_property("contacts", {"name": "score", "label": "Score", "type": "number"})
+        crm.registry.add_property("contacts", {"name": "tier", "label": "Tier", "type": "select",
+                                               "options": [{"name": "none", "label": "None"}, {"name": "gold", "label": "Gold"}]})
+        _spec, result = _run(crm, path, tmp_path)
+        assert result.created == {"contacts": 2} and result.skipped_cells == 0
+        meta = crm.registry.get("contacts")
+        convert = hubspot.typed_converter(crm.records.column_coercer(meta, meta.properties["tier"]), meta.properties["tier"])
+        assert convert("None") == "none" and convert("N/A") is None
+
+
+def test_new_properties_are_said_in_the_same_words_by_every_import(tmp_path):
+    from crm_tui.importing import bundle
+
+    from . import hubspot_fixture as fx
+
+    folder = fx.write_portal(tmp_path / "portal")
+    with Crm.open(tmp_path / "crm.db", user_name="tester") as crm:
+        result = bundle.run_plan(crm, bundle.plan_path(crm, str(folder)))
+        lines = result.summary_lines()
+        assert any(line.startswith("new properties: ") and "deals.forecast_category (text)" in line for line in lines), lines
+        assert any(line.startswith("new owners: ") for line in lines), lines
+        assert not any("properties created" in line or "owners created" in line for line in lines)

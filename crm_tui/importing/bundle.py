@@ -252,7 +252,7 @@ def _scan(crm, plan: BundlePlan) -> None:
         for _line, row in source:
             for col, prop in watch:
                 cell = row.get(col.header, "")
-                if not cell or cell in hubspot.NULLS:
+                if not cell or csvread.is_null_word(cell):
                     continue
                 if prop.type == "user":
                     key = cell.strip().casefold()
@@ -486,10 +486,9 @@ class BundleResult:
         """The result of a one-file import, with the import id that undoes it."""
         result = self.files[0][1]
         result.import_id = self.import_id
-        verb = "would create" if self.dry_run else "created"
+        result.new_properties = list(self.properties_created)  # "new properties: ...", as any import says
         result.warnings = list(self.warnings) + (
-            [f"properties {verb}: {', '.join(self.properties_created)}"] if self.properties_created else []) + (
-            [f"owners {verb}: {', '.join(self.owners_created)}"] if self.owners_created else [])
+            [f"new owners: {', '.join(self.owners_created)}"] if self.owners_created else [])
         return result
 
     def summary_lines(self) -> list[str]:
@@ -505,11 +504,10 @@ class BundleResult:
                          f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems")
             if r.error_file:
                 lines.append(f"    error file: {r.error_file}")
-        verb = "would create" if self.dry_run else "created"
-        if self.properties_created:
-            lines.append(f"properties {verb}: {', '.join(self.properties_created)}")
+        if self.properties_created:  # the words of ImportResult.summary_lines and of the plan
+            lines.append(f"new properties: {', '.join(self.properties_created)}")
         if self.owners_created:
-            lines.append(f"owners {verb}: {', '.join(self.owners_created)}")
+            lines.append(f"new owners: {', '.join(self.owners_created)}")
         lines += [f"warning: {w}" for w in self.warnings]
         return lines
 
@@ -593,7 +591,7 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
         finally:
             crm._ops.pop()
         result.owners_created = [name for _i, name in owners.created]
-        result.properties_created = [f"{p.object}.{p.name}" for p in created]
+        result.properties_created = [f"{p.object}.{p.name} ({p.type})" for p in created]
         for (name, r), spec in zip(result.files, specs):
             for w in r.warnings:
                 if getattr(spec, "two_object", False) and w.startswith("Several columns are named"):

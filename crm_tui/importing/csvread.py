@@ -41,7 +41,14 @@ _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _SEP_LINE = re.compile(r"sep=(.)[ \t]*", re.I)
 
 Row = dict[str, str]
-NULL_WORDS = frozenset({"null", "none", "[not provided]", "(not provided)", "not provided"})
+# What a cell says when it holds nothing: database dumps, HubSpot exports re-saved by a spreadsheet,
+# Excel (#N/A). The one list of them (any case): the importer reads them as empty where a value is
+# expected, and in the text columns whose sample holds them.
+NULL_WORDS = frozenset({"null", "(null)", "none", "#n/a", "n/a", "[not provided]", "(not provided)", "not provided"})
+
+
+def is_null_word(cell: str) -> bool:
+    return len(cell) <= 16 and cell.strip().casefold() in NULL_WORDS
 
 
 class CsvError(ValueError):
