@@ -203,14 +203,6 @@ def add_counts_of_edges(db, first: int, last: int) -> None:
         "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + excluded.n", (first, last))
 
 
-def null_if_blank(db) -> bool:
-    """Whether a bulk insert may bind "" for "no value" and have the statement store NULL
-    (NULLIF(?, ''), which SQLite's loose typing allows in a column of any type)."""
-    from peewee import SqliteDatabase
-
-    return isinstance(db, SqliteDatabase)
-
-
 def next_rowid(db, table: str) -> int:
     """The id the next insert into a plain INTEGER PRIMARY KEY table gets (the writer holds the
     write lock, so a run of inserts takes consecutive ids from here)."""
@@ -352,3 +344,11 @@ def scratch_table(db, name: str, columns: str) -> None:
     SELECT), which inside a write would roll the whole operation back."""
     db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
     db.execute_sql(f"DELETE FROM temp.{name}")
+
+
+def null_if_blank(db) -> bool:
+    """Whether a bulk insert may bind "" for "no value" and have the statement store NULL
+    (NULLIF(?, ''), which SQLite's loose typing allows in a column of any type)."""
+    from peewee import SqliteDatabase
+
+    return isinstance(db, SqliteDatabase)
