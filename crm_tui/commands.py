@@ -23,6 +23,11 @@ def emit(args, data, text_lines) -> None:
 def run(args, db_path: str) -> int:
     handler = HANDLERS[args.command]
     with Crm.open(db_path) as crm:
+        if crm.notices:
+            from .sanitize import clean_line
+
+            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+                print(f"warning: {clean_line(notice)}", file=sys.stderr)
         return handler(crm, args) or 0
 
 
@@ -371,3 +376,13 @@ def _journal_commands():
 
 for _name in ("operations", "undo", "redo"):
     HANDLERS[_name] = lambda crm, args: _journal_commands().HANDLERS[args.command](crm, args)
+
+
+def _report_commands():
+    from . import cli_reports
+
+    return cli_reports
+
+
+for _name in ("report", "reports", "forecast"):
+    HANDLERS[_name] = lambda crm, args: _report_commands().HANDLERS[args.command](crm, args)

@@ -119,6 +119,12 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def reports(self):
+        from .reports import Reports
+
+        return Reports(self)
+
+    @cached_property
     def journal(self):
         from .journal import Journal
 
@@ -146,6 +152,11 @@ class Crm:
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
         return crm
+
+    @property
+    def notices(self) -> list[str]:
+        """What opening the database found that the user should know (db.notices)."""
+        return dbmod.notices(self.db)
 
     @property
     def freemail(self) -> frozenset[str]:
@@ -261,3 +272,6 @@ class Crm:
         for label in load_yaml_resource("labels.yaml")["labels"]:
             self.registry.create_label(label["from"], label["to"], label["name"], label.get("inverse"), label.get("limit"))
         Owner.create(name=self.user_name, is_me=True)
+        from . import constraints
+
+        constraints.ensure(self.db)  # new and clean: every constraint goes in
