@@ -426,3 +426,11 @@ def checkpoint_truncate(db) -> None:
     """Copy the write-ahead log into the file and cut it to nothing, so that no old page image
     (an erased record's text) stays in the -wal file. Skipped quietly while readers hold it."""
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def null_if_blank(db) -> bool:
+    """Whether a bulk insert may bind "" for "no value" and have the statement store NULL
+    (NULLIF(?, ''), which SQLite's loose typing allows in a column of any type)."""
+    from peewee import SqliteDatabase
+
+    return isinstance(db, SqliteDatabase)

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from . import infer, mapping
+from ..errors import InvalidValue
+from . import csvread, infer, mapping
 from .importer import ImportSpec
 from .values import parse_short_date
 
@@ -239,7 +240,7 @@ class FileFacts:
     owner_columns: list[str] = field(default_factory=list)  # headers of owner columns
 
 
-NULLS = {"null", "NULL", "(null)", "#N/A", "N/A"}
+is_null = csvread.is_null_word  # 'null', 'N/A', '#N/A'... (csvread.NULL_WORDS, the one list)
 
 
 SAMPLE_ROWS = infer.SAMPLE_ROWS  # rows read to type a new property
@@ -324,7 +325,7 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
 def _new_type(cells: Iterable[str]) -> str:
     """The type of a new property (infer.infer_type, month-first dates as HubSpot's US export
     writes them), HubSpot's empty words ('null', 'N/A'...) left out."""
-    return infer.infer_type(cell for cell in cells if cell not in NULLS)
+    return infer.infer_type(cell for cell in cells if not is_null(cell))
 
 
 def _clean_label(text: str) -> str:
@@ -393,7 +394,7 @@ def owner_converter(crm, meta, prop, names: dict[str, int]):
 
     def convert(raw: str):
         text = clean_line(raw).strip()
-        if not text or text in NULLS:
+        if not text or is_null(text):
             return None
         found = names.get(text.casefold())
         if found is not None:
@@ -430,7 +431,7 @@ def typed_converter(conv, prop, dayfirst: bool = False):
             value = parse_short_date(raw, dayfirst=dayfirst, with_time=with_time)
             if value is not None:
                 return value
-            if raw in NULLS:
+            if is_null(raw):
                 return None
             return conv(raw)
         return convert
@@ -440,11 +441,16 @@ def typed_converter(conv, prop, dayfirst: bool = False):
         def convert_number(raw: str):
             if raw.isdigit() and raw.isascii() and len(raw) < 16:
                 return float(raw)
-            return None if raw in NULLS else conv(raw)
+            return None if is_null(raw) else conv(raw)
         return convert_number
 
     def convert_other(raw: str):
-        return None if raw in NULLS else conv(raw)
+        try:  # a dropdown may have an option called 'None': the value first
+            return conv(raw)
+        except InvalidValue:
+            if is_null(raw):
+                return None
+            raise
     return convert_other
 
 
