@@ -138,6 +138,7 @@ async def test_the_object_is_guessed_from_the_headers_and_can_be_changed(db_path
         assert screen.query_one("#object", Select).value == "deals"
         assert screen.query_one("#map-1", Select).value == "deals|dealname"
         screen.query_one("#object", Select).value = "tickets"
-        await until(pilot, lambda: screen.spec.objects == ["tickets"])
+        await until(pilot, lambda: screen.spec.objects == ["tickets"]
+                    and screen.query_one("#map-1", Select).value != "deals|dealname")
         assert screen.spec.objects == ["tickets"]
         assert screen.query_one("#map-1", Select).value != "deals|dealname"
