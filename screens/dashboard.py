@@ -12,6 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Header, Input, Select, Static
 
+from widgets.text_input import TextInput
+
 from crm_tui.errors import CrmError
 from crm_tui.reports import CHARTS, ReportSpec
 from crm_tui.sanitize import clean_line
@@ -190,12 +192,12 @@ class NewReportModal(ModalScreen):
         objects.append(("Activities (all kinds)", "activities"))
         with Vertical():
             yield Static("New report", classes="card-title")
-            yield Input(placeholder="Name (e.g. Contacts by industry)", id="name")
+            yield TextInput(placeholder="Name (e.g. Contacts by industry)", id="name")
             yield Select(objects, value="contacts" if "contacts" in crm.registry.objects else objects[0][1],
                          allow_blank=False, id="object")
-            yield Input(placeholder="Group by: property, createdate:month, @primary_company, companies.industry", id="group_by")
-            yield Input(placeholder="Then by (optional, a pivot)", id="group_by2")
-            yield Input(value="count", placeholder="Measure: count, sum:amount, avg:amount, min:..., max:...", id="measure")
+            yield TextInput(placeholder="Group by: property, createdate:month, @primary_company, companies.industry", id="group_by")
+            yield TextInput(placeholder="Then by (optional, a pivot)", id="group_by2")
+            yield TextInput(value="count", placeholder="Measure: count, sum:amount, avg:amount, min:..., max:...", id="measure")
             yield Select([(c, c) for c in CHARTS], value="bar", allow_blank=False, id="chart")
             yield Static("enter saves · escape cancels", classes="hint", markup=False)
             yield Static("", id="problem", markup=False)
