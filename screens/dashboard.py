@@ -12,12 +12,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Header, Input, Select, Static
 
-from widgets.text_input import TextInput
-
 from crm_tui.errors import CrmError
 from crm_tui.reports import CHARTS, ReportSpec
 from crm_tui.sanitize import clean_line
 from widgets.bar_chart import BarChart
+from widgets.text_input import TextInput
 
 WIDE = 120  # from this width, two charts side by side
 
