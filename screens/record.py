@@ -15,9 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList, Select, Static
-from textual.widgets._footer import FooterKey
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
@@ -27,6 +25,7 @@ from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
+from widgets.footer import CoalescedFooter
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
@@ -44,52 +43,6 @@ HEADER_FIELDS = {
 
 def record_link(object_name: str, record_id: int) -> str:
     return f"crm-tui://{object_name}/{record_id}"
-
-
-class CoalescedFooter(Footer):
-    """A Footer that recomposes once for a burst of binding updates (opening the screen publishes
-    several: focus, stack, highlights), instead of once per update (each costs ~40 ms)."""
-
-    _recompose_pending = False
-
-    def bindings_changed(self, screen) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus:
-            return
-        if self.is_attached and screen is self.screen and not self._recompose_pending:
-            self._recompose_pending = True
-            self.call_after_refresh(self._recompose_now)
-
-    _composed: tuple | None = None  # what the keys on show were made from
-
-    def _shown(self) -> tuple:
-        """Everything Footer.compose reads from the bindings, for the keys it shows."""
-        return tuple((binding.key, binding.action, binding.description, binding.group, binding.show, enabled,
-                      tooltip, self.app.get_key_display(binding))
-                     for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
-                     if binding.show or binding.action == "command_palette")
-
-    async def _recompose_now(self) -> None:
-        self._recompose_pending = False
-        if not self.is_attached:
-            return
-        shown = self._shown()
-        if shown == self._composed:  # the same keys again (focus moved within the same bindings)
-            return
-        await self.recompose()
-
-    def compose(self):
-        if self._bindings_ready:
-            self._composed = self._shown()
-        # Footer binds each key's `compact` to its own, and the binding sets it once more after the
-        # key mounts: each set restyles the key (two restyles per key, ~5 ms each on these
-        # machines). The footer's `compact` never changes here, so each key simply starts with it.
-        for widget in super().compose():
-            for key in (widget, *widget._pending_children) if isinstance(widget, Widget) else ():
-                if isinstance(key, FooterKey) and "compact" in (key._reactive_connect or {}):
-                    key._reactive_connect = None
-                    key.set_reactive(FooterKey.compact, self.compact)
-            yield widget
 
 
 class PropertyList(SteadyOptionList):
@@ -235,25 +188,54 @@ H and P open the association and property history; m lists every action."""
                     yield from self._compose_properties()
             yield Timeline(self.crm, self.ref, id="timeline")
             yield AssocSidebar(self.crm, self.ref, id="sidebar", classes="side-panel")
-        yield CoalescedFooter()
 
     def _compose_properties(self):
         yield Vertical(id="editor")
         yield PropertyList(id="props")
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.record is None:
             self.notify(self.missing, markup=False, severity="error")
             self.call_later(self.app.pop_screen)
             return
+        # The footer comes now that the focus is set (Screen._compose set it after composing the
+        # children), with its keys in the first frame; composed with the others, it had no keys
+        # to show until after the first frame.
+        await self.mount(CoalescedFooter(keys_now=True))
         self._apply_width(self.app.size.width)
         self.refresh_record()
         self.query_one("#timeline").focus() if self.app.size.width >= NARROW else self._focus_panel()
         self.call_after_refresh(self.query_one("#left-scroll").scroll_home, animate=False)
 
-    def on_resize(self, event) -> None:
+    async def _on_resize(self, event) -> None:
         if self.record is not None:
             self._apply_width(event.size.width)
+        if event.size == self._compositor.size:
+            # Textual's first layout of a screen sends the screen a Resize to the size it was just
+            # laid out at, and Screen._on_resize lays the whole screen out again at once (a layout
+            # and a frame of their own); the layouts its widgets asked for meanwhile go into the
+            # screen's next regular update instead.
+            event.stop()
+            event.prevent_default()
+
+    _laid_out = False
+
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:
+        """The first layout places the lists' scrollbars before anything is drawn. A list learns
+        that it scrolls only once it has a size, which is after the layout has placed everything:
+        Textual draws that first frame without the scrollbars, lays the screen out again for
+        them, and once more for the scrollbars' own sizes (three frames where one will do)."""
+        if self._laid_out or scroll or not (size or self.outer_size):
+            super()._refresh_layout(size, scroll)
+            return
+        self._laid_out = True
+        with self.app.batch_update():  # drawn once, after the second pass (not deferred)
+            super()._refresh_layout(size, scroll)
+            if any(widget.show_vertical_scrollbar or widget.show_horizontal_scrollbar
+                   for widget in self.query("*") if widget.is_scrollable and widget.display):
+                super()._refresh_layout(size, scroll)
+        if self.is_current:
+            self._compositor_refresh()
 
     def _wanted_classes(self, width: int) -> set[str]:
         return {"-narrow", f"-show-{self.panel}"} if width < NARROW else set()

@@ -194,7 +194,7 @@ async def test_record_footer_is_built_once_and_follows_the_focus(db_path, monkey
     original = CoalescedFooter.compose
 
     def compose(self):
-        if self._bindings_ready:
+        if self._bindings_ready and isinstance(self.screen, RecordScreen):
             composed.append(1)
         yield from original(self)
 
@@ -212,6 +212,90 @@ async def test_record_footer_is_built_once_and_follows_the_focus(db_path, monkey
         await pilot.pause(0.3)
         assert "Add association" in descriptions() and "Filter type" not in descriptions()
         assert len(composed) == 2
+
+
+async def test_record_screen_draws_its_first_frame_whole_and_settles_at_once(db_path, monkeypatch):
+    """Opening a record: its first frame already has the footer's keys and the lists' scrollbars
+    (Textual drew it without them, then laid the screen out and drew it again for each), every
+    list line is drawn once, and the screen settles in two layouts (the first one of two passes)
+    and at most four frames (it took six layouts and seven frames)."""
+    from textual.screen import Screen
+    from textual.widgets import OptionList
+
+    from screens.record import RecordScreen
+
+    record = big_record(db_path)
+    app = CrmApp(db_path)
+    frames, layouts, lines = [], [], {}
+    original_display = app._display
+
+    def display(screen, renderable):
+        if renderable is not None and isinstance(screen, RecordScreen):
+            timeline, sidebar = screen.query_one("#timeline"), screen.query_one("#sidebar")
+            frames.append({"keys": len(screen.query("FooterKey")), "notes": len(timeline.items),
+                           "scrollbars": timeline.vertical_scrollbar in screen._compositor
+                           and sidebar.vertical_scrollbar in screen._compositor})
+        return original_display(screen, renderable)
+
+    refresh_layout, render_line = Screen._refresh_layout, OptionList.render_line
+
+    def counted_layout(self, *args, **kwargs):
+        if isinstance(self, RecordScreen):
+            layouts.append(1)
+        return refresh_layout(self, *args, **kwargs)
+
+    def counted_line(self, y):
+        lines[self.id] = lines.get(self.id, 0) + 1
+        return render_line(self, y)
+
+    app._display = display
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr(Screen, "_refresh_layout", counted_layout)
+        monkeypatch.setattr(OptionList, "render_line", counted_line)
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.5)
+        screen = app.screen
+        assert frames[0] == {"keys": len(screen.query("FooterKey")), "notes": 40, "scrollbars": True}
+        assert frames[0]["keys"] >= 10
+        assert len(layouts) <= 3 and len(frames) <= 4, (len(layouts), len(frames))
+        for name in ("timeline", "sidebar"):
+            assert lines[name] == screen.query_one(f"#{name}").size.height, (name, lines)
+
+
+async def test_a_covered_index_keeps_its_footer(db_path, monkeypatch):
+    """The index under a pushed screen publishes its bindings when it is covered and uncovered,
+    with the same keys: its footer is not built again (~20 ms each time, and the frames that the
+    screen on top drew for it)."""
+    from textual.widgets import Footer
+
+    from screens.index import IndexScreen
+    from screens.record import RecordScreen
+
+    record = big_record(db_path)
+    app = CrmApp(db_path)
+    rebuilt = []
+    recompose = Footer.recompose
+
+    async def counted(self):
+        if isinstance(self.screen, IndexScreen):
+            rebuilt.append(1)
+        return await recompose(self)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(50):  # until the index shows its keys
+            await pilot.pause(0.1)
+            if isinstance(app.screen, IndexScreen) and len(app.screen.query("FooterKey")):
+                break
+        keys = len(app.screen.query("FooterKey"))
+        assert keys
+        monkeypatch.setattr(Footer, "recompose", counted)
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.3)
+        app.pop_screen()
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, IndexScreen) and len(app.screen.query("FooterKey")) == keys
+        assert rebuilt == []
 
 
 async def test_record_sidebar_reads_no_activity_links(db_path):

@@ -29,8 +29,9 @@ class SteadyOptionList(OptionList):
 
     def _on_resize(self, event: events.Resize) -> None:
         if self._line_cache.lines and self.scrollable_content_region.width == self._cache_width:
-            event.prevent_default()  # OptionList's own handler (next in the MRO) would drop them
-            self.refresh()
+            # OptionList's own handler (next in the MRO) would drop them. Nothing to repaint
+            # either: a new size has already marked the widget dirty in the layout that sent this.
+            event.prevent_default()
 
     def estimate_lines(self) -> None:
         """Before the first layout: at least one line per option (options may wrap to more)."""
