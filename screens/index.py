@@ -23,7 +23,7 @@ from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
-from widgets.footer import CoalescedFooter
+from widgets.footer import KeysFooter
 from widgets.record_table import Column, RecordTable
 
 from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
@@ -136,7 +136,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                 yield Static("", id="filterbar", markup=False)
                 yield Input(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
-        yield CoalescedFooter()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.views = Views(self.crm)

@@ -10,11 +10,13 @@ lists it. The screen calls the core API only; user data is rendered literally.
 from __future__ import annotations
 
 from textual import on
+from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
@@ -25,7 +27,7 @@ from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
-from widgets.footer import CoalescedFooter
+from widgets.footer import KeysFooter
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
@@ -188,20 +190,17 @@ H and P open the association and property history; m lists every action."""
                     yield from self._compose_properties()
             yield Timeline(self.crm, self.ref, id="timeline")
             yield AssocSidebar(self.crm, self.ref, id="sidebar", classes="side-panel")
+        yield KeysFooter()
 
     def _compose_properties(self):
         yield Vertical(id="editor")
         yield PropertyList(id="props")
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         if self.record is None:
             self.notify(self.missing, markup=False, severity="error")
             self.call_later(self.app.pop_screen)
             return
-        # The footer comes now that the focus is set (Screen._compose set it after composing the
-        # children), with its keys in the first frame; composed with the others, it had no keys
-        # to show until after the first frame.
-        await self.mount(CoalescedFooter(keys_now=True))
         self._apply_width(self.app.size.width)
         self.refresh_record()
         self.query_one("#timeline").focus() if self.app.size.width >= NARROW else self._focus_panel()
@@ -221,21 +220,48 @@ H and P open the association and property history; m lists every action."""
     _laid_out = False
 
     def _refresh_layout(self, size=None, scroll: bool = False) -> None:
-        """The first layout places the lists' scrollbars before anything is drawn. A list learns
-        that it scrolls only once it has a size, which is after the layout has placed everything:
-        Textual draws that first frame without the scrollbars, lays the screen out again for
-        them, and once more for the scrollbars' own sizes (three frames where one will do)."""
+        """The screen's first layout is drawn once, whole: in two passes before one frame.
+
+        Textual lays a new screen out before its widgets know their sizes: the lists learn only
+        then that they scroll and how many lines their options take (a long value or the
+        sidebar's "… N more" wraps), and every widget's first size asks for one more layout.
+        It drew that first frame without the scrollbars and laid the screen out and drew it
+        again for each of these (six layouts and seven frames in all). Here the lists count
+        their lines after the first pass, the second pass places what the first one set off,
+        and what was asked for before or during the passes is dropped: the frame has it."""
         if self._laid_out or scroll or not (size or self.outer_size):
             super()._refresh_layout(size, scroll)
             return
         self._laid_out = True
+        self._first_layout_at = get_time()
+        self._drop_requests()  # those not yet sent; those on their way: _on_layout, _on_update
         with self.app.batch_update():  # drawn once, after the second pass (not deferred)
             super()._refresh_layout(size, scroll)
-            if any(widget.show_vertical_scrollbar or widget.show_horizontal_scrollbar
-                   for widget in self.query("*") if widget.is_scrollable and widget.display):
-                super()._refresh_layout(size, scroll)
+            for widget in self.query(SteadyOptionList):
+                widget.count_lines()
+            self._drop_requests()
+            super()._refresh_layout(size, scroll)
         if self.is_current:
             self._compositor_refresh()
+
+    _first_layout_at = 0.0
+
+    def _drop_requests(self) -> None:
+        """Forget the layouts and repaints the widgets asked for and have not sent yet: the full
+        layout that follows, and the frame drawn after it, include them."""
+        for widget in self.walk_children(Widget, with_self=False):
+            for node in (widget, *widget._get_virtual_dom()):  # its scrollbars too
+                node._layout_required = node._repaint_required = False
+
+    async def _on_layout(self, message) -> None:
+        if message.time < self._first_layout_at:  # asked for before the first layout: done in it
+            message.stop()
+            message.prevent_default()
+
+    async def _on_update(self, message) -> None:
+        if message.time < self._first_layout_at:  # asked for before the first frame: drawn in it
+            message.stop()
+            message.prevent_default()
 
     def _wanted_classes(self, width: int) -> set[str]:
         return {"-narrow", f"-show-{self.panel}"} if width < NARROW else set()

@@ -33,7 +33,21 @@ class SteadyOptionList(OptionList):
             # either: a new size has already marked the widget dirty in the layout that sent this.
             event.prevent_default()
 
+    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+        # ScrollView compares the virtual size the compositor passes (the list's region) with its
+        # own (its lines): they never agree, so every layout of the screen refreshed the list's
+        # scrollbars and drew them again. Nothing of the list changed: nothing to update (a new
+        # line count updates the scrollbars itself, in _update_lines).
+        if size == self._size and size - self.styles.gutter.totals == self._container_size:
+            return self._container_size != container_size
+        return super()._size_updated(size, virtual_size, container_size, layout)
+
     def estimate_lines(self) -> None:
         """Before the first layout: at least one line per option (options may wrap to more)."""
         if not self.scrollable_content_region and self.option_count > self.virtual_size.height:
             self.virtual_size = Size(self.virtual_size.width, self.option_count)
+
+    def count_lines(self) -> None:
+        """Once the list has a size: its lines at that width, and its true virtual size."""
+        if self.display and self.scrollable_content_region:
+            self._update_lines()
