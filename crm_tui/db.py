@@ -11,9 +11,9 @@ from peewee import SqliteDatabase
 
 from . import dialect
 from .errors import DatabaseProblem
-from .models import ALL_MODELS
+from .models import bound
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -23,7 +23,8 @@ MIGRATIONS: dict[int, callable] = {}
 def _v2_external_ids(db) -> None:
     """Version 2: the ExternalId table (source-system IDs of imported records) and the
     association counts kept by triggers."""
-    from .models import AssociationCount, ExternalId
+    models = bound(db)
+    AssociationCount, ExternalId = models.AssociationCount, models.ExternalId
 
     db.create_tables([ExternalId, AssociationCount], safe=True)
     dialect.create_count_triggers(db)
@@ -37,11 +38,12 @@ def add_missing_standard_properties(db) -> list[str]:
     """The standard properties of objects.yaml that an older database lacks, added (metadata row,
     column, index) after its own; a property of that name made by the user is left as it is.
     Returns "object.property" for each one added."""
+    models = bound(db)
+    ObjectType, PropertyDef = models.ObjectType, models.PropertyDef
     import json
 
-    from .engine import load_yaml_resource
-    from .models import ObjectType, PropertyDef
-    from .types import SQL_TYPES
+    from .constraints import create_index
+    from .engine import PropertyMeta, add_columns, load_yaml_resource, sort_index
 
     spec = load_yaml_resource("objects.yaml")
     added = []
@@ -50,7 +52,7 @@ def add_missing_standard_properties(db) -> list[str]:
         if row is None:
             continue
         have = {name for (name,) in PropertyDef.select(PropertyDef.name).where(PropertyDef.object == row.id).tuples()}
-        columns = {r[1] for r in db.execute_sql(f'PRAGMA table_info("obj_{row.name}")').fetchall()}
+        columns = {c.name for c in db.get_columns(f"obj_{row.name}")}
         position = len(have)
         for prop in obj["properties"]:
             if prop["name"] in have or "options_from" in prop:
@@ -63,11 +65,9 @@ def add_missing_standard_properties(db) -> list[str]:
                 read_only=bool(prop.get("read_only")), is_custom=False, position=position)
             position += 1
             if prop["name"] not in columns:
-                db.execute_sql(f'ALTER TABLE "obj_{row.name}" ADD COLUMN "{prop["name"]}" '
-                               f'{SQL_TYPES.get(prop.get("type", "text"), "TEXT")}')
+                add_columns(db, f"obj_{row.name}", [PropertyMeta(prop["name"], prop["label"], prop.get("type", "text"))])
             if prop.get("indexed"):
-                db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_obj_{row.name}_{prop["name"]}" '
-                               f'ON "obj_{row.name}"("{prop["name"]}")')
+                create_index(db, sort_index(f"obj_{row.name}", prop["name"]))
             added.append(f"{row.name}.{prop['name']}")
     return added
 
@@ -79,6 +79,26 @@ def _v3_standard_properties(db) -> None:
 
 
 MIGRATIONS[3] = _v3_standard_properties
+
+
+def _v4_constraints(db) -> None:
+    """Version 4: the database enforces one primary company per record and the dedupe keys
+    (constraints.py). A constraint the data already breaks is left out, not half-made: its one
+    line (what breaks it, what to do) goes to `db.crm_notices`, and `doctor` lists it until fixed."""
+    from . import constraints
+
+    notices(db).extend(constraints.ensure(db))
+
+
+MIGRATIONS[4] = _v4_constraints
+
+
+def notices(db) -> list[str]:
+    """One-line messages about the database that opening it found (a constraint a migration could
+    not add); the command line prints them as warnings."""
+    if not hasattr(db, "crm_notices"):
+        db.crm_notices = []
+    return db.crm_notices
 
 
 def writable(path: Path) -> bool:
@@ -189,7 +209,7 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
         )
     else:
         db = SqliteDatabase(str(path), timeout=busy_timeout_ms() / 1000, pragmas=dialect.pragmas(busy_timeout_ms()))
-    db.bind(ALL_MODELS)
+    bound(db)  # this database's own model classes (models.py): no other database's writes come here
     try:
         db.connect(reuse_if_open=True)
     except Exception as exc:  # peewee wraps sqlite3 errors
@@ -202,8 +222,13 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
 
 
 def create_schema(db: SqliteDatabase) -> None:
-    db.create_tables(ALL_MODELS)
+    db.create_tables(bound(db).all)
     dialect.create_count_triggers(db)
+    mark_schema(db)
+
+
+def mark_schema(db) -> None:
+    """Mark the file as a crm-tui database of this schema version."""
     db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
-from peewee import FloatField, IntegerField, Model, TextField
+from peewee import Entity, FloatField, Index, IntegerField, Model, Table, TextField
 
 from . import dialect
 from .errors import InvalidValue, NotFound
-from .models import LabelDef, ObjectType, Pipeline, PropertyDef, Stage
+from .models import LabelDef, PropertyDef, bound
 from .sanitize import clean_label, clean_line, clean_text
 from .types import SQL_TYPES, TYPES, whole_number
 
@@ -174,6 +174,7 @@ class Registry:
 
     def __init__(self, db):
         self.db = db
+        self.models = bound(db)  # this database's fixed model classes
         self.objects: dict[str, ObjectMeta] = {}
         self.by_id: dict[int, ObjectMeta] = {}
 
@@ -191,6 +192,8 @@ class Registry:
     def _reload(self) -> None:
         """Labels are cleaned as they are read (sanitize.clean_line): metadata written by another
         program or an older version reaches no screen with control sequences in it."""
+        models = self.models
+        ObjectType, PropertyDef, Pipeline, Stage = models.ObjectType, models.PropertyDef, models.Pipeline, models.Stage
         stages = {}
         pipelines = {}
         for pipeline in Pipeline.select().order_by(Pipeline.position, Pipeline.id):
@@ -250,6 +253,7 @@ class Registry:
     # -- schema changes ------------------------------------------------------------------
 
     def create_object(self, spec: dict, kind: str = "custom") -> ObjectMeta:
+        ObjectType = self.models.ObjectType
         name = _check_name(spec.get("name"), "object name")
         if name in self.objects:
             raise InvalidValue(f"object {name!r} already exists")
@@ -284,6 +288,7 @@ class Registry:
     def add_properties(self, object_name: str, specs: list[dict]) -> list[PropertyMeta]:
         """New custom properties of one object, each checked as add_property checks it, with one
         registry reload for all (an import bringing hundreds of columns)."""
+        PropertyDef = self.models.PropertyDef
         meta = self.get(object_name)
         names: list[str] = []
         position = PropertyDef.select().where(PropertyDef.object == meta.id).count()
@@ -299,13 +304,13 @@ class Registry:
         self.reload()
         meta = self.objects[meta.name]
         props = [meta.properties[name] for name in names]
-        for prop in props:
-            self.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {SQL_TYPES.get(prop.type, "TEXT")}')
+        add_columns(self.db, meta.table, props)
         self._create_indexes(meta, props)
         return props
 
     def update_property(self, object_name: str, spec: dict) -> PropertyMeta:
         """Change a property's label, group, description or options (never its type)."""
+        PropertyDef = self.models.PropertyDef
         meta = self.get(object_name)
         prop = meta.prop(spec["name"])
         if spec.get("type") and spec["type"] != prop.type:
@@ -324,6 +329,7 @@ class Registry:
         return self.objects[meta.name].properties[prop.name]
 
     def _insert_property(self, object_id: int, spec, position: int, is_custom: bool) -> None:
+        PropertyDef = self.models.PropertyDef
         if not isinstance(spec, dict):
             raise InvalidValue(f"property spec must be a mapping, got {spec!r}")
         name = _check_name(spec.get("name"), "property name")
@@ -345,36 +351,38 @@ class Registry:
         )
 
     def _create_indexes(self, meta: ObjectMeta, props) -> None:
+        """The unique index of each unique property (a constraint: constraints.py), the sort index
+        of each indexed one, and the record table's own: Peewee Index objects."""
+        from .constraints import create_index, unique_property_index
+
         table = meta.table
         for prop in props:
             if prop.system:
                 continue
             if prop.unique:
-                self.db.execute_sql(
-                    f'CREATE UNIQUE INDEX IF NOT EXISTS "ux_{table}_{prop.name}" ON "{table}"("{prop.name}") '
-                    f'WHERE "{prop.name}" IS NOT NULL AND deleted_at IS NULL'
-                )
+                create_index(self.db, unique_property_index(table, prop.name))
             if prop.indexed:
-                self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_{prop.name}" ON "{table}"("{prop.name}")')
-        self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_createdate" ON "{table}"(createdate)')
-        self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_lastmodifieddate" ON "{table}"(lastmodifieddate)')
-        self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_deleted" ON "{table}"(deleted_at) WHERE deleted_at IS NOT NULL')
+                create_index(self.db, sort_index(table, prop.name))
+        create_index(self.db, sort_index(table, "createdate"))
+        create_index(self.db, sort_index(table, "lastmodifieddate"))
+        # deleted records only: the recycle bin, and live = all - deleted without a scan
+        create_index(self.db, Index(f"ix_{table}_deleted", Table(table), [Entity("deleted_at")],
+                                    where=Entity("deleted_at").is_null(False)))
 
     def drop_secondary_indexes(self, meta: ObjectMeta, *, unique_too: bool = False) -> list[str]:
         """Drop the sort indexes (and the unique ones if asked: recreating them re-checks every
         value) before a huge load; returns their SQL to run after it."""
-        pattern = "(name LIKE 'ix_%' OR name LIKE 'ux_%')" if unique_too else "name LIKE 'ix_%'"
-        rows = self.db.execute_sql(
-            f"SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND {pattern}", (meta.table,)
-        ).fetchall()
-        for name, _sql in rows:
-            self.db.execute_sql(f'DROP INDEX "{name}"')
-        return [sql for _name, sql in rows]
+        prefixes = ("ix_", "ux_") if unique_too else ("ix_",)
+        indexes = [index for index in self.db.get_indexes(meta.table) if index.name.startswith(prefixes)]
+        for index in indexes:
+            self.db.execute_sql(f'DROP INDEX "{index.name}"')
+        return [index.sql for index in indexes]
 
     # -- labels ------------------------------------------------------------------------
 
     def create_label(self, from_object: str, to_object: str, name: str, inverse: str | None = None,
                      limit: int | None = None, inverse_limit: int | None = None) -> LabelDef:
+        LabelDef = self.models.LabelDef
         src, dst = self.get(from_object), self.get(to_object)
         name = _check_label(name)
         inverse = _check_label(inverse) if inverse else None
@@ -401,6 +409,7 @@ class Registry:
         return forward
 
     def find_label(self, from_object: ObjectMeta, to_object: ObjectMeta, name: str) -> LabelDef:
+        LabelDef = self.models.LabelDef
         wanted = name.strip().lower()
         for label in LabelDef.select().where((LabelDef.from_object == from_object.id) & (LabelDef.to_object == to_object.id)):
             if label.name.lower() == wanted:
@@ -408,6 +417,18 @@ class Registry:
         known = [l.name for l in LabelDef.select().where((LabelDef.from_object == from_object.id) & (LabelDef.to_object == to_object.id))]
         hint = f" (labels: {', '.join(known)})" if known else " (no labels defined for this pair)"
         raise NotFound(f"no association label {name!r} from {from_object.name} to {to_object.name}{hint}")
+
+
+def sort_index(table: str, column: str) -> Index:
+    return Index(f"ix_{table}_{column}", Table(table), [Entity(column)])
+
+
+def add_columns(db, table: str, props) -> None:
+    """One typed column per property, added to a record table (playhouse.migrate)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrator = SchemaMigrator.from_database(db)
+    migrate(*(migrator.add_column(table, prop.name, _field_for(prop)) for prop in props))
 
 
 def _unique_options(options: list[Option]) -> list[Option]:

@@ -8,13 +8,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import dialect, integrity, safe_files, sources
+from . import constraints, dialect, integrity, safe_files, sources
 from .db import inspect_file
 from .errors import DatabaseProblem, InvalidValue
 from peewee import CharField, TextField
 
-from .models import (Association, AssociationLabel, LabelDef, ObjectType, Owner, Pipeline, PropertyDef, SavedView,
-                     Setting, Stage)
+from .models import LabelDef, ObjectType, Owner, Pipeline, PropertyDef, SavedView, Setting, Stage
 from .paths import data_dir
 
 
@@ -113,9 +112,9 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += [f"foreign key: row {r[1]} of {r[0]} points at a missing {r[2]}" for r in fk[:20]]
     orphans = _orphan_edges(crm)
     report.problems += [f"association {o[1]}:{o[2]} -> {o[3]}:{o[4]} points at a missing or deleted record" for o in orphans[:20]]
-    report.problems += integrity.check_bidirectional() + integrity.check_primary(crm.registry) + integrity.check_limits()
-    report.problems += integrity.check_history_matches_state() + integrity.check_counts()
+    report.problems += integrity.check_all(crm.registry)
     report.problems += integrity.check_property_history(crm)
+    report.problems += constraints.problems(crm.db)
     stale = _fts_out_of_sync(crm)
     report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
     bad_text = _invalid_utf8(crm)
@@ -201,6 +200,8 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
 
 def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
     """Fix what can be fixed without guessing; every fix is one transaction."""
+    models = crm.models
+    LabelDef, Association, AssociationLabel = models.LabelDef, models.Association, models.AssociationLabel
     done = []
     by_id = crm.registry.by_id
     with crm.operation("repair", sources.JOB, None) as op:
@@ -245,25 +246,25 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
                 missing_back += 1
         if missing_back:
             done.append(f"added {missing_back} missing reverse edge(s)")
-        if integrity.check_counts():
+        if integrity.check_counts(crm.registry):
             dialect.rebuild_counts(crm.db)
             done.append("rebuilt the association counts")
         fixed_primary = _repair_primary(crm, op)
         if fixed_primary:
             done.append(f"fixed the primary company of {fixed_primary} record(s)")
         for name, _n in stale:
-            meta = crm.registry.get(name)
-            dialect.drop_fts(crm.db, name)
-            dialect.create_fts(crm.db, name)
-            first, last = crm.db.execute_sql(f'SELECT COALESCE(MIN(id), 1), COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()
-            crm.records.index_range(meta, first, last)
-            crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN '
-                               f'(SELECT id FROM "{meta.table}" WHERE deleted_at IS NOT NULL)')
+            crm.records.rebuild_search_index(crm.registry.get(name))
             done.append(f"rebuilt the search index of {name}")
+        before = {c.name for c, _v in constraints.missing(crm.db)}
+        constraints.ensure(crm.db)
+        added = before - {c.name for c, _v in constraints.missing(crm.db)}
+        if added:
+            done.append(f"added the database constraint(s) {', '.join(sorted(added))}")
     return done
 
 
 def _repair_primary(crm, op) -> int:
+    Association = crm.models.Association
     companies = crm.registry.objects.get("companies")
     if companies is None:
         return 0
