@@ -33,6 +33,8 @@ from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
 
+CoalescedFooter = KeysFooter  # its former name here: screens that import it from this module get it
+
 NARROW = 100  # below this width one panel shows at a time
 PANELS = ("left", "timeline", "sidebar")
 
