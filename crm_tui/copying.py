@@ -116,6 +116,7 @@ def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
     for meta in registry.objects.values():
         crm.records.rebuild_search_index(meta)
     report.notes += constraints.ensure(dst)
+    dbmod.create_report_indexes(dst)
     dbmod.mark_schema(dst)
     extra = sorted(set(_object_names(src)) - set(registry.objects))
     if extra:
