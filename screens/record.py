@@ -29,6 +29,7 @@ from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.footer import KeysFooter
+from widgets.header import SteadyHeader
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
@@ -183,7 +184,7 @@ H and P open the association and property history; m lists every action."""
         self.AUTO_FOCUS = "#timeline" if self.app.size.width >= NARROW else "#props"
         if self.record.deleted:
             self.add_class("-deleted")
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="banner", markup=False)
         yield Static("", id="panel-tabs", markup=False)
         with Horizontal(id="panels"):
@@ -244,16 +245,17 @@ H and P open the association and property history; m lists every action."""
                 widget.count_lines()
             self._drop_requests()
             super()._refresh_layout(size, scroll)
+            self._drop_requests(scrollbars_only=True)  # their first sizes: drawn in this frame
         if self.is_current:
             self._compositor_refresh()
 
     _first_layout_at = 0.0
 
-    def _drop_requests(self) -> None:
+    def _drop_requests(self, scrollbars_only: bool = False) -> None:
         """Forget the layouts and repaints the widgets asked for and have not sent yet: the full
         layout that follows, and the frame drawn after it, include them."""
         for widget in self.walk_children(Widget, with_self=False):
-            for node in (widget, *widget._get_virtual_dom()):  # its scrollbars too
+            for node in (() if scrollbars_only else (widget,)) + tuple(widget._get_virtual_dom()):
                 node._layout_required = node._repaint_required = False
 
     async def _on_layout(self, message) -> None:
