@@ -21,6 +21,28 @@ from textual.widgets import OptionList
 
 class SteadyOptionList(OptionList):
     _cache_width: int | None = None
+    _drawing = False  # inside render_lines, whose first step brought the lines up to date
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Options here are records' values, shown literally: they hold no links to style (each
+        # option drawn worked out the widget's link style, and each line was searched for links).
+        self.set_reactive(OptionList.auto_links, False)
+
+    @property
+    def _lines(self):
+        # OptionList brings its lines up to date on every line it draws; render_lines already has.
+        if not self._drawing:
+            self._update_lines()
+        return self._line_cache.lines
+
+    def render_lines(self, crop):
+        self._update_lines()
+        self._drawing = True
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._drawing = False
 
     def _update_lines(self) -> None:
         if not self._line_cache.lines:  # (re)building: remember the width the lines are made at
