@@ -197,6 +197,13 @@ class CrmApp(KeepsRunning, App):
 
         self.push_screen(RecordScreen(object_name, record_id))
 
+    def open_duplicates(self, object_name: str | None = None) -> None:
+        from screens.duplicates import DuplicatesScreen
+
+        obj = object_name or getattr(self.screen, "object_name", None) or "contacts"
+        meta = self.crm.registry.objects.get(obj)
+        self.push_screen(DuplicatesScreen(obj if meta is not None and not meta.is_activity else "contacts"))
+
     def open_dashboard(self) -> None:
         from screens.dashboard import DashboardScreen
 
@@ -350,6 +357,8 @@ class CrmApp(KeepsRunning, App):
                                 partial(self.open_object, meta.name))
         yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
                             self.open_dashboard)
+        yield SystemCommand("Manage duplicates", "Likely duplicate pairs: compare side by side, merge or reject",
+                            self.open_duplicates)
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
         yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
                             partial(self.open_board, "tickets"))

@@ -24,6 +24,7 @@ from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
 from widgets.footer import KeysFooter
+from widgets.text_input import TextInput
 from widgets.record_table import Column, RecordTable
 
 from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
@@ -113,6 +114,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.spec: ViewSpec | None = None
         self.pager: ViewPager | None = None
         self.modified = False  # columns / filters / sort differ from the saved view
+        self._binding_state = None  # (recycle bin?, modified?) when the footer was last told
         self.sidebar_forced: bool | None = None  # None: follow the width; True/False: ctrl+b chose
         self._rank_timer = None
         self._fresh = True  # mounted, not yet resumed
@@ -137,7 +139,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             with Vertical():
                 yield Static("", id="viewbar", markup=False)
                 yield Static("", id="filterbar", markup=False)
-                yield Input(placeholder="Search… (enter: to the table, escape: clear)", id="search")
+                yield TextInput(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
         yield KeysFooter()
 
@@ -208,7 +210,12 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self._update_bars()
 
     def _update_bars(self) -> None:
-        self.refresh_bindings()
+        # The footer is rebuilt only when what check_action reads changes, not on every keystroke
+        # typed into the search box.
+        binding_state = (self.spec.deleted, self.modified)
+        if binding_state != self._binding_state:
+            self._binding_state = binding_state
+            self.refresh_bindings()
         meta = self.meta
         spec = self.spec
         count = self.table.row_count
