@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets import Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import bulk, sources
@@ -23,6 +23,7 @@ from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
+from widgets.footer import KeysFooter
 from widgets.text_input import TextInput
 from widgets.record_table import Column, RecordTable
 
@@ -140,7 +141,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                 yield Static("", id="filterbar", markup=False)
                 yield TextInput(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.views = Views(self.crm)
