@@ -55,13 +55,13 @@ The same reports on the command line: crm-tui report, crm-tui reports, crm-tui f
         self.specs = self.crm.reports.saved()
         if self.app.size.width >= WIDE:
             self.add_class("-wide")
-        from screens.record import CoalescedFooter  # one footer recompose for the burst of binding updates
+        from widgets.footer import KeysFooter  # one widget for the keys: one restyle, not one per key
 
         yield Header()
         with VerticalScroll(id="cards"):
             for index, spec in enumerate(self.specs):
                 yield self._card(index, spec)
-        yield CoalescedFooter()
+        yield KeysFooter()
 
     def _card(self, index: int, spec: ReportSpec) -> Vertical:
         chart = BarChart(spec.chart, id=f"chart-{index}")
