@@ -11,24 +11,13 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.worker import WorkerFailed
 
 from . import sources
 from .config import load_config
 from .core import Crm
-
-
-class KeepsRunning:
-    """For the App and the screens and widgets that show records. Textual stops the message loop of
-    a widget whose handler raised (the app quit, or a screen froze, without a word): an error the
-    user can act on (a refused value, a busy, full or read-only database, a record or object that
-    another program deleted, merged or restored away) becomes one line, and the loop runs on."""
-
-    async def _dispatch_message(self, message) -> None:
-        try:
-            await super()._dispatch_message(message)
-        except Exception as error:
-            if not self.app.absorb_user_error(error):
-                raise
+from .core import user_error_message as _user_error_message
+from widgets.keeps_running import KeepsRunning
 
 
 class CrmApp(KeepsRunning, App):
@@ -416,19 +405,11 @@ class CrmApp(KeepsRunning, App):
 
 
 def user_error_message(error: BaseException, db_path) -> str | None:
-    """The one-line message for an error the user can act on, or None for a bug."""
-    from textual.worker import WorkerFailed
-
-    from . import dialect
-    from .errors import CrmError
-
+    """The one-line message for an error the user can act on, or None for a bug (a worker's error
+    is unwrapped first; the rest is the core's `user_error_message`)."""
     if isinstance(error, WorkerFailed):
         error = error.error
-    if isinstance(error, CrmError):
-        return str(error)
-    if dialect.is_schema_gone_error(error):
-        return f"{db_path}: another program changed the database (an object or property is gone); showing what is there now"
-    return dialect.problem_text(error, db_path)
+    return _user_error_message(error, db_path)
 
 
 def run_app(db_path: str | Path) -> int:

@@ -9,7 +9,7 @@ from . import sources
 from .associations import ACTION_TEXT as assoc_actions
 from .core import Crm
 from .errors import InvalidValue, NotFound, PrimaryRequired
-from .query import Filter, Sort
+from .query import Filter, Sort, parse_filter
 
 SOURCE = sources.API
 
@@ -109,25 +109,6 @@ def cmd_history(crm: Crm, args) -> int:
           f"{shown(r.property, r.new_value)}  [{r.source}{': ' + r.actor if r.actor else ''}]"
           for r in rows] or ["no history"])
     return 0
-
-
-FILTER_OPS = [("!=", "neq"), (">=", "gte"), ("<=", "lte"), ("~", "contains"), ("=", "eq"), (">", "gt"), ("<", "lt")]
-
-
-def parse_filter(text: str) -> Filter:
-    if text.endswith("?"):
-        return Filter(text[:-1].strip(), "known")
-    if text.endswith("!") and "=" not in text:
-        return Filter(text[:-1].strip(), "unknown")
-    for token, op in FILTER_OPS:
-        if token in text:
-            name, value = text.split(token, 1)
-            if op == "eq" and ".." in value:
-                return Filter(name.strip(), "between", value.strip())
-            if op == "eq" and "|" in value:
-                return Filter(name.strip(), "any_of", tuple(v.strip() for v in value.split("|")))
-            return Filter(name.strip(), op, value.strip())
-    raise InvalidValue(f"filter {text!r}: write prop=value, prop!=value, prop~text, prop>value, prop<value, prop? or prop!")
 
 
 def cmd_list(crm: Crm, args) -> int:

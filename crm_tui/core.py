@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import db as dbmod
-from . import sources
+from . import dialect, sources
 from .engine import Registry, freemail_domains, load_yaml_resource
 from .errors import CrmError, DatabaseProblem
 from .models import Operation, Owner, Pipeline, Setting, Stage
@@ -139,8 +139,6 @@ class Crm:
             crm.registry.reload()
         except Exception as exc:
             database.close()
-            from . import dialect
-
             if dialect.is_busy_error(exc):
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
@@ -212,8 +210,6 @@ class Crm:
 
     def database_problem(self, exc: BaseException) -> DatabaseProblem | None:
         """A busy, full, read-only or damaged database as one line the user can act on."""
-        from . import dialect
-
         if isinstance(exc, CrmError):
             return None
         text = dialect.problem_text(exc, self.path)
@@ -254,3 +250,14 @@ class Crm:
         for label in load_yaml_resource("labels.yaml")["labels"]:
             self.registry.create_label(label["from"], label["to"], label["name"], label.get("inverse"), label.get("limit"))
         Owner.create(name=self.user_name, is_me=True)
+
+
+def user_error_message(error: BaseException, db_path) -> str | None:
+    """The one-line message for an error the user can act on (a refusal of the core; a busy, full,
+    read-only or damaged database; an object or property another program removed), or None for a
+    bug. The app shell and the screens show it; the command line prints its own."""
+    if isinstance(error, CrmError):
+        return str(error)
+    if dialect.is_schema_gone_error(error):
+        return f"{db_path}: another program changed the database (an object or property is gone); showing what is there now"
+    return dialect.problem_text(error, db_path)

@@ -63,6 +63,27 @@ class Sort:
     desc: bool = False
 
 
+FILTER_OPS = [("!=", "neq"), (">=", "gte"), ("<=", "lte"), ("~", "contains"), ("=", "eq"), (">", "gt"), ("<", "lt")]
+
+
+def parse_filter(text: str) -> Filter:
+    """One filter as the command line and the board's filter box write it: `prop=value`, `prop!=value`,
+    `prop~text`, `prop>value`, `prop<value`, `prop=low..high`, `prop=a|b`, `prop?` (known), `prop!` (unknown)."""
+    if text.endswith("?"):
+        return Filter(text[:-1].strip(), "known")
+    if text.endswith("!") and "=" not in text:
+        return Filter(text[:-1].strip(), "unknown")
+    for token, op in FILTER_OPS:
+        if token in text:
+            name, value = text.split(token, 1)
+            if op == "eq" and ".." in value:
+                return Filter(name.strip(), "between", value.strip())
+            if op == "eq" and "|" in value:
+                return Filter(name.strip(), "any_of", tuple(v.strip() for v in value.split("|")))
+            return Filter(name.strip(), op, value.strip())
+    raise InvalidValue(f"filter {text!r}: write prop=value, prop!=value, prop~text, prop>value, prop<value, prop? or prop!")
+
+
 def column(meta: ObjectMeta, name: str):
     if name == "id":
         return meta.model.id

@@ -17,12 +17,12 @@ from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import bulk, sources
-from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError
 from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
+from widgets.keeps_running import KeepsRunning
 from widgets.record_table import Column, RecordTable
 
 from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened

@@ -21,12 +21,12 @@ from textual.widgets._footer import FooterKey
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
-from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
 from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
+from widgets.keeps_running import KeepsRunning
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline

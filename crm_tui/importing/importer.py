@@ -1925,7 +1925,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         from ..db import backup_path_for
 
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-        from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
+        from ..db import backup as safe_backup  # through safe_files: private, never over a file
 
         safe_backup(crm.path, backup_path)
     ops = _descendants(op.id)
