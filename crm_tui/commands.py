@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 
 from . import sources
 from .associations import ACTION_TEXT as assoc_actions
 from .core import Crm
 from .errors import InvalidValue, NotFound, PrimaryRequired
-from .query import Filter, Sort, parse_filter
+from .query import Sort, parse_filter
+from .types import property_type
 
 SOURCE = sources.API
 
@@ -41,14 +41,7 @@ def show_value(meta, name, value) -> str:
     prop = meta.properties.get(name)
     if value is None:
         return ""
-    if prop is not None and prop.type == "select":
-        return prop.option_label(value)
-    if prop is not None and prop.type in ("number", "currency"):
-        from .types import format_number
-
-        return format_number(value)
-    return str(value)
-
+    return str(value) if prop is None else property_type(prop.type).plain(prop, value)
 
 # -- records ----------------------------------------------------------------------------------
 

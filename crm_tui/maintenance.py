@@ -3,20 +3,15 @@ crm_tui/db.py; their names are kept here for callers.)"""
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from . import dialect, integrity, safe_files, sources
+from . import dialect, integrity, sources
 from .db import backup, default_backup_path, inspect_file, restore  # noqa: F401 - backup, restore: kept for callers
-from .errors import DatabaseProblem, InvalidValue
 from peewee import CharField, TextField
 
 from .models import (Association, AssociationLabel, LabelDef, ObjectType, Owner, Pipeline, PropertyDef, SavedView,
                      Setting, Stage)
-from .paths import data_dir
+from .types import property_type
 
 
 METADATA_MODELS = (ObjectType, PropertyDef, Pipeline, Stage, LabelDef, Owner, SavedView, Setting)
@@ -116,7 +111,7 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
     non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
     for meta in crm.registry.objects.values():
         names = [p.name for p in meta.properties.values()
-                 if not p.system and p.type not in ("number", "currency", "boolean", "user")]
+                 if not p.system and property_type(p.type).sql_type == "TEXT"]
         if not names:
             continue
         blobs = ", ".join(f'CAST("{n}" AS BLOB)' for n in names)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from peewee import SQL, fn
 
 from .query import Filter, Sort, keyset_after, order_by
-from .types import format_number
+from .types import property_type
 
 ANCHOR_STEP = 1000
 SEARCH_LIMIT = 1000  # a search shows at most this many matches
@@ -299,28 +299,4 @@ def assoc_cell(items: list[tuple[int, str, bool]]) -> str:
 
 def display_value(crm, prop, value, date_format: str = "%Y-%m-%d") -> str:
     """A stored value as the screens show it (labels for options, local dates, plain numbers)."""
-    if value is None:
-        return ""
-    kind = prop.type
-    if kind == "select":
-        return prop.option_label(value)
-    if kind == "multiselect":
-        return ", ".join(prop.option_label(v) for v in str(value).split(";") if v)
-    if kind == "number":
-        return format_number(value)
-    if kind == "currency":
-        return f"{value:,.2f}"
-    if kind == "boolean":
-        return "Yes" if value else "No"
-    if kind == "user":
-        return crm.owner_name(value)
-    if kind == "date" and date_format != "%Y-%m-%d":
-        from datetime import date
-
-        try:
-            return date.fromisoformat(value).strftime(date_format)
-        except ValueError:
-            return str(value)
-    if kind == "datetime":
-        return str(value)[:16].replace("T", " ")
-    return str(value)
+    return property_type(prop.type).display(prop, value, crm.owner_name, date_format)
