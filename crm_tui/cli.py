@@ -10,6 +10,11 @@ import json
 import os
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up speed)
+
+if TYPE_CHECKING:  # argparse itself is imported when the parser is built (start-up speed)
+    import argparse
+
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 MAX_SEED_COUNT = 10_000_000  # records per object one `seed` may add

@@ -28,8 +28,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from . import dialect, sources
-from .errors import CrmError, InvalidValue, NotFound
-from .models import Association, AssociationChange, AssociationLabel, LabelDef, Operation, PairLimit, PropertyChange
+from .errors import CrmError, NotFound
+from .models import AssociationChange, LabelDef, Operation, PairLimit, PropertyChange
 from .types import now_iso
 
 # Top-level kinds an undo knows how to reverse completely from their history.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InvalidValue, NotFound
+from .errors import InvalidValue
 from .models import LabelDef, Pipeline, Stage
 from .sanitize import clean_label
 from .types import whole_number
