@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from .cli_args import _bounded, emit
+
 ADMIN_COMMANDS = {"backup", "restore", "doctor", "config", "serve"}
 
 
@@ -22,15 +24,12 @@ def add_admin_commands(sub, common) -> None:
     p.add_argument("action", choices=["path", "show"])
     p = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (needs textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    from .cli import _bounded
-
     p.add_argument("--port", type=_bounded("port", 1, 65535), default=8000)
     p.add_argument("--public", action="store_true",
                    help="allow a --host other than this machine (other machines can connect; the token is still needed)")
 
 
 def _say(args, data, text) -> None:
-    from .cli import emit
 
     emit(args, data, text)
 

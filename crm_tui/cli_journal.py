@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 
+from .cli_args import MAX_ID, _bounded, _limit, emit
+
 JOURNAL_COMMANDS = {"operations", "undo", "redo"}
 
 
 def add_journal_commands(sub, common) -> None:
-    from .cli import MAX_ID, _bounded, _limit
-
     p = sub.add_parser("operations", parents=[common], help="the operations journal, newest first")
     p.add_argument("--limit", type=_limit, default=50, metavar="N")
     p = sub.add_parser("undo", parents=[common], help="undo an operation (default: your newest one not yet undone)")
@@ -21,8 +21,6 @@ def add_journal_commands(sub, common) -> None:
 
 
 def _emit(args, data, line: str) -> None:
-    from .cli import emit  # the one printing path: cleaned text, escaped JSON
-
     emit(args, data, line)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from . import sources
+from .cli_args import _assignments
+from .cli_args import emit as print_output  # the one printing path: cleaned text, escaped JSON
 from .associations import ACTION_TEXT as assoc_actions
 from .core import Crm
 from .errors import InvalidValue, NotFound, PrimaryRequired
@@ -15,8 +17,6 @@ SOURCE = sources.API
 
 
 def emit(args, data, text_lines) -> None:
-    from .cli import emit as print_output  # the one printing path: cleaned text, escaped JSON
-
     print_output(args, data, text_lines)
 
 
@@ -46,8 +46,6 @@ def show_value(meta, name, value) -> str:
 # -- records ----------------------------------------------------------------------------------
 
 def cmd_record(crm: Crm, args) -> int:
-    from .cli import _assignments
-
     action = args.action
     if action == "create":
         result = crm.records.create(args.object, _assignments(args.values), SOURCE)
@@ -271,8 +269,6 @@ def cmd_seed(crm: Crm, args) -> int:
 
 
 def cmd_log(crm: Crm, args) -> int:
-    from .cli import _assignments
-
     result = crm.activities.log(args.a, args.activity, _assignments(args.values), source=SOURCE)
     emit(args, asdict(result), [str(result.id), result.message])
     return 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
+from ..cli_args import emit
 from ..errors import CrmError
 
 
 def _emit(args, data, lines) -> None:
-    from ..cli import emit
-
     emit(args, data, lines)
 
 
