@@ -98,6 +98,7 @@ MAPPING = {
     # importing (import and export) stays crm_tui/importing/, less its command line and values
     # cli
     "crm_tui.cli": "crm_tui.cli.main",
+    "crm_tui.cli_args": "crm_tui.cli.args",
     "crm_tui.cli_admin": "crm_tui.cli.admin",
     "crm_tui.cli_journal": "crm_tui.cli.journal",
     "crm_tui.commands": "crm_tui.cli.commands",
@@ -125,7 +126,16 @@ KNOWN_UPWARD = [
      "undo of an import (undo_import, owner_alive) still lives in the importer"),
 ]
 
+# Import cycles inside a layer package that are known and not yet removed (new names), with why.
+KNOWN_CYCLES = [
+    ("crm_tui.importing.importer", "crm_tui.importing.bundle",
+     "the importer runs a bundle and undoes its extras: the importer still does several jobs"),
+    ("crm_tui.importing.importer", "crm_tui.importing.hubspot",
+     "the importer asks hubspot for a plan, hubspot reads the importer's specs"),
+]
+
 TEXT_FILES = ("pyproject.toml", ".ci/run")
+NOT_REWRITTEN = {"tools/relayer.py", "tests/test_relayer.py"}  # their old names are examples
 CODE_DIRS = ("crm_tui", "screens", "widgets", "tests", "benchmarks", "tools")
 
 
@@ -152,8 +162,8 @@ def plan() -> tuple[dict[str, str], list[str]]:
     modules = current_modules()
     new_names = set(MAPPING.values()) | {f"{PACKAGE}.{layer}" for layer, _ in LAYERS}
     moves, unknown = {}, []
-    for name in modules:
-        if name in MAPPING:
+    for name, path in modules.items():
+        if name in MAPPING and path.name != "__init__.py":  # (crm_tui.cli the module, not the package)
             moves[name] = MAPPING[name]
         elif name not in KEEP and name not in new_names:
             unknown.append(name)
@@ -196,11 +206,24 @@ def new_name(old: str, mapping: dict[str, str]) -> str:
 
 DOTTED = re.compile(r"(?<![\w.])crm_tui(?:\.\w+)+")
 PATHS = re.compile(r"(?<![\w/])crm_tui(?:/\w+)+\.py\b")
+# `from crm_tui import cli` written inside a string (code run in a subprocess by a test)
+TEXT_IMPORT = re.compile(r"\bfrom (crm_tui(?:\.\w+)*) import (\w+(?: as \w+)?(?:, *\w+(?: as \w+)?)*)")
+NAMES_OR_IMPORTS = re.compile(f"{TEXT_IMPORT.pattern}|{DOTTED.pattern}")
 
 
-def rewrite_text(text: str, mapping: dict[str, str]) -> str:
-    """Dotted names and file paths of moved modules, anywhere in a text (one pass each)."""
+def rewrite_text(text: str, mapping: dict[str, str], known: set[str] | None = None) -> str:
+    """Dotted names, `from crm_tui... import ...` and file paths of moved modules, anywhere in a
+    text (one pass each, so nothing is rewritten twice)."""
+    known = set(mapping) | set(mapping.values()) if known is None else known
+
     def dotted(match: re.Match) -> str:
+        if match.group(1):
+            names = [(n.split(" as ")[0].strip(), n.split(" as ")[1].strip() if " as " in n else None)
+                     for n in match.group(2).split(",")]
+            groups, changed = _from_import(match.group(1), names, mapping, known)
+            if not changed:
+                return match.group(0)
+            return "; ".join(f"from {base} import {', '.join(items)}" for base, items in groups.items())
         return new_name(match.group(0), mapping)
 
     def path(match: re.Match) -> str:
@@ -208,7 +231,25 @@ def rewrite_text(text: str, mapping: dict[str, str]) -> str:
         moved = new_name(name, mapping)
         return match.group(0) if moved == name else moved.replace(".", "/") + ".py"
 
-    return PATHS.sub(path, DOTTED.sub(dotted, text))
+    return PATHS.sub(path, NAMES_OR_IMPORTS.sub(dotted, text))
+
+
+def _from_import(base_old: str, names: list[tuple[str, str | None]], mapping: dict[str, str],
+                 known: set[str]) -> tuple[dict[str, list[str]], bool]:
+    """`from base_old import names` -> ({new base: ["name as alias", ...]}, changed). A name that
+    is a module goes with that module (it may leave its package); callers keep their names."""
+    groups: dict[str, list[str]] = {}
+    changed = False
+    for alias_name, alias_as in names:
+        full = f"{base_old}.{alias_name}"
+        if full in known or full in mapping:
+            base, _, name = new_name(full, mapping).rpartition(".")
+        else:
+            base, name = new_name(base_old, mapping), alias_name
+        changed |= base != base_old or name != alias_name
+        asname = alias_as or (alias_name if name != alias_name else None)
+        groups.setdefault(base, []).append(name + (f" as {asname}" if asname else ""))
+    return groups, changed
 
 
 def rewrite_import(node: ast.stmt, old_module: str, new_module: str, is_package: bool,
@@ -226,18 +267,8 @@ def rewrite_import(node: ast.stmt, old_module: str, new_module: str, is_package:
     if not base_old.split(".")[0] == PACKAGE:
         return None
     new_package = package_of(new_module, is_package)
-    groups: dict[str, list[str]] = {}
-    changed = new_module != old_module and node.level > 0
-    for alias in node.names:
-        full = f"{base_old}.{alias.name}"
-        if full in known or full in mapping:  # the name is a module: it may go elsewhere than its package
-            target = new_name(full, mapping)
-            base, _, name = target.rpartition(".")
-        else:
-            base, name = new_name(base_old, mapping), alias.name
-        changed |= base != base_old or name != alias.name
-        asname = alias.asname or (alias.name if name != alias.name else None)  # callers keep their name
-        groups.setdefault(base, []).append(name + (f" as {asname}" if asname else ""))
+    groups, changed = _from_import(base_old, [(a.name, a.asname) for a in node.names], mapping, known)
+    changed |= new_module != old_module and node.level > 0
     if not changed:
         return None
     lines = []
@@ -286,10 +317,10 @@ def rewrite_source(source: str, is_package: bool, old_module: str | None, new_mo
         edits.append((start, end, text))
     out, last = [], 0
     for start, end, text in sorted(edits):
-        out.append(rewrite_text(source[last:start], mapping))
+        out.append(rewrite_text(source[last:start], mapping, known))
         out.append(text)
         last = end
-    out.append(rewrite_text(source[last:], mapping))
+    out.append(rewrite_text(source[last:], mapping, known))
     return "".join(out)
 
 
@@ -324,6 +355,8 @@ def contracts(mapping: dict[str, str], moved: bool) -> str:
     core = [m for layer in ("importing", "services", "storage", "domain") for m in members(layer)]
     ignores = [f"{as_new(a)} -> {as_new(b)}" for a, b, _why in KNOWN_UPWARD]
     why = "".join(f"# {as_new(a)} -> {as_new(b)}: {w}\n" for a, b, w in KNOWN_UPWARD)
+    cycles = [f"{as_new(a)} -> {as_new(b)}" for a, b, _why in KNOWN_CYCLES]
+    cycles_why = "".join(f"# {as_new(a)} -> {as_new(b)}: {w}\n" for a, b, w in KNOWN_CYCLES)
     text = f"""[tool.importlinter]
 # Written by tools/relayer.py from its LAYERS table: edit the table, not this section.
 root_packages = ["{PACKAGE}", "screens", "widgets"]
@@ -357,11 +390,10 @@ forbidden_modules = {toml_list(members("cli") + members("shell") + list(UI_PACKA
     if moved:
         text += f"""
 [[tool.importlinter.contracts]]
-name = "No import cycles between the layer packages"
+name = "No import cycles between the layer packages, nor between the modules of one"
 type = "acyclic_siblings"
 ancestors = ["{PACKAGE}"]
-depth = 1
-ignore_imports = {toml_list(ignores)}
+{cycles_why}ignore_imports = {toml_list(ignores + cycles)}
 """
     return text
 
@@ -394,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     moves, unknown = plan()
-    done = all(new in current_modules() for new in MAPPING.values())
+    done = not moves and all(new in current_modules() for new in MAPPING.values())
     if args.contracts:
         write_contracts(MAPPING, moved=done)
         print(f"contracts written for the {'new' if done else 'current'} layout")
@@ -403,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"move {old} -> {new}")
     for name in unknown:
         print(f"UNKNOWN {name}: add it to MAPPING (or KEEP) in tools/relayer.py", file=sys.stderr)
-    missing = sorted(old for old in MAPPING if old not in current_modules() and MAPPING[old] not in current_modules())
+    missing = sorted(old for old in MAPPING if old not in moves and MAPPING[old] not in current_modules())
     for name in missing:
         print(f"note: {name} is in MAPPING but not in the tree (removed or renamed on main?)", file=sys.stderr)
     if unknown:
@@ -423,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     known = set(modules) | set(MAPPING.values())
     # 1. rewrite every file in place, each relative to its own old and new name
     files = sorted({p for d in CODE_DIRS if (ROOT / d).exists() for p in (ROOT / d).rglob("*.py")
-                    if ".venv" not in p.parts and p.resolve() != Path(__file__).resolve()})
+                    if ".venv" not in p.parts and p.relative_to(ROOT).as_posix() not in NOT_REWRITTEN})
     for path in files:
         old = module_name(path) if path.relative_to(ROOT).parts[0] == PACKAGE else None
         new = moves.get(old, old) if old else None
