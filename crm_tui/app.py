@@ -11,12 +11,16 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.actions import SkipAction
+from textual.screen import ModalScreen
 from textual.worker import WorkerFailed
 
-from . import sources
-from .config import load_config
+from . import dialect, sources, theming
+from .config import load_config, save_setting
 from .core import Crm
 from .core import user_error_message as _user_error_message
+from .errors import CrmError
+from .sanitize import clean_text
 from widgets.keeps_running import KeepsRunning
 
 
@@ -44,8 +48,6 @@ class CrmApp(KeepsRunning, App):
     ]
 
     def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
-        from . import theming
-
         self.CSS_PATH = str(theming.app_css_path())
         super().__init__(watch_css=watch_css)
         if config is None:
@@ -82,7 +84,6 @@ class CrmApp(KeepsRunning, App):
                         markup=False, timeout=15)
         for warning in self.startup_warnings:
             self.notify(warning, severity="warning", markup=False, timeout=8)
-        from .config import save_setting
 
         self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))
         # Pushed once the app has mounted: Textual drops the frames drawn while it mounts (a batch
@@ -91,12 +92,12 @@ class CrmApp(KeepsRunning, App):
         self.call_later(self._show_first_screen)
 
     def _show_first_screen(self) -> None:
-        from screens.index import IndexScreen
+        from screens.index import IndexScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(IndexScreen(self.first_object()))
         self.call_after_refresh(self._started)
         if self.database_is_empty():
-            from screens.welcome import WelcomeScreen
+            from screens.welcome import WelcomeScreen  # lazy: a screen loads when first opened (start-up speed)
 
             self.push_screen(WelcomeScreen(str(self.db_path)), self._welcome_choice)
 
@@ -139,13 +140,13 @@ class CrmApp(KeepsRunning, App):
             self.switch_database(self._build_demo())
 
     def _build_demo(self) -> Path:
-        from .demo import fresh_demo_database
+        from .demo import fresh_demo_database  # lazy: only for --demo (start-up speed)
 
         return fresh_demo_database()
 
     def switch_database(self, path: str | Path) -> None:
         """Close this database and show another one (used by the first-run screen's demo)."""
-        from screens.index import IndexScreen
+        from screens.index import IndexScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.crm.close()
         self.db_path = Path(path)
@@ -157,7 +158,7 @@ class CrmApp(KeepsRunning, App):
         self.notify(f"opened {path}", markup=False)
 
     def action_open_import(self) -> None:
-        from screens.import_wizard import ImportWizardScreen
+        from screens.import_wizard import ImportWizardScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(ImportWizardScreen())
 
@@ -166,7 +167,7 @@ class CrmApp(KeepsRunning, App):
         return "contacts" if "contacts" in self.crm.registry.objects else default
 
     def open_object(self, object_name: str) -> None:
-        from screens.index import IndexScreen
+        from screens.index import IndexScreen  # lazy: a screen loads when first opened (start-up speed)
 
         screen = self.screen
         if isinstance(screen, IndexScreen):
@@ -180,18 +181,17 @@ class CrmApp(KeepsRunning, App):
                 self.push_screen(IndexScreen(object_name))
 
     def open_record(self, object_name: str, record_id: int) -> None:
-        from screens.record import RecordScreen
+        from screens.record import RecordScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(RecordScreen(object_name, record_id))
 
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
-        from screens.board import BoardScreen
+        from screens.board import BoardScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(BoardScreen(object_name, pipeline))
 
     def action_focus_step(self, step: int) -> None:
-        from textual.actions import SkipAction
-        from textual.widgets import TextArea
+        from textual.widgets import TextArea  # lazy: widget classes the first frame does not need (start-up speed)
 
         focused = self.focused
         if isinstance(focused, TextArea) and focused.tab_behavior == "indent":
@@ -203,8 +203,6 @@ class CrmApp(KeepsRunning, App):
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in ("undo", "redo", "operations"):
-            from textual.screen import ModalScreen
-
             # Not behind a modal (a form, a question, a running bulk change): finish that first.
             return not isinstance(self.screen, ModalScreen)
         return True
@@ -225,8 +223,6 @@ class CrmApp(KeepsRunning, App):
         """Undo operation `op_id` (None: my newest change). An import is asked about first, as
         `crm-tui import undo` asks at a terminal: its undo deletes the records it created for good
         (after a backup) and cannot be redone; one keystroke must not do that."""
-        from .errors import CrmError
-
         journal = self.crm.journal
         try:
             target = op_id
@@ -240,7 +236,7 @@ class CrmApp(KeepsRunning, App):
         if info is None or info.kind != "import" or not info.undoable:
             self._journal_now("undo", op_id, done)
             return
-        from screens.modals import ConfirmModal
+        from screens.modals import ConfirmModal  # lazy: a screen loads when first opened (start-up speed)
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -250,8 +246,6 @@ class CrmApp(KeepsRunning, App):
                                       "made first); this undo cannot be redone.", yes="Undo"), answered)
 
     def _journal_now(self, kind: str, op_id: int | None, done=None) -> None:
-        from .errors import CrmError
-
         try:
             if kind == "undo":
                 result = self.crm.journal.undo(op_id, source=sources.USER)
@@ -278,8 +272,6 @@ class CrmApp(KeepsRunning, App):
     def notify(self, message, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:
         """Every toast (the screens' and widgets' notify come here) is cleaned of control sequences:
         record names and labels in it come from the database, which another program may have written."""
-        from .sanitize import clean_text
-
         message = clean_text(message) if isinstance(message, str) else message
         super().notify(message, title=clean_text(str(title)), severity=severity, timeout=timeout, markup=markup)
 
@@ -296,14 +288,13 @@ class CrmApp(KeepsRunning, App):
         self.notify(text, title="Undone" if kind == "undo" else "Redone", markup=False, timeout=8)
 
     def action_operations(self) -> None:
-        from screens.operations import OperationsScreen
+        from screens.operations import OperationsScreen  # lazy: a screen loads when first opened (start-up speed)
 
         if not isinstance(self.screen, OperationsScreen):
             self.push_screen(OperationsScreen())
 
     def action_list_step(self, step: int) -> None:
-        from textual.actions import SkipAction
-        from textual.widgets import DataTable, OptionList
+        from textual.widgets import DataTable, OptionList  # lazy: widget classes the first frame does not need (start-up speed)
 
         focused = self.focused
         if not isinstance(focused, (OptionList, DataTable)):
@@ -314,10 +305,9 @@ class CrmApp(KeepsRunning, App):
             focused.action_cursor_up()
 
     def action_help(self) -> None:
-        from textual.actions import SkipAction
-        from textual.widgets import Input, TextArea
+        from textual.widgets import Input, TextArea  # lazy: widget classes the first frame does not need (start-up speed)
 
-        from screens.help import HelpScreen
+        from screens.help import HelpScreen  # lazy: a screen loads when first opened (start-up speed)
 
         if isinstance(self.focused, (Input, TextArea)) or isinstance(self.screen, HelpScreen):
             raise SkipAction()  # a ? typed into a field, or the help's own ? that closes it
@@ -332,12 +322,12 @@ class CrmApp(KeepsRunning, App):
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
         yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
                             partial(self.open_board, "tickets"))
-        from screens.pipelines import PipelineEditor
+        from screens.pipelines import PipelineEditor  # lazy: a screen loads when first opened (start-up speed)
 
         editing = "tickets" if getattr(screen, "object_name", None) == "tickets" else "deals"
         yield SystemCommand("Edit pipelines", "Add, rename, reorder, archive and delete pipelines and their stages",
                             lambda: self.push_screen(PipelineEditor(editing)))
-        from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen
+        from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen  # lazy: a screen loads when first opened (start-up speed)
 
         yield SystemCommand("Import a file", "Import records from a CSV or vCard file (preview, progress, undo)",
                             lambda: self.push_screen(ImportWizardScreen()))
@@ -358,7 +348,7 @@ class CrmApp(KeepsRunning, App):
                                 partial(self._run_binding, node, binding.action))
 
     def search_everywhere(self) -> None:
-        from screens.index_modals import RecordSearchModal
+        from screens.index_modals import RecordSearchModal  # lazy: a screen loads when first opened (start-up speed)
 
         def chosen(result):
             if result:
@@ -372,8 +362,6 @@ class CrmApp(KeepsRunning, App):
         """Say an error the user can act on in one line (True), or leave a bug alone (False). When
         another program changed the database under the screen, the screen is asked first: it may
         say what happened to what it shows and move away (`changed_elsewhere`)."""
-        from . import dialect
-
         message = user_error_message(error, self.db_path)
         if message is None:
             return False

@@ -17,7 +17,7 @@ from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import CrmError, InvalidValue, LimitExceeded, NotFound, PrimaryRequired
 from .models import Association, AssociationChange, AssociationCount, AssociationLabel, LabelDef, Operation, PairLimit
-from .types import now_iso
+from .types import now_iso, whole_number
 
 NO_PRIMARY = "none"
 
@@ -747,7 +747,7 @@ class Associations:
         return moved
 
     def _won_deal(self, deal_ids: list[int]) -> list[int]:
-        from . import pipelines
+        from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
         deals = self.crm.registry.get("deals")
         for start in range(0, len(deal_ids), 900):
@@ -998,7 +998,5 @@ class Associations:
         a, b = self._meta(from_object), self._meta(to_object)
         PairLimit.delete().where((PairLimit.from_object == a.id) & (PairLimit.to_object == b.id)).execute()
         if limit is not None:
-            from .types import whole_number
-
             limit = whole_number(limit, f"the limit of {a.name} -> {b.name}")
             PairLimit.create(from_object=a.id, to_object=b.id, limit_count=limit)

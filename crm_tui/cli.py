@@ -22,11 +22,11 @@ if TYPE_CHECKING:  # argparse itself is imported when the parser is built (start
 def _parser_class():
     """argparse, with every usage error as one line (`crm-tui: error: ...`) and exit 2. Made when
     the parser is built: a plain app launch never imports argparse."""
-    import argparse
+    import argparse  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message: str):
-            from .sanitize import clean_line
+            from .sanitize import clean_line  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
             self.exit(2, f"crm-tui: error: {clean_line(message)} (see {self.prog} --help)\n")
 
@@ -46,7 +46,7 @@ def _bad_argument(argv: list[str]) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import argparse
+    import argparse  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     _Parser = _parser_class()
     common = _Parser(add_help=False)
@@ -208,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
     p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
-    from .cli_admin import add_admin_commands
-    from .cli_journal import add_journal_commands
+    from .cli_admin import add_admin_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
+    from .cli_journal import add_journal_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     add_admin_commands(sub, common)
     add_journal_commands(sub, common)
@@ -221,12 +221,12 @@ def resolve_db_path(args) -> str:
         return args.db
     if os.environ.get("CRM_TUI_DB"):
         return os.environ["CRM_TUI_DB"]
-    from .config import load_config
+    from .config import load_config  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     config, _warnings = load_config()
     if config.database:
         return os.path.expanduser(config.database)
-    from .paths import default_db_path
+    from .paths import default_db_path  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     return str(default_db_path())
 
@@ -283,20 +283,20 @@ def _main(argv: list[str]) -> int:
     except SystemExit as exc:  # --help (0), or a usage error already printed as one line (2)
         return exc.code if isinstance(exc.code, int) else 2
     if args.version:
-        from . import __version__
+        from . import __version__  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         print(__version__)
         return 0
     if args.command is None:
         return _run_app(args)
-    from .errors import CrmError
+    from .errors import CrmError  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     try:
-        from .cli_admin import ADMIN_COMMANDS, run_admin
+        from .cli_admin import ADMIN_COMMANDS, run_admin  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         if args.command in ADMIN_COMMANDS:
             return run_admin(args, resolve_db_path(args))
-        from .commands import run
+        from .commands import run  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         return run(args, resolve_db_path(args))
     except CrmError as exc:
@@ -306,7 +306,7 @@ def _main(argv: list[str]) -> int:
     except BrokenPipeError:
         raise  # main() ends quietly
     except Exception as exc:  # a database error from deep down: one line, never a traceback
-        from . import dialect
+        from . import dialect  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         text = dialect.problem_text(exc, resolve_db_path(args))
         if text:
@@ -317,19 +317,19 @@ def _main(argv: list[str]) -> int:
 
 
 def _run_app(args) -> int:
-    from .errors import CrmError
+    from .errors import CrmError  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     try:
         if args.demo:
-            from .demo import fresh_demo_database
+            from .demo import fresh_demo_database  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
             path = fresh_demo_database()
         else:
             path = resolve_db_path(args)
-        import gc
+        import gc  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         gc.disable()  # no collections while starting; the app turns them back on after its first frame
-        from .app import run_app
+        from .app import run_app  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         return run_app(path)
     except CrmError as exc:

@@ -2,11 +2,15 @@
 backup, restore, doctor, config, serve. Only argparse here at import time (a fast `--help`)."""
 
 from __future__ import annotations
+from dataclasses import asdict
 
 import json
 import sys
 
 from .cli_args import _bounded, emit
+from .errors import CrmError
+from .safe_files import confirm_replace
+from .sanitize import clean_line, clean_text
 
 ADMIN_COMMANDS = {"backup", "restore", "doctor", "config", "serve"}
 
@@ -35,17 +39,14 @@ def _say(args, data, text) -> None:
 
 
 def run_admin(args, db_path: str) -> int:
-    from .errors import CrmError
-
     if args.command == "backup":
-        from .maintenance import backup
-        from .safe_files import confirm_replace
+        from .maintenance import backup  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
 
         target = backup(db_path, args.path, overwrite=confirm_replace(args.path, args.force, [db_path]))
         _say(args, {"backup": str(target)}, f"backed up {db_path} to {target}")
         return 0
     if args.command == "restore":
-        from .maintenance import restore
+        from .maintenance import restore  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
 
         if not args.yes:
             if not sys.stdin.isatty():
@@ -59,8 +60,8 @@ def run_admin(args, db_path: str) -> int:
              f"restored {db_path} from {args.path}" + (f" (previous content saved to {safety})" if safety else ""))
         return 0
     if args.command == "doctor":
-        from .core import Crm
-        from .maintenance import doctor
+        from .core import Crm  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+        from .maintenance import doctor  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
 
         with Crm.open(db_path, create=False) as crm:
             report = doctor(crm, repair=args.repair)
@@ -69,16 +70,13 @@ def run_admin(args, db_path: str) -> int:
              "\n".join(lines) if lines else f"{db_path}: healthy")
         return 0 if report.healthy else 1
     if args.command == "config":
-        from .config import load_config
-        from .paths import config_file
+        from .config import load_config  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+        from .paths import config_file  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
 
         if args.action == "path":
             _say(args, {"path": str(config_file())}, str(config_file()))
             return 0
         config, warnings = load_config()
-        from dataclasses import asdict
-
-        from .sanitize import clean_line, clean_text
 
         data = asdict(config)
         data["database_in_use"] = db_path
@@ -87,12 +85,12 @@ def run_admin(args, db_path: str) -> int:
         if getattr(args, "json", False):
             _say(args, data, "")
         else:
-            import yaml
+            import yaml  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
 
             print(clean_text(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False).rstrip()))
         return 0
     if args.command == "serve":
-        from .serve import serve
+        from .serve import serve  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
 
         return serve(db_path, args.host, args.port, public=args.public)
     raise CrmError(f"unknown command {args.command}")

@@ -51,7 +51,7 @@ def _ref(text: str):
     """`contacts:12` -> ("contacts", 12)."""
     obj, sep, rid = text.partition(":")
     if not sep or not rid.strip().isascii() or not rid.strip().isdigit():
-        import argparse
+        import argparse  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         raise argparse.ArgumentTypeError(f"{text!r}: write a record as OBJECT:ID, e.g. contacts:12")
     return obj.strip(), _id(rid)
@@ -68,7 +68,7 @@ def _assignments(items: list[str]) -> dict:
 
 
 def _fail(message: str) -> int:
-    from .sanitize import clean_line
+    from .sanitize import clean_line  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     print(f"crm-tui: error: {clean_line(str(message))}", file=sys.stderr)
     return 2
@@ -77,7 +77,7 @@ def _fail(message: str) -> int:
 def emit(args, data, text_lines) -> None:
     """Every command's output: JSON with --json (escaped: nothing in it can drive a terminal), else
     the text lines, cleaned of control sequences (sanitize.clean_text) whatever they came from."""
-    from .sanitize import clean_text, json_text
+    from .sanitize import clean_text, json_text  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     if getattr(args, "json", False):
         print(json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))

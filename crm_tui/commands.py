@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from . import sources
+from . import cli_journal, pipelines, sources
 from .cli_args import _assignments
 from .cli_args import emit as print_output  # the one printing path: cleaned text, escaped JSON
 from .associations import ACTION_TEXT as assoc_actions
 from .core import Crm
-from .errors import InvalidValue, NotFound, PrimaryRequired
+from .errors import CrmError, InvalidValue, NotFound, PrimaryRequired
 from .query import Sort, parse_filter
 from .types import property_type
+from .history import shown_value
+from .models import Owner, Pipeline, Stage
+from .schema_apply import apply_schema_file
+from .seed import seed
+from .owners import add_owner
 
 SOURCE = sources.API
 
@@ -87,8 +92,6 @@ def cmd_record(crm: Crm, args) -> int:
 
 
 def cmd_history(crm: Crm, args) -> int:
-    from .history import shown_value
-
     meta = crm.registry.get(args.object)
     rows = crm.history.property_history(args.object, args.id, prop=args.property)
 
@@ -149,8 +152,6 @@ def cmd_assoc(crm: Crm, args) -> int:
         try:
             message = crm.assoc.remove(args.a, args.b, new_primary=new_primary, source=SOURCE)
         except PrimaryRequired as exc:
-            from .errors import CrmError
-
             raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
         emit(args, {"message": message}, message)
     elif action == "label":
@@ -168,8 +169,6 @@ def cmd_assoc(crm: Crm, args) -> int:
         try:
             message = crm.assoc.remove_primary(args.a, args.company[1], new_primary=args.new_primary, source=SOURCE)
         except PrimaryRequired as exc:
-            from .errors import CrmError
-
             raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
         emit(args, {"message": message}, message)
     elif action == "list":
@@ -224,12 +223,10 @@ def cmd_schema(crm: Crm, args) -> int:
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
-        from .schema_apply import apply_schema_file
 
         messages = apply_schema_file(crm, args.file)
         emit(args, {"changes": messages}, messages or ["nothing to change"])
         return 0
-    from .models import Pipeline, Stage
 
     data = {"objects": [], "labels": crm.assoc.labels(), "pipelines": []}
     lines = []
@@ -259,8 +256,6 @@ def cmd_schema(crm: Crm, args) -> int:
 
 
 def cmd_seed(crm: Crm, args) -> int:
-    from .seed import seed
-
     counts = seed(crm, contacts=args.contacts, companies=args.companies, deals=args.deals, tickets=args.tickets,
                   activities=args.activities, seed=args.seed, source=SOURCE)
     emit(args, asdict(counts), f"seeded {counts.contacts} contacts, {counts.companies} companies, {counts.deals} deals, "
@@ -284,11 +279,7 @@ def cmd_timeline(crm: Crm, args) -> int:
 
 
 def cmd_owners(crm: Crm, args) -> int:
-    from .models import Owner
-
     if getattr(args, "action", None) == "add":
-        from .owners import add_owner
-
         if not args.name:
             raise InvalidValue("usage: crm-tui owners add NAME [--email E]")
         owner = add_owner(crm, args.name, args.email)
@@ -301,8 +292,6 @@ def cmd_owners(crm: Crm, args) -> int:
 
 
 def cmd_pipelines(crm: Crm, args) -> int:
-    from . import pipelines
-
     infos = pipelines.list_pipelines(crm)
     lines = []
     for p in infos:
@@ -322,7 +311,7 @@ HANDLERS = {
 
 
 def _import_commands():
-    from .importing import cli_commands
+    from .importing import cli_commands  # lazy: the import and export code loads only for those commands
 
     return cli_commands
 
@@ -333,8 +322,6 @@ HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
 
 
 def _journal_commands():
-    from . import cli_journal
-
     return cli_journal
 
 

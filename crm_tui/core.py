@@ -23,6 +23,8 @@ from .engine import Registry, freemail_domains, load_yaml_resource
 from .errors import CrmError, DatabaseProblem
 from .models import Operation, Owner, Pipeline, Setting, Stage
 from .types import now_iso
+from .associations import Associations
+from .records import Records
 
 DEFAULT_SETTINGS = {
     "auto_associate_by_domain": True,
@@ -72,9 +74,6 @@ def default_user_name() -> str:
 
 class Crm:
     def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
-        from .associations import Associations
-        from .records import Records
-
         self.db = database
         self.path = path
         self.readonly = readonly
@@ -95,31 +94,31 @@ class Crm:
     # Services an index screen does not need are built (and their modules imported) on first use.
     @cached_property
     def activities(self):
-        from .activities import Activities
+        from .activities import Activities  # lazy: a service loads when first used (start-up speed)
 
         return Activities(self)
 
     @cached_property
     def history(self):
-        from .history import History
+        from .history import History  # lazy: a service loads when first used (start-up speed)
 
         return History(self)
 
     @cached_property
     def search(self):
-        from .search import Search
+        from .search import Search  # lazy: a service loads when first used (start-up speed)
 
         return Search(self)
 
     @cached_property
     def merger(self):
-        from .merge import Merger
+        from .merge import Merger  # lazy: a service loads when first used (start-up speed)
 
         return Merger(self)
 
     @cached_property
     def journal(self):
-        from .journal import Journal
+        from .journal import Journal  # lazy: a service loads when first used (start-up speed)
 
         return Journal(self)
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import json
 from pathlib import Path
 
 from peewee import SqliteDatabase
 
 from . import dialect, safe_files
 from .errors import DatabaseProblem, InvalidValue
-from .models import ALL_MODELS
+from .models import ALL_MODELS, AssociationCount, ExternalId, ObjectType, PropertyDef
 from .paths import data_dir
+from .engine import load_yaml_resource
+from .types import SQL_TYPES
 
 SCHEMA_VERSION = 3
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
@@ -24,8 +27,6 @@ MIGRATIONS: dict[int, callable] = {}
 def _v2_external_ids(db) -> None:
     """Version 2: the ExternalId table (source-system IDs of imported records) and the
     association counts kept by triggers."""
-    from .models import AssociationCount, ExternalId
-
     db.create_tables([ExternalId, AssociationCount], safe=True)
     dialect.create_count_triggers(db)
     dialect.rebuild_counts(db)
@@ -38,12 +39,6 @@ def add_missing_standard_properties(db) -> list[str]:
     """The standard properties of objects.yaml that an older database lacks, added (metadata row,
     column, index) after its own; a property of that name made by the user is left as it is.
     Returns "object.property" for each one added."""
-    import json
-
-    from .engine import load_yaml_resource
-    from .models import ObjectType, PropertyDef
-    from .types import SQL_TYPES
-
     spec = load_yaml_resource("objects.yaml")
     added = []
     for obj in spec["objects"]:

@@ -13,6 +13,7 @@ from .errors import NotFound
 from .models import Operation, PropertyChange
 from .records import to_text
 from .types import property_type
+from .paging import display_value
 
 
 @dataclass
@@ -33,8 +34,6 @@ def from_history_text(prop, text: str | None):
 
 def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str = "%Y-%m-%d") -> str:
     """A history value as the record page shows it: option labels, owner names, local dates."""
-    from .paging import display_value
-
     if text is None:
         return "(empty)"
     prop = meta.properties.get(prop_name)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .models import Association, AssociationChange, AssociationLabel, LabelDef, PairLimit
+from .models import Association, AssociationChange, AssociationCount, AssociationLabel, LabelDef, PairLimit, PropertyChange
+from .records import to_text
 
 
 def _edges():
@@ -132,8 +133,6 @@ def check_history_matches_state() -> list[str]:
 
 def check_counts() -> list[str]:
     """The trigger-kept association counts agree with the edges."""
-    from .models import AssociationCount
-
     actual = defaultdict(int)
     for fo, fi, to in Association.select(Association.from_object, Association.from_id, Association.to_object).tuples():
         actual[(fo, fi, to)] += 1
@@ -150,9 +149,6 @@ def check_all(registry) -> list[str]:
 
 def check_property_history(crm, limit: int = 20) -> list[str]:
     """The newest history row of each property says the value the record holds now."""
-    from .models import PropertyChange
-    from .records import to_text
-
     latest = {}
     for obj, rid, prop, new in (PropertyChange.select(PropertyChange.object, PropertyChange.record_id,
                                                       PropertyChange.property, PropertyChange.new_value)

@@ -15,6 +15,7 @@ from peewee import SQL, fn
 
 from .query import Filter, Sort, keyset_after, order_by
 from .types import property_type
+from . import dialect
 
 ANCHOR_STEP = 1000
 SEARCH_LIMIT = 1000  # a search shows at most this many matches
@@ -95,8 +96,6 @@ class ViewPager:
         """The first TYPING_LIMIT matches in index order. Ranking sorts every match by bm25: with a
         3-letter prefix on a million contacts that is 15-25k matches and 25-60 ms, too slow for
         each keystroke; the index screen shows these at once and the ranked list after a pause."""
-        from . import dialect
-
         expr = dialect.fts_match_expression(self.spec.search)
         if expr is None:
             return []

@@ -15,7 +15,7 @@ from peewee import fn
 from . import sources
 from .errors import InvalidValue, NotFound
 from .models import Pipeline, Stage
-from .sanitize import clean_line
+from .sanitize import clean_label, clean_line
 from .query import Filter, filter_expression
 
 # object -> (pipeline property, stage property, amount property or None)
@@ -166,8 +166,6 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 def _label(text) -> str:
-    from .sanitize import clean_label
-
     return clean_label(text, "a name")
 
 

@@ -97,7 +97,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
     """A deal's stage (a ticket's status) must belong to its pipeline; a new record without them
     gets the default pipeline and its first stage. A stage label shared by several pipelines
     (e.g. "Closed won") is resolved to the stage of the record's own pipeline."""
-    from . import pipelines
+    from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
     pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
     if creating:
@@ -134,7 +134,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
 
 
 def _stage_kinds(crm, meta, row: dict, changes: dict) -> tuple[str | None, str | None] | None:
-    from . import pipelines
+    from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
     pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
     if stage_prop not in changes and pipe_prop not in changes:
@@ -201,7 +201,7 @@ def after_link(crm, a_meta, a_id: int, b_meta, b_id: int, op) -> list[str]:
         return []
     if other.name not in ("contacts", "companies"):
         return []
-    from . import pipelines
+    from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
     deals = crm.registry.get("deals")
     row = crm.records._row(deals, deal_id)

@@ -48,6 +48,7 @@ import os
 import sqlite3
 import threading
 import time
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -56,15 +57,21 @@ from operator import itemgetter
 from pathlib import Path
 
 from peewee import IntegrityError, fn
+from datetime import date
 
-from .. import dialect, rules, safe_files, sources
+from .. import dialect, pipelines, rules, safe_files, sources
 from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
-from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
-from ..types import now_iso
+from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange, PropertyDef
+from ..types import now_iso, parse_date, parse_datetime
 from . import csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
+from ..paths import data_dir
+from .values import _option_key
+from ..records import DEDUPE_KEYS
+from ..db import backup as safe_backup, backup_path_for
+from ..engine import Option
 
 LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
 LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
@@ -613,7 +620,6 @@ def error_directory(spec: ImportSpec) -> str:
     # root passes os.access everywhere: a folder without write bits (read-only data) is left alone
     if os.access(folder, os.W_OK) and os.stat(folder).st_mode & 0o222:
         return folder
-    from ..paths import data_dir
 
     target = data_dir() / "import-errors"
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -1052,9 +1058,6 @@ class _Importer:
     def _add_options(self) -> None:
         """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
         the property, reported in the summary. A dry run reports them and adds none."""
-        from ..engine import Option
-        from ..models import PropertyDef
-
         for (obj, pname), pending in list(self._new_options.items()):
             meta = self.reg.get(obj)
             prop = meta.properties[pname]
@@ -1204,8 +1207,6 @@ class _Importer:
     def _close_date(self, meta, values: dict) -> None:
         if meta.name != "deals" or values.get("closedate") or not self.crm.setting("set_close_date", True):
             return
-        from .. import pipelines
-        from datetime import date
 
         if pipelines.stage_kind(self.crm, "deals", values.get("pipeline"), values.get("dealstage")) in ("won", "lost"):
             values["closedate"] = date.today().isoformat()
@@ -1675,7 +1676,6 @@ class _Importer:
     def _won_deals(self, rows: list[_Row]) -> None:
         if not self.customer_on_won or "deals" not in self.spec.objects:
             return
-        from .. import pipelines
 
         for row in rows:
             rec = row.recs.get("deals")
@@ -1724,8 +1724,6 @@ def _null_aware(conv):
 def _day_first_coercer(meta, prop):
     """records.coerce_value for a date column whose values are day first (whatever the import's
     setting): 16/01/2024 and 3/2/24 read as the 16th of January and the 3rd of February."""
-    from ..types import parse_date, parse_datetime
-
     parse = parse_date if prop.type == "date" else parse_datetime
     where = f"{meta.name}.{prop.name} ({prop.label}): "
 
@@ -1740,8 +1738,6 @@ def _day_first_coercer(meta, prop):
 
 
 def values_option_key(text: str) -> str:
-    from .values import _option_key
-
     return _option_key(text)
 
 
@@ -1750,8 +1746,6 @@ def _is_record_id(text: str) -> bool:
 
 
 def _dedupe_key(object_name: str) -> str | None:
-    from ..records import DEDUPE_KEYS
-
     return DEDUPE_KEYS.get(object_name)
 
 
@@ -1788,7 +1782,7 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
     if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
-        from .bundle import run_specs
+        from .bundle import run_specs  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
 
         return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
@@ -1810,16 +1804,12 @@ def _process_started(pid: int) -> str | None:
 
 
 def _owner() -> dict:
-    import socket
-
     return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
 
 
 def owner_alive(owner: dict | None) -> bool:
     """Whether the process that ran an import is still running (True when it cannot be told: an
     import run on another machine sharing the file)."""
-    import socket
-
     if not owner or not owner.get("pid"):
         return False  # written before imports named their process: not running now
     if owner.get("host") != socket.gethostname():
@@ -1868,8 +1858,6 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
 def _undo_options(crm, created: list) -> None:
     """The dropdown options an import added (its records are gone or restored by now): removed
     from their property unless a record still holds them."""
-    from ..models import PropertyDef
-
     by_prop: dict[tuple[str, str], set[str]] = {}
     for obj, prop, option in created:
         by_prop.setdefault((obj, prop), set()).add(option)
@@ -1922,10 +1910,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
     op = check_undo(crm, import_id)
     backup_path = None
     if backup:
-        from ..db import backup_path_for
-
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-        from ..db import backup as safe_backup  # through safe_files: private, never over a file
 
         safe_backup(crm.path, backup_path)
     ops = _descendants(op.id)
