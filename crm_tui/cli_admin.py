@@ -2,15 +2,11 @@
 backup, restore, doctor, config, serve. Only argparse here at import time (a fast `--help`)."""
 
 from __future__ import annotations
-from dataclasses import asdict
 
 import json
 import sys
 
 from .cli_args import _bounded, emit
-from .errors import CrmError
-from .safe_files import confirm_replace
-from .sanitize import clean_line, clean_text
 
 ADMIN_COMMANDS = {"backup", "restore", "doctor", "config", "serve"}
 
@@ -39,14 +35,17 @@ def _say(args, data, text) -> None:
 
 
 def run_admin(args, db_path: str) -> int:
+    from .errors import CrmError  # lazy: `crm-tui --help` loads this module; it stays quick
+
     if args.command == "backup":
-        from .maintenance import backup  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+        from .maintenance import backup  # lazy: `crm-tui --help` loads this module; it stays quick
+        from .safe_files import confirm_replace  # lazy: `crm-tui --help` loads this module; it stays quick
 
         target = backup(db_path, args.path, overwrite=confirm_replace(args.path, args.force, [db_path]))
         _say(args, {"backup": str(target)}, f"backed up {db_path} to {target}")
         return 0
     if args.command == "restore":
-        from .maintenance import restore  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+        from .maintenance import restore  # lazy: `crm-tui --help` loads this module; it stays quick
 
         if not args.yes:
             if not sys.stdin.isatty():
@@ -60,8 +59,8 @@ def run_admin(args, db_path: str) -> int:
              f"restored {db_path} from {args.path}" + (f" (previous content saved to {safety})" if safety else ""))
         return 0
     if args.command == "doctor":
-        from .core import Crm  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
-        from .maintenance import doctor  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+        from .core import Crm  # lazy: `crm-tui --help` loads this module; it stays quick
+        from .maintenance import doctor  # lazy: `crm-tui --help` loads this module; it stays quick
 
         with Crm.open(db_path, create=False) as crm:
             report = doctor(crm, repair=args.repair)
@@ -70,13 +69,16 @@ def run_admin(args, db_path: str) -> int:
              "\n".join(lines) if lines else f"{db_path}: healthy")
         return 0 if report.healthy else 1
     if args.command == "config":
-        from .config import load_config  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
-        from .paths import config_file  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+        from .config import load_config  # lazy: `crm-tui --help` loads this module; it stays quick
+        from .paths import config_file  # lazy: `crm-tui --help` loads this module; it stays quick
 
         if args.action == "path":
             _say(args, {"path": str(config_file())}, str(config_file()))
             return 0
         config, warnings = load_config()
+        from dataclasses import asdict  # lazy: `crm-tui --help` loads this module; it stays quick
+
+        from .sanitize import clean_line, clean_text  # lazy: `crm-tui --help` loads this module; it stays quick
 
         data = asdict(config)
         data["database_in_use"] = db_path
@@ -85,12 +87,12 @@ def run_admin(args, db_path: str) -> int:
         if getattr(args, "json", False):
             _say(args, data, "")
         else:
-            import yaml  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+            import yaml  # lazy: `crm-tui --help` loads this module; it stays quick
 
             print(clean_text(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False).rstrip()))
         return 0
     if args.command == "serve":
-        from .serve import serve  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+        from .serve import serve  # lazy: `crm-tui --help` loads this module; it stays quick
 
         return serve(db_path, args.host, args.port, public=args.public)
     raise CrmError(f"unknown command {args.command}")

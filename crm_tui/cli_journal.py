@@ -7,8 +7,6 @@ import sys
 from dataclasses import asdict
 
 from .cli_args import MAX_ID, _bounded, _limit, emit
-from .sanitize import clean_line
-from . import sources
 
 JOURNAL_COMMANDS = {"operations", "undo", "redo"}
 
@@ -27,6 +25,8 @@ def _emit(args, data, line: str) -> None:
 
 
 def cmd_operations(crm, args) -> int:
+    from .sanitize import clean_line  # lazy: `crm-tui --help` loads this module; it stays quick
+
     items = crm.journal.list(limit=args.limit)
     if getattr(args, "json", False):
         _emit(args, [asdict(i) for i in items], "")
@@ -40,12 +40,15 @@ def cmd_operations(crm, args) -> int:
 
 
 def cmd_undo(crm, args) -> int:
+    from . import sources  # lazy: `crm-tui --help` loads this module; it stays quick
+    from .sanitize import clean_line  # lazy: `crm-tui --help` loads this module; it stays quick
+
     target = crm.journal._newest_own(sources.API) if args.op_id is None else None
     op_id = args.op_id if args.op_id is not None else (target.id if target is not None else None)
     if op_id is not None and not args.yes and sys.stdin.isatty():
         info = crm.journal.get(op_id)
         if info.kind == "import" and info.undoable:
-            from .importing import importer  # lazy: only this subcommand needs it (`crm-tui --help` stays quick)
+            from .importing import importer  # lazy: `crm-tui --help` loads this module; it stays quick
 
             importer.check_undo(crm, op_id)  # a refusal before the question, not after it
             answer = input(f"Undo {clean_line(info.summary)}? Records it created are deleted for good "
@@ -59,6 +62,9 @@ def cmd_undo(crm, args) -> int:
 
 
 def cmd_redo(crm, args) -> int:
+    from . import sources  # lazy: `crm-tui --help` loads this module; it stays quick
+    from .sanitize import clean_line  # lazy: `crm-tui --help` loads this module; it stays quick
+
     result = crm.journal.redo(source=sources.API)
     _emit(args, asdict(result), clean_line(f"{result.summary} (operation {result.undo_op_id})"))
     return 0
