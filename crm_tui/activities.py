@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from . import sources
 from .errors import InvalidValue
-from .models import Association, Stage
 from .types import now_iso
 
 
@@ -107,6 +106,7 @@ class Activities:
         return out
 
     def _open_deals(self, ids: list[int]) -> list[int]:
+        Stage = self.crm.models.Stage
         if not ids:
             return []
         deals = self.crm.registry.get("deals")
@@ -123,6 +123,7 @@ class Activities:
     def timeline(self, ref, *, types: list[str] | None = None, limit: int = 50,
                  before: tuple[str, int] | None = None) -> list[TimelineItem]:
         """Newest first, `limit` at a time; pass the last item's (at, id) as `before` for more."""
+        Association = self.crm.models.Association
         meta = self.crm.registry.get(ref[0])
         rid = int(ref[1])
         streams = []

@@ -16,7 +16,7 @@ from operator import itemgetter
 from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import CrmError, InvalidValue, LimitExceeded, NotFound, PrimaryRequired
-from .models import Association, AssociationChange, AssociationCount, AssociationLabel, LabelDef, Operation, PairLimit
+from .models import Association, LabelDef
 from .types import now_iso, whole_number
 
 NO_PRIMARY = "none"
@@ -95,6 +95,7 @@ class Associations:
         return meta, rid
 
     def _edge(self, a_meta, a_id, b_meta, b_id) -> Association | None:
+        Association = self.crm.models.Association
         return Association.get_or_none(
             (Association.from_object == a_meta.id) & (Association.from_id == a_id)
             & (Association.to_object == b_meta.id) & (Association.to_id == b_id)
@@ -116,6 +117,7 @@ class Associations:
         return None
 
     def _companies_of(self, holder_meta, holder_id) -> list[Association]:
+        Association = self.crm.models.Association
         companies = self._meta("companies")
         return list(Association.select().where(
             (Association.from_object == holder_meta.id) & (Association.from_id == holder_id)
@@ -123,10 +125,14 @@ class Associations:
         ).order_by(Association.id))
 
     def _labels_on(self, edge_id: int) -> list[LabelDef]:
+        models = self.crm.models
+        LabelDef, AssociationLabel = models.LabelDef, models.AssociationLabel
         return list(LabelDef.select().join(AssociationLabel, on=(AssociationLabel.label == LabelDef.id))
                     .where(AssociationLabel.association == edge_id).order_by(LabelDef.name))
 
     def _log(self, op, a_meta, a_id, b_meta, b_id, action, label: LabelDef | None = None) -> None:
+        models = self.crm.models
+        LabelDef, AssociationChange = models.LabelDef, models.AssociationChange
         inverse = None
         if label is not None and label.inverse_id:
             inverse = LabelDef.get_by_id(label.inverse_id).name
@@ -134,6 +140,7 @@ class Associations:
                                  action=action, label=label.name if label else None, inverse_label=inverse)
 
     def _set_primary_flag(self, holder_meta, holder_id, company_id, value: bool) -> None:
+        Association = self.crm.models.Association
         companies = self._meta("companies")
         Association.update(is_primary=value).where(
             ((Association.from_object == holder_meta.id) & (Association.from_id == holder_id)
@@ -148,6 +155,8 @@ class Associations:
     # -- limits ---------------------------------------------------------------------------
 
     def _check_pair_limit(self, from_meta, from_id, to_meta) -> None:
+        models = self.crm.models
+        PairLimit, Association = models.PairLimit, models.Association
         limit = PairLimit.get_or_none((PairLimit.from_object == from_meta.id) & (PairLimit.to_object == to_meta.id))
         if limit is None:
             return
@@ -162,6 +171,8 @@ class Associations:
             )
 
     def _check_label_limit(self, label: LabelDef, from_meta, from_id) -> None:
+        models = self.crm.models
+        Association, AssociationLabel = models.Association, models.AssociationLabel
         if not label.limit_count:
             return
         count = (AssociationLabel.select().join(Association, on=(AssociationLabel.association == Association.id))
@@ -176,6 +187,8 @@ class Associations:
             )
 
     def _attach_label(self, op, a_meta, a_id, b_meta, b_id, edges, label: LabelDef) -> bool:
+        models = self.crm.models
+        LabelDef, AssociationLabel = models.LabelDef, models.AssociationLabel
         forward, backward = edges
         if AssociationLabel.get_or_none((AssociationLabel.association == forward.id) & (AssociationLabel.label == label.id)):
             return False
@@ -218,6 +231,7 @@ class Associations:
         return results
 
     def _add(self, op, a, b, labels=(), primary=False) -> AddResult:
+        Association = self.crm.models.Association
         a_meta, a_id = self._live(a)
         b_meta, b_id = self._live(b)
         if a_meta.id == b_meta.id and a_id == b_id:
@@ -312,6 +326,7 @@ class Associations:
         return chosen
 
     def _remove_link(self, op, a_meta, a_id, b_meta, b_id, edges) -> None:
+        Association = self.crm.models.Association
         forward, backward = edges
         for label in self._labels_on(forward.id):
             self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label)
@@ -365,6 +380,7 @@ class Associations:
         return f"label {label_def.name!r} added"
 
     def remove_label(self, a, b, label: str, *, source: str = sources.API, actor: str | None = None) -> str:
+        AssociationLabel = self.crm.models.AssociationLabel
         with self.crm.operation("label", source, actor, object=a[0], record_id=int(a[1])) as op:
             a_meta, a_id = self._meta(a[0]), int(a[1])
             b_meta, b_id = self._meta(b[0]), int(b[1])
@@ -465,6 +481,8 @@ class Associations:
         """Bring back the links the record's last deletion removed (source Object restore): to
         records still live, not linked again since, within the limits that hold now. The links that
         were primary are primary again. Set-based unless a limit applies to one of the object pairs."""
+        models = self.crm.models
+        LabelDef, PairLimit, Operation = models.LabelDef, models.PairLimit, models.Operation
         deletion = (Operation.select().where((Operation.kind == "delete_links") & (Operation.object == meta.name)
                                              & (Operation.record_id == record_id)).order_by(Operation.id.desc()).first())
         if deletion is None:
@@ -487,6 +505,7 @@ class Associations:
             return self._restore_set_based(op, meta, int(record_id), saved)
 
     def _restore_one_by_one(self, op, meta, record_id, saved) -> int:
+        LabelDef = self.crm.models.LabelDef
         restored = 0
         for link in saved:
             other = self.crm.registry.objects.get(link["object"])
@@ -635,6 +654,8 @@ class Associations:
             db.execute_sql("DELETE FROM temp.merge_moves")
 
     def _merge_moves(self, op, meta, M, K, O, comp, holder_self) -> int:
+        models = self.crm.models
+        LabelDef, PairLimit = models.LabelDef, models.PairLimit
         db = self.crm.db
         reg = self.crm.registry
         sql = db.execute_sql
@@ -797,6 +818,7 @@ class Associations:
         Writes both edges and the history, and makes the first company of each holder primary
         when it has none (`holders_are_new` skips that check for records created in the same load).
         The caller holds the operation."""
+        Association = self.crm.models.Association
         now = now_iso()
         reg = self.crm.registry
         forward: list[tuple] = []  # a -> b, with the holder of a company as a
@@ -864,6 +886,7 @@ class Associations:
 
     def counts(self, ref) -> dict[str, int]:
         """How many records of each object a record is linked with: one primary-key lookup."""
+        AssociationCount = self.crm.models.AssociationCount
         meta, rid = self._meta(ref[0]), int(ref[1])
         rows = (AssociationCount.select(AssociationCount.to_object, AssociationCount.n)
                 .where((AssociationCount.from_object == meta.id) & (AssociationCount.from_id == rid)).tuples())
@@ -873,6 +896,9 @@ class Associations:
         """A record's links grouped by object: counts, and up to `per_group` items (primary first)
         with names, labels and primary flags. Costs 2 + 2 x (objects linked) queries. `objects`
         (names) keeps only those groups: the sidebar does not read a record's 10,000 activity links."""
+        models = self.crm.models
+        (LabelDef, Association, AssociationCount, AssociationLabel) = (
+            models.LabelDef, models.Association, models.AssociationCount, models.AssociationLabel)
         meta, rid = self._meta(ref[0]), int(ref[1])
         wanted = None if objects is None else {self._meta(name).id for name in objects}
         counts = [(obj, n) for obj, n in AssociationCount.select(AssociationCount.to_object, AssociationCount.n)
@@ -907,12 +933,14 @@ class Associations:
         return groups
 
     def linked_ids(self, ref, object_name: str) -> list[int]:
+        Association = self.crm.models.Association
         meta, other = self._meta(ref[0]), self._meta(object_name)
         return [r for (r,) in Association.select(Association.to_id).where(
             (Association.from_object == meta.id) & (Association.from_id == int(ref[1])) & (Association.to_object == other.id)
         ).order_by(Association.id).tuples()]
 
     def primary_company(self, ref) -> int | None:
+        Association = self.crm.models.Association
         meta = self._meta(ref[0])
         companies = self._meta("companies")
         return (Association.select(Association.to_id).where(
@@ -923,6 +951,7 @@ class Associations:
     def index_columns(self, object_name: str, ids: list[int], to_objects: list[str]) -> dict:
         """For a page of index rows: {to_object: {row_id: [(id, name, primary), ...]}} using one
         query for the links and one for the names per associated object."""
+        Association = self.crm.models.Association
         meta = self._meta(object_name)
         out: dict[str, dict[int, list[tuple[int, str, bool]]]] = {}
         ids = list(ids)
@@ -941,6 +970,8 @@ class Associations:
 
     def history(self, ref, *, object_name: str | None = None, with_ref=None, limit: int | None = None) -> list[AssocChange]:
         """The association history of a record, newest first; filter by the other object or one link."""
+        models = self.crm.models
+        Operation, AssociationChange = models.Operation, models.AssociationChange
         meta, rid = self._meta(ref[0]), int(ref[1])
         conds_a = (AssociationChange.a_object == meta.id) & (AssociationChange.a_id == rid)
         conds_b = (AssociationChange.b_object == meta.id) & (AssociationChange.b_id == rid)
@@ -977,6 +1008,7 @@ class Associations:
         return result
 
     def labels(self) -> list[dict]:
+        LabelDef = self.crm.models.LabelDef
         reg = self.crm.registry
         out = []
         for label in LabelDef.select().order_by(LabelDef.from_object, LabelDef.to_object, LabelDef.name):
@@ -990,11 +1022,13 @@ class Associations:
         return out
 
     def labels_for(self, a_object: str, b_object: str) -> list[str]:
+        LabelDef = self.crm.models.LabelDef
         a, b = self._meta(a_object), self._meta(b_object)
         return [l.name for l in LabelDef.select().where((LabelDef.from_object == a.id) & (LabelDef.to_object == b.id))
                 .order_by(LabelDef.name)]
 
     def set_pair_limit(self, from_object: str, to_object: str, limit: int | None) -> None:
+        PairLimit = self.crm.models.PairLimit
         a, b = self._meta(from_object), self._meta(to_object)
         PairLimit.delete().where((PairLimit.from_object == a.id) & (PairLimit.to_object == b.id)).execute()
         if limit is not None:

@@ -13,7 +13,6 @@ from .errors import CrmError, InvalidValue, NotFound, PrimaryRequired
 from .query import Sort, parse_filter
 from .types import property_type
 from .history import shown_value
-from .models import Owner, Pipeline, Stage
 from .schema_apply import apply_schema_file
 from .seed import seed
 from .owners import add_owner
@@ -220,6 +219,8 @@ def cmd_labels(crm: Crm, args) -> int:
 # -- schema -----------------------------------------------------------------------------------
 
 def cmd_schema(crm: Crm, args) -> int:
+    models = crm.models
+    Pipeline, Stage = models.Pipeline, models.Stage
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
@@ -279,6 +280,8 @@ def cmd_timeline(crm: Crm, args) -> int:
 
 
 def cmd_owners(crm: Crm, args) -> int:
+    Owner = crm.models.Owner
+
     if getattr(args, "action", None) == "add":
         if not args.name:
             raise InvalidValue("usage: crm-tui owners add NAME [--email E]")

@@ -12,9 +12,9 @@ from peewee import SqliteDatabase
 
 from . import dialect, safe_files
 from .errors import DatabaseProblem, InvalidValue
-from .models import ALL_MODELS, AssociationCount, ExternalId, ObjectType, PropertyDef
-from .paths import data_dir
+from .models import bound
 from .engine import load_yaml_resource
+from .paths import data_dir
 from .types import SQL_TYPES
 
 SCHEMA_VERSION = 3
@@ -27,6 +27,9 @@ MIGRATIONS: dict[int, callable] = {}
 def _v2_external_ids(db) -> None:
     """Version 2: the ExternalId table (source-system IDs of imported records) and the
     association counts kept by triggers."""
+    models = bound(db)
+    AssociationCount, ExternalId = models.AssociationCount, models.ExternalId
+
     db.create_tables([ExternalId, AssociationCount], safe=True)
     dialect.create_count_triggers(db)
     dialect.rebuild_counts(db)
@@ -39,6 +42,8 @@ def add_missing_standard_properties(db) -> list[str]:
     """The standard properties of objects.yaml that an older database lacks, added (metadata row,
     column, index) after its own; a property of that name made by the user is left as it is.
     Returns "object.property" for each one added."""
+    models = bound(db)
+    ObjectType, PropertyDef = models.ObjectType, models.PropertyDef
     spec = load_yaml_resource("objects.yaml")
     added = []
     for obj in spec["objects"]:
@@ -185,7 +190,7 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
         )
     else:
         db = SqliteDatabase(str(path), timeout=busy_timeout_ms() / 1000, pragmas=dialect.pragmas(busy_timeout_ms()))
-    db.bind(ALL_MODELS)
+    bound(db)  # this database's own model classes (models.py): no other database's writes come here
     try:
         db.connect(reuse_if_open=True)
     except Exception as exc:  # peewee wraps sqlite3 errors
@@ -198,7 +203,7 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
 
 
 def create_schema(db: SqliteDatabase) -> None:
-    db.create_tables(ALL_MODELS)
+    db.create_tables(bound(db).all)
     dialect.create_count_triggers(db)
     db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -31,7 +31,7 @@ from peewee import IntegrityError
 
 from . import dialect, sources
 from .errors import CrmError, NotFound
-from .models import AssociationChange, LabelDef, Operation, PairLimit, PropertyChange
+from .models import LabelDef, Operation
 from .types import now_iso
 from .history import from_history_text
 
@@ -81,6 +81,7 @@ class Journal:
 
     def list(self, limit: int = 50, include_undone: bool = True) -> list[OperationSummary]:
         """Top-level operations, newest first."""
+        Operation = self.crm.models.Operation
         out: list[OperationSummary] = []
         query = Operation.select().where(Operation.parent.is_null(True)).order_by(Operation.id.desc())
         batch = max(int(limit), 1) * 2
@@ -103,8 +104,8 @@ class Journal:
                     break
         return out
 
-    @staticmethod
-    def _find(op_id) -> Operation:
+    def _find(self, op_id) -> Operation:
+        Operation = self.crm.models.Operation
         try:
             number = int(op_id)
         except (TypeError, ValueError):
@@ -121,6 +122,7 @@ class Journal:
                                 not undone and self._why_not(op) is None)
 
     def _chain(self, op: Operation) -> list[Operation]:
+        Operation = self.crm.models.Operation
         chain = [op]
         while chain[-1].undone_by:
             nxt = Operation.get_or_none(Operation.id == chain[-1].undone_by)
@@ -159,11 +161,11 @@ class Journal:
             return owner_alive(summary["owner"])
         return self._still_running(op)
 
-    @staticmethod
-    def _still_running(op: Operation) -> bool:
+    def _still_running(self, op: Operation) -> bool:
         """A bulk change or an import says "running" until its last batch: it is still running when
         a batch committed within RUNNING_GRACE seconds; otherwise it was killed part-way, and its
         undo reverses the whole batches it committed."""
+        Operation = self.crm.models.Operation
         newest = Operation.select(Operation.at).where(Operation.parent == op.id).order_by(Operation.id.desc()).scalar()
         try:
             at = datetime.fromisoformat((newest or op.at).replace("Z", "+00:00"))
@@ -215,6 +217,8 @@ class Journal:
             return f"{op.kind} {op.object or ''} {op.record_id or ''}".strip()
 
     def _describe(self, op: Operation) -> str:
+        models = self.crm.models
+        Operation, PropertyChange, AssociationChange = models.Operation, models.PropertyChange, models.AssociationChange
         kind, summary = op.kind, self._summary(op)
         name = self._name(op.object, op.record_id)
         label = ""
@@ -298,6 +302,7 @@ class Journal:
         return UndoResult(op.id, uop.id, f"undid {self.describe(op)}")
 
     def redo(self, *, source: str = sources.USER) -> UndoResult:
+        Operation = self.crm.models.Operation
         latest = (Operation.select().where(Operation.parent.is_null(True)
                                            & Operation.kind.in_(["undo", "undo_import"])
                                            & Operation.undone_by.is_null(True))
@@ -318,6 +323,7 @@ class Journal:
                           f"redid {self.describe(original) if original else f'operation {target.id}'}")
 
     def _newest_own(self, source: str) -> Operation | None:
+        Operation = self.crm.models.Operation
         query = (Operation.select().where(Operation.parent.is_null(True) & Operation.kind.not_in(list(REVERT_KINDS)))
                  .order_by(Operation.id.desc()))
         for op in query.limit(500):
@@ -334,6 +340,7 @@ class Journal:
         return [i for (i,) in self.crm.db.execute_sql(_TREE + "SELECT id FROM t", (root_id,)).fetchall()]
 
     def _root(self, op_id: int, cache: dict) -> Operation:
+        Operation = self.crm.models.Operation
         if op_id in cache:
             return cache[op_id]
         op = Operation.get_by_id(op_id)
@@ -351,6 +358,7 @@ class Journal:
     def _revert(self, tail: Operation, kind: str, source: str, *, original: Operation | None) -> Operation:
         """Write the inverse of `tail`'s operation tree as one new operation; refuse in one line
         (nothing written) when a later operation depends on it."""
+        Operation = self.crm.models.Operation
         crm = self.crm
         what = self.describe(original or tail)
         verb = "undo" if kind == "undo" else "redo"
@@ -385,6 +393,7 @@ class Journal:
     def import_dependency(self, import_id: int) -> str | None:
         """The one line refusing an import's undo because a later operation changed what it
         wrote (values, links, or the records it created), or None."""
+        Operation = self.crm.models.Operation
         op = Operation.get_by_id(int(import_id))
         plan = _Plan(self, op, None)
         plan.load(created_by_tree=True)
@@ -596,6 +605,8 @@ class _Plan:
 
     def _unique_taker(self, meta, row: dict) -> str:
         """Which live record holds a unique value of `row` now, and the operation that gave it."""
+        models = self.crm.models
+        Operation, PropertyChange = models.Operation, models.PropertyChange
         for name, prop in meta.properties.items():
             if not prop.unique or row.get(name) is None:
                 continue
@@ -665,6 +676,7 @@ class _Plan:
                     crm.records._index_text(meta, rid)
 
     def _reverse_links(self, refuse: str) -> None:
+        LabelDef = self.crm.models.LabelDef
         if not self.links:
             return
         crm, uop = self.crm, self.uop
@@ -778,6 +790,8 @@ class _Plan:
 
     def _check_result(self, refuse: str, holders, recreated, touched_from) -> None:
         """What only the result can tell: one primary company, limits, links to live records."""
+        models = self.crm.models
+        LabelDef, PairLimit, Operation = models.LabelDef, models.PairLimit, models.Operation
         crm = self.crm
         reg = crm.registry
         cursor = crm.db.cursor()

@@ -6,7 +6,6 @@ from . import dialect, sources
 from .errors import InvalidValue, NotFound
 from .records import SaveResult
 from .types import email_domain, now_iso
-from .models import Operation
 
 
 class Merger:
@@ -17,6 +16,7 @@ class Merger:
               source: str = sources.API, actor: str | None = None) -> SaveResult:
         """Merge `other_id` into `keep_id`. `choose` maps a property to "keep" or "other"; by default
         the survivor keeps its values and takes the other's where its own are empty."""
+        Operation = self.crm.models.Operation
         meta = self.crm.registry.get(object_name)
         keep_id, other_id = int(keep_id), int(other_id)
         if keep_id == other_id:

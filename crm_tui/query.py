@@ -11,7 +11,6 @@ from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue
 
 from .types import BOOL_OPS, DATE_OPS, NUMBER_OPS, SELECT_OPS, TEXT_OPS, property_type  # noqa: F401 - the operator
-from .models import Association
 # lists of each type live with the types (crm_tui/types.py); their names are kept here for callers
 ASSOC_OPS = ("with", "none", "any")  # associated with record X / has none / has at least one
 
@@ -146,6 +145,8 @@ def _pair(value):
 
 
 def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
+    Association = crm.models.Association
+
     other = crm.registry.get(flt.property.split(":", 1)[1])
     if flt.op not in ASSOC_OPS:
         raise InvalidValue(f"association filter operator must be one of {', '.join(ASSOC_OPS)}")

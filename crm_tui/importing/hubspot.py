@@ -30,7 +30,6 @@ from . import infer, mapping
 from .importer import ImportSpec
 from .values import parse_short_date
 from ..sanitize import clean_line
-from ..models import Owner
 
 SOURCE = "hubspot"  # the id_source of HubSpot Record IDs (ExternalId.source_system)
 
@@ -446,7 +445,9 @@ def typed_converter(conv, prop, dayfirst: bool = False):
     return convert_other
 
 
-def owner_names() -> dict[str, int]:
+def owner_names(crm) -> dict[str, int]:
+    Owner = crm.models.Owner
+
     names: dict[str, int] = {}
     for owner in Owner.select().order_by(Owner.id):
         names.setdefault(owner.name.casefold(), owner.id)

@@ -62,7 +62,7 @@ from datetime import date
 from .. import dialect, pipelines, rules, safe_files, sources
 from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
-from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange, PropertyDef
+from ..models import Operation
 from ..types import now_iso, parse_date, parse_datetime
 from . import csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
@@ -635,6 +635,7 @@ class _Importer:
     ROLL_BACK_DRY_RUN = True  # False: the caller's transaction rolls back (a bundle's dry run)
 
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
+        PairLimit = crm.models.PairLimit
         self.crm = crm
         self.spec = spec
         self.progress = progress
@@ -723,6 +724,7 @@ class _Importer:
                                     for item in self.result.new_options]}  # [object, property, option]
 
     def _finish(self, status: str, failed: int | None = None) -> None:
+        Operation = self.crm.models.Operation
         self.result.failed = len(self.errors.failed_lines) if failed is None else failed
         self.result.link_problems = self.errors.link_problems
         self.result.skipped_cells = self.errors.skipped_cells
@@ -1058,6 +1060,7 @@ class _Importer:
     def _add_options(self) -> None:
         """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
         the property, reported in the summary. A dry run reports them and adds none."""
+        PropertyDef = self.crm.models.PropertyDef
         for (obj, pname), pending in list(self._new_options.items()):
             meta = self.reg.get(obj)
             prop = meta.properties[pname]
@@ -1212,6 +1215,7 @@ class _Importer:
             values["closedate"] = date.today().isoformat()
 
     def _ext_lookup(self, obj: str, ext_ids: list[str]) -> dict[str, int]:
+        ExternalId = self.crm.models.ExternalId
         found: dict[str, int] = {}
         if not ext_ids or self.spec.id_source == LOCAL:
             return found
@@ -1223,6 +1227,7 @@ class _Importer:
         return found
 
     def _write(self, bop, rows: list[_Row]) -> None:
+        ExternalId = self.crm.models.ExternalId
         crm = self.crm
         new_ext: list[tuple] = []
         for obj in self.spec.objects:
@@ -1415,6 +1420,7 @@ class _Importer:
     def _resolve(self, pairs: list, defer: bool, targets: dict | None = None) -> list:
         """Turn @ref / @key ends into record refs; unresolved ones are deferred or reported.
         `targets`: _ref_targets already looked up for every @ref of these pairs."""
+        Association = self.crm.models.Association
         out = []
         refs: dict[str, set] = {}
         keys: dict[tuple[str, str], set] = {}
@@ -1605,6 +1611,7 @@ class _Importer:
         self.result.linked += linked
 
     def _primary_edges(self, pairs: list) -> set:
+        Association = self.crm.models.Association
         by_group: dict[tuple[str, str], set[int]] = {}
         for a, b in pairs:
             by_group.setdefault((a[0], b[0]), set()).add(a[1])
@@ -1840,6 +1847,7 @@ def still_running(crm, op) -> bool:
 
 
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
+    Operation = crm.models.Operation
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
         summary = json.loads(op.summary or "{}")
@@ -1858,6 +1866,8 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
 def _undo_options(crm, created: list) -> None:
     """The dropdown options an import added (its records are gone or restored by now): removed
     from their property unless a record still holds them."""
+    PropertyDef = crm.models.PropertyDef
+
     by_prop: dict[tuple[str, str], set[str]] = {}
     for obj, prop, option in created:
         by_prop.setdefault((obj, prop), set()).add(option)
@@ -1877,7 +1887,8 @@ def _undo_options(crm, created: list) -> None:
         crm.registry.reload()
 
 
-def _descendants(root: int) -> list[int]:
+def _descendants(crm, root: int) -> list[int]:
+    Operation = crm.models.Operation
     ops, frontier = [root], [root]
     while frontier:
         children = [i for (i,) in Operation.select(Operation.id).where(Operation.parent.in_(frontier)).tuples()]
@@ -1888,6 +1899,7 @@ def _descendants(root: int) -> list[int]:
 
 def check_undo(crm, import_id: int) -> Operation:
     """The import operation when it can be undone; otherwise one line saying why not."""
+    Operation = crm.models.Operation
     op = Operation.get_or_none((Operation.id == int(import_id)) & (Operation.kind == "import"))
     if op is None:
         raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
@@ -1907,13 +1919,17 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
     """Reverse an import completely: links it made or removed, values it changed (from the
     PropertyChange rows of its operations), records it created (deleted for good). Backs the
     database up first; the undo itself is one operation with source Import."""
+    models = crm.models
+    (Operation, PropertyChange, Association, AssociationLabel, AssociationChange, ExternalId) = (
+        models.Operation, models.PropertyChange, models.Association, models.AssociationLabel,
+        models.AssociationChange, models.ExternalId)
     op = check_undo(crm, import_id)
     backup_path = None
     if backup:
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
 
         safe_backup(crm.path, backup_path)
-    ops = _descendants(op.id)
+    ops = _descendants(crm, op.id)
     reg = crm.registry
     assoc = crm.assoc
     result = UndoResult(op.id, 0, 0, 0, 0, 0, backup_path)
