@@ -73,37 +73,15 @@ class Activities:
 
     def _touch_last_activity(self, targets: list[tuple[str, int]], at: str | None) -> None:
         """Move "Last activity date" forward on every record the activity landed on (source Job)."""
-        if not at:
-            return
-        for object_name, record_id in targets:
-            meta = self.crm.registry.get(object_name)
-            if "notes_last_updated" not in meta.properties:
-                continue
-            row = self.crm.records._row(meta, record_id)
-            if row is None or (row.get("notes_last_updated") or "") >= at:
-                continue
-            with self.crm.operation("last_activity", sources.JOB, None, object=object_name, record_id=record_id) as job:
-                self.crm.records._write_changes(meta, record_id, row, {"notes_last_updated": at}, job)
+        from . import rules
+
+        rules.touch_last_activity(self.crm, {tuple(target): at for target in targets})
 
     def rule_targets(self, ref) -> list[tuple[str, int]]:
-        rules = self.crm.setting("activity_rules", {}) or {}
-        if not self.crm.setting("activity_auto_associate", True):
-            return []
-        out = []
-        for rule in rules.get(ref[0], []):
-            other, _, which = rule.partition(":")
-            if other not in self.crm.registry.objects:
-                continue
-            if which == "primary":
-                primary = self.crm.assoc.primary_company(ref) if other == "companies" else None
-                if primary:
-                    out.append((other, primary))
-            elif which == "open" and other == "deals":
-                ids = self.crm.assoc.linked_ids(ref, "deals")
-                out += [("deals", i) for i in self._open_deals(ids)]
-            else:
-                out += [(other, i) for i in self.crm.assoc.linked_ids(ref, other)]
-        return out
+        from . import rules
+
+        ref = (ref[0], int(ref[1]))
+        return rules.activity_rule_targets(self.crm, [ref])[ref]
 
     def _open_deals(self, ids: list[int]) -> list[int]:
         Stage = self.crm.models.Stage
@@ -138,7 +116,7 @@ class Activities:
             if before is not None:
                 at, bid = before
                 q = q.where((model.hs_timestamp < at) | ((model.hs_timestamp == at) & (model.id < bid)))
-            rows = list(q.order_by(model.hs_timestamp.desc(), model.id.desc()).limit(limit).dicts())
+            rows = list(q.order_by(model.hs_timestamp.desc(nulls="last"), model.id.desc()).limit(limit).dicts())
             streams.append([TimelineItem(act.name, r["id"], r["hs_timestamp"] or r["createdate"], act.display_name(r), r)
                             for r in rows])
         merged = heapq.merge(*streams, key=lambda item: (item.at, item.id), reverse=True)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from peewee import JOIN
+
 from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import CrmError, InvalidValue, LimitExceeded, NotFound, PrimaryRequired
@@ -67,6 +69,12 @@ class AssocChange:
     other_name: str
     label: str | None
     op_id: int
+
+
+@dataclass
+class AutoLinks:
+    linked: list[tuple[int, int]]  # (contact id, company id)
+    notes: list[str]
 
 
 @dataclass
@@ -380,7 +388,6 @@ class Associations:
         return f"label {label_def.name!r} added"
 
     def remove_label(self, a, b, label: str, *, source: str = sources.API, actor: str | None = None) -> str:
-        AssociationLabel = self.crm.models.AssociationLabel
         with self.crm.operation("label", source, actor, object=a[0], record_id=int(a[1])) as op:
             a_meta, a_id = self._meta(a[0]), int(a[1])
             b_meta, b_id = self._meta(b[0]), int(b[1])
@@ -388,15 +395,21 @@ class Associations:
             if edges is None:
                 raise NotFound(f"{a_meta.label.lower()} {a_id} and {b_meta.label.lower()} {b_id} are not associated")
             label_def = self.crm.registry.find_label(a_meta, b_meta, label)
-            deleted = AssociationLabel.delete().where(
-                (AssociationLabel.association == edges[0].id) & (AssociationLabel.label == label_def.id)).execute()
-            if not deleted:
+            if not self._detach_label(op, a_meta, a_id, b_meta, b_id, edges, label_def):
                 return f"the association has no label {label_def.name!r}"
-            if label_def.inverse_id:
-                AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
-                                                & (AssociationLabel.label == label_def.inverse_id)).execute()
-            self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label_def)
         return f"label {label_def.name!r} removed"
+
+    def _detach_label(self, op, a_meta, a_id, b_meta, b_id, edges, label: LabelDef) -> bool:
+        AssociationLabel = self.crm.models.AssociationLabel
+        deleted = AssociationLabel.delete().where(
+            (AssociationLabel.association == edges[0].id) & (AssociationLabel.label == label.id)).execute()
+        if not deleted:
+            return False
+        if label.inverse_id and edges[1] is not None:
+            AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
+                                            & (AssociationLabel.label == label.inverse_id)).execute()
+        self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label)
+        return True
 
     def set_labels(self, a, b, labels, *, source: str = sources.API, actor: str | None = None) -> str:
         """Make the link carry exactly `labels` (as seen from a): one operation for the edit dialog."""
@@ -412,6 +425,138 @@ class Associations:
             for name in sorted(wanted - current):
                 self.add_label(a, b, name, source=source, actor=actor)
         return f"labels: {', '.join(sorted(wanted)) or '(none)'}"
+
+    # -- reversing (import undo) -------------------------------------------------------------
+
+    def reverse_changes(self, op, changes) -> tuple[int, int]:
+        """Undo association history rows (AssociationChange, newest first) through the service:
+        links made are removed with their labels and primary flag, links removed come back (within
+        the limits that hold now) and get their labels and primary flag back from the rows that
+        follow, labels and primary flags go back. Every holder touched ends with exactly one primary
+        company when it has companies. Returns (links removed, links restored)."""
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        removed = restored = 0
+        holders: set[tuple[int, int]] = set()
+        for ch in changes:
+            a_meta, b_meta = reg.by_id[ch.a_object], reg.by_id[ch.b_object]
+            a_id, b_id = ch.a_id, ch.b_id
+            holder = self._holder(a_meta, a_id, b_meta, b_id)
+            if holder is not None:
+                holders.add((holder[0].id, holder[1]))
+            edges = self._edges(a_meta, a_id, b_meta, b_id)
+            if ch.action in ("created", "created_primary"):
+                if edges is not None:
+                    self._remove_link(op, a_meta, a_id, b_meta, b_id, edges)
+                    removed += 1
+            elif ch.action == "removed":
+                if edges is None and self.crm.records.exists(a_meta, a_id) and self.crm.records.exists(b_meta, b_id):
+                    self._add(op, (a_meta.name, a_id), (b_meta.name, b_id))
+                    restored += 1
+            elif ch.action in ("label_added", "label_removed"):
+                if edges is None or not ch.label:
+                    continue
+                try:
+                    label = reg.find_label(a_meta, b_meta, ch.label)
+                except NotFound:
+                    continue
+                if ch.action == "label_added":
+                    self._detach_label(op, a_meta, a_id, b_meta, b_id, edges, label)
+                else:
+                    self._attach_label(op, a_meta, a_id, b_meta, b_id, edges, label)
+            elif ch.action in ("primary_set", "primary_removed") and edges is not None and holder is not None:
+                h_meta, h_id, company_id = holder
+                if ch.action == "primary_set" and edges[0].is_primary:
+                    self._set_primary_flag(h_meta, h_id, company_id, False)
+                    self._log(op, h_meta, h_id, companies, company_id, "primary_removed")
+                elif ch.action == "primary_removed" and not edges[0].is_primary:
+                    self._make_primary(op, h_meta, h_id, company_id)
+        self.ensure_primary(op, holders)
+        return removed, restored
+
+    def remove_links_of(self, op, meta: ObjectMeta, ids) -> int:
+        """Remove every link of the records `ids` of one object (records going for good: an import's
+        undo) per batch of records: the history is as link by link (labels, primary flag, the link;
+        a link between two of them once), and a record that loses its primary company gets its
+        oldest remaining one. Returns the links removed."""
+        models = self.crm.models
+        Association, AssociationLabel, LabelDef, AssociationChange = (
+            models.Association, models.AssociationLabel, models.LabelDef, models.AssociationChange)
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        ids = set(int(i) for i in ids)
+        holders: set[tuple[int, int]] = set()
+        removed = 0
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), 900):
+            chunk = id_list[start:start + 900]
+            edges = [e for e in Association.select(Association.id, Association.from_id, Association.to_object,
+                                                   Association.to_id, Association.is_primary)
+                     .where((Association.from_object == meta.id) & Association.from_id.in_(chunk)).tuples()
+                     if not (e[2] == meta.id and e[3] in ids and e[3] < e[1])]  # between two of them: once
+            labels: dict[int, list[tuple[str, str | None]]] = {}
+            edge_ids = [e[0] for e in edges]
+            Inverse = LabelDef.alias()
+            for at in range(0, len(edge_ids), 900):
+                for edge_id, name, inverse in (AssociationLabel.select(AssociationLabel.association, LabelDef.name, Inverse.name)
+                                               .join(LabelDef, on=(AssociationLabel.label == LabelDef.id))
+                                               .join(Inverse, JOIN.LEFT_OUTER, on=(LabelDef.inverse == Inverse.id))
+                                               .where(AssociationLabel.association.in_(edge_ids[at:at + 900]))
+                                               .order_by(AssociationLabel.association, LabelDef.name).tuples()):
+                    labels.setdefault(edge_id, []).append((name, inverse))
+            log = []
+            for edge_id, from_id, to_object, to_id, prim in edges:
+                for name, inverse in labels.get(edge_id, ()):
+                    log.append((op.id, meta.id, from_id, to_object, to_id, "label_removed", name, inverse))
+                if prim:
+                    if to_object == comp:
+                        log.append((op.id, meta.id, from_id, comp, to_id, "primary_removed", None, None))
+                    elif meta.id == comp:
+                        log.append((op.id, to_object, to_id, comp, from_id, "primary_removed", None, None))
+                        holders.add((to_object, to_id))
+                log.append((op.id, meta.id, from_id, to_object, to_id, "removed", None, None))
+            fields = [AssociationChange.op, AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object,
+                      AssociationChange.b_id, AssociationChange.action, AssociationChange.label,
+                      AssociationChange.inverse_label]
+            for at in range(0, len(log), 500):
+                AssociationChange.insert_many(log[at:at + 500], fields=fields).execute()
+            Association.delete().where(((Association.from_object == meta.id) & Association.from_id.in_(chunk))
+                                       | ((Association.to_object == meta.id) & Association.to_id.in_(chunk))).execute()
+            removed += len(edges)
+        self.ensure_primary(op, {h for h in holders if not (h[0] == meta.id and h[1] in ids)})
+        return removed
+
+    def ensure_primary(self, op, holders) -> int:
+        """Each record of `holders` ((object id, record id)) that has companies but no primary one
+        gets its oldest company as primary (history: "primary_set"). Returns how many did."""
+        Association = self.crm.models.Association
+        companies = self.crm.registry.objects.get("companies")
+        if companies is None or not holders:
+            return 0
+        by_object: dict[int, list[int]] = {}
+        for h_obj, h_id in holders:
+            by_object.setdefault(h_obj, []).append(h_id)
+        made = 0
+        for h_obj, ids in by_object.items():
+            h_meta = self.crm.registry.by_id[h_obj]
+            ids.sort()
+            for start in range(0, len(ids), 900):
+                first: dict[int, int] = {}
+                with_primary: set[int] = set()
+                for from_id, to_id, prim in (Association.select(Association.from_id, Association.to_id, Association.is_primary)
+                                             .where((Association.from_object == h_obj) & Association.from_id.in_(ids[start:start + 900])
+                                                    & (Association.to_object == companies.id))
+                                             .order_by(Association.id).tuples()):
+                    first.setdefault(from_id, to_id)
+                    if prim:
+                        with_primary.add(from_id)
+                for h_id, company_id in first.items():
+                    if h_id not in with_primary:
+                        self._set_primary_flag(h_meta, h_id, company_id, True)
+                        self._log(op, h_meta, h_id, companies, company_id, "primary_set")
+                        made += 1
+        return made
 
     # -- cascades --------------------------------------------------------------------------
 
@@ -713,6 +858,13 @@ class Associations:
         # 5. new links: both edges are re-pointed (ids and labels stay); counts follow by hand,
         # since the count triggers only see inserts and deletes
         moved = sql("SELECT COUNT(*) FROM merge_moves WHERE existing IS NULL").fetchone()[0]
+        if holder_self and sql("SELECT 1 FROM association WHERE from_object = ? AND from_id = ? AND to_object = ? "
+                               "AND is_primary = 1", (M, K, comp)).fetchone():
+            # the survivor's primary stays (step 6): the incoming one loses its flag before it
+            # arrives, or the database's one-primary index would refuse the move
+            sql("UPDATE association SET is_primary = 0 WHERE id IN (SELECT fwd FROM merge_moves WHERE prim = 1 "
+                "AND tobj = ? AND existing IS NULL UNION SELECT back FROM merge_moves WHERE prim = 1 AND tobj = ? "
+                "AND existing IS NULL)", (comp, comp))
         sql("UPDATE association SET to_id = ? WHERE id IN (SELECT back FROM merge_moves WHERE existing IS NULL)", (K,))
         sql("UPDATE association SET from_id = ? WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NULL)", (K,))
         sql("INSERT INTO association_count (from_object, from_id, to_object, n) SELECT ?, ?, tobj, COUNT(*) "
@@ -781,49 +933,92 @@ class Associations:
     # -- automatic association by domain --------------------------------------------------------
 
     def auto_associate_contact(self, contact_id: int, domain: str, parent_op) -> list[str]:
-        if domain in self.crm.freemail:
-            return []
-        companies = self._meta("companies")
-        ids = [r for (r,) in companies.model.select(companies.model.id).where(
-            (companies.model.domain == domain) & companies.model.deleted_at.is_null(True)).tuples()]
-        return self._auto_link([(("contacts", contact_id), ("companies", cid)) for cid in ids])
+        return self.auto_associate(contacts={int(contact_id): domain}).notes
 
     def auto_associate_company(self, company_id: int, domain: str, parent_op) -> list[str]:
-        if domain in self.crm.freemail:
-            return []
-        contacts = self._meta("contacts")
-        ids = [r for (r,) in contacts.model.select(contacts.model.id).where(
-            (contacts.model.hs_email_domain == domain) & contacts.model.deleted_at.is_null(True)).tuples()]
-        return self._auto_link([(("contacts", cid), ("companies", company_id)) for cid in ids])
+        return self.auto_associate(companies={int(company_id): domain}).notes
 
-    def _auto_link(self, pairs) -> list[str]:
-        notes = []
+    def auto_associate(self, *, contacts: dict[int, str] | None = None, companies: dict[int, str] | None = None,
+                       enabled: bool | None = None, bulk: bool = False) -> "AutoLinks":
+        """Automatic association by domain for a set of contacts ({id: email domain}) and companies
+        ({id: domain}), new or with a new domain: each is linked with the live records of the other
+        object with that domain, never for free-mail domains, in one operation with source
+        Automatic association by domain (the first company linked becomes primary). One lookup per
+        batch of domains. `bulk` (imports): the links go in through bulk_link; otherwise one by one,
+        with a message each. A pair limit reached is a note, not a refusal."""
+        Association, PairLimit = self.crm.models.Association, self.crm.models.PairLimit
+        out = AutoLinks([], [])
+        if enabled is None:
+            enabled = self.crm.setting("auto_associate_by_domain", True)
+        reg = self.crm.registry
+        if not enabled or "contacts" not in reg.objects or "companies" not in reg.objects:
+            return out
+        free = self.crm.freemail
+        contacts = {int(k): v for k, v in (contacts or {}).items() if v and v not in free}
+        companies = {int(k): v for k, v in (companies or {}).items() if v and v not in free}
+        if not contacts and not companies:
+            return out
+        cm, km = reg.get("companies"), reg.get("contacts")
+        pairs: set[tuple[int, int]] = set()  # (contact id, company id)
+        for model, column, wanted, flip in ((cm.model, cm.model.domain, contacts, False),
+                                            (km.model, km.model.hs_email_domain, companies, True)):
+            if not wanted:
+                continue
+            by_domain: dict[str, list[int]] = {}
+            for rid, domain in wanted.items():
+                by_domain.setdefault(domain, []).append(rid)
+            domains = sorted(by_domain)
+            for start in range(0, len(domains), 900):
+                for other_id, domain in model.select(model.id, column).where(
+                        column.in_(domains[start:start + 900]) & model.deleted_at.is_null(True)).tuples():
+                    for rid in by_domain[domain]:
+                        pairs.add((other_id, rid) if flip else (rid, other_id))
+        if pairs:
+            by_contact: dict[int, set[int]] = {}
+            for contact_id, company_id in pairs:
+                by_contact.setdefault(contact_id, set()).add(company_id)
+            ids = sorted(by_contact)
+            for start in range(0, len(ids), 900):
+                for contact_id, company_id in Association.select(Association.from_id, Association.to_id).where(
+                        (Association.from_object == km.id) & Association.from_id.in_(ids[start:start + 900])
+                        & (Association.to_object == cm.id)).tuples():
+                    pairs.discard((contact_id, company_id))
         if not pairs:
-            return notes
+            return out
+        limited = PairLimit.select().where(((PairLimit.from_object == km.id) & (PairLimit.to_object == cm.id))
+                                           | ((PairLimit.from_object == cm.id) & (PairLimit.to_object == km.id))).exists()
+        ordered = sorted(pairs)
         with self.crm.operation("auto_associate", sources.AUTO_DOMAIN, None) as op:
-            for a, b in pairs:
-                if self._edge(self._meta(a[0]), a[1], self._meta(b[0]), b[1]) is not None:
-                    continue
+            if bulk and not limited:
+                self.bulk_link([(("contacts", k), ("companies", c)) for k, c in ordered], op)
+                out.linked += ordered
+                return out
+            for contact_id, company_id in ordered:
                 try:
-                    result = self._add(op, a, b)
+                    with self.crm.db.atomic():
+                        result = self._add(op, ("contacts", contact_id), ("companies", company_id))
                 except LimitExceeded as exc:
-                    notes.append(f"not associated by domain: {exc}")
+                    out.notes.append(f"not associated by domain: {exc}")
                     continue
-                notes.append(result.message + " (by email domain)")
-        return notes
+                out.linked.append((contact_id, company_id))
+                out.notes.append(result.message + " (by email domain)")
+        return out
 
-    def bulk_link(self, pairs, op, *, primary_to_companies: bool = True, holders_are_new: bool = False) -> int:
+    def bulk_link(self, pairs, op, *, primary_to_companies: bool = True, holders_are_new: bool = False,
+                  automations: bool = True) -> int:
         """Link many new pairs fast (seed, import of fresh records): `pairs` yields
         ((a_object, a_id), (b_object, b_id)) for records known to be live and not yet linked.
         Writes both edges and the history, and makes the first company of each holder primary
         when it has none (`holders_are_new` skips that check for records created in the same load).
-        The caller holds the operation."""
+        The rules a new link sets off run on the whole set, as for one link (`rules.after_link`):
+        contacts and companies linked with deals move forward in their lifecycle (`automations`
+        False: synthetic data that sets its own stages). The caller holds the operation."""
         Association = self.crm.models.Association
         now = now_iso()
         reg = self.crm.registry
         forward: list[tuple] = []  # a -> b, with the holder of a company as a
         add_forward = forward.append
-        seen_holders: set[tuple[int, int]] = set()
+        seen_holders: dict[tuple[int, int], int] = {}  # holder -> index of its first company link
         # per object pair, once: (a object id, b object id, holder side 0/1/2, holder meta)
         kinds: dict[tuple[str, str], tuple] = {}
         last_a = last_b = kind = None  # pairs mostly come in runs of one object pair
@@ -843,44 +1038,71 @@ class Associations:
             if side:
                 key = (a_mid, a_id)
                 if key not in seen_holders:
-                    seen_holders.add(key)
-                    if holders_are_new or self.primary_company((h_meta.name, a_id)) is None:
-                        is_primary = 1
+                    seen_holders[key] = len(forward)
+                    is_primary = 1
             add_forward((a_mid, a_id, b_mid, b_id, is_primary, now))
         if not forward:
             return 0
+        if seen_holders and not holders_are_new:  # holders that have a primary company keep it
+            by_object: dict[int, list[int]] = {}
+            for h_mid, h_id in seen_holders:
+                by_object.setdefault(h_mid, []).append(h_id)
+            companies = self._meta("companies")
+            for h_mid, ids in by_object.items():
+                ids.sort()
+                for start in range(0, len(ids), 900):
+                    for (h_id,) in Association.select(Association.from_id).where(
+                            (Association.from_object == h_mid) & Association.from_id.in_(ids[start:start + 900])
+                            & (Association.to_object == companies.id) & (Association.is_primary == True)).tuples():  # noqa: E712
+                        i = seen_holders[(h_mid, h_id)]
+                        forward[i] = forward[i][:4] + (0, now)
         db = self.crm.db
         cursor = db.cursor()
-        # One aggregated upsert per record instead of the trigger's one per edge; the triggers are
-        # dropped and recreated inside this transaction, so no other writer can miss them.
-        dialect.drop_count_triggers(db)
-        edge_fields = [Association.from_object, Association.from_id, Association.to_object, Association.to_id,
-                       Association.is_primary, Association.created_at]
+        edge_fields = [Association.id, Association.from_object, Association.from_id, Association.to_object,
+                       Association.to_id, Association.is_primary, Association.created_at]
         edge_sql, _ = Association.insert_many([(None,) * len(edge_fields)], fields=edge_fields).sql()
         # The forward edges, sorted by their first record (stable: a record keeps its links in pair
-        # order) so the unique index takes the edges of one record together, take the ids
-        # first..first+n-1; the reverse edges (sorted the same way), the history and the counts are
-        # derived from them in SQL.
-        first = dialect.next_rowid(db, Association._meta.table_name)
+        # order) so the unique index takes the edges of one record together, get ids of this
+        # writer's own, first..first+n-1 (dialect.first_free_edge_id); the reverse edges (sorted
+        # the same way, numbered after them), the history and the counts are derived from that
+        # range in SQL.
         forward.sort(key=itemgetter(0, 1))
-        cursor.executemany(edge_sql, forward)
         count = len(forward)
-        last = first + 2 * count - 1
-        with self.crm.sqlite_only():
-            db.execute_sql(
-                "INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                "SELECT to_object, to_id, from_object, from_id, is_primary, created_at FROM association "
-                "WHERE id BETWEEN ? AND ? ORDER BY to_object, to_id, id", (first, first + count - 1))
-            assert dialect.next_rowid(db, Association._meta.table_name) == last + 1, "edge ids not consecutive"
-            # one history row per link; a link made primary on creation is one "created_primary" row
-            db.execute_sql(
-                "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
-                "SELECT ?, from_object, from_id, to_object, to_id, "
-                "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
-                "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
-            dialect.add_counts_of_edges(db, first, last)
-        dialect.create_count_triggers(db)
+        with dialect.counts_added_by_caller(db):
+            first = dialect.first_free_edge_id(db)
+            last = first + 2 * count - 1
+            cursor.executemany(edge_sql, ((first + i, *edge) for i, edge in enumerate(forward)))
+            with self.crm.sqlite_only():
+                db.execute_sql(
+                    "INSERT INTO association (id, from_object, from_id, to_object, to_id, is_primary, created_at) "
+                    "SELECT ? + ROW_NUMBER() OVER (ORDER BY to_object, to_id, id), to_object, to_id, from_object, "
+                    "from_id, is_primary, created_at FROM association WHERE id BETWEEN ? AND ?",
+                    (first + count - 1, first, first + count - 1))
+                # one history row per link; a link made primary on creation is one "created_primary" row
+                db.execute_sql(
+                    "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, from_object, from_id, to_object, to_id, "
+                    "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
+                    "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
+                dialect.add_counts_of_edges(db, first, last)
+        if automations:
+            self._deal_rules(first, last)
         return count
+
+    def _deal_rules(self, first: int, last: int) -> None:
+        """The lifecycle rule for the links among the edges first..last (both ways written)."""
+        Association = self.crm.models.Association
+        reg = self.crm.registry
+        deals = reg.objects.get("deals")
+        others = {reg.objects[n].id: n for n in ("contacts", "companies") if n in reg.objects}
+        if deals is None or not others:
+            return
+        links = [(deal_id, others[to_object], to_id) for deal_id, to_object, to_id in Association.select(
+            Association.from_id, Association.to_object, Association.to_id).where(
+            Association.id.between(first, last) & (Association.from_object == deals.id)
+            & Association.to_object.in_(list(others))).tuples()]
+        if links:
+            rules.promote_for_deal_links(self.crm, links)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -211,8 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_admin import add_admin_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
     from .cli_journal import add_journal_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
+    from .cli_reports import add_report_commands
+
     add_admin_commands(sub, common)
     add_journal_commands(sub, common)
+    add_report_commands(sub, common)
+    from .cli_duplicates import add_duplicate_commands
+
+    add_duplicate_commands(sub, common)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 
 from . import cli_journal, pipelines, sources
@@ -27,6 +28,11 @@ def emit(args, data, text_lines) -> None:
 def run(args, db_path: str) -> int:
     handler = HANDLERS[args.command]
     with Crm.open(db_path) as crm:
+        if crm.notices:
+            from .sanitize import clean_line
+
+            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+                print(f"warning: {clean_line(notice)}", file=sys.stderr)
         return handler(crm, args) or 0
 
 
@@ -203,7 +209,11 @@ def cmd_labels(crm: Crm, args) -> int:
     if args.action == "create":
         if not (args.from_object and args.to_object and args.name):
             raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
-        with crm.db.atomic():
+        from .meta_journal import schema_operation
+        from .sanitize import clean_line
+
+        with schema_operation(crm, "create_label", SOURCE, summary={
+                "text": f"Created label {clean_line(str(args.name))} ({args.from_object} -> {args.to_object})"}):
             crm.registry.create_label(args.from_object, args.to_object, args.name, args.inverse, args.limit)
         message = f"label {args.name!r} created for {args.from_object} -> {args.to_object}" + (
             f" (other side: {args.inverse!r})" if args.inverse else "") + (f", limit {args.limit}" if args.limit else "")
@@ -330,3 +340,22 @@ def _journal_commands():
 
 for _name in ("operations", "undo", "redo"):
     HANDLERS[_name] = lambda crm, args: _journal_commands().HANDLERS[args.command](crm, args)
+
+
+def _report_commands():
+    from . import cli_reports
+
+    return cli_reports
+
+
+for _name in ("report", "reports", "forecast"):
+    HANDLERS[_name] = lambda crm, args: _report_commands().HANDLERS[args.command](crm, args)
+
+
+def _duplicate_commands():
+    from . import cli_duplicates
+
+    return cli_duplicates
+
+
+HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)

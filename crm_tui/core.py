@@ -118,6 +118,18 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def duplicates(self):
+        from .duplicates import Duplicates
+
+        return Duplicates(self)
+
+    @cached_property
+    def reports(self):
+        from .reports import Reports
+
+        return Reports(self)
+
+    @cached_property
     def journal(self):
         from .journal import Journal  # lazy: a service loads when first used (start-up speed)
 
@@ -143,6 +155,11 @@ class Crm:
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
         return crm
+
+    @property
+    def notices(self) -> list[str]:
+        """What opening the database found that the user should know (db.notices)."""
+        return dbmod.notices(self.db)
 
     @property
     def freemail(self) -> frozenset[str]:
@@ -256,6 +273,9 @@ class Crm:
         for label in load_yaml_resource("labels.yaml")["labels"]:
             self.registry.create_label(label["from"], label["to"], label["name"], label.get("inverse"), label.get("limit"))
         Owner.create(name=self.user_name, is_me=True)
+        from . import constraints
+
+        constraints.ensure(self.db)  # new and clean: every constraint goes in
 
 
 def user_error_message(error: BaseException, db_path) -> str | None:

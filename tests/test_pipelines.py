@@ -287,7 +287,7 @@ def test_automation_failure_rolls_back_with_the_user_change(crm, sale, monkeypat
     def broken(*args, **kwargs):
         raise InvalidValue("boom")
 
-    monkeypatch.setattr(rules, "advance_lifecycle", broken)
+    monkeypatch.setattr(rules, "advance_lifecycles", broken)
     with pytest.raises(InvalidValue):
         crm.records.update("deals", deal, {"dealstage": "closedwon"})
     assert crm.records.get("deals", deal).properties["dealstage"] == "appointmentscheduled"
