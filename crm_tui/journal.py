@@ -766,18 +766,22 @@ class _Plan:
         cursor.execute(f"DELETE FROM association WHERE id IN (SELECT fwd FROM temp.undo_p WHERE first IN {created} "
                        f"AND fwd IS NOT NULL UNION ALL SELECT back FROM temp.undo_p WHERE first IN {created} "
                        "AND back IS NOT NULL)")
-        # 2. links the tree removed come back, with the primary flag they had
+        # 2. links that stay: the primary flag back to what their first primary row says it was;
+        # flags come off before any goes on (here and on the links that come back in 3), as the
+        # database holds at most one primary company per record at every statement
+        def set_kept(value: int, actions: str) -> None:
+            kept = f"first NOT IN {created} AND prim IN {actions}"
+            cursor.execute(f"UPDATE association SET is_primary = ? WHERE id IN (SELECT fwd FROM temp.undo_p WHERE "
+                           f"{kept} AND fwd IS NOT NULL UNION ALL SELECT back FROM temp.undo_p WHERE {kept} "
+                           "AND back IS NOT NULL)", (value,))
+        set_kept(0, "('primary_set')")
+        # 3. links the tree removed come back, with the primary flag they had
         before_primary = "CASE prim WHEN 'primary_removed' THEN 1 ELSE 0 END"
         now = now_iso()
         cursor.execute(f"INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
                        f"SELECT xo, xi, yo, yi, {before_primary}, ? FROM temp.undo_p WHERE {recreate} UNION ALL "
                        f"SELECT yo, yi, xo, xi, {before_primary}, ? FROM temp.undo_p WHERE {recreate}", (now, now))
-        # 3. links that stay: the primary flag back to what their first primary row says it was
-        for value, actions in ((1, "('primary_removed')"), (0, "('primary_set')")):
-            kept = f"first NOT IN {created} AND prim IN {actions}"
-            cursor.execute(f"UPDATE association SET is_primary = ? WHERE id IN (SELECT fwd FROM temp.undo_p WHERE "
-                           f"{kept} AND fwd IS NOT NULL UNION ALL SELECT back FROM temp.undo_p WHERE {kept} "
-                           "AND back IS NOT NULL)", (value,))
+        set_kept(1, "('primary_removed')")
         # 4. labels: per link and label, present before the tree when its first row removed it
         touched_from: set[tuple[int, int, int]] = set()
         for ao, ai, bo, bi in recreated:
