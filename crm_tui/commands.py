@@ -85,6 +85,8 @@ def cmd_record(crm: Crm, args) -> int:
                 lines.append(f"    {obj}:{item['id']} {item['display_name']}{extra}")
         emit(args, data, lines)
         return 0
+    if action == "erase":
+        return cmd_erase(crm, args)
     if action == "delete":
         result = crm.records.delete(args.object, args.id, SOURCE)
     elif action == "restore":
@@ -359,3 +361,50 @@ def _duplicate_commands():
 
 
 HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
+
+
+def _confirmed(args, question: str) -> bool:
+    """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
+    import sys
+
+    if getattr(args, "yes", False):
+        return True
+    if not sys.stdin.isatty():
+        print(f"crm-tui: {question} Add --yes to confirm (nothing was changed)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_erase(crm: Crm, args) -> int:
+    from .sanitize import clean_line
+
+    meta = crm.registry.get(args.object)
+    view = crm.records.get(meta.name, args.id)
+    if not _confirmed(args, f"Erase {meta.label.lower()} {args.id} ({clean_line(view.display_name)}) for good, with its "
+                            "history and links? This cannot be undone."):
+        return 1
+    result = crm.eraser.erase(meta.name, args.id, source=SOURCE)
+    emit(args, {"erased": result.ids, "object": result.object, "operation": result.op_id}, result.message)
+    return 0
+
+
+def cmd_bin(crm: Crm, args) -> int:
+    if args.action == "retention":
+        from .erase import DEFAULT_RETENTION_DAYS
+
+        if args.days is not None:
+            crm.set_setting("recycle_bin_days", args.days)
+        days = crm.setting("recycle_bin_days", DEFAULT_RETENTION_DAYS)
+        emit(args, {"recycle_bin_days": days},
+             f"the recycle bin keeps deleted records {days} days" if days else "the recycle bin keeps deleted records until emptied")
+        return 0
+    what = f"{args.object} " if args.object else ""
+    older = f" deleted more than {args.older_than} days ago" if args.older_than is not None else ""
+    if not _confirmed(args, f"Erase every {what}record in the recycle bin{older} for good?"):
+        return 1
+    result = crm.eraser.empty_bin(args.object, older_than_days=args.older_than, source=SOURCE)
+    emit(args, {"erased": len(result.ids), "operation": result.op_id}, result.message)
+    return 0
+
+
+HANDLERS["bin"] = cmd_bin

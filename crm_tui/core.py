@@ -118,6 +118,12 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def eraser(self):
+        from .erase import Eraser
+
+        return Eraser(self)
+
+    @cached_property
     def duplicates(self):
         from .duplicates import Duplicates
 
@@ -149,6 +155,8 @@ class Crm:
                     dbmod.create_schema(database)
                     crm._seed_metadata()
             crm.registry.reload()
+            if not readonly and not is_new:
+                crm._empty_expired_bin()
         except Exception as exc:
             database.close()
             if dialect.is_busy_error(exc):
@@ -160,6 +168,17 @@ class Crm:
     def notices(self) -> list[str]:
         """What opening the database found that the user should know (db.notices)."""
         return dbmod.notices(self.db)
+
+    def _empty_expired_bin(self) -> None:
+        """The recycle bin's retention (`recycle_bin_days`, default 90): records deleted longer ago
+        are erased when the database is opened for writing. A busy database leaves it for next time."""
+        from . import dialect
+
+        try:
+            self.eraser.purge_expired()
+        except Exception as exc:
+            if not (dialect.is_busy_error(exc) or isinstance(exc, DatabaseProblem)):
+                raise
 
     @property
     def freemail(self) -> frozenset[str]:

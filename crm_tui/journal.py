@@ -47,6 +47,7 @@ NOT_UNDOABLE_WHY = {
     "seed": "synthetic data is removed by starting a new database",
     "repair": "a repair fixes the database itself",
     "undo_import": "an import's undo deleted its records for good; import the file again",
+    "erase": "an erasure removes the record with its history for good",
 }
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
@@ -154,7 +155,21 @@ class Journal:
                     "changes were kept in history")
         if op.kind == "import" and summary.get("dry_run"):
             return f"operation {op.id} was a dry run: nothing to undo"
+        erased = self._erased_since(op)
+        if erased:
+            return f"operation {op.id} changed {erased}, which was erased since; nothing of it is left to undo"
         return None
+
+    def _erased_since(self, op: Operation) -> str | None:
+        """The record of `op`, when a later erasure (or an emptied recycle bin) removed it for good."""
+        Operation = self.crm.models.Operation
+        meta = self.crm.registry.objects.get(op.object or "")
+        if meta is None or op.record_id is None or op.kind == "import":
+            return None
+        later = (Operation.select(Operation.id).where((Operation.kind == "erase") & (Operation.id > op.id)).exists())
+        if not later or self.crm.records.exists(meta, op.record_id, live=False):
+            return None
+        return f"{meta.label.lower()} {op.record_id}"
 
     def _running_now(self, op: Operation, summary: dict) -> bool:
         """By the process an import names (a killed one can be undone at once), else by _still_running."""
