@@ -82,6 +82,7 @@ MAPPING = {
     "crm_tui.copying": "crm_tui.services.copying",
     "crm_tui.demo": "crm_tui.services.demo",
     "crm_tui.duplicates": "crm_tui.services.duplicates",
+    "crm_tui.erase": "crm_tui.services.erase",
     "crm_tui.history": "crm_tui.services.history",
     "crm_tui.integrity": "crm_tui.services.integrity",
     "crm_tui.journal": "crm_tui.services.journal",
