@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.worker import WorkerFailed
 
 from . import dialect, sources, theming
-from .config import load_config, save_setting
+from .config import apply_to, load_config, save_setting
 from .core import Crm
 from .core import user_error_message as _user_error_message
 from .errors import CrmError
@@ -57,14 +57,7 @@ class CrmApp(KeepsRunning, App):
         self.config = config
         self.db_path = Path(db_path)
         self.crm = crm or Crm.open(db_path, user_name=config.user_name)
-        self.crm.overrides.update({
-            "auto_associate_by_domain": config.automations.auto_associate_by_domain,
-            "lifecycle_opportunity_on_deal": config.automations.lifecycle_opportunity_on_deal,
-            "lifecycle_customer_on_won": config.automations.lifecycle_customer_on_won,
-            "set_close_date": config.automations.set_close_date,
-            "activity_auto_associate": config.automations.activity_auto_associate,
-            "engagement_cap": config.engagement_cap,
-        })
+        apply_to(self.crm, config)
         themes, warnings = theming.load_themes()
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
@@ -153,6 +146,7 @@ class CrmApp(KeepsRunning, App):
         self.crm.close()
         self.db_path = Path(path)
         self.crm = Crm.open(path, user_name=self.config.user_name)
+        apply_to(self.crm, self.config)
         self._mark_title()
         while len(self.screen_stack) > 1:
             self.pop_screen()

@@ -69,8 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_bounded("seed", 0, MAX_ID), default=1, metavar="S")
 
     p = sub.add_parser("schema", parents=[common], help="list objects, properties, labels, pipelines; or apply a YAML file")
-    p.add_argument("action", nargs="?", choices=["apply"], help="apply FILE.yaml")
-    p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines")
+    p.add_argument("action", nargs="?", choices=["apply", "relabel", "property", "delete-property"],
+                   help="apply FILE.yaml | relabel OBJECT LABEL [--plural P] | property OBJECT NAME [--label L] "
+                        "[--group G] | delete-property OBJECT NAME [--yes]")
+    p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines (or the OBJECT)")
+    p.add_argument("target", nargs="?", help="the new label, or the property's name")
+    p.add_argument("--plural", help="relabel: the plural label")
+    p.add_argument("--label", help="property: its new label")
+    p.add_argument("--group", help="property: its new group")
+    p.add_argument("--yes", action="store_true", help="delete-property: do not ask")
 
     rec = sub.add_parser("record", parents=[common], help="create, update, get, delete, restore or merge records")
     rsub = rec.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -156,11 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object", help="only links with this object")
     p.add_argument("--with", dest="with_ref", type=_ref, metavar="OBJ:ID", help="only this one association")
 
-    p = sub.add_parser("labels", parents=[common], help="list association labels, or create one")
-    p.add_argument("action", nargs="?", choices=["create"])
+    p = sub.add_parser("labels", parents=[common], help="list association labels, or create, rename or delete one")
+    p.add_argument("action", nargs="?", choices=["create", "rename", "delete"])
     p.add_argument("from_object", nargs="?")
     p.add_argument("to_object", nargs="?")
     p.add_argument("name", nargs="?")
+    p.add_argument("new_name", nargs="?", help="rename: the new name")
+    p.add_argument("--yes", action="store_true", help="delete: do not ask")
     p.add_argument("--inverse", help="the other side's name (a paired label)")
     p.add_argument("--limit", type=_bounded("label limit", 1, MAX_LIMIT), help="at most N records per from-record with this label")
 

@@ -26,13 +26,17 @@ def emit(args, data, text_lines) -> None:
 
 
 def run(args, db_path: str) -> int:
-    handler = HANDLERS[args.command]
-    with Crm.open(db_path) as crm:
-        if crm.notices:
-            from .sanitize import clean_line
+    from .config import apply_to, load_config
+    from .sanitize import clean_line
 
-            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
-                print(f"warning: {clean_line(notice)}", file=sys.stderr)
+    handler = HANDLERS[args.command]
+    config, warnings = load_config()
+    for warning in warnings:
+        print(f"warning: {clean_line(str(warning))}", file=sys.stderr)
+    with Crm.open(db_path) as crm:
+        apply_to(crm, config)  # the config's automation switches, cap, formats and views hold here too
+        for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+            print(f"warning: {clean_line(notice)}", file=sys.stderr)
         return handler(crm, args) or 0
 
 
@@ -47,11 +51,18 @@ def record_json(crm: Crm, view) -> dict:
     }
 
 
-def show_value(meta, name, value) -> str:
+def show_value(meta, name, value, crm: Crm | None = None) -> str:
+    """A value in plain output; dates and date-times in the config's formats when it names its own
+    (the stored ISO text otherwise, as scripts read it)."""
     prop = meta.properties.get(name)
     if value is None:
         return ""
-    return str(value) if prop is None else property_type(prop.type).plain(prop, value)
+    if prop is None:
+        return str(value)
+    if crm is not None:
+        return property_type(prop.type).plain(prop, value, crm.date_format, crm.datetime_format)
+    return property_type(prop.type).plain(prop, value)
+
 
 # -- records ----------------------------------------------------------------------------------
 
@@ -77,7 +88,7 @@ def cmd_record(crm: Crm, args) -> int:
         lines = [f"{meta.label} {view.id}: {view.display_name}" + ("  [deleted]" if view.deleted else "")]
         for name, value in view.properties.items():
             if value is not None:
-                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value)}")
+                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value, crm)}")
         for obj, items in data["associations"].items():
             lines.append(f"  Associated {crm.registry.get(obj).plural_label.lower()}:")
             for item in items:
@@ -106,7 +117,7 @@ def cmd_history(crm: Crm, args) -> int:
         return shown_value(crm, meta, name, text)
 
     emit(args, [asdict(r) for r in rows],
-         [f"{r.at[:19].replace('T', ' ')}  {r.label}: {shown(r.property, r.old_value)} -> "
+         [f"{history_time(r.at, crm.datetime_format)}  {r.label}: {shown(r.property, r.old_value)} -> "
           f"{shown(r.property, r.new_value)}  [{r.source}{': ' + r.actor if r.actor else ''}]"
           for r in rows] or ["no history"])
     return 0
@@ -131,7 +142,7 @@ def cmd_list(crm: Crm, args) -> int:
                     for r in page.rows], [])
         return 0
     header = ["id"] + [meta.properties[c].label for c in columns]
-    table = [[str(r["id"])] + [show_value(meta, c, r.get(c)) for c in columns] for r in page.rows]
+    table = [[str(r["id"])] + [show_value(meta, c, r.get(c), crm) for c in columns] for r in page.rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
@@ -191,12 +202,20 @@ def cmd_assoc(crm: Crm, args) -> int:
     else:  # history
         crm.records.get(args.a[0], args.a[1])
         rows = crm.assoc.history(args.a, object_name=args.object, with_ref=args.with_ref)
-        emit(args, [asdict(r) for r in rows], [format_change(r) for r in rows] or ["no association history"])
+        emit(args, [asdict(r) for r in rows], [format_change(r, crm.datetime_format) for r in rows]
+             or ["no association history"])
     return 0
 
 
-def format_change(r) -> str:
-    when = r.at[:19].replace("T", " ")
+def history_time(at: str, datetime_format: str = Crm.datetime_format) -> str:
+    """A history row's time: to the second by default, else in the config's datetime_format."""
+    from .paging import format_datetime
+
+    return at[:19].replace("T", " ") if datetime_format == Crm.datetime_format else format_datetime(at, datetime_format)
+
+
+def format_change(r, datetime_format: str = Crm.datetime_format) -> str:
+    when = history_time(r.at, datetime_format)
     label = f" \"{r.label}\"" if r.label else ""
     who = f"{r.source}: {r.actor}" if r.actor else r.source
     return f"{when}  {assoc_actions.get(r.action, r.action)}{label}  {r.other_object}:{r.other_id} {r.other_name}  [{who}]"
@@ -208,6 +227,18 @@ def _check_company(ref) -> None:
 
 
 def cmd_labels(crm: Crm, args) -> int:
+    if args.action in ("rename", "delete"):
+        if not (args.from_object and args.to_object and args.name) or (args.action == "rename" and not args.new_name):
+            raise InvalidValue("usage: crm-tui labels rename FROM TO OLD NEW | crm-tui labels delete FROM TO NAME [--yes]")
+        if args.action == "rename":
+            message = crm.datamodel.rename_label(args.from_object, args.to_object, args.name, args.new_name, source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete label {args.name!r} ({args.from_object} -> {args.to_object})? Links keep "
+                                    "existing without it; this cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_label(args.from_object, args.to_object, args.name, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "create":
         if not (args.from_object and args.to_object and args.name):
             raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
@@ -233,6 +264,21 @@ def cmd_labels(crm: Crm, args) -> int:
 def cmd_schema(crm: Crm, args) -> int:
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
+    if args.action in ("relabel", "property", "delete-property"):
+        if not (args.file and args.target):
+            raise InvalidValue(f"usage: crm-tui schema {args.action} OBJECT " + ("LABEL" if args.action == "relabel" else "NAME"))
+        if args.action == "relabel":
+            message = crm.datamodel.relabel_object(args.file, args.target, args.plural, source=SOURCE)
+        elif args.action == "property":
+            message = crm.datamodel.update_property(args.file, args.target, label=args.label, group=args.group,
+                                                    source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete property {args.target!r} of {args.file} with all its values? "
+                                    "This cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_property(args.file, args.target, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
@@ -283,10 +329,13 @@ def cmd_log(crm: Crm, args) -> int:
 
 
 def cmd_timeline(crm: Crm, args) -> int:
+    from .paging import format_datetime
+
     crm.records.get(args.a[0], args.a[1])
     items = crm.activities.timeline(args.a, limit=args.limit)
     emit(args, [asdict(i) for i in items],
-         [f"{i.at[:16].replace('T', ' ')}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}" for i in items]
+         [f"{format_datetime(i.at, crm.datetime_format)}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}"
+          for i in items]
          or ["no activities"])
     return 0
 

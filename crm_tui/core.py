@@ -73,6 +73,11 @@ def default_user_name() -> str:
 
 
 class Crm:
+    # How values are shown and the view an index opens with; config.apply_to sets them from the config
+    date_format = "%Y-%m-%d"
+    datetime_format = "%Y-%m-%d %H:%M"
+    default_views: dict[str, str] = {}
+
     def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
         self.db = database
         self.path = path
@@ -116,6 +121,12 @@ class Crm:
         from .merge import Merger  # lazy: a service loads when first used (start-up speed)
 
         return Merger(self)
+
+    @cached_property
+    def datamodel(self):
+        from .datamodel import DataModel
+
+        return DataModel(self)
 
     @cached_property
     def eraser(self):

@@ -31,7 +31,7 @@ def from_history_text(prop, text: str | None):
     """A value as history stores it (text) back to the stored value: the inverse of records.to_text."""
     return property_type(prop.type).from_text(text)
 
-def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str = "%Y-%m-%d") -> str:
+def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str | None = None) -> str:
     """A history value as the record page shows it: option labels, owner names, local dates."""
     if text is None:
         return "(empty)"

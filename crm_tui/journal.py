@@ -48,6 +48,8 @@ NOT_UNDOABLE_WHY = {
     "repair": "a repair fixes the database itself",
     "undo_import": "an import's undo deleted its records for good; import the file again",
     "erase": "an erasure removes the record with its history for good",
+    "delete_label": "a deleted label is gone for good (it was asked first); create it again",
+    "delete_property": "a deleted property is gone with its values for good (it was asked first)",
 }
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
@@ -848,7 +850,9 @@ class _Plan:
             "SELECT ?, ao, ai, bo, bi, act, label, inverse_label FROM ("
             "SELECT seq, 0 AS sub, ao, ai, bo, bi, 'primary_removed' AS act, NULL AS label, NULL AS inverse_label "
             "FROM temp.undo_h WHERE action = 'created_primary' UNION ALL "
-            f"SELECT seq, 1, ao, ai, bo, bi, {inverse}, label, inverse_label FROM temp.undo_h) "
+            # a renamed label's row holds the new name and the old one: its inverse swaps them
+            f"SELECT seq, 1, ao, ai, bo, bi, {inverse}, CASE action WHEN 'label_renamed' THEN inverse_label ELSE label END, "
+            "CASE action WHEN 'label_renamed' THEN label ELSE inverse_label END FROM temp.undo_h) "
             "ORDER BY seq DESC, sub", (uop.id,))
         self.link_rows_written += cursor.rowcount
         # what only the result can tell: one primary company per holder, live ends, limits

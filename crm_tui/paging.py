@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from peewee import SQL, fn
 
 from .query import Filter, Sort, keyset_after, order_by
-from .types import property_type
+from .types import property_type, shown_date, shown_datetime
 from . import dialect
 
 ANCHOR_STEP = 1000
@@ -36,7 +36,7 @@ class ViewSpec:
 class ViewPager:
     """Implements the record table's RowSource protocol: count() and fetch(start, limit)."""
 
-    def __init__(self, crm, spec: ViewSpec, *, date_format: str = "%Y-%m-%d"):
+    def __init__(self, crm, spec: ViewSpec, *, date_format: str | None = None):
         self.crm = crm
         self.spec = spec
         self.meta = crm.registry.get(spec.object)
@@ -296,6 +296,13 @@ def assoc_cell(items: list[tuple[int, str, bool]]) -> str:
     return f"{len(items)} records"
 
 
-def display_value(crm, prop, value, date_format: str = "%Y-%m-%d") -> str:
-    """A stored value as the screens show it (labels for options, local dates, plain numbers)."""
-    return property_type(prop.type).display(prop, value, crm.owner_name, date_format)
+# A stored date or date-time in a chosen format: their home is the property types (crm_tui/types.py).
+format_date = shown_date
+format_datetime = shown_datetime
+
+
+def display_value(crm, prop, value, date_format: str | None = None, datetime_format: str | None = None) -> str:
+    """A stored value as the screens show it (labels for options, local dates, plain numbers).
+    Dates and date-times in the given formats, else the config's (crm.date_format, crm.datetime_format)."""
+    return property_type(prop.type).display(prop, value, crm.owner_name, date_format or crm.date_format,
+                                             datetime_format or crm.datetime_format)

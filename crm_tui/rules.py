@@ -346,7 +346,6 @@ CLOSE_DATE = {"deals": ("closedate", ("won", "lost")), "tickets": ("closed_date"
 def set_close_dates(crm, object_name: str, ids, *, enabled: bool | None = None) -> list[int]:
     """New deals in a won or lost stage (today) and new tickets in a closed status (now) that have no
     close date get one, source Job. Returns the ids that got one."""
-    from .types import now_iso
 
     if object_name not in CLOSE_DATE:
         return []

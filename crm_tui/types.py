@@ -180,6 +180,33 @@ def format_number(value: float | None) -> str:
     return repr(float(value))
 
 
+def shown_date(value, date_format: str) -> str:
+    """A stored date (YYYY-MM-DD) in the config's date_format; text that is no date as it is."""
+    if value in (None, ""):
+        return ""
+    text = str(value)
+    if date_format == "%Y-%m-%d":
+        return text
+    try:
+        return date.fromisoformat(text[:10]).strftime(date_format)
+    except ValueError:
+        return text
+
+
+def shown_datetime(value, datetime_format: str) -> str:
+    """A stored moment (ISO 8601, UTC, as every date-time and history time is kept) in the config's
+    datetime_format; text that is no date-time as it is (cut to the minute)."""
+    if value in (None, ""):
+        return ""
+    text = str(value)
+    if datetime_format == "%Y-%m-%d %H:%M":
+        return text[:16].replace("T", " ")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime(datetime_format)
+    except ValueError:
+        return text[:16].replace("T", " ")
+
+
 # -- the registry: one class per property type ---------------------------------------------------
 
 # Filter operators per property type. The index screen offers these; the core enforces them.
@@ -222,11 +249,11 @@ class PropertyType:
         """A value as history stores it back to the stored value: the inverse of to_text."""
         return text
 
-    def display(self, prop, value, owner_name, date_format: str = "%Y-%m-%d") -> str:
+    def display(self, prop, value, owner_name, date_format: str = "%Y-%m-%d", datetime_format: str = "%Y-%m-%d %H:%M") -> str:
         """The stored value as the screens show it (labels for options, local dates, plain numbers)."""
         return "" if value is None else str(value)
 
-    def plain(self, prop, value) -> str:
+    def plain(self, prop, value, date_format=None, datetime_format=None) -> str:
         """The stored value as the command line prints it."""
         return "" if value is None else str(value)
 
@@ -359,10 +386,10 @@ class NumberType(PropertyType):
         except ValueError:
             return text
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
         return "" if value is None else format_number(value)
 
-    def plain(self, prop, value):
+    def plain(self, prop, value, date_format=None, datetime_format=None):
         return "" if value is None else format_number(value)
 
     def export(self, prop, value, owner_name):
@@ -382,7 +409,7 @@ class CurrencyType(NumberType):
     def parse(self, prop, raw, *, dayfirst=False, owner_id=None):
         return round(parse_number(raw), 2)
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
         return "" if value is None else f"{value:,.2f}"
 
 
@@ -396,15 +423,11 @@ class DateType(PropertyType):
     def parse(self, prop, raw, *, dayfirst=False, owner_id=None):
         return parse_date(raw, dayfirst)
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
-        if value is None:
-            return ""
-        if date_format != "%Y-%m-%d":
-            try:
-                return date.fromisoformat(value).strftime(date_format)
-            except ValueError:
-                return str(value)
-        return str(value)
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
+        return "" if value is None else shown_date(value, date_format)
+
+    def plain(self, prop, value, date_format=None, datetime_format=None):
+        return shown_date(value, date_format) if date_format else str(value)
 
 
 class DatetimeType(PropertyType):
@@ -418,8 +441,13 @@ class DatetimeType(PropertyType):
     def parse(self, prop, raw, *, dayfirst=False, owner_id=None):
         return parse_datetime(raw, dayfirst)
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
-        return "" if value is None else str(value)[:16].replace("T", " ")
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
+        return "" if value is None else shown_datetime(value, datetime_format)
+
+    def plain(self, prop, value, date_format=None, datetime_format=None):
+        if datetime_format and datetime_format != "%Y-%m-%d %H:%M":
+            return shown_datetime(value, datetime_format)
+        return str(value)
 
     def edit_text(self, prop, value, owner_name):
         return "" if value is None else str(value)[:16].replace("T", " ")
@@ -438,10 +466,10 @@ class SelectType(PropertyType):
             raise ValueProblem(f"{raw!r} is not an option (options: {options_hint(prop)})")
         return name
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
         return "" if value is None else prop.option_label(value)
 
-    def plain(self, prop, value):
+    def plain(self, prop, value, date_format=None, datetime_format=None):
         return "" if value is None else prop.option_label(value)
 
     def search_text(self, prop, value):
@@ -473,7 +501,7 @@ class MultiselectType(PropertyType):
         order = [o.name for o in prop.options]
         return ";".join(sorted(names, key=order.index)) or None
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
         return "" if value is None else ", ".join(prop.option_label(v) for v in str(value).split(";") if v)
 
     def export(self, prop, value, owner_name):
@@ -497,7 +525,7 @@ class BooleanType(PropertyType):
     def from_text(self, text):
         return None if text is None else (1 if text in ("1", "True", "true") else 0)
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
         return "" if value is None else ("Yes" if value else "No")
 
     def export(self, prop, value, owner_name):
@@ -518,7 +546,7 @@ class UserType(PropertyType):
     def from_text(self, text):
         return int(text) if text is not None and text.isdigit() else text
 
-    def display(self, prop, value, owner_name, date_format="%Y-%m-%d"):
+    def display(self, prop, value, owner_name, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M"):
         return "" if value is None else owner_name(value)
 
     def export(self, prop, value, owner_name):

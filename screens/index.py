@@ -161,7 +161,10 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         meta = self.crm.registry.get(object_name)
         self.object_name = meta.name
         self.sub_title = meta.plural_label
-        view = self.views.get(view_id) if view_id is not None else self.views.default(meta.name)
+        view = self.views.get(view_id) if view_id is not None else self.views.opening(meta.name)
+        problem = self.views.opening_problem(meta.name) if view_id is None else None
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
         self.view = view
         self.modified = False
         self.spec = ViewSpec(meta.name, list(view.columns), list(view.filters), list(view.sort))
