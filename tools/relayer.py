@@ -80,6 +80,7 @@ MAPPING = {
     "crm_tui.bulk": "crm_tui.services.bulk",
     "crm_tui.core": "crm_tui.services.core",
     "crm_tui.copying": "crm_tui.services.copying",
+    "crm_tui.datamodel": "crm_tui.services.datamodel",
     "crm_tui.demo": "crm_tui.services.demo",
     "crm_tui.duplicates": "crm_tui.services.duplicates",
     "crm_tui.erase": "crm_tui.services.erase",
