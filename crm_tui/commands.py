@@ -5,18 +5,23 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 
-from . import sources
+from . import cli_journal, pipelines, sources
+from .cli_args import _assignments
+from .cli_args import emit as print_output  # the one printing path: cleaned text, escaped JSON
 from .associations import ACTION_TEXT as assoc_actions
 from .core import Crm
-from .errors import InvalidValue, NotFound, PrimaryRequired
-from .query import Filter, Sort
+from .errors import CrmError, InvalidValue, NotFound, PrimaryRequired
+from .query import Sort, parse_filter
+from .types import property_type
+from .history import shown_value
+from .schema_apply import apply_schema_file
+from .seed import seed
+from .owners import add_owner
 
 SOURCE = sources.API
 
 
 def emit(args, data, text_lines) -> None:
-    from .cli import emit as print_output  # the one printing path: cleaned text, escaped JSON
-
     print_output(args, data, text_lines)
 
 
@@ -52,27 +57,16 @@ def show_value(meta, name, value, crm: Crm | None = None) -> str:
     prop = meta.properties.get(name)
     if value is None:
         return ""
-    if crm is not None and prop is not None and prop.type in ("date", "datetime"):
-        from .paging import format_date, format_datetime
-
-        if prop.type == "date" and crm.date_format != Crm.date_format:
-            return format_date(value, crm.date_format)
-        if prop.type == "datetime" and crm.datetime_format != Crm.datetime_format:
-            return format_datetime(value, crm.datetime_format)
-    if prop is not None and prop.type == "select":
-        return prop.option_label(value)
-    if prop is not None and prop.type in ("number", "currency"):
-        from .types import format_number
-
-        return format_number(value)
-    return str(value)
+    if prop is None:
+        return str(value)
+    if crm is not None:
+        return property_type(prop.type).plain(prop, value, crm.date_format, crm.datetime_format)
+    return property_type(prop.type).plain(prop, value)
 
 
 # -- records ----------------------------------------------------------------------------------
 
 def cmd_record(crm: Crm, args) -> int:
-    from .cli import _assignments
-
     action = args.action
     if action == "create":
         result = crm.records.create(args.object, _assignments(args.values), SOURCE)
@@ -116,8 +110,6 @@ def cmd_record(crm: Crm, args) -> int:
 
 
 def cmd_history(crm: Crm, args) -> int:
-    from .history import shown_value
-
     meta = crm.registry.get(args.object)
     rows = crm.history.property_history(args.object, args.id, prop=args.property)
 
@@ -129,25 +121,6 @@ def cmd_history(crm: Crm, args) -> int:
           f"{shown(r.property, r.new_value)}  [{r.source}{': ' + r.actor if r.actor else ''}]"
           for r in rows] or ["no history"])
     return 0
-
-
-FILTER_OPS = [("!=", "neq"), (">=", "gte"), ("<=", "lte"), ("~", "contains"), ("=", "eq"), (">", "gt"), ("<", "lt")]
-
-
-def parse_filter(text: str) -> Filter:
-    if text.endswith("?"):
-        return Filter(text[:-1].strip(), "known")
-    if text.endswith("!") and "=" not in text:
-        return Filter(text[:-1].strip(), "unknown")
-    for token, op in FILTER_OPS:
-        if token in text:
-            name, value = text.split(token, 1)
-            if op == "eq" and ".." in value:
-                return Filter(name.strip(), "between", value.strip())
-            if op == "eq" and "|" in value:
-                return Filter(name.strip(), "any_of", tuple(v.strip() for v in value.split("|")))
-            return Filter(name.strip(), op, value.strip())
-    raise InvalidValue(f"filter {text!r}: write prop=value, prop!=value, prop~text, prop>value, prop<value, prop? or prop!")
 
 
 def cmd_list(crm: Crm, args) -> int:
@@ -197,8 +170,6 @@ def cmd_assoc(crm: Crm, args) -> int:
         try:
             message = crm.assoc.remove(args.a, args.b, new_primary=new_primary, source=SOURCE)
         except PrimaryRequired as exc:
-            from .errors import CrmError
-
             raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
         emit(args, {"message": message}, message)
     elif action == "label":
@@ -216,8 +187,6 @@ def cmd_assoc(crm: Crm, args) -> int:
         try:
             message = crm.assoc.remove_primary(args.a, args.company[1], new_primary=args.new_primary, source=SOURCE)
         except PrimaryRequired as exc:
-            from .errors import CrmError
-
             raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
         emit(args, {"message": message}, message)
     elif action == "list":
@@ -313,7 +282,6 @@ def cmd_schema(crm: Crm, args) -> int:
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
-        from .schema_apply import apply_schema_file
 
         messages = apply_schema_file(crm, args.file)
         emit(args, {"changes": messages}, messages or ["nothing to change"])
@@ -347,8 +315,6 @@ def cmd_schema(crm: Crm, args) -> int:
 
 
 def cmd_seed(crm: Crm, args) -> int:
-    from .seed import seed
-
     counts = seed(crm, contacts=args.contacts, companies=args.companies, deals=args.deals, tickets=args.tickets,
                   activities=args.activities, seed=args.seed, source=SOURCE)
     emit(args, asdict(counts), f"seeded {counts.contacts} contacts, {counts.companies} companies, {counts.deals} deals, "
@@ -357,8 +323,6 @@ def cmd_seed(crm: Crm, args) -> int:
 
 
 def cmd_log(crm: Crm, args) -> int:
-    from .cli import _assignments
-
     result = crm.activities.log(args.a, args.activity, _assignments(args.values), source=SOURCE)
     emit(args, asdict(result), [str(result.id), result.message])
     return 0
@@ -380,8 +344,6 @@ def cmd_owners(crm: Crm, args) -> int:
     Owner = crm.models.Owner
 
     if getattr(args, "action", None) == "add":
-        from .owners import add_owner
-
         if not args.name:
             raise InvalidValue("usage: crm-tui owners add NAME [--email E]")
         owner = add_owner(crm, args.name, args.email)
@@ -394,8 +356,6 @@ def cmd_owners(crm: Crm, args) -> int:
 
 
 def cmd_pipelines(crm: Crm, args) -> int:
-    from . import pipelines
-
     infos = pipelines.list_pipelines(crm)
     lines = []
     for p in infos:
@@ -415,7 +375,7 @@ HANDLERS = {
 
 
 def _import_commands():
-    from .importing import cli_commands
+    from .importing import cli_commands  # lazy: the import and export code loads only for those commands
 
     return cli_commands
 
@@ -426,8 +386,6 @@ HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
 
 
 def _journal_commands():
-    from . import cli_journal
-
     return cli_journal
 
 

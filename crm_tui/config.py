@@ -19,6 +19,7 @@ from typing import Any, Callable
 import yaml
 
 from crm_tui import paths
+from .safe_files import write_text
 
 DEFAULT_THEME = "dark"
 DEFAULT_DATE_FORMAT = "%Y-%m-%d"
@@ -360,8 +361,6 @@ def _is_comment_or_blank(line: str) -> bool:
 def _write_atomically(path: Path, text: str) -> None:
     """Through safe_files, as every file crm-tui writes: private (0600), complete or absent, and
     never onto a database (the configured one included)."""
-    from .safe_files import write_text
-
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     protect = [os.environ.get("CRM_TUI_DB")]
     write_text(path, text, protect=protect, overwrite=True, what="config file")

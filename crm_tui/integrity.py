@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .records import to_text
+
 
 def _edges(registry):
     models = registry.models
@@ -164,8 +166,6 @@ def check_all(registry) -> list[str]:
 def check_property_history(crm, limit: int = 20) -> list[str]:
     """The newest history row of each property says the value the record holds now."""
     PropertyChange = crm.models.PropertyChange
-    from .records import to_text
-
     latest = {}
     for obj, rid, prop, new in (PropertyChange.select(PropertyChange.object, PropertyChange.record_id,
                                                       PropertyChange.property, PropertyChange.new_value)

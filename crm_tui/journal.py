@@ -26,12 +26,15 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from peewee import IntegrityError
 
 from . import dialect, sources
 from .meta_journal import META_KINDS, MetaReversal, describe_row
-from .errors import CrmError, InvalidValue, NotFound
-from .models import LabelDef, Operation
+from .errors import CrmError, NotFound
+from .models import Operation
 from .types import now_iso
+from .history import from_history_text
 
 # Top-level kinds an undo knows how to reverse completely from their history.
 UNDOABLE = {
@@ -173,7 +176,7 @@ class Journal:
     def _running_now(self, op: Operation, summary: dict) -> bool:
         """By the process an import names (a killed one can be undone at once), else by _still_running."""
         if summary.get("owner"):
-            from .importing.importer import owner_alive
+            from .importing.importer import owner_alive  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
 
             return owner_alive(summary["owner"])
         return self._still_running(op)
@@ -183,8 +186,6 @@ class Journal:
         a batch committed within RUNNING_GRACE seconds; otherwise it was killed part-way, and its
         undo reverses the whole batches it committed."""
         Operation = self.crm.models.Operation
-        from datetime import datetime, timezone
-
         newest = Operation.select(Operation.at).where(Operation.parent == op.id).order_by(Operation.id.desc()).scalar()
         try:
             at = datetime.fromisoformat((newest or op.at).replace("Z", "+00:00"))
@@ -412,7 +413,7 @@ class Journal:
         return uop
 
     def _undo_import(self, op: Operation, source: str) -> UndoResult:
-        from .importing import importer
+        from .importing import importer  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
 
         result = importer.undo_import(self.crm, op.id)
         return UndoResult(op.id, result.undo_op, result.summary_line())
@@ -658,8 +659,6 @@ class _Plan:
                     meta.model.update(deleted_at=None).where(meta.model.id == rid).execute()
                     crm.records._index_text(meta, rid)
             except Exception as exc:
-                from peewee import IntegrityError
-
                 if isinstance(exc, IntegrityError):
                     raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: "
                                    f"{self._unique_taker(meta, row)}") from None
@@ -697,10 +696,6 @@ class _Plan:
         return f"another live {meta.label.lower()} has the same unique value"
 
     def _write_values(self, first_old: dict, last_new: dict, refuse: str) -> None:
-        from peewee import IntegrityError
-
-        from .history import from_history_text
-
         crm, uop = self.crm, self.uop
         reg = crm.registry
         groups: dict[tuple[int, str, str | None], list[int]] = {}

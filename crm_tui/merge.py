@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import dialect, sources
 from .errors import InvalidValue, NotFound
 from .records import SaveResult
-from .types import now_iso
+from .types import email_domain
 
 
 class Merger:
@@ -72,8 +72,6 @@ class Merger:
                 dialect.fts_delete(self.crm.db, meta.name, other_id)
                 moved = self.crm.assoc.move_links_for_merge(meta, keep_id, other_id, merge_op)
                 if meta.name == "contacts" and "email" in changes:
-                    from .types import email_domain
-
                     changes["hs_email_domain"] = email_domain(changes["email"])
                 if changes:
                     self.crm.records._write_changes(meta, keep_id, keep, changes, merge_op)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from peewee import SQL, fn
 
 from .query import Filter, Sort, keyset_after, order_by
-from .types import format_number
+from .types import property_type, shown_date, shown_datetime
+from . import dialect
 
 ANCHOR_STEP = 1000
 SEARCH_LIMIT = 1000  # a search shows at most this many matches
@@ -95,8 +96,6 @@ class ViewPager:
         """The first TYPING_LIMIT matches in index order. Ranking sorts every match by bm25: with a
         3-letter prefix on a million contacts that is 15-25k matches and 25-60 ms, too slow for
         each keystroke; the index screen shows these at once and the ranked list after a pause."""
-        from . import dialect
-
         expr = dialect.fts_match_expression(self.spec.search)
         if expr is None:
             return []
@@ -297,57 +296,13 @@ def assoc_cell(items: list[tuple[int, str, bool]]) -> str:
     return f"{len(items)} records"
 
 
-def format_date(value, date_format: str) -> str:
-    """A stored date (YYYY-MM-DD) in the config's date_format; text that is no date as it is."""
-    if value in (None, ""):
-        return ""
-    text = str(value)
-    if date_format == "%Y-%m-%d":
-        return text
-    from datetime import date
-
-    try:
-        return date.fromisoformat(text[:10]).strftime(date_format)
-    except ValueError:
-        return text
-
-
-def format_datetime(value, datetime_format: str) -> str:
-    """A stored moment (ISO 8601, UTC, as every date-time and history time is kept) in the config's
-    datetime_format; text that is no date-time as it is (cut to the minute)."""
-    if value in (None, ""):
-        return ""
-    text = str(value)
-    if datetime_format == "%Y-%m-%d %H:%M":
-        return text[:16].replace("T", " ")
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime(datetime_format)
-    except ValueError:
-        return text[:16].replace("T", " ")
+# A stored date or date-time in a chosen format: their home is the property types (crm_tui/types.py).
+format_date = shown_date
+format_datetime = shown_datetime
 
 
 def display_value(crm, prop, value, date_format: str | None = None, datetime_format: str | None = None) -> str:
     """A stored value as the screens show it (labels for options, local dates, plain numbers).
     Dates and date-times in the given formats, else the config's (crm.date_format, crm.datetime_format)."""
-    if value is None:
-        return ""
-    kind = prop.type
-    if kind == "select":
-        return prop.option_label(value)
-    if kind == "multiselect":
-        return ", ".join(prop.option_label(v) for v in str(value).split(";") if v)
-    if kind == "number":
-        return format_number(value)
-    if kind == "currency":
-        return f"{value:,.2f}"
-    if kind == "boolean":
-        return "Yes" if value else "No"
-    if kind == "user":
-        return crm.owner_name(value)
-    if kind == "date":
-        return format_date(value, date_format or crm.date_format)
-    if kind == "datetime":
-        return format_datetime(value, datetime_format or crm.datetime_format)
-    return str(value)
+    return property_type(prop.type).display(prop, value, crm.owner_name, date_format or crm.date_format,
+                                             datetime_format or crm.datetime_format)

@@ -13,13 +13,8 @@ from peewee import SQL, IntegrityError, fn
 from . import dialect, rules, sources
 from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue, NotFound
-from .importing import values as _values
 from .query import Filter, Sort, filter_expression, keyset_after, order_by
-from .sanitize import clean_key, clean_line, clean_text
-from .types import (
-    ValueProblem, format_number, normalize_domain, now_iso, parse_boolean, parse_date, parse_datetime,
-    parse_email, parse_number, parse_phone, parse_url,
-)
+from .types import ValueProblem, now_iso, property_type
 
 # Creating a record whose key exists updates that record instead (domain.md section 1).
 DEDUPE_KEYS = {"contacts": "email", "companies": "domain"}
@@ -54,12 +49,7 @@ class Page:
 
 def to_text(prop: PropertyMeta, value) -> str | None:
     """The stored value as history and exports write it."""
-    if value is None:
-        return None
-    if prop.type in ("number", "currency"):
-        return format_number(value)
-    return str(value)
-
+    return property_type(prop.type).to_text(value)
 
 class Records:
     def __init__(self, crm):
@@ -78,53 +68,7 @@ class Records:
             raise InvalidValue(f"{meta.name}.{prop.name} ({prop.label}): {exc}") from None
 
     def _coerce(self, prop: PropertyMeta, raw):
-        kind = prop.type
-        if kind in ("text", "textarea"):
-            text = (clean_line if kind == "text" else clean_text)(str(raw)).strip()
-            if not text:  # the value was only escape sequences / control characters
-                raise ValueProblem("is empty after removing control characters")
-            if not text.isprintable() and not clean_key(text).strip():  # only zero-width / invisible characters
-                raise ValueProblem("has no visible characters")
-            return text
-        if kind == "number":
-            return parse_number(raw)
-        if kind == "currency":
-            return round(parse_number(raw), 2)
-        if kind == "date":
-            return parse_date(raw, self.crm.dayfirst)
-        if kind == "datetime":
-            return parse_datetime(raw, self.crm.dayfirst)
-        if kind == "boolean":
-            return parse_boolean(raw)
-        if kind == "email":
-            return parse_email(raw)
-        if kind == "phone":
-            return parse_phone(raw)
-        if kind == "url":
-            return parse_url(raw)
-        if kind == "domain":
-            return normalize_domain(raw)
-        if kind == "select":
-            name = prop.option_name(clean_line(str(raw)))
-            if name is None:
-                raise ValueProblem(f"{raw!r} is not an option (options: {_options_hint(prop)})")
-            return name
-        if kind == "multiselect":
-            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(";")
-            names = []
-            for item in items:
-                if not str(item).strip():
-                    continue
-                name = prop.option_name(clean_line(str(item)))
-                if name is None:
-                    raise ValueProblem(f"{item!r} is not an option (options: {_options_hint(prop)})")
-                if name not in names:
-                    names.append(name)
-            order = [o.name for o in prop.options]
-            return ";".join(sorted(names, key=order.index)) or None
-        if kind == "user":
-            return self._owner_id(raw)
-        raise ValueProblem(f"unknown property type {kind!r}")
+        return property_type(prop.type).parse(prop, raw, dayfirst=self.crm.dayfirst, owner_id=self._owner_id)
 
     def column_coercer(self, meta: ObjectMeta, prop: PropertyMeta):
         """`coerce_value(meta, prop, raw)` as a function built once per column (bulk paths: import).
@@ -134,30 +78,7 @@ class Records:
         is); anything else goes through `coerce_value` itself."""
         coerce_value = self.coerce_value
         where = f"{meta.name}.{prop.name} ({prop.label}): "
-        kind = prop.type
-        if kind == "text":
-            def coerce(raw):
-                if raw.__class__ is str and raw.isprintable():
-                    return raw.strip() or None  # blank -> None, as coerce_value
-                return coerce_value(meta, prop, raw)
-            return coerce
-        parsers = {"email": _values.parse_email, "phone": _values.parse_phone}
-        parse = parsers.get(kind)
-        if parse is None:
-            return lambda raw: coerce_value(meta, prop, raw)
-        lower = kind == "email"
-
-        def coerce(raw):
-            if raw.__class__ is str and raw.isprintable():
-                if not raw.strip():
-                    return None
-                try:
-                    value = parse(raw)  # types.parse_email / parse_phone without clean_line
-                except ValueError as exc:
-                    raise InvalidValue(where + str(exc)) from None
-                return value.lower() if lower else value
-            return coerce_value(meta, prop, raw)
-        return coerce
+        return property_type(prop.type).column_parser(where, lambda raw: coerce_value(meta, prop, raw))
 
     def _owner_id(self, raw) -> int:
         Owner = self.crm.models.Owner
@@ -594,12 +515,5 @@ def search_text(meta: ObjectMeta, row: dict) -> str:
         if value in (None, ""):
             continue
         prop = meta.properties.get(name)
-        if prop is not None and prop.type == "select":
-            value = prop.option_label(value)
-        parts.append(str(value))
+        parts.append(str(value) if prop is None else property_type(prop.type).search_text(prop, value))
     return " ".join(parts)
-
-
-def _options_hint(prop: PropertyMeta) -> str:
-    labels = [o.label for o in prop.options]
-    return ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")

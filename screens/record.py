@@ -21,7 +21,6 @@ from textual.widgets import Footer, Header, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
-from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value, format_datetime
 from crm_tui.reports import money
@@ -30,6 +29,7 @@ from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.footer import KeysFooter
 from widgets.header import SteadyHeader
+from widgets.keeps_running import KeepsRunning
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline

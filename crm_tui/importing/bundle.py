@@ -24,12 +24,15 @@ import shutil
 import tempfile
 import threading
 import zipfile
+import stat
+import time
 from dataclasses import dataclass, field
 
 from .. import sources
 from ..errors import CrmError
 from ..sanitize import clean_line
 from . import csvread, hubspot, importer, mapping
+from ..safe_files import is_database_file
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}
@@ -106,10 +109,6 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
     """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems.
     In a folder, a name that is no regular file (a pipe, a device, a dangling or looping link) or
     that leads to the database itself is left out with one line: reading it would hang or be nonsense."""
-    import stat
-
-    from ..safe_files import is_database_file
-
     problems: list[str] = []
     if os.path.isdir(path):
         found = []
@@ -528,8 +527,6 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
               extra_warnings: list[str] = ()) -> BundleResult:
     """Import files (specs in dependency order) as one import; see the module docstring."""
     Operation = crm.models.Operation
-    import time
-
     started = time.monotonic()
     path = path or specs[0].path
     names = names or [os.path.basename(s.path) for s in specs]

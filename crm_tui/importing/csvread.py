@@ -114,7 +114,7 @@ def _detected_code_page(data: bytes) -> str | None:
     if len(_HIGH_BYTE.findall(data[:1 << 16])) < 6:
         return None  # too few letters to tell; the Western rule reads them
     try:
-        from charset_normalizer import from_bytes
+        from charset_normalizer import from_bytes  # lazy: only for a file that is not UTF-8 (slow to import)
     except ImportError:  # without it such files read as Windows-1252, with a warning
         return None
     best = from_bytes(data).best()

@@ -30,6 +30,7 @@ from ..errors import InvalidValue
 from . import csvread, infer, mapping
 from .importer import ImportSpec
 from .values import parse_short_date
+from ..sanitize import clean_line
 
 SOURCE = "hubspot"  # the id_source of HubSpot Record IDs (ExternalId.source_system)
 
@@ -251,7 +252,7 @@ _TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b")  # digits, nev
 def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None = None):
     """An ImportSpec (HubSpotSpec) for a recognised HubSpot export: columns, HubSpot IDs, the new
     properties its unknown columns need, and what it leaves out."""
-    from . import importer
+    from . import importer  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
 
     reg = crm.registry
     known = [m.name for m in reg.objects.values()]
@@ -329,8 +330,6 @@ def _new_type(cells: Iterable[str]) -> str:
 
 
 def _clean_label(text: str) -> str:
-    from ..sanitize import clean_line
-
     return clean_line(text).strip()[:100] or "Imported column"
 
 
@@ -344,7 +343,7 @@ def _head(source, n: int):
 def guess_object(crm, found: HubSpotFile) -> str:
     """The owner column names the object (`Deal owner`); else the object whose properties the
     headers match best, custom objects and activities included."""
-    from . import importer
+    from . import importer  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
 
     owner = found.owner_object()
     if owner and owner in crm.registry.objects:
@@ -390,8 +389,6 @@ class NewOwner(str):
 
 def owner_converter(crm, meta, prop, names: dict[str, int]):
     """A cell -> an owner id, or a NewOwner for a name nobody has (the writer creates it)."""
-    from ..sanitize import clean_line
-
     def convert(raw: str):
         text = clean_line(raw).strip()
         if not text or is_null(text):

@@ -49,6 +49,7 @@ import re
 import sqlite3
 import threading
 import time
+import socket
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -62,10 +63,15 @@ from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Operation
-from ..types import now_iso
+from ..types import now_iso, parse_date, parse_datetime
 from . import columns, csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
+from ..paths import data_dir
+from .values import _option_key
+from ..records import DEDUPE_KEYS
+from ..db import backup as safe_backup, backup_path_for
+from ..engine import Option
 
 LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
 LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
@@ -780,7 +786,6 @@ def error_directory(spec: ImportSpec) -> str:
     # root passes os.access everywhere: a folder without write bits (read-only data) is left alone
     if os.access(folder, os.W_OK) and os.stat(folder).st_mode & 0o222:
         return folder
-    from ..paths import data_dir
 
     target = data_dir() / "import-errors"
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -1332,8 +1337,6 @@ class _Importer:
         """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
         the property, reported in the summary. A dry run reports them and adds none."""
         PropertyDef = self.crm.models.PropertyDef
-        from ..engine import Option
-
         for (obj, pname), pending in list(self._new_options.items()):
             meta = self.reg.get(obj)
             prop = meta.properties[pname]
@@ -2040,8 +2043,6 @@ def _null_aware(conv):
 def _day_first_coercer(meta, prop):
     """records.coerce_value for a date column whose values are day first (whatever the import's
     setting): 16/01/2024 and 3/2/24 read as the 16th of January and the 3rd of February."""
-    from ..types import parse_date, parse_datetime
-
     parse = parse_date if prop.type == "date" else parse_datetime
     where = f"{meta.name}.{prop.name} ({prop.label}): "
 
@@ -2056,8 +2057,6 @@ def _day_first_coercer(meta, prop):
 
 
 def values_option_key(text: str) -> str:
-    from .values import _option_key
-
     return _option_key(text)
 
 
@@ -2066,8 +2065,6 @@ def _is_record_id(text: str) -> bool:
 
 
 def _dedupe_key(object_name: str) -> str | None:
-    from ..records import DEDUPE_KEYS
-
     return DEDUPE_KEYS.get(object_name)
 
 
@@ -2104,7 +2101,7 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
     if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
-        from .bundle import run_specs
+        from .bundle import run_specs  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
 
         return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
@@ -2126,16 +2123,12 @@ def _process_started(pid: int) -> str | None:
 
 
 def _owner() -> dict:
-    import socket
-
     return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
 
 
 def owner_alive(owner: dict | None) -> bool:
     """Whether the process that ran an import is still running (True when it cannot be told: an
     import run on another machine sharing the file)."""
-    import socket
-
     if not owner or not owner.get("pid"):
         return False  # written before imports named their process: not running now
     if owner.get("host") != socket.gethostname():
@@ -2244,10 +2237,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
     op = check_undo(crm, import_id)
     backup_path = None
     if backup:
-        from ..db import backup_path_for
-
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-        from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
 
         safe_backup(crm.path, backup_path)
     ops = _descendants(crm, op.id)
