@@ -232,7 +232,7 @@ class DevTools:
         self.next_id += 1
         await self.ws.send_json({"id": self.next_id, "method": method, "params": params})
         while True:
-            message = await asyncio.wait_for(self.ws.receive_json(), 20)
+            message = await asyncio.wait_for(self.ws.receive_json(), 60)
             if message.get("id") == self.next_id:
                 if "error" in message:
                     raise AssertionError(f"{method}: {message['error']}")
@@ -242,7 +242,7 @@ class DevTools:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
 
-    async def wait_for_text(self, text: str, timeout: float = 20) -> str:
+    async def wait_for_text(self, text: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
