@@ -1081,7 +1081,7 @@ class Associations:
                 "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
             dialect.add_counts_of_edges(db, first, last)
         dialect.create_count_triggers(db)
-        if automations:
+        if automations and any("deals" in pair for pair in kinds):  # only links with deals set rules off
             self._deal_rules(first, last)
         return count
 
