@@ -93,6 +93,8 @@ class CrmApp(KeepsRunning, App):
                         markup=False, timeout=15)
         for warning in self.startup_warnings:
             self.notify(warning, severity="warning", markup=False, timeout=8)
+        for notice in self.crm.notices:  # a constraint an upgrade could not add: what to fix
+            self.notify(notice, severity="warning", markup=False, timeout=15)
         from .config import save_setting
 
         self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))
@@ -194,6 +196,19 @@ class CrmApp(KeepsRunning, App):
         from screens.record import RecordScreen
 
         self.push_screen(RecordScreen(object_name, record_id))
+
+    def open_duplicates(self, object_name: str | None = None) -> None:
+        from screens.duplicates import DuplicatesScreen
+
+        obj = object_name or getattr(self.screen, "object_name", None) or "contacts"
+        meta = self.crm.registry.objects.get(obj)
+        self.push_screen(DuplicatesScreen(obj if meta is not None and not meta.is_activity else "contacts"))
+
+    def open_dashboard(self) -> None:
+        from screens.dashboard import DashboardScreen
+
+        if not isinstance(self.screen, DashboardScreen):
+            self.push_screen(DashboardScreen())
 
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
         from screens.board import BoardScreen
@@ -340,6 +355,10 @@ class CrmApp(KeepsRunning, App):
         for meta in self.crm.registry.objects.values():
             yield SystemCommand(f"Go to {meta.plural_label}", f"Open the {meta.plural_label.lower()} index",
                                 partial(self.open_object, meta.name))
+        yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
+                            self.open_dashboard)
+        yield SystemCommand("Manage duplicates", "Likely duplicate pairs: compare side by side, merge or reject",
+                            self.open_duplicates)
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
         yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
                             partial(self.open_board, "tickets"))

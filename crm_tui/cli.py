@@ -156,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
         p = rsub.add_parser(action, parents=[common], help=f"{action} a record")
         p.add_argument("object")
         p.add_argument("id", type=_id)
+    p = rsub.add_parser("erase", parents=[common], help="remove a record for good: values, links, history (asks)")
+    p.add_argument("object")
+    p.add_argument("id", type=_id)
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p = sub.add_parser("bin", parents=[common],
+                       help="the recycle bin: empty it (erase its records for good), or show/set its retention in days")
+    p.add_argument("action", choices=["empty", "retention"])
+    p.add_argument("days", nargs="?", type=_bounded("days", 0, 100_000),
+                   help="retention: records deleted longer ago are erased when the database is opened (0: keep them)")
+    p.add_argument("--object", help="only this object's deleted records")
+    p.add_argument("--older-than", type=_bounded("days", 0, 100_000), metavar="DAYS",
+                   help="only records deleted more than DAYS days ago")
+    p.add_argument("--yes", action="store_true", help="do not ask")
     p = rsub.add_parser("merge", parents=[common], help="merge OTHER_ID into KEEP_ID")
     p.add_argument("object")
     p.add_argument("keep_id", type=_id)
@@ -282,8 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_admin import add_admin_commands
     from .cli_journal import add_journal_commands
 
+    from .cli_reports import add_report_commands
+
     add_admin_commands(sub, common)
     add_journal_commands(sub, common)
+    add_report_commands(sub, common)
+    from .cli_duplicates import add_duplicate_commands
+
+    add_duplicate_commands(sub, common)
     return parser
 
 

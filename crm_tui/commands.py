@@ -23,6 +23,11 @@ def emit(args, data, text_lines) -> None:
 def run(args, db_path: str) -> int:
     handler = HANDLERS[args.command]
     with Crm.open(db_path) as crm:
+        if crm.notices:
+            from .sanitize import clean_line
+
+            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+                print(f"warning: {clean_line(notice)}", file=sys.stderr)
         return handler(crm, args) or 0
 
 
@@ -84,6 +89,8 @@ def cmd_record(crm: Crm, args) -> int:
                 lines.append(f"    {obj}:{item['id']} {item['display_name']}{extra}")
         emit(args, data, lines)
         return 0
+    if action == "erase":
+        return cmd_erase(crm, args)
     if action == "delete":
         result = crm.records.delete(args.object, args.id, SOURCE)
     elif action == "restore":
@@ -233,7 +240,11 @@ def cmd_labels(crm: Crm, args) -> int:
     if args.action == "create":
         if not (args.from_object and args.to_object and args.name):
             raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
-        with crm.db.atomic():
+        from .meta_journal import schema_operation
+        from .sanitize import clean_line
+
+        with schema_operation(crm, "create_label", SOURCE, summary={
+                "text": f"Created label {clean_line(str(args.name))} ({args.from_object} -> {args.to_object})"}):
             crm.registry.create_label(args.from_object, args.to_object, args.name, args.inverse, args.limit)
         message = f"label {args.name!r} created for {args.from_object} -> {args.to_object}" + (
             f" (other side: {args.inverse!r})" if args.inverse else "") + (f", limit {args.limit}" if args.limit else "")
@@ -371,3 +382,69 @@ def _journal_commands():
 
 for _name in ("operations", "undo", "redo"):
     HANDLERS[_name] = lambda crm, args: _journal_commands().HANDLERS[args.command](crm, args)
+
+
+def _report_commands():
+    from . import cli_reports
+
+    return cli_reports
+
+
+for _name in ("report", "reports", "forecast"):
+    HANDLERS[_name] = lambda crm, args: _report_commands().HANDLERS[args.command](crm, args)
+
+
+def _duplicate_commands():
+    from . import cli_duplicates
+
+    return cli_duplicates
+
+
+HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
+
+
+def _confirmed(args, question: str) -> bool:
+    """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
+    import sys
+
+    if getattr(args, "yes", False):
+        return True
+    if not sys.stdin.isatty():
+        print(f"crm-tui: {question} Add --yes to confirm (nothing was changed)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_erase(crm: Crm, args) -> int:
+    from .sanitize import clean_line
+
+    meta = crm.registry.get(args.object)
+    view = crm.records.get(meta.name, args.id)
+    if not _confirmed(args, f"Erase {meta.label.lower()} {args.id} ({clean_line(view.display_name)}) for good, with its "
+                            "history and links? This cannot be undone."):
+        return 1
+    result = crm.eraser.erase(meta.name, args.id, source=SOURCE)
+    emit(args, {"erased": result.ids, "object": result.object, "operation": result.op_id}, result.message)
+    return 0
+
+
+def cmd_bin(crm: Crm, args) -> int:
+    if args.action == "retention":
+        from .erase import DEFAULT_RETENTION_DAYS
+
+        if args.days is not None:
+            crm.set_setting("recycle_bin_days", args.days)
+        days = crm.setting("recycle_bin_days", DEFAULT_RETENTION_DAYS)
+        emit(args, {"recycle_bin_days": days},
+             f"the recycle bin keeps deleted records {days} days" if days else "the recycle bin keeps deleted records until emptied")
+        return 0
+    what = f"{args.object} " if args.object else ""
+    older = f" deleted more than {args.older_than} days ago" if args.older_than is not None else ""
+    if not _confirmed(args, f"Erase every {what}record in the recycle bin{older} for good?"):
+        return 1
+    result = crm.eraser.empty_bin(args.object, older_than_days=args.older_than, source=SOURCE)
+    emit(args, {"erased": len(result.ids), "operation": result.op_id}, result.message)
+    return 0
+
+
+HANDLERS["bin"] = cmd_bin

@@ -119,6 +119,24 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def eraser(self):
+        from .erase import Eraser
+
+        return Eraser(self)
+
+    @cached_property
+    def duplicates(self):
+        from .duplicates import Duplicates
+
+        return Duplicates(self)
+
+    @cached_property
+    def reports(self):
+        from .reports import Reports
+
+        return Reports(self)
+
+    @cached_property
     def journal(self):
         from .journal import Journal
 
@@ -138,6 +156,8 @@ class Crm:
                     dbmod.create_schema(database)
                     crm._seed_metadata()
             crm.registry.reload()
+            if not readonly and not is_new:
+                crm._empty_expired_bin()
         except Exception as exc:
             database.close()
             from . import dialect
@@ -146,6 +166,22 @@ class Crm:
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
         return crm
+
+    @property
+    def notices(self) -> list[str]:
+        """What opening the database found that the user should know (db.notices)."""
+        return dbmod.notices(self.db)
+
+    def _empty_expired_bin(self) -> None:
+        """The recycle bin's retention (`recycle_bin_days`, default 90): records deleted longer ago
+        are erased when the database is opened for writing. A busy database leaves it for next time."""
+        from . import dialect
+
+        try:
+            self.eraser.purge_expired()
+        except Exception as exc:
+            if not (dialect.is_busy_error(exc) or isinstance(exc, DatabaseProblem)):
+                raise
 
     @property
     def freemail(self) -> frozenset[str]:
@@ -261,3 +297,6 @@ class Crm:
         for label in load_yaml_resource("labels.yaml")["labels"]:
             self.registry.create_label(label["from"], label["to"], label["name"], label.get("inverse"), label.get("limit"))
         Owner.create(name=self.user_name, is_me=True)
+        from . import constraints
+
+        constraints.ensure(self.db)  # new and clean: every constraint goes in

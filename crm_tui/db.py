@@ -13,7 +13,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import bound
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -42,8 +42,8 @@ def add_missing_standard_properties(db) -> list[str]:
     ObjectType, PropertyDef = models.ObjectType, models.PropertyDef
     import json
 
-    from .engine import load_yaml_resource
-    from .types import SQL_TYPES
+    from .constraints import create_index
+    from .engine import PropertyMeta, add_columns, load_yaml_resource, sort_index
 
     spec = load_yaml_resource("objects.yaml")
     added = []
@@ -52,7 +52,7 @@ def add_missing_standard_properties(db) -> list[str]:
         if row is None:
             continue
         have = {name for (name,) in PropertyDef.select(PropertyDef.name).where(PropertyDef.object == row.id).tuples()}
-        columns = {r[1] for r in db.execute_sql(f'PRAGMA table_info("obj_{row.name}")').fetchall()}
+        columns = {c.name for c in db.get_columns(f"obj_{row.name}")}
         position = len(have)
         for prop in obj["properties"]:
             if prop["name"] in have or "options_from" in prop:
@@ -65,11 +65,9 @@ def add_missing_standard_properties(db) -> list[str]:
                 read_only=bool(prop.get("read_only")), is_custom=False, position=position)
             position += 1
             if prop["name"] not in columns:
-                db.execute_sql(f'ALTER TABLE "obj_{row.name}" ADD COLUMN "{prop["name"]}" '
-                               f'{SQL_TYPES.get(prop.get("type", "text"), "TEXT")}')
+                add_columns(db, f"obj_{row.name}", [PropertyMeta(prop["name"], prop["label"], prop.get("type", "text"))])
             if prop.get("indexed"):
-                db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_obj_{row.name}_{prop["name"]}" '
-                               f'ON "obj_{row.name}"("{prop["name"]}")')
+                create_index(db, sort_index(f"obj_{row.name}", prop["name"]))
             added.append(f"{row.name}.{prop['name']}")
     return added
 
@@ -81,6 +79,50 @@ def _v3_standard_properties(db) -> None:
 
 
 MIGRATIONS[3] = _v3_standard_properties
+
+
+def _v4_constraints(db) -> None:
+    """Version 4: the database enforces one primary company per record and the dedupe keys
+    (constraints.py). A constraint the data already breaks is left out, not half-made: its one
+    line (what breaks it, what to do) goes to `db.crm_notices`, and `doctor` lists it until fixed."""
+    from . import constraints
+
+    notices(db).extend(constraints.ensure(db))
+
+
+MIGRATIONS[4] = _v4_constraints
+
+
+def create_report_indexes(db) -> None:
+    """Indexes that reports read instead of the tables: the primary edges by company (a count of
+    1,000,000 contacts by primary company, or by its industry, reads this index alone). Its WHERE is
+    the bare column, which queries name the same way (reports.py) so that the planner takes it."""
+    from peewee import Entity, Index, Table
+
+    from . import constraints
+
+    constraints.create_index(db, Index(
+        "ix_association_primary_to", Table("association"),
+        [Entity("from_object"), Entity("to_object"), Entity("to_id")], where=Entity("is_primary")))
+
+
+MIGRATIONS[5] = create_report_indexes
+
+
+def notices(db) -> list[str]:
+    """One-line messages about the database that opening it found (a constraint a migration could
+    not add); the command line prints them as warnings."""
+    if not hasattr(db, "crm_notices"):
+        db.crm_notices = []
+    return db.crm_notices
+
+
+def _v6_meta_change(db) -> None:
+    """Version 6: the history of metadata rows (schema and pipeline changes), so they can be undone."""
+    db.create_tables([bound(db).MetaChange], safe=True)
+
+
+MIGRATIONS[6] = _v6_meta_change
 
 
 def writable(path: Path) -> bool:
@@ -206,6 +248,12 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
 def create_schema(db: SqliteDatabase) -> None:
     db.create_tables(bound(db).all)
     dialect.create_count_triggers(db)
+    create_report_indexes(db)
+    mark_schema(db)
+
+
+def mark_schema(db) -> None:
+    """Mark the file as a crm-tui database of this schema version."""
     db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -14,6 +14,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 def pragmas(busy_timeout_ms: int) -> list[tuple[str, object]]:
     return [
         ("journal_mode", "wal"),
+        # deleted content is overwritten, not left in free pages: an erased record's text is gone
+        ("secure_delete", 1),
         ("foreign_keys", 1),
         ("busy_timeout", busy_timeout_ms),
         # FULL: a committed change survives a power cut, not only a crash of this program.
@@ -130,6 +132,40 @@ def last_record_id(db, table: str) -> int:
     return max(row[0] if row else 0, top)
 
 
+def reserve_record_ids(db, table: str, n: int) -> int:
+    """Reserve the ids first..first+n-1 of a record table for a batch this writer inserts with
+    ids of its own (records.bulk_insert); returns first. The table's sequence moves past the block
+    first, so an insert that takes the next id meanwhile (a trigger, another writer on an engine
+    that lets several in) gets one after it."""
+    first = last_record_id(db, table) + 1
+    set_last_record_id(db, table, first + n - 1)
+    return first
+
+
+def first_free_edge_id(db) -> int:
+    """The first id of a batch of edges this writer inserts with ids of its own
+    (associations.bulk_link). The edge table has no sequence: inside the writer's transaction the
+    ids above the highest are its own, because SQLite lets one writer at a time in and a writer
+    whose snapshot is stale cannot write. (An engine with concurrent writers reserves a block of
+    its sequence here.)"""
+    return db.execute_sql('SELECT COALESCE(MAX(id), 0) + 1 FROM "association"').fetchone()[0]
+
+
+def set_last_record_id(db, table: str, value: int) -> None:
+    """Make the table hand out ids above `value` from now on (a copied database keeps the
+    source's: ids are never reused, even of records removed for good)."""
+    if db.execute_sql("SELECT 1 FROM sqlite_sequence WHERE name = ?", (table,)).fetchone():
+        db.execute_sql("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (value, table))
+    elif value:
+        db.execute_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, value))
+
+
+def defer_foreign_keys(db) -> None:
+    """Check foreign keys at commit instead of at each row, for this transaction (a copy writes a
+    row that points at one written later: a paired label's inverse)."""
+    db.execute_sql("PRAGMA defer_foreign_keys = ON")
+
+
 def is_busy_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text
@@ -154,6 +190,11 @@ def is_damaged_error(exc: BaseException) -> bool:
 def problem_text(exc: BaseException, path) -> str | None:
     """One line a user can act on for a database error, or None when it is something else (a bug).
     The core, the command line and the app all describe these errors through this one place."""
+    from .constraints import is_primary_violation
+
+    if is_primary_violation(exc):
+        return (f"{path}: another change made a different company primary at the same moment; "
+                "nothing was saved, try again")
     if is_busy_error(exc):
         return f"{path}: the database is busy (another program is writing to it); nothing was saved, try again"
     if is_full_error(exc):
@@ -189,6 +230,20 @@ def create_count_triggers(db) -> None:
         "AND to_object = OLD.to_object AND n <= 0; END")
 
 
+@contextmanager
+def counts_added_by_caller(db):
+    """Around a bulk insert of edges whose counts the caller adds itself, in one aggregated upsert
+    per record (add_counts_of_edges) instead of the triggers' one per edge. SQLite: the triggers
+    are dropped and made again inside the writer's transaction (one writer at a time: no other
+    writer can insert edges meanwhile, and a reader never sees them missing). An engine with
+    concurrent writers keeps its triggers and has the caller's upsert do nothing."""
+    drop_count_triggers(db)
+    try:
+        yield
+    finally:
+        create_count_triggers(db)
+
+
 def drop_count_triggers(db) -> None:
     db.execute_sql("DROP TRIGGER IF EXISTS association_count_insert")
     db.execute_sql("DROP TRIGGER IF EXISTS association_count_delete")
@@ -201,12 +256,6 @@ def add_counts_of_edges(db, first: int, last: int) -> None:
         "SELECT from_object, from_id, to_object, count(*) FROM association WHERE id BETWEEN ? AND ? "
         "GROUP BY from_object, from_id, to_object "
         "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + excluded.n", (first, last))
-
-
-def next_rowid(db, table: str) -> int:
-    """The id the next insert into a plain INTEGER PRIMARY KEY table gets (the writer holds the
-    write lock, so a run of inserts takes consecutive ids from here)."""
-    return db.execute_sql(f'SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"').fetchone()[0]
 
 
 def rebuild_counts(db) -> None:
@@ -344,3 +393,36 @@ def scratch_table(db, name: str, columns: str) -> None:
     SELECT), which inside a write would roll the whole operation back."""
     db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
     db.execute_sql(f"DELETE FROM temp.{name}")
+
+
+def period_bucket(column, period: str):
+    """A date or datetime column (ISO text) as the first day of its period, as text: the day
+    (2026-11-29), the Monday of its week, the month (2026-11), the quarter (2026-Q4) or the year."""
+    from peewee import Cast, fn
+
+    if period == "day":
+        return fn.substr(column, 1, 10)
+    if period == "week":
+        # SQLite: 'weekday 0' moves forward to Sunday (or stays), 6 days back is that week's Monday
+        return fn.date(fn.substr(column, 1, 10), "weekday 0", "-6 days")
+    if period == "month":
+        return fn.substr(column, 1, 7)
+    if period == "quarter":
+        month = Cast(fn.substr(column, 6, 2), "INTEGER")
+        return fn.substr(column, 1, 4).concat("-Q").concat(Cast((month + 2) / 3, "TEXT"))
+    if period == "year":
+        return fn.substr(column, 1, 4)
+    raise ValueError(period)
+
+
+def fts_optimize(db, object_name: str) -> None:
+    """Merge the search index's segments into one: a deleted row's words leave the index only
+    when the segments that held them are rewritten (FTS5 before 3.44 has no secure-delete)."""
+    table = fts_table(object_name)
+    db.execute_sql(f'INSERT INTO "{table}"("{table}") VALUES (\'optimize\')')
+
+
+def checkpoint_truncate(db) -> None:
+    """Copy the write-ahead log into the file and cut it to nothing, so that no old page image
+    (an erased record's text) stays in the -wal file. Skipped quietly while readers hold it."""
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")

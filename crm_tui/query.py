@@ -74,9 +74,11 @@ def column(meta: ObjectMeta, name: str):
 
 def filter_expression(crm, meta: ObjectMeta, flt: Filter):
     """A Peewee expression for one filter; values are coerced through the property's type."""
-    if flt.property.startswith("@assoc:"):
+    if flt.property.startswith(("@assoc:", "@primary:")):
         return _assoc_expression(crm, meta, flt)
     prop = meta.find_property(flt.property)
+    if prop is None and "." in flt.property:
+        return _associated_property_expression(crm, meta, flt)
     if prop is None:
         raise InvalidValue(f"{meta.name} has no property {flt.property!r}")
     if flt.op not in ops_for(prop):
@@ -139,12 +141,17 @@ def _pair(value):
 def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
     Association = crm.models.Association
 
-    other = crm.registry.get(flt.property.split(":", 1)[1])
+    kind, _, name = flt.property.partition(":")
+    other = crm.registry.get(name)
     if flt.op not in ASSOC_OPS:
         raise InvalidValue(f"association filter operator must be one of {', '.join(ASSOC_OPS)}")
     edges = Association.select(Association.from_id).where(
         (Association.from_object == meta.id) & (Association.to_object == other.id)
     )
+    if kind == "@primary":  # the primary company only
+        if other.name != "companies" or not meta.has_primary_company:
+            raise InvalidValue(f"{meta.plural_label} have no primary {other.label.lower()}")
+        edges = edges.where(Association.is_primary == True)  # noqa: E712 (SQL, not Python)
     if flt.op == "with":
         ids = flt.value if isinstance(flt.value, (list, tuple)) else [flt.value]
         try:
@@ -158,11 +165,34 @@ def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
     return meta.model.id.not_in(edges)
 
 
+def _associated_property_expression(crm, meta: ObjectMeta, flt: Filter):
+    """`companies.industry=Software`: records whose associated company has that value (their
+    primary company when the record has one by design, any associated record otherwise)."""
+    Association = crm.models.Association
+
+    object_name, _, prop_name = flt.property.partition(".")
+    other = crm.registry.get(object_name.strip())
+    if other.name == meta.name:
+        raise InvalidValue(f"{flt.property}: a filter on an associated record names another object")
+    inner = Filter(prop_name.strip(), "known" if flt.op == "unknown" else flt.op, flt.value)
+    condition = filter_expression(crm, other, inner)
+    edges = (Association.select(Association.from_id)
+             .join(other.model, on=(other.model.id == Association.to_id))
+             .where((Association.from_object == meta.id) & (Association.to_object == other.id)
+                    & other.model.deleted_at.is_null(True) & condition))
+    if other.name == "companies" and meta.has_primary_company:
+        edges = edges.where(Association.is_primary == True)  # noqa: E712 (SQL, not Python)
+    # unknown: no associated record with a value (none at all, or only ones without it)
+    return meta.model.id.not_in(edges) if flt.op == "unknown" else meta.model.id.in_(edges)
+
+
 def order_by(meta: ObjectMeta, sort: list[Sort]):
+    """The ORDER BY of a sort, NULLs first ascending and last descending, written out (SQLite's
+    own order, which keyset_after relies on; PostgreSQL's default is the opposite)."""
     parts = []
     for s in sort:
         col = column(meta, s.property)
-        parts.append(col.desc() if s.desc else col.asc())
+        parts.append(col.desc(nulls="last") if s.desc else col.asc(nulls="first"))
     desc_tiebreak = bool(sort) and sort[-1].desc
     parts.append(meta.model.id.desc() if desc_tiebreak else meta.model.id.asc())
     return parts
@@ -171,8 +201,8 @@ def order_by(meta: ObjectMeta, sort: list[Sort]):
 def keyset_after(meta: ObjectMeta, sort: list[Sort], last_values: tuple, last_id: int, reverse: bool = False):
     """Rows strictly after (last_values, last_id) in the given order (before it when reverse).
 
-    SQLite orders NULL first ascending (last descending); the condition below follows that so
-    that paging through a column with empty values neither skips nor repeats rows.
+    `order_by` puts NULL first ascending (last descending) on every engine; the condition below
+    follows that so that paging through a column with empty values neither skips nor repeats rows.
     """
     id_desc = bool(sort) and sort[-1].desc
     if len(sort) == 1 and last_values[0] is not None:

@@ -23,6 +23,7 @@ from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
+from widgets.text_input import TextInput
 from widgets.record_table import Column, RecordTable
 
 from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
@@ -83,6 +84,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         Binding("R", "restore", "Restore", id="index.restore", tooltip="Restore the selected deleted records"),
         Binding("ctrl+f", "search_everywhere", "Search everywhere", id="index.search_everywhere", show=False,
                 tooltip="Search every object"),
+        Binding("D", "dashboard", "Dashboard", id="index.dashboard", show=False,
+                tooltip="Your reports as charts (enter on a bar opens its records)"),
         Binding("o", "focus_objects", "Objects", id="index.objects", show=False, tooltip="Focus the object list"),
         Binding("ctrl+b", "toggle_sidebar", "Toggle sidebar", id="index.toggle_sidebar", show=False),
         Binding("r", "refresh", "Refresh", id="index.refresh", show=False),
@@ -101,14 +104,16 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
     IndexScreen RecordTable { border: none; }
     """
 
-    def __init__(self, object_name: str):
+    def __init__(self, object_name: str, filters=None):
         super().__init__()
         self.object_name = object_name
+        self._initial_filters = list(filters or [])  # a dashboard bar's records: its view plus these
         self.views = None
         self.view = None  # the saved view shown (crm_tui.views.View)
         self.spec: ViewSpec | None = None
         self.pager: ViewPager | None = None
         self.modified = False  # columns / filters / sort differ from the saved view
+        self._binding_state = None  # (recycle bin?, modified?) when the footer was last told
         self.sidebar_forced: bool | None = None  # None: follow the width; True/False: ctrl+b chose
         self._rank_timer = None
         self._fresh = True  # mounted, not yet resumed
@@ -133,7 +138,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             with Vertical():
                 yield Static("", id="viewbar", markup=False)
                 yield Static("", id="filterbar", markup=False)
-                yield Input(placeholder="Search… (enter: to the table, escape: clear)", id="search")
+                yield TextInput(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
         yield Footer()
 
@@ -141,9 +146,16 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.views = Views(self.crm)
         self._apply_width(self.app.size.width)
         self.show_object(self.object_name)
+        if self._initial_filters:
+            self.spec.filters = list(self._initial_filters)
+            self.modified = True
+            self._apply_spec(reset_cursor=True)
         self.table.focus()
 
     # -- showing a view -------------------------------------------------------------------------
+
+    def action_dashboard(self) -> None:
+        self.app.open_dashboard()
 
     def show_object(self, object_name: str, view_id: int | None = None) -> None:
         meta = self.crm.registry.get(object_name)
@@ -197,7 +209,12 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self._update_bars()
 
     def _update_bars(self) -> None:
-        self.refresh_bindings()
+        # The footer is rebuilt only when what check_action reads changes, not on every keystroke
+        # typed into the search box.
+        binding_state = (self.spec.deleted, self.modified)
+        if binding_state != self._binding_state:
+            self._binding_state = binding_state
+            self.refresh_bindings()
         meta = self.meta
         spec = self.spec
         count = self.table.row_count
@@ -472,6 +489,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             self.table.clear_selection()
         elif self.focused is not self.table:
             self.table.focus()
+        elif self._initial_filters and len(self.app.screen_stack) > 2:
+            self.app.pop_screen()  # a dashboard bar's records: back to the dashboard
 
     def action_search_everywhere(self) -> None:
         self.app.search_everywhere()
