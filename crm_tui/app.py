@@ -11,24 +11,17 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.actions import SkipAction
+from textual.screen import ModalScreen
+from textual.worker import WorkerFailed
 
-from . import sources
-from .config import load_config
+from . import dialect, sources, theming
+from .config import apply_to, load_config, save_setting
 from .core import Crm
-
-
-class KeepsRunning:
-    """For the App and the screens and widgets that show records. Textual stops the message loop of
-    a widget whose handler raised (the app quit, or a screen froze, without a word): an error the
-    user can act on (a refused value, a busy, full or read-only database, a record or object that
-    another program deleted, merged or restored away) becomes one line, and the loop runs on."""
-
-    async def _dispatch_message(self, message) -> None:
-        try:
-            await super()._dispatch_message(message)
-        except Exception as error:
-            if not self.app.absorb_user_error(error):
-                raise
+from .core import user_error_message as _user_error_message
+from .errors import CrmError
+from .sanitize import clean_text
+from widgets.keeps_running import KeepsRunning
 
 
 class CrmApp(KeepsRunning, App):
@@ -55,8 +48,6 @@ class CrmApp(KeepsRunning, App):
     ]
 
     def __init__(self, db_path: str | Path, *, crm: Crm | None = None, config=None, watch_css: bool = False):
-        from . import theming
-
         self.CSS_PATH = str(theming.app_css_path())
         super().__init__(watch_css=watch_css)
         if config is None:
@@ -66,14 +57,7 @@ class CrmApp(KeepsRunning, App):
         self.config = config
         self.db_path = Path(db_path)
         self.crm = crm or Crm.open(db_path, user_name=config.user_name)
-        self.crm.overrides.update({
-            "auto_associate_by_domain": config.automations.auto_associate_by_domain,
-            "lifecycle_opportunity_on_deal": config.automations.lifecycle_opportunity_on_deal,
-            "lifecycle_customer_on_won": config.automations.lifecycle_customer_on_won,
-            "set_close_date": config.automations.set_close_date,
-            "activity_auto_associate": config.automations.activity_auto_associate,
-            "engagement_cap": config.engagement_cap,
-        })
+        apply_to(self.crm, config)
         themes, warnings = theming.load_themes()
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
@@ -95,7 +79,6 @@ class CrmApp(KeepsRunning, App):
             self.notify(warning, severity="warning", markup=False, timeout=8)
         for notice in self.crm.notices:  # a constraint an upgrade could not add: what to fix
             self.notify(notice, severity="warning", markup=False, timeout=15)
-        from .config import save_setting
 
         self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))
         # Pushed once the app has mounted: Textual drops the frames drawn while it mounts (a batch
@@ -104,12 +87,12 @@ class CrmApp(KeepsRunning, App):
         self.call_later(self._show_first_screen)
 
     def _show_first_screen(self) -> None:
-        from screens.index import IndexScreen
+        from screens.index import IndexScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(IndexScreen(self.first_object()))
         self.call_after_refresh(self._started)
         if self.database_is_empty():
-            from screens.welcome import WelcomeScreen
+            from screens.welcome import WelcomeScreen  # lazy: a screen loads when first opened (start-up speed)
 
             self.push_screen(WelcomeScreen(str(self.db_path)), self._welcome_choice)
 
@@ -152,17 +135,18 @@ class CrmApp(KeepsRunning, App):
             self.switch_database(self._build_demo())
 
     def _build_demo(self) -> Path:
-        from .demo import fresh_demo_database
+        from .demo import fresh_demo_database  # lazy: only for --demo (start-up speed)
 
         return fresh_demo_database()
 
     def switch_database(self, path: str | Path) -> None:
         """Close this database and show another one (used by the first-run screen's demo)."""
-        from screens.index import IndexScreen
+        from screens.index import IndexScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.crm.close()
         self.db_path = Path(path)
         self.crm = Crm.open(path, user_name=self.config.user_name)
+        apply_to(self.crm, self.config)
         self._mark_title()
         while len(self.screen_stack) > 1:
             self.pop_screen()
@@ -170,7 +154,7 @@ class CrmApp(KeepsRunning, App):
         self.notify(f"opened {path}", markup=False)
 
     def action_open_import(self) -> None:
-        from screens.import_wizard import ImportWizardScreen
+        from screens.import_wizard import ImportWizardScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(ImportWizardScreen())
 
@@ -179,7 +163,7 @@ class CrmApp(KeepsRunning, App):
         return "contacts" if "contacts" in self.crm.registry.objects else default
 
     def open_object(self, object_name: str) -> None:
-        from screens.index import IndexScreen
+        from screens.index import IndexScreen  # lazy: a screen loads when first opened (start-up speed)
 
         screen = self.screen
         if isinstance(screen, IndexScreen):
@@ -193,7 +177,7 @@ class CrmApp(KeepsRunning, App):
                 self.push_screen(IndexScreen(object_name))
 
     def open_record(self, object_name: str, record_id: int) -> None:
-        from screens.record import RecordScreen
+        from screens.record import RecordScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(RecordScreen(object_name, record_id))
 
@@ -211,13 +195,12 @@ class CrmApp(KeepsRunning, App):
             self.push_screen(DashboardScreen())
 
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
-        from screens.board import BoardScreen
+        from screens.board import BoardScreen  # lazy: a screen loads when first opened (start-up speed)
 
         self.push_screen(BoardScreen(object_name, pipeline))
 
     def action_focus_step(self, step: int) -> None:
-        from textual.actions import SkipAction
-        from textual.widgets import TextArea
+        from textual.widgets import TextArea  # lazy: widget classes the first frame does not need (start-up speed)
 
         focused = self.focused
         if isinstance(focused, TextArea) and focused.tab_behavior == "indent":
@@ -229,8 +212,6 @@ class CrmApp(KeepsRunning, App):
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in ("undo", "redo", "operations"):
-            from textual.screen import ModalScreen
-
             # Not behind a modal (a form, a question, a running bulk change): finish that first.
             return not isinstance(self.screen, ModalScreen)
         return True
@@ -251,8 +232,6 @@ class CrmApp(KeepsRunning, App):
         """Undo operation `op_id` (None: my newest change). An import is asked about first, as
         `crm-tui import undo` asks at a terminal: its undo deletes the records it created for good
         (after a backup) and cannot be redone; one keystroke must not do that."""
-        from .errors import CrmError
-
         journal = self.crm.journal
         try:
             target = op_id
@@ -266,7 +245,7 @@ class CrmApp(KeepsRunning, App):
         if info is None or info.kind != "import" or not info.undoable:
             self._journal_now("undo", op_id, done)
             return
-        from screens.modals import ConfirmModal
+        from screens.modals import ConfirmModal  # lazy: a screen loads when first opened (start-up speed)
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -276,8 +255,6 @@ class CrmApp(KeepsRunning, App):
                                       "made first); this undo cannot be redone.", yes="Undo"), answered)
 
     def _journal_now(self, kind: str, op_id: int | None, done=None) -> None:
-        from .errors import CrmError
-
         try:
             if kind == "undo":
                 result = self.crm.journal.undo(op_id, source=sources.USER)
@@ -304,8 +281,6 @@ class CrmApp(KeepsRunning, App):
     def notify(self, message, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:
         """Every toast (the screens' and widgets' notify come here) is cleaned of control sequences:
         record names and labels in it come from the database, which another program may have written."""
-        from .sanitize import clean_text
-
         message = clean_text(message) if isinstance(message, str) else message
         super().notify(message, title=clean_text(str(title)), severity=severity, timeout=timeout, markup=markup)
 
@@ -322,14 +297,13 @@ class CrmApp(KeepsRunning, App):
         self.notify(text, title="Undone" if kind == "undo" else "Redone", markup=False, timeout=8)
 
     def action_operations(self) -> None:
-        from screens.operations import OperationsScreen
+        from screens.operations import OperationsScreen  # lazy: a screen loads when first opened (start-up speed)
 
         if not isinstance(self.screen, OperationsScreen):
             self.push_screen(OperationsScreen())
 
     def action_list_step(self, step: int) -> None:
-        from textual.actions import SkipAction
-        from textual.widgets import DataTable, OptionList
+        from textual.widgets import DataTable, OptionList  # lazy: widget classes the first frame does not need (start-up speed)
 
         focused = self.focused
         if not isinstance(focused, (OptionList, DataTable)):
@@ -340,10 +314,9 @@ class CrmApp(KeepsRunning, App):
             focused.action_cursor_up()
 
     def action_help(self) -> None:
-        from textual.actions import SkipAction
-        from textual.widgets import Input, TextArea
+        from textual.widgets import Input, TextArea  # lazy: widget classes the first frame does not need (start-up speed)
 
-        from screens.help import HelpScreen
+        from screens.help import HelpScreen  # lazy: a screen loads when first opened (start-up speed)
 
         if isinstance(self.focused, (Input, TextArea)) or isinstance(self.screen, HelpScreen):
             raise SkipAction()  # a ? typed into a field, or the help's own ? that closes it
@@ -362,12 +335,12 @@ class CrmApp(KeepsRunning, App):
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
         yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
                             partial(self.open_board, "tickets"))
-        from screens.pipelines import PipelineEditor
+        from screens.pipelines import PipelineEditor  # lazy: a screen loads when first opened (start-up speed)
 
         editing = "tickets" if getattr(screen, "object_name", None) == "tickets" else "deals"
         yield SystemCommand("Edit pipelines", "Add, rename, reorder, archive and delete pipelines and their stages",
                             lambda: self.push_screen(PipelineEditor(editing)))
-        from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen
+        from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen  # lazy: a screen loads when first opened (start-up speed)
 
         yield SystemCommand("Import a file", "Import records from a CSV or vCard file (preview, progress, undo)",
                             lambda: self.push_screen(ImportWizardScreen()))
@@ -388,7 +361,7 @@ class CrmApp(KeepsRunning, App):
                                 partial(self._run_binding, node, binding.action))
 
     def search_everywhere(self) -> None:
-        from screens.index_modals import RecordSearchModal
+        from screens.index_modals import RecordSearchModal  # lazy: a screen loads when first opened (start-up speed)
 
         def chosen(result):
             if result:
@@ -402,8 +375,6 @@ class CrmApp(KeepsRunning, App):
         """Say an error the user can act on in one line (True), or leave a bug alone (False). When
         another program changed the database under the screen, the screen is asked first: it may
         say what happened to what it shows and move away (`changed_elsewhere`)."""
-        from . import dialect
-
         message = user_error_message(error, self.db_path)
         if message is None:
             return False
@@ -435,19 +406,11 @@ class CrmApp(KeepsRunning, App):
 
 
 def user_error_message(error: BaseException, db_path) -> str | None:
-    """The one-line message for an error the user can act on, or None for a bug."""
-    from textual.worker import WorkerFailed
-
-    from . import dialect
-    from .errors import CrmError
-
+    """The one-line message for an error the user can act on, or None for a bug (a worker's error
+    is unwrapped first; the rest is the core's `user_error_message`)."""
     if isinstance(error, WorkerFailed):
         error = error.error
-    if isinstance(error, CrmError):
-        return str(error)
-    if dialect.is_schema_gone_error(error):
-        return f"{db_path}: another program changed the database (an object or property is gone); showing what is there now"
-    return dialect.problem_text(error, db_path)
+    return _user_error_message(error, db_path)
 
 
 def run_app(db_path: str | Path) -> int:

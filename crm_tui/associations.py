@@ -19,7 +19,7 @@ from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import CrmError, InvalidValue, LimitExceeded, NotFound, PrimaryRequired
 from .models import Association, LabelDef
-from .types import now_iso
+from .types import now_iso, whole_number
 
 NO_PRIMARY = "none"
 
@@ -50,6 +50,7 @@ ACTION_TEXT = {
     "removed": "Removed",
     "label_added": "Label added",
     "label_removed": "Label removed",
+    "label_renamed": "Label renamed",
     "primary_set": "Set as primary",
     "primary_removed": "Removed as primary",
 }
@@ -388,7 +389,6 @@ class Associations:
         return f"label {label_def.name!r} added"
 
     def remove_label(self, a, b, label: str, *, source: str = sources.API, actor: str | None = None) -> str:
-        AssociationLabel = self.crm.models.AssociationLabel
         with self.crm.operation("label", source, actor, object=a[0], record_id=int(a[1])) as op:
             a_meta, a_id = self._meta(a[0]), int(a[1])
             b_meta, b_id = self._meta(b[0]), int(b[1])
@@ -921,7 +921,7 @@ class Associations:
         return moved
 
     def _won_deal(self, deal_ids: list[int]) -> list[int]:
-        from . import pipelines
+        from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
         deals = self.crm.registry.get("deals")
         for start in range(0, len(deal_ids), 900):
@@ -1255,7 +1255,5 @@ class Associations:
         a, b = self._meta(from_object), self._meta(to_object)
         PairLimit.delete().where((PairLimit.from_object == a.id) & (PairLimit.to_object == b.id)).execute()
         if limit is not None:
-            from .types import whole_number
-
             limit = whole_number(limit, f"the limit of {a.name} -> {b.name}")
             PairLimit.create(from_object=a.id, to_object=b.id, limit_count=limit)

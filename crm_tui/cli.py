@@ -6,69 +6,27 @@ Nothing heavy is imported up front: `crm-tui --help` must stay as quick as a bar
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
+from .cli_args import (  # noqa: F401 - the typed arguments and printing, kept here for callers
+    MAX_ID, MAX_LIMIT, MAX_SEED_COUNT, _assignments, _bounded, _fail, _id, _limit, _ref, _seed_count, _whole_number, emit,
+)
 
-MAX_ID = 2**63 - 1  # SQLite's largest integer
-MAX_SEED_COUNT = 10_000_000  # records per object one `seed` may add
-MAX_LIMIT = 1_000_000  # rows one listing may print
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up speed)
 
-
-def _whole_number(text: str, what: str, low: int, high: int) -> int:
-    """The typed-argument layer: a whole number in [low, high], or one line saying what is wrong."""
-    import argparse  # loaded already: this runs while the parser parses
-
-    digits = text.strip()
-    body = digits[1:] if digits[:1] in "+-" else digits
-    if not body.isascii() or not body.isdigit():
-        raise argparse.ArgumentTypeError(f"{what} {text!r} is not a whole number")
-    if len(body) > 20:
-        raise argparse.ArgumentTypeError(f"{what} {text[:24]!r}... is too large (at most {high:,})")
-    value = int(digits)
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"{what} {value} is out of range ({low:,} to {high:,})")
-    return value
-
-
-def _id(text: str) -> int:
-    return _whole_number(text, "record ID", 1, MAX_ID)
-
-
-def _limit(text: str) -> int:
-    return _whole_number(text, "limit", 1, MAX_LIMIT)
-
-
-def _seed_count(text: str) -> int:
-    return _whole_number(text, "count", 0, MAX_SEED_COUNT)
-
-
-def _bounded(what: str, low: int, high: int):
-    def parse(text: str) -> int:
-        return _whole_number(text, what, low, high)
-    parse.__name__ = what.replace(" ", "_")
-    return parse
-
-
-def _ref(text: str):
-    """`contacts:12` -> ("contacts", 12)."""
-    obj, sep, rid = text.partition(":")
-    if not sep or not rid.strip().isascii() or not rid.strip().isdigit():
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"{text!r}: write a record as OBJECT:ID, e.g. contacts:12")
-    return obj.strip(), _id(rid)
+if TYPE_CHECKING:  # argparse itself is imported when the parser is built (start-up speed)
+    import argparse
 
 
 def _parser_class():
     """argparse, with every usage error as one line (`crm-tui: error: ...`) and exit 2. Made when
     the parser is built: a plain app launch never imports argparse."""
-    import argparse
+    import argparse  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message: str):
-            from .sanitize import clean_line
+            from .sanitize import clean_line  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
             self.exit(2, f"crm-tui: error: {clean_line(message)} (see {self.prog} --help)\n")
 
@@ -87,37 +45,8 @@ def _bad_argument(argv: list[str]) -> str | None:
     return None
 
 
-def _assignments(items: list[str]) -> dict:
-    values = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise SystemExit(_fail(f"{item!r}: write a property as name=value"))
-        values[name.strip()] = value
-    return values
-
-
-def _fail(message: str) -> int:
-    from .sanitize import clean_line
-
-    print(f"crm-tui: error: {clean_line(str(message))}", file=sys.stderr)
-    return 2
-
-
-def emit(args, data, text_lines) -> None:
-    """Every command's output: JSON with --json (escaped: nothing in it can drive a terminal), else
-    the text lines, cleaned of control sequences (sanitize.clean_text) whatever they came from."""
-    from .sanitize import clean_text, json_text
-
-    if getattr(args, "json", False):
-        print(json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
-    else:
-        for line in ([text_lines] if isinstance(text_lines, str) else text_lines):
-            print(clean_text(str(line)))
-
-
 def build_parser() -> argparse.ArgumentParser:
-    import argparse
+    import argparse  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     _Parser = _parser_class()
     common = _Parser(add_help=False)
@@ -140,8 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_bounded("seed", 0, MAX_ID), default=1, metavar="S")
 
     p = sub.add_parser("schema", parents=[common], help="list objects, properties, labels, pipelines; or apply a YAML file")
-    p.add_argument("action", nargs="?", choices=["apply"], help="apply FILE.yaml")
-    p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines")
+    p.add_argument("action", nargs="?", choices=["apply", "relabel", "property", "delete-property"],
+                   help="apply FILE.yaml | relabel OBJECT LABEL [--plural P] | property OBJECT NAME [--label L] "
+                        "[--group G] | delete-property OBJECT NAME [--yes]")
+    p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines (or the OBJECT)")
+    p.add_argument("target", nargs="?", help="the new label, or the property's name")
+    p.add_argument("--plural", help="relabel: the plural label")
+    p.add_argument("--label", help="property: its new label")
+    p.add_argument("--group", help="property: its new group")
+    p.add_argument("--yes", action="store_true", help="delete-property: do not ask")
 
     rec = sub.add_parser("record", parents=[common], help="create, update, get, delete, restore or merge records")
     rsub = rec.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -227,11 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object", help="only links with this object")
     p.add_argument("--with", dest="with_ref", type=_ref, metavar="OBJ:ID", help="only this one association")
 
-    p = sub.add_parser("labels", parents=[common], help="list association labels, or create one")
-    p.add_argument("action", nargs="?", choices=["create"])
+    p = sub.add_parser("labels", parents=[common], help="list association labels, or create, rename or delete one")
+    p.add_argument("action", nargs="?", choices=["create", "rename", "delete"])
     p.add_argument("from_object", nargs="?")
     p.add_argument("to_object", nargs="?")
     p.add_argument("name", nargs="?")
+    p.add_argument("new_name", nargs="?", help="rename: the new name")
+    p.add_argument("--yes", action="store_true", help="delete: do not ask")
     p.add_argument("--inverse", help="the other side's name (a paired label)")
     p.add_argument("--limit", type=_bounded("label limit", 1, MAX_LIMIT), help="at most N records per from-record with this label")
 
@@ -292,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
     p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
-    from .cli_admin import add_admin_commands
-    from .cli_journal import add_journal_commands
+    from .cli_admin import add_admin_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
+    from .cli_journal import add_journal_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     from .cli_reports import add_report_commands
 
@@ -311,12 +249,12 @@ def resolve_db_path(args) -> str:
         return args.db
     if os.environ.get("CRM_TUI_DB"):
         return os.environ["CRM_TUI_DB"]
-    from .config import load_config
+    from .config import load_config  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     config, _warnings = load_config()
     if config.database:
         return os.path.expanduser(config.database)
-    from .paths import default_db_path
+    from .paths import default_db_path  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     return str(default_db_path())
 
@@ -373,20 +311,20 @@ def _main(argv: list[str]) -> int:
     except SystemExit as exc:  # --help (0), or a usage error already printed as one line (2)
         return exc.code if isinstance(exc.code, int) else 2
     if args.version:
-        from . import __version__
+        from . import __version__  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         print(__version__)
         return 0
     if args.command is None:
         return _run_app(args)
-    from .errors import CrmError
+    from .errors import CrmError  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     try:
-        from .cli_admin import ADMIN_COMMANDS, run_admin
+        from .cli_admin import ADMIN_COMMANDS, run_admin  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         if args.command in ADMIN_COMMANDS:
             return run_admin(args, resolve_db_path(args))
-        from .commands import run
+        from .commands import run  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         return run(args, resolve_db_path(args))
     except CrmError as exc:
@@ -396,7 +334,7 @@ def _main(argv: list[str]) -> int:
     except BrokenPipeError:
         raise  # main() ends quietly
     except Exception as exc:  # a database error from deep down: one line, never a traceback
-        from . import dialect
+        from . import dialect  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         text = dialect.problem_text(exc, resolve_db_path(args))
         if text:
@@ -407,19 +345,19 @@ def _main(argv: list[str]) -> int:
 
 
 def _run_app(args) -> int:
-    from .errors import CrmError
+    from .errors import CrmError  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
     try:
         if args.demo:
-            from .demo import fresh_demo_database
+            from .demo import fresh_demo_database  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
             path = fresh_demo_database()
         else:
             path = resolve_db_path(args)
-        import gc
+        import gc  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         gc.disable()  # no collections while starting; the app turns them back on after its first frame
-        from .app import run_app
+        from .app import run_app  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
         return run_app(path)
     except CrmError as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from .cli_args import _bounded, emit
+
 ADMIN_COMMANDS = {"backup", "restore", "doctor", "config", "serve", "copy"}
 
 
@@ -25,31 +27,28 @@ def add_admin_commands(sub, common) -> None:
     p.add_argument("action", choices=["path", "show"])
     p = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (needs textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    from .cli import _bounded
-
     p.add_argument("--port", type=_bounded("port", 1, 65535), default=8000)
     p.add_argument("--public", action="store_true",
                    help="allow a --host other than this machine (other machines can connect; the token is still needed)")
 
 
 def _say(args, data, text) -> None:
-    from .cli import emit
 
     emit(args, data, text)
 
 
 def run_admin(args, db_path: str) -> int:
-    from .errors import CrmError
+    from .errors import CrmError  # lazy: `crm-tui --help` loads this module; it stays quick
 
     if args.command == "backup":
-        from .maintenance import backup
-        from .safe_files import confirm_replace
+        from .maintenance import backup  # lazy: `crm-tui --help` loads this module; it stays quick
+        from .safe_files import confirm_replace  # lazy: `crm-tui --help` loads this module; it stays quick
 
         target = backup(db_path, args.path, overwrite=confirm_replace(args.path, args.force, [db_path]))
         _say(args, {"backup": str(target)}, f"backed up {db_path} to {target}")
         return 0
     if args.command == "restore":
-        from .maintenance import restore
+        from .maintenance import restore  # lazy: `crm-tui --help` loads this module; it stays quick
 
         if not args.yes:
             if not sys.stdin.isatty():
@@ -63,8 +62,8 @@ def run_admin(args, db_path: str) -> int:
              f"restored {db_path} from {args.path}" + (f" (previous content saved to {safety})" if safety else ""))
         return 0
     if args.command == "doctor":
-        from .core import Crm
-        from .maintenance import doctor
+        from .core import Crm  # lazy: `crm-tui --help` loads this module; it stays quick
+        from .maintenance import doctor  # lazy: `crm-tui --help` loads this module; it stays quick
 
         with Crm.open(db_path, create=False) as crm:
             report = doctor(crm, repair=args.repair)
@@ -84,16 +83,16 @@ def run_admin(args, db_path: str) -> int:
              f"copied {report.source} to {report.target}: {report.total:,} rows in {len(report.rows)} tables")
         return 0
     if args.command == "config":
-        from .config import load_config
-        from .paths import config_file
+        from .config import load_config  # lazy: `crm-tui --help` loads this module; it stays quick
+        from .paths import config_file  # lazy: `crm-tui --help` loads this module; it stays quick
 
         if args.action == "path":
             _say(args, {"path": str(config_file())}, str(config_file()))
             return 0
         config, warnings = load_config()
-        from dataclasses import asdict
+        from dataclasses import asdict  # lazy: `crm-tui --help` loads this module; it stays quick
 
-        from .sanitize import clean_line, clean_text
+        from .sanitize import clean_line, clean_text  # lazy: `crm-tui --help` loads this module; it stays quick
 
         data = asdict(config)
         data["database_in_use"] = db_path
@@ -102,12 +101,12 @@ def run_admin(args, db_path: str) -> int:
         if getattr(args, "json", False):
             _say(args, data, "")
         else:
-            import yaml
+            import yaml  # lazy: `crm-tui --help` loads this module; it stays quick
 
             print(clean_text(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False).rstrip()))
         return 0
     if args.command == "serve":
-        from .serve import serve
+        from .serve import serve  # lazy: `crm-tui --help` loads this module; it stays quick
 
         return serve(db_path, args.host, args.port, public=args.public)
     raise CrmError(f"unknown command {args.command}")

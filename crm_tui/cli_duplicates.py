@@ -7,7 +7,7 @@ DUPLICATE_COMMANDS = {"duplicates"}
 
 
 def add_duplicate_commands(sub, common) -> None:
-    from .cli import MAX_ID, _bounded, _limit
+    from .cli_args import MAX_ID, _bounded, _limit
 
     p = sub.add_parser("duplicates", parents=[common], help="likely duplicate records of an object, with reasons")
     p.add_argument("object")
@@ -17,7 +17,7 @@ def add_duplicate_commands(sub, common) -> None:
 
 
 def cmd_duplicates(crm, args) -> int:
-    from .cli import emit
+    from .cli_args import emit
 
     if args.reject:
         a, b = args.reject

@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 
+from .cli_args import MAX_ID, _bounded, _limit, emit
+
 JOURNAL_COMMANDS = {"operations", "undo", "redo"}
 
 
 def add_journal_commands(sub, common) -> None:
-    from .cli import MAX_ID, _bounded, _limit
-
     p = sub.add_parser("operations", parents=[common], help="the operations journal, newest first")
     p.add_argument("--limit", type=_limit, default=50, metavar="N")
     p = sub.add_parser("undo", parents=[common], help="undo an operation (default: your newest one not yet undone)")
@@ -21,13 +21,11 @@ def add_journal_commands(sub, common) -> None:
 
 
 def _emit(args, data, line: str) -> None:
-    from .cli import emit  # the one printing path: cleaned text, escaped JSON
-
     emit(args, data, line)
 
 
 def cmd_operations(crm, args) -> int:
-    from .sanitize import clean_line
+    from .sanitize import clean_line  # lazy: `crm-tui --help` loads this module; it stays quick
 
     items = crm.journal.list(limit=args.limit)
     if getattr(args, "json", False):
@@ -42,15 +40,15 @@ def cmd_operations(crm, args) -> int:
 
 
 def cmd_undo(crm, args) -> int:
-    from . import sources
-    from .sanitize import clean_line
+    from . import sources  # lazy: `crm-tui --help` loads this module; it stays quick
+    from .sanitize import clean_line  # lazy: `crm-tui --help` loads this module; it stays quick
 
     target = crm.journal._newest_own(sources.API) if args.op_id is None else None
     op_id = args.op_id if args.op_id is not None else (target.id if target is not None else None)
     if op_id is not None and not args.yes and sys.stdin.isatty():
         info = crm.journal.get(op_id)
         if info.kind == "import" and info.undoable:
-            from .importing import importer
+            from .importing import importer  # lazy: `crm-tui --help` loads this module; it stays quick
 
             importer.check_undo(crm, op_id)  # a refusal before the question, not after it
             answer = input(f"Undo {clean_line(info.summary)}? Records it created are deleted for good "
@@ -64,8 +62,8 @@ def cmd_undo(crm, args) -> int:
 
 
 def cmd_redo(crm, args) -> int:
-    from . import sources
-    from .sanitize import clean_line
+    from . import sources  # lazy: `crm-tui --help` loads this module; it stays quick
+    from .sanitize import clean_line  # lazy: `crm-tui --help` loads this module; it stays quick
 
     result = crm.journal.redo(source=sources.API)
     _emit(args, asdict(result), clean_line(f"{result.summary} (operation {result.undo_op_id})"))

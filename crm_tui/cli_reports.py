@@ -32,7 +32,7 @@ def add_report_commands(sub, common) -> None:
 
 
 def _spec(args):
-    from .commands import parse_filter
+    from .query import parse_filter
     from .reports import ReportSpec
 
     groupings = list(args.group_by) + list(args.by_period)
@@ -52,7 +52,7 @@ def _value_text(value: float) -> str:
 
 
 def cmd_report(crm, args) -> int:
-    from .cli import emit
+    from .cli_args import emit
 
     spec = _spec(args)
     report = crm.reports.run(spec)
@@ -83,7 +83,7 @@ def cmd_report(crm, args) -> int:
 
 
 def cmd_reports(crm, args) -> int:
-    from .cli import emit
+    from .cli_args import emit
 
     if args.action == "delete":
         if not args.name:
@@ -101,7 +101,7 @@ def cmd_reports(crm, args) -> int:
 
 
 def cmd_forecast(crm, args) -> int:
-    from .cli import emit
+    from .cli_args import emit
 
     rows = crm.reports.forecast(args.by)
     head = "Close month" if args.by == "month" else "Owner"

@@ -5,29 +5,38 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 
-from . import sources
+from . import cli_journal, pipelines, sources
+from .cli_args import _assignments
+from .cli_args import emit as print_output  # the one printing path: cleaned text, escaped JSON
 from .associations import ACTION_TEXT as assoc_actions
 from .core import Crm
-from .errors import InvalidValue, NotFound, PrimaryRequired
-from .query import Filter, Sort
+from .errors import CrmError, InvalidValue, NotFound, PrimaryRequired
+from .query import Sort, parse_filter
+from .types import property_type
+from .history import shown_value
+from .schema_apply import apply_schema_file
+from .seed import seed
+from .owners import add_owner
 
 SOURCE = sources.API
 
 
 def emit(args, data, text_lines) -> None:
-    from .cli import emit as print_output  # the one printing path: cleaned text, escaped JSON
-
     print_output(args, data, text_lines)
 
 
 def run(args, db_path: str) -> int:
-    handler = HANDLERS[args.command]
-    with Crm.open(db_path) as crm:
-        if crm.notices:
-            from .sanitize import clean_line
+    from .config import apply_to, load_config
+    from .sanitize import clean_line
 
-            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
-                print(f"warning: {clean_line(notice)}", file=sys.stderr)
+    handler = HANDLERS[args.command]
+    config, warnings = load_config()
+    for warning in warnings:
+        print(f"warning: {clean_line(str(warning))}", file=sys.stderr)
+    with Crm.open(db_path) as crm:
+        apply_to(crm, config)  # the config's automation switches, cap, formats and views hold here too
+        for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+            print(f"warning: {clean_line(notice)}", file=sys.stderr)
         return handler(crm, args) or 0
 
 
@@ -42,24 +51,22 @@ def record_json(crm: Crm, view) -> dict:
     }
 
 
-def show_value(meta, name, value) -> str:
+def show_value(meta, name, value, crm: Crm | None = None) -> str:
+    """A value in plain output; dates and date-times in the config's formats when it names its own
+    (the stored ISO text otherwise, as scripts read it)."""
     prop = meta.properties.get(name)
     if value is None:
         return ""
-    if prop is not None and prop.type == "select":
-        return prop.option_label(value)
-    if prop is not None and prop.type in ("number", "currency"):
-        from .types import format_number
-
-        return format_number(value)
-    return str(value)
+    if prop is None:
+        return str(value)
+    if crm is not None:
+        return property_type(prop.type).plain(prop, value, crm.date_format, crm.datetime_format)
+    return property_type(prop.type).plain(prop, value)
 
 
 # -- records ----------------------------------------------------------------------------------
 
 def cmd_record(crm: Crm, args) -> int:
-    from .cli import _assignments
-
     action = args.action
     if action == "create":
         result = crm.records.create(args.object, _assignments(args.values), SOURCE)
@@ -81,7 +88,7 @@ def cmd_record(crm: Crm, args) -> int:
         lines = [f"{meta.label} {view.id}: {view.display_name}" + ("  [deleted]" if view.deleted else "")]
         for name, value in view.properties.items():
             if value is not None:
-                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value)}")
+                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value, crm)}")
         for obj, items in data["associations"].items():
             lines.append(f"  Associated {crm.registry.get(obj).plural_label.lower()}:")
             for item in items:
@@ -103,8 +110,6 @@ def cmd_record(crm: Crm, args) -> int:
 
 
 def cmd_history(crm: Crm, args) -> int:
-    from .history import shown_value
-
     meta = crm.registry.get(args.object)
     rows = crm.history.property_history(args.object, args.id, prop=args.property)
 
@@ -112,29 +117,10 @@ def cmd_history(crm: Crm, args) -> int:
         return shown_value(crm, meta, name, text)
 
     emit(args, [asdict(r) for r in rows],
-         [f"{r.at[:19].replace('T', ' ')}  {r.label}: {shown(r.property, r.old_value)} -> "
+         [f"{history_time(r.at, crm.datetime_format)}  {r.label}: {shown(r.property, r.old_value)} -> "
           f"{shown(r.property, r.new_value)}  [{r.source}{': ' + r.actor if r.actor else ''}]"
           for r in rows] or ["no history"])
     return 0
-
-
-FILTER_OPS = [("!=", "neq"), (">=", "gte"), ("<=", "lte"), ("~", "contains"), ("=", "eq"), (">", "gt"), ("<", "lt")]
-
-
-def parse_filter(text: str) -> Filter:
-    if text.endswith("?"):
-        return Filter(text[:-1].strip(), "known")
-    if text.endswith("!") and "=" not in text:
-        return Filter(text[:-1].strip(), "unknown")
-    for token, op in FILTER_OPS:
-        if token in text:
-            name, value = text.split(token, 1)
-            if op == "eq" and ".." in value:
-                return Filter(name.strip(), "between", value.strip())
-            if op == "eq" and "|" in value:
-                return Filter(name.strip(), "any_of", tuple(v.strip() for v in value.split("|")))
-            return Filter(name.strip(), op, value.strip())
-    raise InvalidValue(f"filter {text!r}: write prop=value, prop!=value, prop~text, prop>value, prop<value, prop? or prop!")
 
 
 def cmd_list(crm: Crm, args) -> int:
@@ -156,7 +142,7 @@ def cmd_list(crm: Crm, args) -> int:
                     for r in page.rows], [])
         return 0
     header = ["id"] + [meta.properties[c].label for c in columns]
-    table = [[str(r["id"])] + [show_value(meta, c, r.get(c)) for c in columns] for r in page.rows]
+    table = [[str(r["id"])] + [show_value(meta, c, r.get(c), crm) for c in columns] for r in page.rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
@@ -184,8 +170,6 @@ def cmd_assoc(crm: Crm, args) -> int:
         try:
             message = crm.assoc.remove(args.a, args.b, new_primary=new_primary, source=SOURCE)
         except PrimaryRequired as exc:
-            from .errors import CrmError
-
             raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
         emit(args, {"message": message}, message)
     elif action == "label":
@@ -203,8 +187,6 @@ def cmd_assoc(crm: Crm, args) -> int:
         try:
             message = crm.assoc.remove_primary(args.a, args.company[1], new_primary=args.new_primary, source=SOURCE)
         except PrimaryRequired as exc:
-            from .errors import CrmError
-
             raise CrmError(f"{exc} (add --new-primary COMPANY_ID)") from None
         emit(args, {"message": message}, message)
     elif action == "list":
@@ -220,12 +202,20 @@ def cmd_assoc(crm: Crm, args) -> int:
     else:  # history
         crm.records.get(args.a[0], args.a[1])
         rows = crm.assoc.history(args.a, object_name=args.object, with_ref=args.with_ref)
-        emit(args, [asdict(r) for r in rows], [format_change(r) for r in rows] or ["no association history"])
+        emit(args, [asdict(r) for r in rows], [format_change(r, crm.datetime_format) for r in rows]
+             or ["no association history"])
     return 0
 
 
-def format_change(r) -> str:
-    when = r.at[:19].replace("T", " ")
+def history_time(at: str, datetime_format: str = Crm.datetime_format) -> str:
+    """A history row's time: to the second by default, else in the config's datetime_format."""
+    from .paging import format_datetime
+
+    return at[:19].replace("T", " ") if datetime_format == Crm.datetime_format else format_datetime(at, datetime_format)
+
+
+def format_change(r, datetime_format: str = Crm.datetime_format) -> str:
+    when = history_time(r.at, datetime_format)
     label = f" \"{r.label}\"" if r.label else ""
     who = f"{r.source}: {r.actor}" if r.actor else r.source
     return f"{when}  {assoc_actions.get(r.action, r.action)}{label}  {r.other_object}:{r.other_id} {r.other_name}  [{who}]"
@@ -237,6 +227,18 @@ def _check_company(ref) -> None:
 
 
 def cmd_labels(crm: Crm, args) -> int:
+    if args.action in ("rename", "delete"):
+        if not (args.from_object and args.to_object and args.name) or (args.action == "rename" and not args.new_name):
+            raise InvalidValue("usage: crm-tui labels rename FROM TO OLD NEW | crm-tui labels delete FROM TO NAME [--yes]")
+        if args.action == "rename":
+            message = crm.datamodel.rename_label(args.from_object, args.to_object, args.name, args.new_name, source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete label {args.name!r} ({args.from_object} -> {args.to_object})? Links keep "
+                                    "existing without it; this cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_label(args.from_object, args.to_object, args.name, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "create":
         if not (args.from_object and args.to_object and args.name):
             raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
@@ -262,10 +264,24 @@ def cmd_labels(crm: Crm, args) -> int:
 def cmd_schema(crm: Crm, args) -> int:
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
+    if args.action in ("relabel", "property", "delete-property"):
+        if not (args.file and args.target):
+            raise InvalidValue(f"usage: crm-tui schema {args.action} OBJECT " + ("LABEL" if args.action == "relabel" else "NAME"))
+        if args.action == "relabel":
+            message = crm.datamodel.relabel_object(args.file, args.target, args.plural, source=SOURCE)
+        elif args.action == "property":
+            message = crm.datamodel.update_property(args.file, args.target, label=args.label, group=args.group,
+                                                    source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete property {args.target!r} of {args.file} with all its values? "
+                                    "This cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_property(args.file, args.target, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
-        from .schema_apply import apply_schema_file
 
         messages = apply_schema_file(crm, args.file)
         emit(args, {"changes": messages}, messages or ["nothing to change"])
@@ -299,8 +315,6 @@ def cmd_schema(crm: Crm, args) -> int:
 
 
 def cmd_seed(crm: Crm, args) -> int:
-    from .seed import seed
-
     counts = seed(crm, contacts=args.contacts, companies=args.companies, deals=args.deals, tickets=args.tickets,
                   activities=args.activities, seed=args.seed, source=SOURCE)
     emit(args, asdict(counts), f"seeded {counts.contacts} contacts, {counts.companies} companies, {counts.deals} deals, "
@@ -309,18 +323,19 @@ def cmd_seed(crm: Crm, args) -> int:
 
 
 def cmd_log(crm: Crm, args) -> int:
-    from .cli import _assignments
-
     result = crm.activities.log(args.a, args.activity, _assignments(args.values), source=SOURCE)
     emit(args, asdict(result), [str(result.id), result.message])
     return 0
 
 
 def cmd_timeline(crm: Crm, args) -> int:
+    from .paging import format_datetime
+
     crm.records.get(args.a[0], args.a[1])
     items = crm.activities.timeline(args.a, limit=args.limit)
     emit(args, [asdict(i) for i in items],
-         [f"{i.at[:16].replace('T', ' ')}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}" for i in items]
+         [f"{format_datetime(i.at, crm.datetime_format)}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}"
+          for i in items]
          or ["no activities"])
     return 0
 
@@ -329,8 +344,6 @@ def cmd_owners(crm: Crm, args) -> int:
     Owner = crm.models.Owner
 
     if getattr(args, "action", None) == "add":
-        from .owners import add_owner
-
         if not args.name:
             raise InvalidValue("usage: crm-tui owners add NAME [--email E]")
         owner = add_owner(crm, args.name, args.email)
@@ -343,8 +356,6 @@ def cmd_owners(crm: Crm, args) -> int:
 
 
 def cmd_pipelines(crm: Crm, args) -> int:
-    from . import pipelines
-
     infos = pipelines.list_pipelines(crm)
     lines = []
     for p in infos:
@@ -364,7 +375,7 @@ HANDLERS = {
 
 
 def _import_commands():
-    from .importing import cli_commands
+    from .importing import cli_commands  # lazy: the import and export code loads only for those commands
 
     return cli_commands
 
@@ -375,8 +386,6 @@ HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
 
 
 def _journal_commands():
-    from . import cli_journal
-
     return cli_journal
 
 

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import yaml
 
 from crm_tui import paths
+from .safe_files import write_text
 
 DEFAULT_THEME = "dark"
 DEFAULT_DATE_FORMAT = "%Y-%m-%d"
@@ -65,6 +66,18 @@ class Config:
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config))
 AUTOMATION_SWITCHES: tuple[str, ...] = tuple(f.name for f in fields(Automations))
+
+
+def apply_to(crm, config: Config) -> None:
+    """Make an open database follow the config: its automation switches and engagement cap win over
+    the database's settings, and its date formats and default views are the ones shown. The app and
+    every command-line command (imports included) call this, so a switch holds everywhere."""
+    automations = config.automations
+    crm.overrides.update({name: getattr(automations, name) for name in AUTOMATION_SWITCHES})
+    crm.overrides["engagement_cap"] = config.engagement_cap
+    crm.date_format = config.date_format
+    crm.datetime_format = config.datetime_format
+    crm.default_views = dict(config.default_views)
 
 
 class _Invalid(Exception):
@@ -348,8 +361,6 @@ def _is_comment_or_blank(line: str) -> bool:
 def _write_atomically(path: Path, text: str) -> None:
     """Through safe_files, as every file crm-tui writes: private (0600), complete or absent, and
     never onto a database (the configured one included)."""
-    from .safe_files import write_text
-
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     protect = [os.environ.get("CRM_TUI_DB")]
     write_text(path, text, protect=protect, overwrite=True, what="config file")

@@ -18,11 +18,13 @@ from functools import cached_property
 from pathlib import Path
 
 from . import db as dbmod
-from . import sources
+from . import dialect, sources
 from .engine import Registry, freemail_domains, load_yaml_resource
 from .errors import CrmError, DatabaseProblem
 from .models import Operation
 from .types import now_iso
+from .associations import Associations
+from .records import Records
 
 DEFAULT_SETTINGS = {
     "auto_associate_by_domain": True,
@@ -71,10 +73,12 @@ def default_user_name() -> str:
 
 
 class Crm:
-    def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
-        from .associations import Associations
-        from .records import Records
+    # How values are shown and the view an index opens with; config.apply_to sets them from the config
+    date_format = "%Y-%m-%d"
+    datetime_format = "%Y-%m-%d %H:%M"
+    default_views: dict[str, str] = {}
 
+    def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
         self.db = database
         self.path = path
         self.readonly = readonly
@@ -96,27 +100,33 @@ class Crm:
     # Services an index screen does not need are built (and their modules imported) on first use.
     @cached_property
     def activities(self):
-        from .activities import Activities
+        from .activities import Activities  # lazy: a service loads when first used (start-up speed)
 
         return Activities(self)
 
     @cached_property
     def history(self):
-        from .history import History
+        from .history import History  # lazy: a service loads when first used (start-up speed)
 
         return History(self)
 
     @cached_property
     def search(self):
-        from .search import Search
+        from .search import Search  # lazy: a service loads when first used (start-up speed)
 
         return Search(self)
 
     @cached_property
     def merger(self):
-        from .merge import Merger
+        from .merge import Merger  # lazy: a service loads when first used (start-up speed)
 
         return Merger(self)
+
+    @cached_property
+    def datamodel(self):
+        from .datamodel import DataModel
+
+        return DataModel(self)
 
     @cached_property
     def eraser(self):
@@ -138,7 +148,7 @@ class Crm:
 
     @cached_property
     def journal(self):
-        from .journal import Journal
+        from .journal import Journal  # lazy: a service loads when first used (start-up speed)
 
         return Journal(self)
 
@@ -160,8 +170,6 @@ class Crm:
                 crm._empty_expired_bin()
         except Exception as exc:
             database.close()
-            from . import dialect
-
             if dialect.is_busy_error(exc):
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
@@ -251,8 +259,6 @@ class Crm:
 
     def database_problem(self, exc: BaseException) -> DatabaseProblem | None:
         """A busy, full, read-only or damaged database as one line the user can act on."""
-        from . import dialect
-
         if isinstance(exc, CrmError):
             return None
         text = dialect.problem_text(exc, self.path)
@@ -300,3 +306,14 @@ class Crm:
         from . import constraints
 
         constraints.ensure(self.db)  # new and clean: every constraint goes in
+
+
+def user_error_message(error: BaseException, db_path) -> str | None:
+    """The one-line message for an error the user can act on (a refusal of the core; a busy, full,
+    read-only or damaged database; an object or property another program removed), or None for a
+    bug. The app shell and the screens show it; the command line prints its own."""
+    if isinstance(error, CrmError):
+        return str(error)
+    if dialect.is_schema_gone_error(error):
+        return f"{db_path}: another program changed the database (an object or property is gone); showing what is there now"
+    return dialect.problem_text(error, db_path)

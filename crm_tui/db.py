@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import json
 from pathlib import Path
 
 from peewee import SqliteDatabase
 
-from . import dialect
-from .errors import DatabaseProblem
+from . import dialect, safe_files
+from .errors import DatabaseProblem, InvalidValue
 from .models import bound
+from .engine import load_yaml_resource
+from .paths import data_dir
 
 SCHEMA_VERSION = 6
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
@@ -40,10 +43,8 @@ def add_missing_standard_properties(db) -> list[str]:
     Returns "object.property" for each one added."""
     models = bound(db)
     ObjectType, PropertyDef = models.ObjectType, models.PropertyDef
-    import json
-
     from .constraints import create_index
-    from .engine import PropertyMeta, add_columns, load_yaml_resource, sort_index
+    from .engine import PropertyMeta, add_columns, sort_index
 
     spec = load_yaml_resource("objects.yaml")
     added = []
@@ -270,14 +271,82 @@ def backup_path_for(path: Path, label: str) -> Path:
 
 def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path:
     """Back the file up, then run each numbered migration in its own transaction."""
-    backup = backup_path_for(path, f"v{from_version}")
-    from .maintenance import backup as safe_backup  # through safe_files: a new private file, never over one
-
-    safe_backup(path, backup)
+    copy = backup_path_for(path, f"v{from_version}")
+    backup(path, copy)  # through safe_files: a new private file, never over one
     for version in range(from_version + 1, SCHEMA_VERSION + 1):
         step = MIGRATIONS.get(version)
         with db.atomic():
             if step is not None:
                 step(db)
             db.execute_sql(f"PRAGMA user_version = {version}")
-    return backup
+    return copy
+
+
+# -- backups and restore ------------------------------------------------------------------------
+
+def default_backup_path(db_path: Path) -> Path:
+    folder = data_dir() / "backups"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = folder / f"{Path(db_path).stem}-{stamp}.db"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{Path(db_path).stem}-{stamp}-{n}.db"
+    return candidate
+
+
+def backup(db_path: str | Path, target: str | Path | None = None, *, overwrite: bool = False) -> Path:
+    """A consistent copy made with SQLite's online backup, safe while the app is running. The
+    target is checked by safe_files: never the database or its journal files, never an existing
+    file unless `overwrite`, private (0600), and complete or absent."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise DatabaseProblem(f"{db_path}: no such database")
+    inspect_file(db_path)
+    target = Path(target).expanduser() if target else default_backup_path(db_path)
+    if safe_files.is_database_file(target, [db_path]):
+        raise InvalidValue("the backup must go to another file than the database")
+    if target.exists() and target.is_dir():
+        target = target / default_backup_path(db_path).name
+    elif not target.parent.exists():
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = safe_files.check_target(target, protect=[db_path], overwrite=overwrite, what="backup file")
+    temporary = safe_files.new_temporary(target)
+    try:
+        dialect.online_backup(str(db_path), str(temporary))
+        safe_files.publish(temporary, target, overwrite=overwrite)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def restore(db_path: str | Path, source: str | Path) -> Path:
+    """Replace the database's content with a backup's. The current content is backed up first;
+    returns that safety copy's path."""
+    db_path, source = Path(db_path), Path(source)
+    if not source.exists():
+        raise InvalidValue(f"{source}: no such backup file")
+    if not source.is_file():
+        raise InvalidValue(f"{source}: not a backup file (a folder or a device)")
+    if safe_files.is_database_file(source, [db_path]):
+        raise InvalidValue(f"{source}: that is the database itself (or one of its journal files), not a backup")
+    version, is_new = inspect_file(source)
+    if is_new:
+        raise InvalidValue(f"{source}: an empty file, not a crm-tui backup")
+    safety = backup(db_path) if db_path.exists() and db_path.stat().st_size else None
+    if not db_path.exists():
+        fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(db_path, timeout=5)
+        try:
+            src.backup(dst)  # page by page, inside SQLite's locking: other readers see old or new, never a mix
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    os.chmod(db_path, 0o600)
+    return safety

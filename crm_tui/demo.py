@@ -6,12 +6,11 @@ from pathlib import Path
 
 from . import sources
 from .paths import data_dir
+from .core import Crm
+from .seed import seed
 
 
 def build_demo(path: Path) -> Path:
-    from .core import Crm
-    from .seed import seed
-
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     with Crm.open(path) as crm:

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
+from playhouse.sqlite_ext import AutoIncrementField
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -120,8 +121,6 @@ class BulkLoad:
 
 def record_id_field():
     """An integer primary key that SQLite never hands out twice (AUTOINCREMENT)."""
-    from playhouse.sqlite_ext import AutoIncrementField
-
     return AutoIncrementField()
 
 
@@ -338,8 +337,6 @@ def fts_unranked_sql(object_name: str) -> str:
 
 def online_backup(source_path: str, target_path: str) -> None:
     """Consistent copy of a live database with SQLite's online backup API."""
-    import os
-
     fd = os.open(target_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
     os.chmod(target_path, 0o600)
@@ -426,3 +423,11 @@ def checkpoint_truncate(db) -> None:
     """Copy the write-ahead log into the file and cut it to nothing, so that no old page image
     (an erased record's text) stays in the -wal file. Skipped quietly while readers hold it."""
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def null_if_blank(db) -> bool:
+    """Whether a bulk insert may bind "" for "no value" and have the statement store NULL
+    (NULLIF(?, ''), which SQLite's loose typing allows in a column of any type)."""
+    from peewee import SqliteDatabase
+
+    return isinstance(db, SqliteDatabase)

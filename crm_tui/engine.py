@@ -19,7 +19,7 @@ from . import dialect
 from .errors import InvalidValue, NotFound
 from .models import LabelDef, PropertyDef, bound
 from .sanitize import clean_label, clean_line, clean_text
-from .types import SQL_TYPES, TYPES, whole_number
+from .types import TYPES, property_type, whole_number
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 SYSTEM_COLUMNS = ("id", "createdate", "lastmodifieddate", "deleted_at", "created_op")
@@ -139,7 +139,7 @@ def freemail_domains() -> frozenset[str]:
 
 
 def _field_for(prop: PropertyMeta):
-    sql_type = SQL_TYPES.get(prop.type, "TEXT")
+    sql_type = property_type(prop.type).sql_type
     if sql_type == "REAL":
         return FloatField(null=True, column_name=prop.name)
     if sql_type == "INTEGER":
@@ -337,7 +337,7 @@ class Registry:
         if ptype not in TYPES:
             raise InvalidValue(f"property {name!r}: unknown type {ptype!r} (types: {', '.join(TYPES)})")
         options = _parse_options(spec.get("options") or [], name)
-        if ptype in ("select", "multiselect") and not options and not spec.get("options_from"):
+        if property_type(ptype).has_options and not options and not spec.get("options_from"):
             raise InvalidValue(f"property {name!r}: a {ptype} property needs options")
         PropertyDef.create(
             object=object_id, name=name,

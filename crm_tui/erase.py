@@ -60,7 +60,7 @@ class Eraser:
         found = {}
         for meta in metas:
             model = meta.model
-            q = model.select(model.id).where(model.deleted_at.is_null(False))
+            q = model.select(model.id).where(model.deleted_at.is_null(False) & ~self.crm.records.merged_away(meta))
             if cutoff is not None:
                 q = q.where(model.deleted_at < cutoff)
             ids = [rid for (rid,) in q.tuples()]

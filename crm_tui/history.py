@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from .errors import NotFound
 from .records import to_text
+from .types import property_type
+from .paging import display_value
 
 
 @dataclass
@@ -27,24 +29,10 @@ class PropertyChangeView:
 
 def from_history_text(prop, text: str | None):
     """A value as history stores it (text) back to the stored value: the inverse of records.to_text."""
-    if text is None:
-        return None
-    if prop.type in ("number", "currency"):
-        try:
-            return float(text)
-        except ValueError:
-            return text
-    if prop.type == "boolean":
-        return 1 if text in ("1", "True", "true") else 0
-    if prop.type == "user" and text.isdigit():
-        return int(text)
-    return text
+    return property_type(prop.type).from_text(text)
 
-
-def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str = "%Y-%m-%d") -> str:
+def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str | None = None) -> str:
     """A history value as the record page shows it: option labels, owner names, local dates."""
-    from .paging import display_value
-
     if text is None:
         return "(empty)"
     prop = meta.properties.get(prop_name)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .records import to_text
+
 
 def _edges(registry):
     models = registry.models
@@ -90,9 +92,10 @@ def replay_history(registry) -> dict:
     """The links and labels the association history says exist now: {(a, b) pair key: set(labels)}."""
     AssociationChange = registry.models.AssociationChange
     state: dict[frozenset, dict] = {}
-    for a_o, a_i, b_o, b_i, action, label in AssociationChange.select(
+    for a_o, a_i, b_o, b_i, action, label, old_label in AssociationChange.select(
             AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object, AssociationChange.b_id,
-            AssociationChange.action, AssociationChange.label).order_by(AssociationChange.id).tuples():
+            AssociationChange.action, AssociationChange.label, AssociationChange.inverse_label).order_by(
+            AssociationChange.id).tuples():
         key = frozenset([(a_o, a_i), (b_o, b_i)])
         if action in ("created", "created_primary"):
             state[key] = {"labels": set(), "primary": action == "created_primary"}
@@ -103,6 +106,10 @@ def replay_history(registry) -> dict:
                 state[key]["labels"].add(((a_o, a_i), label))
             elif action == "label_removed":
                 state[key]["labels"].discard(((a_o, a_i), label))
+            elif action == "label_renamed":  # label: the new name; inverse_label: the name before
+                if ((a_o, a_i), old_label) in state[key]["labels"]:
+                    state[key]["labels"].discard(((a_o, a_i), old_label))
+                    state[key]["labels"].add(((a_o, a_i), label))
             elif action == "primary_set":
                 state[key]["primary"] = True
             elif action == "primary_removed":
@@ -159,8 +166,6 @@ def check_all(registry) -> list[str]:
 def check_property_history(crm, limit: int = 20) -> list[str]:
     """The newest history row of each property says the value the record holds now."""
     PropertyChange = crm.models.PropertyChange
-    from .records import to_text
-
     latest = {}
     for obj, rid, prop, new in (PropertyChange.select(PropertyChange.object, PropertyChange.record_id,
                                                       PropertyChange.property, PropertyChange.new_value)

@@ -26,12 +26,15 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from peewee import IntegrityError
 
 from . import dialect, sources
 from .meta_journal import META_KINDS, MetaReversal, describe_row
-from .errors import CrmError, InvalidValue, NotFound
-from .models import LabelDef, Operation
+from .errors import CrmError, NotFound
+from .models import Operation
 from .types import now_iso
+from .history import from_history_text
 
 # Top-level kinds an undo knows how to reverse completely from their history.
 UNDOABLE = {
@@ -45,6 +48,8 @@ NOT_UNDOABLE_WHY = {
     "repair": "a repair fixes the database itself",
     "undo_import": "an import's undo deleted its records for good; import the file again",
     "erase": "an erasure removes the record with its history for good",
+    "delete_label": "a deleted label is gone for good (it was asked first); create it again",
+    "delete_property": "a deleted property is gone with its values for good (it was asked first)",
 }
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
@@ -171,7 +176,7 @@ class Journal:
     def _running_now(self, op: Operation, summary: dict) -> bool:
         """By the process an import names (a killed one can be undone at once), else by _still_running."""
         if summary.get("owner"):
-            from .importing.importer import owner_alive
+            from .importing.importer import owner_alive  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
 
             return owner_alive(summary["owner"])
         return self._still_running(op)
@@ -181,8 +186,6 @@ class Journal:
         a batch committed within RUNNING_GRACE seconds; otherwise it was killed part-way, and its
         undo reverses the whole batches it committed."""
         Operation = self.crm.models.Operation
-        from datetime import datetime, timezone
-
         newest = Operation.select(Operation.at).where(Operation.parent == op.id).order_by(Operation.id.desc()).scalar()
         try:
             at = datetime.fromisoformat((newest or op.at).replace("Z", "+00:00"))
@@ -410,7 +413,7 @@ class Journal:
         return uop
 
     def _undo_import(self, op: Operation, source: str) -> UndoResult:
-        from .importing import importer
+        from .importing import importer  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
 
         result = importer.undo_import(self.crm, op.id)
         return UndoResult(op.id, result.undo_op, result.summary_line())
@@ -656,8 +659,6 @@ class _Plan:
                     meta.model.update(deleted_at=None).where(meta.model.id == rid).execute()
                     crm.records._index_text(meta, rid)
             except Exception as exc:
-                from peewee import IntegrityError
-
                 if isinstance(exc, IntegrityError):
                     raise CrmError(f"{refuse}: {meta.label.lower()} {rid} cannot come back: "
                                    f"{self._unique_taker(meta, row)}") from None
@@ -695,10 +696,6 @@ class _Plan:
         return f"another live {meta.label.lower()} has the same unique value"
 
     def _write_values(self, first_old: dict, last_new: dict, refuse: str) -> None:
-        from peewee import IntegrityError
-
-        from .history import from_history_text
-
         crm, uop = self.crm, self.uop
         reg = crm.registry
         groups: dict[tuple[int, str, str | None], list[int]] = {}
@@ -853,7 +850,9 @@ class _Plan:
             "SELECT ?, ao, ai, bo, bi, act, label, inverse_label FROM ("
             "SELECT seq, 0 AS sub, ao, ai, bo, bi, 'primary_removed' AS act, NULL AS label, NULL AS inverse_label "
             "FROM temp.undo_h WHERE action = 'created_primary' UNION ALL "
-            f"SELECT seq, 1, ao, ai, bo, bi, {inverse}, label, inverse_label FROM temp.undo_h) "
+            # a renamed label's row holds the new name and the old one: its inverse swaps them
+            f"SELECT seq, 1, ao, ai, bo, bi, {inverse}, CASE action WHEN 'label_renamed' THEN inverse_label ELSE label END, "
+            "CASE action WHEN 'label_renamed' THEN label ELSE inverse_label END FROM temp.undo_h) "
             "ORDER BY seq DESC, sub", (uop.id,))
         self.link_rows_written += cursor.rowcount
         # what only the result can tell: one primary company per holder, live ends, limits

@@ -76,7 +76,7 @@ def _conflicts(app: App[Any], accepted: dict[str, str]) -> list[str]:
 def binding_ids(app: App[Any]) -> set[str]:
     """Ids of the bindings declared on the app, on every screen of the app (imported here, as
     screens are otherwise imported when first opened) and on every DOM class loaded so far."""
-    import screens
+    import screens  # lazy: every screen, only when a keymap names bindings
 
     screens.load_all()
     ids = {binding.id for _key, binding in app._bindings if binding.id}

@@ -1,88 +1,16 @@
-"""Keeping a database healthy: online backups, restore, and `doctor` checks with safe repairs."""
+"""Keeping a database healthy: `doctor` checks with safe repairs. (Backups and restore are storage:
+crm_tui/db.py; their names are kept here for callers.)"""
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from . import constraints, dialect, integrity, safe_files, sources
-from .db import inspect_file
-from .errors import DatabaseProblem, InvalidValue
+from . import constraints, dialect, integrity, sources
+from .db import backup, default_backup_path, inspect_file, restore  # noqa: F401 - backup, restore: kept for callers
 from peewee import CharField, TextField
 
 from .models import LabelDef, ObjectType, Owner, Pipeline, PropertyDef, SavedView, Setting, Stage
-from .paths import data_dir
-
-
-def default_backup_path(db_path: Path) -> Path:
-    folder = data_dir() / "backups"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = folder / f"{Path(db_path).stem}-{stamp}.db"
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = folder / f"{Path(db_path).stem}-{stamp}-{n}.db"
-    return candidate
-
-
-def backup(db_path: str | Path, target: str | Path | None = None, *, overwrite: bool = False) -> Path:
-    """A consistent copy made with SQLite's online backup, safe while the app is running. The
-    target is checked by safe_files: never the database or its journal files, never an existing
-    file unless `overwrite`, private (0600), and complete or absent."""
-    db_path = Path(db_path)
-    if not db_path.exists():
-        raise DatabaseProblem(f"{db_path}: no such database")
-    inspect_file(db_path)
-    target = Path(target).expanduser() if target else default_backup_path(db_path)
-    if safe_files.is_database_file(target, [db_path]):
-        raise InvalidValue("the backup must go to another file than the database")
-    if target.exists() and target.is_dir():
-        target = target / default_backup_path(db_path).name
-    elif not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = safe_files.check_target(target, protect=[db_path], overwrite=overwrite, what="backup file")
-    temporary = safe_files.new_temporary(target)
-    try:
-        dialect.online_backup(str(db_path), str(temporary))
-        safe_files.publish(temporary, target, overwrite=overwrite)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return target
-
-
-def restore(db_path: str | Path, source: str | Path) -> Path:
-    """Replace the database's content with a backup's. The current content is backed up first;
-    returns that safety copy's path."""
-    db_path, source = Path(db_path), Path(source)
-    if not source.exists():
-        raise InvalidValue(f"{source}: no such backup file")
-    if not source.is_file():
-        raise InvalidValue(f"{source}: not a backup file (a folder or a device)")
-    if safe_files.is_database_file(source, [db_path]):
-        raise InvalidValue(f"{source}: that is the database itself (or one of its journal files), not a backup")
-    version, is_new = inspect_file(source)
-    if is_new:
-        raise InvalidValue(f"{source}: an empty file, not a crm-tui backup")
-    safety = backup(db_path) if db_path.exists() and db_path.stat().st_size else None
-    if not db_path.exists():
-        fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(db_path, timeout=5)
-        try:
-            src.backup(dst)  # page by page, inside SQLite's locking: other readers see old or new, never a mix
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    os.chmod(db_path, 0o600)
-    return safety
+from .types import property_type
 
 
 METADATA_MODELS = (ObjectType, PropertyDef, Pipeline, Stage, LabelDef, Owner, SavedView, Setting)
@@ -182,7 +110,7 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
     non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
     for meta in crm.registry.objects.values():
         names = [p.name for p in meta.properties.values()
-                 if not p.system and p.type not in ("number", "currency", "boolean", "user")]
+                 if not p.system and property_type(p.type).sql_type == "TEXT"]
         if not names:
             continue
         blobs = ", ".join(f'CAST("{n}" AS BLOB)' for n in names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import dialect, sources
 from .errors import InvalidValue, NotFound
 from .records import SaveResult
-from .types import now_iso
+from .types import email_domain
 
 
 class Merger:
@@ -67,12 +67,11 @@ class Merger:
             with self.crm.operation("merge_records", sources.OBJECT_MERGE, None, object=meta.name, record_id=keep_id,
                                     summary={"merged": other_id}) as merge_op:
                 # The other record goes first, so that its unique values (email, domain) are free.
-                meta.model.update(deleted_at=now_iso()).where(meta.model.id == other_id).execute()
+                # deleted at the merge operation's own time: that is what keeps it out of the recycle bin
+                meta.model.update(deleted_at=op.at).where(meta.model.id == other_id).execute()
                 dialect.fts_delete(self.crm.db, meta.name, other_id)
                 moved = self.crm.assoc.move_links_for_merge(meta, keep_id, other_id, merge_op)
                 if meta.name == "contacts" and "email" in changes:
-                    from .types import email_domain
-
                     changes["hs_email_domain"] = email_domain(changes["email"])
                 if changes:
                     self.crm.records._write_changes(meta, keep_id, keep, changes, merge_op)

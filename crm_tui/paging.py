@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from peewee import SQL, fn
 
 from .query import Filter, Sort, keyset_after, order_by
-from .types import format_number
+from .types import property_type, shown_date, shown_datetime
+from . import dialect
 
 ANCHOR_STEP = 1000
 SEARCH_LIMIT = 1000  # a search shows at most this many matches
@@ -35,7 +36,7 @@ class ViewSpec:
 class ViewPager:
     """Implements the record table's RowSource protocol: count() and fetch(start, limit)."""
 
-    def __init__(self, crm, spec: ViewSpec, *, date_format: str = "%Y-%m-%d"):
+    def __init__(self, crm, spec: ViewSpec, *, date_format: str | None = None):
         self.crm = crm
         self.spec = spec
         self.meta = crm.registry.get(spec.object)
@@ -95,8 +96,6 @@ class ViewPager:
         """The first TYPING_LIMIT matches in index order. Ranking sorts every match by bm25: with a
         3-letter prefix on a million contacts that is 15-25k matches and 25-60 ms, too slow for
         each keystroke; the index screen shows these at once and the ranked list after a pause."""
-        from . import dialect
-
         expr = dialect.fts_match_expression(self.spec.search)
         if expr is None:
             return []
@@ -297,30 +296,13 @@ def assoc_cell(items: list[tuple[int, str, bool]]) -> str:
     return f"{len(items)} records"
 
 
-def display_value(crm, prop, value, date_format: str = "%Y-%m-%d") -> str:
-    """A stored value as the screens show it (labels for options, local dates, plain numbers)."""
-    if value is None:
-        return ""
-    kind = prop.type
-    if kind == "select":
-        return prop.option_label(value)
-    if kind == "multiselect":
-        return ", ".join(prop.option_label(v) for v in str(value).split(";") if v)
-    if kind == "number":
-        return format_number(value)
-    if kind == "currency":
-        return f"{value:,.2f}"
-    if kind == "boolean":
-        return "Yes" if value else "No"
-    if kind == "user":
-        return crm.owner_name(value)
-    if kind == "date" and date_format != "%Y-%m-%d":
-        from datetime import date
+# A stored date or date-time in a chosen format: their home is the property types (crm_tui/types.py).
+format_date = shown_date
+format_datetime = shown_datetime
 
-        try:
-            return date.fromisoformat(value).strftime(date_format)
-        except ValueError:
-            return str(value)
-    if kind == "datetime":
-        return str(value)[:16].replace("T", " ")
-    return str(value)
+
+def display_value(crm, prop, value, date_format: str | None = None, datetime_format: str | None = None) -> str:
+    """A stored value as the screens show it (labels for options, local dates, plain numbers).
+    Dates and date-times in the given formats, else the config's (crm.date_format, crm.datetime_format)."""
+    return property_type(prop.type).display(prop, value, crm.owner_name, date_format or crm.date_format,
+                                             datetime_format or crm.datetime_format)

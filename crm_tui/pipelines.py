@@ -16,7 +16,7 @@ from peewee import fn
 from . import sources
 from .errors import InvalidValue, NotFound
 from .meta_journal import schema_operation
-from .sanitize import clean_line
+from .sanitize import clean_label, clean_line
 from .query import Filter, filter_expression
 
 # object -> (pipeline property, stage property, amount property or None)
@@ -169,8 +169,6 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 def _label(text) -> str:
-    from .sanitize import clean_label
-
     return clean_label(text, "a name")
 
 

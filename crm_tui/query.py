@@ -10,12 +10,8 @@ from peewee import Tuple, fn
 from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue
 
-# Operators per property type family. The index screen offers these; the core enforces them.
-TEXT_OPS = ("eq", "neq", "contains", "not_contains", "starts_with", "known", "unknown")
-NUMBER_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "between", "known", "unknown")
-DATE_OPS = ("eq", "gt", "gte", "lt", "lte", "between", "known", "unknown")
-SELECT_OPS = ("eq", "neq", "any_of", "none_of", "known", "unknown")
-BOOL_OPS = ("eq", "known", "unknown")
+from .types import BOOL_OPS, DATE_OPS, NUMBER_OPS, SELECT_OPS, TEXT_OPS, property_type  # noqa: F401 - the operator
+# lists of each type live with the types (crm_tui/types.py); their names are kept here for callers
 ASSOC_OPS = ("with", "none", "any")  # associated with record X / has none / has at least one
 
 OP_LABELS = {
@@ -27,16 +23,7 @@ OP_LABELS = {
 
 
 def ops_for(prop: PropertyMeta) -> tuple[str, ...]:
-    if prop.type in ("number", "currency"):
-        return NUMBER_OPS
-    if prop.type in ("date", "datetime"):
-        return DATE_OPS
-    if prop.type in ("select", "multiselect", "user"):
-        return SELECT_OPS
-    if prop.type == "boolean":
-        return BOOL_OPS
-    return TEXT_OPS
-
+    return property_type(prop.type).ops
 
 @dataclass(frozen=True)
 class Filter:
@@ -63,6 +50,27 @@ class Sort:
     desc: bool = False
 
 
+FILTER_OPS = [("!=", "neq"), (">=", "gte"), ("<=", "lte"), ("~", "contains"), ("=", "eq"), (">", "gt"), ("<", "lt")]
+
+
+def parse_filter(text: str) -> Filter:
+    """One filter as the command line and the board's filter box write it: `prop=value`, `prop!=value`,
+    `prop~text`, `prop>value`, `prop<value`, `prop=low..high`, `prop=a|b`, `prop?` (known), `prop!` (unknown)."""
+    if text.endswith("?"):
+        return Filter(text[:-1].strip(), "known")
+    if text.endswith("!") and "=" not in text:
+        return Filter(text[:-1].strip(), "unknown")
+    for token, op in FILTER_OPS:
+        if token in text:
+            name, value = text.split(token, 1)
+            if op == "eq" and ".." in value:
+                return Filter(name.strip(), "between", value.strip())
+            if op == "eq" and "|" in value:
+                return Filter(name.strip(), "any_of", tuple(v.strip() for v in value.split("|")))
+            return Filter(name.strip(), op, value.strip())
+    raise InvalidValue(f"filter {text!r}: write prop=value, prop!=value, prop~text, prop>value, prop<value, prop? or prop!")
+
+
 def column(meta: ObjectMeta, name: str):
     if name == "id":
         return meta.model.id
@@ -81,7 +89,8 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
         return _associated_property_expression(crm, meta, flt)
     if prop is None:
         raise InvalidValue(f"{meta.name} has no property {flt.property!r}")
-    if flt.op not in ops_for(prop):
+    kind = property_type(prop.type)
+    if flt.op not in kind.ops:
         raise InvalidValue(f"{prop.label}: operator {flt.op!r} does not apply to a {prop.type} property")
     col = column(meta, prop.name)
     if flt.op == "known":
@@ -91,7 +100,7 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
     if flt.op in ("any_of", "none_of"):
         values = flt.value if isinstance(flt.value, (list, tuple)) else [v for v in str(flt.value).split(";")]
         coerced = [crm.records.coerce_value(meta, prop, v) for v in values if str(v).strip()]
-        if prop.type == "multiselect":
+        if kind.multi_valued:
             parts = [fn.instr(";" + col + ";", f";{v};") > 0 for v in coerced]
             expr = parts[0]
             for part in parts[1:]:
@@ -102,7 +111,7 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
     if flt.op == "between":
         low, high = _pair(flt.value)
         low_v, high_v = crm.records.coerce_value(meta, prop, low), crm.records.coerce_value(meta, prop, high)
-        if prop.type == "datetime" and len(str(high).strip()) <= 10:
+        if kind.date_means_whole_day and len(str(high).strip()) <= 10:
             high_v = high_v[:10] + "T23:59:59.999999Z"  # a date as the upper end means the whole day
         return col.between(low_v, high_v)
     if flt.op in ("contains", "not_contains", "starts_with"):
@@ -111,9 +120,9 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
         expr = col.startswith(text) if flt.op == "starts_with" else col.contains(text)
         return expr if flt.op != "not_contains" else (col.is_null(True) | ~expr)
     value = crm.records.coerce_value(meta, prop, flt.value)
-    if prop.type == "datetime" and flt.op in ("eq",) and len(str(flt.value).strip()) <= 10:
+    if kind.date_means_whole_day and flt.op in ("eq",) and len(str(flt.value).strip()) <= 10:
         return col.between(value[:10] + "T00:00:00.000000Z", value[:10] + "T23:59:59.999999Z")
-    if prop.type == "multiselect" and flt.op in ("eq", "neq"):
+    if kind.multi_valued and flt.op in ("eq", "neq"):
         expr = fn.instr(";" + col + ";", f";{value};") > 0
         return expr if flt.op == "eq" else (col.is_null(True) | ~expr)
     if flt.op == "eq":
@@ -124,8 +133,7 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
 
 
 def _is_text(prop: PropertyMeta) -> bool:
-    return prop.type in ("text", "textarea", "email", "phone", "url", "domain")
-
+    return property_type(prop.type).is_text
 
 def _pair(value):
     if isinstance(value, (list, tuple)) and len(value) == 2:

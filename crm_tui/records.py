@@ -3,6 +3,7 @@ operation with a source; every changed property leaves a history row with old an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from itertools import count as numbered
 from typing import Any, Iterable
@@ -12,13 +13,8 @@ from peewee import SQL, IntegrityError, fn
 from . import dialect, rules, sources
 from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue, NotFound
-from .importing import values as _values
 from .query import Filter, Sort, filter_expression, keyset_after, order_by
-from .sanitize import clean_key, clean_line, clean_text
-from .types import (
-    ValueProblem, format_number, normalize_domain, now_iso, parse_boolean, parse_date, parse_datetime,
-    parse_email, parse_number, parse_phone, parse_url,
-)
+from .types import ValueProblem, now_iso, property_type
 
 # Creating a record whose key exists updates that record instead (domain.md section 1).
 DEDUPE_KEYS = {"contacts": "email", "companies": "domain"}
@@ -53,12 +49,7 @@ class Page:
 
 def to_text(prop: PropertyMeta, value) -> str | None:
     """The stored value as history and exports write it."""
-    if value is None:
-        return None
-    if prop.type in ("number", "currency"):
-        return format_number(value)
-    return str(value)
-
+    return property_type(prop.type).to_text(value)
 
 class Records:
     def __init__(self, crm):
@@ -77,53 +68,7 @@ class Records:
             raise InvalidValue(f"{meta.name}.{prop.name} ({prop.label}): {exc}") from None
 
     def _coerce(self, prop: PropertyMeta, raw):
-        kind = prop.type
-        if kind in ("text", "textarea"):
-            text = (clean_line if kind == "text" else clean_text)(str(raw)).strip()
-            if not text:  # the value was only escape sequences / control characters
-                raise ValueProblem("is empty after removing control characters")
-            if not text.isprintable() and not clean_key(text).strip():  # only zero-width / invisible characters
-                raise ValueProblem("has no visible characters")
-            return text
-        if kind == "number":
-            return parse_number(raw)
-        if kind == "currency":
-            return round(parse_number(raw), 2)
-        if kind == "date":
-            return parse_date(raw, self.crm.dayfirst)
-        if kind == "datetime":
-            return parse_datetime(raw, self.crm.dayfirst)
-        if kind == "boolean":
-            return parse_boolean(raw)
-        if kind == "email":
-            return parse_email(raw)
-        if kind == "phone":
-            return parse_phone(raw)
-        if kind == "url":
-            return parse_url(raw)
-        if kind == "domain":
-            return normalize_domain(raw)
-        if kind == "select":
-            name = prop.option_name(clean_line(str(raw)))
-            if name is None:
-                raise ValueProblem(f"{raw!r} is not an option (options: {_options_hint(prop)})")
-            return name
-        if kind == "multiselect":
-            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(";")
-            names = []
-            for item in items:
-                if not str(item).strip():
-                    continue
-                name = prop.option_name(clean_line(str(item)))
-                if name is None:
-                    raise ValueProblem(f"{item!r} is not an option (options: {_options_hint(prop)})")
-                if name not in names:
-                    names.append(name)
-            order = [o.name for o in prop.options]
-            return ";".join(sorted(names, key=order.index)) or None
-        if kind == "user":
-            return self._owner_id(raw)
-        raise ValueProblem(f"unknown property type {kind!r}")
+        return property_type(prop.type).parse(prop, raw, dayfirst=self.crm.dayfirst, owner_id=self._owner_id)
 
     def column_coercer(self, meta: ObjectMeta, prop: PropertyMeta):
         """`coerce_value(meta, prop, raw)` as a function built once per column (bulk paths: import).
@@ -133,30 +78,7 @@ class Records:
         is); anything else goes through `coerce_value` itself."""
         coerce_value = self.coerce_value
         where = f"{meta.name}.{prop.name} ({prop.label}): "
-        kind = prop.type
-        if kind == "text":
-            def coerce(raw):
-                if raw.__class__ is str and raw.isprintable():
-                    return raw.strip() or None  # blank -> None, as coerce_value
-                return coerce_value(meta, prop, raw)
-            return coerce
-        parsers = {"email": _values.parse_email, "phone": _values.parse_phone}
-        parse = parsers.get(kind)
-        if parse is None:
-            return lambda raw: coerce_value(meta, prop, raw)
-        lower = kind == "email"
-
-        def coerce(raw):
-            if raw.__class__ is str and raw.isprintable():
-                if not raw.strip():
-                    return None
-                try:
-                    value = parse(raw)  # types.parse_email / parse_phone without clean_line
-                except ValueError as exc:
-                    raise InvalidValue(where + str(exc)) from None
-                return value.lower() if lower else value
-            return coerce_value(meta, prop, raw)
-        return coerce
+        return property_type(prop.type).column_parser(where, lambda raw: coerce_value(meta, prop, raw))
 
     def _owner_id(self, raw) -> int:
         Owner = self.crm.models.Owner
@@ -248,6 +170,8 @@ class Records:
                 base.add(name)
         q = model.select(*fields)
         q = q.where(model.deleted_at.is_null(not deleted))
+        if deleted:
+            q = q.where(~self.merged_away(meta))
         for flt in filters:
             q = q.where(filter_expression(self.crm, meta, flt))
         return q.order_by(*order_by(meta, list(sort)))
@@ -277,12 +201,38 @@ class Records:
         if not filters:
             return self._count_unfiltered(meta, deleted)
         q = meta.model.select().where(meta.model.deleted_at.is_null(not deleted))
+        if deleted:
+            q = q.where(~self.merged_away(meta))
         for flt in filters:
             q = q.where(filter_expression(self.crm, meta, flt))
         return q.count()
 
-    @staticmethod
-    def _count_unfiltered(meta: ObjectMeta, deleted: bool) -> int:
+    def merged_away(self, meta: ObjectMeta):
+        """True for a record that a merge took away (it is in no recycle bin: undo, not restore,
+        takes a merge back). Such a record's deletion time is its merge operation's time, so a
+        later undo (which brings it back) or a plain deletion after that no longer matches."""
+        Operation = self.crm.models.Operation
+        model = meta.model
+        return fn.EXISTS(Operation.select(SQL("1")).where(
+            (Operation.kind == "merge") & (Operation.object == meta.name) & (Operation.record_id == model.id)
+            & (Operation.at == model.deleted_at)))
+
+    def is_merged_away(self, meta: ObjectMeta, record_id: int) -> int | None:
+        """The survivor's id when `record_id` was merged away (and not brought back), else None."""
+        Operation = self.crm.models.Operation
+        model = meta.model
+        row = (Operation.select(Operation.summary).join(model, on=(
+            (Operation.record_id == model.id) & (Operation.at == model.deleted_at)))
+            .where((Operation.kind == "merge") & (Operation.object == meta.name) & (model.id == record_id))
+            .order_by(Operation.id.desc()).first())
+        if row is None:
+            return None
+        try:
+            return int(json.loads(row.summary).get("merged_into"))
+        except (TypeError, ValueError, AttributeError):
+            return None
+
+    def _count_unfiltered(self, meta: ObjectMeta, deleted: bool) -> int:
         """Counts without scanning the table.
 
         A bare COUNT(*) lets SQLite count b-tree cells of the smallest index (a million rows in
@@ -292,7 +242,7 @@ class Records:
         model = meta.model
         gone = model.select(fn.COUNT(SQL("*"))).where(model.deleted_at.is_null(False)).scalar() or 0
         if deleted:
-            return gone
+            return model.select(fn.COUNT(SQL("*"))).where(model.deleted_at.is_null(False) & ~self.merged_away(meta)).scalar() or 0
         total = model.select(fn.COUNT(SQL("*"))).scalar() or 0
         return max(0, total - gone)
 
@@ -457,6 +407,10 @@ class Records:
                 raise NotFound(f"no {meta.label.lower()} with id {record_id}")
             if row["deleted_at"] is None:
                 raise InvalidValue(f"{meta.label.lower()} {record_id} is not deleted")
+            survivor = self.is_merged_away(meta, record_id)
+            if survivor is not None:
+                raise InvalidValue(f"{meta.label.lower()} {record_id} was merged into {survivor}: undo that merge "
+                                   "(crm-tui operations lists it) to bring it back")
             try:
                 meta.model.update(deleted_at=None).where(meta.model.id == record_id).execute()
             except IntegrityError:
@@ -472,7 +426,7 @@ class Records:
     # -- bulk paths (seed, import) -------------------------------------------------------------
 
     def bulk_insert(self, meta: ObjectMeta, columns: list[str], rows, op, *, now: str | None = None,
-                    count: int | None = None) -> tuple[int, int]:
+                    count: int | None = None, blank_is_null: bool = False) -> tuple[int, int]:
         """Insert already-coerced rows (tuples in `columns` order) with executemany on the SQL that
         Peewee generates; the caller holds the operation. Returns the (first, last) new ids; the
         full-text index is filled for that range with `index_range` afterwards.
@@ -480,7 +434,12 @@ class Records:
         The ids are reserved for the batch before it is written (dialect.reserve_record_ids) and
         given in row order, not left to the database: the range is the batch's by construction,
         whatever ids the database hands to other inserts meanwhile. `rows` is a list, or an
-        iterable of exactly `count` rows (seed streams a million)."""
+        iterable of exactly `count` rows (seed streams a million).
+
+        `blank_is_null`: "" in a row means no value (NULL). The import's rows carry their empty
+        cells so: on SQLite the statement turns them into NULL (NULLIF), because the sqlite3 module
+        binds None through its adapter lookup, three times the cost of binding a string, and the rows
+        of a wide export are mostly empty cells."""
         now = now or now_iso()
         names = ["id"] + list(columns)
         extra: tuple = (now, op.id)
@@ -488,16 +447,24 @@ class Records:
             names.append("createdate")
             extra = (now, now, op.id)
         names += ["lastmodifieddate", "created_op"]
-        key = (meta.model, tuple(names))  # Peewee takes ~0.1 s to write the SQL for 300 columns
+        n = len(rows) if count is None else count
+        blanks = dialect.null_if_blank(self.crm.db) if blank_is_null else False
+        if blank_is_null and not blanks:
+            rows = (tuple(None if value == "" else value for value in row) for row in rows)
+        key = (meta.model, tuple(names), blanks)  # Peewee takes ~0.1 s to write the SQL for 300 columns
         sql = self._insert_sql.get(key)
         if sql is None:
             fields = [meta.model._meta.fields[name] for name in names]
             # insert_many with `fields` keeps our column order (a dict insert would reorder the columns)
             sql, _params = meta.model.insert_many([(None,) * len(fields)], fields=fields).sql()
+            if blanks:  # the given columns' values through NULLIF(?, ''), the stamps as they are
+                head, values, tail = sql.rpartition("VALUES (")
+                assert values and tail.count("?") == len(names), sql
+                sql = (head + values + ", ".join(["?"] + ["NULLIF(?, '')"] * len(columns)  # the id first
+                                                 + ["?"] * (len(names) - 1 - len(columns))) + ")")
             if len(self._insert_sql) >= 32:  # models are rebuilt when the schema changes: old keys go
                 self._insert_sql.clear()
             self._insert_sql[key] = sql
-        n = len(rows) if count is None else count
         if n == 0:
             return 1, 0
         first = dialect.reserve_record_ids(self.crm.db, meta.table, n)
@@ -548,12 +515,5 @@ def search_text(meta: ObjectMeta, row: dict) -> str:
         if value in (None, ""):
             continue
         prop = meta.properties.get(name)
-        if prop is not None and prop.type == "select":
-            value = prop.option_label(value)
-        parts.append(str(value))
+        parts.append(str(value) if prop is None else property_type(prop.type).search_text(prop, value))
     return " ".join(parts)
-
-
-def _options_hint(prop: PropertyMeta) -> str:
-    labels = [o.label for o in prop.options]
-    return ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")

@@ -13,7 +13,7 @@ from datetime import date
 
 from . import sources
 from .errors import InvalidValue
-from .types import email_domain, now_iso
+from .types import email_domain, now_iso, property_type
 
 LIFECYCLE_ORDER = [
     "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist",
@@ -91,7 +91,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
     """A deal's stage (a ticket's status) must belong to its pipeline; a new record without them
     gets the default pipeline and its first stage. A stage label shared by several pipelines
     (e.g. "Closed won") is resolved to the stage of the record's own pipeline."""
-    from . import pipelines
+    from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
     pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
     if creating:
@@ -128,7 +128,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
 
 
 def _stage_kinds(crm, meta, row: dict, changes: dict) -> tuple[str | None, str | None] | None:
-    from . import pipelines
+    from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
     pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
     if stage_prop not in changes and pipe_prop not in changes:
@@ -260,8 +260,6 @@ def _job(crm, changed: dict, kind: str = "automation"):
 def write_values(crm, object_name: str, values: dict[int, dict], op) -> None:
     """Write {record id: {property: value}} with their history rows under `op`: one UPDATE per
     distinct set of values and one INSERT of history rows per batch."""
-    from .records import to_text
-
     PropertyChange = crm.models.PropertyChange
 
     if not values:
@@ -278,7 +276,7 @@ def write_values(crm, object_name: str, values: dict[int, dict], op) -> None:
             continue
         old = dict(zip(names, row[1:]))
         for name, value in changes.items():
-            history.append((op.id, meta.id, rid, name, to_text(props[name], old.get(name)), to_text(props[name], value)))
+            history.append((op.id, meta.id, rid, name, property_type(props[name].type).to_text(old.get(name)), property_type(props[name].type).to_text(value)))
         groups.setdefault(tuple(sorted(changes.items())), []).append(rid)
     now = now_iso()
     for items, ids in groups.items():

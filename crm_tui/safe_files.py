@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import InvalidValue
+from .sanitize import clean_line
 
 DATABASE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
@@ -82,12 +84,10 @@ def confirm_replace(path: str | os.PathLike | None, force: bool, protect: Iterab
     Without a terminal nothing is asked, and safe_files refuses to replace the file."""
     if force or path is None:
         return force
-    import sys
 
     target = Path(path).expanduser()
     if not target.is_file() or not (sys.stdin.isatty() and sys.stderr.isatty()) or is_database_file(target, protect):
         return False  # nothing to ask (a database is refused whatever the answer)
-    from .sanitize import clean_line
 
     print(f"{clean_line(str(target))} exists. Replace it? [y/N] ", end="", file=sys.stderr, flush=True)
     try:

@@ -15,6 +15,7 @@ command line's plain and JSON output) passes through these functions:
 """
 
 import re
+from .errors import InvalidValue
 
 # ESC sequences (CSI, OSC, DCS/PM/APC/SOS strings, two-byte escapes), C1 controls, C0 controls except
 # tab and newline, DEL, and the bidi embedding / override / isolate controls.
@@ -63,8 +64,6 @@ def clean_key(value: str) -> str:
 
 def clean_label(value, what: str = "a label") -> str:
     """A label or name to store: cleaned, on one line, trimmed; refused when nothing is left."""
-    from .errors import InvalidValue
-
     text = "" if value is None else str(value)
     cleaned = clean_line(text).strip()
     if not cleaned:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from . import sources
-from .errors import InvalidValue, NotFound
+from .errors import InvalidValue
 from .meta_journal import schema_operation
 from .sanitize import clean_label, clean_line
 from .types import whole_number

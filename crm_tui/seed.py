@@ -7,10 +7,12 @@ and secondary indexes built after the load), so a million contacts load in well 
 from __future__ import annotations
 
 import random
+import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from . import sources
-from .types import format_datetime
+from .types import format_datetime, whole_number
 
 FIRST = ("Ada Alan Alice Amara Ana Andre Anna Arjun Ava Ben Bianca Carlos Chen Chloe Clara Daniel David Diego "
          "Elena Eli Emma Ethan Fatima Felix Grace Hana Hugo Ian Ines Isaac Jack James Jin Jonas Julia Kai Karim "
@@ -52,8 +54,6 @@ class SeedCounts:
 
 
 def _stamp(rng: random.Random, days_back: int = 730) -> str:
-    from datetime import datetime, timedelta, timezone
-
     base = datetime(2026, 11, 1, tzinfo=timezone.utc)
     return format_datetime(base - timedelta(seconds=rng.randrange(days_back * 86400)))
 
@@ -65,8 +65,6 @@ def seed(crm, *, contacts: int = 0, companies: int = 0, deals: int = 0, tickets:
          seed: int = 1, source: str = sources.API, progress=None) -> SeedCounts:
     """Add synthetic records and links. Same arguments and seed, same data. Each count is a whole
     number from 0 to MAX_COUNT (a typo of a few digits must not fill the disk)."""
-    from .types import whole_number
-
     counts_given = {"contacts": contacts, "companies": companies, "deals": deals, "tickets": tickets,
                     "activities": activities}
     contacts, companies, deals, tickets, activities = (
@@ -201,7 +199,6 @@ def seed(crm, *, contacts: int = 0, companies: int = 0, deals: int = 0, tickets:
         for name, statements in dropped.items():
             for sql in statements:
                 crm.db.execute_sql(sql)
-        import json
 
         op.summary = json.dumps(counts.__dict__)
         op.save()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 import shlex
 import sys
+import socket
 
 from .errors import CrmError
 
@@ -62,11 +63,11 @@ def check_request(headers, query, cookies, *, token: str, port: int, hosts: set[
 def make_server(db_path: str, host: str, port: int, token: str, public: bool = False):
     """The textual-serve Server with the checks above in front of every route."""
     try:
-        from textual_serve.server import Server
+        from textual_serve.server import Server  # lazy: the optional serve extra
     except ImportError:
         raise CrmError("browser mode needs textual-serve: pip install 'crm-tui[serve]'") from None
-    import aiohttp_jinja2
-    from aiohttp import web
+    import aiohttp_jinja2  # lazy: the optional serve extra
+    from aiohttp import web  # lazy: the optional serve extra
 
     hosts = _host_names(host, port, public)
     cookie = COOKIE.format(port=port)
@@ -119,8 +120,6 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8000, public: bool 
     server = make_server(db_path, host, port, token, public)
     shown = f"[{host}]" if ":" in host else host
     if host in ("0.0.0.0", "::"):
-        import socket
-
         shown = socket.gethostname()
     if host in LOOPBACK:
         print(f"serving on this machine only: open http://{shown}:{port}/?token={token}", file=sys.stderr)

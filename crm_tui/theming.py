@@ -20,6 +20,7 @@ from textual.theme import Theme
 
 from crm_tui import paths
 from crm_tui.config import DEFAULT_THEME, describe_yaml_error
+from textual.app import App as TextualApp
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -103,7 +104,6 @@ def _set_theme(app: App[Any], name: str) -> None:
     if app.is_running:
         app.theme = name
         return
-    from textual.app import App as TextualApp
 
     app.set_reactive(TextualApp.theme, name)
     theme = app.current_theme

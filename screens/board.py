@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui import pipelines, sources
 from crm_tui.errors import CrmError
-from crm_tui.query import Filter
+from crm_tui.query import Filter, filter_expression, parse_filter
 from widgets.text_input import TextInput
 
 PAGE = 30
@@ -426,9 +426,6 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
         if self._input_mode == "search":
             self.search_text = text
         elif self._input_mode == "filter" and text:
-            from crm_tui.commands import parse_filter
-            from crm_tui.query import filter_expression
-
             try:
                 flt = parse_filter(text)
                 filter_expression(self.crm, self.crm.registry.get(self.object_name), flt)  # validate now

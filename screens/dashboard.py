@@ -16,6 +16,7 @@ from crm_tui.errors import CrmError
 from crm_tui.reports import CHARTS, ReportSpec
 from crm_tui.sanitize import clean_line
 from widgets.bar_chart import BarChart
+from widgets.text_input import TextInput
 
 WIDE = 120  # from this width, two charts side by side
 
@@ -54,13 +55,13 @@ The same reports on the command line: crm-tui report, crm-tui reports, crm-tui f
         self.specs = self.crm.reports.saved()
         if self.app.size.width >= WIDE:
             self.add_class("-wide")
-        from screens.record import CoalescedFooter  # one footer recompose for the burst of binding updates
+        from widgets.footer import KeysFooter  # one widget for the keys: one restyle, not one per key
 
         yield Header()
         with VerticalScroll(id="cards"):
             for index, spec in enumerate(self.specs):
                 yield self._card(index, spec)
-        yield CoalescedFooter()
+        yield KeysFooter()
 
     def _card(self, index: int, spec: ReportSpec) -> Vertical:
         chart = BarChart(spec.chart, id=f"chart-{index}")
@@ -190,12 +191,12 @@ class NewReportModal(ModalScreen):
         objects.append(("Activities (all kinds)", "activities"))
         with Vertical():
             yield Static("New report", classes="card-title")
-            yield Input(placeholder="Name (e.g. Contacts by industry)", id="name")
+            yield TextInput(placeholder="Name (e.g. Contacts by industry)", id="name")
             yield Select(objects, value="contacts" if "contacts" in crm.registry.objects else objects[0][1],
                          allow_blank=False, id="object")
-            yield Input(placeholder="Group by: property, createdate:month, @primary_company, companies.industry", id="group_by")
-            yield Input(placeholder="Then by (optional, a pivot)", id="group_by2")
-            yield Input(value="count", placeholder="Measure: count, sum:amount, avg:amount, min:..., max:...", id="measure")
+            yield TextInput(placeholder="Group by: property, createdate:month, @primary_company, companies.industry", id="group_by")
+            yield TextInput(placeholder="Then by (optional, a pivot)", id="group_by2")
+            yield TextInput(value="count", placeholder="Measure: count, sum:amount, avg:amount, min:..., max:...", id="measure")
             yield Select([(c, c) for c in CHARTS], value="bar", allow_blank=False, id="chart")
             yield Static("enter saves · escape cancels", classes="hint", markup=False)
             yield Static("", id="problem", markup=False)

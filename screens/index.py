@@ -13,16 +13,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets import Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import bulk, sources
-from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError
 from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
+from crm_tui.types import PROPERTY_TYPES, property_type
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
+from widgets.footer import KeysFooter
+from widgets.keeps_running import KeepsRunning
 from widgets.text_input import TextInput
 from widgets.record_table import Column, RecordTable
 
@@ -32,8 +34,7 @@ RANK_AFTER = 0.25  # seconds without a keystroke before search results are ranke
 SIDEBAR_MIN_WIDTH = 100  # below this terminal width the object sidebar hides (ctrl+b shows it)
 
 
-TYPE_WIDTHS = {"email": 30, "url": 28, "domain": 22, "textarea": 30, "phone": 16, "number": 10, "currency": 12,
-               "date": 10, "datetime": 16, "boolean": 5, "user": 16, "text": 18}
+TYPE_WIDTHS = {name: kind.width for name, kind in PROPERTY_TYPES.items()}  # kept for callers
 
 
 def preferred_width(meta, key: str) -> int:
@@ -47,10 +48,10 @@ def preferred_width(meta, key: str) -> int:
         return 18
     if prop.name in ("firstname", "lastname"):
         return 14
-    if prop.type in ("select", "multiselect"):
+    if property_type(prop.type).has_options:
         longest = max((len(o.label) for o in prop.options), default=12)
         return min(max(longest, 8), 24)
-    return TYPE_WIDTHS.get(prop.type, 18)
+    return property_type(prop.type).width
 
 
 class IndexScreen(KeepsRunning, Screen):
@@ -140,7 +141,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                 yield Static("", id="filterbar", markup=False)
                 yield TextInput(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.views = Views(self.crm)
@@ -161,7 +162,10 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         meta = self.crm.registry.get(object_name)
         self.object_name = meta.name
         self.sub_title = meta.plural_label
-        view = self.views.get(view_id) if view_id is not None else self.views.default(meta.name)
+        view = self.views.get(view_id) if view_id is not None else self.views.opening(meta.name)
+        problem = self.views.opening_problem(meta.name) if view_id is None else None
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
         self.view = view
         self.modified = False
         self.spec = ViewSpec(meta.name, list(view.columns), list(view.filters), list(view.sort))

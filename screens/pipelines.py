@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from crm_tui import pipelines, sources
+from crm_tui.core import user_error_message
 from crm_tui.errors import CrmError
 
 LABEL_WIDTH = 24
@@ -205,8 +206,6 @@ class PipelineEditor(Screen):
         (its error shows as one notification line). `keep` (a row key, or a function of the result
         giving one) is the row to highlight after; `message` (text or a function of the result) is
         shown on success."""
-        from crm_tui.app import user_error_message
-
         try:
             result = do()
         except Exception as exc:  # noqa: BLE001 - a user error becomes one line, a bug is raised

@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
+from crm_tui.core import user_error_message
+
 # work(progress(done, total), cancel_event) -> result
 Work = Callable[[Callable[[int, int], None], threading.Event], object]
 
@@ -43,8 +45,6 @@ class ProgressModal(ModalScreen[object]):
         self.run_worker(self._run, thread=True, exclusive=True)
 
     def _run(self) -> None:
-        from crm_tui.app import user_error_message
-
         try:
             result = self.work(self._progress, self.cancel_event)
         except Exception as exc:  # shown as one line; the core rolled back what was not committed

@@ -10,6 +10,7 @@ lists it. The screen calls the core API only; user data is rendered literally.
 from __future__ import annotations
 
 from textual import on
+from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,20 +18,23 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList, Select, Static
-from textual.widgets._footer import FooterKey
 from textual.widgets.option_list import Option
 
 from crm_tui import sources
-from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
-from crm_tui.paging import display_value
+from crm_tui.paging import display_value, format_datetime
 from crm_tui.reports import money
 from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
+from widgets.footer import KeysFooter
+from widgets.header import SteadyHeader
+from widgets.keeps_running import KeepsRunning
 from widgets.property_form import PropertyForm
 from widgets.steady_list import SteadyOptionList
 from widgets.timeline import ICONS, Timeline
+
+CoalescedFooter = KeysFooter  # its former name here: screens that import it from this module get it
 
 NARROW = 100  # below this width one panel shows at a time
 PANELS = ("left", "timeline", "sidebar")
@@ -45,52 +49,6 @@ HEADER_FIELDS = {
 
 def record_link(object_name: str, record_id: int) -> str:
     return f"crm-tui://{object_name}/{record_id}"
-
-
-class CoalescedFooter(Footer):
-    """A Footer that recomposes once for a burst of binding updates (opening the screen publishes
-    several: focus, stack, highlights), instead of once per update (each costs ~40 ms)."""
-
-    _recompose_pending = False
-
-    def bindings_changed(self, screen) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus:
-            return
-        if self.is_attached and screen is self.screen and not self._recompose_pending:
-            self._recompose_pending = True
-            self.call_after_refresh(self._recompose_now)
-
-    _composed: tuple | None = None  # what the keys on show were made from
-
-    def _shown(self) -> tuple:
-        """Everything Footer.compose reads from the bindings, for the keys it shows."""
-        return tuple((binding.key, binding.action, binding.description, binding.group, binding.show, enabled,
-                      tooltip, self.app.get_key_display(binding))
-                     for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
-                     if binding.show or binding.action == "command_palette")
-
-    async def _recompose_now(self) -> None:
-        self._recompose_pending = False
-        if not self.is_attached:
-            return
-        shown = self._shown()
-        if shown == self._composed:  # the same keys again (focus moved within the same bindings)
-            return
-        await self.recompose()
-
-    def compose(self):
-        if self._bindings_ready:
-            self._composed = self._shown()
-        # Footer binds each key's `compact` to its own, and the binding sets it once more after the
-        # key mounts: each set restyles the key (two restyles per key, ~5 ms each on these
-        # machines). The footer's `compact` never changes here, so each key simply starts with it.
-        for widget in super().compose():
-            for key in (widget, *widget._pending_children) if isinstance(widget, Widget) else ():
-                if isinstance(key, FooterKey) and "compact" in (key._reactive_connect or {}):
-                    key._reactive_connect = None
-                    key.set_reactive(FooterKey.compact, self.compact)
-            yield widget
 
 
 class PropertyList(SteadyOptionList):
@@ -127,7 +85,7 @@ class PropertyList(SteadyOptionList):
         options.append(Option(Content.styled("Record", "bold $text-primary"), disabled=True))
         for label, value in (("Record ID", str(record.id)), ("Create date", record.created_at),
                              ("Last modified", record.updated_at)):
-            text = str(value)[:16].replace("T", " ")
+            text = format_datetime(value, crm.datetime_format)
             options.append(Option(Content.assemble((label.ljust(width), "dim"), (text, "dim")), disabled=True))
         self.set_options(options)
         self.estimate_lines()
@@ -226,7 +184,7 @@ H and P open the association and property history; m lists every action."""
         self.AUTO_FOCUS = "#timeline" if self.app.size.width >= NARROW else "#props"
         if self.record.deleted:
             self.add_class("-deleted")
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="banner", markup=False)
         yield Static("", id="panel-tabs", markup=False)
         with Horizontal(id="panels"):
@@ -236,7 +194,7 @@ H and P open the association and property history; m lists every action."""
                     yield from self._compose_properties()
             yield Timeline(self.crm, self.ref, id="timeline")
             yield AssocSidebar(self.crm, self.ref, id="sidebar", classes="side-panel")
-        yield CoalescedFooter()
+        yield KeysFooter()
 
     def _compose_properties(self):
         yield Vertical(id="editor")
@@ -252,9 +210,63 @@ H and P open the association and property history; m lists every action."""
         self.query_one("#timeline").focus() if self.app.size.width >= NARROW else self._focus_panel()
         self.call_after_refresh(self.query_one("#left-scroll").scroll_home, animate=False)
 
-    def on_resize(self, event) -> None:
+    async def _on_resize(self, event) -> None:
         if self.record is not None:
             self._apply_width(event.size.width)
+        if event.size == self._compositor.size:
+            # Textual's first layout of a screen sends the screen a Resize to the size it was just
+            # laid out at, and Screen._on_resize lays the whole screen out again at once (a layout
+            # and a frame of their own); the layouts its widgets asked for meanwhile go into the
+            # screen's next regular update instead.
+            event.stop()
+            event.prevent_default()
+
+    _laid_out = False
+
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:
+        """The screen's first layout is drawn once, whole: in two passes before one frame.
+
+        Textual lays a new screen out before its widgets know their sizes: the lists learn only
+        then that they scroll and how many lines their options take (a long value or the
+        sidebar's "… N more" wraps), and every widget's first size asks for one more layout.
+        It drew that first frame without the scrollbars and laid the screen out and drew it
+        again for each of these (six layouts and seven frames in all). Here the lists count
+        their lines after the first pass, the second pass places what the first one set off,
+        and what was asked for before or during the passes is dropped: the frame has it."""
+        if self._laid_out or scroll or not (size or self.outer_size):
+            super()._refresh_layout(size, scroll)
+            return
+        self._laid_out = True
+        self._first_layout_at = get_time()
+        self._drop_requests()  # those not yet sent; those on their way: _on_layout, _on_update
+        with self.app.batch_update():  # drawn once, after the second pass (not deferred)
+            super()._refresh_layout(size, scroll)
+            for widget in self.query(SteadyOptionList):
+                widget.count_lines()
+            self._drop_requests()
+            super()._refresh_layout(size, scroll)
+            self._drop_requests(scrollbars_only=True)  # their first sizes: drawn in this frame
+        if self.is_current:
+            self._compositor_refresh()
+
+    _first_layout_at = 0.0
+
+    def _drop_requests(self, scrollbars_only: bool = False) -> None:
+        """Forget the layouts and repaints the widgets asked for and have not sent yet: the full
+        layout that follows, and the frame drawn after it, include them."""
+        for widget in self.walk_children(Widget, with_self=False):
+            for node in (() if scrollbars_only else (widget,)) + tuple(widget._get_virtual_dom()):
+                node._layout_required = node._repaint_required = False
+
+    async def _on_layout(self, message) -> None:
+        if message.time < self._first_layout_at:  # asked for before the first layout: done in it
+            message.stop()
+            message.prevent_default()
+
+    async def _on_update(self, message) -> None:
+        if message.time < self._first_layout_at:  # asked for before the first frame: drawn in it
+            message.stop()
+            message.prevent_default()
 
     def _wanted_classes(self, width: int) -> set[str]:
         return {"-narrow", f"-show-{self.panel}"} if width < NARROW else set()
@@ -293,7 +305,7 @@ H and P open the association and property history; m lists every action."""
             self.set_class(rec.deleted, "-deleted")
         if rec.deleted:
             self.query_one("#banner", Static).update(
-                f"This {meta.label.lower()} is DELETED (since {str(rec.deleted_at)[:16].replace('T', ' ')}). "
+                f"This {meta.label.lower()} is DELETED (since {format_datetime(rec.deleted_at, self.crm.datetime_format)}). "
                 "Press R to restore it.")
         self._update_head()
         self.query_one(PropertyList).show(self.crm, meta, rec, self.app.config.date_format)

@@ -107,7 +107,7 @@ async def test_lazy_pages_search_and_filter(db_path):
 
 
 async def test_tickets_board_and_screenshot(db_path, tmp_path):
-    from screens.board import BoardScreen, StageColumn
+    from screens.board import StageColumn
 
     with Crm.open(db_path) as crm:
         t = crm.records.create("tickets", {"subject": "[link=x]Help[/link]"}).id
@@ -127,9 +127,6 @@ async def test_tickets_board_and_screenshot(db_path, tmp_path):
 async def test_lost_to_won_by_one_key_asks_first(demo_db):
     from screens.modals import ConfirmModal
 
-    with Crm.open(demo_db) as crm:
-        deals = crm.registry.get("deals")
-        lost = deals.model.select(deals.model.id).where(deals.model.dealstage == "closedlost").scalar()
     app = CrmApp(demo_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

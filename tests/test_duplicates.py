@@ -135,3 +135,22 @@ async def test_manage_duplicates_screen_merges_choosing_values_and_rejects(plant
         await pilot.press("u")  # the merge is one operation: undo takes it back
         await settle(pilot)
         assert app.crm.records.get("contacts", ids["jonathan"]).properties["email"] == "jonathan@smythe.example"
+
+
+def test_a_merged_away_record_is_not_in_the_recycle_bin_and_undo_not_restore_brings_it_back(planted):
+    from crm_tui.errors import InvalidValue
+
+    db, ids = planted
+    with Crm.open(db) as crm:
+        before = crm.records.count("contacts", deleted=True)
+        crm.merger.merge("contacts", ids["jonathan"], ids["jon"])
+        assert crm.records.count("contacts", deleted=True) == before
+        assert ids["jon"] not in {r["id"] for r in crm.records.list("contacts", deleted=True, limit=1000).rows}
+        with pytest.raises(InvalidValue, match="merged into"):
+            crm.records.restore("contacts", ids["jon"])
+        crm.eraser.empty_bin()  # emptying the bin leaves it: it is not in the bin
+        assert crm.records.exists(crm.registry.get("contacts"), ids["jon"], live=False)
+        crm.journal.undo(crm.journal.list(limit=1)[0].id)
+        assert crm.records.exists(crm.registry.get("contacts"), ids["jon"])
+        crm.records.delete("contacts", ids["jon"])  # deleted plainly after that: in the bin as usual
+        assert ids["jon"] in {r["id"] for r in crm.records.list("contacts", deleted=True, limit=1000).rows}

@@ -201,7 +201,7 @@ def test_two_object_export_creates_and_links_both(crm, tmp_path):
     assert by_header["Create Date (2)"] == ("companies", "createdate")
     result = importer.run_import(crm, spec)
     assert result.failed == 0 and result.created == {"contacts": 4, "companies": 2}
-    assert result.warnings == ["owners created: Worpaaeg Whjzqscokhf"]  # repeated column names are expected
+    assert result.warnings == ["new owners: Worpaaeg Whjzqscokhf"]  # repeated column names are expected
     ids = local_ids(crm)
     tek = ids[("companies", "21526623102")]
     assert crm.records.get("companies", tek).properties["city"] == "Austin"
@@ -274,8 +274,8 @@ def test_cli_json_and_undo_of_a_single_hubspot_file(db_path, tmp_path, capsys):
     assert import_cli(db_path, folder / "deals.csv", "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["created"] == 2 and data["import_id"]
-    assert "properties created: deals.forecast_category" in data["warnings"]
-    assert "owners created: Worpaaeg Whjzqscokhf, Ana Souza" in data["warnings"]
+    assert "deals.forecast_category (text)" in data["new_properties"]  # said as any import says it
+    assert "new owners: Worpaaeg Whjzqscokhf, Ana Souza" in data["warnings"]
     assert cli.main(["--db", str(db_path), "import", "undo", str(data["import_id"])]) == 0
     with Crm.open(db_path) as crm:
         assert crm.records.count("deals") == 0
@@ -367,7 +367,7 @@ def test_fast_paths_give_what_the_full_parsers_give(crm):
         fast = hubspot.typed_converter(crm.records.column_coercer(meta, prop), prop, dayfirst)
 
         def full(cell, prop=prop):  # records.coerce_value, under the run's dayfirst
-            if cell in hubspot.NULLS:
+            if hubspot.is_null(cell):
                 return None
             return crm.records.coerce_value(meta, prop, cell)
 

@@ -102,6 +102,20 @@ async def test_wizard_reports_unreadable_file_in_one_line(db_path, tmp_path):
         assert not isinstance(app.screen, ImportWizardScreen)
 
 
+async def until(pilot, ready, timeout: float = 10.0) -> None:
+    """Pause until `ready()` holds (a loaded machine takes longer than a fixed pause)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        await pilot.pause(0.05)
+        try:
+            if ready():
+                return
+        except Exception:  # the widget is not mounted yet
+            pass
+
+
 async def test_the_object_is_guessed_from_the_headers_and_can_be_changed(db_path, tmp_path):
     """A deals export opens as deals (not the first object in the list); choosing another object
     maps the columns again for it."""
@@ -120,10 +134,11 @@ async def test_the_object_is_guessed_from_the_headers_and_can_be_changed(db_path
         screen = app.screen
         screen.query_one("#path", Input).value = str(deals)
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: screen.query("#map-1") and screen.query_one("#object", Select).value == "deals")
         assert screen.query_one("#object", Select).value == "deals"
         assert screen.query_one("#map-1", Select).value == "deals|dealname"
         screen.query_one("#object", Select).value = "tickets"
-        await pilot.pause(0.2)
+        await until(pilot, lambda: screen.spec.objects == ["tickets"]
+                    and screen.query_one("#map-1", Select).value != "deals|dealname")
         assert screen.spec.objects == ["tickets"]
         assert screen.query_one("#map-1", Select).value != "deals|dealname"

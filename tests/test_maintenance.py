@@ -64,7 +64,7 @@ def test_doctor_finds_and_repairs_damage(crm, db_path):
     beta = crm.records.create("companies", {"name": "Beta", "domain": "beta.example"}).id
     crm.assoc.add(("contacts", ann), ("companies", acme))
     crm.assoc.add(("contacts", ann), ("companies", beta))
-    contacts, companies = crm.registry.get("contacts").id, crm.registry.get("companies").id
+    companies = crm.registry.get("companies").id
     # damage written behind the core's back: a one-sided edge, two primaries (in a database without
     # the one-primary index: an older one, or another program's), a stale search index
     crm.db.execute_sql("DROP INDEX ux_association_primary")

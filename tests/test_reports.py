@@ -14,7 +14,6 @@ from crm_tui.app import CrmApp
 from crm_tui.cli import main
 from crm_tui.core import Crm
 from crm_tui.errors import InvalidValue
-from crm_tui.query import Filter
 from crm_tui.reports import ReportSpec, period_range
 
 ALL = 100_000

@@ -2,7 +2,6 @@
 to a browser that holds the token it printed at start; other sites' pages get nothing."""
 
 import asyncio
-import json
 import os
 import re
 import shutil

@@ -186,32 +186,161 @@ async def test_record_lists_render_once_and_again_only_when_their_width_changes(
         assert "note" in line and len(line) == timeline.scrollable_content_region.width
 
 
-async def test_record_footer_is_built_once_and_follows_the_focus(db_path, monkeypatch):
-    from screens.record import CoalescedFooter, RecordScreen
+async def test_record_footer_is_one_widget_that_follows_the_focus_and_takes_clicks(db_path):
+    """The footer draws the keys of the focused panel (what Textual's Footer showed, as one
+    widget instead of one per key), the command palette's key at the right; a click on a key
+    presses it."""
+    from screens.record import RecordScreen
+    from screens.record_modals import ActivityModal
+    from widgets.footer import KeysFooter
 
     record = big_record(db_path)
-    composed = []
-    original = CoalescedFooter.compose
-
-    def compose(self):
-        if self._bindings_ready:
-            composed.append(1)
-        yield from original(self)
-
-    monkeypatch.setattr(CoalescedFooter, "compose", compose)
     app = CrmApp(db_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         app.push_screen(RecordScreen("contacts", record))
         await pilot.pause(0.3)
-        assert len(composed) == 1
-        footer = app.screen.query_one(CoalescedFooter)
-        descriptions = lambda: {key.description for key in footer.query("FooterKey")}  # noqa: E731
-        assert "Filter type" in descriptions()  # the timeline has the focus
+        footer = app.screen.query_one(KeysFooter)
+        assert not footer.children
+        line = footer.render_line(0).text
+        assert len(line) == 120 and line.rstrip().endswith("▏^p Commands")
+        assert " f Filter type " in line and " n Log note " in line  # the timeline has the focus
         app.screen.query_one("#sidebar").focus()
         await pilot.pause(0.3)
-        assert "Add association" in descriptions() and "Filter type" not in descriptions()
-        assert len(composed) == 2
+        line = footer.render_line(0).text
+        assert " a Add association " in line and "Filter type" not in line
+        await pilot.click(KeysFooter, offset=(line.index(" n Log note ") + 1, 0))
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ActivityModal)
+
+
+async def test_record_screen_draws_its_first_frame_whole_and_settles_at_once(db_path, monkeypatch):
+    """Opening a record: its first frame already has the footer's keys and the lists' scrollbars
+    (Textual drew it without them, then laid the screen out and drew it again for each), every
+    list line is drawn once, and the screen settles in two frames: the whole screen, then the
+    repaint Textual asks of every screen it pushes (it took six layouts and seven frames)."""
+    from textual.screen import Screen
+    from textual.widgets import OptionList
+
+    from screens.record import RecordScreen
+    from widgets.footer import KeysFooter
+
+    record = big_record(db_path)
+    app = CrmApp(db_path)
+    frames, layouts, lines = [], [], {}
+    original_display = app._display
+
+    def display(screen, renderable):
+        if renderable is not None and isinstance(screen, RecordScreen):
+            timeline, sidebar = screen.query_one("#timeline"), screen.query_one("#sidebar")
+            frames.append({"keys": "Filter type" in screen.query_one(KeysFooter).render_line(0).text,
+                           "notes": len(timeline.items),
+                           "scrollbars": timeline.vertical_scrollbar in screen._compositor
+                           and sidebar.vertical_scrollbar in screen._compositor})
+        return original_display(screen, renderable)
+
+    from textual.scrollbar import ScrollBar
+
+    refresh_layout, render_line, render_bar = Screen._refresh_layout, OptionList.render_line, ScrollBar.render
+    bars = []
+
+    def counted_bar(self):
+        bars.append(self)
+        return render_bar(self)
+
+    def counted_layout(self, *args, **kwargs):
+        if isinstance(self, RecordScreen):
+            layouts.append(1)
+        return refresh_layout(self, *args, **kwargs)
+
+    from textual import messages
+
+    asked = []  # what asked the screen for a layout after its first frame
+    on_layout = Screen._on_layout
+
+    async def counted_ask(self, message: messages.Layout):
+        if isinstance(self, RecordScreen) and frames:
+            asked.append(message.widget.id or type(message.widget).__name__)
+        return await on_layout(self, message)
+
+    def counted_line(self, y):
+        lines[self.id] = lines.get(self.id, 0) + 1
+        return render_line(self, y)
+
+    app._display = display
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr(Screen, "_refresh_layout", counted_layout)
+        monkeypatch.setattr(OptionList, "render_line", counted_line)
+        monkeypatch.setattr(ScrollBar, "render", counted_bar)
+        monkeypatch.setattr(Screen, "_on_layout", counted_ask)
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.5)
+        screen = app.screen
+        assert frames[0] == {"keys": True, "notes": 40, "scrollbars": True}
+        assert len(layouts) <= 3 and len(frames) <= 2, (len(layouts), len(frames))
+        # after the first frame no widget asks for a layout: no list, panel or container, not the
+        # scrollbars for their first sizes, not the header for the title it already shows
+        assert asked == [], asked
+        for name in ("timeline", "sidebar"):
+            assert lines[name] == screen.query_one(f"#{name}").size.height, (name, lines)
+        # each list's scrollbar drawn once (every layout of the screen drew them again)
+        assert sorted(map(id, bars)) == sorted(id(screen.query_one(f"#{name}").vertical_scrollbar)
+                                               for name in ("timeline", "sidebar")), len(bars)
+
+
+async def test_record_header_title_follows_the_record(db_path):
+    """The record's header sets its title again only when it changes, and does when it does."""
+    from textual.widgets._header import HeaderTitle
+
+    from screens.record import RecordScreen
+
+    record = big_record(db_path)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.3)
+        title = app.screen.query_one(HeaderTitle)
+        assert "Contact: Ann" in title.render_line(0).text
+        app.crm.records.update("contacts", record, {"firstname": "Annabel"})
+        app.screen.refresh_record()
+        await pilot.pause(0.3)
+        assert "Contact: Annabel" in title.render_line(0).text
+
+
+async def test_a_covered_index_keeps_its_footer(db_path, monkeypatch):
+    """The index under a pushed screen publishes its bindings when it is covered and uncovered,
+    with the same keys: its footer is not drawn again (Textual's Footer was rebuilt each time,
+    ~20 ms, and the screen on top drew frames for it)."""
+    from screens.index import IndexScreen
+    from screens.record import RecordScreen
+    from widgets.footer import KeysFooter
+
+    record = big_record(db_path)
+    app = CrmApp(db_path)
+    redrawn = []
+    refresh = KeysFooter.refresh
+
+    def counted(self, *args, **kwargs):
+        if isinstance(self.screen, IndexScreen):
+            redrawn.append(1)
+        return refresh(self, *args, **kwargs)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(50):  # until the index shows its keys
+            await pilot.pause(0.1)
+            if isinstance(app.screen, IndexScreen) and "Search" in app.screen.query_one(KeysFooter).render_line(0).text:
+                break
+        line = app.screen.query_one(KeysFooter).render_line(0).text
+        assert " / Search " in line
+        monkeypatch.setattr(KeysFooter, "refresh", counted)
+        app.push_screen(RecordScreen("contacts", record))
+        await pilot.pause(0.3)
+        app.pop_screen()
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, IndexScreen) and app.screen.query_one(KeysFooter).render_line(0).text == line
+        assert redrawn == []
 
 
 async def test_record_sidebar_reads_no_activity_links(db_path):

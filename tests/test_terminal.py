@@ -1,7 +1,6 @@
 """At home in the terminal: help from live bindings, user keymaps, first run, broken config/themes."""
 
 import pytest
-from rich.text import Text
 
 from crm_tui.app import CrmApp
 from crm_tui.core import Crm

@@ -133,7 +133,6 @@ async def test_j_and_k_move_in_history_tables_and_pickers(demo_db):
 
 
 async def test_the_demo_database_is_marked_on_screen(demo_db, db_path):
-    from textual.widgets import Header
 
     app = CrmApp(demo_db)
     async with app.run_test(size=(80, 24)) as pilot:

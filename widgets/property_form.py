@@ -33,21 +33,10 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
 from crm_tui.errors import CrmError
+from crm_tui.types import PROPERTY_TYPES, property_type
 from widgets.text_input import TextInput
 
-PLACEHOLDERS = {
-    "date": "YYYY-MM-DD",
-    "datetime": "YYYY-MM-DD HH:MM",
-    "number": "a number",
-    "currency": "an amount, e.g. 1200.50",
-    "email": "name@example.com",
-    "url": "https://…",
-    "domain": "example.com",
-    "phone": "+1 555 0100",
-    "user": "owner name or email",
-    "multiselect": "options separated by ;",
-    "textarea": "text",
-}
+PLACEHOLDERS = {name: kind.placeholder for name, kind in PROPERTY_TYPES.items() if kind.placeholder}  # kept for callers
 
 
 class FormInput(TextInput):
@@ -159,29 +148,20 @@ class PropertyForm(VerticalScroll):
     def _input_for(self, prop):
         initial = self.initial.get(prop.name)
         wid = f"pf-{prop.name}"
-        if prop.type == "select":
+        editor = property_type(prop.type).editor
+        if editor == "options":
             options = [(Content(o.label), o.name) for o in prop.options]  # labels are user data: literal
             value = prop.option_name(str(initial)) if initial not in (None, "") else None
             return Select(options, prompt=f"({prop.label})", allow_blank=True,
                           value=value if value is not None else Select.NULL, id=wid)
-        if prop.type == "boolean":
+        if editor == "yes_no":
             value = Select.NULL if initial in (None, "") else ("true" if initial in (True, 1, "true", "1", "yes", "Yes") else "false")
             return Select([("Yes", "true"), ("No", "false")], prompt="(not set)", allow_blank=True, value=value, id=wid)
         text = self._initial_text(prop, initial)
-        return FormInput(value=text, placeholder=PLACEHOLDERS.get(prop.type, ""), id=wid)
+        return FormInput(value=text, placeholder=property_type(prop.type).placeholder, id=wid)
 
     def _initial_text(self, prop, value) -> str:
-        if value is None:
-            return ""
-        if prop.type == "user" and isinstance(value, int):
-            return self.crm.owner_name(value)
-        if prop.type == "multiselect":
-            return "; ".join(prop.option_label(v) for v in str(value).split(";") if v)
-        if prop.type in ("number", "currency") and isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        if prop.type == "datetime":
-            return str(value)[:16].replace("T", " ")
-        return str(value)
+        return property_type(prop.type).edit_text(prop, value, self.crm.owner_name)
 
     # -- API ----------------------------------------------------------------------------------
 

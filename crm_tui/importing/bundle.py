@@ -24,12 +24,15 @@ import shutil
 import tempfile
 import threading
 import zipfile
+import stat
+import time
 from dataclasses import dataclass, field
 
 from .. import sources
 from ..errors import CrmError
 from ..sanitize import clean_line
-from . import columns, csvread, hubspot, importer, mapping
+from . import csvread, hubspot, importer, mapping
+from ..safe_files import is_database_file
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}
@@ -106,10 +109,6 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
     """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems.
     In a folder, a name that is no regular file (a pipe, a device, a dangling or looping link) or
     that leads to the database itself is left out with one line: reading it would hang or be nonsense."""
-    import stat
-
-    from ..safe_files import is_database_file
-
     problems: list[str] = []
     if os.path.isdir(path):
         found = []
@@ -252,7 +251,7 @@ def _scan(crm, plan: BundlePlan) -> None:
         for _line, row in source:
             for col, prop in watch:
                 cell = row.get(col.header, "")
-                if not cell or cell in hubspot.NULLS:
+                if not cell or csvread.is_null_word(cell):
                     continue
                 if prop.type == "user":
                     key = cell.strip().casefold()
@@ -362,83 +361,6 @@ class _FileImporter(importer._Importer):
         headers = [p[0] for p in props]
         cells_of = itemgetter(*headers) if len(headers) > 1 else (lambda row: (row[headers[0]],))
         return spec.objects[0], cells_of, [p[1] for p in props], [p[2] for p in props], id_header, refs
-
-    def _columns_plan(self):
-        """For a file _plan_fast serves, read as lists (csvread in header order): (object, [(cell
-        index, column check, property name)], Record ID index, [(index, other object, primary)],
-        headers); None otherwise (the file is read row by row)."""
-        fast = self._fast
-        if fast is False:
-            fast = self._fast = self._plan_fast() if self._plan_cache is not None else None
-        if fast is None or self.spec.kind != "csv" or self._watch:
-            return None
-        obj, _cells_of, convs, pnames, id_header, refs = fast
-        headers = csvread.open_csv(self.spec.path, encoding=self.spec.encoding, delimiter=self.spec.delimiter).headers
-        at = {h: i for i, h in enumerate(headers)}
-        meta = self.reg.get(obj)
-        prop_headers = [item[6] for item in self._plan_cache if item[1] == "prop"]
-        wanted = prop_headers + ([id_header] if id_header else []) + [h for h, _o, _p in refs]
-        if any(h not in at for h in wanted) or len(prop_headers) != len(pnames):
-            return None
-        props = [(at[h], columns.column_check(meta.properties[p].type if meta.properties[p].type != "user" else "",
-                                              conv), p)
-                 for h, conv, p in zip(prop_headers, convs, pnames)]
-        return (obj, props, at[id_header] if id_header else None, [(at[h], o, p) for h, o, p in refs], headers)
-
-    def _source(self):
-        self._by_columns = self._columns_plan()
-        return importer._rows(self.spec, lists=True) if self._by_columns else super()._source()
-
-    @property
-    def _parse_chunk(self):
-        return self._parse_columns if getattr(self, "_by_columns", None) else None
-
-    def _parse_columns(self, chunk: list) -> list:
-        """_parse for a chunk of rows read as lists, a column at a time (see columns.py); a row with
-        a cell refused, or with nothing to import, goes the general way, which reports it."""
-        obj, props, id_at, refs, headers = self._by_columns
-        out: list = [None] * len(chunk)
-        lines, rows, where = [], [], []
-        for n, (line, cells) in enumerate(chunk):
-            if isinstance(cells, list):
-                lines.append(line)
-                rows.append(cells)
-                where.append(n)
-            else:  # a record csvread could not read (BrokenRow)
-                out[n] = importer._Importer._parse(self, line, cells)
-        if not rows:
-            return out
-        cols = list(zip(*rows))
-        converted, refused, gaps = [], set(), False
-        for at, check, _name in props:
-            values, bad, holes = check(cols[at])
-            converted.append(values)
-            if bad:
-                refused.update(bad)
-            gaps = gaps or holes
-        names = [name for _at, _check, name in props]
-        filled = itemgetter(*[at for at, _check, _name in props]) if len(props) > 1 \
-            else (lambda cells, at=props[0][0]: (cells[at],))
-        Row, Rec, split = importer._Row, importer._Rec, mapping.split_list
-        for r, (line, cells, vals) in enumerate(zip(lines, rows, zip(*converted))):
-            if r in refused:
-                out[where[r]] = importer._Importer._parse(self, line, dict(zip(headers, cells)))
-                continue
-            values = dict(compress(zip(names, vals), filled(cells)))  # the filled cells' values, in C
-            if gaps and None in values.values():  # a null word ('N/A') in a typed column: no value
-                values = {k: v for k, v in values.items() if v is not None}
-            ext_id = cells[id_at] if id_at is not None else None
-            out_refs = []
-            for at, other, primary in refs:
-                cell = cells[at]
-                if cell:
-                    ids = [cell] if cell.isdigit() else split(cell.replace(",", ";"))
-                    out_refs.append((obj, other, ids, primary, None, headers[at]))
-            if not values and not ext_id and not out_refs:
-                out[where[r]] = importer._Importer._parse(self, line, dict(zip(headers, cells)))
-                continue
-            out[where[r]] = (line, Row(line, {obj: Rec(obj, values, ext_id=ext_id or None)}, out_refs, [], []), [])
-        return out
 
     def _parse(self, line: int, row: dict):
         """importer._Importer._parse for the common HubSpot row, without its general per-cell
@@ -563,10 +485,9 @@ class BundleResult:
         """The result of a one-file import, with the import id that undoes it."""
         result = self.files[0][1]
         result.import_id = self.import_id
-        verb = "would create" if self.dry_run else "created"
+        result.new_properties = list(self.properties_created)  # "new properties: ...", as any import says
         result.warnings = list(self.warnings) + (
-            [f"properties {verb}: {', '.join(self.properties_created)}"] if self.properties_created else []) + (
-            [f"owners {verb}: {', '.join(self.owners_created)}"] if self.owners_created else [])
+            [f"new owners: {', '.join(self.owners_created)}"] if self.owners_created else [])
         return result
 
     def summary_lines(self) -> list[str]:
@@ -582,11 +503,10 @@ class BundleResult:
                          f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems")
             if r.error_file:
                 lines.append(f"    error file: {r.error_file}")
-        verb = "would create" if self.dry_run else "created"
-        if self.properties_created:
-            lines.append(f"properties {verb}: {', '.join(self.properties_created)}")
+        if self.properties_created:  # the words of ImportResult.summary_lines and of the plan
+            lines.append(f"new properties: {', '.join(self.properties_created)}")
         if self.owners_created:
-            lines.append(f"owners {verb}: {', '.join(self.owners_created)}")
+            lines.append(f"new owners: {', '.join(self.owners_created)}")
         lines += [f"warning: {w}" for w in self.warnings]
         return lines
 
@@ -607,8 +527,6 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
               extra_warnings: list[str] = ()) -> BundleResult:
     """Import files (specs in dependency order) as one import; see the module docstring."""
     Operation = crm.models.Operation
-    import time
-
     started = time.monotonic()
     path = path or specs[0].path
     names = names or [os.path.basename(s.path) for s in specs]
@@ -670,7 +588,7 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
         finally:
             crm._ops.pop()
         result.owners_created = [name for _i, name in owners.created]
-        result.properties_created = [f"{p.object}.{p.name}" for p in created]
+        result.properties_created = [f"{p.object}.{p.name} ({p.type})" for p in created]
         for (name, r), spec in zip(result.files, specs):
             for w in r.warnings:
                 if getattr(spec, "two_object", False) and w.startswith("Several columns are named"):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
+from ..cli_args import emit
 from ..errors import CrmError
+from . import bundle, exporter, importer
+from .. import safe_files
 
 
 def _emit(args, data, lines) -> None:
-    from ..cli import emit
-
     emit(args, data, lines)
 
 
@@ -26,8 +27,6 @@ def _progress(args):
 
 
 def cmd_import(crm, args) -> int:
-    from . import importer
-
     if args.file == "undo":
         if args.undo_id is None:
             raise CrmError("write `crm-tui import undo ID` (see `crm-tui imports`)")
@@ -43,7 +42,6 @@ def cmd_import(crm, args) -> int:
         return 0
     if args.undo_id is not None:
         raise CrmError(f"unexpected argument {args.undo_id}: write `crm-tui import FILE` or `crm-tui import undo ID`")
-    from . import bundle
 
     if bundle.is_bundle(args.file):
         return _import_bundle(crm, args)
@@ -82,8 +80,6 @@ def cmd_import(crm, args) -> int:
 
 def _import_bundle(crm, args) -> int:
     """`crm-tui import FOLDER` or `crm-tui import EXPORT.zip`: every CSV in it, as one import."""
-    from . import bundle
-
     if args.object or args.map or args.link or args.value or args.require_link:
         raise CrmError("--object, --map, --link and --value apply to one file; "
                        "import that file on its own to use them")
@@ -112,8 +108,6 @@ def _import_bundle(crm, args) -> int:
 
 
 def cmd_imports(crm, args) -> int:
-    from . import importer
-
     items = importer.list_imports(crm)
     lines = [f"{i.id:>6}  {i.at[:19]}  {i.status:<11}  {','.join(i.objects):<20}  "
              f"created {i.counts.get('created', 0)}, updated {i.counts.get('updated', 0)}, "
@@ -123,9 +117,6 @@ def cmd_imports(crm, args) -> int:
 
 
 def cmd_export(crm, args) -> int:
-    from .. import safe_files
-    from . import exporter
-
     fmt = args.format
     path = args.output or f"{crm.registry.get(args.object).name}.{fmt or 'csv'}"
     result = exporter.export_view(crm, args.object, path, view=args.view, fmt=fmt, hubspot=args.hubspot,

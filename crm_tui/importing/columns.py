@@ -15,9 +15,11 @@ allows:
     check = column_check(prop_type, convert)
     values, refused, gaps = check(cells)
 
-`values[i]` is what `convert(cells[i])` gives for a filled cell (its value at an empty cell is
-anything: the caller keeps only filled cells); `refused` lists the indexes of cells the converter
-refused; `gaps` says that some filled cell converted to None (a null word such as 'N/A').
+`values[i]` is what `convert(cells[i])` gives for a filled cell, and None or "" (the cell itself)
+for an empty one: a chunk's values, zipped back into rows, are the rows' values in column order
+(the importer's RowValues, whose empty cells go into the table as they are); `refused` lists the
+indexes of cells the converter refused (their value is anything: such a row is checked again row
+by row); `gaps` says that some filled cell converted to None (a null word such as 'N/A').
 """
 
 from __future__ import annotations
@@ -63,17 +65,20 @@ def column_check(kind: str, convert: Callable[[str], object]) -> Callable[[Seque
             if not joined:
                 return cells, (), False
             if joined.isdigit() and joined.isascii() and max(map(len, cells)) < 16:
-                return [float(cell) if cell else None for cell in cells], (), False
+                if "" in cells:
+                    return [float(cell) if cell else "" for cell in cells], (), False
+                return list(map(float, cells)), (), False
             return each(cells)
         return number
 
     if kind in ("date", "datetime"):
-        memo: dict = {"": None}
+        memo: dict = {"": ""}
         nulls: set = set()  # cells remembered as None (null words)
+        recall = memo.__getitem__
 
         def remembered(cells: Sequence[str]) -> tuple:
             try:  # the common case: every cell seen before
-                return [memo[cell] for cell in cells], (), bool(nulls) and any(map(nulls.__contains__, cells))
+                return list(map(recall, cells)), (), bool(nulls) and any(map(nulls.__contains__, cells))
             except KeyError:
                 pass
             values = list(cells)

@@ -41,7 +41,14 @@ _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _SEP_LINE = re.compile(r"sep=(.)[ \t]*", re.I)
 
 Row = dict[str, str]
-NULL_WORDS = frozenset({"null", "none", "[not provided]", "(not provided)", "not provided"})
+# What a cell says when it holds nothing: database dumps, HubSpot exports re-saved by a spreadsheet,
+# Excel (#N/A). The one list of them (any case): the importer reads them as empty where a value is
+# expected, and in the text columns whose sample holds them.
+NULL_WORDS = frozenset({"null", "(null)", "none", "#n/a", "n/a", "[not provided]", "(not provided)", "not provided"})
+
+
+def is_null_word(cell: str) -> bool:
+    return len(cell) <= 16 and cell.strip().casefold() in NULL_WORDS
 
 
 class CsvError(ValueError):
@@ -107,7 +114,7 @@ def _detected_code_page(data: bytes) -> str | None:
     if len(_HIGH_BYTE.findall(data[:1 << 16])) < 6:
         return None  # too few letters to tell; the Western rule reads them
     try:
-        from charset_normalizer import from_bytes
+        from charset_normalizer import from_bytes  # lazy: only for a file that is not UTF-8 (slow to import)
     except ImportError:  # without it such files read as Windows-1252, with a warning
         return None
     best = from_bytes(data).best()
@@ -198,6 +205,7 @@ class CsvSource:
     def _rows(self, nul_filter: bool, as_lists: bool = False) -> Iterator[tuple[int, Row]]:
         headers, columns = self.headers, self._columns
         width, watched = self._width, self._watched
+        every_column = columns == list(range(width))
         long_rows, first_long_row = 0, 0
         with self._open() as f:
             records = self._records(f, nul_filter)
@@ -220,10 +228,13 @@ class CsvSource:
                 joined = "".join(cells)
                 if not joined.isprintable():  # tabs, newlines or control characters somewhere
                     cells = [clean_text(cell) for cell in cells]
-                if "'=" in joined or "'+" in joined or "'-" in joined or "'@" in joined:
+                if "'" in joined and ("'=" in joined or "'+" in joined or "'-" in joined or "'@" in joined):
                     # '=1+2: a formula neutralised by an export (csvwrite) reads back as written
                     cells = [cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell for cell in cells]
-                cells = [cells[i].strip() for i in columns]
+                if every_column:  # no column dropped: one C loop
+                    cells = list(map(str.strip, cells if len(cells) == width else cells[:width]))
+                else:
+                    cells = [cells[i].strip() for i in columns]
                 yield line, (cells if as_lists else dict(zip(headers, cells)))
         if long_rows:
             self._warn(f"{long_rows} row(s) have more cells than there are headers (first on line "

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TextIO
+from .. import safe_files
 
 # Full-width ＝ ＋ － ＠ too: some spreadsheet locales read them as their ASCII twins.
 _FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
@@ -77,8 +78,6 @@ def write_csv(path: str | os.PathLike, headers: Sequence[str],
     """Write a whole CSV file from an iterable of rows (consumed lazily); returns the row count.
     The file is written through safe_files: private, never over an existing file unless
     `overwrite`, never over a database in `protect`."""
-    from .. import safe_files
-
     with safe_files.writing(path, protect=protect, overwrite=overwrite, encoding="utf-8-sig" if bom else "utf-8",
                             newline="") as out:
         count = SafeCsvWriter(out.stream, headers, numeric_columns, delimiter).writerows(rows)

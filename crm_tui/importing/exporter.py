@@ -25,7 +25,8 @@ from .. import safe_files
 from ..errors import InvalidValue
 from ..paging import ViewSpec
 from ..query import Filter
-from ..types import format_number
+from ..types import property_type
+from ..views import Views, default_columns
 from . import vcard
 from .csvwrite import SafeCsvWriter, cell_text
 
@@ -55,16 +56,9 @@ def resolve_view(crm, object_name: str, view=None) -> ViewSpec:
     meta = crm.registry.get(object_name)
     if isinstance(view, ViewSpec):
         return view
-    try:
-        from ..views import Views, default_columns
-    except ImportError:  # views.py not there: every property
-        cols = [p for p in meta.properties if not meta.properties[p].system]
-        if view:
-            raise InvalidValue("saved views are not available")
-        return ViewSpec(meta.name, cols)
     views = Views(crm)
     if view is None:
-        chosen = views.default(meta.name)
+        chosen = views.opening(meta.name)
     elif hasattr(view, "columns"):
         chosen = view
     else:
@@ -85,7 +79,7 @@ def _columns(crm, meta, spec: ViewSpec, hubspot: bool, all_properties: bool) -> 
     for name in names:
         prop = meta.properties[name]
         header = prop.label if labels.count(prop.label) == 1 else f"{prop.label} ({name})"
-        cols.append(_Col(header, "prop", name, prop.type in ("number", "currency")))
+        cols.append(_Col(header, "prop", name, property_type(prop.type).sql_type == "REAL"))
     if all_properties or hubspot:
         for sysname in ("createdate", "lastmodifieddate"):
             if sysname in meta.properties and sysname not in names:
@@ -111,18 +105,7 @@ def _value(crm, meta, name: str, value):
     prop = meta.properties.get(name)
     if value is None or prop is None:
         return value
-    if prop.type == "select":
-        return prop.option_label(value)
-    if prop.type == "multiselect":
-        return ";".join(prop.option_label(v) for v in str(value).split(";") if v)
-    if prop.type in ("number", "currency"):
-        return format_number(value)
-    if prop.type == "user":
-        return crm.owner_name(value)
-    if prop.type == "boolean":
-        return "true" if value else "false"
-    return value
-
+    return property_type(prop.type).export(prop, value, crm.owner_name)
 
 def iter_rows(crm, spec: ViewSpec, cols: list[_Col], cancel: threading.Event | None = None):
     """Dicts header -> value, page by page."""

@@ -26,9 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from . import infer, mapping
+from ..errors import InvalidValue
+from . import csvread, infer, mapping
 from .importer import ImportSpec
 from .values import parse_short_date
+from ..sanitize import clean_line
 
 SOURCE = "hubspot"  # the id_source of HubSpot Record IDs (ExternalId.source_system)
 
@@ -239,7 +241,7 @@ class FileFacts:
     owner_columns: list[str] = field(default_factory=list)  # headers of owner columns
 
 
-NULLS = {"null", "NULL", "(null)", "#N/A", "N/A"}
+is_null = csvread.is_null_word  # 'null', 'N/A', '#N/A'... (csvread.NULL_WORDS, the one list)
 
 
 SAMPLE_ROWS = infer.SAMPLE_ROWS  # rows read to type a new property
@@ -250,7 +252,7 @@ _TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b")  # digits, nev
 def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None = None):
     """An ImportSpec (HubSpotSpec) for a recognised HubSpot export: columns, HubSpot IDs, the new
     properties its unknown columns need, and what it leaves out."""
-    from . import importer
+    from . import importer  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
 
     reg = crm.registry
     known = [m.name for m in reg.objects.values()]
@@ -324,12 +326,10 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
 def _new_type(cells: Iterable[str]) -> str:
     """The type of a new property (infer.infer_type, month-first dates as HubSpot's US export
     writes them), HubSpot's empty words ('null', 'N/A'...) left out."""
-    return infer.infer_type(cell for cell in cells if cell not in NULLS)
+    return infer.infer_type(cell for cell in cells if not is_null(cell))
 
 
 def _clean_label(text: str) -> str:
-    from ..sanitize import clean_line
-
     return clean_line(text).strip()[:100] or "Imported column"
 
 
@@ -343,7 +343,7 @@ def _head(source, n: int):
 def guess_object(crm, found: HubSpotFile) -> str:
     """The owner column names the object (`Deal owner`); else the object whose properties the
     headers match best, custom objects and activities included."""
-    from . import importer
+    from . import importer  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
 
     owner = found.owner_object()
     if owner and owner in crm.registry.objects:
@@ -389,11 +389,9 @@ class NewOwner(str):
 
 def owner_converter(crm, meta, prop, names: dict[str, int]):
     """A cell -> an owner id, or a NewOwner for a name nobody has (the writer creates it)."""
-    from ..sanitize import clean_line
-
     def convert(raw: str):
         text = clean_line(raw).strip()
-        if not text or text in NULLS:
+        if not text or is_null(text):
             return None
         found = names.get(text.casefold())
         if found is not None:
@@ -430,7 +428,7 @@ def typed_converter(conv, prop, dayfirst: bool = False):
             value = parse_short_date(raw, dayfirst=dayfirst, with_time=with_time)
             if value is not None:
                 return value
-            if raw in NULLS:
+            if is_null(raw):
                 return None
             return conv(raw)
         return convert
@@ -440,11 +438,16 @@ def typed_converter(conv, prop, dayfirst: bool = False):
         def convert_number(raw: str):
             if raw.isdigit() and raw.isascii() and len(raw) < 16:
                 return float(raw)
-            return None if raw in NULLS else conv(raw)
+            return None if is_null(raw) else conv(raw)
         return convert_number
 
     def convert_other(raw: str):
-        return None if raw in NULLS else conv(raw)
+        try:  # a dropdown may have an option called 'None': the value first
+            return conv(raw)
+        except InvalidValue:
+            if is_null(raw):
+                return None
+            raise
     return convert_other
 
 

@@ -45,10 +45,12 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+import socket
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from itertools import chain
@@ -61,10 +63,15 @@ from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..models import Operation
-from ..types import now_iso
-from . import csvread, infer, mapping, vcard
+from ..types import now_iso, parse_date, parse_datetime
+from . import columns, csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
+from ..paths import data_dir
+from .values import _option_key
+from ..records import DEDUPE_KEYS
+from ..db import backup as safe_backup, backup_path_for
+from ..engine import Option
 
 LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
 LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
@@ -91,6 +98,8 @@ class Column:
     required: bool = False  # @link: report an empty cell as a missing link
     create_missing: bool = False  # @link: create the linked record when none matches (vCard ORG)
     reason: str | None = None  # why a skipped column is skipped (shown in the preview and the summary)
+    part: str | None = None  # "first" / "last": the column holds whole names, this target takes that part
+    note: str | None = None  # why the column fills this target (shown in the preview)
 
     @property
     def skipped(self) -> bool:
@@ -262,9 +271,92 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     columns = auto_columns(crm, source.headers, objects)
     spec = ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
                       headers=list(source.headers), warnings=list(source.warnings))
-    _look_at_values(crm, spec, source.sample(infer.SAMPLE_ROWS), new_properties)
+    sample = source.sample(infer.SAMPLE_ROWS)
+    _look_at_values(crm, spec, sample, new_properties)
     spec.warnings = list(source.warnings)
+    _name_records(crm, spec, sample)
     return spec
+
+
+_ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
+_PEOPLE = re.compile(r"name|agent|person|people|rep|member|employee|staff|contact|user|manager|owner")
+_PERSON_NAME = re.compile(r"[^\W\d_][\w'.-]*(?: [^\W\d_][\w'.-]*){1,3}")
+
+
+def _name_records(crm, spec: ImportSpec, sample: list[tuple[int, dict]]) -> None:
+    """A file with no column for what names its records, read whole all the same (Maven's
+    sales_pipeline.csv has no deal name, its sales_teams.csv no name or email of a person):
+
+    - a required name (a deal's name, a ticket's) that no column fills comes from the file's ID
+      column (a column called "... id" whose values are one word each and all different), which
+      also becomes the records' ID in that file's namespace, so a second run updates instead of
+      duplicating; without an ID column, from the first text column;
+    - contacts with no column for their name or email are named from the first column of
+      people's names (a title such as agent, member, employee; two to four words each, all
+      different), split into first and last name, by which a second run finds them again.
+
+    Each is said in the preview (the columns) and the summary (a warning)."""
+    main = crm.registry.get(spec.objects[0])
+    mapped = {c.target for c in spec.columns if c.object == main.name and c.target}
+    if mapping.ID in mapped or len(spec.objects) != 1:
+        return
+    rows = [row for _line, row in sample]
+    if not rows:
+        return
+
+    def values(col: Column) -> list[str]:
+        return [row.get(col.header, "") for row in rows]
+
+    def plain(col: Column) -> bool:  # skipped, or a new text property made only for it
+        new = new_property_of(col)
+        return col.skipped or (new is not None and new[1] == "text")
+
+    required = [p for p in main.properties.values() if p.required and p.name not in mapped and p.type == "text"]
+    if required:
+        prop = required[0]
+        found = next((c for c in spec.columns if plain(c) and mapping.header_key(c.header).endswith("id")
+                      and all(_ID_VALUE.fullmatch(v) for v in values(c)) and len(set(values(c))) == len(rows)), None)
+        if found is not None:
+            found.object, found.target, found.reason = main.name, mapping.ID, None
+            spec.id_source = found.header.strip().lower()[:60]
+            found.note = f"the records' ID in {spec.id_source!r}: a second run updates them"
+        else:
+            found = next((c for c in spec.columns if plain(c) and all(values(c))), None)
+        if found is None:
+            return
+        spec.columns.append(Column(found.header, main.name, prop.name,
+                                   note=f"the file has no {prop.label} column: each record is named after this one"))
+        spec.warnings.append(f"no column holds the {prop.label.lower()} ({prop.name}): each "
+                             f"{main.label.lower()} is named after column {found.header!r}")
+        return
+    if main.name == "contacts" and not mapped & {"firstname", "lastname", "email"}:
+        found = next((c for c in spec.columns if plain(c) and _PEOPLE.search(mapping.header_key(c.header))
+                      and all(_PERSON_NAME.fullmatch(v) for v in values(c)) and len(set(values(c))) == len(rows)), None)
+        if found is None:
+            return
+        if found.skipped or new_property_of(found):
+            found.object, found.target, found.reason = main.name, "firstname", None
+        else:
+            spec.columns.append(Column(found.header, main.name, "firstname"))
+            found = spec.columns[-1]
+        found.part = "first"
+        found.note = "the file has no name or email column: these are the contacts' names (first part)"
+        spec.columns.append(Column(found.header, main.name, "lastname", part="last",
+                                   note="the file has no name or email column: these are the contacts' names (last word)"))
+        spec.warnings.append(f"no column holds the contacts' names or emails: they are named after column "
+                             f"{found.header!r} (first name, last name)")
+
+
+def _name_part(conv, part: str):
+    """A converter of a name part: 'Anna Maria Snelling' -> 'Anna Maria' (first) or 'Snelling' (last)."""
+    def convert(raw: str):
+        words = raw.split()
+        if len(words) > 1:
+            raw = " ".join(words[:-1]) if part == "first" else words[-1]
+        elif part == "last":
+            return None
+        return conv(raw)
+    return convert
 
 
 def missing_required(crm, spec: ImportSpec) -> list[str]:
@@ -488,6 +580,7 @@ def describe_columns(crm, spec: ImportSpec) -> list[str]:
             continue
         extra = f" [label {col.label}]" if col.label else ""
         extra += " [required]" if col.required else ""
+        extra += f" ({col.note})" if col.note else ""
         extra += " [values mapped]" if col.header in spec.value_maps else ""
         lines.append(f"{col.header} -> {col.object}.{col.target}{extra}")
     return lines
@@ -526,12 +619,92 @@ def estimate_rows(path: str) -> int:
 
 # ------------------------------------------------------------------------------------------ running
 
+_ABSENT = object()  # RowValues: a value of the row taken out since
+
+
+def _blank(value) -> bool:
+    """No value in a RowValues row: None, or the empty cell itself."""
+    return value is None or value.__class__ is str and not value
+
+
+class RowValues(MutableMapping):
+    """A record's values as one tuple in the column order of the file (None or "" where a cell gives
+    no value), plus the values set or taken out since (rules, owners, defaults): a dict to whoever
+    reads it, without a dict of hundreds of cells per record. `names` (property -> position) is one
+    dict shared by every record of an import, so a batch of them goes into the table as its tuples,
+    the empty cells as they are (see _insert and records.bulk_insert's blank_is_null)."""
+
+    __slots__ = ("names", "row", "extra")
+
+    def __init__(self, names: dict, row: tuple):
+        self.names = names
+        self.row = row
+        self.extra: dict | None = None  # property -> value set since (_ABSENT: taken out)
+
+    def get(self, key, default=None):
+        extra = self.extra
+        if extra is not None and key in extra:
+            value = extra[key]
+            return default if value is _ABSENT else value
+        i = self.names.get(key)
+        if i is None:
+            return default
+        value = self.row[i]
+        return default if value is None or value.__class__ is str and not value else value
+
+    def __getitem__(self, key):
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key) -> bool:
+        return self.get(key, _ABSENT) is not _ABSENT
+
+    def __setitem__(self, key, value) -> None:
+        if self.extra is None:
+            self.extra = {}
+        self.extra[key] = value
+
+    def __delitem__(self, key) -> None:
+        self[key]  # KeyError when it has no value
+        if self.extra is None:
+            self.extra = {}
+        if key in self.names:
+            self.extra[key] = _ABSENT
+        else:
+            del self.extra[key]
+
+    def __iter__(self):
+        extra = self.extra or {}
+        for name, value in zip(self.names, self.row):
+            if not _blank(value) and name not in extra:
+                yield name
+        for name, value in extra.items():
+            if value is not _ABSENT:
+                yield name
+
+    def __bool__(self) -> bool:
+        if self.extra:
+            return any(True for _name in self)
+        for value in self.row:  # nearly always the first
+            if value is not None and (value.__class__ is not str or value):
+                return True
+        return False
+
+    def __len__(self) -> int:
+        return sum(1 for _name in self)
+
+    def __repr__(self) -> str:
+        return f"RowValues({dict(self)!r})"
+
+
 @dataclass(slots=True)  # slots: one of these per row and object, made and read in bulk
 class _Rec:
     """One record of one row: values to write, how to find it, what it turned out to be."""
 
     object: str
-    values: dict
+    values: dict  # or RowValues
     ext_id: str | None = None
     local_id: int | None = None
     record_id: int | None = None
@@ -613,7 +786,6 @@ def error_directory(spec: ImportSpec) -> str:
     # root passes os.access everywhere: a folder without write bits (read-only data) is left alone
     if os.access(folder, os.W_OK) and os.stat(folder).st_mode & 0o222:
         return folder
-    from ..paths import data_dir
 
     target = data_dir() / "import-errors"
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -655,6 +827,7 @@ class _Importer:
         self._seconds = False  # some row had no primary key (email, domain): second keys in use
         self._new_options: dict = {}  # (object, property) -> {option key: label}: options to add
         self._late: dict = {}  # header of a column skipped as empty -> first line with a value
+        self._loose: dict = {}  # (property label, value, option label) read loosely (_last_word_option)
         self._watch = [c.header for c in spec.columns if c.skipped and c.reason and c.reason.startswith("empty in the first")]
         self.result.skipped_columns = [f"{c.header} ({c.reason or 'skipped'})" for c in spec.columns
                                        if c.skipped and not (c.reason or "").startswith("empty")]
@@ -811,16 +984,121 @@ class _Importer:
             self._ahead = None
         if self.deferred:
             self._with_batch_op(self._resolve_deferred)
+        for label, value, option in self._loose:
+            self.spec.warnings.append(f"{label}: {value!r} is no option; read as {option!r}")
         for header, line in self._late.items():
             self.spec.warnings.append(f"column {header!r} was skipped as empty in the first rows, but line {line} "
                                       "has a value in it: map it and import the file again to bring those in")
         self._report(done, max(total, done), started)
 
-    _parse_chunk = None  # a subclass's parse of several rows at once (bundle: a wide file a column at a time)
-
     def _source(self):
-        """(line, row) of the file, as _parse (or _parse_chunk) takes them."""
-        return _rows(self.spec)
+        """(line, row) of the file, as _parse (or _parse_chunk) takes them: rows as lists of cells
+        when the file is checked a column at a time (_columns_plan), else as dicts."""
+        self._by_columns = self._columns_plan()
+        return _rows(self.spec, lists=True) if self._by_columns else _rows(self.spec)
+
+    @property
+    def _parse_chunk(self):
+        return self._parse_columns if getattr(self, "_by_columns", None) else None
+
+    def _columns_plan(self):
+        """For a CSV file of one object whose columns are properties, its Record ID and association
+        IDs (nearly every file: exports, address books, HubSpot's): (object, [(cell index, column
+        check, property)], Record ID index, [(index, other object, primary)], headers, RowValues
+        names); None for any other file (value maps, links by name, labels, several objects, a
+        column skipped as empty in the sample...), which is checked row by row."""
+        spec, plan = self.spec, self._plan_cache
+        if spec.kind != "csv" or self._watch or len(spec.objects) != 1 or spec.value_maps or plan is None:
+            return None
+        props, id_header, refs, parts = [], None, [], {}
+        for col, kind, _meta, prop, vmap, conv, header, obj, _pname in plan:
+            if vmap or col.required or col.label or obj != spec.objects[0]:
+                return None
+            if kind == "prop" and prop is not None:
+                props.append((header, conv, prop))
+                parts[prop.name] = col.part
+            elif kind == "id" and id_header is None:
+                id_header = header
+            elif kind == "assoc":
+                refs.append((header, col.target.split(":", 1)[1], col.target.startswith(mapping.ASSOC_PRIMARY_PREFIX)))
+            else:
+                return None
+        names = [prop.name for _h, _c, prop in props]
+        if not props or len(set(names)) < len(names):  # two columns of one property: the later wins, row by row
+            return None
+        headers = csvread.open_csv(spec.path, encoding=spec.encoding, delimiter=spec.delimiter).headers
+        at = {h: i for i, h in enumerate(headers)}
+        if any(h not in at for h in [h for h, _c, _p in props] + [id_header or headers[0]] + [h for h, _o, _p in refs]):
+            return None
+        checks = []
+        for header, conv, prop in props:
+            kind = prop.type if prop.type in ("text", "number", "date", "datetime") else ""
+            if kind == "text" and (header in spec.null_columns or parts.get(prop.name)):
+                kind = ""  # its check reads null words as empty, or takes part of a name: cell by cell
+            checks.append((at[header], columns.column_check(kind, conv), prop.name))
+        return (spec.objects[0], checks, at[id_header] if id_header else None,
+                [(at[h], o, p) for h, o, p in refs], headers, {name: i for i, name in enumerate(names)})
+
+    def _parse_columns(self, chunk: list) -> list:
+        """_parse for a chunk of rows read as lists, a column at a time (see columns.py): each
+        record's values are one tuple (RowValues). A row with a cell refused, an ID that is not
+        one, or nothing to import goes the general way (_parse), which reports it."""
+        obj, props, id_at, refs, headers, names = self._by_columns
+        general = _Importer._parse
+        out: list = [None] * len(chunk)
+        lines, rows, where = [], [], []
+        for n, (line, cells) in enumerate(chunk):
+            if isinstance(cells, list):
+                lines.append(line)
+                rows.append(cells)
+                where.append(n)
+            else:  # a record csvread could not read (BrokenRow)
+                out[n] = general(self, line, cells)
+        if not rows:
+            return out
+        cols = list(zip(*rows))
+        converted, refused = [], set()
+        for at, check, _name in props:
+            values, bad, _gaps = check(cols[at])
+            converted.append(values)
+            if bad:
+                refused.update(bad)
+        local = self.spec.id_source == LOCAL
+        Row, Rec, split = _Row, _Rec, mapping.split_list
+        for r, (line, cells, vals) in enumerate(zip(lines, rows, zip(*converted))):
+            ext_id = local_id = None
+            if r not in refused:
+                if id_at is not None and (cell := cells[id_at]):
+                    if not local:
+                        ext_id = cell
+                    elif _is_record_id(cell):
+                        local_id = int(cell)
+                    else:
+                        refused.add(r)
+                out_refs = []
+                for at, other, primary in refs:
+                    cell = cells[at]
+                    if not cell:
+                        continue
+                    if not local:
+                        ids = [cell] if cell.isdigit() else split(cell.replace(",", ";"))
+                    elif _is_record_id(cell):
+                        ids = [str(int(cell))]
+                    else:
+                        ids = split(cell.replace(",", ";"))
+                        if not all(map(_is_record_id, ids)):
+                            refused.add(r)
+                            break
+                        ids = [str(int(i)) for i in ids]
+                    out_refs.append((obj, other, ids, primary, None, headers[at]))
+                if ext_id is None and local_id is None and not out_refs and all(map(_blank, vals)):
+                    refused.add(r)  # nothing to import: said by the general way
+            if r in refused:
+                out[where[r]] = general(self, line, dict(zip(headers, cells)))
+                continue
+            rec = Rec(obj, RowValues(names, vals), ext_id=ext_id, local_id=local_id)
+            out[where[r]] = (line, Row(line, {obj: rec}, out_refs, [], []), [])
+        return out
 
     def _make_properties(self) -> None:
         """The custom properties planned for unknown columns ("@new:name:type"), made in one
@@ -920,6 +1198,8 @@ class _Importer:
                 conv = (lambda m, p: (lambda raw: self.crm.records.coerce_value(m, p, raw)))(meta, prop)
             if prop is not None and prop.type in ("text", "textarea") and col.header in self.spec.null_columns:
                 conv = _null_aware(conv)
+            if col.part:
+                conv = _name_part(conv, col.part)
             plan.append((col, kind, meta, prop, vmap, conv, col.header, col.object, prop.name if prop is not None else None))
         return plan
 
@@ -1032,7 +1312,10 @@ class _Importer:
                 return found[0]
         elif kind == "phone" and ":::" in text:
             return conv(", ".join(mapping.split_list(text.replace(":::", ";"))))
-        elif kind in ("select", "multiselect") and not prop.options_from:
+        if kind == "select" and (loose := _last_word_option(prop, text)) is not None:
+            self._loose.setdefault((prop.label, text, prop.option_label(loose)), True)
+            return loose
+        if kind in ("select", "multiselect") and not prop.options_from:
             items = [text] if kind == "select" else mapping.split_list(text.replace(":::", ";"))
             pending = self._new_options.setdefault((obj, prop.name), {})
             names = []
@@ -1054,8 +1337,6 @@ class _Importer:
         """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
         the property, reported in the summary. A dry run reports them and adds none."""
         PropertyDef = self.crm.models.PropertyDef
-        from ..engine import Option
-
         for (obj, pname), pending in list(self._new_options.items()):
             meta = self.reg.get(obj)
             prop = meta.properties[pname]
@@ -1272,20 +1553,34 @@ class _Importer:
         return out
 
     def _insert(self, bop, meta, fresh: list) -> None:
-        names: list[str] = list(dict.fromkeys(chain.from_iterable(rec.values for _row, rec in fresh)))  # first-seen order
+        first_values = fresh[0][1].values
+        index = first_values.names if type(first_values) is RowValues else None
+        if index is not None and all(type(v := rec.values) is RowValues and v.names is index for _row, rec in fresh):
+            # records read a column at a time: their tuples are the rows, in the file's column order
+            added = dict.fromkeys(chain.from_iterable(v.extra for _row, rec in fresh if (v := rec.values).extra))
+            names = list(index) + [k for k in added if k not in index]
+        else:
+            index = None
+            names = list(dict.fromkeys(chain.from_iterable(rec.values for _row, rec in fresh)))  # first-seen order
         records = self.crm.records
         if "createdate" in names:
             now = now_iso()
             for _row, rec in fresh:
                 if rec.values.get("createdate") is None:
                     rec.values["createdate"] = now
-        # names is the union of the records' keys: a record with as many keys has all of them
-        n = len(names)
-        every = itemgetter(*names) if n > 1 else (lambda values: tuple(values[k] for k in names))
-        rows = [every(rec.values) if len(rec.values) == n else tuple(map(rec.values.get, names)) for _row, rec in fresh]
+        if index is not None:
+            rows = _row_tuples([rec.values for _row, rec in fresh], index, names[len(index):],
+                               [k for k in added if k in index] + (["createdate"] if "createdate" in index else []))
+        else:
+            # names is the union of the records' keys: a record with as many keys has all of them
+            n = len(names)
+            every = itemgetter(*names) if n > 1 else (lambda values: tuple(values[k] for k in names))
+            blanks = ("",) * n  # a value the record lacks goes in as "", which the statement stores as NULL
+            rows = [every(rec.values) if len(rec.values) == n else tuple(map(rec.values.get, names, blanks))
+                    for _row, rec in fresh]
         try:
             with self.crm.db.atomic():
-                first, last = records.bulk_insert(meta, names, rows, bop)
+                first, last = records.bulk_insert(meta, names, rows, bop, blank_is_null=True)
             assert last - first + 1 == len(fresh)
             for i, (_row, rec) in enumerate(fresh):
                 rec.record_id = first + i
@@ -1672,6 +1967,33 @@ class _Importer:
                 self.result.linked += rules.roll_up_activities(self.crm, logged, job)[0]
 
 
+def _row_tuples(records: list, index: dict, tail: list, over: list) -> list[tuple]:
+    """The rows to insert for RowValues sharing `index`: each one's tuple with the values set since
+    put in (`over`: those properties that are columns of the file; `tail`: the others, after the
+    file's); "" where there is no value (records.bulk_insert's blank_is_null)."""
+    rows = []
+    nothing = ("",) * len(tail)
+    over = [(name, index[name]) for name in dict.fromkeys(over)]
+    for values in records:
+        row, extra = values.row, values.extra
+        if extra:
+            changed = None
+            for name, i in over:
+                if name in extra:
+                    if changed is None:
+                        changed = list(row)
+                    value = extra[name]
+                    changed[i] = "" if value is _ABSENT else value
+            if changed is not None:
+                row = tuple(changed)
+            if tail:
+                row += tuple(map(extra.get, tail, nothing))
+        elif tail:
+            row += nothing
+        rows.append(row)
+    return rows
+
+
 _SECOND_KEYS = ("contacts", "companies")
 
 
@@ -1696,6 +2018,16 @@ def _second_key(obj: str, values: dict) -> tuple | None:
     return None
 
 
+def _last_word_option(prop, text: str) -> str | None:
+    """The one option whose label ends with the word given ('Won' -> Closed won, 'Lost' -> Closed
+    lost, as exports of other CRMs write stages), or None."""
+    word = text.strip().casefold()
+    if not word or " " in word:
+        return None
+    found = {o.name for o in prop.options if o.label.casefold().split()[-1:] == [word]}
+    return found.pop() if len(found) == 1 else None
+
+
 def _null_aware(conv):
     """A text column's check that reads `null`, `None`, `[not provided]` as empty (columns whose
     sample holds such words: HubSpot re-saved by a spreadsheet, database dumps)."""
@@ -1711,8 +2043,6 @@ def _null_aware(conv):
 def _day_first_coercer(meta, prop):
     """records.coerce_value for a date column whose values are day first (whatever the import's
     setting): 16/01/2024 and 3/2/24 read as the 16th of January and the 3rd of February."""
-    from ..types import parse_date, parse_datetime
-
     parse = parse_date if prop.type == "date" else parse_datetime
     where = f"{meta.name}.{prop.name} ({prop.label}): "
 
@@ -1727,8 +2057,6 @@ def _day_first_coercer(meta, prop):
 
 
 def values_option_key(text: str) -> str:
-    from .values import _option_key
-
     return _option_key(text)
 
 
@@ -1737,8 +2065,6 @@ def _is_record_id(text: str) -> bool:
 
 
 def _dedupe_key(object_name: str) -> str | None:
-    from ..records import DEDUPE_KEYS
-
     return DEDUPE_KEYS.get(object_name)
 
 
@@ -1775,7 +2101,7 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
     if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
-        from .bundle import run_specs
+        from .bundle import run_specs  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
 
         return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
@@ -1797,16 +2123,12 @@ def _process_started(pid: int) -> str | None:
 
 
 def _owner() -> dict:
-    import socket
-
     return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
 
 
 def owner_alive(owner: dict | None) -> bool:
     """Whether the process that ran an import is still running (True when it cannot be told: an
     import run on another machine sharing the file)."""
-    import socket
-
     if not owner or not owner.get("pid"):
         return False  # written before imports named their process: not running now
     if owner.get("host") != socket.gethostname():
@@ -1915,10 +2237,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
     op = check_undo(crm, import_id)
     backup_path = None
     if backup:
-        from ..db import backup_path_for
-
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-        from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
 
         safe_backup(crm.path, backup_path)
     ops = _descendants(crm, op.id)

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from . import values
+from ..engine import RESERVED_NAMES
 
 SAMPLE_ROWS = 2000  # rows read when a file is planned
 _SLASHED = re.compile(r"\s*(\d{1,2})[-/.](\d{1,2})[-/.]\d{2,4}(?:\b.*)?")
@@ -84,8 +85,6 @@ def property_name(header: str, taken: Iterable[str]) -> str:
     accents dropped, Cyrillic transliterated ('Отчество' -> 'otchestvo'); a title without such
     letters (Greek, CJK...) gives 'column'; never one of `taken` nor a name the engine reserves
     ('id', 'createdate'...)."""
-    from ..engine import RESERVED_NAMES
-
     text = unicodedata.normalize("NFKD", header.lower().translate(_CYRILLIC)).encode("ascii", "ignore").decode()
     base = _NAME_JUNK.sub("_", text).strip("_")[:50]
     if not base or not base[0].isalpha():
