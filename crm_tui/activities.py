@@ -95,16 +95,6 @@ class Activities:
         ref = (ref[0], int(ref[1]))
         return rules.activity_rule_targets(self.crm, [ref])[ref]
 
-    def _open_deals(self, ids: list[int]) -> list[int]:
-        Stage = self.crm.models.Stage
-        if not ids:
-            return []
-        deals = self.crm.registry.get("deals")
-        closed = {name for (name,) in Stage.select(Stage.name).where(Stage.kind.in_(["won", "lost"])).tuples()}
-        rows = deals.model.select(deals.model.id, deals.model.dealstage).where(
-            deals.model.id.in_(ids) & deals.model.deleted_at.is_null(True)).tuples()
-        return [rid for rid, stage in rows if stage not in closed]
-
     def count_for(self, ref) -> int:
         """Activities linked to a record, from the kept link counts (no scan of up to 10,000 links)."""
         activities = set(self.activity_objects())

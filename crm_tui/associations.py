@@ -1086,7 +1086,7 @@ class Associations:
                     "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
                     "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
                 dialect.add_counts_of_edges(db, first, last)
-        if automations:
+        if automations and any("deals" in pair for pair in kinds):  # only links with deals set rules off
             self._deal_rules(first, last)
         return count
 

@@ -1,7 +1,10 @@
 """Object-specific rules, kept as small functions the records service calls at fixed points.
 
 Lifecycle stages, the email domain of contacts and automatic association by domain live here, so
-that screens, the command line and imports all get them through the same path.
+that screens, the command line and imports all get them through the same path. The rules a change
+sets off afterwards (lifecycle promotion by deals, close dates, the activity roll-up, last activity
+dates) have one set-based form each (see "set-based rules" below): a single change calls it with a
+set of one, an import with a whole batch.
 """
 
 from __future__ import annotations
