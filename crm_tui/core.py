@@ -126,16 +126,23 @@ class Crm:
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False,
              user_name: str | None = None) -> "Crm":
-        path = Path(path).expanduser()  # as open_database reads it: backups and helpers use crm.path
-        if not readonly and path.exists() and not dbmod.writable(path):
-            readonly = True  # a file the user may not write opens read-only instead of failing
-        database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
+        if dbmod.is_url(path):  # a server's database (the team database): crm.path is the URL shown
+            database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
+            from .dialect_pg import redacted
+
+            path = redacted(path)
+        else:
+            path = Path(path).expanduser()  # as open_database reads it: backups and helpers use crm.path
+            if not readonly and path.exists() and not dbmod.writable(path):
+                readonly = True  # a file the user may not write opens read-only instead of failing
+            database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
         crm = cls(database, path, readonly=readonly, user_name=user_name)
         try:
             if is_new:
                 with database.atomic():
-                    dbmod.create_schema(database)
-                    crm._seed_metadata()
+                    if dbmod.claim_new_schema(database):
+                        dbmod.create_schema(database)
+                        crm._seed_metadata()
             crm.registry.reload()
         except Exception as exc:
             database.close()
@@ -231,7 +238,8 @@ class Crm:
     def set_setting(self, key: str, value) -> None:
         if self.readonly:
             raise DatabaseProblem(f"{self.path}: opened read-only (the file is not writable); nothing was saved")
-        Setting.insert(key=key, value=json.dumps(value)).on_conflict_replace().execute()
+        Setting.insert(key=key, value=json.dumps(value)).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: json.dumps(value)}).execute()
         self._settings = None
 
     # -- first start ------------------------------------------------------------------------

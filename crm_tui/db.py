@@ -50,7 +50,7 @@ def add_missing_standard_properties(db) -> list[str]:
         if row is None:
             continue
         have = {name for (name,) in PropertyDef.select(PropertyDef.name).where(PropertyDef.object == row.id).tuples()}
-        columns = {r[1] for r in db.execute_sql(f'PRAGMA table_info("obj_{row.name}")').fetchall()}
+        columns = {c.name for c in db.get_columns(f"obj_{row.name}")}
         position = len(have)
         for prop in obj["properties"]:
             if prop["name"] in have or "options_from" in prop:
@@ -64,7 +64,7 @@ def add_missing_standard_properties(db) -> list[str]:
             position += 1
             if prop["name"] not in columns:
                 db.execute_sql(f'ALTER TABLE "obj_{row.name}" ADD COLUMN "{prop["name"]}" '
-                               f'{SQL_TYPES.get(prop.get("type", "text"), "TEXT")}')
+                               f'{dialect.column_type(db, SQL_TYPES.get(prop.get("type", "text"), "TEXT"))}')
             if prop.get("indexed"):
                 db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_obj_{row.name}_{prop["name"]}" '
                                f'ON "obj_{row.name}"("{prop["name"]}")')
@@ -162,12 +162,22 @@ def _remove_created(files: list[Path], existed: list[bool]) -> None:
         pass
 
 
+def is_url(path) -> bool:
+    """A `--db` value of the form scheme://...: a server's database, never a file name."""
+    from .dialect_pg import looks_like_url
+
+    return isinstance(path, str) and looks_like_url(path)
+
+
 def open_database(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> tuple[SqliteDatabase, bool]:
     """Open (creating if asked) a crm-tui database. Returns (database, is_new).
 
     A file that is not SQLite, a newer schema or a lock is reported as DatabaseProblem before
-    anything is written to the file.
+    anything is written to the file. A postgresql:// URL opens the team database on a server
+    (`open_server_database`); any other URL is refused.
     """
+    if is_url(path):
+        return open_server_database(path, create=create, readonly=readonly)
     path = Path(path).expanduser()
     if not path.exists():
         if not create:
@@ -201,9 +211,73 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
     return db, is_new
 
 
+def open_server_database(url: str, *, create: bool = True, readonly: bool = False):
+    """A crm-tui database in a PostgreSQL database (the team database). The database must exist
+    (`createdb NAME`); an empty one gets the schema. One that holds other tables, or a newer
+    schema, is refused before anything is written."""
+    from .dialect_pg import CrmPostgresqlDatabase, is_postgres_url, read_version, redacted
+
+    shown = redacted(url)
+    if not is_postgres_url(url):
+        scheme = url.split("://", 1)[0]
+        raise DatabaseProblem(f"{shown}: {scheme}:// databases are not supported (use a file path or postgresql://user@host:port/dbname)")
+    options = f"-c lock_timeout={busy_timeout_ms()}"
+    if readonly:
+        options += " -c default_transaction_read_only=on"
+    try:
+        db = CrmPostgresqlDatabase(url, options=options)
+    except ValueError as exc:
+        raise DatabaseProblem(str(exc)) from None
+    except ImportError:
+        raise DatabaseProblem(f"{shown}: PostgreSQL needs the psycopg2 package (pip install psycopg2-binary)") from None
+    db.bind(ALL_MODELS)
+    try:
+        db.connect(reuse_if_open=True)
+        app_id, version = read_version(db)
+    except Exception as exc:
+        db.close()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseProblem(f"{shown}: cannot open: {first}") from None
+    is_new = app_id is None
+    if is_new:
+        if not create:
+            db.close()
+            raise DatabaseProblem(f"{shown}: no crm-tui database there (the database is empty)")
+        if readonly:
+            db.close()
+            raise DatabaseProblem(f"{shown}: empty database cannot be opened read-only")
+        return db, True
+    if app_id != APPLICATION_ID:
+        db.close()
+        raise DatabaseProblem(f"{shown}: a PostgreSQL database with other tables, not a crm-tui database")
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise DatabaseProblem(_newer_message(shown, version))
+    if not readonly and version < SCHEMA_VERSION:
+        migrate(db, shown, version)
+    return db, False
+
+
+def claim_new_schema(db) -> bool:
+    """Inside the transaction that creates the schema: False when another program created it
+    meanwhile (two team members opening a new PostgreSQL database at the same moment)."""
+    if not dialect.is_postgres(db):
+        return True
+    from .dialect_pg import read_version
+
+    db.execute_sql("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+    return read_version(db)[0] is None
+
+
 def create_schema(db: SqliteDatabase) -> None:
     db.create_tables(ALL_MODELS)
     dialect.create_count_triggers(db)
+    if dialect.is_postgres(db):
+        from .dialect_pg import create_functions, write_version
+
+        create_functions(db)
+        write_version(db, APPLICATION_ID, SCHEMA_VERSION)
+        return
     db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -218,16 +292,30 @@ def backup_path_for(path: Path, label: str) -> Path:
     return candidate
 
 
-def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path:
-    """Back the file up, then run each numbered migration in its own transaction."""
-    backup = backup_path_for(path, f"v{from_version}")
-    from .maintenance import backup as safe_backup  # through safe_files: a new private file, never over one
+def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path | None:
+    """Back the file up, then run each numbered migration in its own transaction. On PostgreSQL
+    (DDL is transactional there) each step and its version commit together or not at all, under
+    a lock that makes a second program opening the database at the same moment wait."""
+    postgres = dialect.is_postgres(db)
+    backup = None
+    if not postgres:
+        backup = backup_path_for(path, f"v{from_version}")
+        from .maintenance import backup as safe_backup  # through safe_files: a new private file, never over one
 
-    safe_backup(path, backup)
+        safe_backup(path, backup)
     for version in range(from_version + 1, SCHEMA_VERSION + 1):
         step = MIGRATIONS.get(version)
         with db.atomic():
+            if postgres:
+                from .dialect_pg import read_version, write_version
+
+                db.execute_sql("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+                if read_version(db)[1] >= version:
+                    continue  # another program ran this step meanwhile
             if step is not None:
                 step(db)
-            db.execute_sql(f"PRAGMA user_version = {version}")
+            if postgres:
+                write_version(db, APPLICATION_ID, version)
+            else:
+                db.execute_sql(f"PRAGMA user_version = {version}")
     return backup

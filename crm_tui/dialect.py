@@ -1,6 +1,8 @@
 """Everything SQLite-only lives here: pragmas, FTS5, the online backup, error classification.
 
-The rest of the core builds SQL through Peewee, so that another engine could serve it later.
+The rest of the core builds SQL through Peewee or writes SQL both engines read; each function
+here that differs between engines hands a PostgreSQL database to `dialect_pg.py` (the team
+database), so `grep -rn sqlite crm_tui` finds SQLite only in this module.
 """
 
 import os
@@ -9,6 +11,16 @@ import threading
 from contextlib import contextmanager
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def is_postgres(db) -> bool:
+    return getattr(db, "dialect_name", "sqlite") == "postgresql"
+
+
+def _pg():
+    from . import dialect_pg
+
+    return dialect_pg
 
 
 def pragmas(busy_timeout_ms: int) -> list[tuple[str, object]]:
@@ -28,6 +40,13 @@ def pragmas(busy_timeout_ms: int) -> list[tuple[str, object]]:
 
 @contextmanager
 def bulk_load(db, path):
+    if is_postgres(db):  # the server owns its WAL and checkpoints: nothing to tune per connection
+        yield BulkLoad(None)
+        return
+    yield from _sqlite_bulk_load(db, path)
+
+
+def _sqlite_bulk_load(db, path):
     """For a long series of batch transactions on this connection (an import). Yields a BulkLoad:
     call its `committed()` after each batch.
 
@@ -63,6 +82,9 @@ class BulkLoad:
     def __init__(self, path: str):
         self._path = path
         self._cv = threading.Condition()
+        if path is None:  # PostgreSQL: nothing to do between batches
+            self._alive = False
+            return
         self._requested = 0  # batches committed
         self._done = 0  # batches the last finished checkpoint covers
         self._stop = False
@@ -71,11 +93,15 @@ class BulkLoad:
         self._thread.start()
 
     def committed(self) -> None:
+        if self._path is None:
+            return
         with self._cv:
             self._requested += 1
             self._cv.notify_all()
 
     def before_batch(self) -> None:
+        if self._path is None:
+            return
         try:
             size = os.path.getsize(self._path + "-wal")
         except OSError:
@@ -87,6 +113,8 @@ class BulkLoad:
             self._cv.wait_for(lambda: self._done >= target or not self._alive)
 
     def close(self) -> None:
+        if self._path is None:
+            return
         with self._cv:
             self._stop = True
             self._cv.notify_all()
@@ -116,8 +144,13 @@ class BulkLoad:
                 self._cv.notify_all()
 
 
-def record_id_field():
-    """An integer primary key that SQLite never hands out twice (AUTOINCREMENT)."""
+def record_id_field(db=None):
+    """An integer primary key that is never handed out twice (SQLite: AUTOINCREMENT; PostgreSQL:
+    a BIGSERIAL's sequence never goes back)."""
+    if db is not None and is_postgres(db):
+        from peewee import BigAutoField
+
+        return BigAutoField()
     from playhouse.sqlite_ext import AutoIncrementField
 
     return AutoIncrementField()
@@ -125,13 +158,27 @@ def record_id_field():
 
 def last_record_id(db, table: str) -> int:
     """The highest id the table has ever handed out (deleted rows included)."""
+    if is_postgres(db):
+        return _pg().last_issued_id(db, table)
     row = db.execute_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
     top = db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').fetchone()[0]
     return max(row[0] if row else 0, top)
 
 
+def _integrity_errors() -> tuple:
+    from peewee import IntegrityError
+
+    return (IntegrityError, sqlite3.IntegrityError)
+
+
+# A constraint refused a row, whether Peewee ran the statement or the core's raw cursor did.
+INTEGRITY_ERRORS = _integrity_errors()
+
+
 def is_busy_error(exc: BaseException) -> bool:
     text = str(exc).lower()
+    if "could not obtain lock" in text or "canceling statement due to lock timeout" in text:
+        return True  # PostgreSQL's lock_timeout
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
@@ -154,6 +201,8 @@ def is_damaged_error(exc: BaseException) -> bool:
 def problem_text(exc: BaseException, path) -> str | None:
     """One line a user can act on for a database error, or None when it is something else (a bug).
     The core, the command line and the app all describe these errors through this one place."""
+    if "could not connect to server" in str(exc) or "connection to server" in str(exc):
+        return f"{path}: cannot reach the database server ({str(exc).strip().splitlines()[0]}); nothing was saved"
     if is_busy_error(exc):
         return f"{path}: the database is busy (another program is writing to it); nothing was saved, try again"
     if is_full_error(exc):
@@ -176,11 +225,13 @@ def is_readonly_error(exc: BaseException) -> bool:
 def create_count_triggers(db) -> None:
     """Keep association_count in step with every insert and delete on association, whatever
     code path (single link, bulk executemany, repair) writes the edges."""
+    if is_postgres(db):
+        return _pg().create_count_triggers(db)
     db.execute_sql(
         "CREATE TRIGGER IF NOT EXISTS association_count_insert AFTER INSERT ON association BEGIN "
         "INSERT INTO association_count(from_object, from_id, to_object, n) "
         "VALUES (NEW.from_object, NEW.from_id, NEW.to_object, 1) "
-        "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + 1; END")
+        "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = association_count.n + 1; END")
     db.execute_sql(
         "CREATE TRIGGER IF NOT EXISTS association_count_delete AFTER DELETE ON association BEGIN "
         "UPDATE association_count SET n = n - 1 WHERE from_object = OLD.from_object "
@@ -190,23 +241,95 @@ def create_count_triggers(db) -> None:
 
 
 def drop_count_triggers(db) -> None:
+    """Before a bulk insert of edges whose counts `add_counts_of_edges` adds in one statement. On
+    PostgreSQL the triggers stay (dropping one locks the table for every other writer)."""
+    if is_postgres(db):
+        return
     db.execute_sql("DROP TRIGGER IF EXISTS association_count_insert")
     db.execute_sql("DROP TRIGGER IF EXISTS association_count_delete")
 
 
 def add_counts_of_edges(db, first: int, last: int) -> None:
     """Add the edges with ids first..last to the kept counts (one upsert per record)."""
+    if is_postgres(db):
+        return  # the triggers counted them
     db.execute_sql(
         "INSERT INTO association_count(from_object, from_id, to_object, n) "
         "SELECT from_object, from_id, to_object, count(*) FROM association WHERE id BETWEEN ? AND ? "
         "GROUP BY from_object, from_id, to_object "
-        "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + excluded.n", (first, last))
+        "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = association_count.n + excluded.n", (first, last))
 
 
 def next_rowid(db, table: str) -> int:
     """The id the next insert into a plain INTEGER PRIMARY KEY table gets (the writer holds the
-    write lock, so a run of inserts takes consecutive ids from here)."""
+    write lock, so a run of inserts takes consecutive ids from here; on PostgreSQL after
+    `lock_for_consecutive_ids`)."""
+    if is_postgres(db):
+        return _pg().last_issued_id(db, table, sequence_only=True) + 1
     return db.execute_sql(f'SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"').fetchone()[0]
+
+
+def column_type(db, sql_type: str) -> str:
+    """The column type of a property added with ALTER TABLE (types.SQL_TYPES speaks SQLite)."""
+    if is_postgres(db):
+        return {"REAL": "DOUBLE PRECISION", "INTEGER": "BIGINT"}.get(sql_type, sql_type)
+    return sql_type
+
+
+def contains_text(haystack, needle):
+    """An expression true where `needle` occurs in `haystack` (Peewee nodes). PostgreSQL gets an
+    `instr` function of the same meaning with the schema (dialect_pg.create_functions)."""
+    from peewee import fn
+
+    return fn.instr(haystack, needle) > 0
+
+
+def ascending(col):
+    """ORDER BY term: NULLs first ascending and last descending, as SQLite orders them, on every
+    engine (paging's keyset conditions rely on it)."""
+    return col.asc(nulls="first") if is_postgres(col.model._meta.database) else col.asc()
+
+
+def descending(col):
+    return col.desc(nulls="last") if is_postgres(col.model._meta.database) else col.desc()
+
+
+def sort_index_columns(db, column: str) -> str:
+    """The columns of a sort index on `column` (quoted): PostgreSQL's index does not end with the
+    row id as SQLite's does, so it gets `id` after the value, NULLs first as `ascending` sorts."""
+    if is_postgres(db):
+        return f"{column} NULLS FIRST, id"
+    return column
+
+
+def group_concat(db, expression: str) -> str:
+    """SQL of the values of `expression` in a group joined with commas."""
+    if is_postgres(db):
+        return f"string_agg(({expression})::text, ',')"
+    return f"group_concat({expression})"
+
+
+def in_rows(db, select: str, tail: str, values: list, params: tuple = ()) -> list[list]:
+    """The rows of `SELECT {select} {tail}`, `{values}` in tail standing for the IN list of
+    `values` (after `params`), in one statement whatever the number of values. SQLite answers one
+    JSON array (no Python between rows); PostgreSQL takes the values as one array parameter."""
+    import json
+
+    if is_postgres(db):
+        sql = f"SELECT {select} {tail.format(values='(SELECT unnest(?))')}"
+        return [list(row) for row in db.execute_sql(sql, (*params, list(values))).fetchall()]
+    sql = f"SELECT json_group_array(json_array({select})) {tail.format(values='(SELECT value FROM json_each(?))')}"
+    (text,) = db.execute_sql(sql, (*params, json.dumps(values))).fetchone()
+    return json.loads(text)
+
+
+def lock_for_consecutive_ids(db, table: str) -> None:
+    """Inside a transaction about to insert a run of rows whose ids it derives from the first one:
+    no other writer may take ids from the same table until it commits. SQLite's writer already
+    holds the database's one write lock; PostgreSQL locks the table against other writers (readers
+    go on)."""
+    if is_postgres(db):
+        db.execute_sql(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
 
 
 def rebuild_counts(db) -> None:
@@ -223,6 +346,8 @@ def fts_table(object_name: str) -> str:
 
 
 def create_fts(db, object_name: str) -> None:
+    if is_postgres(db):
+        return _pg().create_fts(db, fts_table(object_name))
     # One column `body` holding the record's searchable text; rowid = record id. Prefix indexes for
     # 2 and 3 characters: a 1-character index costs every write more than it saves any search.
     db.execute_sql(
@@ -237,6 +362,10 @@ def drop_fts(db, object_name: str) -> None:
 
 def fts_upsert(db, object_name: str, record_id: int, body: str) -> None:
     table = fts_table(object_name)
+    if is_postgres(db):
+        db.execute_sql(f'INSERT INTO "{table}"(rowid, body) VALUES (?, ?) '
+                       "ON CONFLICT (rowid) DO UPDATE SET body = excluded.body", (record_id, body))
+        return
     db.execute_sql(f'DELETE FROM "{table}" WHERE rowid = ?', (record_id,))
     db.execute_sql(f'INSERT INTO "{table}"(rowid, body) VALUES (?, ?)', (record_id, body))
 
@@ -249,11 +378,13 @@ def fts_insert_many(cursor, object_name: str, rows) -> None:
     cursor.executemany(f'INSERT INTO "{fts_table(object_name)}"(rowid, body) VALUES (?, ?)', rows)
 
 
-def fts_match_expression(text: str) -> str | None:
+def fts_match_expression(text: str, db=None) -> str | None:
     """Prefix-match every word the user typed: `ann smi` -> `"ann"* AND "smi"*`."""
     words = [w for w in _split_words(text) if w]
     if not words:
         return None
+    if db is not None and is_postgres(db):
+        return _pg().fts_match_expression(words)
     return " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
 
@@ -270,18 +401,22 @@ def _split_words(text: str) -> list[str]:
     return out
 
 
-def fts_search_sql(object_name: str, record_table: str) -> str:
+def fts_search_sql(object_name: str, record_table: str, db=None) -> str:
     """Ranked ids of live records matching a MATCH expression (parameters: expr, limit)."""
     fts = fts_table(object_name)
+    if db is not None and is_postgres(db):
+        return _pg().fts_search_sql(fts, record_table)
     return (
         f'SELECT f.rowid FROM "{fts}" f JOIN "{record_table}" r ON r.id = f.rowid '
         f'WHERE f.body MATCH ? AND r.deleted_at IS NULL ORDER BY f.rank LIMIT ?'
     )
 
 
-def fts_unranked_sql(object_name: str) -> str:
+def fts_unranked_sql(object_name: str, db=None) -> str:
     """Matching ids in index order, unranked (parameters: expr, limit). Deleting a record removes
     it from the index, so no join on deleted_at is needed."""
+    if db is not None and is_postgres(db):
+        return _pg().fts_unranked_sql(fts_table(object_name))
     return f'SELECT rowid FROM "{fts_table(object_name)}" WHERE body MATCH ? LIMIT ?'
 
 
@@ -341,6 +476,12 @@ def scratch_table(db, name: str, columns: str) -> None:
     """An empty per-connection temp table for set-based work (merge, deletion, undo). It is
     created once and emptied with DELETE, never dropped: DROP TABLE fails with "database table is
     locked" while any statement of the connection is still pending (a fetched-but-not-reset
-    SELECT), which inside a write would roll the whole operation back."""
+    SELECT), which inside a write would roll the whole operation back. Refer to it by its bare
+    name (SQLite looks in temp first; PostgreSQL in the session's pg_temp)."""
+    if is_postgres(db):
+        columns = columns.replace("INTEGER", "BIGINT")
+        db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+        db.execute_sql(f"DELETE FROM {name}")
+        return
     db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
-    db.execute_sql(f"DELETE FROM temp.{name}")
+    db.execute_sql(f"DELETE FROM {name}")

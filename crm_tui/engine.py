@@ -151,7 +151,7 @@ def build_model(db, meta: ObjectMeta) -> type[Model]:
     attrs = {
         # Record IDs are never reused, even after an import undo deletes records for good: history
         # rows that name a deleted record must never come to describe a new one.
-        "id": dialect.record_id_field(),
+        "id": dialect.record_id_field(db),
         "createdate": TextField(),
         "lastmodifieddate": TextField(),
         "deleted_at": TextField(null=True),
@@ -300,7 +300,7 @@ class Registry:
         meta = self.objects[meta.name]
         props = [meta.properties[name] for name in names]
         for prop in props:
-            self.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {SQL_TYPES.get(prop.type, "TEXT")}')
+            self.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {dialect.column_type(self.db, SQL_TYPES.get(prop.type, "TEXT"))}')
         self._create_indexes(meta, props)
         return props
 
@@ -355,7 +355,8 @@ class Registry:
                     f'WHERE "{prop.name}" IS NOT NULL AND deleted_at IS NULL'
                 )
             if prop.indexed:
-                self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_{prop.name}" ON "{table}"("{prop.name}")')
+                columns = dialect.sort_index_columns(self.db, f'"{prop.name}"')
+                self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_{prop.name}" ON "{table}"({columns})')
         self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_createdate" ON "{table}"(createdate)')
         self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_lastmodifieddate" ON "{table}"(lastmodifieddate)')
         self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_deleted" ON "{table}"(deleted_at) WHERE deleted_at IS NOT NULL')
@@ -363,10 +364,9 @@ class Registry:
     def drop_secondary_indexes(self, meta: ObjectMeta, *, unique_too: bool = False) -> list[str]:
         """Drop the sort indexes (and the unique ones if asked: recreating them re-checks every
         value) before a huge load; returns their SQL to run after it."""
-        pattern = "(name LIKE 'ix_%' OR name LIKE 'ux_%')" if unique_too else "name LIKE 'ix_%'"
-        rows = self.db.execute_sql(
-            f"SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND {pattern}", (meta.table,)
-        ).fetchall()
+        prefixes = ("ix_", "ux_") if unique_too else ("ix_",)
+        rows = [(index.name, index.sql) for index in self.db.get_indexes(meta.table)
+                if index.name.startswith(prefixes)]
         for name, _sql in rows:
             self.db.execute_sql(f'DROP INDEX "{name}"')
         return [sql for _name, sql in rows]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from dataclasses import dataclass
 
 from . import dialect, sources
@@ -48,7 +47,7 @@ NOT_UNDOABLE_WHY = {
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
 
-_TREE = "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
+_TREE = "WITH RECURSIVE t(id) AS (SELECT CAST(? AS BIGINT) UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
 
 
 @dataclass
@@ -414,15 +413,15 @@ class _Plan:
         root = self.tail.id
         self.props = db.execute_sql(
             _TREE + "SELECT pc.id, pc.object, pc.record_id, pc.property, pc.old_value, pc.new_value "
-            "FROM property_change pc WHERE pc.op_id IN t ORDER BY pc.id", (root,)).fetchall()
+            "FROM property_change pc WHERE pc.op_id IN (SELECT id FROM t) ORDER BY pc.id", (root,)).fetchall()
         self.links = db.execute_sql(
             _TREE + "SELECT ac.id, ac.a_object, ac.a_id, ac.b_object, ac.b_id, ac.action, ac.label "
-            "FROM association_change ac WHERE ac.op_id IN t ORDER BY ac.id", (root,)).fetchall()
+            "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t) ORDER BY ac.id", (root,)).fetchall()
         # record events, in order: (object name, id, "created" | "deleted" | "restored")
         events = []
         for oid, kind, obj, rid, summary, parent in db.execute_sql(
                 _TREE + "SELECT o.id, o.kind, o.object, o.record_id, o.summary, o.parent FROM operation o "
-                "WHERE o.id IN t AND o.kind IN ('create', 'delete', 'restore', 'merge') ORDER BY o.id", (root,)).fetchall():
+                "WHERE o.id IN (SELECT id FROM t) AND o.kind IN ('create', 'delete', 'restore', 'merge') ORDER BY o.id", (root,)).fetchall():
             if rid is None or obj is None:
                 continue
             if kind == "create":
@@ -437,7 +436,7 @@ class _Plan:
         if created_by_tree:  # an import's records: bulk-created with created_op, no create operations
             for meta in self.crm.registry.objects.values():
                 ids = [i for (i,) in db.execute_sql(
-                    _TREE + f'SELECT id FROM "{meta.table}" WHERE created_op IN t', (root,)).fetchall()]
+                    _TREE + f'SELECT id FROM "{meta.table}" WHERE created_op IN (SELECT id FROM t)', (root,)).fetchall()]
                 if ids:
                     self.created_ids[meta.name] = ids
         # net effect per record: live before the tree? live after it?
@@ -492,7 +491,7 @@ class _Plan:
         if last_prop or going:
             for pid, op_id, obj, rid, prop in db.execute_sql(
                     _TREE + "SELECT id, op_id, object, record_id, property FROM property_change "
-                    "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall():
+                    "WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)", (root, root)).fetchall():
                 mine = last_prop.get((obj, rid, prop))
                 if mine is not None and pid > mine:
                     note(("p", obj, rid, prop), op_id, ("p", obj, rid, prop))
@@ -501,7 +500,7 @@ class _Plan:
         if last_link or going:
             for cid, op_id, ao, ai, bo, bi in db.execute_sql(
                     _TREE + "SELECT id, op_id, a_object, a_id, b_object, b_id FROM association_change "
-                    "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall():
+                    "WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)", (root, root)).fetchall():
                 pair = (ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)
                 mine = last_link.get(pair)
                 if mine is not None and cid > mine:
@@ -511,7 +510,7 @@ class _Plan:
                         note(("r",) + end, op_id, ("r",) + end)
         if touched:
             for op_id, name, rid, kind, summary in db.execute_sql(
-                    _TREE + "SELECT id, object, record_id, kind, summary FROM operation WHERE id > ? AND id NOT IN t "
+                    _TREE + "SELECT id, object, record_id, kind, summary FROM operation WHERE id > ? AND id NOT IN (SELECT id FROM t) "
                     "AND kind IN ('delete', 'restore', 'merge') AND record_id IS NOT NULL", (root, root)).fetchall():
                 meta = reg.objects.get(name or "")
                 if meta is not None and (meta.id, rid) in touched:
@@ -652,7 +651,7 @@ class _Plan:
                 try:
                     cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
                                    [value, now] + chunk)
-                except (IntegrityError, sqlite3.IntegrityError):
+                except dialect.INTEGRITY_ERRORS:
                     raise CrmError(f"{refuse}: {meta.label.lower()} {chunk[0]} cannot take back its "
                                    f"{meta.properties[prop].label.lower()}: "
                                    f"{self._unique_taker(meta, {'id': chunk[0] if len(chunk) == 1 else 0, prop: value})}"
@@ -761,10 +760,12 @@ class _Plan:
                                        (back, label.inverse_id))
                     add_log(ao, ai, bo, bi, "label_removed", label)
                 else:
-                    cursor.execute("INSERT OR IGNORE INTO association_label (association_id, label_id) VALUES (?, ?)",
+                    cursor.execute("INSERT INTO association_label (association_id, label_id) VALUES (?, ?) "
+                                   "ON CONFLICT DO NOTHING",
                                    (fwd, label.id))
                     if label.inverse_id and back:
-                        cursor.execute("INSERT OR IGNORE INTO association_label (association_id, label_id) VALUES (?, ?)",
+                        cursor.execute("INSERT INTO association_label (association_id, label_id) VALUES (?, ?) "
+                                   "ON CONFLICT DO NOTHING",
                                        (back, label.inverse_id))
                     add_log(ao, ai, bo, bi, "label_added", label)
                     touched_from.update({(ao, ai, bo), (bo, bi, ao)})

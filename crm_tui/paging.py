@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from peewee import SQL, fn
 
+from . import dialect
 from .query import Filter, Sort, keyset_after, order_by
 from .types import format_number
 
@@ -95,13 +96,11 @@ class ViewPager:
         """The first TYPING_LIMIT matches in index order. Ranking sorts every match by bm25: with a
         3-letter prefix on a million contacts that is 15-25k matches and 25-60 ms, too slow for
         each keystroke; the index screen shows these at once and the ranked list after a pause."""
-        from . import dialect
-
-        expr = dialect.fts_match_expression(self.spec.search)
+        expr = dialect.fts_match_expression(self.spec.search, self.crm.db)
         if expr is None:
             return []
         self.queries += 1
-        return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name),
+        return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name, self.crm.db),
                                                           (expr, TYPING_LIMIT)).fetchall()]
 
     def fetch_rows(self, start: int, limit: int) -> list[dict]:
@@ -170,7 +169,7 @@ class ViewPager:
         reversed_order = []
         for s in self.spec.sort:
             col = meta.model._meta.fields[s.property] if s.property != "id" else meta.model.id
-            reversed_order.append(col.asc() if s.desc else col.desc())
+            reversed_order.append(dialect.ascending(col) if s.desc else dialect.descending(col))
         id_desc = bool(self.spec.sort) and self.spec.sort[-1].desc
         reversed_order.append(meta.model.id.asc() if id_desc else meta.model.id.desc())
         q = q.order_by(*reversed_order).limit(n)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import Tuple, fn
+from peewee import Tuple
 
+from . import dialect
 from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue
 
@@ -90,7 +91,7 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
         values = flt.value if isinstance(flt.value, (list, tuple)) else [v for v in str(flt.value).split(";")]
         coerced = [crm.records.coerce_value(meta, prop, v) for v in values if str(v).strip()]
         if prop.type == "multiselect":
-            parts = [fn.instr(";" + col + ";", f";{v};") > 0 for v in coerced]
+            parts = [dialect.contains_text(";" + col + ";", f";{v};") for v in coerced]
             expr = parts[0]
             for part in parts[1:]:
                 expr = expr | part
@@ -112,7 +113,7 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
     if prop.type == "datetime" and flt.op in ("eq",) and len(str(flt.value).strip()) <= 10:
         return col.between(value[:10] + "T00:00:00.000000Z", value[:10] + "T23:59:59.999999Z")
     if prop.type == "multiselect" and flt.op in ("eq", "neq"):
-        expr = fn.instr(";" + col + ";", f";{value};") > 0
+        expr = dialect.contains_text(";" + col + ";", f";{value};")
         return expr if flt.op == "eq" else (col.is_null(True) | ~expr)
     if flt.op == "eq":
         return col == value
@@ -162,7 +163,7 @@ def order_by(meta: ObjectMeta, sort: list[Sort]):
     parts = []
     for s in sort:
         col = column(meta, s.property)
-        parts.append(col.desc() if s.desc else col.asc())
+        parts.append(dialect.descending(col) if s.desc else dialect.ascending(col))
     desc_tiebreak = bool(sort) and sort[-1].desc
     parts.append(meta.model.id.desc() if desc_tiebreak else meta.model.id.asc())
     return parts
@@ -171,7 +172,7 @@ def order_by(meta: ObjectMeta, sort: list[Sort]):
 def keyset_after(meta: ObjectMeta, sort: list[Sort], last_values: tuple, last_id: int, reverse: bool = False):
     """Rows strictly after (last_values, last_id) in the given order (before it when reverse).
 
-    SQLite orders NULL first ascending (last descending); the condition below follows that so
+    NULLs sort first ascending (last descending; dialect.ascending); the condition below follows that so
     that paging through a column with empty values neither skips nor repeats rows.
     """
     id_desc = bool(sort) and sort[-1].desc

@@ -16,6 +16,8 @@ from crm_tui.models import ExternalId, Operation
 
 from .conftest import needs_shared_data
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def write(path, text: str, encoding: str = "utf-8") -> str:
     path.write_bytes(text.encode(encoding))

@@ -8,6 +8,8 @@ from crm_tui.errors import CrmError
 from crm_tui.maintenance import doctor
 from crm_tui.models import AssociationChange, Operation, PropertyChange
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def healthy(crm):
     problems = integrity.check_all(crm.registry) + integrity.check_property_history(crm)

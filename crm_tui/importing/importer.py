@@ -45,7 +45,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -1298,7 +1297,7 @@ class _Importer:
                 rec.record_id = first + i
             records.index_range(meta, first, last)
             created = len(fresh)
-        except (IntegrityError, sqlite3.IntegrityError):  # a unique value taken: go row by row to find which
+        except dialect.INTEGRITY_ERRORS:  # a unique value taken: go row by row to find which
             created = 0
             for row, rec in fresh:
                 try:
@@ -1307,7 +1306,7 @@ class _Importer:
                     rec.record_id = first
                     records.index_range(meta, first, last)
                     created += 1
-                except (IntegrityError, sqlite3.IntegrityError) as exc:
+                except dialect.INTEGRITY_ERRORS as exc:
                     rec.fresh = False
                     self.errors.add(row.line, "", "", _reason(records._integrity_problem(meta, rec.values, exc)), ROW_SKIPPED)
         self.result.created[meta.name] = self.result.created.get(meta.name, 0) + created
@@ -1767,10 +1766,8 @@ def _in_rows(crm, select: str, tail: str, values: list, params: tuple = ()) -> l
     array, so SQLite runs it without Python between rows (the import's helper thread runs then)."""
     if not values:
         return []
-    sql = f"SELECT json_group_array(json_array({select})) {tail.format(values='(SELECT value FROM json_each(?))')}"
     with crm.sqlite_only():
-        (text,) = crm.db.execute_sql(sql, (*params, json.dumps(values))).fetchone()
-    return json.loads(text)
+        return dialect.in_rows(crm.db, select, tail, values, params)
 
 
 def _reason(exc: Exception) -> str:
