@@ -422,6 +422,22 @@ def fts_unranked_sql(object_name: str, db=None) -> str:
 
 # -- backup ---------------------------------------------------------------------------------
 
+def backs_up_files(db) -> bool:
+    """Is the database a file that crm-tui copies before a risky change (migration, import undo)?
+    A server's database is backed up by its own tools (pg_dump)."""
+    return not is_postgres(db)
+
+
+def backup_refusal(target: str) -> str | None:
+    """The one line refusing `crm-tui backup`/`restore` of a database that is not a file."""
+    from .dialect_pg import looks_like_url, redacted
+
+    if looks_like_url(target):
+        return (f"{redacted(target)}: crm-tui backs up and restores SQLite files only; back a PostgreSQL "
+                "database up with pg_dump and restore it with pg_restore (or crm-tui copy to a file)")
+    return None
+
+
 def online_backup(source_path: str, target_path: str) -> None:
     """Consistent copy of a live database with SQLite's online backup API."""
     import os
@@ -439,6 +455,29 @@ def online_backup(source_path: str, target_path: str) -> None:
             dst.close()
     finally:
         src.close()
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+def storage_check(db) -> tuple[list[str], bool]:
+    """(problems, damaged) of the storage itself: SQLite's integrity and foreign key checks. A
+    PostgreSQL server checks pages and foreign keys as it writes them: nothing to add there."""
+    if is_postgres(db):
+        return [], False
+    try:
+        result = db.execute_sql("PRAGMA integrity_check").fetchall()
+    except Exception as exc:  # a badly damaged file fails the check itself
+        return [f"SQLite integrity: {exc}; restore a backup (crm-tui restore PATH)"], True
+    if [r[0] for r in result] != ["ok"]:
+        return [f"SQLite integrity: {r[0]}" for r in result[:20]], True
+    fk = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+    return [f"foreign key: row {r[1]} of {r[0]} points at a missing {r[2]}" for r in fk[:20]], False
+
+
+def may_hold_invalid_utf8(db) -> bool:
+    """SQLite stores whatever bytes another program wrote as TEXT; a PostgreSQL UTF8 database
+    refuses them on the way in."""
+    return not is_postgres(db)
 
 
 # -- text that is not UTF-8 ------------------------------------------------------------------

@@ -103,13 +103,15 @@ class _Cursor:
 
     def execute(self, sql, params=None):
         with __exception_wrapper__:  # the driver's errors as Peewee's (IntegrityError, ...)
-            return self._cursor.execute(translate(sql), params)
+            self._cursor.execute(translate(sql), params)
+        return self  # as sqlite3's cursor does: cursor.execute(...).fetchall()
 
     def executemany(self, sql, rows):
         from psycopg2.extras import execute_batch
 
         with __exception_wrapper__:  # many statements per round trip instead of one each
-            return execute_batch(self._cursor, translate(sql), rows, page_size=500)
+            execute_batch(self._cursor, translate(sql), rows, page_size=500)
+        return self
 
     def __iter__(self):
         return iter(self._cursor)
@@ -204,7 +206,9 @@ def create_count_triggers(db) -> None:
 def create_fts(db, table: str) -> None:
     db.execute_sql(
         f'CREATE TABLE IF NOT EXISTS "{table}" (rowid BIGINT PRIMARY KEY, body TEXT NOT NULL, '
-        "tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED)")
+        "tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', "
+        # words as SQLite's unicode61 tokenizer cuts them: ann@acme.example is ann, acme, example
+        "regexp_replace(body, '[^[:alnum:]-]+', ' ', 'g'))) STORED)")
     db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_tsv" ON "{table}" USING gin (tsv)')
 
 

@@ -649,8 +649,9 @@ class _Plan:
                 chunk = ids[start:start + 900]
                 marks = ",".join("?" * len(chunk))
                 try:
-                    cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
-                                   [value, now] + chunk)
+                    with crm.db.atomic():  # a savepoint: PostgreSQL aborts the transaction on an error
+                        cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
+                                       [value, now] + chunk)
                 except dialect.INTEGRITY_ERRORS:
                     raise CrmError(f"{refuse}: {meta.label.lower()} {chunk[0]} cannot take back its "
                                    f"{meta.properties[prop].label.lower()}: "

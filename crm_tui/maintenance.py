@@ -34,6 +34,9 @@ def backup(db_path: str | Path, target: str | Path | None = None, *, overwrite: 
     """A consistent copy made with SQLite's online backup, safe while the app is running. The
     target is checked by safe_files: never the database or its journal files, never an existing
     file unless `overwrite`, private (0600), and complete or absent."""
+    refusal = dialect.backup_refusal(str(db_path))
+    if refusal:
+        raise DatabaseProblem(refusal)
     db_path = Path(db_path)
     if not db_path.exists():
         raise DatabaseProblem(f"{db_path}: no such database")
@@ -59,6 +62,9 @@ def backup(db_path: str | Path, target: str | Path | None = None, *, overwrite: 
 def restore(db_path: str | Path, source: str | Path) -> Path:
     """Replace the database's content with a backup's. The current content is backed up first;
     returns that safety copy's path."""
+    refusal = dialect.backup_refusal(str(db_path))
+    if refusal:
+        raise DatabaseProblem(refusal)
     db_path, source = Path(db_path), Path(source)
     if not source.exists():
         raise InvalidValue(f"{source}: no such backup file")
@@ -101,16 +107,10 @@ class DoctorReport:
 
 def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report = DoctorReport()
-    try:
-        result = crm.db.execute_sql("PRAGMA integrity_check").fetchall()
-    except Exception as exc:  # a badly damaged file fails the check itself
-        report.problems.append(f"SQLite integrity: {exc}; restore a backup (crm-tui restore PATH)")
-        return report
-    if [r[0] for r in result] != ["ok"]:
-        report.problems += [f"SQLite integrity: {r[0]}" for r in result[:20]]
+    problems, damaged = dialect.storage_check(crm.db)
+    report.problems += problems
+    if damaged:
         return report  # nothing else is trustworthy on a damaged file
-    fk = crm.db.execute_sql("PRAGMA foreign_key_check").fetchall()
-    report.problems += [f"foreign key: row {r[1]} of {r[0]} points at a missing {r[2]}" for r in fk[:20]]
     orphans = _orphan_edges(crm)
     report.problems += [f"association {o[1]}:{o[2]} -> {o[3]}:{o[4]} points at a missing or deleted record" for o in orphans[:20]]
     report.problems += integrity.check_bidirectional() + integrity.check_primary(crm.registry) + integrity.check_limits()
@@ -160,6 +160,8 @@ def _invalid_utf8(crm) -> list[tuple[str, str, int, str]]:
     """Metadata text that is not valid UTF-8 (written by another program): (table, column, rowid,
     the text with U+FFFD for the bad bytes)."""
     out = []
+    if not dialect.may_hold_invalid_utf8(crm.db):
+        return out
     for model in METADATA_MODELS:
         table = model._meta.table_name
         for field_ in model._meta.sorted_fields:
@@ -180,6 +182,8 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
     """Record values that are not valid UTF-8: (object, property, id). One pass per table: SQLite
     picks the rows with a byte outside ASCII, only those are decoded in Python (cheap on big tables)."""
     out = []
+    if not dialect.may_hold_invalid_utf8(crm.db):
+        return out
     non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
     for meta in crm.registry.objects.values():
         names = [p.name for p in meta.properties.values()

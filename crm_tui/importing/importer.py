@@ -1918,7 +1918,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
     database up first; the undo itself is one operation with source Import."""
     op = check_undo(crm, import_id)
     backup_path = None
-    if backup:
+    if backup and dialect.backs_up_files(crm.db):  # on a server the undo is one transaction, nothing else
         from ..db import backup_path_for
 
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
