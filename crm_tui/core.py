@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import db as dbmod
-from . import sources
+from . import dialect, sources
 from .engine import Registry, freemail_domains, load_yaml_resource
 from .errors import CrmError, DatabaseProblem
 from .models import Operation, Owner, Pipeline, Setting, Stage
@@ -143,11 +143,10 @@ class Crm:
                     if dbmod.claim_new_schema(database):
                         dbmod.create_schema(database)
                         crm._seed_metadata()
+                        dialect.create_constraints(database, crm.registry)
             crm.registry.reload()
         except Exception as exc:
             database.close()
-            from . import dialect
-
             if dialect.is_busy_error(exc):
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
@@ -189,12 +188,15 @@ class Crm:
             raise CrmError(f"unknown change source {source!r}")
         if self.readonly:
             raise DatabaseProblem(f"{self.path}: opened read-only (the file is not writable); nothing was saved")
-        if source == sources.USER and actor is None:
-            actor = self.user_name
+        if source in (sources.USER, sources.API) and actor is None:
+            actor = self.user_name  # who did it: on a team database, which team member
         try:
             with self.db.atomic():
                 if parent is None and self._ops:
                     parent = self._ops[-1].id
+                elif not self._ops and object is not None and record_id is not None:
+                    # another writer's operation on the same record waits until this one commits
+                    dialect.lock_record(self.db, object, record_id)
                 op = Operation.create(kind=kind, source=source, actor=actor, at=now_iso(), object=object,
                                       record_id=record_id, summary=json.dumps(summary or {}), parent=parent)
                 self._ops.append(op)

@@ -205,6 +205,8 @@ def problem_text(exc: BaseException, path) -> str | None:
         return f"{path}: cannot reach the database server ({str(exc).strip().splitlines()[0]}); nothing was saved"
     if is_busy_error(exc):
         return f"{path}: the database is busy (another program is writing to it); nothing was saved, try again"
+    if is_postgres_conflict(exc):
+        return f"{path}: someone else changed the same records at the same moment; nothing was saved, try again"
     if is_full_error(exc):
         return f"{path}: the disk or database is full; nothing was saved"
     if is_readonly_error(exc):
@@ -214,6 +216,18 @@ def problem_text(exc: BaseException, path) -> str | None:
     if is_decode_error(exc):
         return f"{path}: the database holds text that is not valid UTF-8 (written by another program); run crm-tui doctor --repair"
     return None
+
+
+def is_postgres_conflict(exc: BaseException) -> bool:
+    """A serialisation failure, a deadlock, or the one-primary index refusing a second primary
+    that another writer set at the same moment."""
+    import sys
+
+    if "psycopg2" not in sys.modules:  # no PostgreSQL database was opened
+        return False
+    from .dialect_pg import is_retryable
+
+    return is_retryable(exc) or "ux_association_one_primary" in str(exc)
 
 
 def is_readonly_error(exc: BaseException) -> bool:
@@ -321,6 +335,27 @@ def in_rows(db, select: str, tail: str, values: list, params: tuple = ()) -> lis
     sql = f"SELECT json_group_array(json_array({select})) {tail.format(values='(SELECT value FROM json_each(?))')}"
     (text,) = db.execute_sql(sql, (*params, json.dumps(values))).fetchone()
     return json.loads(text)
+
+
+def lock_record(db, object_name: str, record_id: int) -> None:
+    """At the start of an operation on one record: on PostgreSQL, wait for any other writer's
+    operation on the same record to commit (so this one reads what it wrote). SQLite's single
+    writer lock already does that for the whole database."""
+    if is_postgres(db):
+        db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"{object_name}:{int(record_id)}",))
+
+
+def create_constraints(db, registry) -> None:
+    """What must never break, enforced by the database for every writer: one primary company per
+    record (a partial unique index on the holders' edges). The dedupe keys (email, domain) are
+    unique indexes of their own (engine._create_indexes)."""
+    if not is_postgres(db):
+        return  # SQLite: the constraints16 migration adds it
+    companies = registry.objects.get("companies")
+    if companies is None:
+        return
+    db.execute_sql("CREATE UNIQUE INDEX IF NOT EXISTS ux_association_one_primary ON association (from_object, from_id) "
+                   f"WHERE is_primary = 1 AND to_object = {int(companies.id)}")
 
 
 def lock_for_consecutive_ids(db, table: str) -> None:

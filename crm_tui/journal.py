@@ -182,7 +182,7 @@ class Journal:
     def _is_own(self, op: Operation, source: str) -> bool:
         if op.source not in OWN_SOURCES:
             return False
-        return not (op.source == sources.USER and op.actor and op.actor != self.crm.user_name)
+        return not (op.source in (sources.USER, sources.API) and op.actor and op.actor != self.crm.user_name)
 
     # -- describing ---------------------------------------------------------------------------
 

@@ -1,0 +1,159 @@
+"""The team database: crm-tui on PostgreSQL with several writers at once.
+
+The core suites (records, associations, journal, import, the association state machine) also run
+on PostgreSQL through the `backend` parameter of the `crm` fixture; this file holds what only a
+server has: URLs, several connections, constraints the database enforces, other writers' changes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from crm_tui import cli, integrity, sources
+from crm_tui.core import Crm
+from crm_tui.errors import CrmError, DatabaseProblem
+from crm_tui.models import Association, Operation
+
+
+def _contact_with_companies(crm, n: int = 3) -> tuple[int, list[int]]:
+    crm.set_setting("auto_associate_by_domain", False)
+    contact = crm.records.create("contacts", {"email": "ann@x.example"}).id
+    companies = [crm.records.create("companies", {"name": f"Co {i}", "domain": f"co{i}.example"}).id
+                 for i in range(n)]
+    for company in companies:
+        crm.assoc.add(("contacts", contact), ("companies", company))
+    return contact, companies
+
+
+def _primaries(crm, contact: int) -> list[int]:
+    comp = crm.registry.get("companies").id
+    con = crm.registry.get("contacts").id
+    return [to_id for (to_id,) in Association.select(Association.to_id).where(
+        (Association.from_object == con) & (Association.from_id == contact) & (Association.to_object == comp)
+        & (Association.is_primary == True)).tuples()]  # noqa: E712
+
+
+def test_two_writers_racing_for_the_primary_company_leave_exactly_one(pg_url):
+    with Crm.open(pg_url, user_name="ann") as setup:
+        contact, companies = _contact_with_companies(setup)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def writer(name: str, company: int, other: int) -> None:
+        try:
+            with Crm.open(pg_url, user_name=name) as crm:
+                barrier.wait()
+                for i in range(15):
+                    crm.assoc.set_primary(("contacts", contact), company if i % 2 == 0 else other,
+                                          source=sources.USER)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=("ann", companies[1], companies[0])),
+               threading.Thread(target=writer, args=("bo", companies[2], companies[0]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with Crm.open(pg_url, user_name="ann") as crm:
+        assert len(_primaries(crm, contact)) == 1
+        assert integrity.check_all(crm.registry) == []
+        actors = {a for (a,) in Operation.select(Operation.actor).where(Operation.kind == "set_primary").tuples()}
+        assert actors == {"ann", "bo"}  # history names who did what
+
+
+def test_the_database_itself_refuses_a_second_primary_company(pg_url):
+    """Not only Python: a writer that skips the core's checks is refused by the partial unique index."""
+    with Crm.open(pg_url) as crm:
+        contact, companies = _contact_with_companies(crm)
+        assert len(_primaries(crm, contact)) == 1
+        con, comp = crm.registry.get("contacts").id, crm.registry.get("companies").id
+        with pytest.raises(Exception, match="ux_association_one_primary"):
+            with crm.db.atomic():
+                crm.db.execute_sql("UPDATE association SET is_primary = 1 WHERE from_object = ? AND from_id = ? "
+                                   "AND to_object = ?", (con, contact, comp))
+        assert len(_primaries(crm, contact)) == 1
+
+
+def test_the_dedupe_keys_hold_for_two_writers(pg_url):
+    """Two writers creating the same email at once: one record, the other writer updates it."""
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def writer(name: str) -> None:
+        with Crm.open(pg_url, user_name=name) as crm:
+            barrier.wait()
+            try:
+                results.append(crm.records.create("contacts", {"email": "same@x.example", "firstname": name}).id)
+            except (CrmError, DatabaseProblem) as exc:
+                results.append(str(exc))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("ann", "bo")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with Crm.open(pg_url) as crm:
+        assert crm.records.list("contacts").total == 1 if hasattr(crm.records.list("contacts"), "total") else True
+        (count,) = crm.db.execute_sql("SELECT count(*) FROM obj_contacts WHERE email = 'same@x.example'").fetchone()
+        assert count == 1
+
+
+def test_cli_on_a_postgresql_url_and_history_names_the_team_member(pg_url, capsys, monkeypatch):
+    monkeypatch.setenv("USER", "ines")
+    monkeypatch.setenv("LOGNAME", "ines")
+    assert cli.main(["--db", pg_url, "record", "create", "contacts", "email=ines@acme.example"]) == 0
+    assert cli.main(["--db", pg_url, "search", "acme", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "ines@acme.example" in out
+    with Crm.open(pg_url) as crm:
+        op = Operation.select().where(Operation.kind == "create").order_by(Operation.id.desc()).get()
+        assert op.source == sources.API and op.actor == "ines"
+    assert cli.main(["--db", pg_url, "doctor"]) == 0
+    assert "healthy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("url", ["mysql://root@localhost/crm", "http://example.invalid/x", "sqlite://crm.db"])
+def test_a_url_of_another_scheme_is_refused_in_one_line_and_never_becomes_a_file(url, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--db", url, "list", "contacts"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not supported" in err
+    assert list(tmp_path.iterdir()) == []  # no file, no folder named after the URL
+    monkeypatch.setenv("CRM_TUI_DB", url)
+    assert cli.main(["list", "contacts"]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_database_gets_the_schema_and_a_foreign_one_is_refused(pg_server):
+    empty = pg_server.new_database(empty=True)
+    try:
+        url = pg_server.url(empty)
+        with Crm.open(url) as crm:
+            assert crm.records.create("contacts", {"email": "a@b.example"}).id == 1
+        with Crm.open(url) as crm:  # opened again: the same data, no second schema
+            assert crm.records.get("contacts", 1).properties["email"] == "a@b.example"
+    finally:
+        pg_server.drop_database(empty)
+    foreign = pg_server.new_database(empty=True)
+    try:
+        url = pg_server.url(foreign)
+        import psycopg2
+
+        conn = psycopg2.connect(url)
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE invoices (id int)")
+        conn.close()
+        with pytest.raises(DatabaseProblem, match="not a crm-tui database"):
+            Crm.open(url)
+    finally:
+        pg_server.drop_database(foreign)
+
+
+def test_backup_of_a_server_database_is_refused_in_one_line(pg_url, capsys):
+    assert cli.main(["--db", pg_url, "backup"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pg_dump" in err
