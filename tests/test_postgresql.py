@@ -96,8 +96,8 @@ def test_the_dedupe_keys_hold_for_two_writers(pg_url):
         t.start()
     for t in threads:
         t.join(60)
+    assert len(results) == 2
     with Crm.open(pg_url) as crm:
-        assert crm.records.list("contacts").total == 1 if hasattr(crm.records.list("contacts"), "total") else True
         (count,) = crm.db.execute_sql("SELECT count(*) FROM obj_contacts WHERE email = 'same@x.example'").fetchone()
         assert count == 1
 
