@@ -79,6 +79,7 @@ class Crm:
         self.path = path
         self.readonly = readonly
         self.user_name = user_name or default_user_name()
+        self.session_id = os.urandom(6).hex()  # tells this program's own changes from others' (live.py)
         self.dayfirst = False
         self.registry = Registry(database)
         self.records = Records(self)
@@ -204,6 +205,8 @@ class Crm:
                     yield op
                 finally:
                     self._ops.pop()
+                if not self._ops:  # other team members' open apps hear of it when it commits
+                    dialect.announce_change(self.db, self.session_id, op.id, object, record_id)
         except Exception as exc:
             # On a full disk (and some I/O errors) SQLite rolls the transaction back by itself, and
             # Peewee's own rollback then fails: report the error that caused it, not that one

@@ -345,6 +345,15 @@ def lock_record(db, object_name: str, record_id: int) -> None:
         db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"{object_name}:{int(record_id)}",))
 
 
+def announce_change(db, session: str, op_id: int, object_name, record_id) -> None:
+    """Inside the transaction of a top-level operation: PostgreSQL delivers a NOTIFY to the other
+    sessions' listeners (crm_tui/live.py) when it commits, and never when it rolls back."""
+    if is_postgres(db):
+        from .live import CHANNEL, payload
+
+        db.execute_sql("SELECT pg_notify(?, ?)", (CHANNEL, payload(session, op_id, object_name, record_id)))
+
+
 def create_constraints(db, registry) -> None:
     """What must never break, enforced by the database for every writer: one primary company per
     record (a partial unique index on the holders' edges). The dedupe keys (email, domain) are

@@ -157,3 +157,50 @@ def test_backup_of_a_server_database_is_refused_in_one_line(pg_url, capsys):
     assert cli.main(["--db", pg_url, "backup"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pg_dump" in err
+
+
+def _other_terminal(url: str, *args: str) -> None:
+    """A command run by another team member in another terminal (its own process and connection)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", url, *args], capture_output=True,
+                          text=True, timeout=60, env={**__import__("os").environ, "USER": "bo", "LOGNAME": "bo"})
+    assert done.returncode == 0, done.stderr
+
+
+async def test_an_open_app_shows_another_members_change_and_keeps_what_is_being_typed(pg_url):
+    import asyncio
+
+    from textual.widgets import Input
+
+    from crm_tui.app import CrmApp
+
+    with Crm.open(pg_url) as crm:
+        crm.records.create("contacts", {"email": "ann@x.example", "firstname": "Ann"})
+    app = CrmApp(pg_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        screen = app.screen
+        assert screen.table.row_count == 1
+
+        async def rows_become(n: int) -> int:
+            for _ in range(60):
+                if screen.table.row_count == n:
+                    break
+                await pilot.pause(0.1)
+            return screen.table.row_count
+
+        await asyncio.to_thread(_other_terminal, pg_url, "record", "create", "contacts", "email=bo@x.example")
+        assert await rows_become(2) == 2  # no key pressed: the change came to the screen
+
+        await pilot.press("slash", "n", "o")  # typing a search
+        await asyncio.to_thread(_other_terminal, pg_url, "record", "create", "contacts", "email=nora@x.example")
+        await pilot.pause(1.0)
+        search = app.focused
+        assert isinstance(search, Input) and search.value == "no"  # what is typed stays, focus too
+        await pilot.press("r")  # typing goes on where it was
+        assert search.value == "nor"
+        await pilot.press("escape")
+        assert await rows_become(3) == 3
