@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from pathlib import Path
 
@@ -116,20 +115,7 @@ def inspect_file(path: Path) -> tuple[int, bool]:
             raise DatabaseProblem(_newer_message(path, header_version))
     beside = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
     existed = [p.exists() for p in beside]
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000)
-    except sqlite3.Error as exc:
-        raise DatabaseProblem(f"{path}: cannot open: {exc}") from None
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        if dialect.is_busy_error(exc):
-            raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
-        raise DatabaseProblem(f"{path}: not a usable SQLite database ({exc})") from None
-    finally:
-        conn.close()
+    app_id, version, tables = dialect.file_version(path, busy_timeout_ms() / 1000)
     refused = ((app_id != APPLICATION_ID and not (app_id == 0 and tables == 0))
                or (app_id == APPLICATION_ID and version > SCHEMA_VERSION))
     if refused:
@@ -202,7 +188,7 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
     db.bind(ALL_MODELS)
     try:
         db.connect(reuse_if_open=True)
-    except Exception as exc:  # peewee wraps sqlite3 errors
+    except Exception as exc:  # peewee wraps the driver's errors
         if dialect.is_busy_error(exc):
             raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
         raise DatabaseProblem(f"{path}: cannot open: {exc}") from None
@@ -273,13 +259,10 @@ def create_schema(db: SqliteDatabase) -> None:
     db.create_tables(ALL_MODELS)
     dialect.create_count_triggers(db)
     if dialect.is_postgres(db):
-        from .dialect_pg import create_functions, write_version
+        from .dialect_pg import create_functions
 
         create_functions(db)
-        write_version(db, APPLICATION_ID, SCHEMA_VERSION)
-        return
-    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-    db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    dialect.write_version(db, APPLICATION_ID, SCHEMA_VERSION)
 
 
 def backup_path_for(path: Path, label: str) -> Path:
@@ -307,15 +290,12 @@ def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path | None:
         step = MIGRATIONS.get(version)
         with db.atomic():
             if postgres:
-                from .dialect_pg import read_version, write_version
+                from .dialect_pg import read_version
 
                 db.execute_sql("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
                 if read_version(db)[1] >= version:
                     continue  # another program ran this step meanwhile
             if step is not None:
                 step(db)
-            if postgres:
-                write_version(db, APPLICATION_ID, version)
-            else:
-                db.execute_sql(f"PRAGMA user_version = {version}")
+            dialect.write_version(db, APPLICATION_ID, version)
     return backup

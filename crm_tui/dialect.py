@@ -13,6 +13,36 @@ from contextlib import contextmanager
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def file_version(path, timeout: float) -> tuple[int, int, int]:
+    """(application id, schema version, number of tables) of a SQLite file, read-only. Raises
+    DatabaseProblem in one line for a lock or a file SQLite cannot use."""
+    from .errors import DatabaseProblem
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+    except sqlite3.Error as exc:
+        raise DatabaseProblem(f"{path}: cannot open: {exc}") from None
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        if is_busy_error(exc):
+            raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
+        raise DatabaseProblem(f"{path}: not a usable SQLite database ({exc})") from None
+    finally:
+        conn.close()
+    return app_id, version, tables
+
+
+def write_version(db, application_id: int, version: int) -> None:
+    """Mark the database as crm-tui's, at this schema version (SQLite: the file header)."""
+    if is_postgres(db):
+        return _pg().write_version(db, application_id, version)
+    db.execute_sql(f"PRAGMA application_id = {int(application_id)}")
+    db.execute_sql(f"PRAGMA user_version = {int(version)}")
+
+
 def is_postgres(db) -> bool:
     return getattr(db, "dialect_name", "sqlite") == "postgresql"
 
@@ -522,6 +552,44 @@ def may_hold_invalid_utf8(db) -> bool:
     """SQLite stores whatever bytes another program wrote as TEXT; a PostgreSQL UTF8 database
     refuses them on the way in."""
     return not is_postgres(db)
+
+
+def copy_file_into(source, target) -> None:
+    """Replace the content of the SQLite database `target` with that of `source`, page by page
+    inside SQLite's locking: other readers see the old or the new content, never a mix."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(target, timeout=5)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
+def invalid_utf8_text(db, table: str, column: str) -> list[tuple[int, bytes]]:
+    """(rowid, raw bytes) of the TEXT values of a column (SQLite keeps whatever bytes another
+    program wrote); the caller decodes them."""
+    return db.execute_sql(f'SELECT rowid, CAST("{column}" AS BLOB) FROM "{table}" '
+                          f'WHERE typeof("{column}") = \'text\'').fetchall()
+
+
+def non_ascii_values(db, table: str, names: list[str]) -> list[tuple]:
+    """(id, raw bytes of each column) of the rows with a byte outside ASCII in any of `names`."""
+    non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
+    blobs = ", ".join(f'CAST("{n}" AS BLOB)' for n in names)
+    where = " OR ".join(f'(typeof("{n}") = \'text\' AND "{n}" {non_ascii})' for n in names)
+    return db.execute_sql(f'SELECT id, {blobs} FROM "{table}" WHERE {where}').fetchall()
+
+
+def raw_value(db, table: str, column: str, record_id: int) -> bytes:
+    return bytes(db.execute_sql(f'SELECT CAST("{column}" AS BLOB) FROM "{table}" WHERE id = ?',
+                                (record_id,)).fetchone()[0])
+
+
+def set_text_by_rowid(db, table: str, column: str, rowid: int, text: str) -> None:
+    db.execute_sql(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (text, rowid))
 
 
 # -- text that is not UTF-8 ------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,15 +78,7 @@ def restore(db_path: str | Path, source: str | Path) -> Path:
     if not db_path.exists():
         fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(db_path, timeout=5)
-        try:
-            src.backup(dst)  # page by page, inside SQLite's locking: other readers see old or new, never a mix
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    dialect.copy_file_into(source, db_path)
     os.chmod(db_path, 0o600)
     return safety
 
@@ -168,9 +159,7 @@ def _invalid_utf8(crm) -> list[tuple[str, str, int, str]]:
             if not isinstance(field_, (CharField, TextField)):
                 continue
             column = field_.column_name
-            rows = crm.db.execute_sql(f'SELECT rowid, CAST("{column}" AS BLOB) FROM "{table}" '
-                                      f'WHERE typeof("{column}") = \'text\'').fetchall()
-            for rowid, raw in rows:
+            for rowid, raw in dialect.invalid_utf8_text(crm.db, table, column):
                 try:
                     bytes(raw).decode("utf-8")
                 except UnicodeDecodeError:
@@ -184,15 +173,12 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
     out = []
     if not dialect.may_hold_invalid_utf8(crm.db):
         return out
-    non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
     for meta in crm.registry.objects.values():
         names = [p.name for p in meta.properties.values()
                  if not p.system and p.type not in ("number", "currency", "boolean", "user")]
         if not names:
             continue
-        blobs = ", ".join(f'CAST("{n}" AS BLOB)' for n in names)
-        where = " OR ".join(f'(typeof("{n}") = \'text\' AND "{n}" {non_ascii})' for n in names)
-        for rowid, *raws in crm.db.execute_sql(f'SELECT id, {blobs} FROM "{meta.table}" WHERE {where}').fetchall():
+        for rowid, *raws in dialect.non_ascii_values(crm.db, meta.table, names):
             for name, raw in zip(names, raws):
                 if raw is None:
                     continue
@@ -212,13 +198,11 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
             dialect.tolerate_invalid_utf8(crm.db)
             for name, column, rowid in bad_values:
                 meta = crm.registry.get(name)
-                raw = crm.db.execute_sql(f'SELECT CAST("{column}" AS BLOB) FROM "{meta.table}" WHERE id = ?',
-                                         (rowid,)).fetchone()[0]
-                text = bytes(raw).decode("utf-8", "replace")
+                text = dialect.raw_value(crm.db, meta.table, column, rowid).decode("utf-8", "replace")
                 crm.records._write_changes(meta, rowid, {column: text}, {column: text}, op)
             done.append(f"replaced the bytes that are not UTF-8 in {len(bad_values)} record value(s) by U+FFFD")
         for table, column, rowid, text in bad_text:
-            crm.db.execute_sql(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (text, rowid))
+            dialect.set_text_by_rowid(crm.db, table, column, rowid, text)
         if bad_text:
             done.append(f"replaced the bytes that are not UTF-8 in {len(bad_text)} metadata value(s) by U+FFFD")
         if orphans:
