@@ -840,6 +840,7 @@ class Associations:
         # order) so the unique index takes the edges of one record together, take the ids
         # first..first+n-1; the reverse edges (sorted the same way), the history and the counts are
         # derived from them in SQL.
+        dialect.lock_for_consecutive_ids(db, Association._meta.table_name)
         first = dialect.next_rowid(db, Association._meta.table_name)
         forward.sort(key=itemgetter(0, 1))
         cursor.executemany(edge_sql, forward)

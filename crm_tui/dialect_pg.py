@@ -269,4 +269,6 @@ def last_issued_id(db, table: str, *, sequence_only: bool = False) -> int:
     if sequence_only:
         return issued
     top = db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').fetchone()[0]
+    if row and row[0] and top > issued:  # rows came in with their ids (a copy): the next id follows them
+        db.execute_sql("SELECT setval(?, ?)", (row[0], top))
     return max(issued, top)

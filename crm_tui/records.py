@@ -472,6 +472,7 @@ class Records:
             if len(self._insert_sql) >= 32:  # models are rebuilt when the schema changes: old keys go
                 self._insert_sql.clear()
             self._insert_sql[key] = sql
+        dialect.lock_for_consecutive_ids(self.crm.db, meta.table)
         before = dialect.last_record_id(self.crm.db, meta.table)
         cursor = self.crm.db.cursor()
         cursor.executemany(sql, (tuple(row) + extra for row in rows))
