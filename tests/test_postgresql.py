@@ -204,3 +204,34 @@ async def test_an_open_app_shows_another_members_change_and_keeps_what_is_being_
         assert search.value == "nor"
         await pilot.press("escape")
         assert await rows_become(3) == 3
+
+
+def test_the_config_database_may_be_a_postgresql_url(pg_url, tmp_path, capsys):
+    import os
+
+    folder = tmp_path / "config" / "crm-tui"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(f"database: {pg_url}\n")
+    assert os.environ["XDG_CONFIG_HOME"] == str(tmp_path / "config")
+    assert cli.main(["record", "create", "contacts", "email=cfg@x.example"]) == 0
+    with Crm.open(pg_url) as crm:
+        assert crm.search.ids("contacts", "cfg")
+
+
+def test_a_newer_schema_is_refused_and_an_older_one_upgraded(pg_url):
+    from crm_tui import db as dbmod
+    from crm_tui.dialect_pg import read_version, write_version
+
+    with Crm.open(pg_url) as crm:
+        write_version(crm.db, dbmod.APPLICATION_ID, dbmod.SCHEMA_VERSION + 1)
+    with pytest.raises(DatabaseProblem, match="newer crm-tui"):
+        Crm.open(pg_url)
+    import psycopg2
+
+    conn = psycopg2.connect(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE crm_tui_schema SET version = 2")
+    conn.close()
+    with Crm.open(pg_url) as crm:  # upgraded in place, in one transaction per step
+        assert read_version(crm.db) == (dbmod.APPLICATION_ID, dbmod.SCHEMA_VERSION)
+        assert crm.records.create("contacts", {"email": "after@x.example"}).id
