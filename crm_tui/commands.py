@@ -20,9 +20,15 @@ def emit(args, data, text_lines) -> None:
     print_output(args, data, text_lines)
 
 
+# Commands made of one operation: run again when another writer conflicted (the team database).
+RETRIED = {"record", "assoc", "log", "labels", "owners", "undo", "redo"}
+
+
 def run(args, db_path: str) -> int:
     handler = HANDLERS[args.command]
     with Crm.open(db_path) as crm:
+        if args.command in RETRIED:
+            return crm.retrying(handler, crm, args) or 0
         return handler(crm, args) or 0
 
 

@@ -217,10 +217,27 @@ class Crm:
             cause = cause if cause is not None else exc
             problem = self.database_problem(cause)
             if problem is not None:
+                problem.retryable = dialect.is_postgres_conflict(cause)
                 raise problem from None
             if cause is not exc:
                 raise cause from None
             raise
+
+    def retrying(self, fn, *args, attempts: int = 3):
+        """Run `fn(*args)` (one or more whole operations) again when another writer's transaction
+        conflicted with it on the team database (a serialisation failure, a deadlock, a unique
+        key taken at the same moment): each attempt rolled back whole, and the next one reads what
+        the other writer committed. Anything else, or the last attempt's conflict, is raised."""
+        import random
+        import time
+
+        for attempt in range(attempts):
+            try:
+                return fn(*args)
+            except CrmError as exc:
+                if not getattr(exc, "retryable", False) or attempt == attempts - 1 or self._ops:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
 
     def database_problem(self, exc: BaseException) -> DatabaseProblem | None:
         """A busy, full, read-only or damaged database as one line the user can act on."""

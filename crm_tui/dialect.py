@@ -257,7 +257,10 @@ def is_postgres_conflict(exc: BaseException) -> bool:
         return False
     from .dialect_pg import is_retryable
 
-    return is_retryable(exc) or "ux_association_one_primary" in str(exc)
+    from .dialect_pg import sqlstate
+
+    # 23505: a unique key another writer took after this one checked it was free
+    return is_retryable(exc) or sqlstate(exc) == "23505" or "ux_association_one_primary" in str(exc)
 
 
 def is_readonly_error(exc: BaseException) -> bool:

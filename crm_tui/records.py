@@ -411,7 +411,10 @@ class Records:
         text = str(exc)
         for name, prop in meta.properties.items():
             if prop.unique and name in text:
-                return InvalidValue(f"{meta.name}.{name}: another {meta.label.lower()} already has {values.get(name)!r}")
+                problem = InvalidValue(f"{meta.name}.{name}: another {meta.label.lower()} already has {values.get(name)!r}")
+                # on a team database the other record may have been saved after our check: try again
+                problem.retryable = dialect.is_postgres(self.crm.db)
+                return problem
         return InvalidValue(f"{meta.name}: {text}")
 
     def delete(self, object_name: str, record_id: int, source: str = sources.API, *, actor: str | None = None) -> SaveResult:

@@ -235,3 +235,40 @@ def test_a_newer_schema_is_refused_and_an_older_one_upgraded(pg_url):
     with Crm.open(pg_url) as crm:  # upgraded in place, in one transaction per step
         assert read_version(crm.db) == (dbmod.APPLICATION_ID, dbmod.SCHEMA_VERSION)
         assert crm.records.create("contacts", {"email": "after@x.example"}).id
+
+
+def test_a_write_that_lost_a_race_for_a_unique_key_is_run_again_and_updates(pg_url, monkeypatch):
+    """Another writer's uncommitted contact holds the email; ours waits on the unique index, fails
+    when that commits, and `retrying` runs it again: it then finds the contact and updates it."""
+    import psycopg2
+
+    monkeypatch.setenv("CRM_TUI_BUSY_TIMEOUT_MS", "10000")  # lock waits up to 10 s (the suite's is 0.3 s)
+
+    other = psycopg2.connect(pg_url)
+    cur = other.cursor()
+    cur.execute("INSERT INTO obj_contacts (email, firstname, createdate, lastmodifieddate) "
+                "VALUES ('taken@x.example', 'Ann', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')")
+    cur.execute("INSERT INTO fts_contacts (rowid, body) SELECT id, 'Ann taken@x.example' FROM obj_contacts")
+    outcome: list = []
+    with Crm.open(pg_url, user_name="bo") as crm:
+        def ours() -> None:
+            try:
+                outcome.append(crm.retrying(crm.records.create, "contacts",
+                                            {"email": "taken@x.example", "lastname": "Okoro"}))
+            except BaseException as exc:  # noqa: BLE001 - checked below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=ours)
+        thread.start()
+        thread.join(0.8)
+        assert thread.is_alive()  # waiting on the other writer's uncommitted key
+        other.commit()
+        other.close()
+        thread.join(30)
+        result = outcome[0]
+        assert not isinstance(result, BaseException), result
+        assert result.created is False  # the second attempt found the contact and updated it
+        row = crm.records.get("contacts", result.id).properties
+        assert (row["firstname"], row["lastname"]) == ("Ann", "Okoro")
+        (count,) = crm.db.execute_sql("SELECT count(*) FROM obj_contacts").fetchone()
+        assert count == 1
