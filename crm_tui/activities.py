@@ -137,7 +137,7 @@ class Activities:
             if before is not None:
                 at, bid = before
                 q = q.where((model.hs_timestamp < at) | ((model.hs_timestamp == at) & (model.id < bid)))
-            rows = list(q.order_by(model.hs_timestamp.desc(), model.id.desc()).limit(limit).dicts())
+            rows = list(q.order_by(model.hs_timestamp.desc(nulls="last"), model.id.desc()).limit(limit).dicts())
             streams.append([TimelineItem(act.name, r["id"], r["hs_timestamp"] or r["createdate"], act.display_name(r), r)
                             for r in rows])
         merged = heapq.merge(*streams, key=lambda item: (item.at, item.id), reverse=True)

@@ -93,6 +93,8 @@ class CrmApp(KeepsRunning, App):
                         markup=False, timeout=15)
         for warning in self.startup_warnings:
             self.notify(warning, severity="warning", markup=False, timeout=8)
+        for notice in self.crm.notices:  # a constraint an upgrade could not add: what to fix
+            self.notify(notice, severity="warning", markup=False, timeout=15)
         from .config import save_setting
 
         self.theme_changed_signal.subscribe(self, lambda theme: save_setting("theme", theme.name))

@@ -693,6 +693,13 @@ class Associations:
         # 5. new links: both edges are re-pointed (ids and labels stay); counts follow by hand,
         # since the count triggers only see inserts and deletes
         moved = sql("SELECT COUNT(*) FROM merge_moves WHERE existing IS NULL").fetchone()[0]
+        if holder_self and sql("SELECT 1 FROM association WHERE from_object = ? AND from_id = ? AND to_object = ? "
+                               "AND is_primary = 1", (M, K, comp)).fetchone():
+            # the survivor's primary stays (step 6): the incoming one loses its flag before it
+            # arrives, or the database's one-primary index would refuse the move
+            sql("UPDATE association SET is_primary = 0 WHERE id IN (SELECT fwd FROM merge_moves WHERE prim = 1 "
+                "AND tobj = ? AND existing IS NULL UNION SELECT back FROM merge_moves WHERE prim = 1 AND tobj = ? "
+                "AND existing IS NULL)", (comp, comp))
         sql("UPDATE association SET to_id = ? WHERE id IN (SELECT back FROM merge_moves WHERE existing IS NULL)", (K,))
         sql("UPDATE association SET from_id = ? WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NULL)", (K,))
         sql("INSERT INTO association_count (from_object, from_id, to_object, n) SELECT ?, ?, tobj, COUNT(*) "
@@ -830,36 +837,33 @@ class Associations:
             return 0
         db = self.crm.db
         cursor = db.cursor()
-        # One aggregated upsert per record instead of the trigger's one per edge; the triggers are
-        # dropped and recreated inside this transaction, so no other writer can miss them.
-        dialect.drop_count_triggers(db)
-        edge_fields = [Association.from_object, Association.from_id, Association.to_object, Association.to_id,
-                       Association.is_primary, Association.created_at]
+        edge_fields = [Association.id, Association.from_object, Association.from_id, Association.to_object,
+                       Association.to_id, Association.is_primary, Association.created_at]
         edge_sql, _ = Association.insert_many([(None,) * len(edge_fields)], fields=edge_fields).sql()
         # The forward edges, sorted by their first record (stable: a record keeps its links in pair
-        # order) so the unique index takes the edges of one record together, take the ids
-        # first..first+n-1; the reverse edges (sorted the same way), the history and the counts are
-        # derived from them in SQL.
-        dialect.lock_for_consecutive_ids(db, Association._meta.table_name)
-        first = dialect.next_rowid(db, Association._meta.table_name)
+        # order) so the unique index takes the edges of one record together, get ids of this
+        # writer's own, first..first+n-1 (dialect.first_free_edge_id); the reverse edges (sorted
+        # the same way, numbered after them), the history and the counts are derived from that
+        # range in SQL.
         forward.sort(key=itemgetter(0, 1))
-        cursor.executemany(edge_sql, forward)
         count = len(forward)
-        last = first + 2 * count - 1
-        with self.crm.sqlite_only():
-            db.execute_sql(
-                "INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                "SELECT to_object, to_id, from_object, from_id, is_primary, created_at FROM association "
-                "WHERE id BETWEEN ? AND ? ORDER BY to_object, to_id, id", (first, first + count - 1))
-            assert dialect.next_rowid(db, Association._meta.table_name) == last + 1, "edge ids not consecutive"
-            # one history row per link; a link made primary on creation is one "created_primary" row
-            db.execute_sql(
-                "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
-                "SELECT ?, from_object, from_id, to_object, to_id, "
-                "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
-                "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
-            dialect.add_counts_of_edges(db, first, last)
-        dialect.create_count_triggers(db)
+        with dialect.counts_added_by_caller(db):
+            first = dialect.first_free_edge_id(db)
+            last = first + 2 * count - 1
+            cursor.executemany(edge_sql, ((first + i, *edge) for i, edge in enumerate(forward)))
+            with self.crm.sqlite_only():
+                db.execute_sql(
+                    "INSERT INTO association (id, from_object, from_id, to_object, to_id, is_primary, created_at) "
+                    "SELECT ? + ROW_NUMBER() OVER (ORDER BY to_object, to_id, id), to_object, to_id, from_object, "
+                    "from_id, is_primary, created_at FROM association WHERE id BETWEEN ? AND ?",
+                    (first + count - 1, first, first + count - 1))
+                # one history row per link; a link made primary on creation is one "created_primary" row
+                db.execute_sql(
+                    "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                    "SELECT ?, from_object, from_id, to_object, to_id, "
+                    "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
+                    "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
+                dialect.add_counts_of_edges(db, first, last)
         return count
 
     # -- reading -----------------------------------------------------------------------------

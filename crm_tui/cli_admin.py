@@ -1,12 +1,12 @@
 """Command-line commands that look after the database and the set-up rather than records:
-backup, restore, doctor, config, serve. Only argparse here at import time (a fast `--help`)."""
+backup, restore, copy, doctor, config, serve. Only argparse here at import time (a fast `--help`)."""
 
 from __future__ import annotations
 
 import json
 import sys
 
-ADMIN_COMMANDS = {"backup", "restore", "doctor", "config", "serve"}
+ADMIN_COMMANDS = {"backup", "restore", "doctor", "config", "serve", "copy"}
 
 
 def add_admin_commands(sub, common) -> None:
@@ -18,6 +18,9 @@ def add_admin_commands(sub, common) -> None:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p = sub.add_parser("doctor", parents=[common], help="check integrity, associations, history and the search index")
     p.add_argument("--repair", action="store_true", help="fix what can be fixed safely and report the rest")
+    p = sub.add_parser("copy", parents=[common], help="copy a whole CRM into a new file or an empty database")
+    p.add_argument("source", help="the database to copy")
+    p.add_argument("target", help="a new file or an empty database (a non-empty one is refused)")
     p = sub.add_parser("config", parents=[common], help="where the config file is, and what it says")
     p.add_argument("action", choices=["path", "show"])
     p = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (needs textual-serve)")
@@ -69,6 +72,17 @@ def run_admin(args, db_path: str) -> int:
         _say(args, {"healthy": report.healthy, "problems": report.problems, "repaired": report.repaired},
              "\n".join(lines) if lines else f"{db_path}: healthy")
         return 0 if report.healthy else 1
+    if args.command == "copy":
+        from .copying import copy_database
+
+        report = copy_database(args.source, args.target)
+        for note in report.notes:
+            from .sanitize import clean_line
+
+            print(f"warning: {clean_line(note)}", file=sys.stderr)
+        _say(args, {"source": report.source, "target": report.target, "rows": report.rows, "notes": report.notes},
+             f"copied {report.source} to {report.target}: {report.total:,} rows in {len(report.rows)} tables")
+        return 0
     if args.command == "config":
         from .config import load_config
         from .paths import config_file

@@ -27,6 +27,11 @@ RETRIED = {"record", "assoc", "log", "labels", "owners", "undo", "redo"}
 def run(args, db_path: str) -> int:
     handler = HANDLERS[args.command]
     with Crm.open(db_path) as crm:
+        if crm.notices:
+            from .sanitize import clean_line
+
+            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+                print(f"warning: {clean_line(notice)}", file=sys.stderr)
         if args.command in RETRIED:
             return crm.retrying(handler, crm, args) or 0
         return handler(crm, args) or 0

@@ -144,7 +144,6 @@ class Crm:
                     if dbmod.claim_new_schema(database):
                         dbmod.create_schema(database)
                         crm._seed_metadata()
-                        dialect.create_constraints(database, crm.registry)
             crm.registry.reload()
         except Exception as exc:
             database.close()
@@ -152,6 +151,11 @@ class Crm:
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
         return crm
+
+    @property
+    def notices(self) -> list[str]:
+        """What opening the database found that the user should know (db.notices)."""
+        return dbmod.notices(self.db)
 
     @property
     def freemail(self) -> frozenset[str]:
@@ -216,8 +220,12 @@ class Crm:
                 cause = cause.__context__
             cause = cause if cause is not None else exc
             problem = self.database_problem(cause)
+            if (problem is None and not self._ops and not isinstance(cause, CrmError)
+                    and dialect.is_unique_race(self.db, cause)):
+                problem = DatabaseProblem(f"{self.path}: someone else saved the same value at the same moment; "
+                                          "nothing was saved, try again")
             if problem is not None:
-                problem.retryable = dialect.is_postgres_conflict(cause)
+                problem.retryable = dialect.is_postgres_conflict(cause) or dialect.is_unique_race(self.db, cause)
                 raise problem from None
             if cause is not exc:
                 raise cause from None
@@ -284,3 +292,6 @@ class Crm:
         for label in load_yaml_resource("labels.yaml")["labels"]:
             self.registry.create_label(label["from"], label["to"], label["name"], label.get("inverse"), label.get("limit"))
         Owner.create(name=self.user_name, is_me=True)
+        from . import constraints
+
+        constraints.ensure(self.db)  # new and clean: every constraint goes in

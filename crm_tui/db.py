@@ -12,7 +12,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import ALL_MODELS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -38,9 +38,9 @@ def add_missing_standard_properties(db) -> list[str]:
     Returns "object.property" for each one added."""
     import json
 
-    from .engine import load_yaml_resource
+    from .constraints import create_index
+    from .engine import PropertyMeta, add_columns, load_yaml_resource, sort_index
     from .models import ObjectType, PropertyDef
-    from .types import SQL_TYPES
 
     spec = load_yaml_resource("objects.yaml")
     added = []
@@ -62,11 +62,9 @@ def add_missing_standard_properties(db) -> list[str]:
                 read_only=bool(prop.get("read_only")), is_custom=False, position=position)
             position += 1
             if prop["name"] not in columns:
-                db.execute_sql(f'ALTER TABLE "obj_{row.name}" ADD COLUMN "{prop["name"]}" '
-                               f'{dialect.column_type(db, SQL_TYPES.get(prop.get("type", "text"), "TEXT"))}')
+                add_columns(db, f"obj_{row.name}", [PropertyMeta(prop["name"], prop["label"], prop.get("type", "text"))])
             if prop.get("indexed"):
-                db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_obj_{row.name}_{prop["name"]}" '
-                               f'ON "obj_{row.name}"("{prop["name"]}")')
+                create_index(db, sort_index(f"obj_{row.name}", prop["name"]))
             added.append(f"{row.name}.{prop['name']}")
     return added
 
@@ -78,6 +76,26 @@ def _v3_standard_properties(db) -> None:
 
 
 MIGRATIONS[3] = _v3_standard_properties
+
+
+def _v4_constraints(db) -> None:
+    """Version 4: the database enforces one primary company per record and the dedupe keys
+    (constraints.py). A constraint the data already breaks is left out, not half-made: its one
+    line (what breaks it, what to do) goes to `db.crm_notices`, and `doctor` lists it until fixed."""
+    from . import constraints
+
+    notices(db).extend(constraints.ensure(db))
+
+
+MIGRATIONS[4] = _v4_constraints
+
+
+def notices(db) -> list[str]:
+    """One-line messages about the database that opening it found (a constraint a migration could
+    not add); the command line prints them as warnings."""
+    if not hasattr(db, "crm_notices"):
+        db.crm_notices = []
+    return db.crm_notices
 
 
 def writable(path: Path) -> bool:
@@ -262,6 +280,11 @@ def create_schema(db: SqliteDatabase) -> None:
         from .dialect_pg import create_functions
 
         create_functions(db)
+    mark_schema(db)
+
+
+def mark_schema(db) -> None:
+    """Mark the database as a crm-tui database of this schema version."""
     dialect.write_version(db, APPLICATION_ID, SCHEMA_VERSION)
 
 

@@ -205,6 +205,48 @@ def _integrity_errors() -> tuple:
 INTEGRITY_ERRORS = _integrity_errors()
 
 
+def reserve_record_ids(db, table: str, n: int) -> int:
+    """Reserve the ids first..first+n-1 of a record table for a batch this writer inserts with
+    ids of its own (records.bulk_insert); returns first. The table's sequence moves past the block
+    first, so an insert that takes the next id meanwhile (a trigger, another writer on an engine
+    that lets several in) gets one after it."""
+    lock_for_consecutive_ids(db, table)  # PostgreSQL: no other writer reserves meanwhile
+    first = last_record_id(db, table) + 1
+    set_last_record_id(db, table, first + n - 1)
+    return first
+
+
+def first_free_edge_id(db) -> int:
+    """The first id of a batch of edges this writer inserts with ids of its own
+    (associations.bulk_link). The edge table has no sequence: inside the writer's transaction the
+    ids above the highest are its own, because SQLite lets one writer at a time in and a writer
+    whose snapshot is stale cannot write. PostgreSQL locks the edge table against other writers
+    until commit, and `counts_added_by_caller` moves its sequence past the block after it.)"""
+    if is_postgres(db):
+        lock_for_consecutive_ids(db, "association")
+        return _pg().last_issued_id(db, "association") + 1
+    return db.execute_sql('SELECT COALESCE(MAX(id), 0) + 1 FROM "association"').fetchone()[0]
+
+
+def set_last_record_id(db, table: str, value: int) -> None:
+    """Make the table hand out ids above `value` from now on (a copied database keeps the
+    source's: ids are never reused, even of records removed for good)."""
+    if is_postgres(db):
+        return _pg().set_last_issued_id(db, table, value)
+    if db.execute_sql("SELECT 1 FROM sqlite_sequence WHERE name = ?", (table,)).fetchone():
+        db.execute_sql("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (value, table))
+    elif value:
+        db.execute_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, value))
+
+
+def defer_foreign_keys(db) -> None:
+    """Check foreign keys at commit instead of at each row, for this transaction (a copy writes a
+    row that points at one written later: a paired label's inverse)."""
+    if is_postgres(db):
+        return _pg().defer_foreign_keys(db)
+    db.execute_sql("PRAGMA defer_foreign_keys = ON")
+
+
 def is_busy_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     if "could not obtain lock" in text or "canceling statement due to lock timeout" in text:
@@ -231,6 +273,11 @@ def is_damaged_error(exc: BaseException) -> bool:
 def problem_text(exc: BaseException, path) -> str | None:
     """One line a user can act on for a database error, or None when it is something else (a bug).
     The core, the command line and the app all describe these errors through this one place."""
+    from .constraints import is_primary_violation
+
+    if is_primary_violation(exc):
+        return (f"{path}: another change made a different company primary at the same moment; "
+                "nothing was saved, try again")
     if "could not connect to server" in str(exc) or "connection to server" in str(exc):
         return f"{path}: cannot reach the database server ({str(exc).strip().splitlines()[0]}); nothing was saved"
     if is_busy_error(exc):
@@ -249,18 +296,27 @@ def problem_text(exc: BaseException, path) -> str | None:
 
 
 def is_postgres_conflict(exc: BaseException) -> bool:
-    """A serialisation failure, a deadlock, or the one-primary index refusing a second primary
-    that another writer set at the same moment."""
+    """A serialisation failure, a deadlock, or the one-primary index refusing a primary company
+    another writer set at the same moment."""
     import sys
 
     if "psycopg2" not in sys.modules:  # no PostgreSQL database was opened
         return False
     from .dialect_pg import is_retryable
 
+    from .constraints import is_primary_violation
+
+    return is_retryable(exc) or is_primary_violation(exc)
+
+
+def is_unique_race(db, exc: BaseException) -> bool:
+    """On PostgreSQL, a unique key refused at the end of a whole operation: the core checked it was
+    free, so another writer took it at the same moment (SQLite lets one writer in at a time)."""
+    if not is_postgres(db):
+        return False
     from .dialect_pg import sqlstate
 
-    # 23505: a unique key another writer took after this one checked it was free
-    return is_retryable(exc) or sqlstate(exc) == "23505" or "ux_association_one_primary" in str(exc)
+    return sqlstate(exc) == "23505"
 
 
 def is_readonly_error(exc: BaseException) -> bool:
@@ -287,6 +343,24 @@ def create_count_triggers(db) -> None:
         "AND to_object = OLD.to_object AND n <= 0; END")
 
 
+@contextmanager
+def counts_added_by_caller(db):
+    """Around a bulk insert of edges whose counts the caller adds itself, in one aggregated upsert
+    per record (add_counts_of_edges) instead of the triggers' one per edge. SQLite: the triggers
+    are dropped and made again inside the writer's transaction (one writer at a time: no other
+    writer can insert edges meanwhile, and a reader never sees them missing). An engine with
+    concurrent writers keeps its triggers and has the caller's upsert do nothing."""
+    if is_postgres(db):  # the triggers count; the edges came with ids of their own: the sequence follows
+        yield
+        _pg().last_issued_id(db, "association")
+        return
+    drop_count_triggers(db)
+    try:
+        yield
+    finally:
+        create_count_triggers(db)
+
+
 def drop_count_triggers(db) -> None:
     """Before a bulk insert of edges whose counts `add_counts_of_edges` adds in one statement. On
     PostgreSQL the triggers stay (dropping one locks the table for every other writer)."""
@@ -307,46 +381,12 @@ def add_counts_of_edges(db, first: int, last: int) -> None:
         "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = association_count.n + excluded.n", (first, last))
 
 
-def next_rowid(db, table: str) -> int:
-    """The id the next insert into a plain INTEGER PRIMARY KEY table gets (the writer holds the
-    write lock, so a run of inserts takes consecutive ids from here; on PostgreSQL after
-    `lock_for_consecutive_ids`)."""
-    if is_postgres(db):
-        return _pg().last_issued_id(db, table, sequence_only=True) + 1
-    return db.execute_sql(f'SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"').fetchone()[0]
-
-
-def column_type(db, sql_type: str) -> str:
-    """The column type of a property added with ALTER TABLE (types.SQL_TYPES speaks SQLite)."""
-    if is_postgres(db):
-        return {"REAL": "DOUBLE PRECISION", "INTEGER": "BIGINT"}.get(sql_type, sql_type)
-    return sql_type
-
-
 def contains_text(haystack, needle):
     """An expression true where `needle` occurs in `haystack` (Peewee nodes). PostgreSQL gets an
     `instr` function of the same meaning with the schema (dialect_pg.create_functions)."""
     from peewee import fn
 
     return fn.instr(haystack, needle) > 0
-
-
-def ascending(col):
-    """ORDER BY term: NULLs first ascending and last descending, as SQLite orders them, on every
-    engine (paging's keyset conditions rely on it)."""
-    return col.asc(nulls="first") if is_postgres(col.model._meta.database) else col.asc()
-
-
-def descending(col):
-    return col.desc(nulls="last") if is_postgres(col.model._meta.database) else col.desc()
-
-
-def sort_index_columns(db, column: str) -> str:
-    """The columns of a sort index on `column` (quoted): PostgreSQL's index does not end with the
-    row id as SQLite's does, so it gets `id` after the value, NULLs first as `ascending` sorts."""
-    if is_postgres(db):
-        return f"{column} NULLS FIRST, id"
-    return column
 
 
 def group_concat(db, expression: str) -> str:
@@ -385,19 +425,6 @@ def announce_change(db, session: str, op_id: int, object_name, record_id) -> Non
         from .live import CHANNEL, payload
 
         db.execute_sql("SELECT pg_notify(?, ?)", (CHANNEL, payload(session, op_id, object_name, record_id)))
-
-
-def create_constraints(db, registry) -> None:
-    """What must never break, enforced by the database for every writer: one primary company per
-    record (a partial unique index on the holders' edges). The dedupe keys (email, domain) are
-    unique indexes of their own (engine._create_indexes)."""
-    if not is_postgres(db):
-        return  # SQLite: the constraints16 migration adds it
-    companies = registry.objects.get("companies")
-    if companies is None:
-        return
-    db.execute_sql("CREATE UNIQUE INDEX IF NOT EXISTS ux_association_one_primary ON association (from_object, from_id) "
-                   f"WHERE is_primary = 1 AND to_object = {int(companies.id)}")
 
 
 def lock_for_consecutive_ids(db, table: str) -> None:

@@ -246,7 +246,7 @@ def sqlstate(exc: BaseException) -> str | None:
             code = getattr(arg, "pgcode", None)
             if code:
                 return code
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     return None
 
 
@@ -272,3 +272,20 @@ def last_issued_id(db, table: str, *, sequence_only: bool = False) -> int:
     if row and row[0] and top > issued:  # rows came in with their ids (a copy): the next id follows them
         db.execute_sql("SELECT setval(?, ?)", (row[0], top))
     return max(issued, top)
+
+
+def set_last_issued_id(db, table: str, value: int) -> None:
+    """The table's sequence hands out ids above `value` from now on (never goes back)."""
+    row = db.execute_sql("SELECT pg_get_serial_sequence(?, 'id')", (f'"{table}"',)).fetchone()
+    if row and row[0] and value:
+        db.execute_sql(f"SELECT setval(?, GREATEST(?, (SELECT last_value FROM {row[0]})))", (row[0], value))
+
+
+def defer_foreign_keys(db) -> None:
+    """For this transaction, rows may point at rows written later in it (a copy's paired labels):
+    the foreign keys are made deferrable once and checked at commit."""
+    for (name, table) in db.execute_sql(
+            "SELECT conname, conrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND NOT condeferrable AND connamespace = current_schema()::regnamespace").fetchall():
+        db.execute_sql(f'ALTER TABLE {table} ALTER CONSTRAINT "{name}" DEFERRABLE INITIALLY IMMEDIATE')
+    db.execute_sql("SET CONSTRAINTS ALL DEFERRED")

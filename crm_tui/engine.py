@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
-from peewee import FloatField, IntegerField, Model, TextField
+from peewee import Entity, FloatField, Index, IntegerField, Model, Table, TextField
 
 from . import dialect
 from .errors import InvalidValue, NotFound
@@ -299,8 +299,7 @@ class Registry:
         self.reload()
         meta = self.objects[meta.name]
         props = [meta.properties[name] for name in names]
-        for prop in props:
-            self.db.execute_sql(f'ALTER TABLE "{meta.table}" ADD COLUMN "{prop.name}" {dialect.column_type(self.db, SQL_TYPES.get(prop.type, "TEXT"))}')
+        add_columns(self.db, meta.table, props)
         self._create_indexes(meta, props)
         return props
 
@@ -345,31 +344,32 @@ class Registry:
         )
 
     def _create_indexes(self, meta: ObjectMeta, props) -> None:
+        """The unique index of each unique property (a constraint: constraints.py), the sort index
+        of each indexed one, and the record table's own: Peewee Index objects."""
+        from .constraints import create_index, unique_property_index
+
         table = meta.table
         for prop in props:
             if prop.system:
                 continue
             if prop.unique:
-                self.db.execute_sql(
-                    f'CREATE UNIQUE INDEX IF NOT EXISTS "ux_{table}_{prop.name}" ON "{table}"("{prop.name}") '
-                    f'WHERE "{prop.name}" IS NOT NULL AND deleted_at IS NULL'
-                )
+                create_index(self.db, unique_property_index(table, prop.name))
             if prop.indexed:
-                columns = dialect.sort_index_columns(self.db, f'"{prop.name}"')
-                self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_{prop.name}" ON "{table}"({columns})')
-        self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_createdate" ON "{table}"(createdate)')
-        self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_lastmodifieddate" ON "{table}"(lastmodifieddate)')
-        self.db.execute_sql(f'CREATE INDEX IF NOT EXISTS "ix_{table}_deleted" ON "{table}"(deleted_at) WHERE deleted_at IS NOT NULL')
+                create_index(self.db, sort_index(table, prop.name))
+        create_index(self.db, sort_index(table, "createdate"))
+        create_index(self.db, sort_index(table, "lastmodifieddate"))
+        # deleted records only: the recycle bin, and live = all - deleted without a scan
+        create_index(self.db, Index(f"ix_{table}_deleted", Table(table), [Entity("deleted_at")],
+                                    where=Entity("deleted_at").is_null(False)))
 
     def drop_secondary_indexes(self, meta: ObjectMeta, *, unique_too: bool = False) -> list[str]:
         """Drop the sort indexes (and the unique ones if asked: recreating them re-checks every
         value) before a huge load; returns their SQL to run after it."""
         prefixes = ("ix_", "ux_") if unique_too else ("ix_",)
-        rows = [(index.name, index.sql) for index in self.db.get_indexes(meta.table)
-                if index.name.startswith(prefixes)]
-        for name, _sql in rows:
-            self.db.execute_sql(f'DROP INDEX "{name}"')
-        return [sql for _name, sql in rows]
+        indexes = [index for index in self.db.get_indexes(meta.table) if index.name.startswith(prefixes)]
+        for index in indexes:
+            self.db.execute_sql(f'DROP INDEX "{index.name}"')
+        return [index.sql for index in indexes]
 
     # -- labels ------------------------------------------------------------------------
 
@@ -408,6 +408,18 @@ class Registry:
         known = [l.name for l in LabelDef.select().where((LabelDef.from_object == from_object.id) & (LabelDef.to_object == to_object.id))]
         hint = f" (labels: {', '.join(known)})" if known else " (no labels defined for this pair)"
         raise NotFound(f"no association label {name!r} from {from_object.name} to {to_object.name}{hint}")
+
+
+def sort_index(table: str, column: str) -> Index:
+    return Index(f"ix_{table}_{column}", Table(table), [Entity(column)])
+
+
+def add_columns(db, table: str, props) -> None:
+    """One typed column per property, added to a record table (playhouse.migrate)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrator = SchemaMigrator.from_database(db)
+    migrate(*(migrator.add_column(table, prop.name, _field_for(prop)) for prop in props))
 
 
 def _unique_options(options: list[Option]) -> list[Option]:

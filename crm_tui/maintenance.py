@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import dialect, integrity, safe_files, sources
+from . import constraints, dialect, integrity, safe_files, sources
 from .db import inspect_file
 from .errors import DatabaseProblem, InvalidValue
 from peewee import CharField, TextField
@@ -107,6 +107,7 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += integrity.check_bidirectional() + integrity.check_primary(crm.registry) + integrity.check_limits()
     report.problems += integrity.check_history_matches_state() + integrity.check_counts()
     report.problems += integrity.check_property_history(crm)
+    report.problems += constraints.problems(crm.db)
     stale = _fts_out_of_sync(crm)
     report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
     bad_text = _invalid_utf8(crm)
@@ -240,14 +241,13 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
         if fixed_primary:
             done.append(f"fixed the primary company of {fixed_primary} record(s)")
         for name, _n in stale:
-            meta = crm.registry.get(name)
-            dialect.drop_fts(crm.db, name)
-            dialect.create_fts(crm.db, name)
-            first, last = crm.db.execute_sql(f'SELECT COALESCE(MIN(id), 1), COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()
-            crm.records.index_range(meta, first, last)
-            crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN '
-                               f'(SELECT id FROM "{meta.table}" WHERE deleted_at IS NOT NULL)')
+            crm.records.rebuild_search_index(crm.registry.get(name))
             done.append(f"rebuilt the search index of {name}")
+        before = {c.name for c, _v in constraints.missing(crm.db)}
+        constraints.ensure(crm.db)
+        added = before - {c.name for c, _v in constraints.missing(crm.db)}
+        if added:
+            done.append(f"added the database constraint(s) {', '.join(sorted(added))}")
     return done
 
 

@@ -169,7 +169,7 @@ class ViewPager:
         reversed_order = []
         for s in self.spec.sort:
             col = meta.model._meta.fields[s.property] if s.property != "id" else meta.model.id
-            reversed_order.append(dialect.ascending(col) if s.desc else dialect.descending(col))
+            reversed_order.append(col.asc(nulls="first") if s.desc else col.desc(nulls="last"))  # query.order_by reversed
         id_desc = bool(self.spec.sort) and self.spec.sort[-1].desc
         reversed_order.append(meta.model.id.asc() if id_desc else meta.model.id.desc())
         q = q.order_by(*reversed_order).limit(n)

@@ -160,10 +160,12 @@ def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
 
 
 def order_by(meta: ObjectMeta, sort: list[Sort]):
+    """The ORDER BY of a sort, NULLs first ascending and last descending, written out (SQLite's
+    own order, which keyset_after relies on; PostgreSQL's default is the opposite)."""
     parts = []
     for s in sort:
         col = column(meta, s.property)
-        parts.append(dialect.descending(col) if s.desc else dialect.ascending(col))
+        parts.append(col.desc(nulls="last") if s.desc else col.asc(nulls="first"))
     desc_tiebreak = bool(sort) and sort[-1].desc
     parts.append(meta.model.id.desc() if desc_tiebreak else meta.model.id.asc())
     return parts
@@ -172,8 +174,8 @@ def order_by(meta: ObjectMeta, sort: list[Sort]):
 def keyset_after(meta: ObjectMeta, sort: list[Sort], last_values: tuple, last_id: int, reverse: bool = False):
     """Rows strictly after (last_values, last_id) in the given order (before it when reverse).
 
-    NULLs sort first ascending (last descending; dialect.ascending); the condition below follows that so
-    that paging through a column with empty values neither skips nor repeats rows.
+    `order_by` puts NULL first ascending (last descending) on every engine; the condition below
+    follows that so that paging through a column with empty values neither skips nor repeats rows.
     """
     id_desc = bool(sort) and sort[-1].desc
     if len(sort) == 1 and last_values[0] is not None:

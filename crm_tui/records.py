@@ -4,6 +4,7 @@ operation with a source; every changed property leaves a history row with old an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import count as numbered
 from typing import Any, Iterable
 
 from peewee import SQL, IntegrityError, fn
@@ -299,13 +300,24 @@ class Records:
 
     def create(self, object_name: str, values: dict, source: str = sources.API, *, actor: str | None = None,
                dedupe: bool = True, subscriber: bool = False, allow_read_only: bool = False) -> SaveResult:
+        args = (object_name, values, source)
+        kwargs = dict(actor=actor, dedupe=dedupe, subscriber=subscriber, allow_read_only=allow_read_only)
+        try:
+            return self._create(*args, **kwargs)
+        except DuplicateValue as exc:
+            # Another writer made a record with this email (domain) between our look-up and our
+            # insert, and the database's unique index refused ours: the look-up finds it now.
+            if not dedupe or exc.property != DEDUPE_KEYS.get(self.crm.registry.get(object_name).name):
+                raise
+            return self._create(*args, **kwargs)
+
+    def _create(self, object_name: str, values: dict, source: str = sources.API, *, actor: str | None = None,
+                dedupe: bool = True, subscriber: bool = False, allow_read_only: bool = False) -> SaveResult:
         meta = self.crm.registry.get(object_name)
         clean = self.coerce(meta, values, allow_read_only=allow_read_only)
         key = DEDUPE_KEYS.get(meta.name)
         if dedupe and key and clean.get(key):
-            existing = meta.model.select(meta.model.id).where(
-                (getattr(meta.model, key) == clean[key]) & meta.model.deleted_at.is_null(True)
-            ).scalar()
+            existing = self._live_holder(meta, key, clean[key])
             if existing:
                 given = {k: v for k, v in clean.items() if v is not None}
                 result = self._update(meta, existing, given, source, actor)
@@ -348,6 +360,11 @@ class Records:
         value = self.coerce_value(meta, meta.prop(key), raw)
         if not value:
             return None
+        return self._live_holder(meta, key, value)
+
+    @staticmethod
+    def _live_holder(meta: ObjectMeta, key: str, value) -> int | None:
+        """The live record whose dedupe key (email, domain) holds this value."""
         return meta.model.select(meta.model.id).where(
             (getattr(meta.model, key) == value) & meta.model.deleted_at.is_null(True)).scalar()
 
@@ -411,10 +428,8 @@ class Records:
         text = str(exc)
         for name, prop in meta.properties.items():
             if prop.unique and name in text:
-                problem = InvalidValue(f"{meta.name}.{name}: another {meta.label.lower()} already has {values.get(name)!r}")
-                # on a team database the other record may have been saved after our check: try again
-                problem.retryable = dialect.is_postgres(self.crm.db)
-                return problem
+                return DuplicateValue(f"{meta.name}.{name}: another {meta.label.lower()} already has {values.get(name)!r}",
+                                      name)
         return InvalidValue(f"{meta.name}: {text}")
 
     def delete(self, object_name: str, record_id: int, source: str = sources.API, *, actor: str | None = None) -> SaveResult:
@@ -455,12 +470,18 @@ class Records:
 
     # -- bulk paths (seed, import) -------------------------------------------------------------
 
-    def bulk_insert(self, meta: ObjectMeta, columns: list[str], rows, op, *, now: str | None = None) -> tuple[int, int]:
+    def bulk_insert(self, meta: ObjectMeta, columns: list[str], rows, op, *, now: str | None = None,
+                    count: int | None = None) -> tuple[int, int]:
         """Insert already-coerced rows (tuples in `columns` order) with executemany on the SQL that
         Peewee generates; the caller holds the operation. Returns the (first, last) new ids; the
-        full-text index is filled for that range with `index_range` afterwards."""
+        full-text index is filled for that range with `index_range` afterwards.
+
+        The ids are reserved for the batch before it is written (dialect.reserve_record_ids) and
+        given in row order, not left to the database: the range is the batch's by construction,
+        whatever ids the database hands to other inserts meanwhile. `rows` is a list, or an
+        iterable of exactly `count` rows (seed streams a million)."""
         now = now or now_iso()
-        names = list(columns)
+        names = ["id"] + list(columns)
         extra: tuple = (now, op.id)
         if "createdate" not in names:
             names.append("createdate")
@@ -475,12 +496,16 @@ class Records:
             if len(self._insert_sql) >= 32:  # models are rebuilt when the schema changes: old keys go
                 self._insert_sql.clear()
             self._insert_sql[key] = sql
-        dialect.lock_for_consecutive_ids(self.crm.db, meta.table)
-        before = dialect.last_record_id(self.crm.db, meta.table)
+        n = len(rows) if count is None else count
+        if n == 0:
+            return 1, 0
+        first = dialect.reserve_record_ids(self.crm.db, meta.table, n)
+        ids = numbered(first)
         cursor = self.crm.db.cursor()
-        cursor.executemany(sql, (tuple(row) + extra for row in rows))
-        after = dialect.last_record_id(self.crm.db, meta.table)
-        return before + 1, after
+        cursor.executemany(sql, ((record_id, *row, *extra) for row, record_id in zip(rows, ids)))
+        if next(ids) != first + n:  # rows first in zip: the ids go no further than the rows
+            raise ValueError(f"bulk_insert: {n} rows announced, another number given")
+        return first, first + n - 1
 
     def index_range(self, meta: ObjectMeta, first: int, last: int) -> None:
         """Full-text index a range of new records in one statement."""
@@ -492,9 +517,27 @@ class Records:
                 f'INSERT INTO "fts_{meta.name}"(rowid, body) SELECT id, {body} FROM "{meta.table}" '
                 'WHERE id BETWEEN ? AND ?', (first, last))
 
+    def rebuild_search_index(self, meta: ObjectMeta) -> None:
+        """The full-text index of an object built afresh from its live records (doctor, copy)."""
+        db = self.crm.db
+        dialect.drop_fts(db, meta.name)
+        dialect.create_fts(db, meta.name)
+        first, last = db.execute_sql(f'SELECT COALESCE(MIN(id), 1), COALESCE(MAX(id), 0) FROM "{meta.table}"').fetchone()
+        self.index_range(meta, first, last)
+        db.execute_sql(f'DELETE FROM "{dialect.fts_table(meta.name)}" WHERE rowid IN '
+                       f'(SELECT id FROM "{meta.table}" WHERE deleted_at IS NOT NULL)')
+
     def _index_text(self, meta: ObjectMeta, record_id: int) -> None:
         row = self._row(meta, record_id)
         dialect.fts_upsert(self.crm.db, meta.name, record_id, search_text(meta, row))
+
+
+class DuplicateValue(InvalidValue):
+    """A unique property's value that another live record holds (refused by the database)."""
+
+    def __init__(self, message: str, prop: str):
+        super().__init__(message)
+        self.property = prop
 
 
 def search_text(meta: ObjectMeta, row: dict) -> str:

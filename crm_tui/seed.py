@@ -141,7 +141,8 @@ def seed(crm, *, contacts: int = 0, companies: int = 0, deals: int = 0, tickets:
 
         first_contact, last_contact = crm.records.bulk_insert(
             contact_meta, ["firstname", "lastname", "email", "hs_email_domain", "phone", "jobtitle", "company",
-                           "lifecyclestage", "city", "country", "createdate"], contact_rows(), op) if contacts else (1, 0)
+                           "lifecyclestage", "city", "country", "createdate"], contact_rows(), op,
+            count=contacts) if contacts else (1, 0)
         counts.contacts = contacts
         if progress:
             progress("contacts", contacts)

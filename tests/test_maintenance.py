@@ -65,7 +65,9 @@ def test_doctor_finds_and_repairs_damage(crm, db_path):
     crm.assoc.add(("contacts", ann), ("companies", acme))
     crm.assoc.add(("contacts", ann), ("companies", beta))
     contacts, companies = crm.registry.get("contacts").id, crm.registry.get("companies").id
-    # damage written behind the core's back: a one-sided edge, two primaries, a stale search index
+    # damage written behind the core's back: a one-sided edge, two primaries (in a database without
+    # the one-primary index: an older one, or another program's), a stale search index
+    crm.db.execute_sql("DROP INDEX ux_association_primary")
     Association.delete().where((Association.from_object == companies) & (Association.from_id == acme)).execute()
     Association.update(is_primary=True).where(Association.to_object == companies).execute()
     crm.db.execute_sql('DELETE FROM "fts_contacts"')
@@ -74,6 +76,7 @@ def test_doctor_finds_and_repairs_damage(crm, db_path):
     report = maintenance.doctor(crm)
     text = "\n".join(report.problems)
     assert "no reverse edge" in text and "2 primary" in text and "search index of contacts" in text
+    assert "cannot enforce one primary company per record: contacts 1 has 2 primary companies" in text
     assert "history says 'CEO', the record holds 'Behind the back'" in text
     crm.db.execute_sql('UPDATE "obj_contacts" SET jobtitle = ? WHERE id = ?', ("CEO", ann))  # not repairable: undone by hand
     repaired = maintenance.doctor(crm, repair=True)

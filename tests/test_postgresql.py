@@ -71,7 +71,7 @@ def test_the_database_itself_refuses_a_second_primary_company(pg_url):
         contact, companies = _contact_with_companies(crm)
         assert len(_primaries(crm, contact)) == 1
         con, comp = crm.registry.get("contacts").id, crm.registry.get("companies").id
-        with pytest.raises(Exception, match="ux_association_one_primary"):
+        with pytest.raises(Exception, match="ux_association_primary"):
             with crm.db.atomic():
                 crm.db.execute_sql("UPDATE association SET is_primary = 1 WHERE from_object = ? AND from_id = ? "
                                    "AND to_object = ?", (con, contact, comp))

@@ -1,0 +1,160 @@
+"""`crm-tui copy SOURCE TARGET`: a whole CRM into an empty database.
+
+Everything goes: the metadata (objects, properties, labels, limits, pipelines, stages, owners,
+settings, views), every record of every object (custom ones included), the links with their labels
+and kept counts, the operations journal with property and association history, external ids and
+imports. Ids are kept, so history and the journal still point at the same records, and the target
+hands out ids above the source's highest (ids are never reused).
+
+One code path for every table: the fixed models in dependency order, then one model per object
+built by the engine from the copied metadata, each read by keyset in batches of its primary key
+(memory stays flat on big databases) and written with Peewee's insert_many, so the same code writes
+to any database Peewee speaks. What is derived (the search index) is rebuilt in the target; the
+constraints (constraints.py) are added to it. The whole copy is one transaction on the target, read
+from one snapshot of the source: a failed copy leaves no target behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from peewee import Tuple, sort_models
+
+from . import constraints, dialect
+from . import db as dbmod
+from .errors import CrmError, DatabaseProblem
+from .models import ALL_MODELS, ObjectType
+
+BATCH_ROWS = 2000
+MAX_PARAMETERS = 30000  # per INSERT statement (SQLite allows 32766)
+
+
+@dataclass
+class CopyReport:
+    source: str
+    target: str
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows copied
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def copy_database(source, target, *, batch: int = BATCH_ROWS) -> CopyReport:
+    source_path, target_path = Path(source).expanduser(), Path(target).expanduser()
+    if not source_path.exists():
+        raise CrmError(f"{source_path}: no such database")
+    if target_path.exists() and (source_path.resolve() == target_path.resolve() or _same_file(source_path, target_path)):
+        raise CrmError(f"{target_path}: is the source database itself; copy into a new file or an empty database")
+    if target_path.exists() and target_path.is_file():
+        _version, empty = dbmod.inspect_file(target_path)  # refused before anything is written to it
+        if not empty:
+            raise CrmError(f"{target_path}: not empty (a crm-tui database with its data); "
+                           "copy fills only a new file or an empty database")
+    created = not target_path.exists()
+    src, src_new = dbmod.open_database(source_path, create=False)
+    dst = None
+    try:
+        if src_new:
+            raise CrmError(f"{source_path}: an empty file, not a crm-tui database; nothing to copy")
+        dst, _new = dbmod.open_database(target_path, create=True)
+        if dst.get_tables():
+            raise CrmError(f"{target_path}: not empty (it has tables); copy fills only a new file or an empty database")
+        report = CopyReport(str(source_path), str(target_path))
+        with src.atomic():  # one snapshot of the source, even while the app writes to it
+            with dst.bind_ctx(ALL_MODELS), dst.atomic():
+                _copy(src, dst, target_path, report, batch)
+        return report
+    except Exception as exc:
+        if dst is not None:
+            dst.close()
+            dst = None
+        if created:
+            _remove(target_path)
+        if isinstance(exc, CrmError):
+            raise
+        text = dialect.problem_text(exc, target_path)
+        if text:
+            raise DatabaseProblem(f"copy failed, nothing was written: {text}") from None
+        raise
+    finally:
+        src.close()
+        if dst is not None:
+            dst.close()
+
+
+def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
+    from .core import Crm
+    from .engine import Registry
+
+    dialect.defer_foreign_keys(dst)
+    dst.create_tables(ALL_MODELS)
+    for model in sort_models(ALL_MODELS):
+        report.rows[model._meta.table_name] = _copy_rows(model, src, dst, batch)
+    # the object tables, built by the engine from the metadata just copied
+    registry = Registry(dst)
+    registry.reload()
+    for meta in registry.objects.values():
+        dst.create_tables([meta.model])
+        registry._create_indexes(meta, meta.properties.values())
+        dialect.create_fts(dst, meta.name)
+        have = {c.name for c in src.get_columns(meta.table)}
+        missing = [name for name in meta.model._meta.columns if name not in have]
+        if missing:
+            report.notes.append(f"{meta.table}: the source has no column {', '.join(missing)} (left empty)")
+        report.rows[meta.table] = _copy_rows(meta.model, src, dst, batch, only=have)
+        dialect.set_last_record_id(dst, meta.table, dialect.last_record_id(src, meta.table))
+    dialect.create_count_triggers(dst)  # after the rows: the counts were copied with them
+    crm = Crm(dst, target_path)
+    crm.registry = registry
+    for meta in registry.objects.values():
+        crm.records.rebuild_search_index(meta)
+    report.notes += constraints.ensure(dst)
+    dbmod.mark_schema(dst)
+    extra = sorted(set(_object_names(src)) - set(registry.objects))
+    if extra:
+        raise CrmError(f"object(s) {', '.join(extra)} of the source have no table definition; nothing was copied")
+
+
+def _object_names(src) -> list[str]:
+    return [name for (name,) in ObjectType.select(ObjectType.name).bind(src).tuples()]
+
+
+def _copy_rows(model, src, dst, batch: int, only: set[str] | None = None) -> int:
+    """Every row of one table, read by keyset on its primary key in batches of `batch` rows."""
+    fields = [f for f in model._meta.sorted_fields if only is None or f.column_name in only]
+    keys = list(model._meta.get_primary_keys())
+    positions = [next(i for i, f in enumerate(fields) if f is k) for k in keys]  # `==` on fields builds SQL
+    per_insert = max(1, min(batch, MAX_PARAMETERS // max(1, len(fields))))
+    copied = 0
+    last = None
+    while True:
+        query = model.select(*fields).order_by(*keys).limit(batch)
+        if last is not None:
+            query = query.where(Tuple(*keys) > Tuple(*last) if len(keys) > 1 else keys[0] > last[0])
+        rows = list(query.bind(src).tuples())
+        if not rows:
+            return copied
+        for start in range(0, len(rows), per_insert):
+            model.insert_many(rows[start:start + per_insert], fields=fields).bind(dst).execute()
+        copied += len(rows)
+        last = [rows[-1][i] for i in positions]
+        if len(rows) < batch:
+            return copied
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            Path(f"{path}{suffix}").unlink()
+        except FileNotFoundError:
+            pass
