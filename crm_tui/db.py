@@ -276,15 +276,17 @@ def claim_new_schema(db) -> bool:
 def create_schema(db: SqliteDatabase) -> None:
     db.create_tables(ALL_MODELS)
     dialect.create_count_triggers(db)
-    if dialect.is_postgres(db):
-        from .dialect_pg import create_functions
-
-        create_functions(db)
     mark_schema(db)
 
 
 def mark_schema(db) -> None:
-    """Mark the database as a crm-tui database of this schema version."""
+    """Mark the database as a crm-tui database of this schema version (PostgreSQL: with the SQL
+    functions the core uses, and every id sequence past the ids written so far, a copy's too)."""
+    if dialect.is_postgres(db):
+        from .dialect_pg import create_functions, sync_sequences
+
+        create_functions(db)
+        sync_sequences(db)
     dialect.write_version(db, APPLICATION_ID, SCHEMA_VERSION)
 
 

@@ -289,3 +289,15 @@ def defer_foreign_keys(db) -> None:
             "WHERE contype = 'f' AND NOT condeferrable AND connamespace = current_schema()::regnamespace").fetchall():
         db.execute_sql(f'ALTER TABLE {table} ALTER CONSTRAINT "{name}" DEFERRABLE INITIALLY IMMEDIATE')
     db.execute_sql("SET CONSTRAINTS ALL DEFERRED")
+
+
+def sync_sequences(db) -> None:
+    """Every id sequence of the schema past the highest id its table holds (rows written with
+    their ids, as a copy writes them, leave the sequence behind)."""
+    for table, sequence in db.execute_sql(
+            "SELECT c.relname, pg_get_serial_sequence(quote_ident(c.relname), 'id') FROM pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' "
+            "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace").fetchall():
+        if sequence:
+            db.execute_sql(f'SELECT setval(?, (SELECT MAX(id) FROM "{table}")) '
+                           f'WHERE EXISTS (SELECT 1 FROM "{table}")', (sequence,))
