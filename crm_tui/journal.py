@@ -619,8 +619,6 @@ class _Plan:
         return f"another live {meta.label.lower()} has the same unique value"
 
     def _write_values(self, first_old: dict, last_new: dict, refuse: str) -> None:
-        from peewee import IntegrityError
-
         from .history import from_history_text
 
         crm, uop = self.crm, self.uop

@@ -109,7 +109,7 @@ def test_cli_on_a_postgresql_url_and_history_names_the_team_member(pg_url, capsy
     assert cli.main(["--db", pg_url, "search", "acme", "--json"]) == 0
     out = capsys.readouterr().out
     assert "ines@acme.example" in out
-    with Crm.open(pg_url) as crm:
+    with Crm.open(pg_url):
         op = Operation.select().where(Operation.kind == "create").order_by(Operation.id.desc()).get()
         assert op.source == sources.API and op.actor == "ines"
     assert cli.main(["--db", pg_url, "doctor"]) == 0

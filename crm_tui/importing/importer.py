@@ -54,7 +54,7 @@ from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
-from peewee import IntegrityError, fn
+from peewee import fn
 
 from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
