@@ -202,7 +202,6 @@ with Crm.open(sys.argv[2], user_name=sys.argv[3]) as crm:
 
 def _two_writers(server: _Server, edits: int) -> tuple[float, float, str]:
     from crm_tui.core import Crm
-    from crm_tui.models import PropertyChange
 
     url = server.fresh("bench_writers")
     with Crm.open(url) as crm:
@@ -216,6 +215,7 @@ def _two_writers(server: _Server, edits: int) -> tuple[float, float, str]:
     subprocess.run([sys.executable, "-c", _WRITER, str(REPO), url, "solo", str(edits)], check=True)
     solo = edits / (time.perf_counter() - started)
     with Crm.open(url) as crm:
+        PropertyChange = crm.models.PropertyChange
         changes = PropertyChange.select().where(PropertyChange.property == "jobtitle").count()
         final = crm.records.get("contacts", 1).properties["jobtitle"]
     lost = 3 * edits - changes

@@ -92,7 +92,7 @@ def bench_merge(workdir: Path, links: int) -> dict:
         crm.merger.merge("companies", keep_id, other_id, source=sources.USER)
         seconds = time.perf_counter() - start
         moved = len(crm.assoc.linked_ids(("companies", keep_id), "contacts"))
-        problems = integrity.check_counts() + integrity.check_primary(crm.registry)
+        problems = integrity.check_counts(crm.registry) + integrity.check_primary(crm.registry)
     assert moved == links, (moved, links)
     assert problems == [], problems[:3]
     for p in (raw_copy, core_copy):

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from . import sources
 from .errors import InvalidValue
-from .models import Association, Stage
 from .types import now_iso
 
 
@@ -74,39 +73,18 @@ class Activities:
 
     def _touch_last_activity(self, targets: list[tuple[str, int]], at: str | None) -> None:
         """Move "Last activity date" forward on every record the activity landed on (source Job)."""
-        if not at:
-            return
-        for object_name, record_id in targets:
-            meta = self.crm.registry.get(object_name)
-            if "notes_last_updated" not in meta.properties:
-                continue
-            row = self.crm.records._row(meta, record_id)
-            if row is None or (row.get("notes_last_updated") or "") >= at:
-                continue
-            with self.crm.operation("last_activity", sources.JOB, None, object=object_name, record_id=record_id) as job:
-                self.crm.records._write_changes(meta, record_id, row, {"notes_last_updated": at}, job)
+        from . import rules
+
+        rules.touch_last_activity(self.crm, {tuple(target): at for target in targets})
 
     def rule_targets(self, ref) -> list[tuple[str, int]]:
-        rules = self.crm.setting("activity_rules", {}) or {}
-        if not self.crm.setting("activity_auto_associate", True):
-            return []
-        out = []
-        for rule in rules.get(ref[0], []):
-            other, _, which = rule.partition(":")
-            if other not in self.crm.registry.objects:
-                continue
-            if which == "primary":
-                primary = self.crm.assoc.primary_company(ref) if other == "companies" else None
-                if primary:
-                    out.append((other, primary))
-            elif which == "open" and other == "deals":
-                ids = self.crm.assoc.linked_ids(ref, "deals")
-                out += [("deals", i) for i in self._open_deals(ids)]
-            else:
-                out += [(other, i) for i in self.crm.assoc.linked_ids(ref, other)]
-        return out
+        from . import rules
+
+        ref = (ref[0], int(ref[1]))
+        return rules.activity_rule_targets(self.crm, [ref])[ref]
 
     def _open_deals(self, ids: list[int]) -> list[int]:
+        Stage = self.crm.models.Stage
         if not ids:
             return []
         deals = self.crm.registry.get("deals")
@@ -123,6 +101,7 @@ class Activities:
     def timeline(self, ref, *, types: list[str] | None = None, limit: int = 50,
                  before: tuple[str, int] | None = None) -> list[TimelineItem]:
         """Newest first, `limit` at a time; pass the last item's (at, id) as `before` for more."""
+        Association = self.crm.models.Association
         meta = self.crm.registry.get(ref[0])
         rid = int(ref[1])
         streams = []

@@ -234,6 +234,12 @@ class CrmApp(KeepsRunning, App):
 
         self.push_screen(RecordScreen(object_name, record_id))
 
+    def open_dashboard(self) -> None:
+        from screens.dashboard import DashboardScreen
+
+        if not isinstance(self.screen, DashboardScreen):
+            self.push_screen(DashboardScreen())
+
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
         from screens.board import BoardScreen
 
@@ -379,6 +385,8 @@ class CrmApp(KeepsRunning, App):
         for meta in self.crm.registry.objects.values():
             yield SystemCommand(f"Go to {meta.plural_label}", f"Open the {meta.plural_label.lower()} index",
                                 partial(self.open_object, meta.name))
+        yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
+                            self.open_dashboard)
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
         yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
                             partial(self.open_board, "tickets"))

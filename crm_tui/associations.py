@@ -13,10 +13,12 @@ import json
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from peewee import JOIN
+
 from . import dialect, rules, sources
 from .engine import ObjectMeta
 from .errors import CrmError, InvalidValue, LimitExceeded, NotFound, PrimaryRequired
-from .models import Association, AssociationChange, AssociationCount, AssociationLabel, LabelDef, Operation, PairLimit
+from .models import Association, LabelDef
 from .types import now_iso
 
 NO_PRIMARY = "none"
@@ -70,6 +72,12 @@ class AssocChange:
 
 
 @dataclass
+class AutoLinks:
+    linked: list[tuple[int, int]]  # (contact id, company id)
+    notes: list[str]
+
+
+@dataclass
 class AddResult:
     created: bool
     primary: bool
@@ -95,6 +103,7 @@ class Associations:
         return meta, rid
 
     def _edge(self, a_meta, a_id, b_meta, b_id) -> Association | None:
+        Association = self.crm.models.Association
         return Association.get_or_none(
             (Association.from_object == a_meta.id) & (Association.from_id == a_id)
             & (Association.to_object == b_meta.id) & (Association.to_id == b_id)
@@ -116,6 +125,7 @@ class Associations:
         return None
 
     def _companies_of(self, holder_meta, holder_id) -> list[Association]:
+        Association = self.crm.models.Association
         companies = self._meta("companies")
         return list(Association.select().where(
             (Association.from_object == holder_meta.id) & (Association.from_id == holder_id)
@@ -123,10 +133,14 @@ class Associations:
         ).order_by(Association.id))
 
     def _labels_on(self, edge_id: int) -> list[LabelDef]:
+        models = self.crm.models
+        LabelDef, AssociationLabel = models.LabelDef, models.AssociationLabel
         return list(LabelDef.select().join(AssociationLabel, on=(AssociationLabel.label == LabelDef.id))
                     .where(AssociationLabel.association == edge_id).order_by(LabelDef.name))
 
     def _log(self, op, a_meta, a_id, b_meta, b_id, action, label: LabelDef | None = None) -> None:
+        models = self.crm.models
+        LabelDef, AssociationChange = models.LabelDef, models.AssociationChange
         inverse = None
         if label is not None and label.inverse_id:
             inverse = LabelDef.get_by_id(label.inverse_id).name
@@ -134,6 +148,7 @@ class Associations:
                                  action=action, label=label.name if label else None, inverse_label=inverse)
 
     def _set_primary_flag(self, holder_meta, holder_id, company_id, value: bool) -> None:
+        Association = self.crm.models.Association
         companies = self._meta("companies")
         Association.update(is_primary=value).where(
             ((Association.from_object == holder_meta.id) & (Association.from_id == holder_id)
@@ -148,6 +163,8 @@ class Associations:
     # -- limits ---------------------------------------------------------------------------
 
     def _check_pair_limit(self, from_meta, from_id, to_meta) -> None:
+        models = self.crm.models
+        PairLimit, Association = models.PairLimit, models.Association
         limit = PairLimit.get_or_none((PairLimit.from_object == from_meta.id) & (PairLimit.to_object == to_meta.id))
         if limit is None:
             return
@@ -162,6 +179,8 @@ class Associations:
             )
 
     def _check_label_limit(self, label: LabelDef, from_meta, from_id) -> None:
+        models = self.crm.models
+        Association, AssociationLabel = models.Association, models.AssociationLabel
         if not label.limit_count:
             return
         count = (AssociationLabel.select().join(Association, on=(AssociationLabel.association == Association.id))
@@ -176,6 +195,8 @@ class Associations:
             )
 
     def _attach_label(self, op, a_meta, a_id, b_meta, b_id, edges, label: LabelDef) -> bool:
+        models = self.crm.models
+        LabelDef, AssociationLabel = models.LabelDef, models.AssociationLabel
         forward, backward = edges
         if AssociationLabel.get_or_none((AssociationLabel.association == forward.id) & (AssociationLabel.label == label.id)):
             return False
@@ -218,6 +239,7 @@ class Associations:
         return results
 
     def _add(self, op, a, b, labels=(), primary=False) -> AddResult:
+        Association = self.crm.models.Association
         a_meta, a_id = self._live(a)
         b_meta, b_id = self._live(b)
         if a_meta.id == b_meta.id and a_id == b_id:
@@ -312,6 +334,7 @@ class Associations:
         return chosen
 
     def _remove_link(self, op, a_meta, a_id, b_meta, b_id, edges) -> None:
+        Association = self.crm.models.Association
         forward, backward = edges
         for label in self._labels_on(forward.id):
             self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label)
@@ -365,6 +388,7 @@ class Associations:
         return f"label {label_def.name!r} added"
 
     def remove_label(self, a, b, label: str, *, source: str = sources.API, actor: str | None = None) -> str:
+        AssociationLabel = self.crm.models.AssociationLabel
         with self.crm.operation("label", source, actor, object=a[0], record_id=int(a[1])) as op:
             a_meta, a_id = self._meta(a[0]), int(a[1])
             b_meta, b_id = self._meta(b[0]), int(b[1])
@@ -372,15 +396,21 @@ class Associations:
             if edges is None:
                 raise NotFound(f"{a_meta.label.lower()} {a_id} and {b_meta.label.lower()} {b_id} are not associated")
             label_def = self.crm.registry.find_label(a_meta, b_meta, label)
-            deleted = AssociationLabel.delete().where(
-                (AssociationLabel.association == edges[0].id) & (AssociationLabel.label == label_def.id)).execute()
-            if not deleted:
+            if not self._detach_label(op, a_meta, a_id, b_meta, b_id, edges, label_def):
                 return f"the association has no label {label_def.name!r}"
-            if label_def.inverse_id:
-                AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
-                                                & (AssociationLabel.label == label_def.inverse_id)).execute()
-            self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label_def)
         return f"label {label_def.name!r} removed"
+
+    def _detach_label(self, op, a_meta, a_id, b_meta, b_id, edges, label: LabelDef) -> bool:
+        AssociationLabel = self.crm.models.AssociationLabel
+        deleted = AssociationLabel.delete().where(
+            (AssociationLabel.association == edges[0].id) & (AssociationLabel.label == label.id)).execute()
+        if not deleted:
+            return False
+        if label.inverse_id and edges[1] is not None:
+            AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
+                                            & (AssociationLabel.label == label.inverse_id)).execute()
+        self._log(op, a_meta, a_id, b_meta, b_id, "label_removed", label)
+        return True
 
     def set_labels(self, a, b, labels, *, source: str = sources.API, actor: str | None = None) -> str:
         """Make the link carry exactly `labels` (as seen from a): one operation for the edit dialog."""
@@ -396,6 +426,138 @@ class Associations:
             for name in sorted(wanted - current):
                 self.add_label(a, b, name, source=source, actor=actor)
         return f"labels: {', '.join(sorted(wanted)) or '(none)'}"
+
+    # -- reversing (import undo) -------------------------------------------------------------
+
+    def reverse_changes(self, op, changes) -> tuple[int, int]:
+        """Undo association history rows (AssociationChange, newest first) through the service:
+        links made are removed with their labels and primary flag, links removed come back (within
+        the limits that hold now) and get their labels and primary flag back from the rows that
+        follow, labels and primary flags go back. Every holder touched ends with exactly one primary
+        company when it has companies. Returns (links removed, links restored)."""
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        removed = restored = 0
+        holders: set[tuple[int, int]] = set()
+        for ch in changes:
+            a_meta, b_meta = reg.by_id[ch.a_object], reg.by_id[ch.b_object]
+            a_id, b_id = ch.a_id, ch.b_id
+            holder = self._holder(a_meta, a_id, b_meta, b_id)
+            if holder is not None:
+                holders.add((holder[0].id, holder[1]))
+            edges = self._edges(a_meta, a_id, b_meta, b_id)
+            if ch.action in ("created", "created_primary"):
+                if edges is not None:
+                    self._remove_link(op, a_meta, a_id, b_meta, b_id, edges)
+                    removed += 1
+            elif ch.action == "removed":
+                if edges is None and self.crm.records.exists(a_meta, a_id) and self.crm.records.exists(b_meta, b_id):
+                    self._add(op, (a_meta.name, a_id), (b_meta.name, b_id))
+                    restored += 1
+            elif ch.action in ("label_added", "label_removed"):
+                if edges is None or not ch.label:
+                    continue
+                try:
+                    label = reg.find_label(a_meta, b_meta, ch.label)
+                except NotFound:
+                    continue
+                if ch.action == "label_added":
+                    self._detach_label(op, a_meta, a_id, b_meta, b_id, edges, label)
+                else:
+                    self._attach_label(op, a_meta, a_id, b_meta, b_id, edges, label)
+            elif ch.action in ("primary_set", "primary_removed") and edges is not None and holder is not None:
+                h_meta, h_id, company_id = holder
+                if ch.action == "primary_set" and edges[0].is_primary:
+                    self._set_primary_flag(h_meta, h_id, company_id, False)
+                    self._log(op, h_meta, h_id, companies, company_id, "primary_removed")
+                elif ch.action == "primary_removed" and not edges[0].is_primary:
+                    self._make_primary(op, h_meta, h_id, company_id)
+        self.ensure_primary(op, holders)
+        return removed, restored
+
+    def remove_links_of(self, op, meta: ObjectMeta, ids) -> int:
+        """Remove every link of the records `ids` of one object (records going for good: an import's
+        undo) per batch of records: the history is as link by link (labels, primary flag, the link;
+        a link between two of them once), and a record that loses its primary company gets its
+        oldest remaining one. Returns the links removed."""
+        models = self.crm.models
+        Association, AssociationLabel, LabelDef, AssociationChange = (
+            models.Association, models.AssociationLabel, models.LabelDef, models.AssociationChange)
+        reg = self.crm.registry
+        companies = reg.objects.get("companies")
+        comp = companies.id if companies is not None else -1
+        ids = set(int(i) for i in ids)
+        holders: set[tuple[int, int]] = set()
+        removed = 0
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), 900):
+            chunk = id_list[start:start + 900]
+            edges = [e for e in Association.select(Association.id, Association.from_id, Association.to_object,
+                                                   Association.to_id, Association.is_primary)
+                     .where((Association.from_object == meta.id) & Association.from_id.in_(chunk)).tuples()
+                     if not (e[2] == meta.id and e[3] in ids and e[3] < e[1])]  # between two of them: once
+            labels: dict[int, list[tuple[str, str | None]]] = {}
+            edge_ids = [e[0] for e in edges]
+            Inverse = LabelDef.alias()
+            for at in range(0, len(edge_ids), 900):
+                for edge_id, name, inverse in (AssociationLabel.select(AssociationLabel.association, LabelDef.name, Inverse.name)
+                                               .join(LabelDef, on=(AssociationLabel.label == LabelDef.id))
+                                               .join(Inverse, JOIN.LEFT_OUTER, on=(LabelDef.inverse == Inverse.id))
+                                               .where(AssociationLabel.association.in_(edge_ids[at:at + 900]))
+                                               .order_by(AssociationLabel.association, LabelDef.name).tuples()):
+                    labels.setdefault(edge_id, []).append((name, inverse))
+            log = []
+            for edge_id, from_id, to_object, to_id, prim in edges:
+                for name, inverse in labels.get(edge_id, ()):
+                    log.append((op.id, meta.id, from_id, to_object, to_id, "label_removed", name, inverse))
+                if prim:
+                    if to_object == comp:
+                        log.append((op.id, meta.id, from_id, comp, to_id, "primary_removed", None, None))
+                    elif meta.id == comp:
+                        log.append((op.id, to_object, to_id, comp, from_id, "primary_removed", None, None))
+                        holders.add((to_object, to_id))
+                log.append((op.id, meta.id, from_id, to_object, to_id, "removed", None, None))
+            fields = [AssociationChange.op, AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object,
+                      AssociationChange.b_id, AssociationChange.action, AssociationChange.label,
+                      AssociationChange.inverse_label]
+            for at in range(0, len(log), 500):
+                AssociationChange.insert_many(log[at:at + 500], fields=fields).execute()
+            Association.delete().where(((Association.from_object == meta.id) & Association.from_id.in_(chunk))
+                                       | ((Association.to_object == meta.id) & Association.to_id.in_(chunk))).execute()
+            removed += len(edges)
+        self.ensure_primary(op, {h for h in holders if not (h[0] == meta.id and h[1] in ids)})
+        return removed
+
+    def ensure_primary(self, op, holders) -> int:
+        """Each record of `holders` ((object id, record id)) that has companies but no primary one
+        gets its oldest company as primary (history: "primary_set"). Returns how many did."""
+        Association = self.crm.models.Association
+        companies = self.crm.registry.objects.get("companies")
+        if companies is None or not holders:
+            return 0
+        by_object: dict[int, list[int]] = {}
+        for h_obj, h_id in holders:
+            by_object.setdefault(h_obj, []).append(h_id)
+        made = 0
+        for h_obj, ids in by_object.items():
+            h_meta = self.crm.registry.by_id[h_obj]
+            ids.sort()
+            for start in range(0, len(ids), 900):
+                first: dict[int, int] = {}
+                with_primary: set[int] = set()
+                for from_id, to_id, prim in (Association.select(Association.from_id, Association.to_id, Association.is_primary)
+                                             .where((Association.from_object == h_obj) & Association.from_id.in_(ids[start:start + 900])
+                                                    & (Association.to_object == companies.id))
+                                             .order_by(Association.id).tuples()):
+                    first.setdefault(from_id, to_id)
+                    if prim:
+                        with_primary.add(from_id)
+                for h_id, company_id in first.items():
+                    if h_id not in with_primary:
+                        self._set_primary_flag(h_meta, h_id, company_id, True)
+                        self._log(op, h_meta, h_id, companies, company_id, "primary_set")
+                        made += 1
+        return made
 
     # -- cascades --------------------------------------------------------------------------
 
@@ -465,6 +627,8 @@ class Associations:
         """Bring back the links the record's last deletion removed (source Object restore): to
         records still live, not linked again since, within the limits that hold now. The links that
         were primary are primary again. Set-based unless a limit applies to one of the object pairs."""
+        models = self.crm.models
+        LabelDef, PairLimit, Operation = models.LabelDef, models.PairLimit, models.Operation
         deletion = (Operation.select().where((Operation.kind == "delete_links") & (Operation.object == meta.name)
                                              & (Operation.record_id == record_id)).order_by(Operation.id.desc()).first())
         if deletion is None:
@@ -487,6 +651,7 @@ class Associations:
             return self._restore_set_based(op, meta, int(record_id), saved)
 
     def _restore_one_by_one(self, op, meta, record_id, saved) -> int:
+        LabelDef = self.crm.models.LabelDef
         restored = 0
         for link in saved:
             other = self.crm.registry.objects.get(link["object"])
@@ -635,6 +800,8 @@ class Associations:
             db.execute_sql("DELETE FROM merge_moves")
 
     def _merge_moves(self, op, meta, M, K, O, comp, holder_self) -> int:
+        models = self.crm.models
+        LabelDef, PairLimit = models.LabelDef, models.PairLimit
         db = self.crm.db
         reg = self.crm.registry
         sql = db.execute_sql
@@ -768,48 +935,92 @@ class Associations:
     # -- automatic association by domain --------------------------------------------------------
 
     def auto_associate_contact(self, contact_id: int, domain: str, parent_op) -> list[str]:
-        if domain in self.crm.freemail:
-            return []
-        companies = self._meta("companies")
-        ids = [r for (r,) in companies.model.select(companies.model.id).where(
-            (companies.model.domain == domain) & companies.model.deleted_at.is_null(True)).tuples()]
-        return self._auto_link([(("contacts", contact_id), ("companies", cid)) for cid in ids])
+        return self.auto_associate(contacts={int(contact_id): domain}).notes
 
     def auto_associate_company(self, company_id: int, domain: str, parent_op) -> list[str]:
-        if domain in self.crm.freemail:
-            return []
-        contacts = self._meta("contacts")
-        ids = [r for (r,) in contacts.model.select(contacts.model.id).where(
-            (contacts.model.hs_email_domain == domain) & contacts.model.deleted_at.is_null(True)).tuples()]
-        return self._auto_link([(("contacts", cid), ("companies", company_id)) for cid in ids])
+        return self.auto_associate(companies={int(company_id): domain}).notes
 
-    def _auto_link(self, pairs) -> list[str]:
-        notes = []
+    def auto_associate(self, *, contacts: dict[int, str] | None = None, companies: dict[int, str] | None = None,
+                       enabled: bool | None = None, bulk: bool = False) -> "AutoLinks":
+        """Automatic association by domain for a set of contacts ({id: email domain}) and companies
+        ({id: domain}), new or with a new domain: each is linked with the live records of the other
+        object with that domain, never for free-mail domains, in one operation with source
+        Automatic association by domain (the first company linked becomes primary). One lookup per
+        batch of domains. `bulk` (imports): the links go in through bulk_link; otherwise one by one,
+        with a message each. A pair limit reached is a note, not a refusal."""
+        Association, PairLimit = self.crm.models.Association, self.crm.models.PairLimit
+        out = AutoLinks([], [])
+        if enabled is None:
+            enabled = self.crm.setting("auto_associate_by_domain", True)
+        reg = self.crm.registry
+        if not enabled or "contacts" not in reg.objects or "companies" not in reg.objects:
+            return out
+        free = self.crm.freemail
+        contacts = {int(k): v for k, v in (contacts or {}).items() if v and v not in free}
+        companies = {int(k): v for k, v in (companies or {}).items() if v and v not in free}
+        if not contacts and not companies:
+            return out
+        cm, km = reg.get("companies"), reg.get("contacts")
+        pairs: set[tuple[int, int]] = set()  # (contact id, company id)
+        for model, column, wanted, flip in ((cm.model, cm.model.domain, contacts, False),
+                                            (km.model, km.model.hs_email_domain, companies, True)):
+            if not wanted:
+                continue
+            by_domain: dict[str, list[int]] = {}
+            for rid, domain in wanted.items():
+                by_domain.setdefault(domain, []).append(rid)
+            domains = sorted(by_domain)
+            for start in range(0, len(domains), 900):
+                for other_id, domain in model.select(model.id, column).where(
+                        column.in_(domains[start:start + 900]) & model.deleted_at.is_null(True)).tuples():
+                    for rid in by_domain[domain]:
+                        pairs.add((other_id, rid) if flip else (rid, other_id))
+        if pairs:
+            by_contact: dict[int, set[int]] = {}
+            for contact_id, company_id in pairs:
+                by_contact.setdefault(contact_id, set()).add(company_id)
+            ids = sorted(by_contact)
+            for start in range(0, len(ids), 900):
+                for contact_id, company_id in Association.select(Association.from_id, Association.to_id).where(
+                        (Association.from_object == km.id) & Association.from_id.in_(ids[start:start + 900])
+                        & (Association.to_object == cm.id)).tuples():
+                    pairs.discard((contact_id, company_id))
         if not pairs:
-            return notes
+            return out
+        limited = PairLimit.select().where(((PairLimit.from_object == km.id) & (PairLimit.to_object == cm.id))
+                                           | ((PairLimit.from_object == cm.id) & (PairLimit.to_object == km.id))).exists()
+        ordered = sorted(pairs)
         with self.crm.operation("auto_associate", sources.AUTO_DOMAIN, None) as op:
-            for a, b in pairs:
-                if self._edge(self._meta(a[0]), a[1], self._meta(b[0]), b[1]) is not None:
-                    continue
+            if bulk and not limited:
+                self.bulk_link([(("contacts", k), ("companies", c)) for k, c in ordered], op)
+                out.linked += ordered
+                return out
+            for contact_id, company_id in ordered:
                 try:
-                    result = self._add(op, a, b)
+                    with self.crm.db.atomic():
+                        result = self._add(op, ("contacts", contact_id), ("companies", company_id))
                 except LimitExceeded as exc:
-                    notes.append(f"not associated by domain: {exc}")
+                    out.notes.append(f"not associated by domain: {exc}")
                     continue
-                notes.append(result.message + " (by email domain)")
-        return notes
+                out.linked.append((contact_id, company_id))
+                out.notes.append(result.message + " (by email domain)")
+        return out
 
-    def bulk_link(self, pairs, op, *, primary_to_companies: bool = True, holders_are_new: bool = False) -> int:
+    def bulk_link(self, pairs, op, *, primary_to_companies: bool = True, holders_are_new: bool = False,
+                  automations: bool = True) -> int:
         """Link many new pairs fast (seed, import of fresh records): `pairs` yields
         ((a_object, a_id), (b_object, b_id)) for records known to be live and not yet linked.
         Writes both edges and the history, and makes the first company of each holder primary
         when it has none (`holders_are_new` skips that check for records created in the same load).
-        The caller holds the operation."""
+        The rules a new link sets off run on the whole set, as for one link (`rules.after_link`):
+        contacts and companies linked with deals move forward in their lifecycle (`automations`
+        False: synthetic data that sets its own stages). The caller holds the operation."""
+        Association = self.crm.models.Association
         now = now_iso()
         reg = self.crm.registry
         forward: list[tuple] = []  # a -> b, with the holder of a company as a
         add_forward = forward.append
-        seen_holders: set[tuple[int, int]] = set()
+        seen_holders: dict[tuple[int, int], int] = {}  # holder -> index of its first company link
         # per object pair, once: (a object id, b object id, holder side 0/1/2, holder meta)
         kinds: dict[tuple[str, str], tuple] = {}
         last_a = last_b = kind = None  # pairs mostly come in runs of one object pair
@@ -829,12 +1040,24 @@ class Associations:
             if side:
                 key = (a_mid, a_id)
                 if key not in seen_holders:
-                    seen_holders.add(key)
-                    if holders_are_new or self.primary_company((h_meta.name, a_id)) is None:
-                        is_primary = 1
+                    seen_holders[key] = len(forward)
+                    is_primary = 1
             add_forward((a_mid, a_id, b_mid, b_id, is_primary, now))
         if not forward:
             return 0
+        if seen_holders and not holders_are_new:  # holders that have a primary company keep it
+            by_object: dict[int, list[int]] = {}
+            for h_mid, h_id in seen_holders:
+                by_object.setdefault(h_mid, []).append(h_id)
+            companies = self._meta("companies")
+            for h_mid, ids in by_object.items():
+                ids.sort()
+                for start in range(0, len(ids), 900):
+                    for (h_id,) in Association.select(Association.from_id).where(
+                            (Association.from_object == h_mid) & Association.from_id.in_(ids[start:start + 900])
+                            & (Association.to_object == companies.id) & (Association.is_primary == True)).tuples():  # noqa: E712
+                        i = seen_holders[(h_mid, h_id)]
+                        forward[i] = forward[i][:4] + (0, now)
         db = self.crm.db
         cursor = db.cursor()
         edge_fields = [Association.id, Association.from_object, Association.from_id, Association.to_object,
@@ -864,12 +1087,30 @@ class Associations:
                     "CASE is_primary WHEN 1 THEN 'created_primary' ELSE 'created' END "
                     "FROM association WHERE id BETWEEN ? AND ? ORDER BY id", (op.id, first, first + count - 1))
                 dialect.add_counts_of_edges(db, first, last)
+        if automations:
+            self._deal_rules(first, last)
         return count
+
+    def _deal_rules(self, first: int, last: int) -> None:
+        """The lifecycle rule for the links among the edges first..last (both ways written)."""
+        Association = self.crm.models.Association
+        reg = self.crm.registry
+        deals = reg.objects.get("deals")
+        others = {reg.objects[n].id: n for n in ("contacts", "companies") if n in reg.objects}
+        if deals is None or not others:
+            return
+        links = [(deal_id, others[to_object], to_id) for deal_id, to_object, to_id in Association.select(
+            Association.from_id, Association.to_object, Association.to_id).where(
+            Association.id.between(first, last) & (Association.from_object == deals.id)
+            & Association.to_object.in_(list(others))).tuples()]
+        if links:
+            rules.promote_for_deal_links(self.crm, links)
 
     # -- reading -----------------------------------------------------------------------------
 
     def counts(self, ref) -> dict[str, int]:
         """How many records of each object a record is linked with: one primary-key lookup."""
+        AssociationCount = self.crm.models.AssociationCount
         meta, rid = self._meta(ref[0]), int(ref[1])
         rows = (AssociationCount.select(AssociationCount.to_object, AssociationCount.n)
                 .where((AssociationCount.from_object == meta.id) & (AssociationCount.from_id == rid)).tuples())
@@ -879,6 +1120,9 @@ class Associations:
         """A record's links grouped by object: counts, and up to `per_group` items (primary first)
         with names, labels and primary flags. Costs 2 + 2 x (objects linked) queries. `objects`
         (names) keeps only those groups: the sidebar does not read a record's 10,000 activity links."""
+        models = self.crm.models
+        (LabelDef, Association, AssociationCount, AssociationLabel) = (
+            models.LabelDef, models.Association, models.AssociationCount, models.AssociationLabel)
         meta, rid = self._meta(ref[0]), int(ref[1])
         wanted = None if objects is None else {self._meta(name).id for name in objects}
         counts = [(obj, n) for obj, n in AssociationCount.select(AssociationCount.to_object, AssociationCount.n)
@@ -913,12 +1157,14 @@ class Associations:
         return groups
 
     def linked_ids(self, ref, object_name: str) -> list[int]:
+        Association = self.crm.models.Association
         meta, other = self._meta(ref[0]), self._meta(object_name)
         return [r for (r,) in Association.select(Association.to_id).where(
             (Association.from_object == meta.id) & (Association.from_id == int(ref[1])) & (Association.to_object == other.id)
         ).order_by(Association.id).tuples()]
 
     def primary_company(self, ref) -> int | None:
+        Association = self.crm.models.Association
         meta = self._meta(ref[0])
         companies = self._meta("companies")
         return (Association.select(Association.to_id).where(
@@ -929,6 +1175,7 @@ class Associations:
     def index_columns(self, object_name: str, ids: list[int], to_objects: list[str]) -> dict:
         """For a page of index rows: {to_object: {row_id: [(id, name, primary), ...]}} using one
         query for the links and one for the names per associated object."""
+        Association = self.crm.models.Association
         meta = self._meta(object_name)
         out: dict[str, dict[int, list[tuple[int, str, bool]]]] = {}
         ids = list(ids)
@@ -947,6 +1194,8 @@ class Associations:
 
     def history(self, ref, *, object_name: str | None = None, with_ref=None, limit: int | None = None) -> list[AssocChange]:
         """The association history of a record, newest first; filter by the other object or one link."""
+        models = self.crm.models
+        Operation, AssociationChange = models.Operation, models.AssociationChange
         meta, rid = self._meta(ref[0]), int(ref[1])
         conds_a = (AssociationChange.a_object == meta.id) & (AssociationChange.a_id == rid)
         conds_b = (AssociationChange.b_object == meta.id) & (AssociationChange.b_id == rid)
@@ -983,6 +1232,7 @@ class Associations:
         return result
 
     def labels(self) -> list[dict]:
+        LabelDef = self.crm.models.LabelDef
         reg = self.crm.registry
         out = []
         for label in LabelDef.select().order_by(LabelDef.from_object, LabelDef.to_object, LabelDef.name):
@@ -996,11 +1246,13 @@ class Associations:
         return out
 
     def labels_for(self, a_object: str, b_object: str) -> list[str]:
+        LabelDef = self.crm.models.LabelDef
         a, b = self._meta(a_object), self._meta(b_object)
         return [l.name for l in LabelDef.select().where((LabelDef.from_object == a.id) & (LabelDef.to_object == b.id))
                 .order_by(LabelDef.name)]
 
     def set_pair_limit(self, from_object: str, to_object: str, limit: int | None) -> None:
+        PairLimit = self.crm.models.PairLimit
         a, b = self._meta(from_object), self._meta(to_object)
         PairLimit.delete().where((PairLimit.from_object == a.id) & (PairLimit.to_object == b.id)).execute()
         if limit is not None:

@@ -15,7 +15,6 @@ from typing import Callable
 
 from . import sources
 from .errors import CrmError
-from .models import Operation
 
 BATCH_SIZE = 500
 
@@ -40,6 +39,7 @@ class BulkResult:
 
 def _run(crm, kind: str, object_name: str, ids: list[int], each: Callable[[int], object], *, source: str,
          summary: dict, batch_size: int, progress, cancel: threading.Event | None) -> BulkResult:
+    Operation = crm.models.Operation
     ids = list(dict.fromkeys(int(i) for i in ids))
     with crm.operation(kind, source, object=object_name, summary={**summary, "count": len(ids), "status": "running"}) as parent:
         pass

@@ -282,8 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_admin import add_admin_commands
     from .cli_journal import add_journal_commands
 
+    from .cli_reports import add_report_commands
+
     add_admin_commands(sub, common)
     add_journal_commands(sub, common)
+    add_report_commands(sub, common)
     return parser
 
 

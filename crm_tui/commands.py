@@ -260,6 +260,8 @@ def cmd_labels(crm: Crm, args) -> int:
 # -- schema -----------------------------------------------------------------------------------
 
 def cmd_schema(crm: Crm, args) -> int:
+    models = crm.models
+    Pipeline, Stage = models.Pipeline, models.Stage
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
@@ -268,7 +270,6 @@ def cmd_schema(crm: Crm, args) -> int:
         messages = apply_schema_file(crm, args.file)
         emit(args, {"changes": messages}, messages or ["nothing to change"])
         return 0
-    from .models import Pipeline, Stage
 
     data = {"objects": [], "labels": crm.assoc.labels(), "pipelines": []}
     lines = []
@@ -325,7 +326,7 @@ def cmd_timeline(crm: Crm, args) -> int:
 
 
 def cmd_owners(crm: Crm, args) -> int:
-    from .models import Owner
+    Owner = crm.models.Owner
 
     if getattr(args, "action", None) == "add":
         from .owners import add_owner
@@ -381,3 +382,13 @@ def _journal_commands():
 
 for _name in ("operations", "undo", "redo"):
     HANDLERS[_name] = lambda crm, args: _journal_commands().HANDLERS[args.command](crm, args)
+
+
+def _report_commands():
+    from . import cli_reports
+
+    return cli_reports
+
+
+for _name in ("report", "reports", "forecast"):
+    HANDLERS[_name] = lambda crm, args: _report_commands().HANDLERS[args.command](crm, args)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from peewee import Entity, Index, Table, ValueLiterals, fn
 
-from .models import Association, ObjectType, PropertyDef
+from .models import bound
 
 PRIMARY_INDEX = "ux_association_primary"
 
@@ -37,13 +37,15 @@ def unique_index_name(table: str, column: str) -> str:
     return f"ux_{table}_{column}"
 
 
-def _companies_id() -> int | None:
+def _companies_id(db) -> int | None:
+    ObjectType = bound(db).ObjectType
     return ObjectType.select(ObjectType.id).where(ObjectType.name == "companies").scalar()
 
 
-def primary_index(companies_id: int) -> Index:
+def primary_index(db, companies_id: int) -> Index:
     """At most one edge from a record to companies carries the primary flag. (Both edges of a link
     carry the flag; the company's side is the one with to_object != companies.)"""
+    Association = bound(db).Association
     return Association.index(
         Association.from_object, Association.from_id, Association.to_object, unique=True, name=PRIMARY_INDEX,
         where=(Association.is_primary == True) & (Association.to_object == companies_id))  # noqa: E712
@@ -56,10 +58,12 @@ def unique_property_index(table: str, column: str) -> Index:
 
 
 def all_constraints(db) -> list[Constraint]:
+    models = bound(db)
+    ObjectType, PropertyDef = models.ObjectType, models.PropertyDef
     out: list[Constraint] = []
-    companies = _companies_id()
+    companies = _companies_id(db)
     if companies is not None:
-        out.append(Constraint(PRIMARY_INDEX, Association._meta.table_name, primary_index(companies),
+        out.append(Constraint(PRIMARY_INDEX, models.Association._meta.table_name, primary_index(db, companies),
                               "one primary company per record", lambda d, c=companies: _primary_violations(d, c)))
     rows = (PropertyDef.select(ObjectType.name, PropertyDef.name)
             .join(ObjectType, on=(PropertyDef.object == ObjectType.id))
@@ -74,6 +78,7 @@ def all_constraints(db) -> list[Constraint]:
 
 
 def _primary_violations(db, companies_id: int, limit: int = 20) -> list[str]:
+    ObjectType, Association = bound(db).ObjectType, bound(db).Association
     names = dict(ObjectType.select(ObjectType.id, ObjectType.name).tuples())
     q = (Association.select(Association.from_object, Association.from_id, fn.COUNT(Association.id))
          .where((Association.is_primary == True) & (Association.to_object == companies_id))  # noqa: E712

@@ -24,7 +24,7 @@ from peewee import Tuple, sort_models
 from . import constraints, dialect
 from . import db as dbmod
 from .errors import CrmError, DatabaseProblem
-from .models import ALL_MODELS, ObjectType
+from .models import ALL_MODELS, bound
 
 BATCH_ROWS = 2000
 MAX_PARAMETERS = 30000  # per INSERT statement (SQLite allows 32766)
@@ -56,7 +56,9 @@ def copy_database(source, target, *, batch: int = BATCH_ROWS) -> CopyReport:
             raise CrmError(f"{target_path}: not empty (a crm-tui database with its data); "
                            "copy fills only a new file or an empty database")
     created = not target_path.exists()
-    src, src_new = dbmod.open_database(source_path, create=False)
+    # as any command opens it (a file of an older schema is upgraded after a backup); a file this
+    # user may not write is read as it is
+    src, src_new = dbmod.open_database(source_path, create=False, readonly=not dbmod.writable(source_path))
     dst = None
     try:
         if src_new:
@@ -66,7 +68,7 @@ def copy_database(source, target, *, batch: int = BATCH_ROWS) -> CopyReport:
             raise CrmError(f"{target_path}: not empty (it has tables); copy fills only a new file or an empty database")
         report = CopyReport(str(source_path), str(target_path))
         with src.atomic():  # one snapshot of the source, even while the app writes to it
-            with dst.bind_ctx(ALL_MODELS), dst.atomic():
+            with dst.atomic():
                 _copy(src, dst, target_path, report, batch)
         return report
     except Exception as exc:
@@ -115,7 +117,7 @@ def _copy_with_server(source, target, batch: int) -> CopyReport:
             raise CrmError(f"{shown_target}: not empty (it has tables); copy fills only a new file or an empty database")
         report = CopyReport(shown_source, shown_target)
         with src.atomic():
-            with dst.bind_ctx(ALL_MODELS), dst.atomic():
+            with dst.atomic():
                 _copy(src, dst, shown_target, report, batch)
         return report
     except Exception as exc:
@@ -141,11 +143,13 @@ def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
     from .engine import Registry
 
     dialect.defer_foreign_keys(dst)
-    dst.create_tables(ALL_MODELS)
+    source, target = bound(src), bound(dst)  # each database's own classes of the fixed models
+    dst.create_tables(target.all)
     if dialect.is_postgres(dst):
         dialect.defer_foreign_keys(dst)  # PostgreSQL: the new tables' foreign keys too
-    for model in sort_models(ALL_MODELS):
-        report.rows[model._meta.table_name] = _copy_rows(model, src, dst, batch)
+    for template in sort_models(ALL_MODELS):
+        name = template.__name__
+        report.rows[template._meta.table_name] = _copy_rows(getattr(source, name), getattr(target, name), src, dst, batch)
     # the object tables, built by the engine from the metadata just copied
     registry = Registry(dst)
     registry.reload()
@@ -157,7 +161,7 @@ def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
         missing = [name for name in meta.model._meta.columns if name not in have]
         if missing:
             report.notes.append(f"{meta.table}: the source has no column {', '.join(missing)} (left empty)")
-        report.rows[meta.table] = _copy_rows(meta.model, src, dst, batch, only=have)
+        report.rows[meta.table] = _copy_rows(meta.model, meta.model, src, dst, batch, only=have)
         dialect.set_last_record_id(dst, meta.table, dialect.last_record_id(src, meta.table))
     dialect.create_count_triggers(dst)  # after the rows: the counts were copied with them
     crm = Crm(dst, target_path)
@@ -165,6 +169,7 @@ def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
     for meta in registry.objects.values():
         crm.records.rebuild_search_index(meta)
     report.notes += constraints.ensure(dst)
+    dbmod.create_report_indexes(dst)
     dbmod.mark_schema(dst)
     extra = sorted(set(_object_names(src)) - set(registry.objects))
     if extra:
@@ -172,12 +177,15 @@ def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
 
 
 def _object_names(src) -> list[str]:
-    return [name for (name,) in ObjectType.select(ObjectType.name).bind(src).tuples()]
+    ObjectType = bound(src).ObjectType
+    return [name for (name,) in ObjectType.select(ObjectType.name).tuples()]
 
 
-def _copy_rows(model, src, dst, batch: int, only: set[str] | None = None) -> int:
-    """Every row of one table, read by keyset on its primary key in batches of `batch` rows."""
+def _copy_rows(model, target_model, src, dst, batch: int, only: set[str] | None = None) -> int:
+    """Every row of one table, read by keyset on its primary key in batches of `batch` rows
+    (`model` read from `src`, `target_model`, its class in the target, written to `dst`)."""
     fields = [f for f in model._meta.sorted_fields if only is None or f.column_name in only]
+    target_fields = [target_model._meta.fields[f.name] for f in fields]
     keys = list(model._meta.get_primary_keys())
     positions = [next(i for i, f in enumerate(fields) if f is k) for k in keys]  # `==` on fields builds SQL
     per_insert = max(1, min(batch, MAX_PARAMETERS // max(1, len(fields))))
@@ -191,7 +199,7 @@ def _copy_rows(model, src, dst, batch: int, only: set[str] | None = None) -> int
         if not rows:
             return copied
         for start in range(0, len(rows), per_insert):
-            model.insert_many(rows[start:start + per_insert], fields=fields).bind(dst).execute()
+            target_model.insert_many(rows[start:start + per_insert], fields=target_fields).bind(dst).execute()
         copied += len(rows)
         last = [rows[-1][i] for i in positions]
         if len(rows) < batch:

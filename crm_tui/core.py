@@ -21,7 +21,7 @@ from . import db as dbmod
 from . import dialect, sources
 from .engine import Registry, freemail_domains, load_yaml_resource
 from .errors import CrmError, DatabaseProblem
-from .models import Operation, Owner, Pipeline, Setting, Stage
+from .models import Operation
 from .types import now_iso
 
 DEFAULT_SETTINGS = {
@@ -82,6 +82,7 @@ class Crm:
         self.session_id = os.urandom(6).hex()  # tells this program's own changes from others' (live.py)
         self.dayfirst = False
         self.registry = Registry(database)
+        self.models = self.registry.models  # this database's model classes: crm.models.Operation, ...
         self.records = Records(self)
         self.assoc = Associations(self)
         self._ops = OperationStack()
@@ -117,6 +118,12 @@ class Crm:
         from .merge import Merger
 
         return Merger(self)
+
+    @cached_property
+    def reports(self):
+        from .reports import Reports
+
+        return Reports(self)
 
     @cached_property
     def journal(self):
@@ -164,6 +171,7 @@ class Crm:
         return self._freemail
 
     def owner_name(self, owner_id) -> str:
+        Owner = self.models.Owner
         if self._owners is None:
             self._owners = {o.id: o.name for o in Owner.select()}
         return self._owners.get(owner_id, f"#{owner_id}")
@@ -189,6 +197,7 @@ class Crm:
         operations with their own source, inside the outer transaction. `parent` makes a separate
         transaction a child of an operation already committed (one batch of a long bulk change).
         """
+        Operation = self.models.Operation
         if source not in sources.ALL:
             raise CrmError(f"unknown change source {source!r}")
         if self.readonly:
@@ -259,6 +268,7 @@ class Crm:
     # -- settings ---------------------------------------------------------------------------
 
     def setting(self, key: str, default=None):
+        Setting = self.models.Setting
         if key in self.overrides:
             return self.overrides[key]
         if self._settings is None:
@@ -266,6 +276,7 @@ class Crm:
         return self._settings.get(key, DEFAULT_SETTINGS.get(key, default))
 
     def set_setting(self, key: str, value) -> None:
+        Setting = self.models.Setting
         if self.readonly:
             raise DatabaseProblem(f"{self.path}: opened read-only (the file is not writable); nothing was saved")
         Setting.insert(key=key, value=json.dumps(value)).on_conflict(
@@ -275,6 +286,8 @@ class Crm:
     # -- first start ------------------------------------------------------------------------
 
     def _seed_metadata(self) -> None:
+        models = self.models
+        Owner, Pipeline, Stage = models.Owner, models.Pipeline, models.Stage
         spec = load_yaml_resource("objects.yaml")
         lifecycle = spec["lifecycle"]
         for obj in spec["objects"]:

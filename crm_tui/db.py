@@ -10,9 +10,9 @@ from peewee import SqliteDatabase
 
 from . import dialect
 from .errors import DatabaseProblem
-from .models import ALL_MODELS
+from .models import bound
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -22,7 +22,8 @@ MIGRATIONS: dict[int, callable] = {}
 def _v2_external_ids(db) -> None:
     """Version 2: the ExternalId table (source-system IDs of imported records) and the
     association counts kept by triggers."""
-    from .models import AssociationCount, ExternalId
+    models = bound(db)
+    AssociationCount, ExternalId = models.AssociationCount, models.ExternalId
 
     db.create_tables([ExternalId, AssociationCount], safe=True)
     dialect.create_count_triggers(db)
@@ -36,11 +37,12 @@ def add_missing_standard_properties(db) -> list[str]:
     """The standard properties of objects.yaml that an older database lacks, added (metadata row,
     column, index) after its own; a property of that name made by the user is left as it is.
     Returns "object.property" for each one added."""
+    models = bound(db)
+    ObjectType, PropertyDef = models.ObjectType, models.PropertyDef
     import json
 
     from .constraints import create_index
     from .engine import PropertyMeta, add_columns, load_yaml_resource, sort_index
-    from .models import ObjectType, PropertyDef
 
     spec = load_yaml_resource("objects.yaml")
     added = []
@@ -88,6 +90,24 @@ def _v4_constraints(db) -> None:
 
 
 MIGRATIONS[4] = _v4_constraints
+
+
+def create_report_indexes(db) -> None:
+    """Indexes that reports read instead of the tables: the primary edges by company (a count of
+    1,000,000 contacts by primary company, or by its industry, reads this index alone). Its WHERE is
+    the bare column, which queries name the same way (reports.py) so that the planner takes it."""
+    from peewee import Entity, Index, Table
+
+    from . import constraints
+
+    # PostgreSQL's yes/no columns are 0/1 integers (dialect_pg), which a WHERE cannot take bare
+    primary = (Entity("is_primary") == 1) if dialect.is_postgres(db) else Entity("is_primary")
+    constraints.create_index(db, Index(
+        "ix_association_primary_to", Table("association"),
+        [Entity("from_object"), Entity("to_object"), Entity("to_id")], where=primary))
+
+
+MIGRATIONS[5] = create_report_indexes
 
 
 def notices(db) -> list[str]:
@@ -203,7 +223,7 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
         )
     else:
         db = SqliteDatabase(str(path), timeout=busy_timeout_ms() / 1000, pragmas=dialect.pragmas(busy_timeout_ms()))
-    db.bind(ALL_MODELS)
+    bound(db)  # this database's own model classes (models.py): no other database's writes come here
     try:
         db.connect(reuse_if_open=True)
     except Exception as exc:  # peewee wraps the driver's errors
@@ -234,7 +254,7 @@ def open_server_database(url: str, *, create: bool = True, readonly: bool = Fals
         raise DatabaseProblem(str(exc)) from None
     except ImportError:
         raise DatabaseProblem(f"{shown}: PostgreSQL needs the psycopg2 package (pip install psycopg2-binary)") from None
-    db.bind(ALL_MODELS)
+    bound(db)  # this database's own model classes (models.py)
     try:
         db.connect(reuse_if_open=True)
         app_id, version = read_version(db)
@@ -274,8 +294,9 @@ def claim_new_schema(db) -> bool:
 
 
 def create_schema(db: SqliteDatabase) -> None:
-    db.create_tables(ALL_MODELS)
+    db.create_tables(bound(db).all)
     dialect.create_count_triggers(db)
+    create_report_indexes(db)
     mark_schema(db)
 
 

@@ -666,3 +666,23 @@ def scratch_table(db, name: str, columns: str) -> None:
         return
     db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
     db.execute_sql(f"DELETE FROM {name}")
+
+
+def period_bucket(column, period: str):
+    """A date or datetime column (ISO text) as the first day of its period, as text: the day
+    (2026-11-29), the Monday of its week, the month (2026-11), the quarter (2026-Q4) or the year."""
+    from peewee import Cast, fn
+
+    if period == "day":
+        return fn.substr(column, 1, 10)
+    if period == "week":
+        # SQLite: 'weekday 0' moves forward to Sunday (or stays), 6 days back is that week's Monday
+        return fn.date(fn.substr(column, 1, 10), "weekday 0", "-6 days")
+    if period == "month":
+        return fn.substr(column, 1, 7)
+    if period == "quarter":
+        month = Cast(fn.substr(column, 6, 2), "INTEGER")
+        return fn.substr(column, 1, 4).concat("-Q").concat(Cast((month + 2) / 3, "TEXT"))
+    if period == "year":
+        return fn.substr(column, 1, 4)
+    raise ValueError(period)

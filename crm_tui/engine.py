@@ -17,7 +17,7 @@ from peewee import Entity, FloatField, Index, IntegerField, Model, Table, TextFi
 
 from . import dialect
 from .errors import InvalidValue, NotFound
-from .models import LabelDef, ObjectType, Pipeline, PropertyDef, Stage
+from .models import LabelDef, PropertyDef, bound
 from .sanitize import clean_label, clean_line, clean_text
 from .types import SQL_TYPES, TYPES, whole_number
 
@@ -174,6 +174,7 @@ class Registry:
 
     def __init__(self, db):
         self.db = db
+        self.models = bound(db)  # this database's fixed model classes
         self.objects: dict[str, ObjectMeta] = {}
         self.by_id: dict[int, ObjectMeta] = {}
 
@@ -191,6 +192,8 @@ class Registry:
     def _reload(self) -> None:
         """Labels are cleaned as they are read (sanitize.clean_line): metadata written by another
         program or an older version reaches no screen with control sequences in it."""
+        models = self.models
+        ObjectType, PropertyDef, Pipeline, Stage = models.ObjectType, models.PropertyDef, models.Pipeline, models.Stage
         stages = {}
         pipelines = {}
         for pipeline in Pipeline.select().order_by(Pipeline.position, Pipeline.id):
@@ -250,6 +253,7 @@ class Registry:
     # -- schema changes ------------------------------------------------------------------
 
     def create_object(self, spec: dict, kind: str = "custom") -> ObjectMeta:
+        ObjectType = self.models.ObjectType
         name = _check_name(spec.get("name"), "object name")
         if name in self.objects:
             raise InvalidValue(f"object {name!r} already exists")
@@ -284,6 +288,7 @@ class Registry:
     def add_properties(self, object_name: str, specs: list[dict]) -> list[PropertyMeta]:
         """New custom properties of one object, each checked as add_property checks it, with one
         registry reload for all (an import bringing hundreds of columns)."""
+        PropertyDef = self.models.PropertyDef
         meta = self.get(object_name)
         names: list[str] = []
         position = PropertyDef.select().where(PropertyDef.object == meta.id).count()
@@ -305,6 +310,7 @@ class Registry:
 
     def update_property(self, object_name: str, spec: dict) -> PropertyMeta:
         """Change a property's label, group, description or options (never its type)."""
+        PropertyDef = self.models.PropertyDef
         meta = self.get(object_name)
         prop = meta.prop(spec["name"])
         if spec.get("type") and spec["type"] != prop.type:
@@ -323,6 +329,7 @@ class Registry:
         return self.objects[meta.name].properties[prop.name]
 
     def _insert_property(self, object_id: int, spec, position: int, is_custom: bool) -> None:
+        PropertyDef = self.models.PropertyDef
         if not isinstance(spec, dict):
             raise InvalidValue(f"property spec must be a mapping, got {spec!r}")
         name = _check_name(spec.get("name"), "property name")
@@ -375,6 +382,7 @@ class Registry:
 
     def create_label(self, from_object: str, to_object: str, name: str, inverse: str | None = None,
                      limit: int | None = None, inverse_limit: int | None = None) -> LabelDef:
+        LabelDef = self.models.LabelDef
         src, dst = self.get(from_object), self.get(to_object)
         name = _check_label(name)
         inverse = _check_label(inverse) if inverse else None
@@ -401,6 +409,7 @@ class Registry:
         return forward
 
     def find_label(self, from_object: ObjectMeta, to_object: ObjectMeta, name: str) -> LabelDef:
+        LabelDef = self.models.LabelDef
         wanted = name.strip().lower()
         for label in LabelDef.select().where((LabelDef.from_object == from_object.id) & (LabelDef.to_object == to_object.id)):
             if label.name.lower() == wanted:

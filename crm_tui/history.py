@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import NotFound
-from .models import Operation, PropertyChange
 from .records import to_text
 
 
@@ -63,6 +62,8 @@ class History:
 
     def property_history(self, object_name: str, record_id: int, *, prop: str | None = None) -> list[PropertyChangeView]:
         """Newest first. Includes the values the record was created with and record events."""
+        models = self.crm.models
+        Operation, PropertyChange = models.Operation, models.PropertyChange
         meta = self.crm.registry.get(object_name)
         record_id = int(record_id)
         row = self.crm.records._row(meta, record_id)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .models import Association, AssociationChange, AssociationLabel, LabelDef, PairLimit
 
-
-def _edges():
+def _edges(registry):
+    models = registry.models
+    Association, AssociationLabel = models.Association, models.AssociationLabel
     labels = defaultdict(set)
     for assoc_id, label_id in AssociationLabel.select(AssociationLabel.association, AssociationLabel.label).tuples():
         labels[assoc_id].add(label_id)
@@ -22,10 +22,11 @@ def _edges():
     return edges
 
 
-def check_bidirectional() -> list[str]:
+def check_bidirectional(registry) -> list[str]:
+    LabelDef = registry.models.LabelDef
     inverse = dict(LabelDef.select(LabelDef.id, LabelDef.inverse).tuples())
     problems = []
-    edges = _edges()
+    edges = _edges(registry)
     for (fo, fi, to, ti), (prim, labels, _eid) in edges.items():
         back = edges.get((to, ti, fo, fi))
         if back is None:
@@ -40,6 +41,7 @@ def check_bidirectional() -> list[str]:
 
 
 def check_primary(registry) -> list[str]:
+    Association = registry.models.Association
     companies = registry.objects.get("companies")
     if companies is None:
         return []
@@ -59,7 +61,10 @@ def check_primary(registry) -> list[str]:
     return problems
 
 
-def check_limits() -> list[str]:
+def check_limits(registry) -> list[str]:
+    models = registry.models
+    (LabelDef, PairLimit, Association, AssociationLabel) = (
+        models.LabelDef, models.PairLimit, models.Association, models.AssociationLabel)
     problems = []
     for label in LabelDef.select().where(LabelDef.limit_count.is_null(False)):
         counts = defaultdict(int)
@@ -81,8 +86,9 @@ def check_limits() -> list[str]:
     return problems
 
 
-def replay_history() -> dict:
+def replay_history(registry) -> dict:
     """The links and labels the association history says exist now: {(a, b) pair key: set(labels)}."""
+    AssociationChange = registry.models.AssociationChange
     state: dict[frozenset, dict] = {}
     for a_o, a_i, b_o, b_i, action, label in AssociationChange.select(
             AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object, AssociationChange.b_id,
@@ -104,11 +110,12 @@ def replay_history() -> dict:
     return state
 
 
-def check_history_matches_state() -> list[str]:
+def check_history_matches_state(registry) -> list[str]:
+    LabelDef = registry.models.LabelDef
     names = dict(LabelDef.select(LabelDef.id, LabelDef.name).tuples())
-    replayed = replay_history()
+    replayed = replay_history(registry)
     actual = {}
-    for (fo, fi, to, ti), (prim, labels, _eid) in _edges().items():
+    for (fo, fi, to, ti), (prim, labels, _eid) in _edges(registry).items():
         key = frozenset([(fo, fi), (to, ti)])
         entry = actual.setdefault(key, {"labels": set(), "primary": prim})
         for label_id in labels:
@@ -130,9 +137,10 @@ def check_history_matches_state() -> list[str]:
     return problems
 
 
-def check_counts() -> list[str]:
+def check_counts(registry) -> list[str]:
     """The trigger-kept association counts agree with the edges."""
-    from .models import AssociationCount
+    models = registry.models
+    Association, AssociationCount = models.Association, models.AssociationCount
 
     actual = defaultdict(int)
     for fo, fi, to in Association.select(Association.from_object, Association.from_id, Association.to_object).tuples():
@@ -144,13 +152,13 @@ def check_counts() -> list[str]:
 
 
 def check_all(registry) -> list[str]:
-    return (check_bidirectional() + check_primary(registry) + check_limits() + check_history_matches_state()
-            + check_counts())
+    return (check_bidirectional(registry) + check_primary(registry) + check_limits(registry)
+            + check_history_matches_state(registry) + check_counts(registry))
 
 
 def check_property_history(crm, limit: int = 20) -> list[str]:
     """The newest history row of each property says the value the record holds now."""
-    from .models import PropertyChange
+    PropertyChange = crm.models.PropertyChange
     from .records import to_text
 
     latest = {}

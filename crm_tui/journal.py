@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from . import dialect, sources
 from .errors import CrmError, InvalidValue, NotFound
-from .models import Association, AssociationChange, AssociationLabel, LabelDef, Operation, PairLimit, PropertyChange
+from .models import LabelDef, Operation
 from .types import now_iso
 
 # Top-level kinds an undo knows how to reverse completely from their history.
@@ -77,6 +77,7 @@ class Journal:
 
     def list(self, limit: int = 50, include_undone: bool = True) -> list[OperationSummary]:
         """Top-level operations, newest first."""
+        Operation = self.crm.models.Operation
         out: list[OperationSummary] = []
         query = Operation.select().where(Operation.parent.is_null(True)).order_by(Operation.id.desc())
         batch = max(int(limit), 1) * 2
@@ -99,8 +100,8 @@ class Journal:
                     break
         return out
 
-    @staticmethod
-    def _find(op_id) -> Operation:
+    def _find(self, op_id) -> Operation:
+        Operation = self.crm.models.Operation
         try:
             number = int(op_id)
         except (TypeError, ValueError):
@@ -117,6 +118,7 @@ class Journal:
                                 not undone and self._why_not(op) is None)
 
     def _chain(self, op: Operation) -> list[Operation]:
+        Operation = self.crm.models.Operation
         chain = [op]
         while chain[-1].undone_by:
             nxt = Operation.get_or_none(Operation.id == chain[-1].undone_by)
@@ -155,11 +157,11 @@ class Journal:
             return owner_alive(summary["owner"])
         return self._still_running(op)
 
-    @staticmethod
-    def _still_running(op: Operation) -> bool:
+    def _still_running(self, op: Operation) -> bool:
         """A bulk change or an import says "running" until its last batch: it is still running when
         a batch committed within RUNNING_GRACE seconds; otherwise it was killed part-way, and its
         undo reverses the whole batches it committed."""
+        Operation = self.crm.models.Operation
         from datetime import datetime, timezone
 
         newest = Operation.select(Operation.at).where(Operation.parent == op.id).order_by(Operation.id.desc()).scalar()
@@ -213,6 +215,8 @@ class Journal:
             return f"{op.kind} {op.object or ''} {op.record_id or ''}".strip()
 
     def _describe(self, op: Operation) -> str:
+        models = self.crm.models
+        Operation, PropertyChange, AssociationChange = models.Operation, models.PropertyChange, models.AssociationChange
         kind, summary = op.kind, self._summary(op)
         name = self._name(op.object, op.record_id)
         label = ""
@@ -296,6 +300,7 @@ class Journal:
         return UndoResult(op.id, uop.id, f"undid {self.describe(op)}")
 
     def redo(self, *, source: str = sources.USER) -> UndoResult:
+        Operation = self.crm.models.Operation
         latest = (Operation.select().where(Operation.parent.is_null(True)
                                            & Operation.kind.in_(["undo", "undo_import"])
                                            & Operation.undone_by.is_null(True))
@@ -316,6 +321,7 @@ class Journal:
                           f"redid {self.describe(original) if original else f'operation {target.id}'}")
 
     def _newest_own(self, source: str) -> Operation | None:
+        Operation = self.crm.models.Operation
         query = (Operation.select().where(Operation.parent.is_null(True) & Operation.kind.not_in(list(REVERT_KINDS)))
                  .order_by(Operation.id.desc()))
         for op in query.limit(500):
@@ -332,6 +338,7 @@ class Journal:
         return [i for (i,) in self.crm.db.execute_sql(_TREE + "SELECT id FROM t", (root_id,)).fetchall()]
 
     def _root(self, op_id: int, cache: dict) -> Operation:
+        Operation = self.crm.models.Operation
         if op_id in cache:
             return cache[op_id]
         op = Operation.get_by_id(op_id)
@@ -349,6 +356,7 @@ class Journal:
     def _revert(self, tail: Operation, kind: str, source: str, *, original: Operation | None) -> Operation:
         """Write the inverse of `tail`'s operation tree as one new operation; refuse in one line
         (nothing written) when a later operation depends on it."""
+        Operation = self.crm.models.Operation
         crm = self.crm
         what = self.describe(original or tail)
         verb = "undo" if kind == "undo" else "redo"
@@ -383,6 +391,7 @@ class Journal:
     def import_dependency(self, import_id: int) -> str | None:
         """The one line refusing an import's undo because a later operation changed what it
         wrote (values, links, or the records it created), or None."""
+        Operation = self.crm.models.Operation
         op = Operation.get_by_id(int(import_id))
         plan = _Plan(self, op, None)
         plan.load(created_by_tree=True)
@@ -596,6 +605,8 @@ class _Plan:
 
     def _unique_taker(self, meta, row: dict) -> str:
         """Which live record holds a unique value of `row` now, and the operation that gave it."""
+        models = self.crm.models
+        Operation, PropertyChange = models.Operation, models.PropertyChange
         for name, prop in meta.properties.items():
             if not prop.unique or row.get(name) is None:
                 continue
@@ -668,6 +679,7 @@ class _Plan:
                     crm.records._index_text(meta, rid)
 
     def _reverse_links(self, refuse: str) -> None:
+        LabelDef = self.crm.models.LabelDef
         if not self.links:
             return
         crm, uop = self.crm, self.uop
@@ -783,6 +795,8 @@ class _Plan:
 
     def _check_result(self, refuse: str, holders, recreated, touched_from) -> None:
         """What only the result can tell: one primary company, limits, links to live records."""
+        models = self.crm.models
+        LabelDef, PairLimit, Operation = models.LabelDef, models.PairLimit, models.Operation
         crm = self.crm
         reg = crm.registry
         cursor = crm.db.cursor()

@@ -12,8 +12,7 @@ from .db import inspect_file
 from .errors import DatabaseProblem, InvalidValue
 from peewee import CharField, TextField
 
-from .models import (Association, AssociationLabel, LabelDef, ObjectType, Owner, Pipeline, PropertyDef, SavedView,
-                     Setting, Stage)
+from .models import LabelDef, ObjectType, Owner, Pipeline, PropertyDef, SavedView, Setting, Stage
 from .paths import data_dir
 
 
@@ -104,8 +103,7 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
         return report  # nothing else is trustworthy on a damaged file
     orphans = _orphan_edges(crm)
     report.problems += [f"association {o[1]}:{o[2]} -> {o[3]}:{o[4]} points at a missing or deleted record" for o in orphans[:20]]
-    report.problems += integrity.check_bidirectional() + integrity.check_primary(crm.registry) + integrity.check_limits()
-    report.problems += integrity.check_history_matches_state() + integrity.check_counts()
+    report.problems += integrity.check_all(crm.registry)
     report.problems += integrity.check_property_history(crm)
     report.problems += constraints.problems(crm.db)
     stale = _fts_out_of_sync(crm)
@@ -192,6 +190,8 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
 
 def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
     """Fix what can be fixed without guessing; every fix is one transaction."""
+    models = crm.models
+    LabelDef, Association, AssociationLabel = models.LabelDef, models.Association, models.AssociationLabel
     done = []
     by_id = crm.registry.by_id
     with crm.operation("repair", sources.JOB, None) as op:
@@ -234,7 +234,7 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
                 missing_back += 1
         if missing_back:
             done.append(f"added {missing_back} missing reverse edge(s)")
-        if integrity.check_counts():
+        if integrity.check_counts(crm.registry):
             dialect.rebuild_counts(crm.db)
             done.append("rebuilt the association counts")
         fixed_primary = _repair_primary(crm, op)
@@ -252,6 +252,7 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
 
 
 def _repair_primary(crm, op) -> int:
+    Association = crm.models.Association
     companies = crm.registry.objects.get("companies")
     if companies is None:
         return 0

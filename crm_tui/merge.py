@@ -16,6 +16,7 @@ class Merger:
               source: str = sources.API, actor: str | None = None) -> SaveResult:
         """Merge `other_id` into `keep_id`. `choose` maps a property to "keep" or "other"; by default
         the survivor keeps its values and takes the other's where its own are empty."""
+        Operation = self.crm.models.Operation
         meta = self.crm.registry.get(object_name)
         keep_id, other_id = int(keep_id), int(other_id)
         if keep_id == other_id:
@@ -57,7 +58,6 @@ class Merger:
                 if changes:
                     self.crm.records._write_changes(meta, keep_id, keep, changes, merge_op)
                 self.crm.records._index_text(meta, keep_id)
-            from .models import Operation
 
             Operation.create(kind="merge", source=source, actor=op.actor, at=op.at, object=meta.name,
                              record_id=other_id, summary=f'{{"merged_into": {keep_id}}}', parent=op.id)

@@ -1,8 +1,12 @@
 """Peewee models of the fixed tables: metadata, history, associations, settings.
 
 Records themselves live in one table per object type whose model classes are built from the
-metadata at start (see `engine.py`). These models are bound to a database by `db.open_database`.
+metadata at start (see `engine.py`). The classes here are templates; each open database gets its
+own subclasses of them (`bound`, at the end of this file).
 """
+
+import copy
+import threading
 
 from peewee import (
     BooleanField,
@@ -247,3 +251,65 @@ ALL_MODELS = [
     SavedView,
     ExternalId,
 ]
+
+
+# -- one set of model classes per database ---------------------------------------------------
+#
+# The classes above are templates: bound to no database. Each open database gets its own
+# subclasses of them (`bound(db)`, kept on the database object), with foreign keys pointing at
+# that database's classes, so any number of databases can be open in one process, each with its
+# own operations and history, from any thread (Peewee opens a connection per thread for each
+# database). Code reaches them through its context: `crm.models.Operation`,
+# `crm.registry.models.LabelDef`. Querying a template directly fails ("must be bound to a
+# database"): nothing can silently write into another database.
+
+
+class ModelSet:
+    """The model classes of one database, by the templates' names (`models.Operation`)."""
+
+    def __init__(self, database):
+        self.database = database
+        made: dict[type, type] = {}
+        for template in ALL_MODELS:
+            made[template] = _subclass(template, database, made)
+            setattr(self, template.__name__, made[template])
+        self.all = [made[template] for template in ALL_MODELS]
+
+    def __iter__(self):
+        return iter(self.all)
+
+
+def _subclass(template, database, made: dict) -> type:
+    attrs = {"__module__": __name__, "__qualname__": template.__qualname__,
+             "Meta": type("Meta", (), {"database": database, "table_name": template._meta.table_name})}
+    for name, field in template._meta.fields.items():
+        if isinstance(field, ForeignKeyField):
+            attrs[name] = _foreign_key(field, template, made)
+    return type(template.__name__, (template,), attrs)
+
+
+def _foreign_key(field: ForeignKeyField, template, made: dict) -> ForeignKeyField:
+    """The template's foreign key, pointing at this database's class of the related model."""
+    clone = copy.copy(field)
+    clone.model = None
+    if field.rel_model is template:
+        clone.rel_model, clone._is_self_reference = "self", True
+    else:
+        clone.rel_model, clone._is_self_reference = made[field.rel_model], False
+    clone.rel_field = field.rel_field.name
+    clone.declared_backref, clone.backref = field.backref, None
+    return clone
+
+
+_binding = threading.Lock()
+
+
+def bound(database) -> ModelSet:
+    """This database's model classes, made on first use."""
+    models = getattr(database, "crm_models", None)
+    if models is None:
+        with _binding:
+            models = getattr(database, "crm_models", None)
+            if models is None:
+                models = database.crm_models = ModelSet(database)
+    return models

@@ -28,10 +28,12 @@ def _forget(crm) -> None:
 
 
 def list_owners(crm) -> list[OwnerInfo]:
+    Owner = crm.models.Owner
     return [_info(o) for o in Owner.select().order_by(Owner.id)]
 
 
 def me(crm) -> OwnerInfo | None:
+    Owner = crm.models.Owner
     owner = Owner.select().where(Owner.is_me == True).order_by(Owner.id).first()  # noqa: E712
     return _info(owner) if owner else None
 
@@ -51,6 +53,7 @@ def _clean(name: str, email: str | None) -> tuple[str, str | None]:
 
 
 def add_owner(crm, name: str, email: str | None = None) -> OwnerInfo:
+    Owner = crm.models.Owner
     name, email = _clean(name, email)
     for o in Owner.select():
         if o.name.lower() == name.lower():
@@ -63,6 +66,7 @@ def add_owner(crm, name: str, email: str | None = None) -> OwnerInfo:
 
 
 def rename_owner(crm, owner_id: int, name: str, email: str | None = None) -> OwnerInfo:
+    Owner = crm.models.Owner
     owner = Owner.get_or_none(Owner.id == int(owner_id))
     if owner is None:
         raise NotFound(f"no owner with id {owner_id}")

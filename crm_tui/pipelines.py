@@ -14,7 +14,6 @@ from peewee import fn
 
 from . import sources
 from .errors import InvalidValue, NotFound
-from .models import Pipeline, Stage
 from .sanitize import clean_line
 from .query import Filter, filter_expression
 
@@ -82,6 +81,8 @@ def _object_name(crm, object_name: str) -> str:
 
 def _load(crm) -> dict[str, list[PipelineInfo]]:
     """All pipelines by object, cached until the registry reloads (it replaces `objects`)."""
+    models = crm.models
+    Pipeline, Stage = models.Pipeline, models.Stage
     cached = getattr(crm, "_pipelines_cache", None)
     if cached is not None and cached[0] is crm.registry.objects:
         return cached[1]
@@ -174,6 +175,8 @@ def _label(text) -> str:
 def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
                  stages: list[dict] | None = None) -> PipelineInfo:
     """A new pipeline; without `stages` it gets one open stage and the closing ones."""
+    models = crm.models
+    Pipeline, Stage = models.Pipeline, models.Stage
     obj = _object_name(crm, object_name)
     meta = crm.registry.get(obj)
     label = _label(label)
@@ -203,6 +206,7 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
 
 
 def rename_pipeline(crm, object_name: str, pipeline: str, label: str) -> PipelineInfo:
+    Pipeline = crm.models.Pipeline
     info = get_pipeline(crm, object_name, pipeline)
     label = _label(label)
     if any(p.label.lower() == label.lower() and p.id != info.id for p in list_pipelines(crm, object_name)):
@@ -214,6 +218,7 @@ def rename_pipeline(crm, object_name: str, pipeline: str, label: str) -> Pipelin
 
 def reorder_pipelines(crm, object_name: str, names: list[str]) -> list[PipelineInfo]:
     """Put the named pipelines first, in this order; the others keep their order after them."""
+    Pipeline = crm.models.Pipeline
     pipelines = list_pipelines(crm, object_name)
     chosen = [get_pipeline(crm, object_name, n) for n in names]
     order = chosen + [p for p in pipelines if p.id not in {c.id for c in chosen}]
@@ -225,6 +230,7 @@ def reorder_pipelines(crm, object_name: str, names: list[str]) -> list[PipelineI
 
 
 def archive_pipeline(crm, object_name: str, pipeline: str, archived: bool = True) -> PipelineInfo:
+    Pipeline = crm.models.Pipeline
     info = get_pipeline(crm, object_name, pipeline)
     if archived and not any(not p.archived and p.id != info.id for p in list_pipelines(crm, object_name)):
         raise InvalidValue(f"pipeline {info.label} is the only active pipeline of {info.object}; add another first")
@@ -242,6 +248,7 @@ def _check_kind(object_name: str, kind: str) -> None:
 
 def add_stage(crm, object_name: str, pipeline: str | None, label: str, *, name: str | None = None,
               kind: str = "open", probability: float | None = None, position: int | None = None) -> StageInfo:
+    Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     label = _label(label)
     _check_kind(info.object, kind)
@@ -268,6 +275,7 @@ def add_stage(crm, object_name: str, pipeline: str | None, label: str, *, name: 
 
 def update_stage(crm, object_name: str, pipeline: str | None, stage: str, *, label: str | None = None,
                  kind: str | None = None, probability: float | None = None) -> StageInfo:
+    Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
     values = {}
@@ -295,6 +303,7 @@ def rename_stage(crm, object_name: str, pipeline: str | None, stage: str, label:
 
 def reorder_stages(crm, object_name: str, pipeline: str | None, names: list[str]) -> PipelineInfo:
     """Put the named stages first, in this order; the others keep their order after them."""
+    Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     chosen = [_get_stage(info, n) for n in names]
     order = chosen + [s for s in info.stages if s.id not in {c.id for c in chosen}]
@@ -317,6 +326,7 @@ def move_stage(crm, object_name: str, pipeline: str | None, stage: str, delta: i
 
 def archive_stage(crm, object_name: str, pipeline: str | None, stage: str, archived: bool = True) -> StageInfo:
     """An archived stage is hidden from choices; records in it keep it."""
+    Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
     if archived and not any(not s.archived and s.id != current.id for s in info.stages):
@@ -347,6 +357,7 @@ def stage_usage(crm, object_name: str, pipeline: str | None, stage: str) -> int:
 def delete_stage(crm, object_name: str, pipeline: str | None, stage: str, *, move_to: str | None = None,
                  source: str = sources.USER, actor: str | None = None) -> str:
     """Delete a stage nobody uses, or first move its records to `move_to` (one history row each)."""
+    Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
     meta = crm.registry.get(info.object)

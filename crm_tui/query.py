@@ -75,9 +75,11 @@ def column(meta: ObjectMeta, name: str):
 
 def filter_expression(crm, meta: ObjectMeta, flt: Filter):
     """A Peewee expression for one filter; values are coerced through the property's type."""
-    if flt.property.startswith("@assoc:"):
+    if flt.property.startswith(("@assoc:", "@primary:")):
         return _assoc_expression(crm, meta, flt)
     prop = meta.find_property(flt.property)
+    if prop is None and "." in flt.property:
+        return _associated_property_expression(crm, meta, flt)
     if prop is None:
         raise InvalidValue(f"{meta.name} has no property {flt.property!r}")
     if flt.op not in ops_for(prop):
@@ -138,14 +140,19 @@ def _pair(value):
 
 
 def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
-    from .models import Association
+    Association = crm.models.Association
 
-    other = crm.registry.get(flt.property.split(":", 1)[1])
+    kind, _, name = flt.property.partition(":")
+    other = crm.registry.get(name)
     if flt.op not in ASSOC_OPS:
         raise InvalidValue(f"association filter operator must be one of {', '.join(ASSOC_OPS)}")
     edges = Association.select(Association.from_id).where(
         (Association.from_object == meta.id) & (Association.to_object == other.id)
     )
+    if kind == "@primary":  # the primary company only
+        if other.name != "companies" or not meta.has_primary_company:
+            raise InvalidValue(f"{meta.plural_label} have no primary {other.label.lower()}")
+        edges = edges.where(Association.is_primary == True)  # noqa: E712 (SQL, not Python)
     if flt.op == "with":
         ids = flt.value if isinstance(flt.value, (list, tuple)) else [flt.value]
         try:
@@ -157,6 +164,27 @@ def _assoc_expression(crm, meta: ObjectMeta, flt: Filter):
     if flt.op == "any":
         return meta.model.id.in_(edges)
     return meta.model.id.not_in(edges)
+
+
+def _associated_property_expression(crm, meta: ObjectMeta, flt: Filter):
+    """`companies.industry=Software`: records whose associated company has that value (their
+    primary company when the record has one by design, any associated record otherwise)."""
+    Association = crm.models.Association
+
+    object_name, _, prop_name = flt.property.partition(".")
+    other = crm.registry.get(object_name.strip())
+    if other.name == meta.name:
+        raise InvalidValue(f"{flt.property}: a filter on an associated record names another object")
+    inner = Filter(prop_name.strip(), "known" if flt.op == "unknown" else flt.op, flt.value)
+    condition = filter_expression(crm, other, inner)
+    edges = (Association.select(Association.from_id)
+             .join(other.model, on=(other.model.id == Association.to_id))
+             .where((Association.from_object == meta.id) & (Association.to_object == other.id)
+                    & other.model.deleted_at.is_null(True) & condition))
+    if other.name == "companies" and meta.has_primary_company:
+        edges = edges.where(Association.is_primary == True)  # noqa: E712 (SQL, not Python)
+    # unknown: no associated record with a value (none at all, or only ones without it)
+    return meta.model.id.not_in(edges) if flt.op == "unknown" else meta.model.id.in_(edges)
 
 
 def order_by(meta: ObjectMeta, sort: list[Sort]):

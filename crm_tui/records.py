@@ -13,7 +13,6 @@ from . import dialect, rules, sources
 from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue, NotFound
 from .importing import values as _values
-from .models import Owner, PropertyChange
 from .query import Filter, Sort, filter_expression, keyset_after, order_by
 from .sanitize import clean_key, clean_line, clean_text
 from .types import (
@@ -160,6 +159,7 @@ class Records:
         return coerce
 
     def _owner_id(self, raw) -> int:
+        Owner = self.crm.models.Owner
         text = str(raw).strip()
         if text.lower() == "me":  # the local user's owner (`--filter hubspot_owner_id=me`)
             me = Owner.select(Owner.id).where(Owner.is_me == True).order_by(Owner.id).scalar()  # noqa: E712
@@ -409,6 +409,7 @@ class Records:
 
     def _write_changes(self, meta: ObjectMeta, record_id: int, row: dict, changes: dict, op) -> None:
         """Write new values and their history rows; the caller holds the operation."""
+        PropertyChange = self.crm.models.PropertyChange
         stored = {k: v for k, v in changes.items() if k != "lastmodifieddate"}
         now = now_iso()
         try:

@@ -9,7 +9,6 @@ from pathlib import Path
 import yaml
 
 from .errors import InvalidValue, NotFound
-from .models import LabelDef, Pipeline, Stage
 from .sanitize import clean_label
 from .types import whole_number
 
@@ -74,6 +73,7 @@ def apply_schema_file(crm, path: str | Path) -> list[str]:
 
 
 def apply_schema(crm, data: dict) -> list[str]:
+    LabelDef = crm.models.LabelDef
     messages = []
     reg = crm.registry
     for spec in _list(data, "objects"):
@@ -144,6 +144,8 @@ def _apply_property(crm, object_name: str, spec) -> list[str]:
 
 def apply_pipeline(crm, spec) -> list[str]:
     """Create a pipeline or update its label, stages (added, renamed, reordered, archived)."""
+    models = crm.models
+    Pipeline, Stage = models.Pipeline, models.Stage
     if not isinstance(spec, dict) or not spec.get("object") or not spec.get("name"):
         raise InvalidValue(f"pipelines: each pipeline needs object and name (got {_shown(spec)})")
     meta = crm.registry.get(str(spec["object"]))

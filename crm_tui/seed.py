@@ -166,7 +166,7 @@ def seed(crm, *, contacts: int = 0, companies: int = 0, deals: int = 0, tickets:
             if contacts:
                 for contact_id in {first_contact + rng.randrange(contacts) for _ in range(rng.randint(1, 2))}:
                     deal_pairs.append((("deals", deal_id), ("contacts", contact_id)))
-        counts.associations += crm.assoc.bulk_link(deal_pairs, op, holders_are_new=True)
+        counts.associations += crm.assoc.bulk_link(deal_pairs, op, holders_are_new=True, automations=False)
 
         ticket_meta = reg.get("tickets")
         ticket_rows = [(f"{rng.choice(['Cannot log in', 'Invoice question', 'Bug report', 'Feature request', 'Shipping delay'])} #{i + 1}",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from peewee import IntegrityError, OperationalError, fn
 
 from .errors import InvalidValue, NotFound
-from .models import ObjectType, SavedView
+from .models import SavedView
 from .query import Filter, Sort
 from .sanitize import clean_line
 
@@ -77,6 +77,7 @@ class Views:
         return self.crm.registry.get(object_name).id
 
     def _view(self, row: SavedView, object_name: str | None = None) -> View:
+        ObjectType = self.crm.models.ObjectType
         if object_name is None:
             object_name = self.crm.registry.by_id[row.object_id].name if hasattr(self.crm.registry, "by_id") \
                 else ObjectType.get_by_id(row.object_id).name
@@ -95,6 +96,7 @@ class Views:
 
     def list(self, object_name: str) -> list[View]:
         """The object's views, default first; creates the default view if there is none."""
+        SavedView = self.crm.models.SavedView
         self.default(object_name)
         oid = self._object_id(object_name)
         rows = SavedView.select().where(SavedView.object == oid).order_by(
@@ -102,12 +104,14 @@ class Views:
         return [self._view(r, object_name) for r in rows]
 
     def get(self, view_id: int) -> View:
+        SavedView = self.crm.models.SavedView
         row = SavedView.get_or_none(SavedView.id == view_id)
         if row is None:
             raise NotFound(f"no saved view with id {view_id}")
         return self._view(row)
 
     def default(self, object_name: str) -> View:
+        SavedView = self.crm.models.SavedView
         meta = self.crm.registry.get(object_name)
         row = SavedView.get_or_none((SavedView.object == meta.id) & (SavedView.is_default == True))  # noqa: E712
         if row is None:
@@ -137,6 +141,7 @@ class Views:
 
     def create(self, object_name: str, name: str, columns: list[str] | None = None,
                filters: list[Filter] = (), sort: list[Sort] = (), *, make_default: bool = False) -> View:
+        SavedView = self.crm.models.SavedView
         meta = self.crm.registry.get(object_name)
         name = self._clean_name(name)
         self.default(object_name)
@@ -194,6 +199,7 @@ class Views:
         self.default(object_name)
 
     def set_default(self, view_id: int) -> View:
+        SavedView = self.crm.models.SavedView
         row = self._row(view_id)
         with self.crm.db.atomic():
             SavedView.update(is_default=False).where(SavedView.object == row.object_id).execute()
@@ -201,6 +207,7 @@ class Views:
         return self.get(view_id)
 
     def _row(self, view_id: int) -> SavedView:
+        SavedView = self.crm.models.SavedView
         row = SavedView.get_or_none(SavedView.id == view_id)
         if row is None:
             raise NotFound(f"no saved view with id {view_id}")

@@ -96,7 +96,7 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
     BoardScreen #board-input.-shown { display: block; }
     BoardScreen #columns { height: 1fr; }
     BoardScreen StageColumn { width: %d; height: 1fr; border-right: vkey $border-blurred; }
-    BoardScreen StageColumn .column-title { height: 2; padding: 0 0 0 1; text-style: bold; }
+    BoardScreen StageColumn .column-title { height: 3; padding: 0 0 0 1; text-style: bold; }
     BoardScreen StageColumn:focus-within .column-title { background: $accent 30%%; }
     BoardScreen CardList { height: 1fr; border: none; padding: 0; }
     BoardScreen CardList:focus { border: none; }
@@ -259,6 +259,9 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
             line += f" · {money(total.amount if total else 0)}"
             if column.stage.probability is not None and column.stage.kind == "open":
                 line += f" · {column.stage.probability:.0%}"
+                # the forecast's weighting: this stage's amount times its probability
+                weighted = (total.amount if total else 0) * column.stage.probability
+                line += f"\nweighted {money(weighted)}"
         title.append("\n" + line, style="not bold dim")
         column.query_one(".column-title", Static).update(title)
 
@@ -266,6 +269,10 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
         parts = [self.info.label]
         count = sum(t.count for t in self.totals.values())
         parts.append(f"{count:,} {self.crm.registry.get(self.object_name).plural_label.lower()}")
+        if self.object_name == "deals":
+            weighted = sum((self.totals[s.name].amount if s.name in self.totals else 0) * s.probability
+                           for s in self.info.stages if s.kind == "open" and s.probability is not None)
+            parts.append(f"weighted {money(weighted)}")
         if self.search_text:
             parts.append(f"search: {self.search_text}")
         for text in self.filter_texts:

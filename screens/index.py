@@ -83,6 +83,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         Binding("R", "restore", "Restore", id="index.restore", tooltip="Restore the selected deleted records"),
         Binding("ctrl+f", "search_everywhere", "Search everywhere", id="index.search_everywhere", show=False,
                 tooltip="Search every object"),
+        Binding("D", "dashboard", "Dashboard", id="index.dashboard", show=False,
+                tooltip="Your reports as charts (enter on a bar opens its records)"),
         Binding("o", "focus_objects", "Objects", id="index.objects", show=False, tooltip="Focus the object list"),
         Binding("ctrl+b", "toggle_sidebar", "Toggle sidebar", id="index.toggle_sidebar", show=False),
         Binding("r", "refresh", "Refresh", id="index.refresh", show=False),
@@ -101,9 +103,10 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
     IndexScreen RecordTable { border: none; }
     """
 
-    def __init__(self, object_name: str):
+    def __init__(self, object_name: str, filters=None):
         super().__init__()
         self.object_name = object_name
+        self._initial_filters = list(filters or [])  # a dashboard bar's records: its view plus these
         self.views = None
         self.view = None  # the saved view shown (crm_tui.views.View)
         self.spec: ViewSpec | None = None
@@ -141,9 +144,16 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.views = Views(self.crm)
         self._apply_width(self.app.size.width)
         self.show_object(self.object_name)
+        if self._initial_filters:
+            self.spec.filters = list(self._initial_filters)
+            self.modified = True
+            self._apply_spec(reset_cursor=True)
         self.table.focus()
 
     # -- showing a view -------------------------------------------------------------------------
+
+    def action_dashboard(self) -> None:
+        self.app.open_dashboard()
 
     def show_object(self, object_name: str, view_id: int | None = None) -> None:
         meta = self.crm.registry.get(object_name)
@@ -472,6 +482,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             self.table.clear_selection()
         elif self.focused is not self.table:
             self.table.focus()
+        elif self._initial_filters and len(self.app.screen_stack) > 2:
+            self.app.pop_screen()  # a dashboard bar's records: back to the dashboard
 
     def action_search_everywhere(self) -> None:
         self.app.search_everywhere()

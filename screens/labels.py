@@ -14,6 +14,14 @@ def column_label(crm, meta, column: str) -> str:
     if column.startswith("@assoc:"):
         other = crm.registry.get(column.split(":", 1)[1])
         return f"Associated {other.plural_label.lower()}"
+    if column.startswith("@primary:"):
+        return "Primary company"
+    if "." in column and column not in meta.properties:  # companies.industry: an associated record's property
+        object_name, _, prop_name = column.partition(".")
+        other = crm.registry.objects.get(object_name)
+        prop = other.properties.get(prop_name) if other else None
+        if other is not None and prop is not None:
+            return f"{other.label}: {prop.label}"
     if column == "id":
         return "Record ID"
     prop = meta.properties.get(column)
@@ -27,7 +35,7 @@ def filter_text(crm, meta, flt: Filter) -> str:
     if flt.op in NO_VALUE_OPS:
         return f"{label} {op}"
     value = flt.value
-    if flt.property.startswith("@assoc:"):
+    if flt.property.startswith(("@assoc:", "@primary:")):
         other = crm.registry.get(flt.property.split(":", 1)[1])
         ids = value if isinstance(value, (list, tuple)) else [value]
         try:
@@ -37,6 +45,10 @@ def filter_text(crm, meta, flt: Filter) -> str:
             shown = str(value)
         return f"{label} {op} {shown}"
     prop = meta.properties.get(flt.property)
+    if prop is None and "." in flt.property:
+        object_name, _, prop_name = flt.property.partition(".")
+        other = crm.registry.objects.get(object_name)
+        prop = other.properties.get(prop_name) if other else None
     if prop is not None and prop.type in ("select", "multiselect"):
         parts = value if isinstance(value, (list, tuple)) else str(value).split(";")
         shown = ", ".join(prop.option_label(prop.option_name(str(p)) or str(p).strip()) for p in parts if str(p).strip())

@@ -24,6 +24,7 @@ from crm_tui import sources
 from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
 from crm_tui.paging import display_value
+from crm_tui.reports import money
 from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
@@ -315,6 +316,11 @@ H and P open the association and property history; m lists every action."""
                 companies = self.crm.registry.get("companies")
                 name = self.crm.records.display_names(companies, [primary]).get(primary, f"#{primary}")
                 parts += [("Primary company: ", "dim"), clean_line(name), "\n"]
+        if meta.name == "companies" and "deals" in self.crm.registry.objects:
+            t = self.crm.reports.deal_totals(self.ref)
+            if t["open_deals"] or t["won_deals"]:
+                parts += [("Deals: ", "dim"), f"{t['open_deals']} open {money(t['open_amount'])} · "
+                          f"{t['won_deals']} won {money(t['won_amount'])}", "\n"]
         parts.append((f"{meta.label} #{rec.id} · m: actions", "dim"))
         self.query_one("#head", Static).update(Content.assemble(*parts))
 

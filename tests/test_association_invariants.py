@@ -177,7 +177,8 @@ class AssociationMachine(RuleBasedStateMachine):
     def undo(self, newest, back):
         """Undo the newest operation, or one further back. A refused undo writes nothing; an undo of
         the newest operation brings back exactly the state before it."""
-        from crm_tui.models import AssociationChange, Operation, PropertyChange
+        models = self.crm.models
+        Operation, PropertyChange, AssociationChange = models.Operation, models.PropertyChange, models.AssociationChange
 
         def written():
             return (Operation.select().count(), PropertyChange.select().count(), AssociationChange.select().count())

@@ -85,9 +85,7 @@ def busy_crm(demo_db, tmp_path):
         crm.journal.undo()
         crm.records.delete("contacts", 4)
         crm.set_setting("engagement_cap", 500)
-        from crm_tui.models import SavedView
-
-        SavedView.create(object=crm.registry.get("contacts").id, name="Teal", filters='[["favorite_color", "=", "teal"]]')
+        crm.models.SavedView.create(object=crm.registry.get("contacts").id, name="Teal", filters='[["favorite_color", "=", "teal"]]')
         assert maintenance.doctor(crm).healthy
     return demo_db
 

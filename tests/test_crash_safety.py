@@ -12,7 +12,6 @@ import pytest
 
 from crm_tui import integrity
 from crm_tui.core import Crm
-from crm_tui.models import Operation, PropertyChange
 from crm_tui.seed import seed
 
 pytestmark = pytest.mark.slow
@@ -63,10 +62,11 @@ def test_bulk_edit_killed_part_way(db_path):
         changed = meta.model.select().where(meta.model.jobtitle == "Killed midway").count()
         assert 500 <= changed < 3000
         assert changed % 100 == 0  # whole batches only
-        parent = Operation.get(Operation.kind == "bulk_update")
-        batches = [o.id for o in Operation.select().where(Operation.parent == parent.id)]
+        parent = crm.models.Operation.get(crm.models.Operation.kind == "bulk_update")
+        batches = [o.id for o in crm.models.Operation.select().where(crm.models.Operation.parent == parent.id)]
         assert len(batches) == changed // 100
         # every changed record has exactly one history row for it, in a committed batch
+        PropertyChange = crm.models.PropertyChange
         rows = PropertyChange.select().where((PropertyChange.property == "jobtitle")
                                              & (PropertyChange.new_value == "Killed midway")).count()
         assert rows == changed
@@ -107,7 +107,7 @@ def test_import_killed_part_way_keeps_whole_batches_and_undoes(db_path, tmp_path
         assert crm.records.get("contacts", ann).properties["jobtitle"] == "After"
         linked = crm.assoc.counts(("contacts", ann))
         assert linked == {"companies": 1}
-        import_op = Operation.get(Operation.kind == "import")
+        import_op = crm.models.Operation.get(crm.models.Operation.kind == "import")
         undo_import(crm, import_op.id)
         assert meta.model.select().where(meta.model.email.contains("@kill.example")).count() == 0
         assert crm.records.get("contacts", ann).properties["jobtitle"] == "Before"

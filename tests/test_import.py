@@ -12,7 +12,6 @@ import pytest
 from crm_tui import cli, sources
 from crm_tui.core import Crm
 from crm_tui.importing import importer
-from crm_tui.models import ExternalId, Operation
 
 from .conftest import needs_shared_data
 
@@ -192,6 +191,7 @@ def test_digits_that_are_not_ascii_are_refused_as_record_ids(crm, tmp_path):
 
 
 def test_external_ids_link_the_same_records_on_a_second_import(crm, tmp_path):
+    ExternalId = crm.models.ExternalId
     companies = write(tmp_path / "companies.csv",
                       "Record ID,Company name,Company Domain Name\n501,Acme,acme.com\n502,Beta,beta.io\n")
     contacts = write(tmp_path / "contacts.csv",
@@ -251,6 +251,7 @@ def test_parent_company_label_by_name(crm, tmp_path):
 # ------------------------------------------------------------------ safety: dry run, batches, cancel, crash, undo
 
 def test_dry_run_writes_nothing(crm, tmp_path):
+    Operation = crm.models.Operation
     path = write(tmp_path / "c.csv", "Email,Associated Company IDs\nann@acme.com,1\nbad,\n")
     crm.records.create("companies", {"name": "Acme"}, sources.API)
     ops_before = Operation.select().count()
@@ -262,6 +263,7 @@ def test_dry_run_writes_nothing(crm, tmp_path):
 
 
 def test_undo_restores_everything(crm, db_path, tmp_path, backend):
+    Operation = crm.models.Operation
     keep = crm.records.create("contacts", {"email": "ann@acme.com", "firstname": "Ann", "jobtitle": "CEO"}, sources.API).id
     acme = crm.records.create("companies", {"name": "Acme"}, sources.API).id
     path = write(tmp_path / "c.csv", "Record ID,First Name,Job Title,Associated Company IDs\n"
@@ -388,7 +390,7 @@ def test_migration_adds_external_id_table(db_path):
     conn.commit()
     conn.close()
     with Crm.open(db_path) as crm:
-        assert ExternalId.select().count() == 0
+        assert crm.models.ExternalId.select().count() == 0
         assert crm.db.execute_sql("PRAGMA user_version").fetchone()[0] >= 2
 
 
@@ -445,11 +447,11 @@ def test_operations_of_another_thread_are_not_children_of_the_import(crm, tmp_pa
 # ------------------------------------------------------------------ fast paths (per-column coercion, bulk links)
 
 def test_column_coercer_matches_coerce_value_for_every_property_type(crm):
+    Owner = crm.models.Owner
     from crm_tui.engine import Option, PropertyMeta
     from crm_tui.errors import InvalidValue
     from crm_tui.types import TYPES
 
-    from crm_tui.models import Owner
 
     owner = Owner.create(name="Olga Owner", email="olga@example.com").id
     meta = crm.registry.get("contacts")
@@ -487,10 +489,11 @@ def test_column_coercer_matches_coerce_value_for_every_property_type(crm):
 
 
 def test_bulk_import_with_links_keeps_history_counts_and_undo(crm, tmp_path):
+    models = crm.models
+    Operation, Association, AssociationChange = models.Operation, models.Association, models.AssociationChange
     import gc
 
     from crm_tui import integrity
-    from crm_tui.models import Association, AssociationChange
 
     companies = [crm.records.create("companies", {"name": f"Co{i}"}, sources.API).id for i in range(3)]
     rows = "".join(f"F{i},L{i},p{i}@x{i % 4}.org,+1 555 {i:04d},Buyer,{companies[i % 3]}\n" for i in range(25))

@@ -11,7 +11,6 @@ import pytest
 from crm_tui import cli
 from crm_tui.core import Crm
 from crm_tui.importing import bundle, hubspot, importer
-from crm_tui.models import Association, ExternalId, Owner, PropertyDef
 
 from . import hubspot_fixture as fx
 from .conftest import needs_shared_data
@@ -19,11 +18,13 @@ from .conftest import needs_shared_data
 
 def local_ids(crm) -> dict[tuple[str, str], int]:
     """(object, HubSpot Record ID) -> this CRM's id."""
+    ExternalId = crm.models.ExternalId
     return {(e.object, e.external_id): e.record_id
             for e in ExternalId.select().where(ExternalId.source_system == hubspot.SOURCE)}
 
 
 def links_by_hubspot_id(crm) -> dict[tuple[str, str], set]:
+    Association = crm.models.Association
     ids = local_ids(crm)
     back = {(obj, rid): hid for (obj, hid), rid in ids.items()}
     names = {m.id: m.name for m in crm.registry.objects.values()}
@@ -54,6 +55,7 @@ def import_cli(db_path, path, *extra) -> int:
 def check_portal(crm) -> None:
     """Everything of tests/hubspot_fixture.py is in: records, links, primaries, owners, custom
     columns, dates and dropdown values."""
+    Owner = crm.models.Owner
     for obj, n in fx.EXPECTED["counts"].items():
         assert crm.records.count(obj) == n, obj
     assert links_by_hubspot_id(crm) == fx.EXPECTED["links"]
@@ -102,11 +104,11 @@ def test_a_portal_folder_moves_in_with_no_flags_and_a_second_run_changes_nothing
     with Crm.open(db_path) as crm:
         for obj in fx.EXPECTED["counts"]:
             assert crm.records.count(obj) == 0
-        assert Association.select().count() == 0
-        assert not fx.EXPECTED["owners"] & {o.name for o in Owner.select()}  # the owners it created
-        assert not PropertyDef.select().where(PropertyDef.name.in_(
+        assert crm.models.Association.select().count() == 0
+        assert not fx.EXPECTED["owners"] & {o.name for o in crm.models.Owner.select()}  # the owners it created
+        assert not crm.models.PropertyDef.select().where(crm.models.PropertyDef.name.in_(
             ["client_grade", "company_type", "forecast_category", "last_engagement_date"])).exists()
-        assert ExternalId.select().count() == 0
+        assert crm.models.ExternalId.select().count() == 0
         assert "client_grade" not in crm.registry.get("contacts").properties
 
 
@@ -135,7 +137,7 @@ def test_exports_in_other_languages_are_recognised(db_path, tmp_path, lang):
         ids = local_ids(crm)
         for (obj, hid), company in fx.EXPECTED["primary"].items():
             assert crm.assoc.primary_company((obj, ids[(obj, hid)])) == ids[("companies", company)]
-        assert fx.EXPECTED["owners"] <= {o.name for o in Owner.select()}
+        assert fx.EXPECTED["owners"] <= {o.name for o in crm.models.Owner.select()}
         ann = crm.records.get("contacts", ids[("contacts", "201001")]).properties
         assert ann["firstname"] == "Ann" and ann["email"] == "ann@acme.com"
         assert ann["createdate"].startswith("2024-02-05T01:51")
@@ -184,7 +186,7 @@ def test_one_hubspot_file_needs_no_ids_flag_and_links_on_both_sides(db_path, tmp
     assert import_cli(db_path, folder / "companies.csv") == 0  # now both sides are in: one link each
     assert "0 linked, 0 failed, 5 link problems" in capsys.readouterr().out  # deals and tickets only
     with Crm.open(db_path) as crm:
-        assert Association.select().count() == 2 * 5  # five company-contact links, two edges each
+        assert crm.models.Association.select().count() == 2 * 5  # five company-contact links, two edges each
 
 
 def test_two_object_export_creates_and_links_both(crm, tmp_path):
@@ -463,6 +465,7 @@ def test_zip_member_names_are_shown_without_control_sequences(crm, tmp_path):
 
 
 def test_the_plan_lists_dropdown_values_that_are_no_option_and_new_owners(crm, tmp_path):
+    Owner = crm.models.Owner
     folder = fx.write_portal(tmp_path / "portal")
     text = (folder / "contacts.csv").read_text(encoding="utf-8-sig").replace(",New,", ",Churned,")
     (folder / "contacts.csv").write_text(text, encoding="utf-8")
@@ -499,5 +502,5 @@ def test_a_move_killed_before_its_end_is_undone_whole(db_path, tmp_path):
         importer.undo_import(crm, item.id)
         for obj in fx.EXPECTED["counts"]:
             assert crm.records.count(obj) == 0
-        assert not fx.EXPECTED["owners"] & {o.name for o in Owner.select()}
+        assert not fx.EXPECTED["owners"] & {o.name for o in crm.models.Owner.select()}
         assert "client_grade" not in crm.registry.get("contacts").properties

@@ -13,7 +13,6 @@ from crm_tui.cli import main
 from crm_tui.core import Crm
 from crm_tui.errors import DatabaseProblem
 from crm_tui.importing.importer import _owner, list_imports, owner_alive, plan_import, run_import, undo_import
-from crm_tui.models import Operation
 
 from .test_crash_safety import run_until_killed
 
@@ -40,7 +39,7 @@ def test_a_full_disk_during_an_import_says_what_was_saved_and_how_to_undo_it(db_
     assert "\n" not in message and "nothing was saved" not in message
     with Crm.open(db_path) as crm:
         kept = crm.records.count("contacts") - 1
-        import_id = Operation.get(Operation.kind == "import").id
+        import_id = crm.models.Operation.get(crm.models.Operation.kind == "import").id
         [item] = list_imports(crm)
     assert 0 < kept < 3000 and kept % 500 == 0  # whole batches
     assert "full" in message

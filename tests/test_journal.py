@@ -6,7 +6,6 @@ import pytest
 from crm_tui import integrity, sources
 from crm_tui.errors import CrmError
 from crm_tui.maintenance import doctor
-from crm_tui.models import AssociationChange, Operation, PropertyChange
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -18,8 +17,9 @@ def healthy(crm):
     assert report.healthy, report.problems
 
 
-def counts():
-    return PropertyChange.select().count(), AssociationChange.select().count(), Operation.select().count()
+def counts(crm):
+    models = crm.models
+    return models.PropertyChange.select().count(), models.AssociationChange.select().count(), models.Operation.select().count()
 
 
 @pytest.fixture
@@ -39,13 +39,13 @@ def test_undo_and_redo_an_update(crm, people):
     ops = crm.journal.list(limit=5)
     assert ops[0].kind == "update" and ops[0].summary.startswith("Updated Ines Okoro: ")
     assert "email" in ops[0].summary and ops[0].undoable and not ops[0].undone
-    before = counts()
+    before = counts(crm)
     result = crm.journal.undo()
     assert result.op_id == ops[0].id
     ines = crm.records.get("contacts", people["ines"]).properties
     assert ines["email"] == "ines@acme.example" and ines["jobtitle"] is None
     assert ines["hs_email_domain"] == "acme.example"
-    assert counts()[0] > before[0]  # history is appended, never rewritten
+    assert counts(crm)[0] > before[0]  # history is appended, never rewritten
     listed = {o.id: o for o in crm.journal.list()}
     assert listed[ops[0].id].undone and not listed[ops[0].id].undoable
     assert listed[result.undo_op_id].kind == "undo" and listed[result.undo_op_id].summary.startswith("Undo: Updated")
@@ -71,12 +71,12 @@ def test_undo_refused_when_a_later_edit_depends_on_it(crm, people):
     first = crm.journal.list(limit=1)[0].id
     crm.records.update("contacts", people["ines"], {"jobtitle": "CEO"}, sources.USER)
     second = crm.journal.list(limit=1)[0].id
-    before = counts()
+    before = counts(crm)
     with pytest.raises(CrmError) as info:
         crm.journal.undo(first)
     message = str(info.value)
     assert "\n" not in message and f"operation {second}" in message and "jobtitle" in message
-    assert counts() == before  # nothing written, not even the undo operation
+    assert counts(crm) == before  # nothing written, not even the undo operation
     assert crm.records.get("contacts", people["ines"]).properties["jobtitle"] == "CEO"
     # once the later edit is undone, the earlier one can be
     crm.journal.undo(second)
@@ -186,10 +186,10 @@ def test_relinking_a_removed_primary_refused_when_another_company_became_primary
     crm.assoc.remove(ines, ("companies", people["acme"]), source=sources.USER)
     removal = crm.journal.list(limit=1)[0].id
     crm.assoc.add(ines, ("companies", people["globex"]), source=sources.USER)
-    before = counts()
+    before = counts(crm)
     with pytest.raises(CrmError, match="primary"):
         crm.journal.undo(removal)
-    assert counts() == before
+    assert counts(crm) == before
     healthy(crm)
 
 
@@ -206,6 +206,7 @@ def test_bulk_edit_undo_and_list(crm, people):
 
 
 def test_children_and_unknown_kinds_are_refused(crm, people):
+    Operation = crm.models.Operation
     crm.records.delete("companies", people["acme"], sources.USER)
     child = Operation.get(Operation.kind == "delete_links") if Operation.select().where(
         Operation.kind == "delete_links").exists() else None
@@ -238,13 +239,13 @@ def test_import_undo_refused_when_a_record_it_created_was_edited_since(crm, tmp_
     ann = crm.search.ids("contacts", "ann@acme.example")[0]
     crm.records.update("contacts", ann, {"jobtitle": "CEO"}, sources.USER)
     edit = crm.journal.list(limit=1)[0].id
-    before = counts()
+    before = counts(crm)
     with pytest.raises(CrmError) as info:
         importer.undo_import(crm, import_id, backup=False)
     assert f"operation {edit}" in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(CrmError, match=f"operation {edit}"):
         crm.journal.undo(import_id)
-    assert counts() == before and crm.records.get("contacts", ann).properties["jobtitle"] == "CEO"
+    assert counts(crm) == before and crm.records.get("contacts", ann).properties["jobtitle"] == "CEO"
     crm.journal.undo(edit)
     result = crm.journal.undo(import_id)
     assert result.op_id == import_id
@@ -366,8 +367,8 @@ def test_merge_of_companies_moves_links_primary_labels_and_counts(crm, people):
 
 
 def test_merge_of_contacts_keeps_the_survivors_primary_and_label_limits(crm, people):
+    LabelDef = crm.models.LabelDef
     ines, bo = people["ines"], people["bo"]
-    from crm_tui.models import LabelDef
 
     employer = crm.registry.find_label(crm.registry.get("contacts"), crm.registry.get("companies"), "Employer")
     LabelDef.update(limit_count=1).where(LabelDef.id == employer.id).execute()
@@ -462,10 +463,10 @@ def test_undo_of_a_record_deleted_after_another_took_its_email_is_refused(crm, p
     deletion = crm.journal.list(limit=1)[0].id
     crm.records.create("contacts", {"email": "bo@lind.example"}, sources.USER)
     taker = crm.journal.list(limit=1)[0].id
-    before = counts()
+    before = counts(crm)
     with pytest.raises(CrmError, match=f"cannot come back: .*bo@lind.example since operation {taker}"):
         crm.journal.undo(deletion)
-    assert counts() == before
+    assert counts(crm) == before
 
 
 # ------------------------------------------------------------------ set-based: cost does not grow with the links
@@ -533,13 +534,14 @@ def test_undo_of_an_email_change_refused_when_another_contact_took_the_old_email
     change = crm.journal.list(limit=1)[0].id
     crm.records.create("contacts", {"email": "ines@acme.example"}, sources.USER)
     taker = crm.journal.list(limit=1)[0].id
-    before = counts()
+    before = counts(crm)
     with pytest.raises(CrmError, match=f"cannot take back its email: .*since operation {taker}"):
         crm.journal.undo(change)
-    assert counts() == before
+    assert counts(crm) == before
 
 
 def test_two_windows_cannot_undo_the_same_operation_twice(crm, db_path, people):
+    Operation = crm.models.Operation
     import subprocess
     import sys
 
@@ -549,10 +551,10 @@ def test_two_windows_cannot_undo_the_same_operation_twice(crm, db_path, people):
     other = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), "undo", str(op)],
                            capture_output=True, text=True, timeout=120)
     assert other.returncode == 0, other.stderr
-    before = counts()
+    before = counts(crm)
     with pytest.raises(CrmError, match="a moment ago"):
         crm.journal._revert(tail, "undo", sources.USER, original=tail)  # as if it had read the chain before
-    assert counts() == before
+    assert counts(crm) == before
 
 
 def test_set_based_merge_delete_restore_while_a_read_is_pending(crm, people):
@@ -621,10 +623,10 @@ def test_redo_refused_when_a_later_edit_changed_the_same_value(crm, people):
     crm.journal.undo()
     crm.records.update("contacts", people["ines"], {"jobtitle": "Chair"}, sources.USER)
     later = crm.journal.list(limit=1)[0].id
-    before = counts()
+    before = counts(crm)
     with pytest.raises(CrmError, match=f"cannot redo operation {edit} .*operation {later}"):
         crm.journal.redo()
-    assert counts() == before
+    assert counts(crm) == before
     assert [o.id for o in crm.journal.list(include_undone=False)].count(edit) == 0
     assert edit in [o.id for o in crm.journal.list(include_undone=True)]
 
@@ -646,6 +648,7 @@ def test_undo_of_a_restore_deletes_again_with_its_links(crm, people):
 
 
 def test_a_bulk_edit_killed_part_way_can_be_undone_for_what_it_committed(crm, people):
+    Operation = crm.models.Operation
     import json
 
     from crm_tui import bulk

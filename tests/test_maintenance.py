@@ -9,7 +9,6 @@ import pytest
 from crm_tui import maintenance
 from crm_tui.cli import main
 from crm_tui.core import Crm
-from crm_tui.models import Association
 
 
 def test_backup_is_consistent_while_open_and_private(crm, db_path, tmp_path):
@@ -59,6 +58,7 @@ def test_doctor_on_a_healthy_database(crm, db_path, capsys):
 
 
 def test_doctor_finds_and_repairs_damage(crm, db_path):
+    Association = crm.models.Association
     ann = crm.records.create("contacts", {"email": "ann@mail.example"}).id
     acme = crm.records.create("companies", {"name": "Acme", "domain": "acme.example"}).id
     beta = crm.records.create("companies", {"name": "Beta", "domain": "beta.example"}).id

@@ -10,7 +10,6 @@ from crm_tui import owners, pipelines, sources
 from crm_tui.cli import main
 from crm_tui.core import Crm
 from crm_tui.errors import InvalidValue, NotFound
-from crm_tui.models import Operation
 from crm_tui.query import Filter
 
 
@@ -179,6 +178,7 @@ def test_lifecycle_defaults_and_forward_only(crm):
 
 
 def test_linking_a_deal_makes_opportunity_with_source_job(crm, sale):
+    Operation = crm.models.Operation
     contact, company, deal = sale
     assert lifecycle(crm, "contacts", contact) == "opportunity"
     assert lifecycle(crm, "companies", company) == "opportunity"
@@ -287,7 +287,7 @@ def test_automation_failure_rolls_back_with_the_user_change(crm, sale, monkeypat
     def broken(*args, **kwargs):
         raise InvalidValue("boom")
 
-    monkeypatch.setattr(rules, "advance_lifecycle", broken)
+    monkeypatch.setattr(rules, "advance_lifecycles", broken)
     with pytest.raises(InvalidValue):
         crm.records.update("deals", deal, {"dealstage": "closedwon"})
     assert crm.records.get("deals", deal).properties["dealstage"] == "appointmentscheduled"

@@ -14,7 +14,6 @@ import pytest
 from crm_tui import cli, integrity, sources
 from crm_tui.core import Crm
 from crm_tui.errors import CrmError, DatabaseProblem
-from crm_tui.models import Association, Operation
 
 
 def _contact_with_companies(crm, n: int = 3) -> tuple[int, list[int]]:
@@ -28,6 +27,7 @@ def _contact_with_companies(crm, n: int = 3) -> tuple[int, list[int]]:
 
 
 def _primaries(crm, contact: int) -> list[int]:
+    Association = crm.models.Association
     comp = crm.registry.get("companies").id
     con = crm.registry.get("contacts").id
     return [to_id for (to_id,) in Association.select(Association.to_id).where(
@@ -61,6 +61,7 @@ def test_two_writers_racing_for_the_primary_company_leave_exactly_one(pg_url):
     with Crm.open(pg_url, user_name="ann") as crm:
         assert len(_primaries(crm, contact)) == 1
         assert integrity.check_all(crm.registry) == []
+        Operation = crm.models.Operation
         actors = {a for (a,) in Operation.select(Operation.actor).where(Operation.kind == "set_primary").tuples()}
         assert actors == {"ann", "bo"}  # history names who did what
 
@@ -109,7 +110,8 @@ def test_cli_on_a_postgresql_url_and_history_names_the_team_member(pg_url, capsy
     assert cli.main(["--db", pg_url, "search", "acme", "--json"]) == 0
     out = capsys.readouterr().out
     assert "ines@acme.example" in out
-    with Crm.open(pg_url):
+    with Crm.open(pg_url) as crm:
+        Operation = crm.models.Operation
         op = Operation.select().where(Operation.kind == "create").order_by(Operation.id.desc()).get()
         assert op.source == sources.API and op.actor == "ines"
     assert cli.main(["--db", pg_url, "doctor"]) == 0

@@ -120,6 +120,7 @@ SCREENS = {
     "record": ["enter"],
     "assoc_history": ["enter", "H"],
     "help": ["question_mark"],
+    "dashboard": ["D"],
 }
 
 

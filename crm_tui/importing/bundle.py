@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 from .. import sources
 from ..errors import CrmError
-from ..models import Operation, Owner
 from ..sanitize import clean_line
 from . import columns, csvread, hubspot, importer, mapping
 
@@ -233,7 +232,7 @@ def _merge_new_properties(plan: BundlePlan) -> None:
 
 def _scan(crm, plan: BundlePlan) -> None:
     """Owners to create and dropdown values that are no option, from a read of those columns."""
-    names = hubspot.owner_names()
+    names = hubspot.owner_names(crm)
     new_owners: dict[str, str] = {}
     not_options: dict[tuple, int] = {}
     for f in plan.files:
@@ -278,11 +277,13 @@ class _OwnerBook:
 
     def __init__(self, crm):
         self.crm = crm
-        self.names = hubspot.owner_names()
+        self.names = hubspot.owner_names(crm)
         self.created: list[tuple[int, str]] = []
         self.import_id: int | None = None  # the import operation, whose summary lists them at once
 
     def id_for(self, name: str) -> int:
+        models = self.crm.models
+        Owner, Operation = models.Owner, models.Operation
         key = name.casefold()
         found = self.names.get(key)
         if found is None:
@@ -485,7 +486,7 @@ class _FileImporter(importer._Importer):
         killed or failed import's record holds what its committed batches wrote)."""
         super()._finish(status, failed)
         if self.owners.import_id is not None:
-            refresh_counts(self.owners.import_id)
+            refresh_counts(self.crm, self.owners.import_id)
 
     def _resolve_deferred(self, bop) -> None:
         if self.final:  # links to records of later files wait for them
@@ -505,8 +506,9 @@ class _FileImporter(importer._Importer):
             self._finish("cancelled" if self.result.cancelled else "done")
 
 
-def file_counts(import_id: int) -> dict:
+def file_counts(crm, import_id: int) -> dict:
     """The counts of an import's files as their records hold them (each updated with its batches)."""
+    Operation = crm.models.Operation
     total: dict = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "linked": 0, "failed": 0,
                    "link_problems": 0, "created_by_object": {}, "updated_by_object": {}}
     for (text,) in Operation.select(Operation.summary).where(
@@ -523,12 +525,13 @@ def file_counts(import_id: int) -> dict:
     return total
 
 
-def refresh_counts(import_id: int) -> None:
+def refresh_counts(crm, import_id: int) -> None:
+    Operation = crm.models.Operation
     op = Operation.get_or_none(Operation.id == import_id)
     if op is None:
         return
     summary = json.loads(op.summary or "{}")
-    summary["counts"] = file_counts(import_id)
+    summary["counts"] = file_counts(crm, import_id)
     Operation.update(summary=json.dumps(summary)).where(Operation.id == import_id).execute()
 
 
@@ -603,6 +606,7 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
               progress=None, cancel: threading.Event | None = None, dry_run: bool = False,
               extra_warnings: list[str] = ()) -> BundleResult:
     """Import files (specs in dependency order) as one import; see the module docstring."""
+    Operation = crm.models.Operation
     import time
 
     started = time.monotonic()
@@ -618,7 +622,7 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
     def summary(status: str) -> dict:
         objects = list(dict.fromkeys(o for s in specs for o in s.objects))
         return {"file": result.path, "files": names, "objects": objects, "status": status,
-                "counts": file_counts(result.import_id) if result.import_id else result.counts(),
+                "counts": file_counts(crm, result.import_id) if result.import_id else result.counts(),
                 "dry_run": dry_run, "id_source": hubspot.SOURCE, "owner": importer._owner(),
                 "error_file": next((r.error_file for _n, r in result.files if r.error_file), None),
                 "owners_created": [i for i, _n in owners.created],
@@ -703,6 +707,8 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
 def undo_extras(crm, op) -> list[str]:
     """Inside undo_import's transaction: remove the owners and properties the import created when
     nothing uses them any more (its records are gone by now)."""
+    models = crm.models
+    PropertyDef, Owner = models.PropertyDef, models.Owner
     summary = json.loads(op.summary or "{}")
     messages = []
     reg = crm.registry
@@ -722,7 +728,6 @@ def undo_extras(crm, op) -> list[str]:
             crm._owners = None
             messages.append(f"{len(gone)} owners removed")
     dropped = 0
-    from ..models import PropertyDef
 
     for obj, name in summary.get("properties_created", []):
         meta = reg.objects.get(obj)

@@ -448,8 +448,8 @@ def typed_converter(conv, prop, dayfirst: bool = False):
     return convert_other
 
 
-def owner_names() -> dict[str, int]:
-    from ..models import Owner
+def owner_names(crm) -> dict[str, int]:
+    Owner = crm.models.Owner
 
     names: dict[str, int] = {}
     for owner in Owner.select().order_by(Owner.id):

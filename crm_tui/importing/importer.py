@@ -59,7 +59,7 @@ from peewee import fn
 from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
-from ..models import Association, AssociationChange, AssociationLabel, ExternalId, Operation, PairLimit, PropertyChange
+from ..models import Operation
 from ..types import now_iso
 from . import csvread, infer, mapping, vcard
 from .csvwrite import SafeCsvWriter
@@ -628,6 +628,7 @@ class _Importer:
     ROLL_BACK_DRY_RUN = True  # False: the caller's transaction rolls back (a bundle's dry run)
 
     def __init__(self, crm, spec: ImportSpec, progress, cancel, dry_run: bool):
+        PairLimit = crm.models.PairLimit
         self.crm = crm
         self.spec = spec
         self.progress = progress
@@ -643,7 +644,6 @@ class _Importer:
         self.pair_limits = {(p.from_object_id, p.to_object_id) for p in PairLimit.select()}
         self._limits: dict[tuple[str, str], bool] = {}  # per object pair: a pair limit applies
         self.auto_domain = bool(crm.setting("auto_associate_by_domain", True))
-        self.customer_on_won = bool(crm.setting("lifecycle_customer_on_won", True))
         self._plan_cache = None
         self._ahead: ParseAhead | None = None
         self._bulk = None  # dialect.BulkLoad while the batches run
@@ -716,6 +716,7 @@ class _Importer:
                                     for item in self.result.new_options]}  # [object, property, option]
 
     def _finish(self, status: str, failed: int | None = None) -> None:
+        Operation = self.crm.models.Operation
         self.result.failed = len(self.errors.failed_lines) if failed is None else failed
         self.result.link_problems = self.errors.link_problems
         self.result.skipped_cells = self.errors.skipped_cells
@@ -1051,8 +1052,8 @@ class _Importer:
     def _add_options(self) -> None:
         """The dropdown options met in the batch (writer thread, in the batch's transaction): added to
         the property, reported in the summary. A dry run reports them and adds none."""
+        PropertyDef = self.crm.models.PropertyDef
         from ..engine import Option
-        from ..models import PropertyDef
 
         for (obj, pname), pending in list(self._new_options.items()):
             meta = self.reg.get(obj)
@@ -1099,7 +1100,6 @@ class _Importer:
             seen_ext: dict = {}
             required = [(n, p) for n, p in meta.properties.items() if p.required]
             crm, before_create = self.crm, rules.before_create
-            close_date = self._close_date if obj == "deals" else None
             for row, rec in recs:
                 if row.line in bad:
                     continue
@@ -1140,8 +1140,6 @@ class _Importer:
                             continue
                     try:
                         before_create(crm, meta, values)
-                        if close_date is not None:
-                            close_date(meta, values)
                     except CrmError as exc:
                         bad[row.line] = ("", "", _reason(exc))
                         continue
@@ -1200,16 +1198,8 @@ class _Importer:
             ids.sort()
         return found
 
-    def _close_date(self, meta, values: dict) -> None:
-        if meta.name != "deals" or values.get("closedate") or not self.crm.setting("set_close_date", True):
-            return
-        from .. import pipelines
-        from datetime import date
-
-        if pipelines.stage_kind(self.crm, "deals", values.get("pipeline"), values.get("dealstage")) in ("won", "lost"):
-            values["closedate"] = date.today().isoformat()
-
     def _ext_lookup(self, obj: str, ext_ids: list[str]) -> dict[str, int]:
+        ExternalId = self.crm.models.ExternalId
         found: dict[str, int] = {}
         if not ext_ids or self.spec.id_source == LOCAL:
             return found
@@ -1221,6 +1211,7 @@ class _Importer:
         return found
 
     def _write(self, bop, rows: list[_Row]) -> None:
+        ExternalId = self.crm.models.ExternalId
         crm = self.crm
         new_ext: list[tuple] = []
         for obj in self.spec.objects:
@@ -1229,6 +1220,8 @@ class _Importer:
             fresh = [pair for pair in pairs if pair[1].fresh]
             if fresh:
                 self._insert(bop, meta, fresh)
+                if obj in rules.CLOSE_DATE:  # closed deals and tickets without a close date get one
+                    rules.set_close_dates(crm, obj, [rec.record_id for _row, rec in fresh if rec.fresh])
                 if self._seconds and obj in _SECOND_KEYS:  # made here: a later row alike is another record
                     self._claimed.update((obj, rec.record_id) for _row, rec in fresh
                                          if rec.record_id is not None and _second_key(obj, rec.values) is not None)
@@ -1384,10 +1377,12 @@ class _Importer:
             pairs, plain = merged, []
         else:
             plain = [(a, b) for _pos, _line, _header, a, b in plain_at]
+        # records created by this batch are linked by domain first, as a record created alone is
+        # before anything else is linked with it (its domain's company becomes its primary one)
+        self._auto_domain(bop, rows)
         resolved = self._resolve(pairs, defer=True, targets=targets) if pairs else []
         self._make_links(bop, resolved, plain)
-        self._auto_domain(bop, rows)
-        self._won_deals(rows)
+        self._roll_up()
 
     def _row_labels(self, a: str, b: str, labels: list[str]) -> list[str]:
         out = []
@@ -1413,6 +1408,7 @@ class _Importer:
     def _resolve(self, pairs: list, defer: bool, targets: dict | None = None) -> list:
         """Turn @ref / @key ends into record refs; unresolved ones are deferred or reported.
         `targets`: _ref_targets already looked up for every @ref of these pairs."""
+        Association = self.crm.models.Association
         out = []
         refs: dict[str, set] = {}
         keys: dict[tuple[str, str], set] = {}
@@ -1603,6 +1599,7 @@ class _Importer:
         self.result.linked += linked
 
     def _primary_edges(self, pairs: list) -> set:
+        Association = self.crm.models.Association
         by_group: dict[tuple[str, str], set[int]] = {}
         for a, b in pairs:
             by_group.setdefault((a[0], b[0]), set()).add(a[1])
@@ -1633,55 +1630,45 @@ class _Importer:
         return found
 
     def _auto_domain(self, bop, rows: list[_Row]) -> None:
-        """Automatic association by domain for records created by this batch (source of its own)."""
-        if not self.auto_domain or "contacts" not in self.reg.objects or "companies" not in self.reg.objects:
+        """Automatic association by domain for records created by this batch (the associations
+        service's set-based rule, with a source of its own)."""
+        if not self.auto_domain:
             return
-        freemail = self.crm.freemail
         contacts = {r.recs["contacts"].record_id: r.recs["contacts"].values.get("hs_email_domain")
                     for r in rows if "contacts" in r.recs and r.recs["contacts"].fresh and r.recs["contacts"].record_id}
         companies = {r.recs["companies"].record_id: r.recs["companies"].values.get("domain")
                      for r in rows if "companies" in r.recs and r.recs["companies"].fresh and r.recs["companies"].record_id}
-        contacts = {k: v for k, v in contacts.items() if v and v not in freemail}
-        companies = {k: v for k, v in companies.items() if v and v not in freemail}
-        if not contacts and not companies:
-            return
-        cm, km = self.reg.get("companies"), self.reg.get("contacts")
-        pairs = set()
-        domains = list(set(contacts.values()))
-        by_domain: dict[str, list[int]] = {}
-        for start in range(0, len(domains), 900):
-            for cid, d in cm.model.select(cm.model.id, cm.model.domain).where(
-                    cm.model.domain.in_(domains[start:start + 900]) & cm.model.deleted_at.is_null(True)).tuples():
-                by_domain.setdefault(d, []).append(cid)
-        for contact_id, d in contacts.items():
-            for cid in by_domain.get(d, []):
-                pairs.add((("contacts", contact_id), ("companies", cid)))
-        domains = list(set(companies.values()))
-        for start in range(0, len(domains), 900):
-            for kid, d in km.model.select(km.model.id, km.model.hs_email_domain).where(
-                    km.model.hs_email_domain.in_(domains[start:start + 900]) & km.model.deleted_at.is_null(True)).tuples():
-                for company_id, cd in companies.items():
-                    if cd == d:
-                        pairs.add((("contacts", kid), ("companies", company_id)))
-        if not pairs:
-            return
-        existing = self._existing_edges(list(pairs), check_all=True)  # this batch's links exist already
-        new_pairs = sorted(p for p in pairs if p not in existing)
-        if new_pairs:
-            with self.crm.operation("auto_associate", sources.AUTO_DOMAIN, None) as aop:
-                self._bulk_link(aop, new_pairs)
+        if contacts or companies:
+            made = self.crm.assoc.auto_associate(contacts=contacts, companies=companies, enabled=True, bulk=True)
+            self.result.linked += len(made.linked)
+            for contact_id, company_id in made.linked:  # they have links now: the batch's links are checked
+                self.fresh.discard(("contacts", contact_id))
+                self.fresh.discard(("companies", company_id))
 
-    def _won_deals(self, rows: list[_Row]) -> None:
-        if not self.customer_on_won or "deals" not in self.spec.objects:
+    def _roll_up(self) -> None:
+        """Activities created by this batch also land on the records the activity rules name (a
+        contact's primary company and open deals), as an activity logged on a record does; "Last
+        activity date" follows (rules.roll_up_activities, source Job)."""
+        reg = self.reg
+        if not any(reg.get(obj).is_activity for obj in self.spec.objects):
             return
-        from .. import pipelines
-
-        for row in rows:
-            rec = row.recs.get("deals")
-            if rec is None or not rec.fresh or rec.record_id is None:
-                continue
-            if pipelines.stage_kind(self.crm, "deals", rec.values.get("pipeline"), rec.values.get("dealstage")) == "won":
-                rules._advance_linked(self.crm, rec.record_id, "customer")
+        acts: dict[str, list[int]] = {}
+        for obj, rid in self.fresh:
+            if reg.get(obj).is_activity:
+                acts.setdefault(obj, []).append(rid)
+        if not acts:
+            return
+        logged = []
+        for obj, ids in acts.items():
+            meta = reg.get(obj)
+            for aid, to_object, to_id in _in_rows(self.crm, "from_id, to_object, to_id", "FROM association WHERE "
+                                                  "from_object = ? AND from_id IN {values}", ids, (meta.id,)):
+                other = reg.by_id[to_object]
+                if not other.is_activity:
+                    logged.append(((other.name, to_id), (obj, aid)))
+        if logged:
+            with self.crm.operation("activity_rollup", sources.JOB, None) as job:
+                self.result.linked += rules.roll_up_activities(self.crm, logged, job)[0]
 
 
 _SECOND_KEYS = ("contacts", "companies")
@@ -1847,6 +1834,7 @@ def still_running(crm, op) -> bool:
 
 
 def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
+    Operation = crm.models.Operation
     out = []
     for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
         summary = json.loads(op.summary or "{}")
@@ -1865,7 +1853,7 @@ def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
 def _undo_options(crm, created: list) -> None:
     """The dropdown options an import added (its records are gone or restored by now): removed
     from their property unless a record still holds them."""
-    from ..models import PropertyDef
+    PropertyDef = crm.models.PropertyDef
 
     by_prop: dict[tuple[str, str], set[str]] = {}
     for obj, prop, option in created:
@@ -1886,7 +1874,8 @@ def _undo_options(crm, created: list) -> None:
         crm.registry.reload()
 
 
-def _descendants(root: int) -> list[int]:
+def _descendants(crm, root: int) -> list[int]:
+    Operation = crm.models.Operation
     ops, frontier = [root], [root]
     while frontier:
         children = [i for (i,) in Operation.select(Operation.id).where(Operation.parent.in_(frontier)).tuples()]
@@ -1897,6 +1886,7 @@ def _descendants(root: int) -> list[int]:
 
 def check_undo(crm, import_id: int) -> Operation:
     """The import operation when it can be undone; otherwise one line saying why not."""
+    Operation = crm.models.Operation
     op = Operation.get_or_none((Operation.id == int(import_id)) & (Operation.kind == "import"))
     if op is None:
         raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
@@ -1916,6 +1906,9 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
     """Reverse an import completely: links it made or removed, values it changed (from the
     PropertyChange rows of its operations), records it created (deleted for good). Backs the
     database up first; the undo itself is one operation with source Import."""
+    models = crm.models
+    (Operation, PropertyChange, AssociationChange, ExternalId) = (
+        models.Operation, models.PropertyChange, models.AssociationChange, models.ExternalId)
     op = check_undo(crm, import_id)
     backup_path = None
     if backup and dialect.backs_up_files(crm.db):  # on a server the undo is one transaction, nothing else
@@ -1925,7 +1918,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         from ..maintenance import backup as safe_backup  # through safe_files: private, never over a file
 
         safe_backup(crm.path, backup_path)
-    ops = _descendants(op.id)
+    ops = _descendants(crm, op.id)
     reg = crm.registry
     assoc = crm.assoc
     result = UndoResult(op.id, 0, 0, 0, 0, 0, backup_path)
@@ -1942,46 +1935,12 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         for start in range(0, len(ops), 900):
             changes += list(AssociationChange.select().where(AssociationChange.op.in_(ops[start:start + 900])))
         changes.sort(key=lambda c: c.id, reverse=True)
-        for ch in changes:
-            a_meta, b_meta = reg.by_id[ch.a_object], reg.by_id[ch.b_object]
-            if ch.a_id in created.get(a_meta.name, ()) or ch.b_id in created.get(b_meta.name, ()):
-                continue  # the links of records the import created go with them, in bulk, below
-            edges = assoc._edges(a_meta, ch.a_id, b_meta, ch.b_id)
-            if ch.action in ("created", "created_primary") and edges is not None:
-                for label in assoc._labels_on(edges[0].id):
-                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_removed", label)
-                Association.delete().where(Association.id.in_([e.id for e in edges if e is not None])).execute()
-                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "removed")
-                result.links_removed += 1
-            elif ch.action == "removed" and edges is None:
-                if not (crm.records.exists(a_meta, ch.a_id) and crm.records.exists(b_meta, ch.b_id)):
-                    continue
-                now = now_iso()
-                Association.create(from_object=a_meta.id, from_id=ch.a_id, to_object=b_meta.id, to_id=ch.b_id, created_at=now)
-                Association.create(from_object=b_meta.id, from_id=ch.b_id, to_object=a_meta.id, to_id=ch.a_id, created_at=now)
-                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "created")
-                result.links_restored += 1
-            elif ch.action in ("label_added", "label_removed") and edges is not None and ch.label:
-                try:
-                    label = reg.find_label(a_meta, b_meta, ch.label)
-                except NotFound:
-                    continue
-                if ch.action == "label_added":
-                    AssociationLabel.delete().where((AssociationLabel.association == edges[0].id)
-                                                    & (AssociationLabel.label == label.id)).execute()
-                    if label.inverse_id and edges[1] is not None:
-                        AssociationLabel.delete().where((AssociationLabel.association == edges[1].id)
-                                                        & (AssociationLabel.label == label.inverse_id)).execute()
-                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_removed", label)
-                else:
-                    AssociationLabel.insert(association=edges[0].id, label=label.id).on_conflict_ignore().execute()
-                    if label.inverse_id and edges[1] is not None:
-                        AssociationLabel.insert(association=edges[1].id, label=label.inverse_id).on_conflict_ignore().execute()
-                    assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "label_added", label)
-            elif ch.action in ("primary_set", "primary_removed") and edges is not None:
-                value = ch.action == "primary_removed"
-                assoc._set_primary_flag(a_meta, ch.a_id, ch.b_id, value)
-                assoc._log(uop, a_meta, ch.a_id, b_meta, ch.b_id, "primary_set" if value else "primary_removed")
+        # the links of records the import created go with them, in bulk, below
+        changes = [ch for ch in changes if ch.a_id not in created.get(reg.by_id[ch.a_object].name, ())
+                   and ch.b_id not in created.get(reg.by_id[ch.b_object].name, ())]
+        removed, restored = assoc.reverse_changes(uop, changes)
+        result.links_removed += removed
+        result.links_restored += restored
         # property values: back to the old value of the oldest change the import made
         oldest: dict[tuple[int, int, str], str | None] = {}
         for start in range(0, len(ops), 900):
@@ -2009,22 +1968,10 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         # records created by the import
         for name, ids in created.items():
             meta = reg.get(name)
+            result.links_removed += assoc.remove_links_of(uop, meta, ids)
             id_list = sorted(ids)
             for start in range(0, len(id_list), 900):
                 chunk = id_list[start:start + 900]
-                logs = []
-                for from_id, to_object, to_id in (Association.select(Association.from_id, Association.to_object, Association.to_id)
-                                                  .where((Association.from_object == meta.id) & Association.from_id.in_(chunk)).tuples()):
-                    other = reg.by_id[to_object]
-                    if other.id == meta.id and to_id in ids and to_id < from_id:
-                        continue  # a link between two created records: one history row
-                    logs.append({"op": uop.id, "a_object": meta.id, "a_id": from_id, "b_object": to_object, "b_id": to_id,
-                                 "action": "removed"})
-                for start_log in range(0, len(logs), 100):
-                    AssociationChange.insert_many(logs[start_log:start_log + 100]).execute()
-                result.links_removed += len(logs)
-                Association.delete().where(((Association.from_object == meta.id) & Association.from_id.in_(chunk))
-                                           | ((Association.to_object == meta.id) & Association.to_id.in_(chunk))).execute()
                 placeholders = ",".join("?" * len(chunk))
                 crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN ({placeholders})', chunk)
                 meta.model.delete().where(meta.model.id.in_(chunk)).execute()
