@@ -668,11 +668,19 @@ def scratch_table(db, name: str, columns: str) -> None:
     db.execute_sql(f"DELETE FROM {name}")
 
 
+def flag_set(column):
+    """A yes/no column as a condition: bare on SQLite (as the reports' partial index names it),
+    `= 1` on PostgreSQL, whose WHERE takes no integer (yes/no columns are 0/1 there too)."""
+    return (column == 1) if is_postgres(column.model._meta.database) else column
+
+
 def period_bucket(column, period: str):
     """A date or datetime column (ISO text) as the first day of its period, as text: the day
     (2026-11-29), the Monday of its week, the month (2026-11), the quarter (2026-Q4) or the year."""
     from peewee import Cast, fn
 
+    if period == "week" and is_postgres(column.model._meta.database):
+        return fn.to_char(fn.date_trunc("week", Cast(fn.substr(column, 1, 10), "DATE")), "YYYY-MM-DD")
     if period == "day":
         return fn.substr(column, 1, 10)
     if period == "week":

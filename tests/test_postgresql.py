@@ -274,3 +274,13 @@ def test_a_write_that_lost_a_race_for_a_unique_key_is_run_again_and_updates(pg_u
         assert (row["firstname"], row["lastname"]) == ("Ann", "Okoro")
         (count,) = crm.db.execute_sql("SELECT count(*) FROM obj_contacts").fetchone()
         assert count == 1
+
+
+@pytest.mark.parametrize("group_by", ["@primary_company", "createdate:week", "createdate:quarter", "lifecyclestage"])
+def test_reports_run_on_postgresql(pg_url, capsys, group_by):
+    with Crm.open(pg_url) as crm:
+        _contact_with_companies(crm)
+        crm.records.create("contacts", {"email": "bo@y.example"})
+    assert cli.main(["--db", pg_url, "report", "contacts", "--group-by", group_by, "--csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) >= 2  # a header and at least one group
