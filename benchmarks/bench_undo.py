@@ -7,6 +7,8 @@
   company; 4,000 of them also linked with the surviving company) into another company, with every
   history row; baseline: raw SQL moving the same rows (UPDATE of both edges' ends, DELETE of the
   duplicates) on an identical copy of the database. Target: under 5 s.
+- undo_merge_40k_links: `crm.journal.undo()` of that merge (set-based), checked exact: every edge,
+  primary flag, label and link count as before the merge; baseline: the merge itself. Target: under 2 s.
 - undo_bulk_edit_10k: `crm.journal.undo()` of a bulk edit of 10,000 contacts; baseline: the bulk edit
   itself (`bulk.bulk_update`). Target: under 2 s.
 Quick runs (CI smoke) use 2,000 links and 1,000 edits.
@@ -88,19 +90,37 @@ def bench_merge(workdir: Path, links: int) -> dict:
     core_copy = workdir / f"merge-{links}-core.db"
     shutil.copyfile(template, core_copy)
     with Crm.open(core_copy) as crm:
+        before = link_state(crm)
         start = time.perf_counter()
         crm.merger.merge("companies", keep_id, other_id, source=sources.USER)
         seconds = time.perf_counter() - start
         moved = len(crm.assoc.linked_ids(("companies", keep_id), "contacts"))
         problems = integrity.check_counts(crm.registry) + integrity.check_primary(crm.registry)
+        start = time.perf_counter()
+        crm.journal.undo(source=sources.USER)
+        undo_seconds = time.perf_counter() - start
+        exact = link_state(crm) == before
     assert moved == links, (moved, links)
     assert problems == [], problems[:3]
+    assert exact, "the undo of the merge did not bring back exactly the links there were"
     for p in (raw_copy, core_copy):
         p.unlink(missing_ok=True)
     from benchmarks.run import figure
 
-    return figure("merge_40k_links" if links == 40_000 else f"merge_{links}_links", seconds * 1000, "ms",
-                  baseline * 1000, target="< 5,000 ms", note=f"{links:,} links; baseline raw SQL moving the same rows")
+    return [figure("merge_40k_links" if links == 40_000 else f"merge_{links}_links", seconds * 1000, "ms",
+                   baseline * 1000, target="< 5,000 ms", note=f"{links:,} links; baseline raw SQL moving the same rows"),
+            figure("undo_merge_40k_links" if links == 40_000 else f"undo_merge_{links}_links", undo_seconds * 1000,
+                   "ms", seconds * 1000, target="< 2,000 ms",
+                   note=f"{links:,} links, exact (every edge, primary, label, count); baseline the merge itself")]
+
+
+def link_state(crm) -> tuple:
+    """Every edge with its primary flag, every label and every link count, in a comparable form."""
+    db = crm.db
+    return (sorted(db.execute_sql("SELECT from_object, from_id, to_object, to_id, is_primary FROM association").fetchall()),
+            sorted(db.execute_sql("SELECT a.from_object, a.from_id, a.to_object, a.to_id, l.label_id FROM association_label l "
+                                  "JOIN association a ON a.id = l.association_id").fetchall()),
+            sorted(db.execute_sql("SELECT * FROM association_count WHERE n > 0").fetchall()))
 
 
 def bench_undo_bulk_edit(workdir: Path, edits: int) -> dict:
@@ -135,7 +155,7 @@ def bench_undo_bulk_edit(workdir: Path, edits: int) -> dict:
 
 def run(workdir: Path, quick: bool) -> list[dict]:
     links, edits = (2_000, 1_000) if quick else (40_000, 10_000)
-    return [bench_merge(workdir, links), bench_undo_bulk_edit(workdir, edits)]
+    return [*bench_merge(workdir, links), bench_undo_bulk_edit(workdir, edits)]
 
 
 if __name__ == "__main__":
@@ -148,5 +168,5 @@ if __name__ == "__main__":
     parser.add_argument("--edits", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for result in (bench_merge(Path(tmp), args.links), bench_undo_bulk_edit(Path(tmp), args.edits)):
+        for result in (*bench_merge(Path(tmp), args.links), bench_undo_bulk_edit(Path(tmp), args.edits)):
             print(result)

@@ -180,14 +180,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="contacts in the synthetic database")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    parser.add_argument("--only", help="comma-separated figure groups: core,assoc,cli,app,index,record,import,undo,report")
+    parser.add_argument("--only", help="comma-separated figure groups: core,assoc,cli,app,index,record,import,undo,report,clean")
     parser.add_argument("--workdir", help="keep the databases here (default: a temporary directory)")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
                         help="postgresql: the team database's figures (benchmarks/bench_postgresql.py)")
     parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a throwaway cluster)")
     args = parser.parse_args(argv)
     quick = args.rows < 100_000
-    groups = set(args.only.split(",")) if args.only else {"core", "assoc", "cli", "app", "index", "record", "import", "undo", "report"}
+    groups = set(args.only.split(",")) if args.only else {"core", "assoc", "cli", "app", "index", "record", "import", "undo", "report", "clean"}
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
@@ -200,7 +200,7 @@ def main(argv=None) -> int:
             groups = set()
         main_db = workdir / f"bench-{args.rows}.db"
         facts = None
-        if groups & {"core", "assoc", "index", "app", "report"} and args.backend == "sqlite":
+        if groups & {"core", "assoc", "index", "app", "report", "clean"} and args.backend == "sqlite":
             if not main_db.exists():
                 print(f"building a database of {args.rows:,} contacts ...", file=sys.stderr)
                 facts = build_database(main_db, args.rows)
@@ -225,6 +225,10 @@ def main(argv=None) -> int:
             from benchmarks import bench_report
 
             results += bench_report.run(main_db, quick)
+        if "clean" in groups:
+            from benchmarks import bench_clean
+
+            results += bench_clean.run(main_db, quick)
         for group, module in (("index", "bench_index"), ("record", "bench_record"), ("import", "bench_import"),
                               ("undo", "bench_undo")):
             if group not in groups:

@@ -53,15 +53,27 @@ class Activities:
         with self.crm.operation("log_activity", source, actor, object=ref[0], record_id=int(ref[1])) as op:
             self.crm.assoc._live(ref)
             created = self.crm.records.create(meta.name, values, source, actor=actor)
-            targets = [(ref[0], int(ref[1]))] + self.rule_targets(ref) + [(o, int(i)) for o, i in also]
+            chosen = [(ref[0], int(ref[1]))] + [(o, int(i)) for o, i in also]
+            # the roll-up to the records the activity rules name (primary company, open deals) is an
+            # automation: its links are a child operation with the source Job, not the user's
+            rollup = [t for t in self.rule_targets(ref) if t not in chosen]
+            targets = [chosen[0]] + rollup + chosen[1:]
             linked, skipped = [], []
             cap = int(self.crm.setting("engagement_cap", 10000))
             for target in dict.fromkeys(targets):
                 if self.count_for(target) >= cap:
                     skipped.append(target)
-                    continue
-                self.crm.assoc._add(op, target, (meta.name, created.id))
-                linked.append(target)
+                else:
+                    linked.append(target)
+            for target in linked:
+                if target not in rollup:
+                    self.crm.assoc._add(op, target, (meta.name, created.id))
+            rolled = [t for t in linked if t in rollup]
+            if rolled:
+                with self.crm.operation("activity_rollup", sources.JOB, None, object=meta.name,
+                                        record_id=created.id) as job:
+                    for target in rolled:
+                        self.crm.assoc._add(job, target, (meta.name, created.id))
             self._touch_last_activity(linked, values_timestamp(self.crm, meta, created.id))
         message = f"logged {meta.label.lower()} {created.id} on {ref[0]} {ref[1]}"
         if len(linked) > 1:

@@ -13,7 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 
 from . import sources
-from .config import load_config
+from .config import apply_to, load_config
 from .core import Crm
 
 
@@ -66,14 +66,7 @@ class CrmApp(KeepsRunning, App):
         self.config = config
         self.db_path = db_path if isinstance(db_path, str) and "://" in db_path else Path(db_path)
         self.crm = crm or Crm.open(db_path, user_name=config.user_name)
-        self.crm.overrides.update({
-            "auto_associate_by_domain": config.automations.auto_associate_by_domain,
-            "lifecycle_opportunity_on_deal": config.automations.lifecycle_opportunity_on_deal,
-            "lifecycle_customer_on_won": config.automations.lifecycle_customer_on_won,
-            "set_close_date": config.automations.set_close_date,
-            "activity_auto_associate": config.automations.activity_auto_associate,
-            "engagement_cap": config.engagement_cap,
-        })
+        apply_to(self.crm, config)
         themes, warnings = theming.load_themes()
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
@@ -200,6 +193,7 @@ class CrmApp(KeepsRunning, App):
         self.crm.close()
         self.db_path = Path(path)
         self.crm = Crm.open(path, user_name=self.config.user_name)
+        apply_to(self.crm, self.config)
         self._mark_title()
         while len(self.screen_stack) > 1:
             self.pop_screen()
@@ -233,6 +227,13 @@ class CrmApp(KeepsRunning, App):
         from screens.record import RecordScreen
 
         self.push_screen(RecordScreen(object_name, record_id))
+
+    def open_duplicates(self, object_name: str | None = None) -> None:
+        from screens.duplicates import DuplicatesScreen
+
+        obj = object_name or getattr(self.screen, "object_name", None) or "contacts"
+        meta = self.crm.registry.objects.get(obj)
+        self.push_screen(DuplicatesScreen(obj if meta is not None and not meta.is_activity else "contacts"))
 
     def open_dashboard(self) -> None:
         from screens.dashboard import DashboardScreen
@@ -387,6 +388,8 @@ class CrmApp(KeepsRunning, App):
                                 partial(self.open_object, meta.name))
         yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
                             self.open_dashboard)
+        yield SystemCommand("Manage duplicates", "Likely duplicate pairs: compare side by side, merge or reject",
+                            self.open_duplicates)
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
         yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
                             partial(self.open_board, "tickets"))

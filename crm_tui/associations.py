@@ -50,6 +50,7 @@ ACTION_TEXT = {
     "removed": "Removed",
     "label_added": "Label added",
     "label_removed": "Label removed",
+    "label_renamed": "Label renamed",
     "primary_set": "Set as primary",
     "primary_removed": "Removed as primary",
 }

@@ -140,8 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_bounded("seed", 0, MAX_ID), default=1, metavar="S")
 
     p = sub.add_parser("schema", parents=[common], help="list objects, properties, labels, pipelines; or apply a YAML file")
-    p.add_argument("action", nargs="?", choices=["apply"], help="apply FILE.yaml")
-    p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines")
+    p.add_argument("action", nargs="?", choices=["apply", "relabel", "property", "delete-property"],
+                   help="apply FILE.yaml | relabel OBJECT LABEL [--plural P] | property OBJECT NAME [--label L] "
+                        "[--group G] | delete-property OBJECT NAME [--yes]")
+    p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines (or the OBJECT)")
+    p.add_argument("target", nargs="?", help="the new label, or the property's name")
+    p.add_argument("--plural", help="relabel: the plural label")
+    p.add_argument("--label", help="property: its new label")
+    p.add_argument("--group", help="property: its new group")
+    p.add_argument("--yes", action="store_true", help="delete-property: do not ask")
 
     rec = sub.add_parser("record", parents=[common], help="create, update, get, delete, restore or merge records")
     rsub = rec.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -156,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
         p = rsub.add_parser(action, parents=[common], help=f"{action} a record")
         p.add_argument("object")
         p.add_argument("id", type=_id)
+    p = rsub.add_parser("erase", parents=[common], help="remove a record for good: values, links, history (asks)")
+    p.add_argument("object")
+    p.add_argument("id", type=_id)
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p = sub.add_parser("bin", parents=[common],
+                       help="the recycle bin: empty it (erase its records for good), or show/set its retention in days")
+    p.add_argument("action", choices=["empty", "retention"])
+    p.add_argument("days", nargs="?", type=_bounded("days", 0, 100_000),
+                   help="retention: records deleted longer ago are erased when the database is opened (0: keep them)")
+    p.add_argument("--object", help="only this object's deleted records")
+    p.add_argument("--older-than", type=_bounded("days", 0, 100_000), metavar="DAYS",
+                   help="only records deleted more than DAYS days ago")
+    p.add_argument("--yes", action="store_true", help="do not ask")
     p = rsub.add_parser("merge", parents=[common], help="merge OTHER_ID into KEEP_ID")
     p.add_argument("object")
     p.add_argument("keep_id", type=_id)
@@ -214,11 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object", help="only links with this object")
     p.add_argument("--with", dest="with_ref", type=_ref, metavar="OBJ:ID", help="only this one association")
 
-    p = sub.add_parser("labels", parents=[common], help="list association labels, or create one")
-    p.add_argument("action", nargs="?", choices=["create"])
+    p = sub.add_parser("labels", parents=[common], help="list association labels, or create, rename or delete one")
+    p.add_argument("action", nargs="?", choices=["create", "rename", "delete"])
     p.add_argument("from_object", nargs="?")
     p.add_argument("to_object", nargs="?")
     p.add_argument("name", nargs="?")
+    p.add_argument("new_name", nargs="?", help="rename: the new name")
+    p.add_argument("--yes", action="store_true", help="delete: do not ask")
     p.add_argument("--inverse", help="the other side's name (a paired label)")
     p.add_argument("--limit", type=_bounded("label limit", 1, MAX_LIMIT), help="at most N records per from-record with this label")
 
@@ -287,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin_commands(sub, common)
     add_journal_commands(sub, common)
     add_report_commands(sub, common)
+    from .cli_duplicates import add_duplicate_commands
+
+    add_duplicate_commands(sub, common)
     return parser
 
 

@@ -25,13 +25,17 @@ RETRIED = {"record", "assoc", "log", "labels", "owners", "undo", "redo"}
 
 
 def run(args, db_path: str) -> int:
-    handler = HANDLERS[args.command]
-    with Crm.open(db_path) as crm:
-        if crm.notices:
-            from .sanitize import clean_line
+    from .config import apply_to, load_config
+    from .sanitize import clean_line
 
-            for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
-                print(f"warning: {clean_line(notice)}", file=sys.stderr)
+    handler = HANDLERS[args.command]
+    config, warnings = load_config()
+    for warning in warnings:
+        print(f"warning: {clean_line(str(warning))}", file=sys.stderr)
+    with Crm.open(db_path) as crm:
+        apply_to(crm, config)  # the config's automation switches, cap, formats and views hold here too
+        for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
+            print(f"warning: {clean_line(notice)}", file=sys.stderr)
         if args.command in RETRIED:
             return crm.retrying(handler, crm, args) or 0
         return handler(crm, args) or 0
@@ -48,10 +52,19 @@ def record_json(crm: Crm, view) -> dict:
     }
 
 
-def show_value(meta, name, value) -> str:
+def show_value(meta, name, value, crm: Crm | None = None) -> str:
+    """A value in plain output; dates and date-times in the config's formats when it names its own
+    (the stored ISO text otherwise, as scripts read it)."""
     prop = meta.properties.get(name)
     if value is None:
         return ""
+    if crm is not None and prop is not None and prop.type in ("date", "datetime"):
+        from .paging import format_date, format_datetime
+
+        if prop.type == "date" and crm.date_format != Crm.date_format:
+            return format_date(value, crm.date_format)
+        if prop.type == "datetime" and crm.datetime_format != Crm.datetime_format:
+            return format_datetime(value, crm.datetime_format)
     if prop is not None and prop.type == "select":
         return prop.option_label(value)
     if prop is not None and prop.type in ("number", "currency"):
@@ -87,7 +100,7 @@ def cmd_record(crm: Crm, args) -> int:
         lines = [f"{meta.label} {view.id}: {view.display_name}" + ("  [deleted]" if view.deleted else "")]
         for name, value in view.properties.items():
             if value is not None:
-                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value)}")
+                lines.append(f"  {meta.properties[name].label}: {show_value(meta, name, value, crm)}")
         for obj, items in data["associations"].items():
             lines.append(f"  Associated {crm.registry.get(obj).plural_label.lower()}:")
             for item in items:
@@ -95,6 +108,8 @@ def cmd_record(crm: Crm, args) -> int:
                 lines.append(f"    {obj}:{item['id']} {item['display_name']}{extra}")
         emit(args, data, lines)
         return 0
+    if action == "erase":
+        return cmd_erase(crm, args)
     if action == "delete":
         result = crm.records.delete(args.object, args.id, SOURCE)
     elif action == "restore":
@@ -116,7 +131,7 @@ def cmd_history(crm: Crm, args) -> int:
         return shown_value(crm, meta, name, text)
 
     emit(args, [asdict(r) for r in rows],
-         [f"{r.at[:19].replace('T', ' ')}  {r.label}: {shown(r.property, r.old_value)} -> "
+         [f"{history_time(r.at, crm.datetime_format)}  {r.label}: {shown(r.property, r.old_value)} -> "
           f"{shown(r.property, r.new_value)}  [{r.source}{': ' + r.actor if r.actor else ''}]"
           for r in rows] or ["no history"])
     return 0
@@ -160,7 +175,7 @@ def cmd_list(crm: Crm, args) -> int:
                     for r in page.rows], [])
         return 0
     header = ["id"] + [meta.properties[c].label for c in columns]
-    table = [[str(r["id"])] + [show_value(meta, c, r.get(c)) for c in columns] for r in page.rows]
+    table = [[str(r["id"])] + [show_value(meta, c, r.get(c), crm) for c in columns] for r in page.rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
@@ -224,12 +239,20 @@ def cmd_assoc(crm: Crm, args) -> int:
     else:  # history
         crm.records.get(args.a[0], args.a[1])
         rows = crm.assoc.history(args.a, object_name=args.object, with_ref=args.with_ref)
-        emit(args, [asdict(r) for r in rows], [format_change(r) for r in rows] or ["no association history"])
+        emit(args, [asdict(r) for r in rows], [format_change(r, crm.datetime_format) for r in rows]
+             or ["no association history"])
     return 0
 
 
-def format_change(r) -> str:
-    when = r.at[:19].replace("T", " ")
+def history_time(at: str, datetime_format: str = Crm.datetime_format) -> str:
+    """A history row's time: to the second by default, else in the config's datetime_format."""
+    from .paging import format_datetime
+
+    return at[:19].replace("T", " ") if datetime_format == Crm.datetime_format else format_datetime(at, datetime_format)
+
+
+def format_change(r, datetime_format: str = Crm.datetime_format) -> str:
+    when = history_time(r.at, datetime_format)
     label = f" \"{r.label}\"" if r.label else ""
     who = f"{r.source}: {r.actor}" if r.actor else r.source
     return f"{when}  {assoc_actions.get(r.action, r.action)}{label}  {r.other_object}:{r.other_id} {r.other_name}  [{who}]"
@@ -241,10 +264,26 @@ def _check_company(ref) -> None:
 
 
 def cmd_labels(crm: Crm, args) -> int:
+    if args.action in ("rename", "delete"):
+        if not (args.from_object and args.to_object and args.name) or (args.action == "rename" and not args.new_name):
+            raise InvalidValue("usage: crm-tui labels rename FROM TO OLD NEW | crm-tui labels delete FROM TO NAME [--yes]")
+        if args.action == "rename":
+            message = crm.datamodel.rename_label(args.from_object, args.to_object, args.name, args.new_name, source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete label {args.name!r} ({args.from_object} -> {args.to_object})? Links keep "
+                                    "existing without it; this cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_label(args.from_object, args.to_object, args.name, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "create":
         if not (args.from_object and args.to_object and args.name):
             raise InvalidValue("usage: crm-tui labels create FROM_OBJECT TO_OBJECT NAME [--inverse NAME] [--limit N]")
-        with crm.db.atomic():
+        from .meta_journal import schema_operation
+        from .sanitize import clean_line
+
+        with schema_operation(crm, "create_label", SOURCE, summary={
+                "text": f"Created label {clean_line(str(args.name))} ({args.from_object} -> {args.to_object})"}):
             crm.registry.create_label(args.from_object, args.to_object, args.name, args.inverse, args.limit)
         message = f"label {args.name!r} created for {args.from_object} -> {args.to_object}" + (
             f" (other side: {args.inverse!r})" if args.inverse else "") + (f", limit {args.limit}" if args.limit else "")
@@ -262,6 +301,21 @@ def cmd_labels(crm: Crm, args) -> int:
 def cmd_schema(crm: Crm, args) -> int:
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
+    if args.action in ("relabel", "property", "delete-property"):
+        if not (args.file and args.target):
+            raise InvalidValue(f"usage: crm-tui schema {args.action} OBJECT " + ("LABEL" if args.action == "relabel" else "NAME"))
+        if args.action == "relabel":
+            message = crm.datamodel.relabel_object(args.file, args.target, args.plural, source=SOURCE)
+        elif args.action == "property":
+            message = crm.datamodel.update_property(args.file, args.target, label=args.label, group=args.group,
+                                                    source=SOURCE)
+        else:
+            if not _confirmed(args, f"Delete property {args.target!r} of {args.file} with all its values? "
+                                    "This cannot be undone."):
+                return 1
+            message = crm.datamodel.delete_property(args.file, args.target, source=SOURCE)
+        emit(args, {"message": message}, message)
+        return 0
     if args.action == "apply":
         if not args.file:
             raise InvalidValue("usage: crm-tui schema apply FILE.yaml")
@@ -317,10 +371,13 @@ def cmd_log(crm: Crm, args) -> int:
 
 
 def cmd_timeline(crm: Crm, args) -> int:
+    from .paging import format_datetime
+
     crm.records.get(args.a[0], args.a[1])
     items = crm.activities.timeline(args.a, limit=args.limit)
     emit(args, [asdict(i) for i in items],
-         [f"{i.at[:16].replace('T', ' ')}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}" for i in items]
+         [f"{format_datetime(i.at, crm.datetime_format)}  {crm.registry.get(i.object).label:<8} {i.object}:{i.id}  {i.title}"
+          for i in items]
          or ["no activities"])
     return 0
 
@@ -392,3 +449,59 @@ def _report_commands():
 
 for _name in ("report", "reports", "forecast"):
     HANDLERS[_name] = lambda crm, args: _report_commands().HANDLERS[args.command](crm, args)
+
+
+def _duplicate_commands():
+    from . import cli_duplicates
+
+    return cli_duplicates
+
+
+HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
+
+
+def _confirmed(args, question: str) -> bool:
+    """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
+    import sys
+
+    if getattr(args, "yes", False):
+        return True
+    if not sys.stdin.isatty():
+        print(f"crm-tui: {question} Add --yes to confirm (nothing was changed)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_erase(crm: Crm, args) -> int:
+    from .sanitize import clean_line
+
+    meta = crm.registry.get(args.object)
+    view = crm.records.get(meta.name, args.id)
+    if not _confirmed(args, f"Erase {meta.label.lower()} {args.id} ({clean_line(view.display_name)}) for good, with its "
+                            "history and links? This cannot be undone."):
+        return 1
+    result = crm.eraser.erase(meta.name, args.id, source=SOURCE)
+    emit(args, {"erased": result.ids, "object": result.object, "operation": result.op_id}, result.message)
+    return 0
+
+
+def cmd_bin(crm: Crm, args) -> int:
+    if args.action == "retention":
+        from .erase import DEFAULT_RETENTION_DAYS
+
+        if args.days is not None:
+            crm.set_setting("recycle_bin_days", args.days)
+        days = crm.setting("recycle_bin_days", DEFAULT_RETENTION_DAYS)
+        emit(args, {"recycle_bin_days": days},
+             f"the recycle bin keeps deleted records {days} days" if days else "the recycle bin keeps deleted records until emptied")
+        return 0
+    what = f"{args.object} " if args.object else ""
+    older = f" deleted more than {args.older_than} days ago" if args.older_than is not None else ""
+    if not _confirmed(args, f"Erase every {what}record in the recycle bin{older} for good?"):
+        return 1
+    result = crm.eraser.empty_bin(args.object, older_than_days=args.older_than, source=SOURCE)
+    emit(args, {"erased": len(result.ids), "operation": result.op_id}, result.message)
+    return 0
+
+
+HANDLERS["bin"] = cmd_bin

@@ -67,6 +67,18 @@ SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config))
 AUTOMATION_SWITCHES: tuple[str, ...] = tuple(f.name for f in fields(Automations))
 
 
+def apply_to(crm, config: Config) -> None:
+    """Make an open database follow the config: its automation switches and engagement cap win over
+    the database's settings, and its date formats and default views are the ones shown. The app and
+    every command-line command (imports included) call this, so a switch holds everywhere."""
+    automations = config.automations
+    crm.overrides.update({name: getattr(automations, name) for name in AUTOMATION_SWITCHES})
+    crm.overrides["engagement_cap"] = config.engagement_cap
+    crm.date_format = config.date_format
+    crm.datetime_format = config.datetime_format
+    crm.default_views = dict(config.default_views)
+
+
 class _Invalid(Exception):
     """A value in the file has the wrong type or form; the message says what was expected."""
 

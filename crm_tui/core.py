@@ -71,6 +71,11 @@ def default_user_name() -> str:
 
 
 class Crm:
+    # How values are shown and the view an index opens with; config.apply_to sets them from the config
+    date_format = "%Y-%m-%d"
+    datetime_format = "%Y-%m-%d %H:%M"
+    default_views: dict[str, str] = {}
+
     def __init__(self, database, path: Path, *, readonly: bool = False, user_name: str | None = None):
         from .associations import Associations
         from .records import Records
@@ -120,6 +125,24 @@ class Crm:
         return Merger(self)
 
     @cached_property
+    def datamodel(self):
+        from .datamodel import DataModel
+
+        return DataModel(self)
+
+    @cached_property
+    def eraser(self):
+        from .erase import Eraser
+
+        return Eraser(self)
+
+    @cached_property
+    def duplicates(self):
+        from .duplicates import Duplicates
+
+        return Duplicates(self)
+
+    @cached_property
     def reports(self):
         from .reports import Reports
 
@@ -152,6 +175,8 @@ class Crm:
                         dbmod.create_schema(database)
                         crm._seed_metadata()
             crm.registry.reload()
+            if not readonly and not is_new:
+                crm._empty_expired_bin()
         except Exception as exc:
             database.close()
             if dialect.is_busy_error(exc):
@@ -163,6 +188,17 @@ class Crm:
     def notices(self) -> list[str]:
         """What opening the database found that the user should know (db.notices)."""
         return dbmod.notices(self.db)
+
+    def _empty_expired_bin(self) -> None:
+        """The recycle bin's retention (`recycle_bin_days`, default 90): records deleted longer ago
+        are erased when the database is opened for writing. A busy database leaves it for next time."""
+        from . import dialect
+
+        try:
+            self.eraser.purge_expired()
+        except Exception as exc:
+            if not (dialect.is_busy_error(exc) or isinstance(exc, DatabaseProblem)):
+                raise
 
     @property
     def freemail(self) -> frozenset[str]:

@@ -12,7 +12,7 @@ from . import dialect
 from .errors import DatabaseProblem
 from .models import bound
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -116,6 +116,14 @@ def notices(db) -> list[str]:
     if not hasattr(db, "crm_notices"):
         db.crm_notices = []
     return db.crm_notices
+
+
+def _v6_meta_change(db) -> None:
+    """Version 6: the history of metadata rows (schema and pipeline changes), so they can be undone."""
+    db.create_tables([bound(db).MetaChange], safe=True)
+
+
+MIGRATIONS[6] = _v6_meta_change
 
 
 def writable(path: Path) -> bool:

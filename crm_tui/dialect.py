@@ -56,6 +56,8 @@ def _pg():
 def pragmas(busy_timeout_ms: int) -> list[tuple[str, object]]:
     return [
         ("journal_mode", "wal"),
+        # deleted content is overwritten, not left in free pages: an erased record's text is gone
+        ("secure_delete", 1),
         ("foreign_keys", 1),
         ("busy_timeout", busy_timeout_ms),
         # FULL: a committed change survives a power cut, not only a crash of this program.
@@ -694,3 +696,16 @@ def period_bucket(column, period: str):
     if period == "year":
         return fn.substr(column, 1, 4)
     raise ValueError(period)
+
+
+def fts_optimize(db, object_name: str) -> None:
+    """Merge the search index's segments into one: a deleted row's words leave the index only
+    when the segments that held them are rewritten (FTS5 before 3.44 has no secure-delete)."""
+    table = fts_table(object_name)
+    db.execute_sql(f'INSERT INTO "{table}"("{table}") VALUES (\'optimize\')')
+
+
+def checkpoint_truncate(db) -> None:
+    """Copy the write-ahead log into the file and cut it to nothing, so that no old page image
+    (an erased record's text) stays in the -wal file. Skipped quietly while readers hold it."""
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -41,7 +41,7 @@ def from_history_text(prop, text: str | None):
     return text
 
 
-def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str = "%Y-%m-%d") -> str:
+def shown_value(crm, meta, prop_name: str, text: str | None, date_format: str | None = None) -> str:
     """A history value as the record page shows it: option labels, owner names, local dates."""
     from .paging import display_value
 

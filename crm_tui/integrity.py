@@ -90,9 +90,10 @@ def replay_history(registry) -> dict:
     """The links and labels the association history says exist now: {(a, b) pair key: set(labels)}."""
     AssociationChange = registry.models.AssociationChange
     state: dict[frozenset, dict] = {}
-    for a_o, a_i, b_o, b_i, action, label in AssociationChange.select(
+    for a_o, a_i, b_o, b_i, action, label, old_label in AssociationChange.select(
             AssociationChange.a_object, AssociationChange.a_id, AssociationChange.b_object, AssociationChange.b_id,
-            AssociationChange.action, AssociationChange.label).order_by(AssociationChange.id).tuples():
+            AssociationChange.action, AssociationChange.label, AssociationChange.inverse_label).order_by(
+            AssociationChange.id).tuples():
         key = frozenset([(a_o, a_i), (b_o, b_i)])
         if action in ("created", "created_primary"):
             state[key] = {"labels": set(), "primary": action == "created_primary"}
@@ -103,6 +104,10 @@ def replay_history(registry) -> dict:
                 state[key]["labels"].add(((a_o, a_i), label))
             elif action == "label_removed":
                 state[key]["labels"].discard(((a_o, a_i), label))
+            elif action == "label_renamed":  # label: the new name; inverse_label: the name before
+                if ((a_o, a_i), old_label) in state[key]["labels"]:
+                    state[key]["labels"].discard(((a_o, a_i), old_label))
+                    state[key]["labels"].add(((a_o, a_i), label))
             elif action == "primary_set":
                 state[key]["primary"] = True
             elif action == "primary_removed":

@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 
 from . import dialect, sources
+from .meta_journal import META_KINDS, MetaReversal, describe_row
 from .errors import CrmError, InvalidValue, NotFound
 from .models import LabelDef, Operation
 from .types import now_iso
@@ -35,14 +36,16 @@ from .types import now_iso
 UNDOABLE = {
     "create", "update", "delete", "restore", "merge", "associate", "unassociate", "set_primary",
     "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
-}
+} | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
 OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
 NOT_UNDOABLE_WHY = {
     "seed": "synthetic data is removed by starting a new database",
     "repair": "a repair fixes the database itself",
-    "delete_stage": "a deleted pipeline stage is not kept in history",
     "undo_import": "an import's undo deleted its records for good; import the file again",
+    "erase": "an erasure removes the record with its history for good",
+    "delete_label": "a deleted label is gone for good (it was asked first); create it again",
+    "delete_property": "a deleted property is gone with its values for good (it was asked first)",
 }
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
@@ -145,9 +148,26 @@ class Journal:
         summary = self._summary(op)
         if summary.get("status") == "running" and self._running_now(op, summary):
             return f"operation {op.id} is still running; wait for it to finish (or cancel it), then undo it"
+        if op.kind in META_KINDS and not summary.get("meta"):
+            return (f"operation {op.id} ({op.kind}) cannot be undone: it was made before schema and pipeline "
+                    "changes were kept in history")
         if op.kind == "import" and summary.get("dry_run"):
             return f"operation {op.id} was a dry run: nothing to undo"
+        erased = self._erased_since(op)
+        if erased:
+            return f"operation {op.id} changed {erased}, which was erased since; nothing of it is left to undo"
         return None
+
+    def _erased_since(self, op: Operation) -> str | None:
+        """The record of `op`, when a later erasure (or an emptied recycle bin) removed it for good."""
+        Operation = self.crm.models.Operation
+        meta = self.crm.registry.objects.get(op.object or "")
+        if meta is None or op.record_id is None or op.kind == "import":
+            return None
+        later = (Operation.select(Operation.id).where((Operation.kind == "erase") & (Operation.id > op.id)).exists())
+        if not later or self.crm.records.exists(meta, op.record_id, live=False):
+            return None
+        return f"{meta.label.lower()} {op.record_id}"
 
     def _running_now(self, op: Operation, summary: dict) -> bool:
         """By the process an import names (a killed one can be undone at once), else by _still_running."""
@@ -274,6 +294,8 @@ class Journal:
             return f"{kind.capitalize()}: {text}"
         if kind == "seed":
             return "Synthetic records (seed)"
+        if kind in META_KINDS and summary.get("text"):
+            return str(summary["text"])
         if kind == "delete_stage":
             return f"Deleted stage {summary.get('stage')} of pipeline {summary.get('pipeline')}"
         return f"{kind} {label} {name if op.record_id else ''}".strip()
@@ -374,7 +396,13 @@ class Journal:
             if later is not None:
                 raise CrmError(f"cannot {verb} operation {(original or tail).id} ({what}): operation {later.id} "
                                f"({self.describe(later)}) changed the same {plan.later_what} since; undo that first")
-            plan.apply(verb, (original or tail).id, what)
+            try:
+                plan.apply(verb, (original or tail).id, what)
+            except BaseException:
+                if plan.meta:  # the transaction rolls back: forget metadata read inside it
+                    crm._pipelines_cache = None
+                    crm.registry.reload()
+                raise
             uop.summary = json.dumps({"undoes": tail.id, "original": original.id if original else tail.id,
                                       "values": plan.values_written, "links": plan.link_rows_written,
                                       "records": plan.records_written})
@@ -423,9 +451,14 @@ class _Plan:
         self.props = db.execute_sql(
             _TREE + "SELECT pc.id, pc.object, pc.record_id, pc.property, pc.old_value, pc.new_value "
             "FROM property_change pc WHERE pc.op_id IN (SELECT id FROM t) ORDER BY pc.id", (root,)).fetchall()
-        self.links = db.execute_sql(
-            _TREE + "SELECT ac.id, ac.a_object, ac.a_id, ac.b_object, ac.b_id, ac.action, ac.label "
-            "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t) ORDER BY ac.id", (root,)).fetchall()
+        # the tree's link rows are read only when a later operation changed links (the reversal
+        # itself works on them in SQL): a merge of 40,000 links has 150,000 of them
+        self._links = None
+        self.has_links = db.execute_sql(
+            _TREE + "SELECT EXISTS (SELECT 1 FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t))", (root,)).fetchone()[0]
+        self.meta = db.execute_sql(
+            _TREE + "SELECT mc.id, mc.tbl, mc.row_id, mc.old, mc.new FROM meta_change mc WHERE mc.op_id IN (SELECT id FROM t) "
+            "ORDER BY mc.id", (root,)).fetchall()
         # record events, in order: (object name, id, "created" | "deleted" | "restored")
         events = []
         for oid, kind, obj, rid, summary, parent in db.execute_sql(
@@ -457,6 +490,14 @@ class _Plan:
             else:
                 self.records[key][1] = event != "deleted"
 
+    @property
+    def links(self) -> list[tuple]:
+        if self._links is None:
+            self._links = self.crm.db.execute_sql(
+                _TREE + "SELECT ac.id, ac.a_object, ac.a_id, ac.b_object, ac.b_id, ac.action, ac.label "
+                "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t) ORDER BY ac.id", (self.tail.id,)).fetchall()
+        return self._links
+
     # -- dependencies -------------------------------------------------------------------------
 
     def later_writer(self) -> Operation | None:
@@ -476,8 +517,6 @@ class _Plan:
         for pid, obj, rid, prop, _old, _new in self.props:
             last_prop[(obj, rid, prop)] = pid
         last_link: dict[tuple, int] = {}
-        for lid, ao, ai, bo, bi, _action, _label in self.links:
-            last_link[(ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)] = lid
         # records: a later deletion, restore or merge of a record the tree touched; any later
         # change of a record the reversal will delete (one the tree created or restored)
         touched: set[tuple[int, int]] = {(obj, rid) for (obj, rid, _p) in last_prop}
@@ -506,10 +545,14 @@ class _Plan:
                     note(("p", obj, rid, prop), op_id, ("p", obj, rid, prop))
                 elif (obj, rid) in going:
                     note(("r", obj, rid), op_id, ("r", obj, rid))
-        if last_link or going:
-            for cid, op_id, ao, ai, bo, bi in db.execute_sql(
-                    _TREE + "SELECT id, op_id, a_object, a_id, b_object, b_id FROM association_change "
-                    "WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)", (root, root)).fetchall():
+        later_links = db.execute_sql(
+            _TREE + "SELECT id, op_id, a_object, a_id, b_object, b_id FROM association_change "
+            "WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)", (root, root)).fetchall() if self.has_links or going else []
+        if later_links and self.has_links:
+            for lid, ao, ai, bo, bi, _action, _label in self.links:
+                last_link[(ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)] = lid
+        if later_links:
+            for cid, op_id, ao, ai, bo, bi in later_links:
                 pair = (ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)
                 mine = last_link.get(pair)
                 if mine is not None and cid > mine:
@@ -524,6 +567,14 @@ class _Plan:
                 meta = reg.objects.get(name or "")
                 if meta is not None and (meta.id, rid) in touched:
                     note(("r", meta.id, rid), op_id, ("r", meta.id, rid))
+        if self.meta:  # a later schema or pipeline change of the same metadata row
+            last_meta = {(tbl, row_id): mid for mid, tbl, row_id, _old, _new in self.meta}
+            for mid, op_id, tbl, row_id in db.execute_sql(
+                    _TREE + "SELECT id, op_id, tbl, row_id FROM meta_change WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)",
+                    (root, root)).fetchall():
+                mine = last_meta.get((tbl, row_id))
+                if mine is not None and mid > mine:
+                    note(("m", tbl, row_id), op_id, ("m", tbl, row_id))
         if not per_key:
             return None
         cache: dict[int, Operation] = {}
@@ -553,6 +604,15 @@ class _Plan:
             return f"{key[3]} of {name(key[1], key[2])}"
         if key[0] == "l":
             return f"link of {name(key[1], key[2])} and {name(key[3], key[4])}"
+        if key[0] == "m":
+            row = self.crm.db.execute_sql(f'SELECT * FROM "{key[1]}" WHERE id = ?', (key[2],))
+            found = row.fetchone()
+            data = dict(zip([d[0] for d in row.description], found)) if found else None
+            if data is None:
+                for _mid, tbl, row_id, old, new in self.meta:
+                    if (tbl, row_id) == (key[1], key[2]):
+                        data = json.loads(new or old or "{}")
+            return describe_row(self.crm, key[1], data)
         return f"record {name(key[1], key[2])}"
 
     # -- writing the inverse ------------------------------------------------------------------
@@ -561,6 +621,10 @@ class _Plan:
         crm, uop = self.crm, self.uop
         reg = crm.registry
         refuse = f"cannot {verb} operation {original_id} ({what})"
+        # 0. metadata rows (pipelines, stages, objects, properties, labels, limits) the tree changed or
+        # removed come back first: records moved out of a deleted stage move back into it below
+        metadata = MetaReversal(self, refuse)
+        metadata.restore()
         # 1. records that were not live before the tree go (their unique values are freed first)
         going = [(obj, rid) for (obj, rid), (before, after) in self.records.items() if after and not before]
         coming = [(obj, rid) for (obj, rid), (before, after) in self.records.items() if before and not after]
@@ -602,6 +666,8 @@ class _Plan:
             self.records_written += 1
         # 4. links, newest change first
         self._reverse_links(refuse)
+        # 5. metadata rows the tree added go, each refused while something uses it
+        metadata.remove()
 
     def _unique_taker(self, meta, row: dict) -> str:
         """Which live record holds a unique value of `row` now, and the operation that gave it."""
@@ -679,118 +745,129 @@ class _Plan:
                     crm.records._index_text(meta, rid)
 
     def _reverse_links(self, refuse: str) -> None:
-        LabelDef = self.crm.models.LabelDef
-        if not self.links:
+        """The tree's link changes reversed as a few set-based statements (a merge of 40,000 links
+        is undone in about the time it took).
+
+        The tree's rows go into a scratch table; per link (the unordered pair of records) its first
+        row says how it was before the tree: a link the tree created goes, a link it removed comes
+        back, with the primary flag its first primary row says it had and, per label, what its
+        first label row says. (The dependency check has made sure no later operation touched these
+        links, so the rows are their complete story since.) The history rows written are the
+        tree's rows inverted, newest first, as a row-by-row reversal would write them."""
+        if not self.has_links:
             return
         crm, uop = self.crm, self.uop
         reg = crm.registry
         db = crm.db
         cursor = db.cursor()
-        companies = reg.objects.get("companies")
-        label_cache: dict[tuple[int, int, str], LabelDef | None] = {}
-        log: list[tuple] = []
-        holders: set[tuple[int, int]] = set()
-        recreated: set[tuple[int, int, int, int]] = set()
-        touched_from: set[tuple[int, int, int]] = set()
-
-        primary_of: dict[int, int] = {}
-
-        def edge_ids(ao, ai, bo, bi):
-            """Both edges of a link in one lookup (ids; the forward edge's primary flag in primary_of)."""
-            fwd = back = None
-            for eid, fo, fi, prim in cursor.execute(
-                    "SELECT id, from_object, from_id, is_primary FROM association WHERE (from_object=? AND from_id=? "
-                    "AND to_object=? AND to_id=?) OR (from_object=? AND from_id=? AND to_object=? AND to_id=?)",
-                    (ao, ai, bo, bi, bo, bi, ao, ai)).fetchall():
-                if (fo, fi) == (ao, ai) and fwd is None:
-                    fwd = eid
-                    primary_of[eid] = prim
-                else:
-                    back = eid
-            return fwd, back
-
-        def find_label(ao, bo, name):
-            key = (ao, bo, name)
-            if key not in label_cache:
-                label_cache[key] = LabelDef.get_or_none((LabelDef.from_object == ao) & (LabelDef.to_object == bo)
-                                                        & (LabelDef.name == name))
-            return label_cache[key]
-
-        inverse_names: dict[int, str | None] = {}
-
-        def add_log(ao, ai, bo, bi, action, label=None):
-            inverse = None
-            if label is not None and label.inverse_id:
-                if label.inverse_id not in inverse_names:
-                    inv = LabelDef.get_or_none(LabelDef.id == label.inverse_id)
-                    inverse_names[label.inverse_id] = inv.name if inv else None
-                inverse = inverse_names[label.inverse_id]
-            log.append((uop.id, ao, ai, bo, bi, action, label.name if label else None, inverse))
-
-        def note_holder(ao, ai, bo, bi):
-            if companies is None:
-                return
-            if bo == companies.id and reg.by_id[ao].has_primary_company:
-                holders.add((ao, ai))
-            elif ao == companies.id and reg.by_id[bo].has_primary_company:
-                holders.add((bo, bi))
-
+        created = "('created', 'created_primary')"
+        dialect.scratch_table(db, "undo_h", "seq INTEGER PRIMARY KEY, ao INTEGER, ai INTEGER, bo INTEGER, bi INTEGER, "
+                              "action TEXT, label TEXT, inverse_label TEXT, xo INTEGER, xi INTEGER, yo INTEGER, yi INTEGER")
+        cursor.execute(
+            _TREE + "INSERT INTO undo_h SELECT id, a_object, a_id, b_object, b_id, action, label, inverse_label, "
+            "CASE WHEN s THEN a_object ELSE b_object END, CASE WHEN s THEN a_id ELSE b_id END, "
+            "CASE WHEN s THEN b_object ELSE a_object END, CASE WHEN s THEN b_id ELSE a_id END FROM (SELECT ac.*, "
+            "(ac.a_object < ac.b_object OR (ac.a_object = ac.b_object AND ac.a_id <= ac.b_id)) AS s "
+            "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t))", (self.tail.id,))
+        dialect.scratch_table(db, "undo_p", "xo INTEGER, xi INTEGER, yo INTEGER, yi INTEGER, first_seq INTEGER, "
+                              "prim_seq INTEGER, first TEXT, prim TEXT, fwd INTEGER, back INTEGER")
+        cursor.execute(
+            "INSERT INTO undo_p (xo, xi, yo, yi, first_seq, prim_seq, first, prim, fwd, back) "
+            "SELECT g.xo, g.xi, g.yo, g.yi, g.fs, g.ps, f.action, p.action, (SELECT id FROM association WHERE "
+            "from_object = g.xo AND from_id = g.xi AND to_object = g.yo AND to_id = g.yi), (SELECT id FROM association "
+            "WHERE from_object = g.yo AND from_id = g.yi AND to_object = g.xo AND to_id = g.xi) "
+            "FROM (SELECT xo, xi, yo, yi, MIN(seq) AS fs, MIN(CASE WHEN action IN ('primary_set', 'primary_removed', "
+            "'created_primary') THEN seq END) AS ps FROM undo_h GROUP BY xo, xi, yo, yi) g "
+            "JOIN undo_h f ON f.seq = g.fs LEFT JOIN undo_h p ON p.seq = g.ps")
+        recreate = f"first NOT IN {created} AND fwd IS NULL AND back IS NULL"
+        recreated = {tuple(r) for r in cursor.execute(
+            f"SELECT xo, xi, yo, yi FROM undo_p WHERE {recreate}").fetchall()}
+        # 1. links the tree created go (their labels with them: ON DELETE CASCADE)
+        cursor.execute(f"DELETE FROM association WHERE id IN (SELECT fwd FROM undo_p WHERE first IN {created} "
+                       f"AND fwd IS NOT NULL UNION ALL SELECT back FROM undo_p WHERE first IN {created} "
+                       "AND back IS NOT NULL)")
+        # 2. links that stay: the primary flag back to what their first primary row says it was;
+        # flags come off before any goes on (here and on the links that come back in 3), as the
+        # database holds at most one primary company per record at every statement
+        def set_kept(value: int, actions: str) -> None:
+            kept = f"first NOT IN {created} AND prim IN {actions}"
+            cursor.execute(f"UPDATE association SET is_primary = ? WHERE id IN (SELECT fwd FROM undo_p WHERE "
+                           f"{kept} AND fwd IS NOT NULL UNION ALL SELECT back FROM undo_p WHERE {kept} "
+                           "AND back IS NOT NULL)", (value,))
+        set_kept(0, "('primary_set')")
+        # 3. links the tree removed come back, with the primary flag they had
+        before_primary = "CASE prim WHEN 'primary_removed' THEN 1 ELSE 0 END"
         now = now_iso()
-        for _id, ao, ai, bo, bi, action, label_name in reversed(self.links):
-            note_holder(ao, ai, bo, bi)
-            fwd, back = edge_ids(ao, ai, bo, bi)
-            if action in ("created", "created_primary"):
-                if fwd is None:
-                    continue
-                for (lname, lid, inv_id) in cursor.execute(
-                        "SELECT d.name, d.id, d.inverse_id FROM association_label l JOIN label_def d ON d.id = l.label_id "
-                        "WHERE l.association_id = ?", (fwd,)).fetchall():
-                    add_log(ao, ai, bo, bi, "label_removed", find_label(ao, bo, lname))
-                if primary_of.get(fwd):
-                    add_log(ao, ai, bo, bi, "primary_removed")
-                cursor.execute("DELETE FROM association WHERE id IN (?, ?)", (fwd, back or 0))  # labels: ON DELETE CASCADE
-                add_log(ao, ai, bo, bi, "removed")
-            elif action == "removed":
-                if fwd is not None:
-                    continue
-                cursor.execute("INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                               "VALUES (?, ?, ?, ?, 0, ?), (?, ?, ?, ?, 0, ?)", (ao, ai, bo, bi, now, bo, bi, ao, ai, now))
-                add_log(ao, ai, bo, bi, "created")
-                recreated.add((ao, ai, bo, bi))
-                touched_from.update({(ao, ai, bo), (bo, bi, ao)})
-            elif action in ("label_added", "label_removed"):
-                if fwd is None or not label_name:
-                    continue
-                label = find_label(ao, bo, label_name)
-                if label is None:
-                    raise CrmError(f"{refuse}: the label {label_name!r} no longer exists")
-                if action == "label_added":
-                    cursor.execute("DELETE FROM association_label WHERE association_id=? AND label_id=?", (fwd, label.id))
-                    if label.inverse_id and back:
-                        cursor.execute("DELETE FROM association_label WHERE association_id=? AND label_id=?",
-                                       (back, label.inverse_id))
-                    add_log(ao, ai, bo, bi, "label_removed", label)
-                else:
-                    cursor.execute("INSERT INTO association_label (association_id, label_id) VALUES (?, ?) "
-                                   "ON CONFLICT DO NOTHING",
-                                   (fwd, label.id))
-                    if label.inverse_id and back:
-                        cursor.execute("INSERT INTO association_label (association_id, label_id) VALUES (?, ?) "
-                                   "ON CONFLICT DO NOTHING",
-                                       (back, label.inverse_id))
-                    add_log(ao, ai, bo, bi, "label_added", label)
+        cursor.execute(f"INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
+                       f"SELECT xo, xi, yo, yi, {before_primary}, ? FROM undo_p WHERE {recreate} UNION ALL "
+                       f"SELECT yo, yi, xo, xi, {before_primary}, ? FROM undo_p WHERE {recreate}", (now, now))
+        set_kept(1, "('primary_removed')")
+        # 4. labels: per link and label, present before the tree when its first row removed it
+        touched_from: set[tuple[int, int, int]] = set()
+        for ao, ai, bo, bi in recreated:
+            touched_from.update({(ao, ai, bo), (bo, bi, ao)})
+        label_rows = cursor.execute(
+            "SELECT h.ao, h.ai, h.bo, h.bi, h.action, h.label FROM undo_h h JOIN undo_p p ON p.xo = h.xo "
+            f"AND p.xi = h.xi AND p.yo = h.yo AND p.yi = h.yi WHERE p.first NOT IN {created} "
+            "AND h.action IN ('label_added', 'label_removed') AND h.label IS NOT NULL ORDER BY h.seq").fetchall()
+        if label_rows:
+            defs = {row[0]: row for row in cursor.execute(
+                "SELECT id, from_object_id, to_object_id, name, inverse_id FROM label_def").fetchall()}
+            by_name = {(fo, to, name): lid for lid, fo, to, name, _inv in defs.values()}
+            first_seen: dict[tuple, bool] = {}
+            for ao, ai, bo, bi, action, name in label_rows:
+                label_id = by_name.get((ao, bo, name))
+                if label_id is None:
+                    raise CrmError(f"{refuse}: the label {name!r} no longer exists")
+                first_seen.setdefault((ao, ai, bo, bi, label_id), action == "label_removed")
+                if action == "label_removed":
                     touched_from.update({(ao, ai, bo), (bo, bi, ao)})
-            elif action in ("primary_set", "primary_removed"):
-                if fwd is None:
-                    continue
-                value = 1 if action == "primary_removed" else 0
-                cursor.execute("UPDATE association SET is_primary=? WHERE id IN (?, ?)", (value, fwd, back or 0))
-                add_log(ao, ai, bo, bi, "primary_set" if value else "primary_removed")
-        for start in range(0, len(log), 500):
-            cursor.executemany(
-                "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", log[start:start + 500])
-        self.link_rows_written += len(log)
+            edge_ids: dict[tuple, int | None] = {}
+
+            def edge(key):
+                if key not in edge_ids:
+                    found = cursor.execute("SELECT id FROM association WHERE from_object = ? AND from_id = ? "
+                                           "AND to_object = ? AND to_id = ?", key).fetchone()
+                    edge_ids[key] = found[0] if found else None
+                return edge_ids[key]
+
+            on, off = [], []
+            for (ao, ai, bo, bi, label_id), present in first_seen.items():
+                inverse_id = defs[label_id][4]
+                for key, lid in (((ao, ai, bo, bi), label_id), ((bo, bi, ao, ai), inverse_id)):
+                    eid = edge(key) if lid else None
+                    if eid is not None:
+                        (on if present else off).append((eid, lid))
+            if off:
+                cursor.executemany("DELETE FROM association_label WHERE association_id = ? AND label_id = ?", off)
+            if on:
+                cursor.executemany("INSERT OR IGNORE INTO association_label (association_id, label_id) VALUES (?, ?)", on)
+        # 5. history: the tree's rows inverted, newest first (a link made primary on creation loses
+        # its primary flag, then the link)
+        inverse = ("CASE action WHEN 'created' THEN 'removed' WHEN 'created_primary' THEN 'removed' "
+                   "WHEN 'removed' THEN 'created' WHEN 'label_added' THEN 'label_removed' "
+                   "WHEN 'label_removed' THEN 'label_added' WHEN 'primary_set' THEN 'primary_removed' "
+                   "WHEN 'primary_removed' THEN 'primary_set' ELSE action END")
+        cursor.execute(
+            "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
+            "SELECT ?, ao, ai, bo, bi, act, label, inverse_label FROM ("
+            "SELECT seq, 0 AS sub, ao, ai, bo, bi, 'primary_removed' AS act, NULL AS label, NULL AS inverse_label "
+            "FROM undo_h WHERE action = 'created_primary' UNION ALL "
+            # a renamed label's row holds the new name and the old one: its inverse swaps them
+            f"SELECT seq, 1, ao, ai, bo, bi, {inverse}, CASE action WHEN 'label_renamed' THEN inverse_label ELSE label END, "
+            "CASE action WHEN 'label_renamed' THEN label ELSE inverse_label END FROM undo_h) "
+            "ORDER BY seq DESC, sub", (uop.id,))
+        self.link_rows_written += cursor.rowcount
+        # what only the result can tell: one primary company per holder, live ends, limits
+        holders: set[tuple[int, int]] = set()
+        companies = reg.objects.get("companies")
+        if companies is not None:
+            for ho, hi in cursor.execute(
+                    "SELECT DISTINCT ao, ai FROM undo_h WHERE bo = ? UNION SELECT DISTINCT bo, bi "
+                    "FROM undo_h WHERE ao = ?", (companies.id, companies.id)).fetchall():
+                meta = reg.by_id.get(ho)
+                if meta is not None and meta.has_primary_company:
+                    holders.add((ho, hi))
         self._check_result(refuse, holders, recreated, touched_from)
 
     def _check_result(self, refuse: str, holders, recreated, touched_from) -> None:

@@ -37,8 +37,27 @@ class Merger:
                 if side not in ("keep", "other"):
                     raise InvalidValue(f"choose keep or other for {name}, not {side!r}")
             changes = {}
+            stage = meta.properties.get("lifecyclestage")
+            if stage is not None and not ({"lifecyclestage", stage.label} & set(choose)):
+                # as HubSpot merges: the record further along its lifecycle decides the stage
+                order = {o.name: i for i, o in enumerate(stage.options)}
+                if order.get(other.get("lifecyclestage"), -1) > order.get(keep.get("lifecyclestage"), -1):
+                    choose["lifecyclestage"] = "other"
+                else:
+                    choose["lifecyclestage"] = "keep"
+            if meta.name == "contacts" and "hs_additional_emails" in meta.properties:
+                # the merged-away addresses stay with the survivor, as additional emails
+                kept = [e.strip() for e in str(keep.get("hs_additional_emails") or "").split(";") if e.strip()]
+                incoming = [other.get("email")] + str(other.get("hs_additional_emails") or "").split(";")
+                mine = {str(keep.get("email") or "").casefold()} | {e.casefold() for e in kept}
+                added = [e.strip() for e in incoming if e and e.strip() and e.strip().casefold() not in mine]
+                if added and choose.get("email") != "other":
+                    changes["hs_additional_emails"] = ";".join(dict.fromkeys(kept + added))
+                    choose.setdefault("hs_additional_emails", "keep")
             for name, prop in meta.properties.items():
                 if prop.system or prop.read_only:
+                    continue
+                if name in changes:
                     continue
                 side = choose.get(name) or choose.get(prop.label)
                 mine, theirs = keep.get(name), other.get(name)
@@ -48,7 +67,8 @@ class Merger:
             with self.crm.operation("merge_records", sources.OBJECT_MERGE, None, object=meta.name, record_id=keep_id,
                                     summary={"merged": other_id}) as merge_op:
                 # The other record goes first, so that its unique values (email, domain) are free.
-                meta.model.update(deleted_at=now_iso()).where(meta.model.id == other_id).execute()
+                # deleted at the merge operation's own time: that is what keeps it out of the recycle bin
+                meta.model.update(deleted_at=op.at).where(meta.model.id == other_id).execute()
                 dialect.fts_delete(self.crm.db, meta.name, other_id)
                 moved = self.crm.assoc.move_links_for_merge(meta, keep_id, other_id, merge_op)
                 if meta.name == "contacts" and "email" in changes:

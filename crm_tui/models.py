@@ -144,6 +144,21 @@ class PropertyChange(BaseModel):
         indexes = ((("object", "record_id", "id"), False),)
 
 
+class MetaChange(BaseModel):
+    """Append-only: one row per change of a metadata row (an object, property, label, pair limit,
+    pipeline or stage) by a schema or pipeline operation, with the row as JSON before and after
+    (None: absent), so such an operation can be undone and redone like any other."""
+
+    op = ForeignKeyField(Operation, on_delete="CASCADE", backref="+")
+    tbl = CharField()  # object_type, property_def, label_def, pair_limit, pipeline, stage
+    row_id = IntegerField()
+    old = TextField(null=True)
+    new = TextField(null=True)
+
+    class Meta:
+        indexes = ((("tbl", "row_id", "id"), False),)
+
+
 class Association(BaseModel):
     """A directed edge. Every link is two edges, written together in one transaction."""
 
@@ -243,6 +258,7 @@ ALL_MODELS = [
     Stage,
     Operation,
     PropertyChange,
+    MetaChange,
     Association,
     AssociationCount,
     AssociationLabel,

@@ -36,7 +36,7 @@ class ViewSpec:
 class ViewPager:
     """Implements the record table's RowSource protocol: count() and fetch(start, limit)."""
 
-    def __init__(self, crm, spec: ViewSpec, *, date_format: str = "%Y-%m-%d"):
+    def __init__(self, crm, spec: ViewSpec, *, date_format: str | None = None):
         self.crm = crm
         self.spec = spec
         self.meta = crm.registry.get(spec.object)
@@ -296,8 +296,40 @@ def assoc_cell(items: list[tuple[int, str, bool]]) -> str:
     return f"{len(items)} records"
 
 
-def display_value(crm, prop, value, date_format: str = "%Y-%m-%d") -> str:
-    """A stored value as the screens show it (labels for options, local dates, plain numbers)."""
+def format_date(value, date_format: str) -> str:
+    """A stored date (YYYY-MM-DD) in the config's date_format; text that is no date as it is."""
+    if value in (None, ""):
+        return ""
+    text = str(value)
+    if date_format == "%Y-%m-%d":
+        return text
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text[:10]).strftime(date_format)
+    except ValueError:
+        return text
+
+
+def format_datetime(value, datetime_format: str) -> str:
+    """A stored moment (ISO 8601, UTC, as every date-time and history time is kept) in the config's
+    datetime_format; text that is no date-time as it is (cut to the minute)."""
+    if value in (None, ""):
+        return ""
+    text = str(value)
+    if datetime_format == "%Y-%m-%d %H:%M":
+        return text[:16].replace("T", " ")
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime(datetime_format)
+    except ValueError:
+        return text[:16].replace("T", " ")
+
+
+def display_value(crm, prop, value, date_format: str | None = None, datetime_format: str | None = None) -> str:
+    """A stored value as the screens show it (labels for options, local dates, plain numbers).
+    Dates and date-times in the given formats, else the config's (crm.date_format, crm.datetime_format)."""
     if value is None:
         return ""
     kind = prop.type
@@ -313,13 +345,8 @@ def display_value(crm, prop, value, date_format: str = "%Y-%m-%d") -> str:
         return "Yes" if value else "No"
     if kind == "user":
         return crm.owner_name(value)
-    if kind == "date" and date_format != "%Y-%m-%d":
-        from datetime import date
-
-        try:
-            return date.fromisoformat(value).strftime(date_format)
-        except ValueError:
-            return str(value)
+    if kind == "date":
+        return format_date(value, date_format or crm.date_format)
     if kind == "datetime":
-        return str(value)[:16].replace("T", " ")
+        return format_datetime(value, datetime_format or crm.datetime_format)
     return str(value)

@@ -8,12 +8,14 @@ reloads the registry, because the pipeline and stage options of the records come
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from peewee import fn
 
 from . import sources
 from .errors import InvalidValue, NotFound
+from .meta_journal import schema_operation
 from .sanitize import clean_line
 from .query import Filter, filter_expression
 
@@ -173,7 +175,7 @@ def _label(text) -> str:
 
 
 def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
-                 stages: list[dict] | None = None) -> PipelineInfo:
+                 stages: list[dict] | None = None, source: str = sources.USER, actor: str | None = None) -> PipelineInfo:
     """A new pipeline; without `stages` it gets one open stage and the closing ones."""
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
@@ -190,7 +192,7 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
         stages = ([{"label": "New", "kind": "open", "probability": 0.1}, {"label": "Closed won", "kind": "won", "probability": 1.0},
                    {"label": "Closed lost", "kind": "lost", "probability": 0.0}] if obj == "deals"
                   else [{"label": "New", "kind": "open"}, {"label": "Closed", "kind": "closed"}])
-    with crm.db.atomic():
+    with _journaled(crm, "add_pipeline", source, actor, obj, f"Added pipeline {label} of {obj}"):
         pipeline = Pipeline.create(object=meta.id, name=name, label=label, position=len(existing))
         taken: set[str] = set()
         for pos, spec in enumerate(stages):
@@ -201,45 +203,62 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
             _check_kind(obj, kind)
             Stage.create(pipeline=pipeline, name=stage_name, label=stage_label, position=pos,
                          probability=spec.get("probability"), kind=kind)
-    _changed(crm)
     return get_pipeline(crm, obj, name)
 
 
-def rename_pipeline(crm, object_name: str, pipeline: str, label: str) -> PipelineInfo:
+def rename_pipeline(crm, object_name: str, pipeline: str, label: str, *, source: str = sources.USER,
+                    actor: str | None = None) -> PipelineInfo:
     Pipeline = crm.models.Pipeline
     info = get_pipeline(crm, object_name, pipeline)
     label = _label(label)
     if any(p.label.lower() == label.lower() and p.id != info.id for p in list_pipelines(crm, object_name)):
         raise InvalidValue(f"{info.object} already have a pipeline named {label!r}")
-    Pipeline.update(label=label).where(Pipeline.id == info.id).execute()
-    _changed(crm)
+    with _journaled(crm, "rename_pipeline", source, actor, info.object, f"Renamed pipeline {info.label} to {label}"):
+        Pipeline.update(label=label).where(Pipeline.id == info.id).execute()
     return get_pipeline(crm, object_name, info.name)
 
 
-def reorder_pipelines(crm, object_name: str, names: list[str]) -> list[PipelineInfo]:
+def reorder_pipelines(crm, object_name: str, names: list[str], *, source: str = sources.USER,
+                      actor: str | None = None) -> list[PipelineInfo]:
     """Put the named pipelines first, in this order; the others keep their order after them."""
     Pipeline = crm.models.Pipeline
     pipelines = list_pipelines(crm, object_name)
     chosen = [get_pipeline(crm, object_name, n) for n in names]
     order = chosen + [p for p in pipelines if p.id not in {c.id for c in chosen}]
-    with crm.db.atomic():
+    with _journaled(crm, "reorder_pipelines", source, actor, _object_name(crm, object_name),
+                    f"Reordered the pipelines of {_object_name(crm, object_name)}"):
         for pos, p in enumerate(order):
             Pipeline.update(position=pos).where(Pipeline.id == p.id).execute()
-    _changed(crm)
     return list_pipelines(crm, object_name)
 
 
-def archive_pipeline(crm, object_name: str, pipeline: str, archived: bool = True) -> PipelineInfo:
+def archive_pipeline(crm, object_name: str, pipeline: str, archived: bool = True, *, source: str = sources.USER,
+                     actor: str | None = None) -> PipelineInfo:
     Pipeline = crm.models.Pipeline
     info = get_pipeline(crm, object_name, pipeline)
     if archived and not any(not p.archived and p.id != info.id for p in list_pipelines(crm, object_name)):
         raise InvalidValue(f"pipeline {info.label} is the only active pipeline of {info.object}; add another first")
-    Pipeline.update(archived=bool(archived)).where(Pipeline.id == info.id).execute()
-    _changed(crm)
+    with _journaled(crm, "archive_pipeline", source, actor, info.object,
+                    f"{'Archived' if archived else 'Unarchived'} pipeline {info.label}"):
+        Pipeline.update(archived=bool(archived)).where(Pipeline.id == info.id).execute()
     return get_pipeline(crm, object_name, info.name)
 
 
 # -- stages -----------------------------------------------------------------------------------
+
+def _percent(value) -> str:
+    return f"{float(value) * 100:g}%"
+
+
+@contextmanager
+def _journaled(crm, kind: str, source: str, actor: str | None, object_name: str, text: str):
+    """One journaled operation (undoable, see meta_journal.py); the registry reloads after it."""
+    try:
+        with schema_operation(crm, kind, source, actor, object=object_name, summary={"text": text}) as op:
+            yield op
+    finally:
+        _changed(crm)
+
 
 def _check_kind(object_name: str, kind: str) -> None:
     if kind not in KINDS[object_name]:
@@ -247,7 +266,8 @@ def _check_kind(object_name: str, kind: str) -> None:
 
 
 def add_stage(crm, object_name: str, pipeline: str | None, label: str, *, name: str | None = None,
-              kind: str = "open", probability: float | None = None, position: int | None = None) -> StageInfo:
+              kind: str = "open", probability: float | None = None, position: int | None = None,
+              source: str = sources.USER, actor: str | None = None) -> StageInfo:
     Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     label = _label(label)
@@ -263,18 +283,18 @@ def add_stage(crm, object_name: str, pipeline: str | None, label: str, *, name: 
                                                   else f"{info.name}_{_slug(label)}", taken)
     order = [s for s in info.stages]
     position = len(order) if position is None else max(0, min(int(position), len(order)))
-    with crm.db.atomic():
+    with _journaled(crm, "add_stage", source, actor, info.object, f"Added stage {label} to pipeline {info.label}"):
         stage = Stage.create(pipeline=info.id, name=name, label=label, position=position,
                              probability=None if probability is None else float(probability), kind=kind)
         order.insert(position, stage)
         for pos, s in enumerate(order):
             Stage.update(position=pos).where(Stage.id == s.id).execute()
-    _changed(crm)
     return get_pipeline(crm, info.object, info.name).stage(name)
 
 
 def update_stage(crm, object_name: str, pipeline: str | None, stage: str, *, label: str | None = None,
-                 kind: str | None = None, probability: float | None = None) -> StageInfo:
+                 kind: str | None = None, probability: float | None = None, source: str = sources.USER,
+                 actor: str | None = None) -> StageInfo:
     Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
@@ -292,47 +312,54 @@ def update_stage(crm, object_name: str, pipeline: str | None, stage: str, *, lab
             raise InvalidValue(f"probability must be between 0 and 1 (got {probability})")
         values["probability"] = float(probability)
     if values:
-        Stage.update(**values).where(Stage.id == current.id).execute()
-        _changed(crm)
+        changed = ", ".join(f"{k} {v if k != 'probability' else _percent(v)}" for k, v in values.items())
+        with _journaled(crm, "update_stage", source, actor, info.object,
+                        f"Changed stage {current.label} of pipeline {info.label}: {changed}"):
+            Stage.update(**values).where(Stage.id == current.id).execute()
     return get_pipeline(crm, info.object, info.name).stage(current.name)
 
 
-def rename_stage(crm, object_name: str, pipeline: str | None, stage: str, label: str) -> StageInfo:
-    return update_stage(crm, object_name, pipeline, stage, label=label)
+def rename_stage(crm, object_name: str, pipeline: str | None, stage: str, label: str, *,
+                 source: str = sources.USER, actor: str | None = None) -> StageInfo:
+    return update_stage(crm, object_name, pipeline, stage, label=label, source=source, actor=actor)
 
 
-def reorder_stages(crm, object_name: str, pipeline: str | None, names: list[str]) -> PipelineInfo:
+def reorder_stages(crm, object_name: str, pipeline: str | None, names: list[str], *, source: str = sources.USER,
+                   actor: str | None = None, text: str | None = None) -> PipelineInfo:
     """Put the named stages first, in this order; the others keep their order after them."""
     Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     chosen = [_get_stage(info, n) for n in names]
     order = chosen + [s for s in info.stages if s.id not in {c.id for c in chosen}]
-    with crm.db.atomic():
+    with _journaled(crm, "reorder_stages", source, actor, info.object, text or f"Reordered the stages of pipeline {info.label}"):
         for pos, s in enumerate(order):
             Stage.update(position=pos).where(Stage.id == s.id).execute()
-    _changed(crm)
     return get_pipeline(crm, info.object, info.name)
 
 
-def move_stage(crm, object_name: str, pipeline: str | None, stage: str, delta: int) -> PipelineInfo:
+def move_stage(crm, object_name: str, pipeline: str | None, stage: str, delta: int, *, source: str = sources.USER,
+               actor: str | None = None) -> PipelineInfo:
     """Move a stage `delta` places left (negative) or right (positive)."""
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
     order = [s.name for s in info.stages]
     index = order.index(current.name)
     order.insert(max(0, min(len(order) - 1, index + delta)), order.pop(index))
-    return reorder_stages(crm, object_name, info.name, order)
+    return reorder_stages(crm, object_name, info.name, order, source=source, actor=actor,
+                          text=f"Moved stage {current.label} {'up' if delta < 0 else 'down'} in pipeline {info.label}")
 
 
-def archive_stage(crm, object_name: str, pipeline: str | None, stage: str, archived: bool = True) -> StageInfo:
+def archive_stage(crm, object_name: str, pipeline: str | None, stage: str, archived: bool = True, *,
+                  source: str = sources.USER, actor: str | None = None) -> StageInfo:
     """An archived stage is hidden from choices; records in it keep it."""
     Stage = crm.models.Stage
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
     if archived and not any(not s.archived and s.id != current.id for s in info.stages):
         raise InvalidValue(f"stage {current.label} is the only active stage of pipeline {info.label}")
-    Stage.update(archived=bool(archived)).where(Stage.id == current.id).execute()
-    _changed(crm)
+    with _journaled(crm, "archive_stage", source, actor, info.object,
+                    f"{'Archived' if archived else 'Unarchived'} stage {current.label} of pipeline {info.label}"):
+        Stage.update(archived=bool(archived)).where(Stage.id == current.id).execute()
     return get_pipeline(crm, info.object, info.name).stage(current.name)
 
 
@@ -378,9 +405,11 @@ def delete_stage(crm, object_name: str, pipeline: str | None, stage: str, *, mov
         raise InvalidValue(f"stage {current.label} is the only stage of pipeline {info.label}")
     moved = 0
     try:
-        with crm.operation("delete_stage", source, actor, object=info.object,
-                           summary={"pipeline": info.name, "stage": current.name,
-                                    "moved_to": target.name if target else None}):
+        with schema_operation(crm, "delete_stage", source, actor, object=info.object,
+                              summary={"pipeline": info.name, "stage": current.name,
+                                       "moved_to": target.name if target else None,
+                                       "text": f"Deleted stage {current.label} of pipeline {info.label}"
+                                       + (f" (its records moved to {target.label})" if target else "")}):
             if target is not None:
                 ids = [r for (r,) in meta.model.select(meta.model.id).where(
                     (col == current.name) & _pipeline_condition(crm, info)).tuples()]

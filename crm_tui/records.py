@@ -3,6 +3,7 @@ operation with a source; every changed property leaves a history row with old an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from itertools import count as numbered
 from typing import Any, Iterable
@@ -248,6 +249,8 @@ class Records:
                 base.add(name)
         q = model.select(*fields)
         q = q.where(model.deleted_at.is_null(not deleted))
+        if deleted:
+            q = q.where(~self.merged_away(meta))
         for flt in filters:
             q = q.where(filter_expression(self.crm, meta, flt))
         return q.order_by(*order_by(meta, list(sort)))
@@ -277,12 +280,38 @@ class Records:
         if not filters:
             return self._count_unfiltered(meta, deleted)
         q = meta.model.select().where(meta.model.deleted_at.is_null(not deleted))
+        if deleted:
+            q = q.where(~self.merged_away(meta))
         for flt in filters:
             q = q.where(filter_expression(self.crm, meta, flt))
         return q.count()
 
-    @staticmethod
-    def _count_unfiltered(meta: ObjectMeta, deleted: bool) -> int:
+    def merged_away(self, meta: ObjectMeta):
+        """True for a record that a merge took away (it is in no recycle bin: undo, not restore,
+        takes a merge back). Such a record's deletion time is its merge operation's time, so a
+        later undo (which brings it back) or a plain deletion after that no longer matches."""
+        Operation = self.crm.models.Operation
+        model = meta.model
+        return fn.EXISTS(Operation.select(SQL("1")).where(
+            (Operation.kind == "merge") & (Operation.object == meta.name) & (Operation.record_id == model.id)
+            & (Operation.at == model.deleted_at)))
+
+    def is_merged_away(self, meta: ObjectMeta, record_id: int) -> int | None:
+        """The survivor's id when `record_id` was merged away (and not brought back), else None."""
+        Operation = self.crm.models.Operation
+        model = meta.model
+        row = (Operation.select(Operation.summary).join(model, on=(
+            (Operation.record_id == model.id) & (Operation.at == model.deleted_at)))
+            .where((Operation.kind == "merge") & (Operation.object == meta.name) & (model.id == record_id))
+            .order_by(Operation.id.desc()).first())
+        if row is None:
+            return None
+        try:
+            return int(json.loads(row.summary).get("merged_into"))
+        except (TypeError, ValueError, AttributeError):
+            return None
+
+    def _count_unfiltered(self, meta: ObjectMeta, deleted: bool) -> int:
         """Counts without scanning the table.
 
         A bare COUNT(*) lets SQLite count b-tree cells of the smallest index (a million rows in
@@ -292,7 +321,7 @@ class Records:
         model = meta.model
         gone = model.select(fn.COUNT(SQL("*"))).where(model.deleted_at.is_null(False)).scalar() or 0
         if deleted:
-            return gone
+            return model.select(fn.COUNT(SQL("*"))).where(model.deleted_at.is_null(False) & ~self.merged_away(meta)).scalar() or 0
         total = model.select(fn.COUNT(SQL("*"))).scalar() or 0
         return max(0, total - gone)
 
@@ -457,6 +486,10 @@ class Records:
                 raise NotFound(f"no {meta.label.lower()} with id {record_id}")
             if row["deleted_at"] is None:
                 raise InvalidValue(f"{meta.label.lower()} {record_id} is not deleted")
+            survivor = self.is_merged_away(meta, record_id)
+            if survivor is not None:
+                raise InvalidValue(f"{meta.label.lower()} {record_id} was merged into {survivor}: undo that merge "
+                                   "(crm-tui operations lists it) to bring it back")
             try:
                 meta.model.update(deleted_at=None).where(meta.model.id == record_id).execute()
             except IntegrityError:

@@ -258,7 +258,6 @@ def write_values(crm, object_name: str, values: dict[int, dict], op) -> None:
     """Write {record id: {property: value}} with their history rows under `op`: one UPDATE per
     distinct set of values and one INSERT of history rows per batch."""
     from .records import to_text
-    from .types import now_iso
 
     PropertyChange = crm.models.PropertyChange
 
@@ -349,7 +348,6 @@ CLOSE_DATE = {"deals": ("closedate", ("won", "lost")), "tickets": ("closed_date"
 def set_close_dates(crm, object_name: str, ids, *, enabled: bool | None = None) -> list[int]:
     """New deals in a won or lost stage (today) and new tickets in a closed status (now) that have no
     close date get one, source Job. Returns the ids that got one."""
-    from .types import now_iso
 
     if object_name not in CLOSE_DATE:
         return []

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from . import sources
 from .errors import InvalidValue, NotFound
-from .sanitize import clean_label
+from .meta_journal import schema_operation
+from .sanitize import clean_label, clean_line
 from .types import whole_number
 
 KNOWN_KEYS = {"objects", "properties", "labels", "pipelines", "limits"}
@@ -61,14 +63,21 @@ def load_schema_file(path: str | Path) -> dict:
     return data
 
 
-def apply_schema_file(crm, path: str | Path) -> list[str]:
+def apply_schema_file(crm, path: str | Path, *, source: str = sources.API, actor: str | None = None) -> list[str]:
+    """Apply a schema file as one journaled operation (`crm-tui undo` takes it back while nothing
+    uses what it made)."""
     data = load_schema_file(path)
+    summary = {"file": Path(path).name}
     try:
-        with crm.db.atomic():
+        with schema_operation(crm, "schema_apply", source, actor, summary=summary):
             messages = apply_schema(crm, data)
+            summary["text"] = (f"Schema applied from {clean_line(Path(path).name)}: "
+                               + (f"{len(messages)} change{'s' if len(messages) != 1 else ''}" if messages else "no change"))
     except Exception:
         crm.registry.reload()  # the transaction rolled back: forget metadata read inside it
         raise
+    finally:
+        crm._pipelines_cache = None
     return messages
 
 

@@ -6,6 +6,7 @@ one default view (created on first use as "All <objects>" with sensible columns)
     views = Views(crm)
     views.list("contacts") -> [View]        (default first, then by position)
     views.default("contacts") -> View
+    views.opening("contacts") -> View       (the config's default_views entry, else the default)
     views.create("contacts", "Customers", columns, filters, sort) -> View
     views.update(id, columns=..., filters=..., sort=...) ; views.rename(id, name)
     views.duplicate(id, name=None) ; views.delete(id) ; views.set_default(id)
@@ -128,6 +129,23 @@ class Views:
                         return View(0, meta.name, f"All {meta.plural_label.lower()}", default_columns(meta),
                                     is_default=True)
         return self._view(row, meta.name)
+
+    def opening(self, object_name: str) -> View:
+        """The view an index (and an export without --view) opens with: the one the config's
+        default_views names for the object (crm.default_views; name in any case), else the default."""
+        wanted = (self.crm.default_views or {}).get(object_name)
+        if wanted:
+            for view in self.list(object_name):
+                if view.name.casefold() == str(wanted).strip().casefold():
+                    return view
+        return self.default(object_name)
+
+    def opening_problem(self, object_name: str) -> str | None:
+        """One line when the config names a view the object does not have, else None."""
+        wanted = (self.crm.default_views or {}).get(object_name)
+        if wanted and self.opening(object_name).name.casefold() != str(wanted).strip().casefold():
+            return f"config default_views.{object_name}: no saved view named {wanted!r}; showing the default view"
+        return None
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 from crm_tui import pipelines, sources
 from crm_tui.errors import CrmError
 from crm_tui.query import Filter
+from widgets.text_input import TextInput
 
 PAGE = 30
 COLUMN_WIDTH = 26
@@ -123,7 +124,7 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="board-bar", markup=False)
-        yield Input(id="board-input")
+        yield TextInput(id="board-input")
         yield BoardColumns(id="columns")
         yield Footer()
 

@@ -15,8 +15,11 @@ from crm_tui.associations import ACTION_TEXT
 from crm_tui.sanitize import clean_line
 
 
-def when(at: str | None) -> str:
-    return str(at or "")[:16].replace("T", " ")
+def when(at: str | None, datetime_format: str = "%Y-%m-%d %H:%M") -> str:
+    """A history time in the config's datetime_format (crm.datetime_format)."""
+    from crm_tui.paging import format_datetime
+
+    return format_datetime(at, datetime_format)
 
 
 def source_text(source: str, actor: str | None) -> str:
@@ -107,7 +110,7 @@ the link under the cursor; y copies a link to that record; O opens it."""
         table.clear()
         for change in self.changes:
             other = self.crm.registry.get(change.other_object)
-            table.add_row(cell(change.other_name), cell(action_text(change)), cell(when(change.at)),
+            table.add_row(cell(change.other_name), cell(action_text(change)), cell(when(change.at, self.crm.datetime_format)),
                           cell(source_text(change.source, change.actor)), cell(change.other_id), cell(other.label))
         if self.with_ref is not None:
             other = self.crm.registry.get(self.with_ref[0])
@@ -207,7 +210,7 @@ Every change of every property, newest first: old and new value, when, and the s
         table.clear()
         for c in changes:
             table.add_row(cell(c.label), cell(self.shown(meta, c.property, c.old_value)),
-                          cell(self.shown(meta, c.property, c.new_value)), cell(when(c.at)),
+                          cell(self.shown(meta, c.property, c.new_value)), cell(when(c.at, self.crm.datetime_format)),
                           cell(source_text(c.source, c.actor)))
         name = self.crm.records.display_names(meta, [self.record_id]).get(self.record_id, "")
         scope = meta.prop(self.prop).label if self.prop else "all properties"

@@ -27,6 +27,7 @@ from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, P
 
 from crm_tui.importing import bundle, hubspot, importer
 from crm_tui.sanitize import clean_line
+from widgets.text_input import TextInput
 
 SKIP = "__skip__"
 
@@ -104,12 +105,12 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
     def compose(self) -> ComposeResult:
         yield Header()
         objects = [(m.plural_label, m.name) for m in self.crm.registry.objects.values() if not m.is_activity]
-        yield Input(self.initial_path, placeholder="File, folder or .zip to import, enter to load",
+        yield TextInput(self.initial_path, placeholder="File, folder or .zip to import, enter to load",
                     id="path", suggester=PathSuggester())
         with Horizontal(id="form"):
             yield Select(objects, value="contacts" if "contacts" in self.crm.registry.objects else objects[0][1],
                          allow_blank=False, id="object")
-            ids = Input("local", placeholder="IDs: local or system", id="ids")
+            ids = TextInput("local", placeholder="IDs: local or system", id="ids")
             ids.tooltip = ("Whose Record IDs the file holds: local (this CRM's) or the name of the system it "
                            "came from (e.g. hubspot), remembered so a second import finds the same records")
             yield ids

@@ -23,6 +23,7 @@ from crm_tui.paging import ViewPager, ViewSpec
 from crm_tui.query import Filter, Sort
 from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
+from widgets.text_input import TextInput
 from widgets.record_table import Column, RecordTable
 
 from .labels import column_label, filter_text  # the modals (index_modals) are imported when first opened
@@ -112,6 +113,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.spec: ViewSpec | None = None
         self.pager: ViewPager | None = None
         self.modified = False  # columns / filters / sort differ from the saved view
+        self._binding_state = None  # (recycle bin?, modified?) when the footer was last told
         self.sidebar_forced: bool | None = None  # None: follow the width; True/False: ctrl+b chose
         self._rank_timer = None
         self._fresh = True  # mounted, not yet resumed
@@ -136,7 +138,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             with Vertical():
                 yield Static("", id="viewbar", markup=False)
                 yield Static("", id="filterbar", markup=False)
-                yield Input(placeholder="Search… (enter: to the table, escape: clear)", id="search")
+                yield TextInput(placeholder="Search… (enter: to the table, escape: clear)", id="search")
                 yield RecordTable(id="records")
         yield Footer()
 
@@ -159,7 +161,10 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         meta = self.crm.registry.get(object_name)
         self.object_name = meta.name
         self.sub_title = meta.plural_label
-        view = self.views.get(view_id) if view_id is not None else self.views.default(meta.name)
+        view = self.views.get(view_id) if view_id is not None else self.views.opening(meta.name)
+        problem = self.views.opening_problem(meta.name) if view_id is None else None
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
         self.view = view
         self.modified = False
         self.spec = ViewSpec(meta.name, list(view.columns), list(view.filters), list(view.sort))
@@ -207,7 +212,12 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self._update_bars()
 
     def _update_bars(self) -> None:
-        self.refresh_bindings()
+        # The footer is rebuilt only when what check_action reads changes, not on every keystroke
+        # typed into the search box.
+        binding_state = (self.spec.deleted, self.modified)
+        if binding_state != self._binding_state:
+            self._binding_state = binding_state
+            self.refresh_bindings()
         meta = self.meta
         spec = self.spec
         count = self.table.row_count

@@ -21,6 +21,7 @@ from crm_tui.records import DEDUPE_KEYS
 from crm_tui.errors import CrmError
 from crm_tui.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_for
 from crm_tui.views import available_columns
+from widgets.text_input import TextInput
 from widgets.property_form import PropertyForm
 
 
@@ -62,7 +63,7 @@ class TextPromptModal(ModalFooter, ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, markup=False, classes="title")
-            yield Input(value=self.value, id="text")
+            yield TextInput(value=self.value, id="text")
             yield Static("", markup=False, classes="error", id="error")
             yield Static("enter to confirm · escape to cancel", classes="hint")
 
@@ -118,7 +119,7 @@ class FilterModal(ModalFooter, ModalScreen[Filter | None]):
             yield Select([], prompt="Choose an operator", id="op")
             yield Label("Value", id="value-label")
             yield Select([], prompt="Choose a value", id="value-select")
-            yield Input(id="value", placeholder="value")
+            yield TextInput(id="value", placeholder="value")
             yield OptionList(id="value-hits")
             yield Static("", markup=False, classes="error", id="error")
             yield Static("tab moves · ctrl+s applies · escape cancels", classes="hint")
@@ -581,7 +582,7 @@ class RecordSearchModal(ModalFooter, ModalScreen[tuple[str, int] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, markup=False, classes="title")
-            yield Input(placeholder="type a name, email, domain…", id="query")
+            yield TextInput(placeholder="type a name, email, domain…", id="query")
             yield OptionList(id="hits")
             yield Static("type to search · ↑/↓ choose · enter opens · escape closes", classes="hint", id="hint")
 

@@ -76,7 +76,7 @@ depends on it); U redoes the last undo. Undo and redo are operations too, and hi
         table.clear()
         for item in self.items:
             state = "undone" if item.undone else ("" if item.undoable else "—")
-            table.add_row(cell(when(item.time)), cell(item.summary), cell(source_text(item.source, item.actor)),
+            table.add_row(cell(when(item.time, self.crm.datetime_format)), cell(item.summary), cell(source_text(item.source, item.actor)),
                           cell(state, "dim" if item.undone else ""), key=str(item.id))
         if self.items:
             table.move_cursor(row=max(0, min(row, len(self.items) - 1)))

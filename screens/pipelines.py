@@ -379,6 +379,10 @@ class PipelineEditor(Screen):
 
     # -- other ------------------------------------------------------------------------------
 
+    def action_refresh(self) -> None:
+        """Read the pipelines again (the app runs this after an undo or redo)."""
+        self.load(self.current_key())
+
     def action_switch_object(self) -> None:
         self.object_name = "tickets" if self.object_name == "deals" else "deals"
         self.load()

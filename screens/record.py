@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from crm_tui import sources
 from crm_tui.app import KeepsRunning
 from crm_tui.errors import CrmError, NotFound, PrimaryRequired
-from crm_tui.paging import display_value
+from crm_tui.paging import display_value, format_datetime
 from crm_tui.reports import money
 from crm_tui.sanitize import clean_line
 from screens.modals import name_records, saved_message
@@ -127,7 +127,7 @@ class PropertyList(SteadyOptionList):
         options.append(Option(Content.styled("Record", "bold $text-primary"), disabled=True))
         for label, value in (("Record ID", str(record.id)), ("Create date", record.created_at),
                              ("Last modified", record.updated_at)):
-            text = str(value)[:16].replace("T", " ")
+            text = format_datetime(value, crm.datetime_format)
             options.append(Option(Content.assemble((label.ljust(width), "dim"), (text, "dim")), disabled=True))
         self.set_options(options)
         self.estimate_lines()
@@ -293,7 +293,7 @@ H and P open the association and property history; m lists every action."""
             self.set_class(rec.deleted, "-deleted")
         if rec.deleted:
             self.query_one("#banner", Static).update(
-                f"This {meta.label.lower()} is DELETED (since {str(rec.deleted_at)[:16].replace('T', ' ')}). "
+                f"This {meta.label.lower()} is DELETED (since {format_datetime(rec.deleted_at, self.crm.datetime_format)}). "
                 "Press R to restore it.")
         self._update_head()
         self.query_one(PropertyList).show(self.crm, meta, rec, self.app.config.date_format)

@@ -23,6 +23,7 @@ from crm_tui import sources
 from crm_tui.errors import CrmError
 from crm_tui.sanitize import clean_line
 from screens.modals import ModalFooter, name_records
+from widgets.text_input import TextInput
 from widgets.tick_list import TickList
 from widgets.property_form import PropertyForm, form_properties
 
@@ -233,7 +234,7 @@ class PickRecordsModal(Base):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(literal(self.title_text), classes="title")
-            yield Input(placeholder="type to search every object", id="query")
+            yield TextInput(placeholder="type to search every object", id="query")
             yield TickList(id="results")
             yield Static("space ticks, ctrl+s saves", classes="hint")
             with Horizontal(classes="buttons"):
@@ -313,7 +314,7 @@ class AddAssociationModal(Base):
             yield Label(literal(f"Associate {self.other.plural_label.lower()} with this {holder.label.lower()}"), classes="title")
             with TabbedContent(initial=self.tab, id="tabs"):
                 with TabPane("Add existing", id="existing"):
-                    yield Input(placeholder=f"search {self.other.plural_label.lower()} (name, email, domain…)", id="query")
+                    yield TextInput(placeholder=f"search {self.other.plural_label.lower()} (name, email, domain…)", id="query")
                     yield Static("", id="results-hint", classes="hint")
                     yield TickList(id="results")
                 with TabPane("Create new", id="create"):
@@ -536,7 +537,7 @@ class MergeModal(Base):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(literal(f"Merge another {self.meta.label.lower()} into this one"), classes="title")
-            yield Input(placeholder=f"search the {self.meta.label.lower()} to merge", id="query")
+            yield TextInput(placeholder=f"search the {self.meta.label.lower()} to merge", id="query")
             yield OptionList(id="hits")
             yield Static("", id="step2", classes="hint")
             yield TickList(id="choose")

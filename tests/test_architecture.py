@@ -235,3 +235,177 @@ def test_an_import_into_one_database_while_another_is_changed(two, tmp_path):
     importer.undo_import(a, done["result"].import_id, backup=False)
     assert raw_emails(a.path) == set()
     assert raw_counts(b.path) == b_before
+
+
+# -- the config's switches hold on the command line too ----------------------------------------------
+
+from crm_tui import paths  # noqa: E402
+from crm_tui.cli import main  # noqa: E402
+
+
+def write_config(text: str) -> None:
+    path = paths.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def cli(db_path, capsys):
+    def run(*args, code=0):
+        result = main(["--db", str(db_path), *args])
+        out, err = capsys.readouterr()
+        assert result == code, (args, out, err)
+        return out
+    return run
+
+
+def companies_of(cli, ref: str) -> list[str]:
+    import json
+
+    groups = json.loads(cli("assoc", "list", ref, "--json"))
+    return [f"{item['id']}" for g in groups if g["object"] == "companies" for item in g["items"]]
+
+
+@pytest.mark.parametrize("switch", [None, "true", "false"])
+def test_record_create_follows_auto_associate_by_domain(cli, switch):
+    if switch is not None:
+        write_config(f"automations:\n  auto_associate_by_domain: {switch}\n")
+    cli("record", "create", "companies", "name=Acme", "domain=acme.example")
+    ann = cli("record", "create", "contacts", "email=ann@acme.example").splitlines()[0]
+    assert companies_of(cli, f"contacts:{ann}") == ([] if switch == "false" else ["1"])
+
+
+def test_a_command_line_import_follows_the_config(cli, tmp_path):
+    write_config("automations:\n  auto_associate_by_domain: false\n  set_close_date: false\n")
+    cli("record", "create", "companies", "name=Acme", "domain=acme.example")
+    people = tmp_path / "people.csv"
+    people.write_text("Email,First Name\nann@acme.example,Ann\nbo@acme.example,Bo\n", encoding="utf-8")
+    cli("import", str(people), "--object", "contacts")
+    assert companies_of(cli, "contacts:1") == [] and companies_of(cli, "contacts:2") == []
+    deals = tmp_path / "deals.csv"
+    deals.write_text("Deal Name,Deal Stage\nBig one,closedwon\n", encoding="utf-8")
+    cli("import", str(deals), "--object", "deals")
+    import json
+
+    deal = json.loads(cli("record", "get", "deals", "1", "--json"))
+    assert deal["properties"]["dealstage"] == "closedwon"
+    assert not deal["properties"].get("closedate")  # set_close_date: false
+
+
+def test_lifecycle_switch_holds_for_assoc_add(cli):
+    import json
+
+    write_config("automations:\n  lifecycle_opportunity_on_deal: false\n")
+    ann = cli("record", "create", "contacts", "email=ann@nowhere.example").splitlines()[0]
+    deal = cli("record", "create", "deals", "dealname=Big one").splitlines()[0]
+    cli("assoc", "add", f"contacts:{ann}", f"deals:{deal}")
+    got = json.loads(cli("record", "get", "contacts", ann, "--json"))
+    assert got["properties"]["lifecyclestage"] != "opportunity"
+
+
+def test_engagement_cap_and_activity_switch_hold_for_log(cli):
+    write_config("engagement_cap: 1\n")
+    cli("record", "create", "companies", "name=Acme", "domain=acme.example")
+    ann = cli("record", "create", "contacts", "email=ann@acme.example").splitlines()[0]
+    cli("log", f"contacts:{ann}", "notes", "hs_note_body=first")
+    out = cli("log", f"contacts:{ann}", "notes", "hs_note_body=second")
+    assert "engagement cap of 1" in out
+    write_config("automations:\n  activity_auto_associate: false\n")
+    cli("record", "create", "contacts", "email=bo@acme.example")
+    out = cli("log", "contacts:2", "notes", "hs_note_body=third")
+    assert "also on" not in out
+    import json
+
+    groups = json.loads(cli("assoc", "list", "companies:1", "--json"))
+    notes = [item["id"] for g in groups if g["object"] == "notes" for item in g["items"]]
+    assert 3 not in notes
+
+
+def test_the_activity_roll_up_is_recorded_as_job(cli, db_path):
+    """Logging a note on a contact links it to the contact (the user's change, source API) and rolls
+    it up to the contact's primary company and open deal (an automation, source Job)."""
+    cli("record", "create", "companies", "name=Acme", "domain=acme.example")
+    ann = cli("record", "create", "contacts", "email=ann@acme.example").splitlines()[0]
+    deal = cli("record", "create", "deals", "dealname=Big one").splitlines()[0]
+    cli("assoc", "add", f"contacts:{ann}", f"deals:{deal}")
+    note = cli("log", f"contacts:{ann}", "notes", "hs_note_body=called them").splitlines()[0]
+    with Crm.open(db_path) as crm:
+        history = crm.assoc.history(("notes", int(note)))
+        sources_by_other = {(h.other_object, h.other_id): h.source for h in history if h.action.startswith("created")}
+        assert sources_by_other == {("contacts", int(ann)): sources.API, ("companies", 1): sources.JOB,
+                                    ("deals", int(deal)): sources.JOB}
+        log_op = crm.journal.list(limit=1)[0]
+        assert log_op.kind == "log_activity"
+        crm.journal.undo(log_op.id)
+        assert crm.assoc.counts(("companies", 1)).get("notes", 0) == 0
+        assert crm.assoc.counts(("deals", int(deal))).get("notes", 0) == 0
+        assert_healthy(crm)
+
+
+def test_date_formats_hold_on_the_command_line(cli):
+    write_config('date_format: "%d/%m/%Y"\ndatetime_format: "%d.%m.%Y at %H:%M"\n')
+    deal = cli("record", "create", "deals", "dealname=Big one", "closedate=2026-03-31").splitlines()[0]
+    out = cli("record", "get", "deals", deal)
+    assert "31/03/2026" in out and "2026-03-31" not in out
+    import re
+
+    assert re.search(r"Create date: \d\d\.\d\d\.\d{4} at \d\d:\d\d", out), out
+    assert re.search(r"^\d\d\.\d\d\.\d{4} at \d\d:\d\d  ", cli("history", "deals", deal), re.M)
+    cli("log", f"deals:{deal}", "notes", "hs_note_body=hello", "hs_timestamp=2026-04-01T09:30:00Z")
+    assert "01.04.2026 at 09:30" in cli("timeline", f"deals:{deal}")
+    assert "31/03/2026" in cli("list", "deals", "--sort", "closedate")
+
+
+def test_default_views_hold_for_export(cli, db_path, tmp_path):
+    from crm_tui.query import Filter
+    from crm_tui.views import Views
+
+    cli("record", "create", "contacts", "email=ann@acme.example", "lifecyclestage=customer", "firstname=Ann")
+    cli("record", "create", "contacts", "email=bo@acme.example", "firstname=Bo")
+    with Crm.open(db_path) as crm:
+        Views(crm).create("contacts", "Customers", ["firstname", "email"], [Filter("lifecyclestage", "eq", "customer")])
+    plain = tmp_path / "plain.csv"
+    cli("export", "contacts", "-o", str(plain))
+    assert "bo@acme.example" in plain.read_text(encoding="utf-8")
+    write_config("default_views:\n  contacts: customers\n")
+    chosen = tmp_path / "chosen.csv"
+    cli("export", "contacts", "-o", str(chosen))
+    text = chosen.read_text(encoding="utf-8")
+    assert "ann@acme.example" in text and "bo@acme.example" not in text
+
+
+async def test_the_app_opens_the_configured_view_and_shows_the_configured_formats(db_path):
+    """default_views, date_format and datetime_format in the app: the index opens with the named
+    view, the record screen shows dates and date-times in the formats, a view that does not exist is
+    reported in one line and the default view shown."""
+    from crm_tui.app import CrmApp
+    from crm_tui.config import Config
+    from crm_tui.query import Filter
+    from crm_tui.views import Views
+    from screens.index import IndexScreen
+    from screens.record import PropertyList
+
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"email": "ann@acme.example", "lifecyclestage": "customer"}, sources.API)
+        crm.records.create("contacts", {"email": "bo@acme.example"}, sources.API)
+        crm.records.create("deals", {"dealname": "Big one", "closedate": "2026-03-31"}, sources.API)
+        Views(crm).create("contacts", "Customers", ["email"], [Filter("lifecyclestage", "eq", "customer")])
+    config = Config(default_views={"contacts": "customers", "deals": "No such view"}, date_format="%d/%m/%Y",
+                    datetime_format="%d.%m.%Y at %H:%M")
+    app = CrmApp(db_path, config=config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        assert screen.view.name == "Customers" and screen.table.row_count == 1
+        screen.show_object("deals")
+        await pilot.pause()
+        assert screen.view.is_default
+        assert any("No such view" in str(n.message) for n in app._notifications)
+        assert "31/03/2026" in screen.pager.fetch(0, 1)[0][1]
+        app.open_record("deals", 1)
+        for _ in range(5):
+            await pilot.pause()
+        lines = [str(option.prompt) for option in app.screen.query_one(PropertyList).options]
+        assert any("31/03/2026" in line for line in lines), lines
+        assert any("Create date" in line and " at " in line for line in lines), lines

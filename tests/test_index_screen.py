@@ -584,3 +584,27 @@ async def test_export_the_current_view_from_the_app(demo_db, tmp_path):
     with open(target, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == expected > 0
+
+
+async def test_the_footer_is_not_rebuilt_on_every_search_keystroke(demo_db):
+    """Typing in the search box re-reads the rows, not the footer: the screen tells the footer its
+    bindings changed only when what they depend on changes (the recycle bin, a modified view)."""
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        await pilot.press("slash")
+        await pilot.pause()
+        told = []
+        screen.bindings_updated_signal.subscribe(screen, lambda _screen: told.append(1))
+        word = app.crm.records.list("contacts", limit=1).rows[0]["lastname"].lower()
+        await pilot.press(*word)
+        await pilot.pause()
+        assert screen.spec.search == word and screen.table.row_count > 0
+        assert told == []
+        await pilot.press("escape", "b")  # the recycle bin: restore appears, delete goes
+        await pilot.pause()
+        assert screen.spec.deleted and told
+        active = screen.active_bindings
+        assert "R" in active and active["R"].enabled

@@ -235,3 +235,52 @@ async def test_add_rename_pipeline_and_errors_are_one_line(db_path):
         await pilot.press("r")
         await pilot.pause()
         assert app.screen is editor
+
+
+async def test_undo_key_takes_back_a_pipeline_edit_and_redo_brings_it_again(db_path):
+    """u after a rename, a move and a stage deletion in the editor takes each back (newest first) and
+    the table shows it at once; U redoes; the journal lists them with source User."""
+    ids = make_deals(db_path, stage="contractsent")
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_editor(pilot)
+        await go_to(pilot, editor, "s:default:qualifiedtobuy")
+        await pilot.press("r")
+        await pilot.pause()
+        await type_text(pilot, "Qualified", clear=True)
+        await pilot.press("J")
+        await pilot.pause()
+        moved = stage_names(app)
+        assert moved[1:3] == ["presentationscheduled", "qualifiedtobuy"]
+        kinds = [i.kind for i in app.crm.journal.list(limit=2)]
+        assert kinds == ["reorder_stages", "update_stage"]
+        assert {i.source for i in app.crm.journal.list(limit=2)} == {sources.USER}
+
+        await pilot.press("u")  # the move
+        await pilot.pause(0.1)
+        assert stage_names(app)[1:3] == ["qualifiedtobuy", "presentationscheduled"]
+        assert editor.table.get_row_index("s:default:qualifiedtobuy") == 2  # the table followed
+        toast = list(app._notifications)[-1].message
+        assert toast.startswith("Undid moved stage Qualified down") and "redoes" in toast, toast
+        await pilot.press("u")  # the rename
+        await pilot.pause(0.1)
+        assert pipelines.get_pipeline(app.crm, "deals").stage("qualifiedtobuy").label == "Qualified to buy"
+        assert editor.table.get_row("s:default:qualifiedtobuy")[0].plain.strip() == "Qualified to buy"
+        await pilot.press("U")
+        await pilot.pause(0.1)
+        assert pipelines.get_pipeline(app.crm, "deals").stage("qualifiedtobuy").label == "Qualified"
+
+        # a stage deleted with its records moved comes back with them
+        await go_to(pilot, editor, "s:default:contractsent")
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("enter")  # the first other stage offered
+        await pilot.pause()
+        await pilot.press("y")  # "move 2 deals to ...?"
+        await pilot.pause()
+        assert "contractsent" not in stage_names(app)
+        await pilot.press("u")
+        await pilot.pause(0.1)
+        assert "s:default:contractsent" in editor.table.rows
+        assert {app.crm.records.get("deals", i).properties["dealstage"] for i in ids} == {"contractsent"}
+        assert not error_lines(app)

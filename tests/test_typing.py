@@ -321,3 +321,44 @@ async def test_an_editing_key_typed_ahead_acts_before_the_text_behind_it(demo_db
         send_together(app, "ctrl+u", *"Chiefx", "backspace", *"s", "enter")
         await settle(pilot, 8)
         assert screen.record.properties["jobtitle"] == "Chiefs"
+
+
+async def test_an_editing_key_typed_ahead_acts_in_turn_in_search_boxes_and_pickers(demo_db):
+    """Every text input of the app is the shared TextInput: text, ctrl+u and new text arriving in one
+    read leave the new text in the index search box and in a picker's query (before, the ctrl+u ran
+    after the new text and emptied the box)."""
+    from widgets.text_input import TextInput
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await settle(pilot)
+        search = app.screen.query_one("#search", Input)
+        assert isinstance(search, TextInput) and app.focused is search
+        send_together(app, *"zzz", "ctrl+u", *"Ines", "left", "backspace", "s")
+        await settle(pilot, 8)
+        assert search.value == "Inss"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("ctrl+f")  # search everywhere: a picker
+        await settle(pilot, 4)
+        query = app.screen.query_one("#query", Input)
+        assert isinstance(query, TextInput) and app.focused is query
+        send_together(app, *"acme", "ctrl+u", *"Okoro")
+        await settle(pilot, 8)
+        assert query.value == "Okoro"
+
+
+def test_every_text_input_of_the_app_is_the_shared_one():
+    """No screen or widget builds a plain Input (which would lose the in-turn editing keys)."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    plain = []
+    for path in list((root / "screens").glob("*.py")) + list((root / "widgets").glob("*.py")) + [root / "crm_tui" / "app.py"]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"(?<![A-Za-z_.])Input\(", line):
+                plain.append(f"{path.name}:{number}: {line.strip()}")
+    assert not plain, plain

@@ -33,6 +33,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
 from crm_tui.errors import CrmError
+from widgets.text_input import TextInput
 
 PLACEHOLDERS = {
     "date": "YYYY-MM-DD",
@@ -49,7 +50,7 @@ PLACEHOLDERS = {
 }
 
 
-class FormInput(Input):
+class FormInput(TextInput):
     """A form field that keeps keys typed ahead where a person expects them: enter moves to the next
     field at once (not after its message has gone round), and the keys that were queued to this
     field behind that enter go on to the next field ("Ines", enter, "Okoro" typed fast over SSH
@@ -68,16 +69,8 @@ class FormInput(Input):
             target.post_message(events.Key(event.key, event.character))
             return
         self._handed_to = None
-        if not event.is_printable and event.key != "enter":
-            # An editing key of the field's own (ctrl+u, backspace, arrows ...) runs now, in turn:
-            # left to Textual, its binding runs after the keys queued behind it, so ctrl+u typed
-            # together with new text cleared the new text and saved an empty value.
-            bindings = self._bindings.key_to_bindings.get(event.key)
-            if bindings:
-                event.stop()
-                event.prevent_default()
-                await self.run_action(bindings[0].action)
-                return
+        if await self._run_editing_key(event):
+            return
         if event.key == "enter":
             form = next((node for node in self.ancestors if isinstance(node, PropertyForm)), None)
             if form is not None and not form.is_last_field(self):

@@ -333,6 +333,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.empty_text = empty_text
         self._pages: OrderedDict[int, list[Row]] = OrderedDict()
         self._row_count = 0
+        self._was_empty: bool | None = None  # the footer was last told: no rows (True) or some
         self._cursor_row = 0
         self._cursor_column_key: str | None = self._columns[0].key if self._columns else None
         self._selected: dict[int, None] = {}  # record ids, in selection order
@@ -430,7 +431,9 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._cursor_row = clamp(self._cursor_row, 0, max(0, self._row_count - 1))
         self._scroll_cursor_into_view()
         self._update_position_text()
-        self.refresh_bindings()
+        if (self._row_count == 0) != self._was_empty:  # check_action reads only this: the footer
+            self._was_empty = self._row_count == 0    # is not rebuilt on every search keystroke
+            self.refresh_bindings()
         self.refresh()
         record_id = self.cursor_record_id
         if record_id != self._last_cursor_record_id:

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from crm_tui.paging import format_datetime
 from crm_tui.sanitize import clean_line
 from widgets.steady_list import SteadyOptionList
 
@@ -22,8 +23,8 @@ PAGE_SIZE = 40
 ICONS = {"notes": "Note", "calls": "Call", "meetings": "Meeting", "emails": "Email", "tasks": "Task"}
 
 
-def item_text(item, date_format: str = "%Y-%m-%d") -> Content:
-    when = str(item.at or "")[:16].replace("T", " ")
+def item_text(item, date_format: str = "%Y-%m-%d", datetime_format: str = "%Y-%m-%d %H:%M") -> Content:
+    when = format_datetime(item.at, datetime_format)
     kind = ICONS.get(item.object, item.object)
     title = clean_line(str(item.title or ""))
     if len(title) > 200:
@@ -98,7 +99,7 @@ class Timeline(SteadyOptionList):
             self._more = False
         start = len(self.items)
         self.items.extend(page)
-        self.add_options([Option(item_text(item), id=f"a{start + i}") for i, item in enumerate(page)])
+        self.add_options([Option(item_text(item, datetime_format=self.crm.datetime_format), id=f"a{start + i}") for i, item in enumerate(page)])
 
     @property
     def current(self):

@@ -64,7 +64,7 @@ def resolve_view(crm, object_name: str, view=None) -> ViewSpec:
         return ViewSpec(meta.name, cols)
     views = Views(crm)
     if view is None:
-        chosen = views.default(meta.name)
+        chosen = views.opening(meta.name)
     elif hasattr(view, "columns"):
         chosen = view
     else:
