@@ -768,7 +768,7 @@ class _Plan:
             "CASE WHEN s THEN a_object ELSE b_object END, CASE WHEN s THEN a_id ELSE b_id END, "
             "CASE WHEN s THEN b_object ELSE a_object END, CASE WHEN s THEN b_id ELSE a_id END FROM (SELECT ac.*, "
             "(ac.a_object < ac.b_object OR (ac.a_object = ac.b_object AND ac.a_id <= ac.b_id)) AS s "
-            "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t))", (self.tail.id,))
+            "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t)) h", (self.tail.id,))
         dialect.scratch_table(db, "undo_p", "xo INTEGER, xi INTEGER, yo INTEGER, yi INTEGER, first_seq INTEGER, "
                               "prim_seq INTEGER, first TEXT, prim TEXT, fwd INTEGER, back INTEGER")
         cursor.execute(
@@ -841,7 +841,8 @@ class _Plan:
             if off:
                 cursor.executemany("DELETE FROM association_label WHERE association_id = ? AND label_id = ?", off)
             if on:
-                cursor.executemany("INSERT OR IGNORE INTO association_label (association_id, label_id) VALUES (?, ?)", on)
+                cursor.executemany("INSERT INTO association_label (association_id, label_id) VALUES (?, ?) "
+                                   "ON CONFLICT DO NOTHING", on)
         # 5. history: the tree's rows inverted, newest first (a link made primary on creation loses
         # its primary flag, then the link)
         inverse = ("CASE action WHEN 'created' THEN 'removed' WHEN 'created_primary' THEN 'removed' "
@@ -855,7 +856,7 @@ class _Plan:
             "FROM undo_h WHERE action = 'created_primary' UNION ALL "
             # a renamed label's row holds the new name and the old one: its inverse swaps them
             f"SELECT seq, 1, ao, ai, bo, bi, {inverse}, CASE action WHEN 'label_renamed' THEN inverse_label ELSE label END, "
-            "CASE action WHEN 'label_renamed' THEN label ELSE inverse_label END FROM undo_h) "
+            "CASE action WHEN 'label_renamed' THEN label ELSE inverse_label END FROM undo_h) u "
             "ORDER BY seq DESC, sub", (uop.id,))
         self.link_rows_written += cursor.rowcount
         # what only the result can tell: one primary company per holder, live ends, limits
