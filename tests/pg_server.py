@@ -88,6 +88,9 @@ class Server:
                                "-w", "-t", "60", "start", check=False)
             if result.returncode == 0:
                 self.base_url = f"postgresql://crm@127.0.0.1:{port}/postgres"
+                import atexit
+
+                atexit.register(self.stop)  # also when a worker ends without the session's teardown
                 return
         log = ""
         try:
