@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -181,6 +182,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--only", help="comma-separated figure groups: core,assoc,cli,app,index,record,import,undo,report,clean")
     parser.add_argument("--workdir", help="keep the databases here (default: a temporary directory)")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: the team database's figures (benchmarks/bench_postgresql.py)")
+    parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a throwaway cluster)")
     args = parser.parse_args(argv)
     quick = args.rows < 100_000
     groups = set(args.only.split(",")) if args.only else {"core", "assoc", "cli", "app", "index", "record", "import", "undo", "report", "clean"}
@@ -188,9 +192,15 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
+        if args.backend == "postgresql":
+            from benchmarks import bench_postgresql
+
+            results += bench_postgresql.run(workdir, args.rows, args.pg_url or os.environ.get("CRM_TUI_BENCH_PG_URL"),
+                                            quick)
+            groups = set()
         main_db = workdir / f"bench-{args.rows}.db"
         facts = None
-        if groups & {"core", "assoc", "index", "app", "report", "clean"}:
+        if groups & {"core", "assoc", "index", "app", "report", "clean"} and args.backend == "sqlite":
             if not main_db.exists():
                 print(f"building a database of {args.rows:,} contacts ...", file=sys.stderr)
                 facts = build_database(main_db, args.rows)

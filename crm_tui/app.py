@@ -55,7 +55,7 @@ class CrmApp(KeepsRunning, App):
         else:
             self.startup_warnings = []
         self.config = config
-        self.db_path = Path(db_path)
+        self.db_path = db_path if isinstance(db_path, str) and "://" in db_path else Path(db_path)
         self.crm = crm or Crm.open(db_path, user_name=config.user_name)
         apply_to(self.crm, config)
         themes, warnings = theming.load_themes()
@@ -85,6 +85,43 @@ class CrmApp(KeepsRunning, App):
         # update) and then writes only what changes, so a screen laid out in there would show blank
         # bars until some later layout.
         self.call_later(self._show_first_screen)
+        self._listen_for_changes()
+
+    def _listen_for_changes(self) -> None:
+        """On a team database (PostgreSQL), the changes other members commit refresh the screen
+        shown, never under what the user is typing (crm_tui/live.py)."""
+        from . import dialect
+
+        self._listener = None
+        self._others_pending = False
+        if not dialect.is_postgres(self.crm.db):
+            return
+        from .live import ChangeListener
+
+        def heard(changes) -> None:
+            self.call_from_thread(self._changed_by_others)
+
+        self._listener = ChangeListener(self.crm, heard).start()
+
+    def _changed_by_others(self) -> None:
+        from textual.widgets import Input, TextArea
+
+        if isinstance(self.focused, (Input, TextArea)) or self.screen.is_modal:
+            if not self._others_pending:  # the user is typing or choosing: once they are done
+                self._others_pending = True
+                self.set_timer(0.5, self._retry_changed_by_others)
+            return
+        self._others_pending = False
+        screen = self.screen
+        check = getattr(screen, "changed_elsewhere", None)
+        if check is not None and check():
+            return
+        if hasattr(screen, "action_refresh"):
+            self.call_later(screen.run_action, "refresh")
+
+    def _retry_changed_by_others(self) -> None:
+        self._others_pending = False
+        self._changed_by_others()
 
     def _show_first_screen(self) -> None:
         from screens.index import IndexScreen  # lazy: a screen loads when first opened (start-up speed)
@@ -400,6 +437,8 @@ class CrmApp(KeepsRunning, App):
         self.notify(message, severity="error", markup=False, timeout=10)
 
     def on_unmount(self) -> None:
+        if getattr(self, "_listener", None) is not None:
+            self._listener.stop()
         self.crm.close()
         gc.unfreeze()
         gc.set_threshold(*self._gc_threshold)

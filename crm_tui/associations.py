@@ -586,7 +586,7 @@ class Associations:
                 saved = [{"object": by_id[tobj].name, "id": tid, "primary": bool(prim),
                           "labels": [int(x) for x in labels.split(",")] if labels else []}
                          for tobj, tid, prim, labels in sql(
-                             "SELECT m.tobj, m.tid, m.prim, (SELECT group_concat(l.label_id) FROM association_label l "
+                             f"SELECT m.tobj, m.tid, m.prim, (SELECT {dialect.group_concat(db, 'l.label_id')} FROM association_label l "
                              "WHERE l.association_id = m.fwd) FROM del_edges m ORDER BY m.fwd").fetchall()]
                 sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
                     "SELECT ?, ?, ?, m.tobj, m.tid, 'label_removed', d.name, inv.name FROM del_edges m "
@@ -616,9 +616,9 @@ class Associations:
                     sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
                         "SELECT ?, n.hobj, n.hid, a.to_object, a.to_id, 'primary_set' FROM del_next n "
                         "JOIN association a ON a.id = n.edge ORDER BY n.fwd", (op.id,))
-                    sql("DELETE FROM temp.del_next")
+                    sql("DELETE FROM del_next")
             finally:
-                sql("DELETE FROM temp.del_edges")
+                sql("DELETE FROM del_edges")
             op.summary = json.dumps({"links": saved})
             op.save()
         return len(saved)
@@ -706,16 +706,16 @@ class Associations:
             sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
                 "SELECT ?, ?, ?, tobj, tid, 'created' FROM res_links ORDER BY pos", (op.id, M, R))
             # labels (those still defined), with their inverse on the other edge
-            sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT a.id, d.id "
+            sql("INSERT INTO association_label (association_id, label_id) SELECT a.id, d.id "
                 "FROM res_labels rl JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
                 "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
-                "JOIN association a ON a.from_object = ? AND a.from_id = ? AND a.to_object = rl.tobj AND a.to_id = rl.tid",
-                (M, M, R))
-            sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT b.id, d.inverse_id "
+                "JOIN association a ON a.from_object = ? AND a.from_id = ? AND a.to_object = rl.tobj AND a.to_id = rl.tid "
+                "WHERE 1 = 1 ON CONFLICT DO NOTHING", (M, M, R))
+            sql("INSERT INTO association_label (association_id, label_id) SELECT b.id, d.inverse_id "
                 "FROM res_labels rl JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
                 "JOIN label_def d ON d.id = rl.label_id AND d.from_object_id = ? AND d.to_object_id = rl.tobj "
                 "JOIN association b ON b.from_object = rl.tobj AND b.from_id = rl.tid AND b.to_object = ? AND b.to_id = ? "
-                "WHERE d.inverse_id IS NOT NULL", (M, M, R))
+                "WHERE d.inverse_id IS NOT NULL ON CONFLICT DO NOTHING", (M, M, R))
             sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
                 "SELECT ?, ?, ?, rl.tobj, rl.tid, 'label_added', d.name, inv.name FROM res_labels rl "
                 "JOIN res_links r ON r.tobj = rl.tobj AND r.tid = rl.tid "
@@ -752,7 +752,7 @@ class Associations:
                     "AND a.to_object = h.hobj AND a.to_id = h.hid)", (comp, R, comp, R))
                 sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
                     "SELECT ?, hobj, hid, ?, ?, 'primary_set' FROM res_holders ORDER BY pos", (op.id, comp, R))
-                sql("DELETE FROM temp.res_holders")
+                sql("DELETE FROM res_holders")
             # the automations a new link sets off (a deal's lifecycle stages)
             deals = reg.objects.get("deals")
             if deals is not None:
@@ -767,8 +767,8 @@ class Associations:
                         rules.after_link(self.crm, meta, R, reg.by_id[tobj], tid, op)
             return restored
         finally:
-            sql("DELETE FROM temp.res_links")
-            sql("DELETE FROM temp.res_labels")
+            sql("DELETE FROM res_links")
+            sql("DELETE FROM res_labels")
 
     def move_links_for_merge(self, meta: ObjectMeta, keep_id: int, other_id: int, op) -> int:
         """Move every link of `other_id` to `keep_id` (source Object merge), dropping duplicates and
@@ -797,7 +797,7 @@ class Associations:
         try:
             return self._merge_moves(op, meta, M, K, O, comp, holder_self)
         finally:
-            db.execute_sql("DELETE FROM temp.merge_moves")
+            db.execute_sql("DELETE FROM merge_moves")
 
     def _merge_moves(self, op, meta, M, K, O, comp, holder_self) -> int:
         models = self.crm.models
@@ -848,12 +848,13 @@ class Associations:
             "OR NOT EXISTS (SELECT 1 FROM association_label e WHERE e.association_id = m.existing "
             "AND e.label_id = l.label_id) ORDER BY m.fwd, d.name", (op.id, M, K))
         # 4. shared links: the survivor's edges take the labels, the other's edges go
-        sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT m.existing, l.label_id "
-            "FROM merge_moves m JOIN association_label l ON l.association_id = m.fwd WHERE m.existing IS NOT NULL")
-        sql("INSERT OR IGNORE INTO association_label (association_id, label_id) SELECT kb.id, l.label_id "
+        sql("INSERT INTO association_label (association_id, label_id) SELECT m.existing, l.label_id "
+            "FROM merge_moves m JOIN association_label l ON l.association_id = m.fwd WHERE m.existing IS NOT NULL "
+            "ON CONFLICT DO NOTHING")
+        sql("INSERT INTO association_label (association_id, label_id) SELECT kb.id, l.label_id "
             "FROM merge_moves m JOIN association_label l ON l.association_id = m.back "
             "JOIN association kb ON kb.from_object = m.tobj AND kb.from_id = m.tid AND kb.to_object = ? AND kb.to_id = ? "
-            "WHERE m.existing IS NOT NULL", (M, K))
+            "WHERE m.existing IS NOT NULL ON CONFLICT DO NOTHING", (M, K))
         sql("DELETE FROM association WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NOT NULL "
             "UNION SELECT back FROM merge_moves WHERE existing IS NOT NULL)")
         # 5. new links: both edges are re-pointed (ids and labels stay); counts follow by hand,
@@ -870,7 +871,7 @@ class Associations:
         sql("UPDATE association SET from_id = ? WHERE id IN (SELECT fwd FROM merge_moves WHERE existing IS NULL)", (K,))
         sql("INSERT INTO association_count (from_object, from_id, to_object, n) SELECT ?, ?, tobj, COUNT(*) "
             "FROM merge_moves WHERE existing IS NULL GROUP BY tobj "
-            "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = n + excluded.n", (M, K))
+            "ON CONFLICT(from_object, from_id, to_object) DO UPDATE SET n = association_count.n + excluded.n", (M, K))
         sql("DELETE FROM association_count WHERE from_object = ? AND from_id = ?", (M, O))
         # 6. one primary company each
         if holder_self:

@@ -25,6 +25,10 @@ def emit(args, data, text_lines) -> None:
     print_output(args, data, text_lines)
 
 
+# Commands made of one operation: run again when another writer conflicted (the team database).
+RETRIED = {"record", "assoc", "log", "labels", "owners", "undo", "redo"}
+
+
 def run(args, db_path: str) -> int:
     from .config import apply_to, load_config
     from .sanitize import clean_line
@@ -37,6 +41,8 @@ def run(args, db_path: str) -> int:
         apply_to(crm, config)  # the config's automation switches, cap, formats and views hold here too
         for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
             print(f"warning: {clean_line(notice)}", file=sys.stderr)
+        if args.command in RETRIED:
+            return crm.retrying(handler, crm, args) or 0
         return handler(crm, args) or 0
 
 

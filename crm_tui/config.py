@@ -162,8 +162,10 @@ def _parse_settings(
     return Config(**settings), report.warnings
 
 
-def _parse_database(value: Any, config_folder: Path) -> Path:
+def _parse_database(value: Any, config_folder: Path) -> Path | str:
     text = _parse_name(value)
+    if "://" in text:  # a server's database (postgresql://...): a URL, never a file name
+        return text
     database = Path(os.path.expandvars(os.path.expanduser(text)))
     # A relative path is taken relative to the config file, not to wherever the
     # user happened to start the app.

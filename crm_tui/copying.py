@@ -43,6 +43,8 @@ class CopyReport:
 
 
 def copy_database(source, target, *, batch: int = BATCH_ROWS) -> CopyReport:
+    if dbmod.is_url(source) or dbmod.is_url(target):  # a server's database (the team database)
+        return _copy_with_server(source, target, batch)
     source_path, target_path = Path(source).expanduser(), Path(target).expanduser()
     if not source_path.exists():
         raise CrmError(f"{source_path}: no such database")
@@ -87,6 +89,55 @@ def copy_database(source, target, *, batch: int = BATCH_ROWS) -> CopyReport:
             dst.close()
 
 
+def _copy_with_server(source, target, batch: int) -> CopyReport:
+    """The same copy when either side is a postgresql:// URL: the target database must exist and
+    be empty; a failed copy leaves it empty (PostgreSQL's DDL is part of the one transaction)."""
+    from .dialect_pg import redacted
+
+    shown_source = redacted(source) if dbmod.is_url(source) else str(Path(source).expanduser())
+    shown_target = redacted(target) if dbmod.is_url(target) else str(Path(target).expanduser())
+    if not dbmod.is_url(source) and not Path(source).expanduser().exists():
+        raise CrmError(f"{shown_source}: no such database")
+    if source == target:
+        raise CrmError(f"{shown_target}: is the source database itself; copy into a new file or an empty database")
+    target_file = None if dbmod.is_url(target) else Path(target).expanduser()
+    if target_file is not None and target_file.exists() and target_file.is_file():
+        _version, empty = dbmod.inspect_file(target_file)
+        if not empty:
+            raise CrmError(f"{shown_target}: not empty (a crm-tui database with its data); "
+                           "copy fills only a new file or an empty database")
+    created = target_file is not None and not target_file.exists()
+    src, src_new = dbmod.open_database(source if dbmod.is_url(source) else Path(source).expanduser(), create=False)
+    dst = None
+    try:
+        if src_new:
+            raise CrmError(f"{shown_source}: an empty database, not a crm-tui database; nothing to copy")
+        dst, _new = dbmod.open_database(target if target_file is None else target_file, create=True)
+        if dst.get_tables():
+            raise CrmError(f"{shown_target}: not empty (it has tables); copy fills only a new file or an empty database")
+        report = CopyReport(shown_source, shown_target)
+        with src.atomic():
+            with dst.atomic():
+                _copy(src, dst, shown_target, report, batch)
+        return report
+    except Exception as exc:
+        if dst is not None:
+            dst.close()
+            dst = None
+        if created:
+            _remove(target_file)
+        if isinstance(exc, CrmError):
+            raise
+        text = dialect.problem_text(exc, shown_target)
+        if text:
+            raise DatabaseProblem(f"copy failed, nothing was written: {text}") from None
+        raise
+    finally:
+        src.close()
+        if dst is not None:
+            dst.close()
+
+
 def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
     from .core import Crm
     from .engine import Registry
@@ -94,6 +145,8 @@ def _copy(src, dst, target_path: Path, report: CopyReport, batch: int) -> None:
     dialect.defer_foreign_keys(dst)
     source, target = bound(src), bound(dst)  # each database's own classes of the fixed models
     dst.create_tables(target.all)
+    if dialect.is_postgres(dst):
+        dialect.defer_foreign_keys(dst)  # PostgreSQL: the new tables' foreign keys too
     for template in sort_models(ALL_MODELS):
         name = template.__name__
         report.rows[template._meta.table_name] = _copy_rows(getattr(source, name), getattr(target, name), src, dst, batch)

@@ -83,6 +83,7 @@ class Crm:
         self.path = path
         self.readonly = readonly
         self.user_name = user_name or default_user_name()
+        self.session_id = os.urandom(6).hex()  # tells this program's own changes from others' (live.py)
         self.dayfirst = False
         self.registry = Registry(database)
         self.models = self.registry.models  # this database's model classes: crm.models.Operation, ...
@@ -155,16 +156,23 @@ class Crm:
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False,
              user_name: str | None = None) -> "Crm":
-        path = Path(path).expanduser()  # as open_database reads it: backups and helpers use crm.path
-        if not readonly and path.exists() and not dbmod.writable(path):
-            readonly = True  # a file the user may not write opens read-only instead of failing
-        database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
+        if dbmod.is_url(path):  # a server's database (the team database): crm.path is the URL shown
+            database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
+            from .dialect_pg import redacted
+
+            path = redacted(path)
+        else:
+            path = Path(path).expanduser()  # as open_database reads it: backups and helpers use crm.path
+            if not readonly and path.exists() and not dbmod.writable(path):
+                readonly = True  # a file the user may not write opens read-only instead of failing
+            database, is_new = dbmod.open_database(path, create=create, readonly=readonly)
         crm = cls(database, path, readonly=readonly, user_name=user_name)
         try:
             if is_new:
                 with database.atomic():
-                    dbmod.create_schema(database)
-                    crm._seed_metadata()
+                    if dbmod.claim_new_schema(database):
+                        dbmod.create_schema(database)
+                        crm._seed_metadata()
             crm.registry.reload()
             if not readonly and not is_new:
                 crm._empty_expired_bin()
@@ -229,12 +237,15 @@ class Crm:
             raise CrmError(f"unknown change source {source!r}")
         if self.readonly:
             raise DatabaseProblem(f"{self.path}: opened read-only (the file is not writable); nothing was saved")
-        if source == sources.USER and actor is None:
-            actor = self.user_name
+        if source in (sources.USER, sources.API) and actor is None:
+            actor = self.user_name  # who did it: on a team database, which team member
         try:
             with self.db.atomic():
                 if parent is None and self._ops:
                     parent = self._ops[-1].id
+                elif not self._ops and object is not None and record_id is not None:
+                    # another writer's operation on the same record waits until this one commits
+                    dialect.lock_record(self.db, object, record_id)
                 op = Operation.create(kind=kind, source=source, actor=actor, at=now_iso(), object=object,
                                       record_id=record_id, summary=json.dumps(summary or {}), parent=parent)
                 self._ops.append(op)
@@ -242,6 +253,8 @@ class Crm:
                     yield op
                 finally:
                     self._ops.pop()
+                if not self._ops:  # other team members' open apps hear of it when it commits
+                    dialect.announce_change(self.db, self.session_id, op.id, object, record_id)
         except Exception as exc:
             # On a full disk (and some I/O errors) SQLite rolls the transaction back by itself, and
             # Peewee's own rollback then fails: report the error that caused it, not that one
@@ -251,11 +264,32 @@ class Crm:
                 cause = cause.__context__
             cause = cause if cause is not None else exc
             problem = self.database_problem(cause)
+            if (problem is None and not self._ops and not isinstance(cause, CrmError)
+                    and dialect.is_unique_race(self.db, cause)):
+                problem = DatabaseProblem(f"{self.path}: someone else saved the same value at the same moment; "
+                                          "nothing was saved, try again")
             if problem is not None:
+                problem.retryable = dialect.is_postgres_conflict(cause) or dialect.is_unique_race(self.db, cause)
                 raise problem from None
             if cause is not exc:
                 raise cause from None
             raise
+
+    def retrying(self, fn, *args, attempts: int = 3):
+        """Run `fn(*args)` (one or more whole operations) again when another writer's transaction
+        conflicted with it on the team database (a serialisation failure, a deadlock, a unique
+        key taken at the same moment): each attempt rolled back whole, and the next one reads what
+        the other writer committed. Anything else, or the last attempt's conflict, is raised."""
+        import random
+        import time
+
+        for attempt in range(attempts):
+            try:
+                return fn(*args)
+            except CrmError as exc:
+                if not getattr(exc, "retryable", False) or attempt == attempts - 1 or self._ops:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
 
     def database_problem(self, exc: BaseException) -> DatabaseProblem | None:
         """A busy, full, read-only or damaged database as one line the user can act on."""
@@ -278,7 +312,8 @@ class Crm:
         Setting = self.models.Setting
         if self.readonly:
             raise DatabaseProblem(f"{self.path}: opened read-only (the file is not writable); nothing was saved")
-        Setting.insert(key=key, value=json.dumps(value)).on_conflict_replace().execute()
+        Setting.insert(key=key, value=json.dumps(value)).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: json.dumps(value)}).execute()
         self._settings = None
 
     # -- first start ------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 import json
 from pathlib import Path
@@ -102,9 +101,11 @@ def create_report_indexes(db) -> None:
 
     from . import constraints
 
+    # PostgreSQL's yes/no columns are 0/1 integers (dialect_pg), which a WHERE cannot take bare
+    primary = (Entity("is_primary") == 1) if dialect.is_postgres(db) else Entity("is_primary")
     constraints.create_index(db, Index(
         "ix_association_primary_to", Table("association"),
-        [Entity("from_object"), Entity("to_object"), Entity("to_id")], where=Entity("is_primary")))
+        [Entity("from_object"), Entity("to_object"), Entity("to_id")], where=primary))
 
 
 MIGRATIONS[5] = create_report_indexes
@@ -161,20 +162,7 @@ def inspect_file(path: Path) -> tuple[int, bool]:
             raise DatabaseProblem(_newer_message(path, header_version))
     beside = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
     existed = [p.exists() for p in beside]
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000)
-    except sqlite3.Error as exc:
-        raise DatabaseProblem(f"{path}: cannot open: {exc}") from None
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        if dialect.is_busy_error(exc):
-            raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
-        raise DatabaseProblem(f"{path}: not a usable SQLite database ({exc})") from None
-    finally:
-        conn.close()
+    app_id, version, tables = dialect.file_version(path, busy_timeout_ms() / 1000)
     refused = ((app_id != APPLICATION_ID and not (app_id == 0 and tables == 0))
                or (app_id == APPLICATION_ID and version > SCHEMA_VERSION))
     if refused:
@@ -207,12 +195,22 @@ def _remove_created(files: list[Path], existed: list[bool]) -> None:
         pass
 
 
+def is_url(path) -> bool:
+    """A `--db` value of the form scheme://...: a server's database, never a file name."""
+    from .dialect_pg import looks_like_url
+
+    return isinstance(path, str) and looks_like_url(path)
+
+
 def open_database(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> tuple[SqliteDatabase, bool]:
     """Open (creating if asked) a crm-tui database. Returns (database, is_new).
 
     A file that is not SQLite, a newer schema or a lock is reported as DatabaseProblem before
-    anything is written to the file.
+    anything is written to the file. A postgresql:// URL opens the team database on a server
+    (`open_server_database`); any other URL is refused.
     """
+    if is_url(path):
+        return open_server_database(path, create=create, readonly=readonly)
     path = Path(path).expanduser()
     if not path.exists():
         if not create:
@@ -237,13 +235,71 @@ def open_database(path: str | os.PathLike, *, create: bool = True, readonly: boo
     bound(db)  # this database's own model classes (models.py): no other database's writes come here
     try:
         db.connect(reuse_if_open=True)
-    except Exception as exc:  # peewee wraps sqlite3 errors
+    except Exception as exc:  # peewee wraps the driver's errors
         if dialect.is_busy_error(exc):
             raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
         raise DatabaseProblem(f"{path}: cannot open: {exc}") from None
     if not readonly and not is_new and version < SCHEMA_VERSION:
         migrate(db, path, version)
     return db, is_new
+
+
+def open_server_database(url: str, *, create: bool = True, readonly: bool = False):
+    """A crm-tui database in a PostgreSQL database (the team database). The database must exist
+    (`createdb NAME`); an empty one gets the schema. One that holds other tables, or a newer
+    schema, is refused before anything is written."""
+    from .dialect_pg import CrmPostgresqlDatabase, is_postgres_url, read_version, redacted
+
+    shown = redacted(url)
+    if not is_postgres_url(url):
+        scheme = url.split("://", 1)[0]
+        raise DatabaseProblem(f"{shown}: {scheme}:// databases are not supported (use a file path or postgresql://user@host:port/dbname)")
+    options = f"-c lock_timeout={busy_timeout_ms()}"
+    if readonly:
+        options += " -c default_transaction_read_only=on"
+    try:
+        db = CrmPostgresqlDatabase(url, options=options)
+    except ValueError as exc:
+        raise DatabaseProblem(str(exc)) from None
+    except ImportError:
+        raise DatabaseProblem(f"{shown}: PostgreSQL needs the psycopg2 package (pip install psycopg2-binary)") from None
+    bound(db)  # this database's own model classes (models.py)
+    try:
+        db.connect(reuse_if_open=True)
+        app_id, version = read_version(db)
+    except Exception as exc:
+        db.close()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseProblem(f"{shown}: cannot open: {first}") from None
+    is_new = app_id is None
+    if is_new:
+        if not create:
+            db.close()
+            raise DatabaseProblem(f"{shown}: no crm-tui database there (the database is empty)")
+        if readonly:
+            db.close()
+            raise DatabaseProblem(f"{shown}: empty database cannot be opened read-only")
+        return db, True
+    if app_id != APPLICATION_ID:
+        db.close()
+        raise DatabaseProblem(f"{shown}: a PostgreSQL database with other tables, not a crm-tui database")
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise DatabaseProblem(_newer_message(shown, version))
+    if not readonly and version < SCHEMA_VERSION:
+        migrate(db, shown, version)
+    return db, False
+
+
+def claim_new_schema(db) -> bool:
+    """Inside the transaction that creates the schema: False when another program created it
+    meanwhile (two team members opening a new PostgreSQL database at the same moment)."""
+    if not dialect.is_postgres(db):
+        return True
+    from .dialect_pg import read_version
+
+    db.execute_sql("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+    return read_version(db)[0] is None
 
 
 def create_schema(db: SqliteDatabase) -> None:
@@ -254,9 +310,14 @@ def create_schema(db: SqliteDatabase) -> None:
 
 
 def mark_schema(db) -> None:
-    """Mark the file as a crm-tui database of this schema version."""
-    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-    db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    """Mark the database as a crm-tui database of this schema version (PostgreSQL: with the SQL
+    functions the core uses, and every id sequence past the ids written so far, a copy's too)."""
+    if dialect.is_postgres(db):
+        from .dialect_pg import create_functions, sync_sequences
+
+        create_functions(db)
+        sync_sequences(db)
+    dialect.write_version(db, APPLICATION_ID, SCHEMA_VERSION)
 
 
 def backup_path_for(path: Path, label: str) -> Path:
@@ -269,16 +330,27 @@ def backup_path_for(path: Path, label: str) -> Path:
     return candidate
 
 
-def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path:
-    """Back the file up, then run each numbered migration in its own transaction."""
-    copy = backup_path_for(path, f"v{from_version}")
-    backup(path, copy)  # through safe_files: a new private file, never over one
+def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path | None:
+    """Back the file up, then run each numbered migration in its own transaction. On PostgreSQL
+    (DDL is transactional there) each step and its version commit together or not at all, under
+    a lock that makes a second program opening the database at the same moment wait."""
+    postgres = dialect.is_postgres(db)
+    copy = None
+    if not postgres:
+        copy = backup_path_for(path, f"v{from_version}")
+        backup(path, copy)  # through safe_files: a new private file, never over one
     for version in range(from_version + 1, SCHEMA_VERSION + 1):
         step = MIGRATIONS.get(version)
         with db.atomic():
+            if postgres:
+                from .dialect_pg import read_version
+
+                db.execute_sql("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+                if read_version(db)[1] >= version:
+                    continue  # another program ran this step meanwhile
             if step is not None:
                 step(db)
-            db.execute_sql(f"PRAGMA user_version = {version}")
+            dialect.write_version(db, APPLICATION_ID, version)
     return copy
 
 
@@ -300,6 +372,9 @@ def backup(db_path: str | Path, target: str | Path | None = None, *, overwrite: 
     """A consistent copy made with SQLite's online backup, safe while the app is running. The
     target is checked by safe_files: never the database or its journal files, never an existing
     file unless `overwrite`, private (0600), and complete or absent."""
+    refusal = dialect.backup_refusal(str(db_path))
+    if refusal:
+        raise DatabaseProblem(refusal)
     db_path = Path(db_path)
     if not db_path.exists():
         raise DatabaseProblem(f"{db_path}: no such database")
@@ -325,6 +400,9 @@ def backup(db_path: str | Path, target: str | Path | None = None, *, overwrite: 
 def restore(db_path: str | Path, source: str | Path) -> Path:
     """Replace the database's content with a backup's. The current content is backed up first;
     returns that safety copy's path."""
+    refusal = dialect.backup_refusal(str(db_path))
+    if refusal:
+        raise DatabaseProblem(refusal)
     db_path, source = Path(db_path), Path(source)
     if not source.exists():
         raise InvalidValue(f"{source}: no such backup file")
@@ -339,14 +417,6 @@ def restore(db_path: str | Path, source: str | Path) -> Path:
     if not db_path.exists():
         fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(db_path, timeout=5)
-        try:
-            src.backup(dst)  # page by page, inside SQLite's locking: other readers see old or new, never a mix
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    dialect.copy_file_into(source, db_path)
     os.chmod(db_path, 0o600)
     return safety

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from . import dialect
 from .errors import InvalidValue
 
 BLOCK_LIMIT = 8  # records sharing one key; beyond it the key says nothing about identity
@@ -273,5 +274,5 @@ class Duplicates:
         companies = self.crm.registry.get("companies")
         q = (Association.select(Association.from_id, Association.to_id)
              .where((Association.from_object == meta.id) & (Association.to_object == companies.id)
-                    & Association.is_primary))
+                    & dialect.flag_set(Association.is_primary)))
         return dict(self.crm.db.execute(q).fetchall())

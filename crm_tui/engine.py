@@ -151,7 +151,7 @@ def build_model(db, meta: ObjectMeta) -> type[Model]:
     attrs = {
         # Record IDs are never reused, even after an import undo deletes records for good: history
         # rows that name a deleted record must never come to describe a new one.
-        "id": dialect.record_id_field(),
+        "id": dialect.record_id_field(db),
         "createdate": TextField(),
         "lastmodifieddate": TextField(),
         "deleted_at": TextField(null=True),

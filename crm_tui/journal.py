@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from peewee import IntegrityError
@@ -54,7 +53,7 @@ NOT_UNDOABLE_WHY = {
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
 
-_TREE = "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
+_TREE = "WITH RECURSIVE t(id) AS (SELECT CAST(? AS BIGINT) UNION ALL SELECT o.id FROM operation o JOIN t ON o.parent = t.id) "
 
 
 @dataclass
@@ -206,7 +205,7 @@ class Journal:
     def _is_own(self, op: Operation, source: str) -> bool:
         if op.source not in OWN_SOURCES:
             return False
-        return not (op.source == sources.USER and op.actor and op.actor != self.crm.user_name)
+        return not (op.source in (sources.USER, sources.API) and op.actor and op.actor != self.crm.user_name)
 
     # -- describing ---------------------------------------------------------------------------
 
@@ -452,20 +451,20 @@ class _Plan:
         root = self.tail.id
         self.props = db.execute_sql(
             _TREE + "SELECT pc.id, pc.object, pc.record_id, pc.property, pc.old_value, pc.new_value "
-            "FROM property_change pc WHERE pc.op_id IN t ORDER BY pc.id", (root,)).fetchall()
+            "FROM property_change pc WHERE pc.op_id IN (SELECT id FROM t) ORDER BY pc.id", (root,)).fetchall()
         # the tree's link rows are read only when a later operation changed links (the reversal
         # itself works on them in SQL): a merge of 40,000 links has 150,000 of them
         self._links = None
         self.has_links = db.execute_sql(
-            _TREE + "SELECT EXISTS (SELECT 1 FROM association_change ac WHERE ac.op_id IN t)", (root,)).fetchone()[0]
+            _TREE + "SELECT EXISTS (SELECT 1 FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t))", (root,)).fetchone()[0]
         self.meta = db.execute_sql(
-            _TREE + "SELECT mc.id, mc.tbl, mc.row_id, mc.old, mc.new FROM meta_change mc WHERE mc.op_id IN t "
+            _TREE + "SELECT mc.id, mc.tbl, mc.row_id, mc.old, mc.new FROM meta_change mc WHERE mc.op_id IN (SELECT id FROM t) "
             "ORDER BY mc.id", (root,)).fetchall()
         # record events, in order: (object name, id, "created" | "deleted" | "restored")
         events = []
         for oid, kind, obj, rid, summary, parent in db.execute_sql(
                 _TREE + "SELECT o.id, o.kind, o.object, o.record_id, o.summary, o.parent FROM operation o "
-                "WHERE o.id IN t AND o.kind IN ('create', 'delete', 'restore', 'merge') ORDER BY o.id", (root,)).fetchall():
+                "WHERE o.id IN (SELECT id FROM t) AND o.kind IN ('create', 'delete', 'restore', 'merge') ORDER BY o.id", (root,)).fetchall():
             if rid is None or obj is None:
                 continue
             if kind == "create":
@@ -480,7 +479,7 @@ class _Plan:
         if created_by_tree:  # an import's records: bulk-created with created_op, no create operations
             for meta in self.crm.registry.objects.values():
                 ids = [i for (i,) in db.execute_sql(
-                    _TREE + f'SELECT id FROM "{meta.table}" WHERE created_op IN t', (root,)).fetchall()]
+                    _TREE + f'SELECT id FROM "{meta.table}" WHERE created_op IN (SELECT id FROM t)', (root,)).fetchall()]
                 if ids:
                     self.created_ids[meta.name] = ids
         # net effect per record: live before the tree? live after it?
@@ -497,7 +496,7 @@ class _Plan:
         if self._links is None:
             self._links = self.crm.db.execute_sql(
                 _TREE + "SELECT ac.id, ac.a_object, ac.a_id, ac.b_object, ac.b_id, ac.action, ac.label "
-                "FROM association_change ac WHERE ac.op_id IN t ORDER BY ac.id", (self.tail.id,)).fetchall()
+                "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t) ORDER BY ac.id", (self.tail.id,)).fetchall()
         return self._links
 
     # -- dependencies -------------------------------------------------------------------------
@@ -541,7 +540,7 @@ class _Plan:
         if last_prop or going:
             for pid, op_id, obj, rid, prop in db.execute_sql(
                     _TREE + "SELECT id, op_id, object, record_id, property FROM property_change "
-                    "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall():
+                    "WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)", (root, root)).fetchall():
                 mine = last_prop.get((obj, rid, prop))
                 if mine is not None and pid > mine:
                     note(("p", obj, rid, prop), op_id, ("p", obj, rid, prop))
@@ -549,7 +548,7 @@ class _Plan:
                     note(("r", obj, rid), op_id, ("r", obj, rid))
         later_links = db.execute_sql(
             _TREE + "SELECT id, op_id, a_object, a_id, b_object, b_id FROM association_change "
-            "WHERE op_id > ? AND op_id NOT IN t", (root, root)).fetchall() if self.has_links or going else []
+            "WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)", (root, root)).fetchall() if self.has_links or going else []
         if later_links and self.has_links:
             for lid, ao, ai, bo, bi, _action, _label in self.links:
                 last_link[(ao, ai, bo, bi) if (ao, ai) <= (bo, bi) else (bo, bi, ao, ai)] = lid
@@ -564,7 +563,7 @@ class _Plan:
                         note(("r",) + end, op_id, ("r",) + end)
         if touched:
             for op_id, name, rid, kind, summary in db.execute_sql(
-                    _TREE + "SELECT id, object, record_id, kind, summary FROM operation WHERE id > ? AND id NOT IN t "
+                    _TREE + "SELECT id, object, record_id, kind, summary FROM operation WHERE id > ? AND id NOT IN (SELECT id FROM t) "
                     "AND kind IN ('delete', 'restore', 'merge') AND record_id IS NOT NULL", (root, root)).fetchall():
                 meta = reg.objects.get(name or "")
                 if meta is not None and (meta.id, rid) in touched:
@@ -572,7 +571,7 @@ class _Plan:
         if self.meta:  # a later schema or pipeline change of the same metadata row
             last_meta = {(tbl, row_id): mid for mid, tbl, row_id, _old, _new in self.meta}
             for mid, op_id, tbl, row_id in db.execute_sql(
-                    _TREE + "SELECT id, op_id, tbl, row_id FROM meta_change WHERE op_id > ? AND op_id NOT IN t",
+                    _TREE + "SELECT id, op_id, tbl, row_id FROM meta_change WHERE op_id > ? AND op_id NOT IN (SELECT id FROM t)",
                     (root, root)).fetchall():
                 mine = last_meta.get((tbl, row_id))
                 if mine is not None and mid > mine:
@@ -722,9 +721,10 @@ class _Plan:
                 chunk = ids[start:start + 900]
                 marks = ",".join("?" * len(chunk))
                 try:
-                    cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
-                                   [value, now] + chunk)
-                except (IntegrityError, sqlite3.IntegrityError):
+                    with crm.db.atomic():  # a savepoint: PostgreSQL aborts the transaction on an error
+                        cursor.execute(f'UPDATE "{meta.table}" SET "{prop}" = ?, lastmodifieddate = ? WHERE id IN ({marks})',
+                                       [value, now] + chunk)
+                except dialect.INTEGRITY_ERRORS:
                     raise CrmError(f"{refuse}: {meta.label.lower()} {chunk[0]} cannot take back its "
                                    f"{meta.properties[prop].label.lower()}: "
                                    f"{self._unique_taker(meta, {'id': chunk[0] if len(chunk) == 1 else 0, prop: value})}"
@@ -761,50 +761,50 @@ class _Plan:
         dialect.scratch_table(db, "undo_h", "seq INTEGER PRIMARY KEY, ao INTEGER, ai INTEGER, bo INTEGER, bi INTEGER, "
                               "action TEXT, label TEXT, inverse_label TEXT, xo INTEGER, xi INTEGER, yo INTEGER, yi INTEGER")
         cursor.execute(
-            _TREE + "INSERT INTO temp.undo_h SELECT id, a_object, a_id, b_object, b_id, action, label, inverse_label, "
+            _TREE + "INSERT INTO undo_h SELECT id, a_object, a_id, b_object, b_id, action, label, inverse_label, "
             "CASE WHEN s THEN a_object ELSE b_object END, CASE WHEN s THEN a_id ELSE b_id END, "
             "CASE WHEN s THEN b_object ELSE a_object END, CASE WHEN s THEN b_id ELSE a_id END FROM (SELECT ac.*, "
             "(ac.a_object < ac.b_object OR (ac.a_object = ac.b_object AND ac.a_id <= ac.b_id)) AS s "
-            "FROM association_change ac WHERE ac.op_id IN t)", (self.tail.id,))
+            "FROM association_change ac WHERE ac.op_id IN (SELECT id FROM t)) h", (self.tail.id,))
         dialect.scratch_table(db, "undo_p", "xo INTEGER, xi INTEGER, yo INTEGER, yi INTEGER, first_seq INTEGER, "
                               "prim_seq INTEGER, first TEXT, prim TEXT, fwd INTEGER, back INTEGER")
         cursor.execute(
-            "INSERT INTO temp.undo_p (xo, xi, yo, yi, first_seq, prim_seq, first, prim, fwd, back) "
+            "INSERT INTO undo_p (xo, xi, yo, yi, first_seq, prim_seq, first, prim, fwd, back) "
             "SELECT g.xo, g.xi, g.yo, g.yi, g.fs, g.ps, f.action, p.action, (SELECT id FROM association WHERE "
             "from_object = g.xo AND from_id = g.xi AND to_object = g.yo AND to_id = g.yi), (SELECT id FROM association "
             "WHERE from_object = g.yo AND from_id = g.yi AND to_object = g.xo AND to_id = g.xi) "
             "FROM (SELECT xo, xi, yo, yi, MIN(seq) AS fs, MIN(CASE WHEN action IN ('primary_set', 'primary_removed', "
-            "'created_primary') THEN seq END) AS ps FROM temp.undo_h GROUP BY xo, xi, yo, yi) g "
-            "JOIN temp.undo_h f ON f.seq = g.fs LEFT JOIN temp.undo_h p ON p.seq = g.ps")
+            "'created_primary') THEN seq END) AS ps FROM undo_h GROUP BY xo, xi, yo, yi) g "
+            "JOIN undo_h f ON f.seq = g.fs LEFT JOIN undo_h p ON p.seq = g.ps")
         recreate = f"first NOT IN {created} AND fwd IS NULL AND back IS NULL"
         recreated = {tuple(r) for r in cursor.execute(
-            f"SELECT xo, xi, yo, yi FROM temp.undo_p WHERE {recreate}").fetchall()}
+            f"SELECT xo, xi, yo, yi FROM undo_p WHERE {recreate}").fetchall()}
         # 1. links the tree created go (their labels with them: ON DELETE CASCADE)
-        cursor.execute(f"DELETE FROM association WHERE id IN (SELECT fwd FROM temp.undo_p WHERE first IN {created} "
-                       f"AND fwd IS NOT NULL UNION ALL SELECT back FROM temp.undo_p WHERE first IN {created} "
+        cursor.execute(f"DELETE FROM association WHERE id IN (SELECT fwd FROM undo_p WHERE first IN {created} "
+                       f"AND fwd IS NOT NULL UNION ALL SELECT back FROM undo_p WHERE first IN {created} "
                        "AND back IS NOT NULL)")
         # 2. links that stay: the primary flag back to what their first primary row says it was;
         # flags come off before any goes on (here and on the links that come back in 3), as the
         # database holds at most one primary company per record at every statement
         def set_kept(value: int, actions: str) -> None:
             kept = f"first NOT IN {created} AND prim IN {actions}"
-            cursor.execute(f"UPDATE association SET is_primary = ? WHERE id IN (SELECT fwd FROM temp.undo_p WHERE "
-                           f"{kept} AND fwd IS NOT NULL UNION ALL SELECT back FROM temp.undo_p WHERE {kept} "
+            cursor.execute(f"UPDATE association SET is_primary = ? WHERE id IN (SELECT fwd FROM undo_p WHERE "
+                           f"{kept} AND fwd IS NOT NULL UNION ALL SELECT back FROM undo_p WHERE {kept} "
                            "AND back IS NOT NULL)", (value,))
         set_kept(0, "('primary_set')")
         # 3. links the tree removed come back, with the primary flag they had
         before_primary = "CASE prim WHEN 'primary_removed' THEN 1 ELSE 0 END"
         now = now_iso()
         cursor.execute(f"INSERT INTO association (from_object, from_id, to_object, to_id, is_primary, created_at) "
-                       f"SELECT xo, xi, yo, yi, {before_primary}, ? FROM temp.undo_p WHERE {recreate} UNION ALL "
-                       f"SELECT yo, yi, xo, xi, {before_primary}, ? FROM temp.undo_p WHERE {recreate}", (now, now))
+                       f"SELECT xo, xi, yo, yi, {before_primary}, ? FROM undo_p WHERE {recreate} UNION ALL "
+                       f"SELECT yo, yi, xo, xi, {before_primary}, ? FROM undo_p WHERE {recreate}", (now, now))
         set_kept(1, "('primary_removed')")
         # 4. labels: per link and label, present before the tree when its first row removed it
         touched_from: set[tuple[int, int, int]] = set()
         for ao, ai, bo, bi in recreated:
             touched_from.update({(ao, ai, bo), (bo, bi, ao)})
         label_rows = cursor.execute(
-            "SELECT h.ao, h.ai, h.bo, h.bi, h.action, h.label FROM temp.undo_h h JOIN temp.undo_p p ON p.xo = h.xo "
+            "SELECT h.ao, h.ai, h.bo, h.bi, h.action, h.label FROM undo_h h JOIN undo_p p ON p.xo = h.xo "
             f"AND p.xi = h.xi AND p.yo = h.yo AND p.yi = h.yi WHERE p.first NOT IN {created} "
             "AND h.action IN ('label_added', 'label_removed') AND h.label IS NOT NULL ORDER BY h.seq").fetchall()
         if label_rows:
@@ -838,7 +838,8 @@ class _Plan:
             if off:
                 cursor.executemany("DELETE FROM association_label WHERE association_id = ? AND label_id = ?", off)
             if on:
-                cursor.executemany("INSERT OR IGNORE INTO association_label (association_id, label_id) VALUES (?, ?)", on)
+                cursor.executemany("INSERT INTO association_label (association_id, label_id) VALUES (?, ?) "
+                                   "ON CONFLICT DO NOTHING", on)
         # 5. history: the tree's rows inverted, newest first (a link made primary on creation loses
         # its primary flag, then the link)
         inverse = ("CASE action WHEN 'created' THEN 'removed' WHEN 'created_primary' THEN 'removed' "
@@ -849,10 +850,10 @@ class _Plan:
             "INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action, label, inverse_label) "
             "SELECT ?, ao, ai, bo, bi, act, label, inverse_label FROM ("
             "SELECT seq, 0 AS sub, ao, ai, bo, bi, 'primary_removed' AS act, NULL AS label, NULL AS inverse_label "
-            "FROM temp.undo_h WHERE action = 'created_primary' UNION ALL "
+            "FROM undo_h WHERE action = 'created_primary' UNION ALL "
             # a renamed label's row holds the new name and the old one: its inverse swaps them
             f"SELECT seq, 1, ao, ai, bo, bi, {inverse}, CASE action WHEN 'label_renamed' THEN inverse_label ELSE label END, "
-            "CASE action WHEN 'label_renamed' THEN label ELSE inverse_label END FROM temp.undo_h) "
+            "CASE action WHEN 'label_renamed' THEN label ELSE inverse_label END FROM undo_h) u "
             "ORDER BY seq DESC, sub", (uop.id,))
         self.link_rows_written += cursor.rowcount
         # what only the result can tell: one primary company per holder, live ends, limits
@@ -860,8 +861,8 @@ class _Plan:
         companies = reg.objects.get("companies")
         if companies is not None:
             for ho, hi in cursor.execute(
-                    "SELECT DISTINCT ao, ai FROM temp.undo_h WHERE bo = ? UNION SELECT DISTINCT bo, bi "
-                    "FROM temp.undo_h WHERE ao = ?", (companies.id, companies.id)).fetchall():
+                    "SELECT DISTINCT ao, ai FROM undo_h WHERE bo = ? UNION SELECT DISTINCT bo, bi "
+                    "FROM undo_h WHERE ao = ?", (companies.id, companies.id)).fetchall():
                 meta = reg.by_id.get(ho)
                 if meta is not None and meta.has_primary_company:
                     holders.add((ho, hi))

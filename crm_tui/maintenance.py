@@ -28,16 +28,10 @@ class DoctorReport:
 
 def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report = DoctorReport()
-    try:
-        result = crm.db.execute_sql("PRAGMA integrity_check").fetchall()
-    except Exception as exc:  # a badly damaged file fails the check itself
-        report.problems.append(f"SQLite integrity: {exc}; restore a backup (crm-tui restore PATH)")
-        return report
-    if [r[0] for r in result] != ["ok"]:
-        report.problems += [f"SQLite integrity: {r[0]}" for r in result[:20]]
+    problems, damaged = dialect.storage_check(crm.db)
+    report.problems += problems
+    if damaged:
         return report  # nothing else is trustworthy on a damaged file
-    fk = crm.db.execute_sql("PRAGMA foreign_key_check").fetchall()
-    report.problems += [f"foreign key: row {r[1]} of {r[0]} points at a missing {r[2]}" for r in fk[:20]]
     orphans = _orphan_edges(crm)
     report.problems += [f"association {o[1]}:{o[2]} -> {o[3]}:{o[4]} points at a missing or deleted record" for o in orphans[:20]]
     report.problems += integrity.check_all(crm.registry)
@@ -87,15 +81,15 @@ def _invalid_utf8(crm) -> list[tuple[str, str, int, str]]:
     """Metadata text that is not valid UTF-8 (written by another program): (table, column, rowid,
     the text with U+FFFD for the bad bytes)."""
     out = []
+    if not dialect.may_hold_invalid_utf8(crm.db):
+        return out
     for model in METADATA_MODELS:
         table = model._meta.table_name
         for field_ in model._meta.sorted_fields:
             if not isinstance(field_, (CharField, TextField)):
                 continue
             column = field_.column_name
-            rows = crm.db.execute_sql(f'SELECT rowid, CAST("{column}" AS BLOB) FROM "{table}" '
-                                      f'WHERE typeof("{column}") = \'text\'').fetchall()
-            for rowid, raw in rows:
+            for rowid, raw in dialect.invalid_utf8_text(crm.db, table, column):
                 try:
                     bytes(raw).decode("utf-8")
                 except UnicodeDecodeError:
@@ -107,15 +101,14 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
     """Record values that are not valid UTF-8: (object, property, id). One pass per table: SQLite
     picks the rows with a byte outside ASCII, only those are decoded in Python (cheap on big tables)."""
     out = []
-    non_ascii = "GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
+    if not dialect.may_hold_invalid_utf8(crm.db):
+        return out
     for meta in crm.registry.objects.values():
         names = [p.name for p in meta.properties.values()
                  if not p.system and property_type(p.type).sql_type == "TEXT"]
         if not names:
             continue
-        blobs = ", ".join(f'CAST("{n}" AS BLOB)' for n in names)
-        where = " OR ".join(f'(typeof("{n}") = \'text\' AND "{n}" {non_ascii})' for n in names)
-        for rowid, *raws in crm.db.execute_sql(f'SELECT id, {blobs} FROM "{meta.table}" WHERE {where}').fetchall():
+        for rowid, *raws in dialect.non_ascii_values(crm.db, meta.table, names):
             for name, raw in zip(names, raws):
                 if raw is None:
                     continue
@@ -137,13 +130,11 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
             dialect.tolerate_invalid_utf8(crm.db)
             for name, column, rowid in bad_values:
                 meta = crm.registry.get(name)
-                raw = crm.db.execute_sql(f'SELECT CAST("{column}" AS BLOB) FROM "{meta.table}" WHERE id = ?',
-                                         (rowid,)).fetchone()[0]
-                text = bytes(raw).decode("utf-8", "replace")
+                text = dialect.raw_value(crm.db, meta.table, column, rowid).decode("utf-8", "replace")
                 crm.records._write_changes(meta, rowid, {column: text}, {column: text}, op)
             done.append(f"replaced the bytes that are not UTF-8 in {len(bad_values)} record value(s) by U+FFFD")
         for table, column, rowid, text in bad_text:
-            crm.db.execute_sql(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (text, rowid))
+            dialect.set_text_by_rowid(crm.db, table, column, rowid, text)
         if bad_text:
             done.append(f"replaced the bytes that are not UTF-8 in {len(bad_text)} metadata value(s) by U+FFFD")
         if orphans:

@@ -252,9 +252,8 @@ class MetaReversal:
                 db.execute_sql(f'DELETE FROM "{tbl}" WHERE id = ?', (current["id"],))
                 self.log.append((self.plan.uop.id, tbl, current["id"], _dump(current), None))
         for table, column in dropped_columns:
-            for (index,) in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                                           "AND name IN (?, ?)", (table, f"ix_{table}_{column}",
-                                                                  f"ux_{table}_{column}")).fetchall():
+            for index in [i.name for i in db.get_indexes(table)
+                          if i.name in (f"ix_{table}_{column}", f"ux_{table}_{column}")]:
                 db.execute_sql(f'DROP INDEX "{index}"')
             db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
         for check in self.checks:
@@ -269,7 +268,7 @@ class MetaReversal:
         from . import dialect
 
         table = f"obj_{row['name']}"
-        exists = self.db.execute_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        exists = table in self.db.get_tables()
         if exists:
             self.db.execute_sql(f'DROP TABLE "{table}"')
         dialect.drop_fts(self.db, row["name"])
@@ -338,7 +337,7 @@ class MetaReversal:
             self._check_views(row["object_id"], row["name"], what)
         elif tbl == "object_type":
             table = f"obj_{row['name']}"
-            exists = db.execute_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+            exists = table in db.get_tables()
             held = db.execute_sql(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] if exists else 0
             if held:
                 raise CrmError(f"{refuse}: {what} has {held:,} records (deleted ones included); delete them for good first")

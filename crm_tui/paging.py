@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from peewee import SQL, fn
 
+from . import dialect
 from .query import Filter, Sort, keyset_after, order_by
 from .types import property_type, shown_date, shown_datetime
-from . import dialect
 
 ANCHOR_STEP = 1000
 SEARCH_LIMIT = 1000  # a search shows at most this many matches
@@ -96,11 +96,11 @@ class ViewPager:
         """The first TYPING_LIMIT matches in index order. Ranking sorts every match by bm25: with a
         3-letter prefix on a million contacts that is 15-25k matches and 25-60 ms, too slow for
         each keystroke; the index screen shows these at once and the ranked list after a pause."""
-        expr = dialect.fts_match_expression(self.spec.search)
+        expr = dialect.fts_match_expression(self.spec.search, self.crm.db)
         if expr is None:
             return []
         self.queries += 1
-        return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name),
+        return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name, self.crm.db),
                                                           (expr, TYPING_LIMIT)).fetchall()]
 
     def fetch_rows(self, start: int, limit: int) -> list[dict]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import Tuple, fn
+from peewee import Tuple
 
+from . import dialect
 from .engine import ObjectMeta, PropertyMeta
 from .errors import InvalidValue
 
@@ -101,7 +102,7 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
         values = flt.value if isinstance(flt.value, (list, tuple)) else [v for v in str(flt.value).split(";")]
         coerced = [crm.records.coerce_value(meta, prop, v) for v in values if str(v).strip()]
         if kind.multi_valued:
-            parts = [fn.instr(";" + col + ";", f";{v};") > 0 for v in coerced]
+            parts = [dialect.contains_text(";" + col + ";", f";{v};") for v in coerced]
             expr = parts[0]
             for part in parts[1:]:
                 expr = expr | part
@@ -123,7 +124,7 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
     if kind.date_means_whole_day and flt.op in ("eq",) and len(str(flt.value).strip()) <= 10:
         return col.between(value[:10] + "T00:00:00.000000Z", value[:10] + "T23:59:59.999999Z")
     if kind.multi_valued and flt.op in ("eq", "neq"):
-        expr = fn.instr(";" + col + ";", f";{value};") > 0
+        expr = dialect.contains_text(";" + col + ";", f";{value};")
         return expr if flt.op == "eq" else (col.is_null(True) | ~expr)
     if flt.op == "eq":
         return col == value

@@ -321,7 +321,7 @@ class Reports:
         deleted records are taken off; records without a primary company are the rest."""
         Association = self.crm.models.Association
         # the bare column (not "= 1") matches the WHERE of the partial index of primary edges
-        edges = (Association.from_object == meta.id) & (Association.to_object == g.other.id) & Association.is_primary
+        edges = (Association.from_object == meta.id) & (Association.to_object == g.other.id) & dialect.flag_set(Association.is_primary)
         per_company = dict(Association.select(Association.to_id, fn.COUNT(SQL("*"))).where(edges)
                            .group_by(Association.to_id).tuples())
         model = meta.model

@@ -20,10 +20,10 @@ class Search:
 
     def ids(self, object_name: str, text: str, limit: int = 50) -> list[int]:
         meta = self.crm.registry.get(object_name)
-        expr = dialect.fts_match_expression(text)
+        expr = dialect.fts_match_expression(text, self.crm.db)
         if expr is None:
             return []
-        cursor = self.crm.db.execute_sql(dialect.fts_search_sql(meta.name, meta.table), (expr, limit))
+        cursor = self.crm.db.execute_sql(dialect.fts_search_sql(meta.name, meta.table, self.crm.db), (expr, limit))
         return [row[0] for row in cursor.fetchall()]
 
     def records(self, object_name: str, text: str, limit: int = 50) -> list[SearchHit]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,56 @@ def isolated_dirs(tmp_path, monkeypatch):
     yield
 
 
+# -- backends: SQLite always; PostgreSQL for the suites marked `pytest.mark.backends(...)` -------------
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): run the module's `crm` tests on each backend "
+                            "(sqlite, postgresql)")
+
+
+def pytest_generate_tests(metafunc):
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", marker.args, indirect=True)
+
+
 @pytest.fixture
-def db_path(tmp_path) -> Path:
+def backend(request) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for this test process (tests/pg_server.py). Without one, the tests that
+    need it skip, except under CI=true, where they fail."""
+    from tests.pg_server import Server, ServerUnavailable
+
+    server = Server()
+    try:
+        server.start()
+    except (ServerUnavailable, OSError, ImportError) as exc:
+        server.stop()
+        message = f"no PostgreSQL server for the tests: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a fresh crm-tui database on the test server (schema made, user "tester")."""
+    name = pg_server.new_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def db_path(request, backend, tmp_path):
+    """Where the test's database is: a file, or on the postgresql backend a URL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_url")
     return tmp_path / "crm.db"
 
 

@@ -31,10 +31,17 @@ refs = st.one_of(
 
 
 class AssociationMachine(RuleBasedStateMachine):
+    pg_server = None  # the PostgreSQL variant below sets a test server
+
     def __init__(self):
         super().__init__()
         self.dir = tempfile.TemporaryDirectory()
-        self.crm = Crm.open(Path(self.dir.name) / "crm.db", user_name="fuzz")
+        self.pg_name = None
+        if self.pg_server is not None:
+            self.pg_name = self.pg_server.new_database()
+            self.crm = Crm.open(self.pg_server.url(self.pg_name), user_name="fuzz")
+        else:
+            self.crm = Crm.open(Path(self.dir.name) / "crm.db", user_name="fuzz")
         self.crm.set_setting("auto_associate_by_domain", False)
         for i in range(CONTACTS):
             self.crm.records.create("contacts", {"email": f"c{i}@x.example"})
@@ -49,6 +56,8 @@ class AssociationMachine(RuleBasedStateMachine):
     def teardown(self):
         self.crm.close()
         self.dir.cleanup()
+        if self.pg_name is not None:
+            self.pg_server.drop_database(self.pg_name)
 
     def attempt(self, fn, *args, **kwargs):
         try:
@@ -221,3 +230,16 @@ AssociationMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestAssociationInvariants = AssociationMachine.TestCase
+
+
+def test_association_invariants_on_postgresql(pg_server):
+    """The same state machine on the team database (fewer examples: each is a new database)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    class OnPostgresql(AssociationMachine):
+        pass
+
+    OnPostgresql.pg_server = pg_server
+    run_state_machine_as_test(OnPostgresql, settings=settings(
+        max_examples=6, stateful_step_count=30, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))

@@ -6,6 +6,8 @@ from playhouse.test_utils import count_queries
 from crm_tui import sources
 from crm_tui.errors import InvalidValue, LimitExceeded, NotFound, PrimaryRequired
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 @pytest.fixture
 def people(crm):

@@ -7,6 +7,8 @@ from crm_tui import integrity, sources
 from crm_tui.errors import CrmError
 from crm_tui.maintenance import doctor
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def healthy(crm):
     problems = integrity.check_all(crm.registry) + integrity.check_property_history(crm)

@@ -7,6 +7,8 @@ from crm_tui.errors import InvalidValue, NotFound
 from crm_tui.query import Filter, Sort
 from crm_tui.schema_apply import apply_schema
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def test_standard_objects_are_seeded_with_hubspot_names(crm):
     for obj, props in {

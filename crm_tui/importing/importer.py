@@ -46,7 +46,6 @@ import gc
 import json
 import os
 import re
-import sqlite3
 import threading
 import time
 import socket
@@ -57,7 +56,7 @@ from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
-from peewee import IntegrityError, fn
+from peewee import fn
 
 from .. import dialect, rules, safe_files, sources
 from ..history import from_history_text
@@ -1586,7 +1585,7 @@ class _Importer:
                 rec.record_id = first + i
             records.index_range(meta, first, last)
             created = len(fresh)
-        except (IntegrityError, sqlite3.IntegrityError):  # a unique value taken: go row by row to find which
+        except dialect.INTEGRITY_ERRORS:  # a unique value taken: go row by row to find which
             created = 0
             for row, rec in fresh:
                 try:
@@ -1595,7 +1594,7 @@ class _Importer:
                     rec.record_id = first
                     records.index_range(meta, first, last)
                     created += 1
-                except (IntegrityError, sqlite3.IntegrityError) as exc:
+                except dialect.INTEGRITY_ERRORS as exc:
                     rec.fresh = False
                     self.errors.add(row.line, "", "", _reason(records._integrity_problem(meta, rec.values, exc)), ROW_SKIPPED)
         self.result.created[meta.name] = self.result.created.get(meta.name, 0) + created
@@ -2080,10 +2079,8 @@ def _in_rows(crm, select: str, tail: str, values: list, params: tuple = ()) -> l
     array, so SQLite runs it without Python between rows (the import's helper thread runs then)."""
     if not values:
         return []
-    sql = f"SELECT json_group_array(json_array({select})) {tail.format(values='(SELECT value FROM json_each(?))')}"
     with crm.sqlite_only():
-        (text,) = crm.db.execute_sql(sql, (*params, json.dumps(values))).fetchone()
-    return json.loads(text)
+        return dialect.in_rows(crm.db, select, tail, values, params)
 
 
 def _reason(exc: Exception) -> str:
@@ -2236,7 +2233,7 @@ def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
         models.Operation, models.PropertyChange, models.AssociationChange, models.ExternalId)
     op = check_undo(crm, import_id)
     backup_path = None
-    if backup:
+    if backup and dialect.backs_up_files(crm.db):  # on a server the undo is one transaction, nothing else
         backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
 
         safe_backup(crm.path, backup_path)
