@@ -175,7 +175,7 @@ class Journal:
     def _running_now(self, op: Operation, summary: dict) -> bool:
         """By the process an import names (a killed one can be undone at once), else by _still_running."""
         if summary.get("owner"):
-            from .importing.importer import owner_alive  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
+            from .importing.undo import owner_alive  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
 
             return owner_alive(summary["owner"])
         return self._still_running(op)
@@ -412,9 +412,9 @@ class Journal:
         return uop
 
     def _undo_import(self, op: Operation, source: str) -> UndoResult:
-        from .importing import importer  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
+        from .importing.undo import undo_import  # lazy: a known upward import (tools/relayer.py KNOWN_UPWARD)
 
-        result = importer.undo_import(self.crm, op.id)
+        result = undo_import(self.crm, op.id)
         return UndoResult(op.id, result.undo_op, result.summary_line())
 
     def import_dependency(self, import_id: int) -> str | None:

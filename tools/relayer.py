@@ -69,6 +69,8 @@ MAPPING = {
     "crm_tui.config": "crm_tui.storage.config",
     "crm_tui.db": "crm_tui.storage.db",
     "crm_tui.dialect": "crm_tui.storage.dialect",
+    "crm_tui.dialect_pg": "crm_tui.storage.dialect_pg",
+    "crm_tui.live": "crm_tui.storage.live",
     "crm_tui.engine": "crm_tui.storage.engine",
     "crm_tui.models": "crm_tui.storage.models",
     "crm_tui.paths": "crm_tui.storage.paths",
@@ -126,13 +128,14 @@ KEEP = {
     "crm_tui.importing.csvwrite", "crm_tui.importing.exporter", "crm_tui.importing.hubspot",
     "crm_tui.importing.importer", "crm_tui.importing.infer", "crm_tui.importing.mapping",
     "crm_tui.importing.parse_ahead", "crm_tui.importing.vcard",
+    "crm_tui.importing.spec", "crm_tui.importing.plan", "crm_tui.importing.undo",
 }
 
 # Imports against the layers that are known and not yet removed: (importer, imported, why).
 # Names are the new ones. Each is a piece of work; lint-imports fails on any other.
 KNOWN_UPWARD = [
-    ("crm_tui.services.journal", "crm_tui.importing.importer",
-     "undo of an import (undo_import, owner_alive) still lives in the importer"),
+    ("crm_tui.services.journal", "crm_tui.importing.undo",
+     "undo of an import (undo_import, owner_alive) lives with the imports' journal in importing/undo.py"),
 ]
 
 # Import cycles inside a layer package that are known and not yet removed (new names), with why.

@@ -45,13 +45,11 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 import threading
 import time
-import socket
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, MutableMapping
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -59,564 +57,61 @@ from pathlib import Path
 from peewee import fn
 
 from .. import dialect, rules, safe_files, sources
-from ..history import from_history_text
+from ..engine import Option
 from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
-from ..models import Operation
+from ..paths import data_dir
+from ..records import DEDUPE_KEYS
 from ..types import now_iso, parse_date, parse_datetime
-from . import columns, csvread, infer, mapping, vcard
+from . import columns, csvread, infer, mapping
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
-from ..paths import data_dir
+from .plan import (  # noqa: F401,E402
+    _ID_VALUE,
+    _PEOPLE,
+    _PERSON_NAME,
+    VCARD_COLUMNS,
+    _column,
+    _look_at_values,
+    _name_part,
+    _name_records,
+    _properties,
+    _rows,
+    apply_link_args,
+    apply_map_args,
+    apply_value_args,
+    auto_columns,
+    describe_columns,
+    estimate_rows,
+    file_kind,
+    guess_object,
+    missing_required,
+    new_property_of,
+    plan_import,
+    spec_to_json,
+    target_choices,
+)
+
+# What an import is, how a file becomes a plan, and the imports' journal live in their own modules;
+# their names stay importable from here for the importer's callers.
+from .spec import (  # noqa: F401,E402
+    CELL_SKIPPED,
+    ERROR_HEADERS,
+    LINK_PREFIX,
+    LOCAL,
+    NEW_PREFIX,
+    NOT_LINKED,
+    ROW_SKIPPED,
+    SETTABLE_READ_ONLY,
+    SKIP,
+    Column,
+    ImportError_,
+    ImportInfo,
+    ImportResult,
+    ImportSpec,
+    Progress,
+    UndoResult,
+)
 from .values import _option_key
-from ..records import DEDUPE_KEYS
-from ..db import backup as safe_backup, backup_path_for
-from ..engine import Option
-
-LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
-LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name
-NEW_PREFIX = "@new:"  # "@new:connected_on:date": a custom property made for the column when the import runs
-SKIP = None
-ERROR_HEADERS = ["Line", "Column", "Value", "Problem", "Result"]
-ROW_SKIPPED = "row not imported"
-CELL_SKIPPED = "value not imported"  # the cell is left out, the row's other values go in
-NOT_LINKED = "imported, not linked"
-# Read-only properties an import may still set on new records.
-SETTABLE_READ_ONLY = {"createdate"}
-
-
-class ImportError_(CrmError):
-    """The file cannot be imported at all (one line)."""
-
-
-@dataclass
-class Column:
-    header: str
-    object: str | None  # the object whose record this column fills; None = skipped
-    target: str | None  # property, "@id", "@assoc:<obj>", "@assoc_primary:<obj>", "@label", "@link:<obj>:<prop>"
-    label: str | None = None  # association label for @link / @assoc columns, as seen from the row's record
-    required: bool = False  # @link: report an empty cell as a missing link
-    create_missing: bool = False  # @link: create the linked record when none matches (vCard ORG)
-    reason: str | None = None  # why a skipped column is skipped (shown in the preview and the summary)
-    part: str | None = None  # "first" / "last": the column holds whole names, this target takes that part
-    note: str | None = None  # why the column fills this target (shown in the preview)
-
-    @property
-    def skipped(self) -> bool:
-        return not self.target or not self.object
-
-
-@dataclass
-class ImportSpec:
-    path: str
-    objects: list[str]  # the first is the file's main object
-    columns: list[Column]
-    kind: str = "csv"  # csv / vcf
-    dayfirst: bool = False
-    id_source: str = LOCAL
-    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)  # header -> {cell: replacement}
-    encoding: str | None = None
-    delimiter: str | None = None
-    headers: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    batch_size: int = 10_000  # rows per transaction; twice that took peak memory to ~200 MiB for 1M rows
-    error_dir: str | None = None
-    strict: bool = False  # a bad cell refuses its whole row; a dropdown value the property lacks is refused
-    dayfirst_columns: list[str] = field(default_factory=list)  # date columns whose values are day first
-    null_columns: list[str] = field(default_factory=list)  # text columns where `null`, `None`... mean empty
-
-
-@dataclass
-class Progress:
-    rows_done: int
-    total_estimate: int
-    rate: float  # rows per second
-    seconds_left: float | None
-
-
-@dataclass
-class ImportResult:
-    import_id: int | None
-    dry_run: bool
-    rows: int = 0
-    created: dict[str, int] = field(default_factory=dict)
-    updated: dict[str, int] = field(default_factory=dict)
-    unchanged: int = 0
-    linked: int = 0
-    failed: int = 0  # rows not imported
-    link_problems: int = 0  # links reported, not made
-    skipped_cells: int = 0  # values not imported (their rows were)
-    new_properties: list[str] = field(default_factory=list)  # "contacts.connected_on (date)"
-    new_options: list[str] = field(default_factory=list)  # "contacts.hs_lead_status: Warm"
-    skipped_columns: list[str] = field(default_factory=list)  # "Fax (empty in every row)"
-    error_file: str | None = None
-    cancelled: bool = False
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def counts(self) -> dict:
-        return {"rows": self.rows, "created": sum(self.created.values()), "updated": sum(self.updated.values()),
-                "unchanged": self.unchanged, "linked": self.linked, "failed": self.failed,
-                "link_problems": self.link_problems, "skipped_cells": self.skipped_cells, "created_by_object": self.created,
-                "updated_by_object": self.updated}
-
-    def summary_lines(self) -> list[str]:
-        c = self.counts()
-        head = "dry run (nothing written): " if self.dry_run else (f"import {self.import_id}: " if self.import_id else "")
-        lines = [f"{head}{c['rows']} rows: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, "
-                 f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems, "
-                 f"{c['skipped_cells']} values not imported"
-                 + (" (cancelled)" if self.cancelled else "")]
-        if self.new_properties:
-            lines.append(f"new properties: {', '.join(self.new_properties)}")
-        if self.new_options:
-            lines.append(f"new dropdown options: {', '.join(self.new_options[:20])}"
-                         + (f" and {len(self.new_options) - 20} more" if len(self.new_options) > 20 else ""))
-        if self.skipped_columns:
-            lines.append(f"columns not imported: {', '.join(self.skipped_columns)}")
-        if self.error_file:
-            lines.append(f"error file: {self.error_file}")
-        lines += [f"warning: {w}" for w in self.warnings]
-        return lines
-
-
-@dataclass
-class ImportInfo:
-    id: int
-    at: str
-    file: str
-    objects: list[str]
-    status: str
-    counts: dict
-    error_file: str | None
-    undone_by: int | None
-
-
-@dataclass
-class UndoResult:
-    import_id: int
-    undo_op: int
-    deleted: int
-    restored_values: int
-    links_removed: int
-    links_restored: int
-    backup: str | None
-
-    def summary_line(self) -> str:
-        return (f"undid import {self.import_id}: {self.deleted} records deleted, {self.restored_values} values restored, "
-                f"{self.links_removed} links removed, {self.links_restored} links restored"
-                + (f"; backup {self.backup}" if self.backup else ""))
-
-
-# ------------------------------------------------------------------------------------------ planning
-
-def _properties(meta) -> list[tuple[str, str]]:
-    return [(p.name, p.label) for p in meta.properties.values()
-            if not p.read_only or p.name in SETTABLE_READ_ONLY]
-
-
-def file_kind(path: str | os.PathLike) -> str:
-    return "vcf" if str(path).lower().endswith((".vcf", ".vcard")) else "csv"
-
-
-VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email", "email"), ("phone", "work_phone"),
-                 ("jobtitle", "jobtitle"), ("company", "company"), ("city", "city"), ("country", "country"),
-                 ("mobilephone", "mobilephone"), ("fax", "fax"), ("hs_additional_emails", "additional_emails"),
-                 ("address", "address"), ("state", "state"), ("zip", "zip"), ("date_of_birth", "birthday"),
-                 ("website", "website"), ("salutation", "salutation"), ("notes", "note")]
-
-
-def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, *, encoding: str | None = None,
-                delimiter: str | None = None, new_properties: bool = True) -> ImportSpec:
-    """Open the file, detect its encoding and delimiter and map its columns automatically; a column
-    nothing takes becomes a new custom property of the type its values show (`new_properties`), or
-    is skipped with a reason."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ImportError_(f"{path}: no such file")
-    if safe_files.is_database_file(path, [crm.path]):  # its binary pages would become rows and properties
-        raise ImportError_(f"{path}: that is the database itself (or one of its journal files), not a file to import")
-    kind = file_kind(path)
-    if kind == "vcf":
-        objects = objects or ["contacts"]
-        if objects[0] != "contacts":
-            raise ImportError_("a vCard file imports contacts")
-        props = crm.registry.get("contacts").properties
-        columns = [Column(h, "contacts", h) if h in props else Column(h, None, None, reason="no such property")
-                   for h, _key in VCARD_COLUMNS]
-        columns.append(Column("ORG", "contacts", LINK_PREFIX + "companies:name", create_missing=True))
-        return ImportSpec(path, ["contacts"], columns, kind="vcf", headers=[c.header for c in columns])
-    try:
-        source = csvread.open_csv(path, encoding=encoding, delimiter=delimiter)
-    except (csvread.CsvError, ValueError, LookupError, OSError) as exc:
-        raise ImportError_(f"{path}: {exc}") from None
-    if not source.headers:
-        raise ImportError_(f"{path}: the file has no header row")
-    from . import hubspot  # a HubSpot export is recognised by its headers (importing/hubspot.py)
-
-    if (found := hubspot.recognise(source.headers)) is not None:
-        spec = hubspot.plan(crm, path, source, found, objects)
-        facts = getattr(spec, "facts", None)
-        if not new_properties and facts is not None and facts.new_properties:  # --no-new-properties
-            planned = {(p.object, p.name) for p in facts.new_properties}
-            for col in spec.columns:
-                if (col.object, col.target) in planned:
-                    col.object, col.target, col.reason = None, None, "no property matches its title"
-                    facts.skipped.append(f"{col.header}: no property matches its title (--no-new-properties): skipped")
-            facts.new_properties = []
-        return spec
-    objects = list(objects or [guess_object(crm, source.headers)])
-    for name in objects:
-        crm.registry.get(name)  # NotFound for an unknown object
-    columns = auto_columns(crm, source.headers, objects)
-    spec = ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
-                      headers=list(source.headers), warnings=list(source.warnings))
-    sample = source.sample(infer.SAMPLE_ROWS)
-    _look_at_values(crm, spec, sample, new_properties)
-    spec.warnings = list(source.warnings)
-    _name_records(crm, spec, sample)
-    return spec
-
-
-_ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
-_PEOPLE = re.compile(r"name|agent|person|people|rep|member|employee|staff|contact|user|manager|owner")
-_PERSON_NAME = re.compile(r"[^\W\d_][\w'.-]*(?: [^\W\d_][\w'.-]*){1,3}")
-
-
-def _name_records(crm, spec: ImportSpec, sample: list[tuple[int, dict]]) -> None:
-    """A file with no column for what names its records, read whole all the same (Maven's
-    sales_pipeline.csv has no deal name, its sales_teams.csv no name or email of a person):
-
-    - a required name (a deal's name, a ticket's) that no column fills comes from the file's ID
-      column (a column called "... id" whose values are one word each and all different), which
-      also becomes the records' ID in that file's namespace, so a second run updates instead of
-      duplicating; without an ID column, from the first text column;
-    - contacts with no column for their name or email are named from the first column of
-      people's names (a title such as agent, member, employee; two to four words each, all
-      different), split into first and last name, by which a second run finds them again.
-
-    Each is said in the preview (the columns) and the summary (a warning)."""
-    main = crm.registry.get(spec.objects[0])
-    mapped = {c.target for c in spec.columns if c.object == main.name and c.target}
-    if mapping.ID in mapped or len(spec.objects) != 1:
-        return
-    rows = [row for _line, row in sample]
-    if not rows:
-        return
-
-    def values(col: Column) -> list[str]:
-        return [row.get(col.header, "") for row in rows]
-
-    def plain(col: Column) -> bool:  # skipped, or a new text property made only for it
-        new = new_property_of(col)
-        return col.skipped or (new is not None and new[1] == "text")
-
-    required = [p for p in main.properties.values() if p.required and p.name not in mapped and p.type == "text"]
-    if required:
-        prop = required[0]
-        found = next((c for c in spec.columns if plain(c) and mapping.header_key(c.header).endswith("id")
-                      and all(_ID_VALUE.fullmatch(v) for v in values(c)) and len(set(values(c))) == len(rows)), None)
-        if found is not None:
-            found.object, found.target, found.reason = main.name, mapping.ID, None
-            spec.id_source = found.header.strip().lower()[:60]
-            found.note = f"the records' ID in {spec.id_source!r}: a second run updates them"
-        else:
-            found = next((c for c in spec.columns if plain(c) and all(values(c))), None)
-        if found is None:
-            return
-        spec.columns.append(Column(found.header, main.name, prop.name,
-                                   note=f"the file has no {prop.label} column: each record is named after this one"))
-        spec.warnings.append(f"no column holds the {prop.label.lower()} ({prop.name}): each "
-                             f"{main.label.lower()} is named after column {found.header!r}")
-        return
-    if main.name == "contacts" and not mapped & {"firstname", "lastname", "email"}:
-        found = next((c for c in spec.columns if plain(c) and _PEOPLE.search(mapping.header_key(c.header))
-                      and all(_PERSON_NAME.fullmatch(v) for v in values(c)) and len(set(values(c))) == len(rows)), None)
-        if found is None:
-            return
-        if found.skipped or new_property_of(found):
-            found.object, found.target, found.reason = main.name, "firstname", None
-        else:
-            spec.columns.append(Column(found.header, main.name, "firstname"))
-            found = spec.columns[-1]
-        found.part = "first"
-        found.note = "the file has no name or email column: these are the contacts' names (first part)"
-        spec.columns.append(Column(found.header, main.name, "lastname", part="last",
-                                   note="the file has no name or email column: these are the contacts' names (last word)"))
-        spec.warnings.append(f"no column holds the contacts' names or emails: they are named after column "
-                             f"{found.header!r} (first name, last name)")
-
-
-def _name_part(conv, part: str):
-    """A converter of a name part: 'Anna Maria Snelling' -> 'Anna Maria' (first) or 'Snelling' (last)."""
-    def convert(raw: str):
-        words = raw.split()
-        if len(words) > 1:
-            raw = " ".join(words[:-1]) if part == "first" else words[-1]
-        elif part == "last":
-            return None
-        return conv(raw)
-    return convert
-
-
-def missing_required(crm, spec: ImportSpec) -> list[str]:
-    """A warning per required property of the main object that no column fills (every new record
-    would be refused): Maven's sales_pipeline.csv has no deal name column."""
-    meta = crm.registry.get(spec.objects[0])
-    mapped = {c.target for c in spec.columns if c.object == meta.name}
-    if mapping.ID in mapped:
-        return []  # rows may update existing records by Record ID
-    return [f"no column fills {p.label} ({p.name}), which a new {meta.label.lower()} needs: map one, "
-            f"e.g. --map COLUMN={p.name}" for p in meta.properties.values() if p.required and p.name not in mapped]
-
-
-def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_properties: bool) -> None:
-    """What a sample of the rows says: columns left unmapped become new properties (typed by their
-    values) or are skipped with a reason; date columns written day first are noted."""
-    whole = len(sample) < infer.SAMPLE_ROWS
-    keys = {mapping.header_key(c.header) for c in spec.columns}
-    main = crm.registry.get(spec.objects[0])
-    taken = set(main.properties)  # infer.property_name also avoids the engine's reserved names
-    cells_of = {col.header: [v for _line, row in sample if (v := row.get(col.header))] for col in spec.columns}
-    props = _properties(main)
-    read_only = [(p.name, p.label) for p in main.properties.values() if (p.name, p.label) not in props]
-    for col in spec.columns:  # an empty column gives its property up to one with values (Home City)
-        if col.skipped or cells_of[col.header] or col.object != main.name or col.target.startswith("@"):
-            continue
-        for other in sorted(spec.columns, key=lambda c: "street" not in mapping.header_key(c.header)):  # not "Address"
-            if other.skipped and cells_of[other.header] and any(
-                    t == col.target for _q, t in mapping._candidates(other.header, main.name, props, crm.registry.objects)):
-                other.object, other.target, col.object, col.target = col.object, col.target, None, None
-                break
-    for col in spec.columns:
-        cells = cells_of[col.header]
-        if col.target == "date_of_birth" and mapping.header_key(col.header) == "birthday" and "birthmonth" in keys:
-            col.object = col.target = None  # Thunderbird's Birth Day is a day of the month
-        key = mapping.header_key(col.header)
-        if col.skipped and cells and key == "primarycompany" and main.has_primary_company \
-                and "companies" in crm.registry.objects:  # an exported view's derived column
-            col.object, col.target = main.name, f"{LINK_PREFIX}companies:name"
-        elif col.skipped and cells and key.startswith("associated") and crm.registry.find(key[10:]):
-            col.reason = "names of associated records (link them with an Associated ... IDs column or --link)"
-        if col.skipped and not col.reason:
-            fixed = [t for _q, t in mapping._candidates(col.header, main.name, read_only, crm.registry.objects)
-                     if t in main.properties]
-            if not cells:
-                col.reason = "empty in every row" if whole else f"empty in the first {len(sample)} rows"
-            elif fixed:  # "Last modified date", HubSpot's "Last Activity Date": kept by the CRM itself
-                col.reason = "read-only: kept by the CRM"
-            elif not new_properties:
-                col.reason = "no property matches its title"
-            else:
-                dayfirst = spec.dayfirst or infer.dates_day_first(cells)
-                name = infer.property_name(col.header, taken)
-                taken.add(name)
-                col.object, col.target = main.name, f"{NEW_PREFIX}{name}:{infer.infer_type(cells, dayfirst=dayfirst)}"
-        if cells and infer.dates_day_first(cells):
-            spec.dayfirst_columns.append(col.header)
-        if any(len(c) <= 16 and c.casefold() in csvread.NULL_WORDS for c in cells):
-            spec.null_columns.append(col.header)  # checked per cell in these columns only (typed ones
-            # meet a null word in _rescue, off the fast path)
-
-
-def new_property_of(col: Column) -> tuple[str, str] | None:
-    """(name, type) of the property a column will create, or None."""
-    if col.target and col.target.startswith(NEW_PREFIX):
-        name, _colon, ptype = col.target[len(NEW_PREFIX):].partition(":")
-        return name, ptype or "text"
-    return None
-
-
-def auto_columns(crm, headers: list[str], objects: list[str]) -> list[Column]:
-    reg = crm.registry
-    if len(objects) == 1:
-        meta = reg.get(objects[0])
-        found = mapping.auto_map(headers, meta.name, _properties(meta), objects=list(reg.objects))
-        return [Column(h, meta.name if found[h] else None, found[h]) for h in headers]
-    found_many = mapping.auto_map_many(headers, {name: _properties(reg.get(name)) for name in objects})
-    return [Column(h, found_many[h][0], found_many[h][1]) if found_many[h] else Column(h, None, None) for h in headers]
-
-
-def guess_object(crm, headers: list[str]) -> str:
-    """The standard object whose properties the headers match best (contacts on a tie)."""
-    best, best_score = "contacts", -1
-    for name in ("contacts", "companies", "deals", "tickets"):
-        if name not in crm.registry.objects:
-            continue
-        meta = crm.registry.get(name)
-        found = mapping.auto_map(headers, name, _properties(meta), objects=list(crm.registry.objects))
-        score = sum(1 for t in found.values() if t and not t.startswith("@"))
-        if score > best_score:
-            best, best_score = name, score
-    return best
-
-
-def target_choices(crm, objects: list[str]) -> list[tuple[str, tuple[str, str]]]:
-    """(label, (object, target)) for every mapping a column can take: for the wizard's Select."""
-    reg = crm.registry
-    out = []
-    for name in objects:
-        meta = reg.get(name)
-        prefix = f"{meta.label}: " if len(objects) > 1 else ""
-        out.append((f"{prefix}Record ID", (name, mapping.ID)))
-        for prop_name, label in _properties(meta):
-            out.append((f"{prefix}{label} ({prop_name})", (name, prop_name)))
-        for other in reg.objects.values():
-            if other.is_activity:
-                continue
-            out.append((f"{prefix}Associated {other.label} IDs", (name, mapping.ASSOC_PREFIX + other.name)))
-            key = other.primary_property
-            link = f"{LINK_PREFIX}{other.name}:{key}"
-            by = f"{prefix}Link to {other.label.lower()} by {other.properties[key].label.lower()}"
-            out.append((by, (name, link)))
-            for label_name in crm.assoc.labels_for(name, other.name):  # "#label": the link's label
-                out.append((f"{by}, as {label_name}", (name, f"{link}#{label_name}")))
-        out.append((f"{prefix}Association label", (name, mapping.LABEL)))
-    return out
-
-
-def apply_map_args(crm, spec: ImportSpec, items: Iterable[str]) -> None:
-    """`COL=prop`, `COL=object.prop`, `COL=@id`, `COL=` or `COL=skip` (skip the column).
-
-    The first mapping of a column replaces the automatic one; a second mapping of the same column
-    adds a target ("opportunity_id" as Record ID and as deal name).
-    """
-    mapped: set[str] = set()
-    for item in items:
-        header, sep, target = item.partition("=")
-        header, target = header.strip(), target.strip()
-        if not sep or not header:
-            raise ImportError_(f"{item!r}: write a mapping as COLUMN=property")
-        col = _column(spec, header)
-        if target.lower() in ("", "skip", "-"):
-            for c in spec.columns:
-                if c.header == col.header:
-                    c.object, c.target, c.reason = None, None, "skipped by you"
-            mapped.add(col.header)
-            continue
-        obj = spec.objects[0]
-        if "." in target and not target.startswith("@"):
-            obj, target = target.split(".", 1)
-            meta = crm.registry.get(obj)
-            if meta.name not in spec.objects:
-                spec.objects.append(meta.name)
-            obj = meta.name
-        meta = crm.registry.get(obj)
-        if not target.startswith("@"):
-            prop = meta.find_property(target)
-            if prop is None:
-                raise ImportError_(f"{meta.name} has no property {target!r} (column {header!r})")
-            if prop.read_only and prop.name not in SETTABLE_READ_ONLY:
-                raise ImportError_(f"{meta.name}.{prop.name} ({prop.label}) is read-only (column {header!r})")
-            target = prop.name
-        elif target.startswith((mapping.ASSOC_PREFIX, mapping.ASSOC_PRIMARY_PREFIX)):
-            crm.registry.get(target.split(":", 1)[1])
-        elif target not in (mapping.ID, mapping.LABEL):
-            raise ImportError_(f"{target!r}: unknown special target (column {header!r}); use --link for links by name")
-        if col.header not in mapped:
-            for c in [c for c in spec.columns if c.header == col.header and c is not col]:
-                spec.columns.remove(c)
-            col.object, col.target, col.label = obj, target, None
-            mapped.add(col.header)
-        elif not any(c.header == col.header and c.object == obj and c.target == target for c in spec.columns):
-            spec.columns.append(Column(col.header, obj, target))
-
-
-def _column(spec: ImportSpec, header: str) -> Column:
-    for col in spec.columns:
-        if col.header == header:
-            return col
-    for col in spec.columns:
-        if col.header.casefold() == header.casefold():
-            return col
-    raise ImportError_(f"the file has no column {header!r} (columns: {', '.join(spec.headers)[:200]})")
-
-
-def apply_link_args(crm, spec: ImportSpec, items: Iterable[str], required: Iterable[str] = ()) -> None:
-    """`COL=OBJECT.PROP[:LABEL]`: the column names a record of OBJECT by PROP (company name...)."""
-    for item in items:
-        header, sep, rest = item.partition("=")
-        target, _colon, label = rest.partition(":")
-        obj, dot, prop = target.strip().partition(".")
-        if not sep or not dot:
-            raise ImportError_(f"{item!r}: write a link as COLUMN=object.property[:label], e.g. account=companies.name")
-        meta = crm.registry.get(obj.strip())
-        prop_meta = meta.find_property(prop.strip())
-        if prop_meta is None:
-            raise ImportError_(f"{meta.name} has no property {prop.strip()!r}")
-        col = _column(spec, header.strip())  # the link replaces the column's automatic mapping
-        col.object = spec.objects[0]
-        col.target = f"{LINK_PREFIX}{meta.name}:{prop_meta.name}"
-        col.label = None
-        if label.strip():
-            main = crm.registry.get(spec.objects[0])
-            col.label = crm.registry.find_label(main, meta, label.strip()).name
-    for header in required:
-        col = _column(spec, header)
-        if not col.target or not col.target.startswith(LINK_PREFIX):
-            raise ImportError_(f"--require-link {header!r}: that column is not a link column")
-        col.required = True
-
-
-def apply_value_args(spec: ImportSpec, items: Iterable[str]) -> None:
-    """`COL:FROM=TO`: replace a cell value before parsing (Won=closedwon)."""
-    for item in items:
-        header, colon, rest = item.partition(":")
-        old, eq, new = rest.partition("=")
-        if not colon or not eq:
-            raise ImportError_(f"{item!r}: write a value map as COLUMN:FROM=TO, e.g. deal_stage:Won=closedwon")
-        col = _column(spec, header.strip())
-        spec.value_maps.setdefault(col.header, {})[old.strip().casefold()] = new.strip()
-
-
-def describe_columns(crm, spec: ImportSpec) -> list[str]:
-    lines = []
-    for col in spec.columns:
-        if col.skipped:
-            lines.append(f"{col.header} -> (skipped" + (f": {col.reason})" if col.reason else ")"))
-            continue
-        if new := new_property_of(col):
-            lines.append(f"{col.header} -> {col.object}.{new[0]} (new property, {new[1]})")
-            continue
-        extra = f" [label {col.label}]" if col.label else ""
-        extra += " [required]" if col.required else ""
-        extra += f" ({col.note})" if col.note else ""
-        extra += " [values mapped]" if col.header in spec.value_maps else ""
-        lines.append(f"{col.header} -> {col.object}.{col.target}{extra}")
-    return lines
-
-
-def spec_to_json(spec: ImportSpec) -> dict:
-    return asdict(spec)
-
-
-# ------------------------------------------------------------------------------------------ rows
-
-def _rows(spec: ImportSpec, lists: bool = False) -> Iterator[tuple[int, dict]]:
-    if spec.kind == "vcf":
-        problems: list[str] = []
-        with open(spec.path, "rb") as stream:
-            for n, contact in enumerate(vcard.iter_vcards(stream, problems), start=1):
-                row = {h: str(contact.get(key) or "") for h, key in VCARD_COLUMNS}
-                row["ORG"] = contact.get("company") or ""
-                yield n, row
-        spec.warnings.extend(p for p in problems if p not in spec.warnings)
-        return
-    source = csvread.open_csv(spec.path, encoding=spec.encoding, delimiter=spec.delimiter)
-    yield from (source.lists() if lists else source)  # lists: cells in source.headers order
-    spec.warnings.extend(w for w in source.warnings if w not in spec.warnings)
-
-
-def estimate_rows(path: str) -> int:
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(1 << 18)
-    lines = head.count(b"\n") or 1
-    if len(head) < (1 << 18):
-        return max(lines - 1, 0) if head.endswith(b"\n") or lines > 1 else lines
-    return max(int(size / (len(head) / lines)) - 1, 1)
-
-
-# ------------------------------------------------------------------------------------------ running
 
 _ABSENT = object()  # RowValues: a value of the row taken out since
 
@@ -2098,7 +1593,9 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
     if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
-        from .bundle import run_specs  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
+        from .bundle import (
+            run_specs,  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
+        )
 
         return run_specs(crm, [spec], progress=progress, cancel=cancel, dry_run=dry_run).single()
     try:
@@ -2109,202 +1606,15 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
 
 # ------------------------------------------------------------------------------------------ history, undo
 
-def _process_started(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, from /proc), or None where unknown: with
-    the pid it names one process, even after the pid is handed to another."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return None
 
-
-def _owner() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
-
-
-def owner_alive(owner: dict | None) -> bool:
-    """Whether the process that ran an import is still running (True when it cannot be told: an
-    import run on another machine sharing the file)."""
-    if not owner or not owner.get("pid"):
-        return False  # written before imports named their process: not running now
-    if owner.get("host") != socket.gethostname():
-        return True
-    pid = int(owner["pid"])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass  # exists, owned by someone else
-    started = owner.get("started")
-    return started is None or _process_started(pid) in (None, started)
-
-
-def still_running(crm, op) -> bool:
-    """Whether an import (or bulk change) marked running is running now: by the process it names,
-    else (written before imports named their process) by how recent its last batch is."""
-    try:
-        summary = json.loads(op.summary or "{}")
-    except ValueError:
-        return False
-    if not isinstance(summary, dict) or summary.get("status") != "running":
-        return False
-    if summary.get("owner"):
-        return owner_alive(summary["owner"])
-    return crm.journal._still_running(op)
-
-
-def list_imports(crm, limit: int = 50) -> list[ImportInfo]:
-    Operation = crm.models.Operation
-    out = []
-    for op in Operation.select().where(Operation.kind == "import").order_by(Operation.id.desc()).limit(limit):
-        summary = json.loads(op.summary or "{}")
-        if summary.get("dry_run"):
-            continue
-        status = summary.get("status", "?")
-        if status == "running" and not owner_alive(summary.get("owner")):
-            status = "interrupted"  # its process died (killed, power cut) part-way; undo removes what it saved
-        if op.undone_by:
-            status = "undone"
-        out.append(ImportInfo(op.id, op.at, summary.get("file", ""), summary.get("objects", []), status,
-                              summary.get("counts", {}), summary.get("error_file"), op.undone_by))
-    return out
-
-
-def _undo_options(crm, created: list) -> None:
-    """The dropdown options an import added (its records are gone or restored by now): removed
-    from their property unless a record still holds them."""
-    PropertyDef = crm.models.PropertyDef
-
-    by_prop: dict[tuple[str, str], set[str]] = {}
-    for obj, prop, option in created:
-        by_prop.setdefault((obj, prop), set()).add(option)
-    for (obj, prop), options in by_prop.items():
-        meta = crm.registry.objects.get(obj)
-        if meta is None or prop not in meta.properties:
-            continue
-        row = PropertyDef.get_or_none((PropertyDef.object == meta.id) & (PropertyDef.name == prop))
-        if row is None:
-            continue
-        used = {o for o in options if crm.db.execute_sql(
-            f'SELECT 1 FROM "{meta.table}" WHERE "{prop}" = ? OR "{prop}" LIKE ? OR "{prop}" LIKE ? '
-            f'OR "{prop}" LIKE ? LIMIT 1', (o, f"{o};%", f"%;{o}", f"%;{o};%")).fetchone()}
-        kept = [o for o in json.loads(row.options or "[]") if o["name"] not in options - used]
-        PropertyDef.update(options=json.dumps(kept)).where(PropertyDef.id == row.id).execute()
-    if by_prop:
-        crm.registry.reload()
-
-
-def _descendants(crm, root: int) -> list[int]:
-    Operation = crm.models.Operation
-    ops, frontier = [root], [root]
-    while frontier:
-        children = [i for (i,) in Operation.select(Operation.id).where(Operation.parent.in_(frontier)).tuples()]
-        ops += children
-        frontier = children
-    return ops
-
-
-def check_undo(crm, import_id: int) -> Operation:
-    """The import operation when it can be undone; otherwise one line saying why not."""
-    Operation = crm.models.Operation
-    op = Operation.get_or_none((Operation.id == int(import_id)) & (Operation.kind == "import"))
-    if op is None:
-        raise NotFound(f"no import with id {import_id} (see `crm-tui imports`)")
-    if op.undone_by:
-        raise InvalidValue(f"import {import_id} was already undone (by operation {op.undone_by})")
-    if still_running(crm, op):  # undoing under a running import's feet would leave its later batches behind
-        raise InvalidValue(f"import {import_id} is still running; wait for it to finish (or cancel it), then undo it")
-    # Records, values or links the import wrote and a later operation changed again are never
-    # deleted or overwritten behind its back: the whole undo is refused, naming that operation.
-    refusal = crm.journal.import_dependency(op.id)
-    if refusal:
-        raise InvalidValue(refusal)
-    return op
-
-
-def undo_import(crm, import_id: int, *, backup: bool = True) -> UndoResult:
-    """Reverse an import completely: links it made or removed, values it changed (from the
-    PropertyChange rows of its operations), records it created (deleted for good). Backs the
-    database up first; the undo itself is one operation with source Import."""
-    models = crm.models
-    (Operation, PropertyChange, AssociationChange, ExternalId) = (
-        models.Operation, models.PropertyChange, models.AssociationChange, models.ExternalId)
-    op = check_undo(crm, import_id)
-    backup_path = None
-    if backup and dialect.backs_up_files(crm.db):  # on a server the undo is one transaction, nothing else
-        backup_path = str(backup_path_for(Path(crm.path), f"undo-import-{import_id}"))
-
-        safe_backup(crm.path, backup_path)
-    ops = _descendants(crm, op.id)
-    reg = crm.registry
-    assoc = crm.assoc
-    result = UndoResult(op.id, 0, 0, 0, 0, 0, backup_path)
-    with crm.operation("undo_import", sources.IMPORT, summary={"undoes": op.id, "backup": backup_path}) as uop:
-        created: dict[str, set[int]] = {}
-        for meta in reg.objects.values():
-            ids = set()
-            for start in range(0, len(ops), 900):
-                ids.update(i for (i,) in meta.model.select(meta.model.id).where(
-                    meta.model.created_op.in_(ops[start:start + 900])).tuples())
-            if ids:
-                created[meta.name] = ids
-        changes = []
-        for start in range(0, len(ops), 900):
-            changes += list(AssociationChange.select().where(AssociationChange.op.in_(ops[start:start + 900])))
-        changes.sort(key=lambda c: c.id, reverse=True)
-        # the links of records the import created go with them, in bulk, below
-        changes = [ch for ch in changes if ch.a_id not in created.get(reg.by_id[ch.a_object].name, ())
-                   and ch.b_id not in created.get(reg.by_id[ch.b_object].name, ())]
-        removed, restored = assoc.reverse_changes(uop, changes)
-        result.links_removed += removed
-        result.links_restored += restored
-        # property values: back to the old value of the oldest change the import made
-        oldest: dict[tuple[int, int, str], str | None] = {}
-        for start in range(0, len(ops), 900):
-            for pc in (PropertyChange.select().where(PropertyChange.op.in_(ops[start:start + 900]))
-                       .order_by(PropertyChange.id.desc())):
-                oldest[(pc.object, pc.record_id, pc.property)] = pc.old_value
-        per_record: dict[tuple[int, int], dict] = {}
-        for (obj_id, rid, prop), old in oldest.items():
-            meta = reg.by_id.get(obj_id)
-            if meta is None or rid in created.get(meta.name, ()) or prop not in meta.properties:
-                continue
-            per_record.setdefault((obj_id, rid), {})[prop] = old
-        for (obj_id, rid), olds in per_record.items():
-            meta = reg.by_id[obj_id]
-            row = crm.records._row(meta, rid)
-            if row is None:
-                continue
-            values = {}
-            for prop, old in olds.items():
-                values[prop] = from_history_text(meta.properties[prop], old)
-            changes_ = {k: v for k, v in values.items() if row.get(k) != v}
-            if changes_:
-                crm.records._write_changes(meta, rid, row, changes_, uop)
-                result.restored_values += len(changes_)
-        # records created by the import
-        for name, ids in created.items():
-            meta = reg.get(name)
-            result.links_removed += assoc.remove_links_of(uop, meta, ids)
-            id_list = sorted(ids)
-            for start in range(0, len(id_list), 900):
-                chunk = id_list[start:start + 900]
-                placeholders = ",".join("?" * len(chunk))
-                crm.db.execute_sql(f'DELETE FROM "{dialect.fts_table(name)}" WHERE rowid IN ({placeholders})', chunk)
-                meta.model.delete().where(meta.model.id.in_(chunk)).execute()
-            result.deleted += len(ids)
-        for start in range(0, len(ops), 900):
-            ExternalId.delete().where(ExternalId.op.in_(ops[start:start + 900])).execute()
-        uop.summary = json.dumps({"undoes": op.id, "backup": backup_path, "deleted": result.deleted,
-                                  "restored_values": result.restored_values, "links_removed": result.links_removed,
-                                  "links_restored": result.links_restored})
-        uop.save()
-        from .bundle import undo_extras  # owners and properties a HubSpot import created
-
-        undo_extras(crm, op)
-        _undo_options(crm, json.loads(op.summary or "{}").get("options_created", []))
-        Operation.update(undone_by=uop.id).where(Operation.id == op.id).execute()
-        result.undo_op = uop.id
-    return result
+from .undo import (  # noqa: F401,E402
+    _descendants,
+    _owner,
+    _process_started,
+    _undo_options,
+    check_undo,
+    list_imports,
+    owner_alive,
+    still_running,
+    undo_import,
+)
