@@ -48,9 +48,9 @@ def cmd_undo(crm, args) -> int:
     if op_id is not None and not args.yes and sys.stdin.isatty():
         info = crm.journal.get(op_id)
         if info.kind == "import" and info.undoable:
-            from .importing import importer  # lazy: `crm-tui --help` loads this module; it stays quick
+            from .importing import undo as import_journal
 
-            importer.check_undo(crm, op_id)  # a refusal before the question, not after it
+            import_journal.check_undo(crm, op_id)  # a refusal before the question, not after it
             answer = input(f"Undo {clean_line(info.summary)}? Records it created are deleted for good "
                            "(a backup is made first) [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):

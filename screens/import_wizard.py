@@ -26,6 +26,7 @@ from textual.suggester import Suggester
 from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, ProgressBar, Select, Static
 
 from crm_tui.importing import bundle, hubspot, importer
+from crm_tui.importing import undo as import_journal
 from crm_tui.sanitize import clean_line
 from widgets.text_input import TextInput
 
@@ -363,7 +364,7 @@ class ImportHistoryScreen(Screen):
 
         table = self.query_one(DataTable)
         table.clear()
-        self.items = importer.list_imports(self.crm)
+        self.items = import_journal.list_imports(self.crm)
         for item in self.items:
             c = item.counts
             cells = [item.id, item.at[:19].replace("T", " "), item.status, ",".join(item.objects), c.get("created", 0),
@@ -397,7 +398,7 @@ class ImportHistoryScreen(Screen):
 
     def _undo(self, import_id: int) -> None:
         try:
-            result = importer.undo_import(self.crm, import_id)
+            result = import_journal.undo_import(self.crm, import_id)
         except Exception as exc:
             self.notify(clean_line(str(exc).splitlines()[0] if str(exc) else "undo failed"), severity="error", markup=False)
             return

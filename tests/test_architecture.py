@@ -16,6 +16,7 @@ from crm_tui import integrity, sources
 from crm_tui.core import Crm
 from crm_tui.errors import InvalidValue
 from crm_tui.importing import importer
+from crm_tui.importing import undo as import_journal
 from crm_tui.maintenance import doctor
 
 
@@ -233,7 +234,7 @@ def test_an_import_into_one_database_while_another_is_changed(two, tmp_path):
     assert_healthy(b)
     # and the import is undone in A alone
     b_before = raw_counts(b.path)
-    importer.undo_import(a, done["result"].import_id, backup=False)
+    import_journal.undo_import(a, done["result"].import_id, backup=False)
     assert raw_emails(a.path) == set()
     assert raw_counts(b.path) == b_before
 

@@ -128,7 +128,7 @@ class AssociationMachine(RuleBasedStateMachine):
 
     @rule()
     def undo_last_import(self):
-        from crm_tui.importing.importer import undo_import
+        from crm_tui.importing.undo import undo_import
 
         if self.imports:
             self.attempt(undo_import, self.crm, self.imports.pop(), backup=False)

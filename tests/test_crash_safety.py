@@ -75,7 +75,7 @@ def test_bulk_edit_killed_part_way(db_path):
 
 
 def test_import_killed_part_way_keeps_whole_batches_and_undoes(db_path, tmp_path):
-    from crm_tui.importing.importer import undo_import
+    from crm_tui.importing.undo import undo_import
 
     with Crm.open(db_path) as crm:
         seed(crm, companies=20, seed=4)

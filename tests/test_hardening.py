@@ -478,7 +478,8 @@ def _other_program(db_path, *args) -> subprocess.CompletedProcess:
 def test_an_import_still_running_cannot_be_undone_under_it(db_path, tmp_path):
     """`crm-tui import undo ID` (and `crm-tui undo ID`) of an import whose process is still running
     is refused: undoing it then deleted the batches so far while later batches kept coming in."""
-    from crm_tui.importing.importer import plan_import, run_import, undo_import
+    from crm_tui.importing.importer import plan_import, run_import
+    from crm_tui.importing.undo import undo_import
 
     csv_path = tmp_path / "contacts.csv"
     _write_contacts(csv_path, 3000)
@@ -511,7 +512,7 @@ def test_a_folder_import_is_running_with_its_counts_and_a_stop_names_the_import_
     killed or failed), and a stop part-way named the file's operation, which `import undo` rejects."""
     from crm_tui.errors import DatabaseProblem
     from crm_tui.importing import bundle
-    from crm_tui.importing.importer import list_imports, undo_import
+    from crm_tui.importing.undo import list_imports, undo_import
 
     folder = tmp_path / "export"
     folder.mkdir()

@@ -12,6 +12,7 @@ import pytest
 from crm_tui import cli, sources
 from crm_tui.core import Crm
 from crm_tui.importing import importer
+from crm_tui.importing import undo as import_journal
 
 from .conftest import needs_shared_data
 
@@ -259,7 +260,7 @@ def test_dry_run_writes_nothing(crm, tmp_path):
     assert result.dry_run and result.import_id is None
     assert result.created == {"contacts": 1} and result.linked == 1 and result.failed == 1
     assert count(crm, "contacts") == 0 and Operation.select().count() == ops_before
-    assert importer.list_imports(crm) == []
+    assert import_journal.list_imports(crm) == []
 
 
 def test_undo_restores_everything(crm, db_path, tmp_path, backend):
@@ -274,7 +275,7 @@ def test_undo_restores_everything(crm, db_path, tmp_path, backend):
     assert children >= 2  # one child operation per batch
     summary = json.loads(Operation.get_by_id(result.import_id).summary)
     assert summary["status"] == "done" and summary["counts"]["created"] == 1
-    undo = importer.undo_import(crm, result.import_id)
+    undo = import_journal.undo_import(crm, result.import_id)
     assert undo.deleted == 1 and undo.restored_values == 1 and undo.links_removed >= 2
     ann = crm.records.get("contacts", keep)
     assert ann.properties["firstname"] == "Ann" and ann.properties["jobtitle"] == "CEO"
@@ -287,9 +288,9 @@ def test_undo_restores_everything(crm, db_path, tmp_path, backend):
         assert undo.backup and sqlite3.connect(undo.backup).execute("select count(*) from obj_contacts").fetchone()[0] == 2
     else:
         assert undo.backup is None
-    assert importer.list_imports(crm)[0].status == "undone"
+    assert import_journal.list_imports(crm)[0].status == "undone"
     with pytest.raises(Exception, match="already undone"):
-        importer.undo_import(crm, result.import_id)
+        import_journal.undo_import(crm, result.import_id)
 
 
 def test_undo_restores_links_and_lifecycle_changed_by_automation(crm, tmp_path):
@@ -297,7 +298,7 @@ def test_undo_restores_links_and_lifecycle_changed_by_automation(crm, tmp_path):
     path = write(tmp_path / "d.csv", f"Deal Name,Deal Stage,Associated Company IDs\nWin,Closed won,{company}\n")
     result = run(crm, path, ["deals"], tmp=tmp_path)
     assert crm.records.get("companies", company).properties["lifecyclestage"] == "customer"
-    importer.undo_import(crm, result.import_id)
+    import_journal.undo_import(crm, result.import_id)
     assert crm.records.get("companies", company).properties["lifecyclestage"] in (None, "lead")
     assert count(crm, "deals") == 0
 
@@ -315,8 +316,8 @@ def test_cancel_between_batches_and_undo(crm, tmp_path):
     result = run(crm, path, ["contacts"], batch=3, cancel=cancel, progress=progress, tmp=tmp_path)
     assert result.cancelled and result.created == {"contacts": 3} and count(crm, "contacts") == 3
     assert seen[0].rows_done == 3 and seen[0].total_estimate >= 3 and seen[0].rate > 0
-    assert importer.list_imports(crm)[0].status == "cancelled"
-    importer.undo_import(crm, result.import_id)
+    assert import_journal.list_imports(crm)[0].status == "cancelled"
+    import_journal.undo_import(crm, result.import_id)
     assert count(crm, "contacts") == 0
 
 
@@ -336,9 +337,9 @@ def test_crash_part_way_leaves_whole_batches_that_undo_reverses(crm, tmp_path, m
     with pytest.raises(RuntimeError):
         run(crm, path, ["contacts"], batch=3, tmp=tmp_path)
     assert count(crm, "contacts") == 3  # the first batch only, nothing of the second
-    info = importer.list_imports(crm)[0]
+    info = import_journal.list_imports(crm)[0]
     assert info.status == "failed"
-    importer.undo_import(crm, info.id)
+    import_journal.undo_import(crm, info.id)
     assert count(crm, "contacts") == 0
 
 
@@ -521,7 +522,7 @@ def test_bulk_import_with_links_keeps_history_counts_and_undo(crm, tmp_path):
     assert AssociationChange.select().count() == 25  # one row per link
     # FTS written with the rows
     assert len(crm.search.ids("contacts", "p7")) >= 1
-    undo = importer.undo_import(crm, result.import_id, backup=False)
+    undo = import_journal.undo_import(crm, result.import_id, backup=False)
     assert undo.deleted == 25 and undo.links_removed == 25
     assert count(crm, "contacts") == 0 and Association.select().count() == 0
     assert all(crm.assoc.counts(("companies", c)) == {} for c in companies)

@@ -14,6 +14,7 @@ import pytest
 from crm_tui import cli, sources
 from crm_tui.core import Crm
 from crm_tui.importing import exporter, importer, infer
+from crm_tui.importing import undo as import_journal
 
 from .conftest import SHARED_DATA, needs_shared_data
 from .test_import import errors, run, write
@@ -209,7 +210,7 @@ def test_new_dropdown_option_is_added_and_reported_strict_refuses_it(crm, tmp_pa
     assert crm.registry.get("contacts").properties["hs_lead_status"].option_name("warm") == "Warm"
     (stored,) = crm.db.execute_sql("SELECT options FROM property_def WHERE name = 'hs_lead_status'").fetchone()
     assert {"name": "Warm", "label": "Warm"} in json.loads(stored)  # stored, not only in memory
-    importer.undo_import(crm, result.import_id, backup=False)  # undo takes the new option away again
+    import_journal.undo_import(crm, result.import_id, backup=False)  # undo takes the new option away again
     assert crm.registry.get("contacts").properties["hs_lead_status"].option_name("Warm") is None
     assert crm.registry.get("contacts").properties["hs_lead_status"].option_name("Open") == "OPEN"
 
@@ -373,7 +374,7 @@ def test_undo_removes_the_properties_the_import_made(crm, tmp_path):
     path = write(tmp_path / "c.csv", "Email,Shoe size\nann@x.org,41\nold@x.org,40\n")
     result = run(crm, path, tmp=tmp_path)
     assert result.new_properties == ["contacts.shoe_size (number)"] and result.updated == {"contacts": 1}
-    importer.undo_import(crm, result.import_id, backup=False)
+    import_journal.undo_import(crm, result.import_id, backup=False)
     assert "shoe_size" not in crm.registry.get("contacts").properties
     assert "shoe_size" not in {r[1] for r in crm.db.execute_sql('PRAGMA table_info("obj_contacts")').fetchall()}
     assert [r["email"] for r in contacts(crm)] == ["old@x.org"]

@@ -11,6 +11,7 @@ import pytest
 from crm_tui import cli
 from crm_tui.core import Crm
 from crm_tui.importing import bundle, hubspot, importer
+from crm_tui.importing import undo as import_journal
 
 from . import hubspot_fixture as fx
 from .conftest import needs_shared_data
@@ -94,8 +95,8 @@ def test_a_portal_folder_moves_in_with_no_flags_and_a_second_run_changes_nothing
     with Crm.open(db_path) as crm:
         check_portal(crm)
         before = snapshot(crm)
-        import_id = importer.list_imports(crm)[0].id
-        assert len(importer.list_imports(crm)) == 1  # the files are one import
+        import_id = import_journal.list_imports(crm)[0].id
+        assert len(import_journal.list_imports(crm)) == 1  # the files are one import
     assert import_cli(db_path, folder) == 0
     assert " 0 created, 0 updated, 11 unchanged, 0 linked" in capsys.readouterr().out
     with Crm.open(db_path) as crm:
@@ -181,7 +182,7 @@ def test_one_hubspot_file_needs_no_ids_flag_and_links_on_both_sides(db_path, tmp
             [ids[("companies", "101001")], ids[("companies", "101002")]])
         assert crm.assoc.primary_company(("contacts", bob)) == ids[("companies", "101002")]
         # the companies file named contacts, deals and tickets before they existed: reported, not linked
-        assert importer.list_imports(crm)[1].counts["link_problems"] == 9
+        assert import_journal.list_imports(crm)[1].counts["link_problems"] == 9
     capsys.readouterr()
     assert import_cli(db_path, folder / "companies.csv") == 0  # now both sides are in: one link each
     assert "0 linked, 0 failed, 5 link problems" in capsys.readouterr().out  # deals and tickets only
@@ -497,9 +498,9 @@ def test_a_move_killed_before_its_end_is_undone_whole(db_path, tmp_path):
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 9
     with Crm.open(db_path) as crm:
         assert crm.records.count("contacts") == 4
-        (item,) = importer.list_imports(crm)
+        (item,) = import_journal.list_imports(crm)
         assert item.status == "interrupted"  # its process died: never "running" forever
-        importer.undo_import(crm, item.id)
+        import_journal.undo_import(crm, item.id)
         for obj in fx.EXPECTED["counts"]:
             assert crm.records.count(obj) == 0
         assert not fx.EXPECTED["owners"] & {o.name for o in crm.models.Owner.select()}

@@ -12,7 +12,8 @@ from crm_tui import integrity
 from crm_tui.cli import main
 from crm_tui.core import Crm
 from crm_tui.errors import DatabaseProblem
-from crm_tui.importing.importer import _owner, list_imports, owner_alive, plan_import, run_import
+from crm_tui.importing.importer import plan_import, run_import
+from crm_tui.importing.undo import _owner, list_imports, owner_alive
 
 from .test_crash_safety import run_until_killed
 

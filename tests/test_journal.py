@@ -232,7 +232,7 @@ def _import(crm, tmp_path, text, name="c.csv"):
 
 
 def test_import_undo_refused_when_a_record_it_created_was_edited_since(crm, tmp_path):
-    from crm_tui.importing import importer
+    from crm_tui.importing import undo as import_journal
 
     crm.set_setting("auto_associate_by_domain", False)
     import_id = _import(crm, tmp_path, "Email,First Name\nann@acme.example,Ann\nbob@acme.example,Bob\n")
@@ -241,7 +241,7 @@ def test_import_undo_refused_when_a_record_it_created_was_edited_since(crm, tmp_
     edit = crm.journal.list(limit=1)[0].id
     before = counts(crm)
     with pytest.raises(CrmError) as info:
-        importer.undo_import(crm, import_id, backup=False)
+        import_journal.undo_import(crm, import_id, backup=False)
     assert f"operation {edit}" in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(CrmError, match=f"operation {edit}"):
         crm.journal.undo(import_id)

@@ -228,7 +228,8 @@ def test_unknown_ids_and_objects(crm):
 def test_record_ids_are_never_reused_after_an_undo_deletes_records(crm, tmp_path):
     """Found by the state machine: an undone import's contact id came back for a new contact,
     and the old contact's history rows then described the new one."""
-    from crm_tui.importing.importer import plan_import, run_import, undo_import
+    from crm_tui.importing.importer import plan_import, run_import
+    from crm_tui.importing.undo import undo_import
 
     path = tmp_path / "one.csv"
     path.write_text("Email,Job Title\nonce@x.example,Buyer\n")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from crm_tui import sources
 from crm_tui.core import Crm
 from crm_tui.importing import importer
+from crm_tui.importing import undo as import_journal
 from crm_tui.importing.importer import Column
 
 # -- the data -------------------------------------------------------------------------------------
@@ -345,7 +346,7 @@ def test_undo_import_keeps_one_primary_company_and_takes_its_rules_back(crm, tmp
     assert crm.records.get("contacts", ann).properties["lifecyclestage"] == "opportunity"
     # later, a company of Ann's own, not the import's
     crm.assoc.add(("contacts", ann), ("companies", b))
-    importer.undo_import(crm, iid, backup=False)
+    import_journal.undo_import(crm, iid, backup=False)
     # Ann keeps B, now her primary company; Bob's primary is X again, B not linked; both are Leads again
     assert crm.assoc.linked_ids(("contacts", ann), "companies") == [b]
     assert crm.assoc.primary_company(("contacts", ann)) == b
@@ -376,7 +377,7 @@ def test_undo_import_of_a_company_that_was_primary_gives_the_holder_its_next_one
     other = crm.records.create("companies", {"name": "Other", "domain": "other.example"}).id
     crm.assoc.add(("contacts", ann), ("companies", other))  # not primary: New is
     assert crm.assoc.primary_company(("contacts", ann)) == new
-    importer.undo_import(crm, iid, backup=False)
+    import_journal.undo_import(crm, iid, backup=False)
     assert crm.assoc.linked_ids(("contacts", ann), "companies") == [other]
     assert crm.assoc.primary_company(("contacts", ann)) == other
     from crm_tui import integrity

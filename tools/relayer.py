@@ -142,8 +142,6 @@ KNOWN_UPWARD = [
 KNOWN_CYCLES = [
     ("crm_tui.importing.importer", "crm_tui.importing.bundle",
      "the importer runs a bundle and undoes its extras: the importer still does several jobs"),
-    ("crm_tui.importing.importer", "crm_tui.importing.hubspot",
-     "the importer asks hubspot for a plan, hubspot reads the importer's specs"),
     ("crm_tui.services.meta_journal", "crm_tui.services.pipelines",
      "undoing a pipeline change needs the pipeline defaults; pipelines journal their changes"),
 ]

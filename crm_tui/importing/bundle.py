@@ -3,7 +3,7 @@
     plan = plan_path(crm, "hubspot-export.zip")    # files, their objects, what will be created
     plan.lines()                                    # the plan as text (the wizard shows it)
     result = run_plan(crm, plan, dry_run=False)     # one import id for every file
-    importer.undo_import(crm, result.import_id)     # undoes all of it
+    undo.undo_import(crm, result.import_id)     # undoes all of it
 
 Each file's object is guessed from its headers (HubSpot exports in any of HubSpot's export
 languages, other CSVs by their columns); files are imported in dependency order (companies,

@@ -7,6 +7,7 @@ import sys
 from ..cli_args import emit
 from ..errors import CrmError
 from . import bundle, exporter, importer
+from . import undo as import_journal
 from .. import safe_files
 
 
@@ -30,14 +31,14 @@ def cmd_import(crm, args) -> int:
     if args.file == "undo":
         if args.undo_id is None:
             raise CrmError("write `crm-tui import undo ID` (see `crm-tui imports`)")
-        importer.check_undo(crm, args.undo_id)
+        import_journal.check_undo(crm, args.undo_id)
         if not args.yes and sys.stdin.isatty():
             what = crm.journal.get(args.undo_id).summary
             answer = input(f"Undo {what}? Records it created are deleted for good (a backup is made first) [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 print("nothing changed")
                 return 1
-        result = importer.undo_import(crm, args.undo_id)
+        result = import_journal.undo_import(crm, args.undo_id)
         _emit(args, result.__dict__, [result.summary_line()])
         return 0
     if args.undo_id is not None:
@@ -108,7 +109,7 @@ def _import_bundle(crm, args) -> int:
 
 
 def cmd_imports(crm, args) -> int:
-    items = importer.list_imports(crm)
+    items = import_journal.list_imports(crm)
     lines = [f"{i.id:>6}  {i.at[:19]}  {i.status:<11}  {','.join(i.objects):<20}  "
              f"created {i.counts.get('created', 0)}, updated {i.counts.get('updated', 0)}, "
              f"linked {i.counts.get('linked', 0)}, failed {i.counts.get('failed', 0)}  {i.file}" for i in items]

@@ -28,7 +28,7 @@ from typing import ClassVar
 
 from ..errors import InvalidValue
 from . import csvread, infer, mapping
-from .importer import ImportSpec
+from .spec import ImportSpec
 from .values import parse_short_date
 from ..sanitize import clean_line
 

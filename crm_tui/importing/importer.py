@@ -91,8 +91,9 @@ from .plan import (  # noqa: F401,E402
     target_choices,
 )
 
-# What an import is, how a file becomes a plan, and the imports' journal live in their own modules;
-# their names stay importable from here for the importer's callers.
+# What an import is and how a file becomes a plan live in their own modules (the imports' journal and
+# their undo in undo.py); the names of spec and plan stay importable from here for the importer's callers.
+from .spec import _owner  # noqa: E402
 from .spec import (  # noqa: F401,E402
     CELL_SKIPPED,
     ERROR_HEADERS,
@@ -1602,19 +1603,3 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
         return _Importer(crm, spec, progress, cancel, dry_run).run()
     except csvread.CsvError as exc:
         raise ImportError_(f"{spec.path}: {exc}") from None
-
-
-# ------------------------------------------------------------------------------------------ history, undo
-
-
-from .undo import (  # noqa: F401,E402
-    _descendants,
-    _owner,
-    _process_started,
-    _undo_options,
-    check_undo,
-    list_imports,
-    owner_alive,
-    still_running,
-    undo_import,
-)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 
 from ..errors import CrmError
@@ -142,3 +144,37 @@ class UndoResult:
 
 
 # ------------------------------------------------------------------------------------------ planning
+
+
+# -- which process runs an import (a killed one can be undone at once) --------------------------
+
+def _process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None where unknown: with
+    the pid it names one process, even after the pid is handed to another."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _owner() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
+
+
+def owner_alive(owner: dict | None) -> bool:
+    """Whether the process that ran an import is still running (True when it cannot be told: an
+    import run on another machine sharing the file)."""
+    if not owner or not owner.get("pid"):
+        return False  # written before imports named their process: not running now
+    if owner.get("host") != socket.gethostname():
+        return True
+    pid = int(owner["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # exists, owned by someone else
+    started = owner.get("started")
+    return started is None or _process_started(pid) in (None, started)

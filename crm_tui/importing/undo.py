@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 from pathlib import Path
 
 from .. import dialect, sources
@@ -13,6 +11,7 @@ from ..db import backup_path_for
 from ..errors import InvalidValue, NotFound
 from ..history import from_history_text
 from ..models import Operation
+from .spec import _owner, owner_alive  # noqa: F401 - _owner: kept importable from here
 from .spec import (  # noqa: F401
     CELL_SKIPPED,
     ERROR_HEADERS,
@@ -31,38 +30,6 @@ from .spec import (  # noqa: F401
     Progress,
     UndoResult,
 )
-
-
-def _process_started(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, from /proc), or None where unknown: with
-    the pid it names one process, even after the pid is handed to another."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return None
-
-
-def _owner() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
-
-
-def owner_alive(owner: dict | None) -> bool:
-    """Whether the process that ran an import is still running (True when it cannot be told: an
-    import run on another machine sharing the file)."""
-    if not owner or not owner.get("pid"):
-        return False  # written before imports named their process: not running now
-    if owner.get("host") != socket.gethostname():
-        return True
-    pid = int(owner["pid"])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass  # exists, owned by someone else
-    started = owner.get("started")
-    return started is None or _process_started(pid) in (None, started)
 
 
 def still_running(crm, op) -> bool:
