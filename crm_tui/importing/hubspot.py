@@ -252,7 +252,7 @@ _TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b")  # digits, nev
 def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None = None):
     """An ImportSpec (HubSpotSpec) for a recognised HubSpot export: columns, HubSpot IDs, the new
     properties its unknown columns need, and what it leaves out."""
-    from . import importer  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
+    from . import spec as importer  # what an import is (columns, errors): no cycle with the importer
 
     reg = crm.registry
     known = [m.name for m in reg.objects.values()]
@@ -343,7 +343,7 @@ def _head(source, n: int):
 def guess_object(crm, found: HubSpotFile) -> str:
     """The owner column names the object (`Deal owner`); else the object whose properties the
     headers match best, custom objects and activities included."""
-    from . import importer  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)
+    from . import spec as importer  # what an import is (columns, errors): no cycle with the importer
 
     owner = found.owner_object()
     if owner and owner in crm.registry.objects:

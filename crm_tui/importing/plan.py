@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from .. import safe_files
 from . import csvread, infer, mapping, vcard
+from .spec import _properties  # noqa: F401 - kept importable from here
 from .spec import (  # noqa: F401
     CELL_SKIPPED,
     ERROR_HEADERS,
@@ -27,11 +28,6 @@ from .spec import (  # noqa: F401
     Progress,
     UndoResult,
 )
-
-
-def _properties(meta) -> list[tuple[str, str]]:
-    return [(p.name, p.label) for p in meta.properties.values()
-            if not p.read_only or p.name in SETTABLE_READ_ONLY]
 
 
 def file_kind(path: str | os.PathLike) -> str:

@@ -178,3 +178,9 @@ def owner_alive(owner: dict | None) -> bool:
         pass  # exists, owned by someone else
     started = owner.get("started")
     return started is None or _process_started(pid) in (None, started)
+
+
+def _properties(meta) -> list[tuple[str, str]]:
+    """The (name, label) of every property an import may set."""
+    return [(p.name, p.label) for p in meta.properties.values()
+            if not p.read_only or p.name in SETTABLE_READ_ONLY]
