@@ -41,9 +41,9 @@ TIMEOUT = 60.0
 
 def index_markers(db_path: Path) -> list[bytes]:
     """What the first index frame must show: the record count and the first row's first cell."""
-    from crm_tui.core import Crm
-    from crm_tui.paging import ViewPager, ViewSpec
-    from crm_tui.views import Views
+    from crm_tui.services.core import Crm
+    from crm_tui.services.paging import ViewPager, ViewSpec
+    from crm_tui.services.views import Views
 
     with Crm.open(db_path) as crm:
         view = Views(crm).default("contacts")
@@ -94,7 +94,7 @@ def launch(command: list[str], markers: list[bytes], env: dict) -> float:
 
 def measure(db_path: Path, repeats: int) -> tuple[list[float], list[float]]:
     exe = Path(sys.executable).with_name("crm-tui")
-    app_cmd = ([str(exe)] if exe.exists() else [sys.executable, "-m", "crm_tui.cli"]) + ["--db", str(db_path)]
+    app_cmd = ([str(exe)] if exe.exists() else [sys.executable, "-m", "crm_tui.cli.main"]) + ["--db", str(db_path)]
     bare_cmd = [sys.executable, str(ROOT / "benchmarks" / "bare_app.py")]
     markers = index_markers(db_path)
     with tempfile.TemporaryDirectory() as home:

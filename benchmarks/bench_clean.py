@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def run(db_path: Path, quick: bool) -> list[dict]:
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     with Crm.open(db_path) as crm:
         table = crm.registry.get("contacts").table

@@ -51,8 +51,8 @@ def write_contacts_csv(path: Path, rows: int, companies: int = COMPANIES, first_
 
 
 def _fresh_crm(path: Path):
-    from crm_tui.core import Crm
-    from crm_tui.seed import seed
+    from crm_tui.services.core import Crm
+    from crm_tui.services.seed import seed
 
     crm = Crm.open(path, user_name="bench")
     crm.overrides["auto_associate_by_domain"] = False  # example*.org: no company has these domains anyway
@@ -72,7 +72,7 @@ def _baseline(db_source: Path, csv_path: Path, workdir: Path) -> float:
     src.close()
     conn = sqlite3.connect(target)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # as crm_tui.dialect.pragmas
+    conn.execute("PRAGMA synchronous=FULL")  # as crm_tui.storage.dialect.pragmas
     for sql in ddl:
         conn.execute(sql)
     conn.commit()
@@ -136,7 +136,7 @@ def bench_contacts_with_links(workdir: Path, rows: int = 100_000, repeat: int = 
 _CHILD = r"""
 import json, resource, sys, threading
 sys.path.insert(0, sys.argv[1])
-from crm_tui.core import Crm
+from crm_tui.services.core import Crm
 from crm_tui.importing import importer
 crm = Crm.open(sys.argv[2], user_name="bench")
 crm.overrides["auto_associate_by_domain"] = False
@@ -164,7 +164,7 @@ print(json.dumps({"before_kib": before, "peak_kib": peak[0], "rows": result.rows
 
 
 def bench_peak_memory(workdir: Path, rows: int) -> dict:
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     csv_path = workdir / f"contacts_{rows}.csv"
     write_contacts_csv(csv_path, rows)
@@ -294,7 +294,7 @@ def _wide_baseline(db_source: Path, csv_path: Path, workdir: Path) -> float:
 _WIDE_CHILD = r"""
 import json, sys, threading, time
 sys.path.insert(0, sys.argv[1])
-from crm_tui.core import Crm
+from crm_tui.services.core import Crm
 from crm_tui.importing import importer
 crm = Crm.open(sys.argv[2], user_name="bench")
 crm.overrides["auto_associate_by_domain"] = False
@@ -333,7 +333,7 @@ def bench_wide_hubspot(workdir: Path, rows: int = 100_000, repeat: int = 3) -> l
     owners created on the fly, HubSpot IDs, association IDs; in a fresh process, which also gives
     its peak memory) against raw executemany of the same cells into the same tables; `repeat` runs
     of each, alternating (the machine's load drifts), medians."""
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     folder = workdir / "wide_hubspot"
     companies, contacts = write_wide_hubspot(folder, rows)

@@ -57,7 +57,7 @@ async def _paints(db_path: Path, repeats: int, memory: bool = False) -> dict:
     from textual.screen import Screen
     from textual.widgets import Static
 
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.index import IndexScreen
     from widgets.record_table import RecordTable
 
@@ -133,9 +133,9 @@ async def _paints(db_path: Path, repeats: int, memory: bool = False) -> dict:
 
 
 def _jumps(db_path: Path, n: int) -> tuple[list[float], list[float]]:
-    from crm_tui.core import Crm
-    from crm_tui.paging import ViewPager, ViewSpec
-    from crm_tui.views import default_columns
+    from crm_tui.services.core import Crm
+    from crm_tui.services.paging import ViewPager, ViewSpec
+    from crm_tui.services.views import default_columns
 
     with Crm.open(db_path) as crm:
         meta = crm.registry.get("contacts")
@@ -170,9 +170,9 @@ def _opens(db_1m: Path, db_10k: Path, n: int) -> tuple[float, float]:
     formatted), at 1M and at 10k, alternating so that machine load falls on both alike. The UI
     part of a first paint does not depend on the number of rows (the table draws only what shows),
     and on these shared 2-core machines its noise (±30 ms) would drown the comparison."""
-    from crm_tui.core import Crm
-    from crm_tui.paging import ViewPager, ViewSpec
-    from crm_tui.views import Views
+    from crm_tui.services.core import Crm
+    from crm_tui.services.paging import ViewPager, ViewSpec
+    from crm_tui.services.views import Views
 
     crms = [Crm.open(db_1m), Crm.open(db_10k)]
     times: list[list[float]] = [[], []]
@@ -203,10 +203,10 @@ def _prefixes(db_path: Path, n: int) -> list[str]:
 def _search(db_path: Path, n: int) -> tuple[list[float], list[float], list[float]]:
     """(keystroke, ranked, raw baseline) ms per prefix. A keystroke shows the first matches
     unranked; the screen ranks them once typing pauses (RANK_AFTER), which `ranked` measures."""
-    from crm_tui import dialect
-    from crm_tui.core import Crm
-    from crm_tui.paging import ViewPager, ViewSpec
-    from crm_tui.views import default_columns
+    from crm_tui.storage import dialect
+    from crm_tui.services.core import Crm
+    from crm_tui.services.paging import ViewPager, ViewSpec
+    from crm_tui.services.views import default_columns
 
     prefixes = _prefixes(db_path, n)
     keystroke, ranked = [], []

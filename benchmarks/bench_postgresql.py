@@ -57,9 +57,9 @@ class _Server:
 
 
 def _build(url: str, rows: int) -> None:
-    from crm_tui import sources
-    from crm_tui.core import Crm
-    from crm_tui.seed import seed
+    from crm_tui.domain import sources
+    from crm_tui.services.core import Crm
+    from crm_tui.services.seed import seed
 
     with Crm.open(url) as crm:
         crm.set_setting("auto_associate_by_domain", False)
@@ -75,9 +75,9 @@ def _raw(url: str):
 
 
 def _jumps(url: str, n: int) -> tuple[list[float], list[float]]:
-    from crm_tui.core import Crm
-    from crm_tui.paging import ViewPager, ViewSpec
-    from crm_tui.views import default_columns
+    from crm_tui.services.core import Crm
+    from crm_tui.services.paging import ViewPager, ViewSpec
+    from crm_tui.services.views import default_columns
 
     with Crm.open(url) as crm:
         columns = default_columns(crm.registry.get("contacts"))
@@ -110,10 +110,10 @@ def _jumps(url: str, n: int) -> tuple[list[float], list[float]]:
 
 
 def _search(url: str, n: int) -> tuple[list[float], list[float]]:
-    from crm_tui.core import Crm
-    from crm_tui.dialect_pg import fts_match_expression
-    from crm_tui.paging import ViewPager, ViewSpec
-    from crm_tui.views import default_columns
+    from crm_tui.services.core import Crm
+    from crm_tui.storage.dialect_pg import fts_match_expression
+    from crm_tui.services.paging import ViewPager, ViewSpec
+    from crm_tui.services.views import default_columns
 
     conn = _raw(url)
     cur = conn.cursor()
@@ -145,9 +145,9 @@ def _search(url: str, n: int) -> tuple[list[float], list[float]]:
 
 def _import(server: _Server, workdir: Path, rows: int) -> tuple[float, float]:
     from benchmarks.bench_import import COMPANIES, write_contacts_csv
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
     from crm_tui.importing import importer
-    from crm_tui.seed import seed
+    from crm_tui.services.seed import seed
 
     csv_path = workdir / f"pg_contacts_{rows}.csv"
     write_contacts_csv(csv_path, rows)
@@ -192,8 +192,8 @@ def _import(server: _Server, workdir: Path, rows: int) -> tuple[float, float]:
 _WRITER = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from crm_tui import sources
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
 with Crm.open(sys.argv[2], user_name=sys.argv[3]) as crm:
     for i in range(int(sys.argv[4])):
         crm.records.update("contacts", 1, {"jobtitle": f"{sys.argv[3]} {i}"}, source=sources.USER)
@@ -201,7 +201,7 @@ with Crm.open(sys.argv[2], user_name=sys.argv[3]) as crm:
 
 
 def _two_writers(server: _Server, edits: int) -> tuple[float, float, str]:
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     url = server.fresh("bench_writers")
     with Crm.open(url) as crm:

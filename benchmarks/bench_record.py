@@ -11,7 +11,7 @@ Footer) pushed the same way in the same app at 120x40. record_open_settled is un
 once nothing changes for 150 ms (Footer recomposes and highlights included). Target: paint <= 150 ms.
 
 The record is built through the core's bulk paths (records.bulk_insert + assoc.bulk_link inside
-one crm.operation), as crm_tui/seed.py does.
+one crm.operation), as crm_tui/services/seed.py does.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ACTIVITIES = 10_000
 
 def build_record(crm) -> int:
     """A contact linked to 400 companies, 300 deals and 300 contacts (1,000 links) and 10,000 notes."""
-    from crm_tui import sources
+    from crm_tui.domain import sources
 
     reg = crm.registry
     model = reg.get("contacts").model
@@ -71,7 +71,7 @@ async def _measure(db_path: Path, record_id: int, repeats: int) -> tuple[list[fl
     from textual.screen import Screen
     from textual.widgets import Footer, Header, Static
 
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.record import RecordScreen
 
     class Bare(Screen):
@@ -132,7 +132,7 @@ async def _measure(db_path: Path, record_id: int, repeats: int) -> tuple[list[fl
 
 
 def run(db_path, quick: bool) -> list[dict]:
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     db_path = Path(db_path)
     with Crm.open(db_path) as crm:

@@ -28,8 +28,8 @@ def _median_pair(ours, raw, repeat: int) -> tuple[float, float]:
 
 
 def run(db_path: Path, quick: bool) -> list[dict]:
-    from crm_tui.core import Crm
-    from crm_tui.reports import ReportSpec
+    from crm_tui.services.core import Crm
+    from crm_tui.services.reports import ReportSpec
 
     repeat = 3 if quick else 7
     results = []
@@ -59,7 +59,7 @@ def run(db_path: Path, quick: bool) -> list[dict]:
 
 
 def _dashboard_paint(db_path: Path, repeat: int) -> dict:
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.dashboard import DashboardScreen
 
     async def measure() -> tuple[list[float], list[float]]:

@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
 def build_merge_db(path: Path, links: int) -> tuple[int, int]:
     """Two companies: `other` with `links` contacts (its contacts' primary company), `keep` with a
     tenth of them too. Built through the core's bulk paths."""
-    from crm_tui import sources
-    from crm_tui.core import Crm
+    from crm_tui.domain import sources
+    from crm_tui.services.core import Crm
 
     with Crm.open(path) as crm:
         crm.set_setting("auto_associate_by_domain", False)
@@ -75,8 +75,9 @@ def raw_move(path: Path, keep: int, other: int) -> float:
 
 
 def bench_merge(workdir: Path, links: int) -> dict:
-    from crm_tui import integrity, sources
-    from crm_tui.core import Crm
+    from crm_tui.services import integrity
+    from crm_tui.domain import sources
+    from crm_tui.services.core import Crm
 
     template = workdir / f"merge-{links}.db"
     if not template.exists():
@@ -124,8 +125,9 @@ def link_state(crm) -> tuple:
 
 
 def bench_undo_bulk_edit(workdir: Path, edits: int) -> dict:
-    from crm_tui import bulk, sources
-    from crm_tui.core import Crm
+    from crm_tui.services import bulk
+    from crm_tui.domain import sources
+    from crm_tui.services.core import Crm
 
     path = workdir / f"undo-bulk-{edits}.db"
     path.unlink(missing_ok=True)

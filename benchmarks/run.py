@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from crm_tui import sources  # noqa: E402
-from crm_tui.core import Crm  # noqa: E402
-from crm_tui.seed import seed  # noqa: E402
+from crm_tui.domain import sources  # noqa: E402
+from crm_tui.services.core import Crm  # noqa: E402
+from crm_tui.services.seed import seed  # noqa: E402
 
 
 def median_ms(fn, repeat: int = 25) -> float:
@@ -108,8 +108,8 @@ def bench_core_bulk_create(workdir: Path, n: int) -> list[dict]:
 
 
 def bench_reads(path: Path, facts: dict, rows: int) -> list[dict]:
-    from crm_tui.paging import ViewPager, ViewSpec
-    from crm_tui.query import Sort
+    from crm_tui.services.paging import ViewPager, ViewSpec
+    from crm_tui.services.query import Sort
 
     out = []
     with Crm.open(path) as crm:
@@ -162,7 +162,7 @@ def bench_reads(path: Path, facts: dict, rows: int) -> list[dict]:
 
 def bench_cli_cold_start(repeat: int = 7) -> list[dict]:
     exe = Path(sys.executable).with_name("crm-tui")
-    command = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "crm_tui.cli", "--help"]
+    command = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "crm_tui.cli.main", "--help"]
 
     def timed(cmd):
         start = time.perf_counter()
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
                 print(f"  built in {facts['seconds']:.1f} s ({facts['edges']:,} association rows)", file=sys.stderr)
             else:
                 with Crm.open(main_db) as crm:
-                    big = crm.records.list("companies", [__import__("crm_tui.query", fromlist=["Filter"]).Filter("domain", "eq", "bigco.example")]).rows[0]["id"]
+                    big = crm.records.list("companies", [__import__("crm_tui.services.query", fromlist=["Filter"]).Filter("domain", "eq", "bigco.example")]).rows[0]["id"]
                     facts = {"big_company": big, "fans": len(crm.assoc.linked_ids(("companies", big), "contacts")),
                              "edges": crm.db.execute_sql("SELECT count(*) FROM association").fetchone()[0]}
         if "core" in groups:

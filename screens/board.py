@@ -16,9 +16,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from crm_tui import pipelines, sources
-from crm_tui.errors import CrmError
-from crm_tui.query import Filter, filter_expression, parse_filter
+from crm_tui.services import pipelines
+from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError
+from crm_tui.services.query import Filter, filter_expression, parse_filter
 from widgets.text_input import TextInput
 
 PAGE = 30
@@ -193,7 +194,7 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
     def _effective_filters(self) -> list[Filter]:
         filters = list(self.filters)
         if self.mine:
-            from crm_tui.owners import me
+            from crm_tui.services.owners import me
 
             owner = me(self.crm)
             if owner is not None:

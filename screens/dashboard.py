@@ -12,9 +12,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Header, Input, Select, Static
 
-from crm_tui.errors import CrmError
-from crm_tui.reports import CHARTS, ReportSpec
-from crm_tui.sanitize import clean_line
+from crm_tui.domain.errors import CrmError
+from crm_tui.services.reports import CHARTS, ReportSpec
+from crm_tui.domain.sanitize import clean_line
 from widgets.bar_chart import BarChart
 from widgets.text_input import TextInput
 

@@ -13,10 +13,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from crm_tui import sources
-from crm_tui.errors import CrmError
-from crm_tui.paging import display_value
-from crm_tui.sanitize import clean_line
+from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError
+from crm_tui.services.paging import display_value
+from crm_tui.domain.sanitize import clean_line
 
 
 def _cell(value, style: str = "") -> Text:

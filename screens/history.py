@@ -10,14 +10,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from crm_tui import sources
-from crm_tui.associations import ACTION_TEXT
-from crm_tui.sanitize import clean_line
+from crm_tui.domain import sources
+from crm_tui.services.associations import ACTION_TEXT
+from crm_tui.domain.sanitize import clean_line
 
 
 def when(at: str | None, datetime_format: str = "%Y-%m-%d %H:%M") -> str:
     """A history time in the config's datetime_format (crm.datetime_format)."""
-    from crm_tui.paging import format_datetime
+    from crm_tui.services.paging import format_datetime
 
     return format_datetime(at, datetime_format)
 
@@ -193,7 +193,7 @@ Every change of every property, newest first: old and new value, when, and the s
     """
 
     def shown(self, meta, prop_name: str, text: str | None) -> str:
-        from crm_tui.history import shown_value
+        from crm_tui.services.history import shown_value
 
         return shown_value(self.crm, meta, prop_name, text, self.app.config.date_format)
 

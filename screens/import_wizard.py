@@ -27,7 +27,7 @@ from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, P
 
 from crm_tui.importing import bundle, hubspot, importer
 from crm_tui.importing import undo as import_journal
-from crm_tui.sanitize import clean_line
+from crm_tui.domain.sanitize import clean_line
 from widgets.text_input import TextInput
 
 SKIP = "__skip__"

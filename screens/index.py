@@ -16,12 +16,13 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from crm_tui import bulk, sources
-from crm_tui.errors import CrmError
-from crm_tui.paging import ViewPager, ViewSpec
-from crm_tui.query import Filter, Sort
-from crm_tui.types import PROPERTY_TYPES, property_type
-from crm_tui.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
+from crm_tui.services import bulk
+from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError
+from crm_tui.services.paging import ViewPager, ViewSpec
+from crm_tui.services.query import Filter, Sort
+from crm_tui.domain.types import PROPERTY_TYPES, property_type
+from crm_tui.services.views import Views, default_columns  # noqa: F401  (default_columns: kept for importers)
 from screens.modals import ConfirmModal
 from widgets.footer import KeysFooter
 from widgets.keeps_running import KeepsRunning
@@ -110,7 +111,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.object_name = object_name
         self._initial_filters = list(filters or [])  # a dashboard bar's records: its view plus these
         self.views = None
-        self.view = None  # the saved view shown (crm_tui.views.View)
+        self.view = None  # the saved view shown (crm_tui.services.views.View)
         self.spec: ViewSpec | None = None
         self.pager: ViewPager | None = None
         self.modified = False  # columns / filters / sort differ from the saved view
@@ -565,7 +566,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(BulkEditModal(self.crm, self.object_name, len(ids)), done)
 
     def _bulk_edit_question(self, ids: list[int], values: dict) -> str:
-        from crm_tui.paging import display_value
+        from crm_tui.services.paging import display_value
 
         meta = self.meta
         preview = bulk.preview_update(self.crm, self.object_name, ids, values)
@@ -616,7 +617,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
         self.app.push_screen(RecordSearchModal(self.crm, f"Associate {self._noun(len(ids))} with…", others), done)
 
     def _run_bulk(self, title: str, work, suffix: str = "") -> None:
-        """Run a bulk change from crm_tui.bulk in a worker with progress; report it in one line."""
+        """Run a bulk change from crm_tui.services.bulk in a worker with progress; report it in one line."""
         from screens.progress import ProgressModal
 
         def finished(result) -> None:

@@ -16,11 +16,11 @@ from textual.widgets.option_list import Option
 
 from screens.labels import NO_VALUE_OPS, column_label, filter_text  # noqa: F401  (importable from here too)
 from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter, saved_message
-from crm_tui import sources
-from crm_tui.records import DEDUPE_KEYS
-from crm_tui.errors import CrmError
-from crm_tui.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_for
-from crm_tui.views import available_columns
+from crm_tui.domain import sources
+from crm_tui.services.records import DEDUPE_KEYS
+from crm_tui.domain.errors import CrmError
+from crm_tui.services.query import ASSOC_OPS, OP_LABELS, Filter, filter_expression, ops_for
+from crm_tui.services.views import available_columns
 from widgets.text_input import TextInput
 from widgets.property_form import PropertyForm
 
@@ -334,7 +334,7 @@ class ViewsModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Pick a saved view; also save as new, rename, duplicate, delete, make default.
 
     Dismisses with ("switch", view_id), ("new", name), or None. Rename, duplicate, delete and
-    default happen here through crm_tui.views and the list refreshes.
+    default happen here through crm_tui.services.views and the list refreshes.
     """
 
     DEFAULT_CSS = modal_css("ViewsModal")

@@ -3,7 +3,7 @@ so that the index screen's first frame does not wait for the modals' module."""
 
 from __future__ import annotations
 
-from crm_tui.query import OP_LABELS, Filter
+from crm_tui.services.query import OP_LABELS, Filter
 
 NO_VALUE_OPS = ("known", "unknown", "none", "any")
 

@@ -43,7 +43,7 @@ class ConfirmModal(ModalFooter, ModalScreen[bool]):
 
     def __init__(self, question: str, yes: str = "Delete") -> None:
         super().__init__()
-        from crm_tui.sanitize import clean_text
+        from crm_tui.domain.sanitize import clean_text
 
         self.question = clean_text(question)  # names and file names in it come from users and files
         self.yes = yes
@@ -92,9 +92,9 @@ class ExistingRecordModal(ModalFooter, ModalScreen[str | None]):
     def __init__(self, crm, object_name: str, record_id: int, values: dict,
                  offers: tuple[str, ...] = ("open", "update")) -> None:
         super().__init__()
-        from crm_tui.paging import display_value
-        from crm_tui.records import DEDUPE_KEYS
-        from crm_tui.sanitize import clean_line
+        from crm_tui.services.paging import display_value
+        from crm_tui.services.records import DEDUPE_KEYS
+        from crm_tui.domain.sanitize import clean_line
 
         meta = crm.registry.get(object_name)
         self.offers = offers
@@ -149,7 +149,7 @@ def name_records(crm, message: str) -> str:
     (Acme)' -> 'associated contact Ann Lee with company Acme'. Ids whose record has no name stay."""
     import re
 
-    from crm_tui.sanitize import clean_line
+    from crm_tui.domain.sanitize import clean_line
 
     labels = {meta.label.lower(): meta for meta in crm.registry.objects.values()}
     if not labels or not message:

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from crm_tui.sanitize import clean_line
+from crm_tui.domain.sanitize import clean_line
 
 from .history import source_text, when
 

@@ -3,7 +3,7 @@ add, rename, reorder, archive and delete them.
 
 One table, a row per pipeline followed by a row per stage. Pipeline keys act on the pipeline of
 the highlighted row; stage keys on the highlighted stage. Every change goes through
-`crm_tui.pipelines` (deleting a used stage moves its records with the source User first); the
+`crm_tui.services.pipelines` (deleting a used stage moves its records with the source User first); the
 core's refusals show as one notification line. User text is shown literally (rich Text).
 """
 
@@ -15,9 +15,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from crm_tui import pipelines, sources
-from crm_tui.core import user_error_message
-from crm_tui.errors import CrmError
+from crm_tui.services import pipelines
+from crm_tui.domain import sources
+from crm_tui.services.core import user_error_message
+from crm_tui.domain.errors import CrmError
 
 LABEL_WIDTH = 24
 NAME_WIDTH = 17

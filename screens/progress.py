@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
-from crm_tui.core import user_error_message
+from crm_tui.services.core import user_error_message
 
 # work(progress(done, total), cancel_event) -> result
 Work = Callable[[Callable[[int, int], None], threading.Event], object]

@@ -20,11 +20,11 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from crm_tui import sources
-from crm_tui.errors import CrmError, NotFound, PrimaryRequired
-from crm_tui.paging import display_value, format_datetime
-from crm_tui.reports import money
-from crm_tui.sanitize import clean_line
+from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError, NotFound, PrimaryRequired
+from crm_tui.services.paging import display_value, format_datetime
+from crm_tui.services.reports import money
+from crm_tui.domain.sanitize import clean_line
 from screens.modals import name_records, saved_message
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.footer import KeysFooter

@@ -19,9 +19,9 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
-from crm_tui import sources
-from crm_tui.errors import CrmError
-from crm_tui.sanitize import clean_line
+from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError
+from crm_tui.domain.sanitize import clean_line
 from screens.modals import ModalFooter, name_records
 from widgets.text_input import TextInput
 from widgets.tick_list import TickList
@@ -350,7 +350,7 @@ class AddAssociationModal(Base):
     # -- add existing --
 
     def _fill_results(self, text: str) -> None:
-        from crm_tui.recommend import recommend
+        from crm_tui.services.recommend import recommend
 
         results = self.query_one("#results", SelectionList)
         results.clear_options()
@@ -570,7 +570,7 @@ class MergeModal(Base):
 
     @on(OptionList.OptionSelected, "#hits")
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        from crm_tui.paging import display_value
+        from crm_tui.services.paging import display_value
 
         self.other_id = int(event.option.id)
         keep = self.crm.records.get(self.meta.name, self.keep_id)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui.core import Crm
+from crm_tui.services.core import Crm
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -85,7 +85,7 @@ def crm(db_path):
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
     """The demo database, built once per session; copy it with `demo_db` before changing it."""
-    from crm_tui.demo import build_demo
+    from crm_tui.services.demo import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     return build_demo(path)

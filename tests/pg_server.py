@@ -135,7 +135,7 @@ class Server:
             conn.close()
 
     def _make_template(self) -> None:
-        from crm_tui.core import Crm
+        from crm_tui.services.core import Crm
 
         self.template = f"{TEMPLATE}_{os.getpid()}"
         self.admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')

@@ -12,12 +12,13 @@ import threading
 
 import pytest
 
-from crm_tui import integrity, sources
-from crm_tui.core import Crm
-from crm_tui.errors import InvalidValue
+from crm_tui.services import integrity
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import InvalidValue
 from crm_tui.importing import importer
 from crm_tui.importing import undo as import_journal
-from crm_tui.maintenance import doctor
+from crm_tui.services.maintenance import doctor
 
 
 def raw_counts(path) -> dict[str, int]:
@@ -78,7 +79,7 @@ def test_each_open_database_has_its_own_model_classes(two):
 def test_the_model_templates_are_bound_to_no_database(two):
     """Code that queries models.py's classes directly fails loudly instead of writing into whichever
     database happened to be opened last."""
-    from crm_tui import models
+    from crm_tui.storage import models
 
     for template in models.ALL_MODELS:
         assert template._meta.database is None
@@ -241,8 +242,8 @@ def test_an_import_into_one_database_while_another_is_changed(two, tmp_path):
 
 # -- the config's switches hold on the command line too ----------------------------------------------
 
-from crm_tui import paths  # noqa: E402
-from crm_tui.cli import main  # noqa: E402
+from crm_tui.storage import paths  # noqa: E402
+from crm_tui.cli.main import main  # noqa: E402
 
 
 def write_config(text: str) -> None:
@@ -359,8 +360,8 @@ def test_date_formats_hold_on_the_command_line(cli):
 
 
 def test_default_views_hold_for_export(cli, db_path, tmp_path):
-    from crm_tui.query import Filter
-    from crm_tui.views import Views
+    from crm_tui.services.query import Filter
+    from crm_tui.services.views import Views
 
     cli("record", "create", "contacts", "email=ann@acme.example", "lifecyclestage=customer", "firstname=Ann")
     cli("record", "create", "contacts", "email=bo@acme.example", "firstname=Bo")
@@ -380,10 +381,10 @@ async def test_the_app_opens_the_configured_view_and_shows_the_configured_format
     """default_views, date_format and datetime_format in the app: the index opens with the named
     view, the record screen shows dates and date-times in the formats, a view that does not exist is
     reported in one line and the default view shown."""
-    from crm_tui.app import CrmApp
-    from crm_tui.config import Config
-    from crm_tui.query import Filter
-    from crm_tui.views import Views
+    from crm_tui.shell.app import CrmApp
+    from crm_tui.storage.config import Config
+    from crm_tui.services.query import Filter
+    from crm_tui.services.views import Views
     from screens.index import IndexScreen
     from screens.record import PropertyList
 

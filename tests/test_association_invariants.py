@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from crm_tui import integrity, sources
-from crm_tui.core import Crm
-from crm_tui.errors import CrmError
+from crm_tui.services import integrity
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import CrmError
 
 CONTACTS, COMPANIES, DEALS = 4, 3, 2
 LABELS = {("contacts", "companies"): ["Advisor", "Employer", "Billing contact"],
@@ -161,7 +162,7 @@ class AssociationMachine(RuleBasedStateMachine):
     @rule(obj=st.sampled_from(["contacts", "companies"]), ids=st.lists(st.integers(1, 4), min_size=1, max_size=3),
           delete=st.booleans())
     def bulk_change(self, obj, ids, delete):
-        from crm_tui import bulk
+        from crm_tui.services import bulk
 
         if delete:
             bulk.bulk_delete(self.crm, obj, ids, source=sources.USER, batch_size=2)

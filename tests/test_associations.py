@@ -3,8 +3,8 @@
 import pytest
 from playhouse.test_utils import count_queries
 
-from crm_tui import sources
-from crm_tui.errors import InvalidValue, LimitExceeded, NotFound, PrimaryRequired
+from crm_tui.domain import sources
+from crm_tui.domain.errors import InvalidValue, LimitExceeded, NotFound, PrimaryRequired
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 

@@ -7,12 +7,12 @@ import json
 import subprocess
 import sys
 
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 
 
 def cli(db, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db), *args], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "crm_tui.cli.main", "--db", str(db), *args], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout

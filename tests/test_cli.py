@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from crm_tui.cli import main
+from crm_tui.cli.main import main
 
 ROAST_YAML = """
 objects:
@@ -149,7 +149,7 @@ def test_help_does_not_import_textual_or_peewee():
     import subprocess
     import sys
 
-    code = "import sys; from crm_tui.cli import build_parser; build_parser(); print('textual' in sys.modules, 'peewee' in sys.modules)"
+    code = "import sys; from crm_tui.cli.main import build_parser; build_parser(); print('textual' in sys.modules, 'peewee' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False False"
 
@@ -159,7 +159,7 @@ def test_core_never_imports_textual():
     import sys
 
     code = ("import sys, pkgutil, importlib, crm_tui\n"
-            "skip = {'crm_tui.app', 'crm_tui.theming', 'crm_tui.keymap'}\n"
+            "skip = {'crm_tui.shell.app', 'crm_tui.shell.theming', 'crm_tui.shell.keymap'}\n"
             "for m in pkgutil.walk_packages(crm_tui.__path__, 'crm_tui.'):\n"
             "    if m.name not in skip: importlib.import_module(m.name)\n"
             "print('textual' in sys.modules)")

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import DatabaseProblem
+from crm_tui.shell.app import CrmApp
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import DatabaseProblem
 
 
 def hold_write_lock(db_path):
@@ -70,7 +70,7 @@ async def test_app_shows_busy_in_place_and_picks_up_other_writers(db_path):
             blocker.rollback()
             blocker.close()
         # another program (the command line, in its own process) adds a contact; refresh shows it
-        other = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), "record", "create",
+        other = subprocess.run([sys.executable, "-m", "crm_tui.cli.main", "--db", str(db_path), "record", "create",
                                 "contacts", "firstname=Outsider", "email=out@example.org"],
                                capture_output=True, text=True, timeout=60)
         assert other.returncode == 0, other.stderr

@@ -10,16 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui import paths
-from crm_tui.config import (
-    AUTOMATION_SWITCHES,
-    SETTING_KEYS,
-    Automations,
-    Config,
-    default_user_name,
-    load_config,
-    save_setting,
-)
+from crm_tui.storage import paths
+from crm_tui.storage.config import AUTOMATION_SWITCHES, SETTING_KEYS, Automations, Config, default_user_name, load_config, save_setting
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE = PROJECT / "crm_tui" / "config.example.yaml"
@@ -277,7 +269,7 @@ def test_save_setting_leaves_a_broken_file_alone() -> None:
 
 def test_config_and_paths_do_not_import_textual() -> None:
     # They are core modules: the command line and tests use them without the UI.
-    code = "import sys, crm_tui.config, crm_tui.paths; print('textual' in sys.modules)"
+    code = "import sys, crm_tui.storage.config, crm_tui.storage.paths; print('textual' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True
     )

@@ -12,12 +12,13 @@ import textwrap
 
 import pytest
 
-from crm_tui import constraints, maintenance
-from crm_tui import db as dbmod
-from crm_tui.associations import Associations
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import DatabaseProblem
+from crm_tui.storage import constraints
+from crm_tui.services import maintenance
+from crm_tui.storage import db as dbmod
+from crm_tui.services.associations import Associations
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import DatabaseProblem
 
 
 def primaries(db_path, contact: int) -> list[int]:
@@ -81,8 +82,8 @@ def test_a_stale_primary_check_is_refused_in_one_line_and_writes_nothing(crm, db
 
 RACER = textwrap.dedent("""
     import sys, time
-    from crm_tui.core import Crm
-    from crm_tui.errors import DatabaseProblem
+    from crm_tui.services.core import Crm
+    from crm_tui.domain.errors import DatabaseProblem
     path, contact, company, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     done = 0
     with Crm.open(path) as crm:
@@ -123,7 +124,7 @@ def test_two_processes_racing_to_set_different_primaries_leave_exactly_one(db_pa
 def test_a_contact_created_by_another_writer_meanwhile_is_updated_not_refused(crm, db_path, monkeypatch):
     """Another program creates the same email between our look-up and our insert: the unique
     index refuses our insert, and create does what it does for an existing email (updates it)."""
-    from crm_tui.records import Records
+    from crm_tui.services.records import Records
 
     real = Records._live_holder
     raced = []
@@ -225,7 +226,7 @@ def test_merging_two_records_with_primary_companies_keeps_one(crm, db_path):
 
 
 async def test_the_app_says_what_to_fix_when_it_opens_such_a_database(db_path):
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
 
     make_old(db_path, violate=True)
     app = CrmApp(db_path)

@@ -7,10 +7,10 @@ import tracemalloc
 
 import pytest
 
-from crm_tui import copying, maintenance
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import CrmError
+from crm_tui.services import copying, maintenance
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import CrmError
 
 ROAST = """
 objects:
@@ -150,7 +150,7 @@ def test_a_copy_that_fails_leaves_no_target(busy_crm, tmp_path, monkeypatch):
 def test_copy_reads_in_batches(busy_crm, tmp_path):
     """Memory stays flat: rows are read and written a batch at a time, whatever the table's size."""
     with Crm.open(busy_crm) as crm:
-        from crm_tui.seed import seed
+        from crm_tui.services.seed import seed
 
         seed(crm, contacts=6000, companies=0, deals=0, tickets=0, activities=0)
     peaks = {}

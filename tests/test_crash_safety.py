@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from crm_tui import integrity
-from crm_tui.core import Crm
-from crm_tui.seed import seed
+from crm_tui.services import integrity
+from crm_tui.services.core import Crm
+from crm_tui.services.seed import seed
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +45,8 @@ def test_bulk_edit_killed_part_way(db_path):
         seed(crm, contacts=3000, companies=30, seed=2)
     script = f"""
         import sys, time
-        from crm_tui.core import Crm
-        from crm_tui import bulk
+        from crm_tui.services.core import Crm
+        from crm_tui.services import bulk
         crm = Crm.open({str(db_path)!r})
         ids = list(range(1, 3001))
         def progress(done, total):
@@ -87,7 +87,7 @@ def test_import_killed_part_way_keeps_whole_batches_and_undoes(db_path, tmp_path
     csv_path.write_text("\n".join(lines) + "\n")
     script = f"""
         import time
-        from crm_tui.core import Crm
+        from crm_tui.services.core import Crm
         from crm_tui.importing.importer import plan_import, run_import
         crm = Crm.open({str(db_path)!r})
         spec = plan_import(crm, {str(csv_path)!r}, ["contacts"])

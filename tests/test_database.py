@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
-from crm_tui import db as dbmod
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import DatabaseProblem
+from crm_tui.storage import db as dbmod
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import DatabaseProblem
 
 
 def digest(path):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import CrmError, InvalidValue
-from crm_tui.integrity import check_history_matches_state
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import CrmError, InvalidValue
+from crm_tui.services.integrity import check_history_matches_state
 
 
 def labels_of(crm, ref):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.duplicates import domain_key, email_key, phone_key
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.services.duplicates import domain_key, email_key, phone_key
 
 
 def test_keys():
@@ -97,7 +97,7 @@ async def settle(pilot, times: int = 3) -> None:
 
 
 async def test_manage_duplicates_screen_merges_choosing_values_and_rejects(planted):
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.duplicates import DuplicatesScreen, MergeModal
 
     db, ids = planted
@@ -138,7 +138,7 @@ async def test_manage_duplicates_screen_merges_choosing_values_and_rejects(plant
 
 
 def test_a_merged_away_record_is_not_in_the_recycle_bin_and_undo_not_restore_brings_it_back(planted):
-    from crm_tui.errors import InvalidValue
+    from crm_tui.domain.errors import InvalidValue
 
     db, ids = planted
     with Crm.open(db) as crm:

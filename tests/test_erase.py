@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui import sources
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import CrmError, NotFound
+from crm_tui.domain import sources
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import CrmError, NotFound
 
 SECRET = b"erin.zed.secret@erasure.example"
 

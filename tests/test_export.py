@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from crm_tui import cli, sources
+from crm_tui.cli import main as cli
+from crm_tui.domain import sources
 from crm_tui.importing import exporter, importer, vcard
-from crm_tui.paging import ViewSpec
-from crm_tui.query import Filter, Sort
+from crm_tui.services.paging import ViewSpec
+from crm_tui.services.query import Filter, Sort
 
 
 def sample(crm):
@@ -99,8 +100,8 @@ def test_view_filters_columns_and_sort(crm, tmp_path):
 
 
 def test_saved_view_by_name_json_and_many_pages(crm, tmp_path):
-    from crm_tui.seed import seed
-    from crm_tui.views import Views
+    from crm_tui.services.seed import seed
+    from crm_tui.services.views import Views
 
     seed(crm, contacts=3000, companies=5)
     Views(crm).create("contacts", "Leads", ["firstname", "lifecyclestage"], [Filter("lifecyclestage", "eq", "lead")],
@@ -132,7 +133,7 @@ def test_vcard_export_reads_back(crm, tmp_path):
 
 
 def test_cli_export(db_path, tmp_path, capsys):
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     with Crm.open(db_path) as crm:
         sample(crm)

@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.maintenance import doctor
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.services.maintenance import doctor
 
 FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -253,7 +253,7 @@ def test_random_bytes_as_schema_file(fuzz_db, data):
        command=st.sampled_from([["record", "create", "contacts"], ["search"], ["list", "contacts", "--filter"],
                                 ["import"]]))
 def test_undecodable_argv_in_a_real_process(fuzz_db, args, command):
-    argv = [sys.executable, "-m", "crm_tui.cli", "--db", str(fuzz_db), *command, *args]
+    argv = [sys.executable, "-m", "crm_tui.cli.main", "--db", str(fuzz_db), *command, *args]
     env = dict(os.environ, PYTHONIOENCODING="", LC_ALL="C")
     done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60, env=env,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui import sources
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import CrmError, InvalidValue
+from crm_tui.domain import sources
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import CrmError, InvalidValue
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # writes "rm -rf ~" to the terminal's clipboard
 HOSTILE = [OSC52, "\x1b[2J", "\x1b]8;;http://evil.example\x1b\\", "\x9b31m", "\x1b[31m"]
@@ -130,7 +130,7 @@ def test_error_file_is_private_and_an_error_dir_that_is_a_file_is_one_line(cli, 
 
 
 def test_safe_files_refuses_the_database_even_through_a_symlinked_folder(tmp_path, populated):
-    from crm_tui import safe_files
+    from crm_tui.storage import safe_files
 
     os.symlink(populated.parent, tmp_path / "alias")
     with pytest.raises(InvalidValue, match="that is the database"):
@@ -180,7 +180,7 @@ def test_labels_made_only_of_escapes_are_refused(cli, tmp_path, db_path):
     one_line(cli("labels", "create", "contacts", "companies", "\x1b[2J", code=2), "empty after removing control characters")
     with Crm.open(db_path) as crm:
         assert "x1" not in crm.registry.get("contacts").properties
-        from crm_tui import pipelines
+        from crm_tui.services import pipelines
 
         with pytest.raises(InvalidValue, match="empty after removing control characters"):
             pipelines.add_pipeline(crm, "deals", "\x1b]0;title\x07")
@@ -217,7 +217,7 @@ def test_every_cli_listing_prints_metadata_cleaned(cli, db_path):
 
 
 async def test_a_hostile_property_label_reaches_no_screen(db_path):
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from tests.test_injection import shows
 
     _inject_hostile_metadata(db_path)
@@ -231,7 +231,7 @@ async def test_a_hostile_property_label_reaches_no_screen(db_path):
 
 
 def test_json_output_escapes_c1_and_bidi_controls():
-    from crm_tui.sanitize import json_text
+    from crm_tui.domain.sanitize import json_text
 
     text = json.dumps({"n": "a\x9b31m\u202eb\x7f"}, ensure_ascii=False)
     safe = json_text(text)
@@ -300,7 +300,7 @@ def test_out_of_range_numbers_are_one_line_exit_2(cli, populated, args, fragment
 
 
 def test_seed_counts_are_bounded_in_the_core_too(crm):
-    from crm_tui.seed import MAX_COUNT, seed
+    from crm_tui.services.seed import MAX_COUNT, seed
 
     for bad in (-1, MAX_COUNT + 1, 10**20, "abc", float("inf")):
         with pytest.raises(InvalidValue):
@@ -318,10 +318,10 @@ def test_arguments_that_are_not_utf8_are_one_line(cli, populated):
 def test_output_into_a_closed_pipe_ends_quietly(populated, tmp_path):
     env = {**os.environ, "CRM_TUI_DB": str(populated)}
     with Crm.open(populated) as crm:
-        from crm_tui.seed import seed
+        from crm_tui.services.seed import seed
 
         seed(crm, contacts=2000, seed=3)
-    command = [sys.executable, "-c", "import sys; from crm_tui.cli import main; sys.exit(main())",
+    command = [sys.executable, "-c", "import sys; from crm_tui.cli.main import main; sys.exit(main())",
                "list", "contacts", "--limit", "2000"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     proc.stdout.readline()
@@ -422,7 +422,7 @@ def test_refusing_a_newer_wal_database_leaves_the_folder_as_it_was(tmp_path):
 async def test_the_app_asks_before_replacing_an_export_and_refuses_the_database(db_path, tmp_path):
     from textual.widgets import Input
 
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.index_modals import TextPromptModal
     from screens.modals import ConfirmModal
 
@@ -471,7 +471,7 @@ def _write_contacts(path: Path, n: int) -> None:
 
 def _other_program(db_path, *args) -> subprocess.CompletedProcess:
     """Another crm-tui process on the same file (while this one runs an import)."""
-    return subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "crm_tui.cli.main", "--db", str(db_path), *args], capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
@@ -510,7 +510,7 @@ def test_a_folder_import_is_running_with_its_counts_and_a_stop_names_the_import_
     """An import of a folder (or a zip, or a HubSpot export) named no process, so `imports` called it
     interrupted while it ran, its record said 0 created until the end (and for good when it was
     killed or failed), and a stop part-way named the file's operation, which `import undo` rejects."""
-    from crm_tui.errors import DatabaseProblem
+    from crm_tui.domain.errors import DatabaseProblem
     from crm_tui.importing import bundle
     from crm_tui.importing.undo import list_imports, undo_import
 
@@ -568,7 +568,7 @@ async def test_undo_toast_shows_a_name_from_the_file_without_its_escape_sequence
     """The undo toast ("Undid updated <name>: ...") put the record's name on screen raw: a name with
     an OSC 8 hyperlink or an OSC 52 clipboard write (a file written by another program or an older
     version) reached the terminal. Every toast now goes through the one cleaning function."""
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
 
     with Crm.open(db_path) as crm:
         ann = crm.records.create("contacts", {"firstname": "Ann", "email": "ann@example.org"}, sources.USER).id
@@ -598,7 +598,7 @@ async def test_the_existing_record_modal_shows_names_and_values_without_escape_s
     name, labels and old values raw."""
     from textual.widgets import Static
 
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.modals import ExistingRecordModal
 
     with Crm.open(db_path) as crm:
@@ -674,7 +674,7 @@ async def test_u_in_the_app_asks_before_undoing_an_import(db_path, tmp_path):
     it was the newest change: the records it created deleted for good, and the toast offered a redo
     that is refused. An import is asked about first (as `crm-tui import undo` asks at a terminal),
     with the file's name cleaned; n keeps everything, y undoes it."""
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from crm_tui.importing.importer import plan_import, run_import
     from screens.modals import ConfirmModal
     from screens.operations import OperationsScreen
@@ -754,7 +754,7 @@ def test_a_database_path_that_is_a_pipe_or_device_is_one_line(tmp_path):
     created beside them."""
     pipe = tmp_path / "crm.db"
     os.mkfifo(pipe)
-    done = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(pipe), "list", "contacts"],
+    done = subprocess.run([sys.executable, "-m", "crm_tui.cli.main", "--db", str(pipe), "list", "contacts"],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
     assert done.returncode == 2, done
     one_line(done.stderr, "is not a regular file")

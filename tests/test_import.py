@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from crm_tui import cli, sources
-from crm_tui.core import Crm
+from crm_tui.cli import main as cli
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
 from crm_tui.importing import importer
 from crm_tui.importing import undo as import_journal
 
@@ -449,9 +450,9 @@ def test_operations_of_another_thread_are_not_children_of_the_import(crm, tmp_pa
 
 def test_column_coercer_matches_coerce_value_for_every_property_type(crm):
     Owner = crm.models.Owner
-    from crm_tui.engine import Option, PropertyMeta
-    from crm_tui.errors import InvalidValue
-    from crm_tui.types import TYPES
+    from crm_tui.storage.engine import Option, PropertyMeta
+    from crm_tui.domain.errors import InvalidValue
+    from crm_tui.domain.types import TYPES
 
 
     owner = Owner.create(name="Olga Owner", email="olga@example.com").id
@@ -494,7 +495,7 @@ def test_bulk_import_with_links_keeps_history_counts_and_undo(crm, tmp_path):
     Operation, Association, AssociationChange = models.Operation, models.Association, models.AssociationChange
     import gc
 
-    from crm_tui import integrity
+    from crm_tui.services import integrity
 
     companies = [crm.records.create("companies", {"name": f"Co{i}"}, sources.API).id for i in range(3)]
     rows = "".join(f"F{i},L{i},p{i}@x{i % 4}.org,+1 555 {i:04d},Buyer,{companies[i % 3]}\n" for i in range(25))
@@ -557,7 +558,7 @@ def test_the_wal_stays_bounded_during_an_import(crm, tmp_path, monkeypatch):
     import os
     import threading
 
-    from crm_tui import dialect
+    from crm_tui.storage import dialect
 
     monkeypatch.setattr(dialect.BulkLoad, "WAL_LIMIT", 256 * 1024)
     rows = "".join(f"p{i}@x{i % 7}.org,First{i},Last{i},+1 555 {i:07d}\n" for i in range(6000))

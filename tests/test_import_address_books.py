@@ -11,8 +11,9 @@ import sqlite3
 
 import pytest
 
-from crm_tui import cli, sources
-from crm_tui.core import Crm
+from crm_tui.cli import main as cli
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
 from crm_tui.importing import exporter, importer, infer
 from crm_tui.importing import undo as import_journal
 

@@ -8,10 +8,10 @@ import csv
 
 import pytest
 
-from crm_tui.core import Crm
-from crm_tui.errors import InvalidValue
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import InvalidValue
 from crm_tui.importing import bundle, columns, hubspot, importer
-from crm_tui.sanitize import clean_line
+from crm_tui.domain.sanitize import clean_line
 
 HEADERS = ["Record ID", "First Name", "Last Name", "Email", "Contact owner", "Create Date", "Lifecycle Stage",
            "Associated Company IDs", "Custom Text", "Custom Score", "Custom Day", "Custom Note"]

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from crm_tui import cli
-from crm_tui.core import Crm
+from crm_tui.cli import main as cli
+from crm_tui.services.core import Crm
 from crm_tui.importing import bundle, hubspot, importer
 from crm_tui.importing import undo as import_journal
 
@@ -313,7 +313,7 @@ def test_real_hubspot_exports_when_present(db_path, tmp_path, capsys):
 async def test_wizard_shows_the_plan_of_a_folder_before_writing_then_imports_it(db_path, tmp_path):
     from textual.widgets import Input, Static
 
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.import_wizard import ImportWizardScreen
 
     folder = fx.write_portal(tmp_path / "portal")
@@ -354,7 +354,7 @@ async def test_wizard_shows_the_plan_of_a_folder_before_writing_then_imports_it(
 def test_fast_paths_give_what_the_full_parsers_give(crm):
     """The short-date and plain-digit shortcuts of hubspot.typed_converter against the full path
     (records.coerce_value, which parses dates with values.parse_date), on valid and invalid cells alike."""
-    from crm_tui.errors import InvalidValue
+    from crm_tui.domain.errors import InvalidValue
 
     meta = crm.registry.get("deals")
     crm.registry.add_property("deals", {"name": "when", "type": "datetime"})
@@ -421,7 +421,7 @@ def test_day_first_dates_with_dayfirst(db_path, tmp_path):
 
 
 def test_a_custom_object_export_goes_in_last_and_links_to_contacts(crm, tmp_path):
-    from crm_tui.schema_apply import apply_schema
+    from crm_tui.services.schema_apply import apply_schema
 
     apply_schema(crm, {"objects": [{"name": "roast_batches", "label": "Roast Batch", "plural_label": "Roast Batches",
                                     "primary_property": "batch_name",
@@ -493,7 +493,7 @@ def test_a_move_killed_before_its_end_is_undone_whole(db_path, tmp_path):
     code = (f"import os, sys; sys.path.insert(0, {str(root)!r})\n"
             "from crm_tui.importing import bundle\n"
             "bundle._FileImporter.finish = lambda self: os._exit(9)\n"
-            "from crm_tui import cli\n"
+            "from crm_tui.cli import main as cli\n"
             f"cli.main(['--db', {str(db_path)!r}, 'import', {str(folder)!r}])\n")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 9
     with Crm.open(db_path) as crm:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.importing import bundle, hubspot, infer, values
+from crm_tui.importing import bundle, hubspot, infer
+from crm_tui.domain import values
 
 
 def test_short_dates_give_what_the_full_date_parsers_give():
@@ -59,7 +60,7 @@ def test_a_hubspot_export_names_and_types_new_columns_as_any_other_file(crm, tmp
 
 
 def test_properties_made_in_one_go_are_checked_as_one_at_a_time(crm):
-    from crm_tui.errors import InvalidValue
+    from crm_tui.domain.errors import InvalidValue
 
     made = crm.registry.add_properties("contacts", [{"name": "shoe_size", "type": "number", "indexed": False},
                                                     {"name": "met_on", "label": "Met on", "type": "date"}])

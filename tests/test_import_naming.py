@@ -8,8 +8,8 @@ import csv
 
 import pytest
 
-from crm_tui import sources
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
 from crm_tui.importing import importer
 
 PIPELINE = [

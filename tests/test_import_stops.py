@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from crm_tui import integrity
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import DatabaseProblem
+from crm_tui.services import integrity
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import DatabaseProblem
 from crm_tui.importing.importer import plan_import, run_import
 from crm_tui.importing.undo import _owner, list_imports, owner_alive
 
@@ -80,7 +80,7 @@ def test_a_killed_import_is_interrupted_with_the_counts_of_its_committed_batches
     Crm.open(db_path).close()
     script = f"""
         import time
-        from crm_tui.core import Crm
+        from crm_tui.services.core import Crm
         from crm_tui.importing.importer import plan_import, run_import
         crm = Crm.open({str(db_path)!r})
         spec = plan_import(crm, {str(csv_path)!r}, ["contacts"])
@@ -114,7 +114,7 @@ def test_a_live_import_is_running_and_a_dead_process_is_not():
 
 
 async def test_the_wizard_history_shows_an_interrupted_import(db_path, tmp_path):
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
     from screens.import_wizard import ImportHistoryScreen
 
     with Crm.open(db_path) as crm:

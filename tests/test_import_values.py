@@ -4,20 +4,7 @@ import time
 
 import pytest
 
-from crm_tui.importing.values import (
-    clean_text,
-    format_utc,
-    option_parser,
-    parse_bool,
-    parse_currency,
-    parse_date,
-    parse_datetime,
-    parse_domain,
-    parse_email,
-    parse_number,
-    parse_phone,
-    parse_url,
-)
+from crm_tui.domain.values import clean_text, format_utc, option_parser, parse_bool, parse_currency, parse_date, parse_datetime, parse_domain, parse_email, parse_number, parse_phone, parse_url
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -353,7 +340,7 @@ def test_parsers_are_fast():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from crm_tui.importing import values as values_module  # noqa: E402
+from crm_tui.domain import values as values_module  # noqa: E402
 
 
 def _outcome(parse, text):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crm_tui import sources
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 
 
 def prepare(db_path, tmp_path):

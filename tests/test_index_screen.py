@@ -7,13 +7,13 @@ import pytest
 from playhouse.test_utils import count_queries
 from textual.widgets import Input, OptionList, Select
 
-from crm_tui import sources
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
-from crm_tui.errors import InvalidValue
-from crm_tui.paging import ViewPager, ViewSpec
-from crm_tui.query import Filter, Sort
-from crm_tui.views import Views
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import InvalidValue
+from crm_tui.services.paging import ViewPager, ViewSpec
+from crm_tui.services.query import Filter, Sort
+from crm_tui.services.views import Views
 from screens.modals import ConfirmModal
 from screens.index import IndexScreen
 from screens.index_modals import (
@@ -501,10 +501,10 @@ def test_a_page_costs_a_bounded_number_of_queries(demo_db):
 
 
 def test_pager_windows_match_a_plain_scan_with_deleted_rows(crm, monkeypatch):
-    import crm_tui.paging as paging
+    import crm_tui.services.paging as paging
 
     monkeypatch.setattr(paging, "ANCHOR_STEP", 7)
-    from crm_tui.seed import seed
+    from crm_tui.services.seed import seed
 
     seed(crm, contacts=120, companies=5, seed=3)
 

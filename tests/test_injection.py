@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from crm_tui import sources
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 
 MARKUP = ["[/]", "[bold]x", "[link=https://example.com]x[/link]", "[@click=app.quit]x", "[$accent]x"]
 CONTROL = "\x1b]0;pwned\x07Esc\x1b[2Jape\x9b31m\x00\x7f"  # shows as "Escape" once stripped

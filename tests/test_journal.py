@@ -3,9 +3,10 @@ that history stays append-only and `doctor` healthy after each step (real SQLite
 
 import pytest
 
-from crm_tui import integrity, sources
-from crm_tui.errors import CrmError
-from crm_tui.maintenance import doctor
+from crm_tui.services import integrity
+from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError
+from crm_tui.services.maintenance import doctor
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -194,7 +195,7 @@ def test_relinking_a_removed_primary_refused_when_another_company_became_primary
 
 
 def test_bulk_edit_undo_and_list(crm, people):
-    from crm_tui import bulk
+    from crm_tui.services import bulk
 
     ids = [people["ines"], people["bo"]]
     bulk.bulk_update(crm, "contacts", ids, {"jobtitle": "Buyer"}, source=sources.USER, batch_size=1)
@@ -257,7 +258,7 @@ def test_import_undo_refused_when_a_record_it_created_was_edited_since(crm, tmp_
 
 
 def test_cli_import_undo_asks_at_a_terminal(db_path, tmp_path, monkeypatch, capsys):
-    from crm_tui import cli
+    from crm_tui.cli import main as cli
 
     path = tmp_path / "c.csv"
     path.write_text("Email,First Name\nann@acme.example,Ann\n")
@@ -285,7 +286,7 @@ def test_cli_import_undo_asks_at_a_terminal(db_path, tmp_path, monkeypatch, caps
 def test_cli_walk_edit_undo_redo_merge_delete_refusal_doctor(db_path, capsys):
     import json
 
-    from crm_tui import cli
+    from crm_tui.cli import main as cli
 
     def run(*argv, code=0):
         assert cli.main(["--db", str(db_path), *argv]) == code, capsys.readouterr()
@@ -407,7 +408,7 @@ def test_merge_moving_a_deal_makes_the_survivor_an_opportunity(crm, people):
 # ------------------------------------------------------------------ bulk, activities, automations
 
 def test_bulk_delete_and_bulk_associate_undo(crm, people):
-    from crm_tui import bulk
+    from crm_tui.services import bulk
 
     ids = [people["ines"], people["bo"]]
     crm.assoc.add(("contacts", people["ines"]), ("companies", people["globex"]))
@@ -509,7 +510,7 @@ def _hub(crm, links: int) -> tuple[int, int]:
 
 @pytest.mark.parametrize("action", ["merge", "delete", "restore"])
 def test_merge_delete_restore_of_a_heavily_linked_record_are_set_based(tmp_path, action):
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     used = []
     for links in (20, 400):
@@ -548,7 +549,7 @@ def test_two_windows_cannot_undo_the_same_operation_twice(crm, db_path, people):
     crm.records.update("contacts", people["ines"], {"jobtitle": "CTO"}, sources.USER)
     op = crm.journal.list(limit=1)[0].id
     tail = Operation.get_by_id(op)
-    other = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", str(db_path), "undo", str(op)],
+    other = subprocess.run([sys.executable, "-m", "crm_tui.cli.main", "--db", str(db_path), "undo", str(op)],
                            capture_output=True, text=True, timeout=120)
     assert other.returncode == 0, other.stderr
     before = counts(crm)
@@ -576,7 +577,7 @@ def test_set_based_merge_delete_restore_while_a_read_is_pending(crm, people):
 def test_cli_undo_of_an_import_asks_at_a_terminal(db_path, tmp_path, monkeypatch, capsys):
     import json
 
-    from crm_tui import cli
+    from crm_tui.cli import main as cli
 
     path = tmp_path / "c.csv"
     path.write_text("Email,First Name\nann@acme.example,Ann\n")
@@ -600,7 +601,7 @@ def test_cli_undo_of_an_import_asks_at_a_terminal(db_path, tmp_path, monkeypatch
     (("undo", str(2**63 - 1)), "no operation with id"),
 ])
 def test_cli_journal_arguments_are_one_line_exit_2(db_path, capsys, args, fragment):
-    from crm_tui import cli
+    from crm_tui.cli import main as cli
 
     cli.main(["--db", str(db_path), "operations"])
     capsys.readouterr()
@@ -610,7 +611,7 @@ def test_cli_journal_arguments_are_one_line_exit_2(db_path, capsys, args, fragme
 
 
 def test_core_undo_of_an_id_out_of_range_is_not_found(crm):
-    from crm_tui.errors import NotFound
+    from crm_tui.domain.errors import NotFound
 
     for bad in (2**64, -1, "x"):
         with pytest.raises(NotFound):
@@ -651,7 +652,7 @@ def test_a_bulk_edit_killed_part_way_can_be_undone_for_what_it_committed(crm, pe
     Operation = crm.models.Operation
     import json
 
-    from crm_tui import bulk
+    from crm_tui.services import bulk
 
     ids = [people["ines"], people["bo"]]
     result = bulk.bulk_update(crm, "contacts", ids, {"jobtitle": "Buyer"}, source=sources.USER, batch_size=1)

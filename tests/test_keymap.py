@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
-from crm_tui.keymap import apply_keymap, binding_ids, is_valid_key
+from crm_tui.shell.keymap import apply_keymap, binding_ids, is_valid_key
 
 
 @pytest.fixture(autouse=True)
@@ -113,9 +113,9 @@ def test_invalid_keys(key: str) -> None:
 
 
 def test_a_remap_onto_a_used_key_is_reported(tmp_path):
-    from crm_tui.app import CrmApp
-    from crm_tui.core import Crm
-    from crm_tui.keymap import apply_keymap
+    from crm_tui.shell.app import CrmApp
+    from crm_tui.services.core import Crm
+    from crm_tui.shell.keymap import apply_keymap
     import screens  # noqa: F401  (every screen's bindings)
 
     Crm.open(tmp_path / "k.db").close()

@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from crm_tui import maintenance
-from crm_tui.cli import main
-from crm_tui.core import Crm
+from crm_tui.services import maintenance
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
 
 
 def test_backup_is_consistent_while_open_and_private(crm, db_path, tmp_path):
@@ -123,7 +123,7 @@ def test_read_only_file_opens_read_only_and_refuses_changes(db_path, capsys):
 
 
 def test_read_only_mode_refuses_changes_with_one_line(db_path):
-    from crm_tui.errors import DatabaseProblem
+    from crm_tui.domain.errors import DatabaseProblem
 
     Crm.open(db_path).close()
     with Crm.open(db_path, readonly=True) as crm:
@@ -133,7 +133,7 @@ def test_read_only_mode_refuses_changes_with_one_line(db_path):
 
 
 def test_a_full_database_refuses_cleanly_and_keeps_what_it_had(db_path, capsys):
-    from crm_tui.seed import seed
+    from crm_tui.services.seed import seed
 
     with Crm.open(db_path) as crm:
         crm.records.create("contacts", {"email": "first@example.org"})
@@ -141,7 +141,7 @@ def test_a_full_database_refuses_cleanly_and_keeps_what_it_had(db_path, capsys):
     # A tiny size limit stands in for a full disk: the seed below cannot fit.
     with Crm.open(db_path) as crm:
         crm.db.execute_sql(f"PRAGMA max_page_count = {pages + 5}")
-        from crm_tui.errors import DatabaseProblem
+        from crm_tui.domain.errors import DatabaseProblem
 
         with pytest.raises(DatabaseProblem, match="full; nothing was saved"):
             seed(crm, contacts=20000, companies=50)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from crm_tui import sources
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 from screens.index_modals import NewRecordModal
 from screens.modals import ExistingRecordModal
 from screens.record import RecordScreen
@@ -98,7 +98,7 @@ def small_crm(db_path) -> dict:
 
 
 def test_add_many_is_all_or_nothing_and_names_the_refused_record(db_path):
-    from crm_tui.errors import CrmError
+    from crm_tui.domain.errors import CrmError
 
     ids = small_crm(db_path)
     with Crm.open(db_path, user_name="tester") as crm:

@@ -70,7 +70,7 @@ def test_installed_app_starts_with_its_themes(installed, tmp_path):
     _wheel, venv = installed
     script = (
         "import asyncio, sys\n"
-        "from crm_tui.app import CrmApp\n"
+        "from crm_tui.shell.app import CrmApp\n"
         "import crm_tui, screens\n"
         "assert 'site-packages' in crm_tui.__file__, crm_tui.__file__\n"
         "async def main():\n"

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from crm_tui import pipelines, sources
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.services import pipelines
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 
 
 def make_deals(db_path, stage: str = "qualifiedtobuy", count: int = 2) -> list[int]:

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from crm_tui import owners, pipelines, sources
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import InvalidValue, NotFound
-from crm_tui.query import Filter
+from crm_tui.services import owners, pipelines
+from crm_tui.domain import sources
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import InvalidValue, NotFound
+from crm_tui.services.query import Filter
 
 
 def lifecycle(crm, obj, rid):
@@ -280,7 +281,7 @@ def test_automations_can_be_switched_off(crm):
 
 
 def test_automation_failure_rolls_back_with_the_user_change(crm, sale, monkeypatch):
-    from crm_tui import rules
+    from crm_tui.services import rules
 
     contact, company, deal = sale
 
@@ -314,7 +315,7 @@ def test_owners_add_rename_me(crm):
 # -- schema apply ----------------------------------------------------------------------------
 
 def test_schema_apply_pipelines_rename_reorder_archive(crm, tmp_path):
-    from crm_tui.schema_apply import apply_schema_file
+    from crm_tui.services.schema_apply import apply_schema_file
 
     path = tmp_path / "p.yaml"
     path.write_text("""

@@ -8,11 +8,11 @@ import random
 
 from peewee import PostgresqlDatabase
 
-from crm_tui import maintenance
+from crm_tui.services import maintenance
 from crm_tui.importing import importer
-from crm_tui import paging
-from crm_tui.paging import ViewPager, ViewSpec
-from crm_tui.query import Sort, order_by
+from crm_tui.services import paging
+from crm_tui.services.paging import ViewPager, ViewSpec
+from crm_tui.services.query import Sort, order_by
 
 
 def sql_for_postgresql(query) -> str:

@@ -11,9 +11,11 @@ import threading
 
 import pytest
 
-from crm_tui import cli, integrity, sources
-from crm_tui.core import Crm
-from crm_tui.errors import CrmError, DatabaseProblem
+from crm_tui.cli import main as cli
+from crm_tui.services import integrity
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import CrmError, DatabaseProblem
 
 
 def _contact_with_companies(crm, n: int = 3) -> tuple[int, list[int]]:
@@ -166,7 +168,7 @@ def _other_terminal(url: str, *args: str) -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "crm_tui.cli", "--db", url, *args], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "crm_tui.cli.main", "--db", url, *args], capture_output=True,
                           text=True, timeout=60, env={**__import__("os").environ, "USER": "bo", "LOGNAME": "bo"})
     assert done.returncode == 0, done.stderr
 
@@ -176,7 +178,7 @@ async def test_an_open_app_shows_another_members_change_and_keeps_what_is_being_
 
     from textual.widgets import Input
 
-    from crm_tui.app import CrmApp
+    from crm_tui.shell.app import CrmApp
 
     with Crm.open(pg_url) as crm:
         crm.records.create("contacts", {"email": "ann@x.example", "firstname": "Ann"})
@@ -221,8 +223,8 @@ def test_the_config_database_may_be_a_postgresql_url(pg_url, tmp_path, capsys):
 
 
 def test_a_newer_schema_is_refused_and_an_older_one_upgraded(pg_url):
-    from crm_tui import db as dbmod
-    from crm_tui.dialect_pg import read_version, write_version
+    from crm_tui.storage import db as dbmod
+    from crm_tui.storage.dialect_pg import read_version, write_version
 
     with Crm.open(pg_url) as crm:
         write_version(crm.db, dbmod.APPLICATION_ID, dbmod.SCHEMA_VERSION + 1)

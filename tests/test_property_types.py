@@ -1,4 +1,4 @@
-"""crm_tui/types.py: one class per property type (parse, store, display, export, filter operators),
+"""crm_tui/domain/types.py: one class per property type (parse, store, display, export, filter operators),
 and the modules that used to switch on the type name now ask the type."""
 
 import re
@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui.core import Crm
-from crm_tui.paging import display_value
-from crm_tui.query import ops_for
-from crm_tui.types import PROPERTY_TYPES, TYPES, ValueProblem, property_type
+from crm_tui.services.core import Crm
+from crm_tui.services.paging import display_value
+from crm_tui.services.query import ops_for
+from crm_tui.domain.types import PROPERTY_TYPES, TYPES, ValueProblem, property_type
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # The places that switched on the type name before the registry; each now asks the type.
-NO_TYPE_SWITCHES = ("crm_tui/records.py", "crm_tui/history.py", "crm_tui/query.py", "crm_tui/paging.py",
-                    "crm_tui/commands.py", "crm_tui/maintenance.py", "crm_tui/engine.py",
+NO_TYPE_SWITCHES = ("crm_tui/services/records.py", "crm_tui/services/history.py", "crm_tui/services/query.py", "crm_tui/services/paging.py",
+                    "crm_tui/cli/commands.py", "crm_tui/services/maintenance.py", "crm_tui/storage/engine.py",
                     "crm_tui/importing/exporter.py", "widgets/property_form.py")
 SWITCH = re.compile(r"""\b(?:prop|p)\.type\s*(?:==|!=|in|not in)\s*[("']|\b(?:kind|ptype)\s*(?:==|in)\s*\(?["'](?:text|number|select)""")
 

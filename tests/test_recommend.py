@@ -1,9 +1,9 @@
-"""crm_tui/recommend.py: association recommendations (domain, shared associations, name)."""
+"""crm_tui/services/recommend.py: association recommendations (domain, shared associations, name)."""
 
 from __future__ import annotations
 
-from crm_tui import sources
-from crm_tui.recommend import DOMAIN, NAME, SHARED, Recommendation, recommend
+from crm_tui.domain import sources
+from crm_tui.services.recommend import DOMAIN, NAME, SHARED, Recommendation, recommend
 
 
 def _company(crm, name, domain):

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Select, SelectionList, Static
 
-from crm_tui import sources
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 from screens.modals import ConfirmModal
 from screens.history import AssocHistoryScreen, PropertyHistoryScreen
 from screens.record import RecordScreen
@@ -20,8 +20,8 @@ from screens.record_modals import (
 from widgets.assoc_sidebar import AssocSidebar
 from widgets.timeline import Timeline
 
-FIXED_MODULES = ("crm_tui.core", "crm_tui.records", "crm_tui.associations", "crm_tui.activities",
-                 "crm_tui.merge", "crm_tui.rules")
+FIXED_MODULES = ("crm_tui.services.core", "crm_tui.services.records", "crm_tui.services.associations", "crm_tui.services.activities",
+                 "crm_tui.services.merge", "crm_tui.services.rules")
 
 
 @pytest.fixture

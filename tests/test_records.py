@@ -2,10 +2,10 @@
 
 import pytest
 
-from crm_tui import sources
-from crm_tui.errors import InvalidValue, NotFound
-from crm_tui.query import Filter, Sort
-from crm_tui.schema_apply import apply_schema
+from crm_tui.domain import sources
+from crm_tui.domain.errors import InvalidValue, NotFound
+from crm_tui.services.query import Filter, Sort
+from crm_tui.services.schema_apply import apply_schema
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 

@@ -9,12 +9,13 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from crm_tui import pipelines, sources
-from crm_tui.app import CrmApp
-from crm_tui.cli import main
-from crm_tui.core import Crm
-from crm_tui.errors import InvalidValue
-from crm_tui.reports import ReportSpec, period_range
+from crm_tui.services import pipelines
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.cli.main import main
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import InvalidValue
+from crm_tui.services.reports import ReportSpec, period_range
 
 ALL = 100_000
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_tui import sources
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
 from crm_tui.importing import importer
 from crm_tui.importing import undo as import_journal
 from crm_tui.importing.importer import Column
@@ -359,7 +359,7 @@ def test_undo_import_keeps_one_primary_company_and_takes_its_rules_back(crm, tmp
     actions = [(h.action, h.other_id, h.label) for h in crm.assoc.history(("contacts", ann), object_name="companies")]
     assert ("label_removed", a, "Employer") in actions and ("primary_removed", a, None) in actions
     assert ("removed", a, None) in actions and actions[0] == ("primary_set", b, None)
-    from crm_tui import integrity
+    from crm_tui.services import integrity
 
     assert integrity.check_all(crm.registry) == []
 
@@ -380,6 +380,6 @@ def test_undo_import_of_a_company_that_was_primary_gives_the_holder_its_next_one
     import_journal.undo_import(crm, iid, backup=False)
     assert crm.assoc.linked_ids(("contacts", ann), "companies") == [other]
     assert crm.assoc.primary_company(("contacts", ann)) == other
-    from crm_tui import integrity
+    from crm_tui.services import integrity
 
     assert integrity.check_all(crm.registry) == []

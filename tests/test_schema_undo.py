@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from crm_tui import pipelines, sources
-from crm_tui.errors import CrmError
-from crm_tui.schema_apply import apply_schema_file
+from crm_tui.services import pipelines
+from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError
+from crm_tui.services.schema_apply import apply_schema_file
 from tests.test_journal import healthy
 
 
@@ -226,7 +227,7 @@ def test_operations_made_before_the_journal_kept_schema_changes_are_refused(crm)
 
 
 def test_cli_schema_apply_operations_undo_redo(db_path, tmp_path, capsys):
-    from crm_tui import cli
+    from crm_tui.cli import main as cli
 
     def run(*argv, code=0):
         assert cli.main(["--db", str(db_path), *argv]) == code, capsys.readouterr()
@@ -252,8 +253,8 @@ def test_cli_schema_apply_operations_undo_redo(db_path, tmp_path, capsys):
 def test_schema_undo_after_the_new_objects_index_was_opened(crm, tmp_path):
     """Opening an index makes its default view: that is no reason to refuse; a saved view that
     filters on the new property is."""
-    from crm_tui.query import Filter
-    from crm_tui.views import Views
+    from crm_tui.services.query import Filter
+    from crm_tui.services.views import Views
 
     path = tmp_path / "roast.yaml"
     path.write_text(SCHEMA)
@@ -306,7 +307,7 @@ def test_any_schema_file_undone_and_redone_exactly(tmp_path, first, second):
     then the first, brings back exactly the metadata and storage before each; redo exactly after."""
     import yaml
 
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
 
     path = tmp_path / "s.db"
     path.unlink(missing_ok=True)
@@ -331,7 +332,7 @@ def test_any_schema_file_undone_and_redone_exactly(tmp_path, first, second):
 
 
 def test_cli_labels_create_is_undone(db_path, capsys):
-    from crm_tui import cli
+    from crm_tui.cli import main as cli
 
     assert cli.main(["--db", str(db_path), "labels", "create", "contacts", "contacts", "Mentor",
                      "--inverse", "Mentee"]) == 0

@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 
-from crm_tui.core import Crm
-from crm_tui.serve import check_request, serve_command
+from crm_tui.services.core import Crm
+from crm_tui.shell.serve import check_request, serve_command
 
 
 def free_port() -> int:
@@ -60,7 +60,7 @@ def served(tmp_path_factory):
         crm.records.create("contacts", {"firstname": "Grace", "lastname": "Hopper", "email": "grace@example.org"})
     env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "crm_tui.cli", "--db", str(db), "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "crm_tui.cli.main", "--db", str(db), "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     lines: list[str] = []
     token = None
@@ -87,7 +87,7 @@ def served(tmp_path_factory):
 
 def test_serve_command_runs_this_app_on_the_same_database(tmp_path):
     command = serve_command(str(tmp_path / "my crm.db"))
-    assert "-m crm_tui.cli --db" in command and "'" in command  # the path is quoted for the shell
+    assert "-m crm_tui.cli.main --db" in command and "'" in command  # the path is quoted for the shell
 
 
 def test_serve_binds_localhost_only_and_prints_a_token_url(served):
@@ -167,7 +167,7 @@ def test_request_rules_without_a_server():
 
 
 def test_binding_beyond_loopback_needs_public(db_path, capsys):
-    from crm_tui.cli import main
+    from crm_tui.cli.main import main
 
     assert main(["--db", str(db_path), "serve", "--host", "0.0.0.0", "--port", str(free_port())]) == 2
     err = capsys.readouterr().err.strip()
@@ -185,7 +185,7 @@ def test_serve_without_textual_serve_says_how_to_get_it(db_path, monkeypatch, ca
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_textual_serve)
-    from crm_tui.cli import main
+    from crm_tui.cli.main import main
 
     assert main(["--db", str(db_path), "serve"]) == 2
     assert "pip install 'crm-tui[serve]'" in capsys.readouterr().err

@@ -16,7 +16,7 @@ import pytest
 from rich.color import ColorSystem
 from rich.console import Console
 
-from crm_tui.app import CrmApp
+from crm_tui.shell.app import CrmApp
 
 SNAPSHOTS = Path(__file__).parent / "snapshots_16"
 SIZE = (80, 24)

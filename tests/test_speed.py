@@ -13,8 +13,8 @@ from pathlib import Path
 
 from textual.css.stylesheet import Stylesheet
 
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,7 @@ def big_record(db_path) -> int:
 def test_a_plain_launch_does_not_build_the_parser(tmp_path):
     code = (
         "import json, sys\n"
-        "import crm_tui.cli as cli\n"
+        "import crm_tui.cli.main as cli\n"
         "seen = []\n"
         "cli._run_app = lambda args: seen.append((getattr(args, 'db', None), args.demo)) or 0\n"
         "for argv in ([], ['--db', 'x.db'], ['--db=y.db']):\n"
@@ -70,18 +70,18 @@ def test_the_first_index_frame_waits_only_for_what_it_shows(tmp_path):
     Crm.open(db).close()
     code = (
         "import asyncio, json, sys\n"
-        "from crm_tui.app import CrmApp\n"
+        "from crm_tui.shell.app import CrmApp\n"
         "async def main():\n"
         f"    app = CrmApp({str(db)!r})\n"
         "    async with app.run_test() as pilot:\n"
         "        await pilot.pause()\n"
         "        return {m: m in sys.modules for m in ('screens.board', 'screens.record', 'screens.import_wizard',\n"
-        "                'screens.index_modals', 'crm_tui.history', 'crm_tui.merge', 'screens.index')}\n"
+        "                'screens.index_modals', 'crm_tui.services.history', 'crm_tui.services.merge', 'screens.index')}\n"
         "print(json.dumps(asyncio.run(main())))\n"
     )
     loaded = run_python(code, tmp_path)
     assert loaded == {"screens.board": False, "screens.record": False, "screens.import_wizard": False,
-                      "screens.index_modals": False, "crm_tui.history": False, "crm_tui.merge": False,
+                      "screens.index_modals": False, "crm_tui.services.history": False, "crm_tui.services.merge": False,
                       "screens.index": True}
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 
 
 def help_text(app) -> str:

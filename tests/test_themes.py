@@ -14,14 +14,8 @@ from textual.color import Color
 from textual.theme import Theme
 from textual.widgets import Label
 
-from crm_tui import paths
-from crm_tui.theming import (
-    SHIPPED_THEME_NAMES,
-    app_css_path,
-    apply_theme,
-    load_themes,
-    register_themes,
-)
+from crm_tui.storage import paths
+from crm_tui.shell.theming import SHIPPED_THEME_NAMES, app_css_path, apply_theme, load_themes, register_themes
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import unicodedata
 from textual import events
 from textual.widgets import Input
 
-from crm_tui.app import CrmApp
+from crm_tui.shell.app import CrmApp
 from screens.index_modals import BulkEditModal, NewRecordModal
 
 
@@ -250,7 +250,7 @@ async def test_an_index_wider_than_80_columns_scrolls_sideways_and_says_how_many
 
 
 def test_toasts_name_records_not_raw_ids(demo_db):
-    from crm_tui.core import Crm
+    from crm_tui.services.core import Crm
     from screens.modals import name_records
 
     with Crm.open(demo_db) as crm:

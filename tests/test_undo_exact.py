@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_tui import bulk, integrity, sources
-from crm_tui.core import Crm
-from crm_tui.errors import CrmError
+from crm_tui.services import bulk, integrity
+from crm_tui.domain import sources
+from crm_tui.services.core import Crm
+from crm_tui.domain.errors import CrmError
 
 CONTACTS, COMPANIES, DEALS = 4, 3, 2
 LABELS = ["Employer", "Advisor", "Billing contact"]

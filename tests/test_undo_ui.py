@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from crm_tui import sources
-from crm_tui.app import CrmApp
-from crm_tui.core import Crm
+from crm_tui.domain import sources
+from crm_tui.shell.app import CrmApp
+from crm_tui.services.core import Crm
 from screens.operations import OperationsScreen
 
 
@@ -91,7 +91,7 @@ async def test_operations_screen_lists_the_journal_and_undoes_the_one_under_the_
 
 
 async def test_undo_keys_are_remappable_by_id_and_shown(db_path, tmp_path, monkeypatch):
-    from crm_tui.config import load_config
+    from crm_tui.storage.config import load_config
 
     two_edits(db_path)
     config_dir = tmp_path / "config" / "crm-tui"

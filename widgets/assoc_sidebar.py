@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from crm_tui.sanitize import clean_line
+from crm_tui.domain.sanitize import clean_line
 from widgets.steady_list import SteadyOptionList
 
 # Sections shown even when empty, so that Add is always at hand.

@@ -20,9 +20,9 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from crm_tui.reports import Report, ReportRow
-from crm_tui.sanitize import clean_line
-from crm_tui.types import format_number
+from crm_tui.services.reports import Report, ReportRow
+from crm_tui.domain.sanitize import clean_line
+from crm_tui.domain.types import format_number
 
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 SPARKS = "▁▂▃▄▅▆▇█"

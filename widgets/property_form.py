@@ -32,8 +32,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
-from crm_tui.errors import CrmError
-from crm_tui.types import PROPERTY_TYPES, property_type
+from crm_tui.domain.errors import CrmError
+from crm_tui.domain.types import PROPERTY_TYPES, property_type
 from widgets.text_input import TextInput
 
 PLACEHOLDERS = {name: kind.placeholder for name, kind in PROPERTY_TYPES.items() if kind.placeholder}  # kept for callers

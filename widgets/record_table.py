@@ -31,7 +31,7 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from crm_tui.sanitize import clean_line
+from crm_tui.domain.sanitize import clean_line
 
 Row = tuple[int, tuple[str, ...]]
 """One row as a source returns it: (record_id, cell strings in column order)."""

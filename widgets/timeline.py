@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from crm_tui.paging import format_datetime
-from crm_tui.sanitize import clean_line
+from crm_tui.services.paging import format_datetime
+from crm_tui.domain.sanitize import clean_line
 from widgets.steady_list import SteadyOptionList
 
 PAGE_SIZE = 40

@@ -28,11 +28,11 @@ import stat
 import time
 from dataclasses import dataclass, field
 
-from .. import sources
-from ..errors import CrmError
-from ..sanitize import clean_line
+from ..domain import sources
+from ..domain.errors import CrmError
+from ..domain.sanitize import clean_line
 from . import csvread, hubspot, importer, mapping
-from ..safe_files import is_database_file
+from ..storage.safe_files import is_database_file
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}

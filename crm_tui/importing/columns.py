@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..errors import CrmError
+from ..domain.errors import CrmError
 
 MEMO = 4096  # converted cells remembered per date column
 

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from .csvwrite import _FORMULA_START
-from .values import clean_text
+from ..domain.values import clean_text
 
 DELIMITERS = ",;\t"
 _SAMPLE_CHARS = 64 * 1024

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TextIO
-from .. import safe_files
+from ..storage import safe_files
 
 # Full-width ＝ ＋ － ＠ too: some spreadsheet locales read them as their ASCII twins.
 _FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")

@@ -21,12 +21,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import safe_files
-from ..errors import InvalidValue
-from ..paging import ViewSpec
-from ..query import Filter
-from ..types import property_type
-from ..views import Views, default_columns
+from ..storage import safe_files
+from ..domain.errors import InvalidValue
+from ..services.paging import ViewSpec
+from ..services.query import Filter
+from ..domain.types import property_type
+from ..services.views import Views, default_columns
 from . import vcard
 from .csvwrite import SafeCsvWriter, cell_text
 

@@ -26,11 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..errors import InvalidValue
+from ..domain.errors import InvalidValue
 from . import csvread, infer, mapping
 from .spec import ImportSpec
-from .values import parse_short_date
-from ..sanitize import clean_line
+from ..domain.values import parse_short_date
+from ..domain.sanitize import clean_line
 
 SOURCE = "hubspot"  # the id_source of HubSpot Record IDs (ExternalId.source_system)
 

@@ -56,12 +56,14 @@ from pathlib import Path
 
 from peewee import fn
 
-from .. import dialect, rules, safe_files, sources
-from ..engine import Option
-from ..errors import CrmError, DatabaseProblem, InvalidValue, NotFound
-from ..paths import data_dir
-from ..records import DEDUPE_KEYS
-from ..types import now_iso, parse_date, parse_datetime
+from ..storage import dialect, safe_files
+from ..services import rules
+from ..domain import sources
+from ..storage.engine import Option
+from ..domain.errors import CrmError, DatabaseProblem, InvalidValue, NotFound
+from ..storage.paths import data_dir
+from ..services.records import DEDUPE_KEYS
+from ..domain.types import now_iso, parse_date, parse_datetime
 from . import columns, csvread, infer, mapping
 from .csvwrite import SafeCsvWriter
 from .parse_ahead import ParseAhead
@@ -112,7 +114,7 @@ from .spec import (  # noqa: F401,E402
     Progress,
     UndoResult,
 )
-from .values import _option_key
+from ..domain.values import _option_key
 
 _ABSENT = object()  # RowValues: a value of the row taken out since
 

@@ -13,8 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from . import values
-from ..engine import RESERVED_NAMES
+from ..domain import values
+from ..storage.engine import RESERVED_NAMES
 
 SAMPLE_ROWS = 2000  # rows read when a file is planned
 _SLASHED = re.compile(r"\s*(\d{1,2})[-/.](\d{1,2})[-/.]\d{2,4}(?:\b.*)?")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 
-from .. import safe_files
+from ..storage import safe_files
 from . import csvread, infer, mapping, vcard
 from .spec import _properties  # noqa: F401 - kept importable from here
 from .spec import (  # noqa: F401

@@ -6,7 +6,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-from ..errors import CrmError
+from ..domain.errors import CrmError
 
 LOCAL = "local"  # Record IDs in the file are this CRM's own IDs
 LINK_PREFIX = "@link:"  # "@link:companies:name": the cell names a record of companies by its name

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import dialect, sources
-from ..db import backup as safe_backup
-from ..db import backup_path_for
-from ..errors import InvalidValue, NotFound
-from ..history import from_history_text
-from ..models import Operation
+from ..storage import dialect
+from ..domain import sources
+from ..storage.db import backup as safe_backup
+from ..storage.db import backup_path_for
+from ..domain.errors import InvalidValue, NotFound
+from ..services.history import from_history_text
+from ..storage.models import Operation
 from .spec import _owner, owner_alive  # noqa: F401 - _owner: kept importable from here
 from .spec import (  # noqa: F401
     CELL_SKIPPED,

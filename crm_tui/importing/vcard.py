@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from .values import clean_text
+from ..domain.values import clean_text
 
 CONTACT_FIELDS = ("firstname", "lastname", "email", "emails", "phone", "phones", "jobtitle", "company",
                   "city", "country", "note", "address", "state", "zip", "work_phone", "mobilephone", "fax",

@@ -1,0 +1,2 @@
+"""The Textual app shell: the App class, keymap, theming and browser mode (serve). With screens/
+and widgets/, the only code that imports Textual."""

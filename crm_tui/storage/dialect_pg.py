@@ -1,0 +1,303 @@
+"""The PostgreSQL side of the dialect boundary (the team database).
+
+`crm_tui/storage/dialect.py` keeps the SQLite implementation and dispatches here when the database is a
+`CrmPostgresqlDatabase`. The rest of the core writes one SQL text for both engines:
+
+- placeholders are written `?` (SQLite's style); this database's cursor turns them into psycopg's
+  `%s` (and a literal `%` into `%%`) for every statement that Peewee did not generate itself;
+- yes/no columns are SMALLINT 0/1 on both engines, so `is_primary = 1` and `SUM(is_primary)` read
+  the same everywhere; whole numbers are BIGINT (record ids up to 2^63-1) and floats are DOUBLE
+  PRECISION (SQLite's REAL is 8 bytes);
+- full-text search is a table `fts_<object>(rowid, body, tsv)` with a GIN index on a generated
+  tsvector, searched with a prefix tsquery (`'ann':* & 'smi':*`) as you type;
+- the association counts are kept by PL/pgSQL triggers;
+- the schema version lives in a one-row table instead of SQLite's header.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import unquote, urlsplit
+
+from peewee import PostgresqlDatabase, __exception_wrapper__
+
+SCHEMES = ("postgresql", "postgres")
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def looks_like_url(value: str) -> bool:
+    """`scheme://...`: a database URL, never a file name (`mysql://x` is refused, not created)."""
+    return bool(_URL_LIKE.match(str(value)))
+
+
+def is_postgres_url(value: str) -> bool:
+    return looks_like_url(value) and str(value).split("://", 1)[0].lower() in SCHEMES
+
+
+def redacted(url: str) -> str:
+    """The URL as shown in messages: a password never reaches the screen or a log."""
+    parts = urlsplit(str(url))
+    if parts.password is None:
+        return str(url)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def connect_params(url: str) -> tuple[str, dict]:
+    """(database name, psycopg2 keyword arguments) of a postgresql:// URL."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ValueError(f"{redacted(url)}: the URL names no database (postgresql://user@host:port/dbname)")
+    params: dict = {}
+    if parts.username:
+        params["user"] = unquote(parts.username)
+    if parts.password:
+        params["password"] = unquote(parts.password)
+    if parts.hostname:
+        params["host"] = parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{redacted(url)}: the port is not a number") from None
+    if port:
+        params["port"] = port
+    for item in filter(None, parts.query.split("&")):
+        key, _, value = item.partition("=")
+        params[unquote(key)] = unquote(value)
+    return name, params
+
+
+@lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """SQLite-style `?` placeholders -> psycopg's `%s`, a literal `%` -> `%%`; text Peewee generated
+    (it already speaks `%s`) is left alone. `?` inside quotes stays a question mark."""
+    if "%s" in sql or ("?" not in sql and "%" not in sql):
+        return sql
+    out = []
+    quote = None
+    for ch in sql:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        if ch == "%":
+            out.append("%%")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+class _Cursor:
+    """A psycopg2 cursor that takes the core's SQL text (see `translate`)."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    def execute(self, sql, params=None):
+        with __exception_wrapper__:  # the driver's errors as Peewee's (IntegrityError, ...)
+            self._cursor.execute(translate(sql), params)
+        return self  # as sqlite3's cursor does: cursor.execute(...).fetchall()
+
+    def executemany(self, sql, rows):
+        from psycopg2.extras import execute_batch
+
+        with __exception_wrapper__:  # many statements per round trip instead of one each
+            execute_batch(self._cursor, translate(sql), rows, page_size=500)
+        return self
+
+    def __iter__(self):
+        return iter(self._cursor)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+def _register_adapters() -> None:
+    import psycopg2.extensions as ext
+
+    # yes/no values are 0/1 integers, as on SQLite (see the module docstring)
+    ext.register_adapter(bool, lambda value: ext.AsIs("1" if value else "0"))
+
+
+class CrmPostgresqlDatabase(PostgresqlDatabase):
+    dialect_name = "postgresql"
+    field_types = {
+        **PostgresqlDatabase.field_types,
+        "AUTO": "BIGSERIAL",
+        "BIGAUTO": "BIGSERIAL",
+        "INT": "BIGINT",
+        "BOOL": "SMALLINT",
+        "FLOAT": "DOUBLE PRECISION",
+    }
+
+    def __init__(self, url: str, **kwargs):
+        name, params = connect_params(url)
+        params.setdefault("connect_timeout", 10)
+        self.url = url
+        _register_adapters()
+        super().__init__(name, **params, **kwargs)
+
+    def cursor(self, named_cursor=None):
+        return _Cursor(super().cursor(named_cursor))
+
+
+# -- schema version (SQLite keeps it in the file header) -------------------------------------
+
+META_TABLE = "crm_tui_schema"
+
+
+def read_version(db) -> tuple[int | None, int]:
+    """(application id, schema version) of the database, (None, 0) when it has no tables at all,
+    (0, 0) when it has tables but none of ours."""
+    tables = db.get_tables()
+    if META_TABLE not in tables:
+        return (None, 0) if not tables else (0, 0)
+    row = db.execute_sql(f"SELECT application_id, version FROM {META_TABLE}").fetchone()
+    return (row[0], row[1]) if row else (0, 0)
+
+
+def write_version(db, application_id: int, version: int) -> None:
+    db.execute_sql(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (application_id BIGINT NOT NULL, version INTEGER NOT NULL)")
+    db.execute_sql(f"DELETE FROM {META_TABLE}")
+    db.execute_sql(f"INSERT INTO {META_TABLE} (application_id, version) VALUES (?, ?)", (application_id, version))
+
+
+def create_functions(db) -> None:
+    """SQL functions the core's portable SQL uses that PostgreSQL names differently."""
+    db.execute_sql("CREATE OR REPLACE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER "
+                   "LANGUAGE sql IMMUTABLE AS 'SELECT strpos(haystack, needle)'")
+
+
+# -- association counts ----------------------------------------------------------------------
+
+def create_count_triggers(db) -> None:
+    if db.execute_sql("SELECT 1 FROM pg_trigger WHERE tgname = 'association_count_insert'").fetchone():
+        return
+    db.execute_sql(
+        "CREATE OR REPLACE FUNCTION association_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO association_count(from_object, from_id, to_object, n) "
+        "VALUES (NEW.from_object, NEW.from_id, NEW.to_object, 1) "
+        "ON CONFLICT (from_object, from_id, to_object) DO UPDATE SET n = association_count.n + 1; "
+        "RETURN NULL; END $$")
+    db.execute_sql(
+        "CREATE OR REPLACE FUNCTION association_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE association_count SET n = n - 1 WHERE from_object = OLD.from_object "
+        "AND from_id = OLD.from_id AND to_object = OLD.to_object; "
+        "DELETE FROM association_count WHERE from_object = OLD.from_object AND from_id = OLD.from_id "
+        "AND to_object = OLD.to_object AND n <= 0; RETURN NULL; END $$")
+    db.execute_sql("DROP TRIGGER IF EXISTS association_count_insert ON association")
+    db.execute_sql("DROP TRIGGER IF EXISTS association_count_delete ON association")
+    db.execute_sql("CREATE TRIGGER association_count_insert AFTER INSERT ON association "
+                   "FOR EACH ROW EXECUTE FUNCTION association_count_insert()")
+    db.execute_sql("CREATE TRIGGER association_count_delete AFTER DELETE ON association "
+                   "FOR EACH ROW EXECUTE FUNCTION association_count_delete()")
+
+
+# -- full-text search -------------------------------------------------------------------------
+
+def create_fts(db, table: str) -> None:
+    db.execute_sql(
+        f'CREATE TABLE IF NOT EXISTS "{table}" (rowid BIGINT PRIMARY KEY, body TEXT NOT NULL, '
+        "tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', "
+        # words as SQLite's unicode61 tokenizer cuts them: ann@acme.example is ann, acme, example
+        "regexp_replace(body, '[^[:alnum:]-]+', ' ', 'g'))) STORED)")
+    db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_tsv" ON "{table}" USING gin (tsv)')
+
+
+def fts_match_expression(words: list[str]) -> str | None:
+    """Prefix-match every word: `ann smi` -> `'ann':* & 'smi':*` (a tsquery)."""
+    terms = []
+    for word in words:
+        for part in word.lower().split("-"):  # the simple parser splits hyphenated words too
+            if part:
+                terms.append("'" + part.replace("'", "''").replace("\\", "\\\\") + "':*")
+    return " & ".join(terms) if terms else None
+
+
+def fts_search_sql(fts: str, record_table: str) -> str:
+    return (
+        f"SELECT f.rowid FROM \"{fts}\" f JOIN \"{record_table}\" r ON r.id = f.rowid, "
+        f"(SELECT to_tsquery('simple', ?) AS q) x "
+        f"WHERE f.tsv @@ x.q AND r.deleted_at IS NULL ORDER BY ts_rank(f.tsv, x.q) DESC, f.rowid LIMIT ?")
+
+
+def fts_unranked_sql(fts: str) -> str:
+    return f"SELECT rowid FROM \"{fts}\" WHERE tsv @@ to_tsquery('simple', ?) LIMIT ?"
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+def sqlstate(exc: BaseException) -> str | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        code = getattr(exc, "pgcode", None)
+        if code:
+            return code
+        for arg in getattr(exc, "args", ()):
+            code = getattr(arg, "pgcode", None)
+            if code:
+                return code
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A serialisation failure or a deadlock: the transaction may succeed when run again."""
+    return sqlstate(exc) in ("40001", "40P01")
+
+
+# -- ids ------------------------------------------------------------------------------------
+
+def last_issued_id(db, table: str, *, sequence_only: bool = False) -> int:
+    """The last id the table's sequence handed out (0 before the first), or the larger of that and
+    MAX(id) (rows copied in with their ids)."""
+    row = db.execute_sql(
+        "SELECT pg_get_serial_sequence(?, 'id')", (f'"{table}"',)).fetchone()
+    issued = 0
+    if row and row[0]:
+        last, called = db.execute_sql(f"SELECT last_value, is_called FROM {row[0]}").fetchone()
+        issued = last if called else last - 1
+    if sequence_only:
+        return issued
+    top = db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').fetchone()[0]
+    if row and row[0] and top > issued:  # rows came in with their ids (a copy): the next id follows them
+        db.execute_sql("SELECT setval(?, ?)", (row[0], top))
+    return max(issued, top)
+
+
+def set_last_issued_id(db, table: str, value: int) -> None:
+    """The table's sequence hands out ids above `value` from now on (never goes back)."""
+    row = db.execute_sql("SELECT pg_get_serial_sequence(?, 'id')", (f'"{table}"',)).fetchone()
+    if row and row[0] and value:
+        db.execute_sql(f"SELECT setval(?, GREATEST(?, (SELECT last_value FROM {row[0]})))", (row[0], value))
+
+
+def defer_foreign_keys(db) -> None:
+    """For this transaction, rows may point at rows written later in it (a copy's paired labels):
+    the foreign keys are made deferrable once and checked at commit."""
+    for (name, table) in db.execute_sql(
+            "SELECT conname, conrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND NOT condeferrable AND connamespace = current_schema()::regnamespace").fetchall():
+        db.execute_sql(f'ALTER TABLE {table} ALTER CONSTRAINT "{name}" DEFERRABLE INITIALLY IMMEDIATE')
+    db.execute_sql("SET CONSTRAINTS ALL DEFERRED")
+
+
+def sync_sequences(db) -> None:
+    """Every id sequence of the schema past the highest id its table holds (rows written with
+    their ids, as a copy writes them, leave the sequence behind)."""
+    for table, sequence in db.execute_sql(
+            "SELECT c.relname, pg_get_serial_sequence(quote_ident(c.relname), 'id') FROM pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' "
+            "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace").fetchall():
+        if sequence:
+            db.execute_sql(f'SELECT setval(?, (SELECT MAX(id) FROM "{table}")) '
+                           f'WHERE EXISTS (SELECT 1 FROM "{table}")', (sequence,))
