@@ -227,6 +227,11 @@ class CrmApp(KeepsRunning, App):
         meta = self.crm.registry.objects.get(obj)
         self.push_screen(DuplicatesScreen(obj if meta is not None and not meta.is_activity else "contacts"))
 
+    def open_data_model(self) -> None:
+        from screens.datamodel import DataModelScreen
+
+        self.push_screen(DataModelScreen())
+
     def open_dashboard(self) -> None:
         from screens.dashboard import DashboardScreen
 
@@ -369,6 +374,8 @@ class CrmApp(KeepsRunning, App):
                                 partial(self.open_object, meta.name))
         yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
                             self.open_dashboard)
+        yield SystemCommand("Data model", "Objects, properties and association labels: relabel, rename, delete",
+                            self.open_data_model)
         yield SystemCommand("Manage duplicates", "Likely duplicate pairs: compare side by side, merge or reject",
                             self.open_duplicates)
         yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
