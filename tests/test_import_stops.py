@@ -13,7 +13,8 @@ from crm_tui.cli.main import main
 from crm_tui.services.core import Crm
 from crm_tui.domain.errors import DatabaseProblem
 from crm_tui.importing.importer import plan_import, run_import
-from crm_tui.importing.undo import _owner, list_imports, owner_alive
+from crm_tui.importing.spec import _owner, owner_alive
+from crm_tui.importing.undo import list_imports
 
 from .test_crash_safety import run_until_killed
 

@@ -28,7 +28,7 @@ from typing import ClassVar
 
 from ..domain.errors import InvalidValue
 from . import csvread, infer, mapping
-from .spec import ImportSpec
+from .spec import Column, ImportError_, ImportSpec, _properties
 from ..domain.values import parse_short_date
 from ..domain.sanitize import clean_line
 
@@ -252,8 +252,6 @@ _TEXT_WORDS = re.compile(r"(?i)postal|zip|code|phone|fax|\bid\b")  # digits, nev
 def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None = None):
     """An ImportSpec (HubSpotSpec) for a recognised HubSpot export: columns, HubSpot IDs, the new
     properties its unknown columns need, and what it leaves out."""
-    from . import spec as importer  # what an import is (columns, errors): no cycle with the importer
-
     reg = crm.registry
     known = [m.name for m in reg.objects.values()]
     facts = FileFacts()
@@ -266,7 +264,7 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
                 continue
             segments.append((obj, start, end))
         if not segments:
-            raise importer.ImportError_(f"{path}: none of the objects of this export exists here")
+            raise ImportError_(f"{path}: none of the objects of this export exists here")
         if segments[0][1] > 0:  # columns before the first Record ID: the first object's
             obj, _start, end = segments[0]
             segments[0] = (obj, 0, end)
@@ -281,7 +279,7 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
         headers = found.headers[start:end]
         eng = [_COPY.sub(r"\g<base>", e) if _COPY.match(e) else e for e in found.english[start:end]]
         eng = ["Record ID" if e.startswith("Record ID - ") else e for e in eng]
-        by_english = mapping.auto_map(list(dict.fromkeys(eng)), meta.name, importer._properties(meta), objects=known)
+        by_english = mapping.auto_map(list(dict.fromkeys(eng)), meta.name, _properties(meta), objects=known)
         taken = set(meta.properties)
         for header, e in zip(headers, eng):
             target = by_english.get(e)
@@ -311,7 +309,7 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
                 target = name
             if target and target in meta.properties and meta.properties[target].type == "user":
                 facts.owner_columns.append(header)
-            columns.append(importer.Column(header, meta.name if target else None, target))
+            columns.append(Column(header, meta.name if target else None, target))
     facts.new_properties = list(new_props.values())
     spec = HubSpotSpec(path, [s[0] for s in segments], columns, kind="csv", encoding=source.encoding,
                        delimiter=source.delimiter, headers=list(found.headers), warnings=list(source.warnings))
@@ -343,15 +341,13 @@ def _head(source, n: int):
 def guess_object(crm, found: HubSpotFile) -> str:
     """The owner column names the object (`Deal owner`); else the object whose properties the
     headers match best, custom objects and activities included."""
-    from . import spec as importer  # what an import is (columns, errors): no cycle with the importer
-
     owner = found.owner_object()
     if owner and owner in crm.registry.objects:
         return owner
     best, best_score = "contacts", 0
     known = list(crm.registry.objects)
     for meta in crm.registry.objects.values():
-        got = mapping.auto_map(found.english, meta.name, importer._properties(meta), objects=known)
+        got = mapping.auto_map(found.english, meta.name, _properties(meta), objects=known)
         score = sum(1 for t in got.values() if t and not t.startswith("@"))
         if score > best_score:
             best, best_score = meta.name, score

@@ -9,25 +9,8 @@ from dataclasses import asdict
 
 from ..storage import safe_files
 from . import csvread, infer, mapping, vcard
-from .spec import _properties  # noqa: F401 - kept importable from here
-from .spec import (  # noqa: F401
-    CELL_SKIPPED,
-    ERROR_HEADERS,
-    LINK_PREFIX,
-    LOCAL,
-    NEW_PREFIX,
-    NOT_LINKED,
-    ROW_SKIPPED,
-    SETTABLE_READ_ONLY,
-    SKIP,
-    Column,
-    ImportError_,
-    ImportInfo,
-    ImportResult,
-    ImportSpec,
-    Progress,
-    UndoResult,
-)
+from .spec import _properties
+from .spec import LINK_PREFIX, NEW_PREFIX, SETTABLE_READ_ONLY, Column, ImportError_, ImportSpec
 
 
 def file_kind(path: str | os.PathLike) -> str:

@@ -12,25 +12,8 @@ from ..storage.db import backup_path_for
 from ..domain.errors import InvalidValue, NotFound
 from ..services.history import from_history_text
 from ..storage.models import Operation
-from .spec import _owner, owner_alive  # noqa: F401 - _owner: kept importable from here
-from .spec import (  # noqa: F401
-    CELL_SKIPPED,
-    ERROR_HEADERS,
-    LINK_PREFIX,
-    LOCAL,
-    NEW_PREFIX,
-    NOT_LINKED,
-    ROW_SKIPPED,
-    SETTABLE_READ_ONLY,
-    SKIP,
-    Column,
-    ImportError_,
-    ImportInfo,
-    ImportResult,
-    ImportSpec,
-    Progress,
-    UndoResult,
-)
+from .spec import owner_alive
+from .spec import ImportInfo, UndoResult
 
 
 def still_running(crm, op) -> bool:
