@@ -58,35 +58,9 @@ def copy_database(source, target, *, batch: int = BATCH_ROWS) -> CopyReport:
     created = not target_path.exists()
     # as any command opens it (a file of an older schema is upgraded after a backup); a file this
     # user may not write is read as it is
-    src, src_new = dbmod.open_database(source_path, create=False, readonly=not dbmod.writable(source_path))
-    dst = None
-    try:
-        if src_new:
-            raise CrmError(f"{source_path}: an empty file, not a crm-tui database; nothing to copy")
-        dst, _new = dbmod.open_database(target_path, create=True)
-        if dst.get_tables():
-            raise CrmError(f"{target_path}: not empty (it has tables); copy fills only a new file or an empty database")
-        report = CopyReport(str(source_path), str(target_path))
-        with src.atomic():  # one snapshot of the source, even while the app writes to it
-            with dst.atomic():
-                _copy(src, dst, target_path, report, batch)
-        return report
-    except Exception as exc:
-        if dst is not None:
-            dst.close()
-            dst = None
-        if created:
-            _remove(target_path)
-        if isinstance(exc, CrmError):
-            raise
-        text = dialect.problem_text(exc, target_path)
-        if text:
-            raise DatabaseProblem(f"copy failed, nothing was written: {text}") from None
-        raise
-    finally:
-        src.close()
-        if dst is not None:
-            dst.close()
+    return _open_and_copy(source_path, target_path, str(source_path), target_path,
+                          target_path if created else None, readonly=not dbmod.writable(source_path),
+                          empty_source="an empty file", batch=batch)
 
 
 def _copy_with_server(source, target, batch: int) -> CopyReport:
@@ -107,16 +81,27 @@ def _copy_with_server(source, target, batch: int) -> CopyReport:
             raise CrmError(f"{shown_target}: not empty (a crm-tui database with its data); "
                            "copy fills only a new file or an empty database")
     created = target_file is not None and not target_file.exists()
-    src, src_new = dbmod.open_database(source if dbmod.is_url(source) else Path(source).expanduser(), create=False)
+    return _open_and_copy(source if dbmod.is_url(source) else Path(source).expanduser(),
+                          target if target_file is None else target_file, shown_source, shown_target,
+                          target_file if created else None, readonly=False,
+                          empty_source="an empty database", batch=batch)
+
+
+def _open_and_copy(source, target, shown_source: str, shown_target, created_file: Path | None, *,
+                   readonly: bool, empty_source: str, batch: int) -> CopyReport:
+    """Open both sides, refuse a non-empty target, copy in one transaction on each side; on any
+    failure remove the target file this copy created (a server's target stays empty: its DDL is
+    part of the transaction)."""
+    src, src_new = dbmod.open_database(source, create=False, readonly=readonly)
     dst = None
     try:
         if src_new:
-            raise CrmError(f"{shown_source}: an empty database, not a crm-tui database; nothing to copy")
-        dst, _new = dbmod.open_database(target if target_file is None else target_file, create=True)
+            raise CrmError(f"{shown_source}: {empty_source}, not a crm-tui database; nothing to copy")
+        dst, _new = dbmod.open_database(target, create=True)
         if dst.get_tables():
             raise CrmError(f"{shown_target}: not empty (it has tables); copy fills only a new file or an empty database")
-        report = CopyReport(shown_source, shown_target)
-        with src.atomic():
+        report = CopyReport(str(shown_source), str(shown_target))
+        with src.atomic():  # one snapshot of the source, even while the app writes to it
             with dst.atomic():
                 _copy(src, dst, shown_target, report, batch)
         return report
@@ -124,8 +109,8 @@ def _copy_with_server(source, target, batch: int) -> CopyReport:
         if dst is not None:
             dst.close()
             dst = None
-        if created:
-            _remove(target_file)
+        if created_file is not None:
+            _remove(created_file)
         if isinstance(exc, CrmError):
             raise
         text = dialect.problem_text(exc, shown_target)
