@@ -99,23 +99,22 @@ class Eraser:
         db = self.crm.db
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            db_ids = list(chunk)
             # links both ways (labels go with them: ON DELETE CASCADE); the count triggers follow
-            m.Association.delete().where(((m.Association.from_object == meta.id) & m.Association.from_id.in_(db_ids))
-                                         | ((m.Association.to_object == meta.id) & m.Association.to_id.in_(db_ids))).execute()
+            m.Association.delete().where(((m.Association.from_object == meta.id) & m.Association.from_id.in_(chunk))
+                                         | ((m.Association.to_object == meta.id) & m.Association.to_id.in_(chunk))).execute()
             m.AssociationCount.delete().where((m.AssociationCount.from_object == meta.id)
-                                              & m.AssociationCount.from_id.in_(db_ids)).execute()
-            m.AssociationChange.delete().where(((m.AssociationChange.a_object == meta.id) & m.AssociationChange.a_id.in_(db_ids))
-                                               | ((m.AssociationChange.b_object == meta.id) & m.AssociationChange.b_id.in_(db_ids))).execute()
+                                              & m.AssociationCount.from_id.in_(chunk)).execute()
+            m.AssociationChange.delete().where(((m.AssociationChange.a_object == meta.id) & m.AssociationChange.a_id.in_(chunk))
+                                               | ((m.AssociationChange.b_object == meta.id) & m.AssociationChange.b_id.in_(chunk))).execute()
             m.PropertyChange.delete().where((m.PropertyChange.object == meta.id)
-                                            & m.PropertyChange.record_id.in_(db_ids)).execute()
-            m.ExternalId.delete().where((m.ExternalId.object == meta.name) & m.ExternalId.record_id.in_(db_ids)).execute()
+                                            & m.PropertyChange.record_id.in_(chunk)).execute()
+            m.ExternalId.delete().where((m.ExternalId.object == meta.name) & m.ExternalId.record_id.in_(chunk)).execute()
             for rid in chunk:
                 dialect.fts_delete(db, meta.name, rid)
-            meta.model.delete().where(meta.model.id.in_(db_ids)).execute()
+            meta.model.delete().where(meta.model.id.in_(chunk)).execute()
             # the operations that named the record keep their kind and time, not what they carried
             m.Operation.update(summary=json.dumps({"erased": True})).where(
-                (m.Operation.object == meta.name) & m.Operation.record_id.in_(db_ids)
+                (m.Operation.object == meta.name) & m.Operation.record_id.in_(chunk)
                 & (m.Operation.kind != "erase")).execute()
 
     def _scrub(self, meta) -> None:

@@ -278,28 +278,27 @@ class Reports:
                     other = g.other.model.alias(f"o{index}")
                     joins.append((other, (other.id == edge.to_id) & other.deleted_at.is_null(True)))
                     exprs.append(getattr(other, g.prop.name))
-        q = model.select(*[e.alias(f"g{i}") for i, e in enumerate(exprs)],
-                         self._aggregate(model, kind, prop, distinct_ids=many).alias("v"))
-        for target, on in joins:
-            q = q.join_from(model, target, JOIN.LEFT_OUTER, on=on)
-        q = q.where(model.deleted_at.is_null(True))
-        for flt in filters:
-            q = q.where(filter_expression(self.crm, meta, flt))
+        groups = [e.alias(f"g{i}") for i, e in enumerate(exprs)]
+
+        def live_rows(*columns):
+            """The object's live, filtered records with the groupings' joins."""
+            q = model.select(*columns)
+            for target, on in joins:
+                q = q.join_from(model, target, JOIN.LEFT_OUTER, on=on)
+            q = q.where(model.deleted_at.is_null(True))
+            for flt in filters:
+                q = q.where(filter_expression(self.crm, meta, flt))
+            return q
+
         if many and kind != "count":
             # Each record once per group, then its number summed: distinct (record, group) pairs first.
-            pairs = (model.select(model.id.alias("rid"), *[e.alias(f"g{i}") for i, e in enumerate(exprs)])
-                     .distinct())
-            for target, on in joins:
-                pairs = pairs.join_from(model, target, JOIN.LEFT_OUTER, on=on)
-            pairs = pairs.where(model.deleted_at.is_null(True))
-            for flt in filters:
-                pairs = pairs.where(filter_expression(self.crm, meta, flt))
-            pairs = pairs.alias("pairs")
+            pairs = live_rows(model.id.alias("rid"), *groups).distinct().alias("pairs")
             cols = [getattr(pairs.c, f"g{i}") for i in range(len(exprs))]
             inner = model.alias("m")
             q = (pairs.select_from(*cols, self._aggregate(inner, kind, prop).alias("v"))
                  .join(inner, on=(inner.id == pairs.c.rid)).group_by(*cols))
             return list(q.tuples())
+        q = live_rows(*groups, self._aggregate(model, kind, prop, distinct_ids=many).alias("v"))
         return list(q.group_by(*[SQL(f"g{i}") for i in range(len(exprs))]).tuples())
 
     def _count_by_column(self, meta: ObjectMeta, prop: PropertyMeta) -> list[tuple]:
@@ -607,10 +606,7 @@ def money(value) -> str:
 
 
 def _number(value) -> float:
-    if value is None:
-        return 0.0
-    value = float(value)
-    return value
+    return 0.0 if value is None else float(value)
 
 
 def _title(meta: ObjectMeta, spec: ReportSpec, label: str) -> str:
