@@ -101,7 +101,7 @@ class FilterModal(ModalFooter, ModalScreen[Filter | None]):
         self.chosen_record: tuple[int, str] | None = None
 
     def _property_options(self):
-        opts = [(Content(p.label), p.name) for p in self.meta.properties.values()]
+        opts = [(Content(p.label), p.name) for p in self.meta.properties.values() if not p.archived]
         for other in self.crm.registry.objects.values():
             if other.name != self.meta.name:
                 opts.append((Content(f"Associated {other.plural_label.lower()}"), f"@assoc:{other.name}"))
@@ -524,7 +524,7 @@ class BulkEditModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
         self.count = count
 
     def compose(self) -> ComposeResult:
-        props = [p for p in self.meta.properties.values() if not p.system and not p.read_only]
+        props = [p for p in self.meta.properties.values() if not p.system and not p.read_only and not p.archived]
         with Vertical():
             yield Static(f"Edit {self.count} {self.meta.plural_label.lower() if self.count != 1 else self.meta.label.lower()}",
                          markup=False, classes="title")

@@ -71,7 +71,7 @@ class PropertyList(SteadyOptionList):
         keep = self.highlighted
         groups: dict[str, list] = {}
         for prop in meta.properties.values():
-            if not prop.system:
+            if not prop.system and not prop.archived:
                 groups.setdefault(prop.group or "Properties", []).append(prop)
         width = min(22, max((len(p.label) for p in meta.properties.values()), default=10) + 1)
         options = []

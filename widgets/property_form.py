@@ -71,8 +71,8 @@ class FormInput(TextInput):
 
 
 def form_properties(meta) -> list[str]:
-    """The properties a user fills in by default: every editable, non-system property."""
-    return [p.name for p in meta.properties.values() if not p.system and not p.read_only]
+    """The properties a user fills in by default: every editable, non-system, non-archived property."""
+    return [p.name for p in meta.properties.values() if not p.system and not p.read_only and not p.archived]
 
 
 class PropertyForm(VerticalScroll):

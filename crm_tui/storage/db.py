@@ -15,7 +15,7 @@ from .models import bound
 from .engine import load_yaml_resource
 from .paths import data_dir
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -125,6 +125,16 @@ def _v6_meta_change(db) -> None:
 
 
 MIGRATIONS[6] = _v6_meta_change
+
+
+def _v7_archived_properties(db) -> None:
+    """Version 7: a property can be archived (kept with its values, hidden from forms, pickers,
+    import and export until restored). A yes/no column is a 0/1 integer on both engines."""
+    if "archived" not in {c.name for c in db.get_columns("property_def")}:
+        db.execute_sql("ALTER TABLE property_def ADD COLUMN archived SMALLINT NOT NULL DEFAULT 0")
+
+
+MIGRATIONS[7] = _v7_archived_properties
 
 
 def writable(path: Path) -> bool:
