@@ -488,7 +488,8 @@ class NewRecordModal(ModalFooter, ModalScreen[int | None]):
             self.app.open_record(self.meta.name, existing)
         elif choice == "update":
             try:
-                result = self.crm.records.update(self.meta.name, existing, values, sources.USER)
+                result = self.crm.records.update(self.meta.name, existing,
+                                                 self.crm.records.for_existing(self.meta.name, existing, values), sources.USER)
             except CrmError as exc:
                 form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
                 return

@@ -102,10 +102,16 @@ class ExistingRecordModal(ModalFooter, ModalScreen[str | None]):
         record = crm.records.get(meta.name, record_id)
         key_label = meta.properties[key].label.lower() if key in meta.properties else key
         # names, labels and values come from the database: cleaned (another program may have written them)
-        self.question = clean_line(f"A {meta.label.lower()} with {key_label} {record.properties.get(key)} already exists: "
-                                   f"{record.display_name}.")
+        kept = crm.records.for_existing(meta.name, record_id, values)  # an additional email: the primary stays
+        if len(kept) < len(values):
+            typed = next(v for k, v in values.items() if k not in kept)
+            self.question = clean_line(f"A {meta.label.lower()} with the additional {key_label} {typed} already exists: "
+                                       f"{record.display_name} ({record.properties.get(key)}).")
+        else:
+            self.question = clean_line(f"A {meta.label.lower()} with {key_label} {record.properties.get(key)} already exists: "
+                                       f"{record.display_name}.")
         lines = []
-        for name, old, new in crm.records.changes(meta.name, record_id, values):
+        for name, old, new in crm.records.changes(meta.name, record_id, kept):
             prop = meta.properties[name]
             lines.append("  " + clean_line(f"{prop.label}: {display_value(crm, prop, old) or '(empty)'} → "
                                            f"{display_value(crm, prop, new)}"))

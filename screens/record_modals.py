@@ -475,7 +475,8 @@ class AddAssociationModal(Base):
             return
         if choice == "update":
             try:
-                self.done.append(self.crm.records.update(self.other.name, existing, values, sources.USER).message)
+                self.done.append(self.crm.records.update(self.other.name, existing, self.crm.records.for_existing(
+                    self.other.name, existing, values), sources.USER).message)
             except CrmError as exc:
                 self.show_error(str(exc))
                 return
