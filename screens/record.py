@@ -472,6 +472,13 @@ H and P open the association and property history; m lists every action."""
 
     def action_back(self) -> None:
         if self.editing:
+            forms = self.query_one("#editor", Vertical).query(PropertyForm)
+            if forms and forms.first().changed():  # typed text is not dropped without asking
+                from screens.modals import ConfirmModal
+
+                self.app.push_screen(ConfirmModal("Discard changes?", "Discard"),
+                                     lambda discard: self.close_editor() if discard and self.editing else None)
+                return
             self.close_editor()
             return
         self.app.pop_screen()
