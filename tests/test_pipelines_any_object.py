@@ -192,3 +192,19 @@ def test_deals_and_tickets_pipelines_unchanged(crm):
     assert pipelines.pipeline_objects(crm) == ["deals", "tickets"]
     with pytest.raises(InvalidValue, match="contacts have no pipelines"):
         pipelines.list_pipelines(crm, "contacts")
+
+
+def test_a_stage_column_maps_on_import_and_the_stage_property_cannot_be_deleted(db_path, tmp_path, capsys):
+    with Crm.open(db_path) as crm:
+        with_leads(crm, tmp_path)
+        with pytest.raises(InvalidValue, match="holds the pipelines of Leads"):
+            crm.datamodel.delete_property("leads", "hs_pipeline_stage")
+        with pytest.raises(InvalidValue, match="holds the pipelines of Leads"):
+            crm.datamodel.delete_property("leads", "hs_pipeline")
+        assert pipelines.has_pipelines(crm, "leads")
+    src = tmp_path / "other_crm.csv"
+    src.write_text("Lead name,Pipeline,Stage\nDi,Lead pipeline,Connected\n", encoding="utf-8")
+    assert cli.main(["--db", str(db_path), "import", str(src), "--object", "leads"]) == 0, capsys.readouterr()
+    with Crm.open(db_path) as crm:
+        row = crm.records.list("leads").rows[0]
+    assert (row["lead_name"], row["hs_pipeline"], row["hs_pipeline_stage"]) == ("Di", "Lead pipeline", "connected")
