@@ -270,6 +270,8 @@ class Associations:
             self._make_primary(op, holder[0], holder[1], holder[2])
             made_primary = True
         automation_notes = rules.after_link(self.crm, a_meta, a_id, b_meta, b_id, op) if created else []
+        if created:
+            automation_notes += self.crm.workflows.after_link(a_meta, a_id, b_meta, b_id)
         b_name = self.crm.records.display_names(b_meta, [b_id]).get(b_id, str(b_id))
         parts = []
         if created:
