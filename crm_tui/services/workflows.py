@@ -759,7 +759,11 @@ class Workflows:
                 continue
             with self.crm.operation("workflow_run", sources.JOB, wf.name, object=wf.object,
                                     summary={"workflow": wf.name, "records": len(targets), "due": True}):
-                notes += self._run_all(wf, targets)
+                ran = self._run_all(wf, targets)
+            meta = self.crm.registry.get(wf.object)
+            label = meta.label.lower() if len(targets) == 1 else meta.plural_label.lower()
+            notes.append(f"workflow {wf.name!r}: {trigger_text(wf.definition['when'])} on {len(targets):,} {label}")
+            notes += [note for note in ran if " ran on " not in note]
         return notes
 
 
