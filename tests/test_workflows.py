@@ -444,3 +444,38 @@ def test_workflows_on_both_engines(crm):
     assert live_ids(crm, "tasks") == []
     with pytest.raises(CrmError):
         crm.workflows.run("nope")
+
+
+def test_changes_the_rules_make_set_off_workflows_too(crm):
+    crm.workflows.apply(yaml.safe_load("""\
+workflows:
+  - name: New customer
+    object: contacts
+    when: {changed: lifecyclestage, to: customer}
+    do: [{create_task: {subject: "Onboard {firstname}"}}]
+"""))
+    _company, ann, bob, deal = make_sale(crm, amount="10")
+    crm.records.update("deals", deal, {"dealstage": "closedwon"})  # the lifecycle rule (Job) makes them customers
+    subjects = sorted(crm.records.get("tasks", t).properties["hs_task_subject"] for t in live_ids(crm, "tasks"))
+    assert subjects == ["Onboard Ann", "Onboard Bob"]
+    crm.journal.undo()
+    assert live_ids(crm, "tasks") == []
+
+
+def test_links_an_import_makes_set_off_associated_workflows(db_path, tmp_path, capsys):
+    with reopen(db_path) as crm:
+        crm.records.create("companies", {"name": "Acme", "domain": "acme.com"})
+        crm.workflows.apply(yaml.safe_load("""\
+workflows:
+  - {name: Linked, object: contacts, when: {associated: companies}, do: [{log_note: {body: "linked {firstname}"}}]}
+"""))
+    csv = tmp_path / "people.csv"
+    csv.write_text("Email,First Name,Company\np1@gmail.com,P1,Acme\np2@gmail.com,P2,\n")
+    assert main(["--db", str(db_path), "import", str(csv), "--object", "contacts",
+                 "--link", "Company=companies.name"]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    with reopen(db_path) as crm:
+        [note] = live_ids(crm, "notes")
+        assert crm.records.get("notes", note).properties["hs_note_body"] == "linked P1"
+        [contact] = crm.assoc.linked_ids(("notes", note), "contacts")
+        assert crm.records.get("contacts", contact).properties["email"] == "p1@gmail.com"

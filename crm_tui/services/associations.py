@@ -1093,6 +1093,8 @@ class Associations:
                 dialect.add_counts_of_edges(db, first, last)
         if automations and any("deals" in pair for pair in kinds):  # only links with deals set rules off
             self._deal_rules(first, last)
+        if automations:
+            self.crm.workflows.after_bulk_link(first, last)  # "associated" workflows: one query when none
         return count
 
     def _deal_rules(self, first: int, last: int) -> None:

@@ -498,18 +498,19 @@ class Workflows:
             out += [rid for (rid,) in q.tuples()]
         return sorted(out)
 
-    def _fire(self, wfs: list[_Loaded], object_name: str, record_id: int) -> list[str]:
+    def _fire(self, wfs: list[_Loaded], object_name: str, ids) -> list[str]:
+        """Run each workflow on those of the records `ids` (one id or many) that pass its filters."""
+        ids = [ids] if isinstance(ids, int) else list(ids)
         notes: list[str] = []
         for wf in wfs:
             if wf.name in self._running.names:
                 continue  # never inside its own run: a workflow does not set itself off
             if len(self._running.names) >= MAX_DEPTH:
-                notes.append(f"workflow {wf.name!r} not run on {object_name} {record_id}: a chain of workflows "
-                             f"stops at depth {MAX_DEPTH}")
+                where = f"{object_name} {ids[0]}" if len(ids) == 1 else f"{len(ids)} {object_name}"
+                notes.append(f"workflow {wf.name!r} not run on {where}: a chain of workflows stops at depth {MAX_DEPTH}")
                 continue
-            if not self._matching(wf, [record_id]):
-                continue
-            notes += self._run_on(wf, object_name, record_id)
+            for rid in self._matching(wf, ids):
+                notes += self._run_on(wf, object_name, rid)
         return notes
 
     def after_create(self, meta, record_id: int) -> list[str]:
@@ -534,12 +535,43 @@ class Workflows:
         """Records a bulk path (an import) created: one query when no workflow listens, else the
         filters once per workflow and batch, then a run per record that passes them."""
         wfs = self._enabled(object_name, ("created",))
+        return self._fire(wfs, object_name, ids) if wfs else []
+
+    def after_bulk_update(self, object_name: str, values: dict[int, dict]) -> list[str]:
+        """Values the set-based rules wrote ({record id: {property: value}}, source Job): the
+        "changed" workflows of those properties, as for a single change."""
         notes: list[str] = []
+        wfs = self._enabled(object_name, ("changed",))
         for wf in wfs:
-            if wf.name in self._running.names:
+            when = wf.definition["when"]
+            prop = when["property"]
+            ids = [rid for rid, changes in values.items()
+                   if prop in changes and ("to" not in when or changes[prop] == when["to"])]
+            if ids:
+                notes += self._fire([wf], object_name, ids)
+        return notes
+
+    def after_bulk_link(self, first: int, last: int) -> list[str]:
+        """Links a bulk path made (the edges first..last, both ways): the "associated" workflows of
+        either side. One query when none listens."""
+        Workflow, Association = self.crm.models.Workflow, self.crm.models.Association
+        reg = self.crm.registry
+        notes: list[str] = []
+        objects = [name for (name,) in Workflow.select(Workflow.object).distinct()
+                   .where((Workflow.enabled == 1) & (Workflow.trigger == "associated")).tuples()]
+        for object_name in objects:
+            if object_name not in reg.objects:
                 continue
-            for rid in self._matching(wf, ids):
-                notes += self._run_on(wf, object_name, rid)
+            meta = reg.get(object_name)
+            for wf in self._enabled(object_name, ("associated",)):
+                other = reg.objects.get(wf.definition["when"]["object"])
+                if other is None:
+                    continue
+                ids = [rid for (rid,) in Association.select(Association.from_id).distinct().where(
+                    Association.id.between(first, last) & (Association.from_object == meta.id)
+                    & (Association.to_object == other.id)).tuples()]
+                if ids:
+                    notes += self._fire([wf], object_name, ids)
         return notes
 
     # -- running -------------------------------------------------------------------------------------
