@@ -312,6 +312,7 @@ def reopen(path) -> Crm:
     return Crm.open(path, user_name="tester")
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_date_triggers_catch_up_once_on_open(db_path):
     today = date.today()
     with reopen(db_path) as crm:
@@ -479,3 +480,38 @@ workflows:
         assert crm.records.get("notes", note).properties["hs_note_body"] == "linked P1"
         [contact] = crm.assoc.linked_ids(("notes", note), "contacts")
         assert crm.records.get("contacts", contact).properties["email"] == "p1@gmail.com"
+
+
+def test_migration_8_adds_the_workflow_tables(db_path):
+    import sqlite3
+
+    Crm.open(db_path).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TABLE workflow")
+    conn.execute("DROP TABLE workflow_fired")
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    with Crm.open(db_path) as crm:  # upgraded (after a backup) and usable at once
+        crm.workflows.apply(yaml.safe_load(KICKOFF))
+        assert [w.name for w in crm.workflows.list()] == ["Kickoff after a win"]
+
+
+def test_migration_8_on_postgresql(pg_url):
+    psycopg2 = pytest.importorskip("psycopg2")
+    from crm_tui.storage import db as dbmod
+    from crm_tui.storage.dialect_pg import read_version
+
+    Crm.open(pg_url).close()
+    conn = psycopg2.connect(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE workflow")
+        cur.execute("DROP TABLE workflow_fired")
+        cur.execute("UPDATE crm_tui_schema SET version = 6")
+    conn.close()
+    with Crm.open(pg_url) as crm:
+        assert read_version(crm.db) == (dbmod.APPLICATION_ID, dbmod.SCHEMA_VERSION)
+        crm.workflows.apply(yaml.safe_load(KICKOFF))
+        _company, _ann, _bob, deal = make_sale(crm)
+        crm.records.update("deals", deal, {"dealstage": "closedwon"})
+        assert len(live_ids(crm, "tasks")) == 1
