@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .duplicates import add_duplicate_commands
 
     add_duplicate_commands(sub, common)
+    from .workflows import add_workflow_commands
+
+    add_workflow_commands(sub, common)
     return parser
 
 

@@ -147,6 +147,7 @@ def _job_write(crm, meta, record_id: int, values: dict) -> None:
     row = crm.records._row(meta, record_id)
     with crm.operation("automation", sources.JOB, None, object=meta.name, record_id=record_id) as job:
         crm.records._write_changes(meta, record_id, row, values, job)
+    crm.workflows.after_bulk_update(meta.name, {record_id: values})  # "changed" workflows, as for any change
 
 
 def _stage_automations(crm, meta, record_id: int, row: dict, changes: dict, op) -> list[str]:
@@ -293,6 +294,7 @@ def write_values(crm, object_name: str, values: dict[int, dict], op) -> None:
     if any(name in meta.search for name in names):
         for rid in values:
             crm.records._index_text(meta, rid)
+    crm.workflows.after_bulk_update(object_name, values)  # "changed" workflows, as for any change
 
 
 def advance_lifecycles(crm, targets: dict[tuple[str, int], str]) -> dict[tuple[str, int], str]:

@@ -232,6 +232,11 @@ class CrmApp(KeepsRunning, App):
 
         self.push_screen(DataModelScreen())
 
+    def open_workflows(self) -> None:
+        from screens.workflows import WorkflowsScreen
+
+        self.push_screen(WorkflowsScreen())
+
     def open_dashboard(self) -> None:
         from screens.dashboard import DashboardScreen
 
@@ -376,6 +381,8 @@ class CrmApp(KeepsRunning, App):
                             self.open_dashboard)
         yield SystemCommand("Data model", "Objects, properties and association labels: relabel, rename, delete",
                             self.open_data_model)
+        yield SystemCommand("Workflows", "Automations on any object: enable, disable, test with a dry run",
+                            self.open_workflows)
         yield SystemCommand("Manage duplicates", "Likely duplicate pairs: compare side by side, merge or reject",
                             self.open_duplicates)
         from crm_tui.services.pipelines import pipeline_objects
