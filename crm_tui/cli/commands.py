@@ -423,6 +423,15 @@ def _duplicate_commands():
 HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
 
 
+def _workflow_commands():
+    from . import workflows as cli_workflows
+
+    return cli_workflows
+
+
+HANDLERS["workflows"] = lambda crm, args: _workflow_commands().cmd_workflows(crm, args)
+
+
 def _confirmed(args, question: str) -> bool:
     """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
     import sys
