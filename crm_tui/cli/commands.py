@@ -420,6 +420,15 @@ def _duplicate_commands():
 HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
 
 
+def _mail_commands():
+    from . import mail as cli_mail
+
+    return cli_mail
+
+
+HANDLERS["mail"] = lambda crm, args: _mail_commands().cmd_mail(crm, args)
+
+
 def _confirmed(args, question: str) -> bool:
     """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
     import sys

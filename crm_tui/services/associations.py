@@ -1091,6 +1091,8 @@ class Associations:
                 dialect.add_counts_of_edges(db, first, last)
         if automations and any("deals" in pair for pair in kinds):  # only links with deals set rules off
             self._deal_rules(first, last)
+        if automations and any(name in rules.CONTACTED_BY for pair in kinds for name in pair):
+            rules.contacted_in_edges(self.crm, first, last)  # emails, calls, meetings: Last contacted
         return count
 
     def _deal_rules(self, first: int, last: int) -> None:
