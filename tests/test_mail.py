@@ -500,3 +500,16 @@ def test_the_rule_functions_are_set_based(crm):
     moved = rules.touch_last_contacted(crm, [(("contacts", i), ("calls", c)) for i, c in zip(ids, calls)])
     assert moved == 5
     assert rules.touch_last_contacted(crm, [(("calls", c), ("contacts", i)) for i, c in zip(ids, calls)]) == 0
+
+
+def test_imported_emails_belong_to_their_addresses_too(crm, tmp_path):
+    from crm_tui.importing import importer
+
+    path = tmp_path / "emails.csv"
+    path.write_text("Subject,From,To,Activity date\nHello,Zed <zed@else.example>,me@mine.example,2026-02-02 10:00\n")
+    spec = importer.plan_import(crm, str(path), ["emails"])
+    spec.error_dir = str(tmp_path)
+    assert importer.run_import(crm, spec).failed == 0
+    zed = crm.records.create("contacts", {"email": "zed@else.example"}).id
+    assert len(linked(crm, ("contacts", zed), "emails")) == 1
+    assert last_contacted(crm, ("contacts", zed)).startswith("2026-02-02T10:00")
