@@ -427,6 +427,13 @@ def _workflow_commands():
 
 
 HANDLERS["workflows"] = lambda crm, args: _workflow_commands().cmd_workflows(crm, args)
+def _mail_commands():
+    from . import mail as cli_mail
+
+    return cli_mail
+
+
+HANDLERS["mail"] = lambda crm, args: _mail_commands().cmd_mail(crm, args)
 
 
 def _confirmed(args, question: str) -> bool:

@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .workflows import add_workflow_commands
 
     add_workflow_commands(sub, common)
+    from .mail import add_mail_commands
+
+    add_mail_commands(sub, common)
     return parser
 
 
