@@ -420,6 +420,15 @@ def _duplicate_commands():
 HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
 
 
+def _calendar_commands():
+    from . import calendars as cli_calendars
+
+    return cli_calendars
+
+
+HANDLERS["calendar"] = lambda crm, args: _calendar_commands().cmd_calendar(crm, args)
+
+
 def _confirmed(args, question: str) -> bool:
     """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
     import sys
