@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,6 +37,7 @@ from ..storage import safe_files
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a calendar file larger than this is refused (one line), not read
 MAX_TEXT = 100_000  # characters kept of a description
 NO_TITLE = "(no title)"
+_MADE_UID = re.compile(r"crm-tui-([0-9]{1,18})-[0-9]*@crm-tui")
 PRODID = "-//crm-tui//crm-tui calendar export//EN"
 MEETING_FIELDS = ("hs_meeting_title", "hs_meeting_body", "hs_meeting_location", "hs_timestamp",
                   "hs_meeting_start_time", "hs_meeting_end_time", "hs_meeting_all_day",
@@ -175,6 +177,8 @@ def read_events(file: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Ev
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
     except Exception as exc:  # the parser's errors are ValueError, KeyError, IndexError...
         return [], 0, 0, [f"{file}: not a valid iCalendar file ({clean_line(str(exc))[:200]})"]
+    if not calendars:
+        return [], 0, 0, [f"{file}: not a valid iCalendar file (no complete VCALENDAR in it)"]
     events, problems = [], []
     repeating = overrides = 0
     for calendar in calendars:
@@ -304,7 +308,7 @@ class _Contacts:
 def _values(event: Event) -> dict:
     return {"hs_meeting_title": event.title, "hs_meeting_body": event.body, "hs_meeting_location": event.location,
             "hs_timestamp": event.start, "hs_meeting_start_time": event.start, "hs_meeting_end_time": event.end,
-            "hs_meeting_all_day": 1 if event.all_day else 0, "hs_meeting_recurrence": event.recurrence,
+            "hs_meeting_all_day": 1 if event.all_day else None, "hs_meeting_recurrence": event.recurrence,
             "hs_meeting_sequence": float(event.sequence) if event.sequence is not None else None,
             "hs_meeting_last_modified": event.last_modified}
 
@@ -367,7 +371,7 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
                   create: bool, actor: str) -> None:
     model = meetings.model
     existing = (model.select(model.id).where((model.hs_meeting_uid == event.uid) & model.deleted_at.is_null(True))
-                .order_by(model.id).limit(1).scalar())
+                .order_by(model.id).limit(1).scalar()) or _adopted(model, event.uid)
     people = [(email, name) for email, name in event.people if email not in own]
     found = [(email, name, contacts.find(email)) for email, name in people]
     values = _values(event)
@@ -376,6 +380,8 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
         if _is_older(event, row):
             result.older += 1
             return
+        if not row.get("hs_meeting_uid"):
+            values["hs_meeting_uid"] = event.uid
         _update_meeting(crm, meetings, existing, row, event, values, found, result, actor)
         return
     if create:
@@ -445,13 +451,32 @@ def _as_datetime(stored: str) -> datetime:
     return datetime.fromisoformat(str(stored).replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
+def made_uid(row: dict) -> str:
+    """The UID of a meeting logged by hand (no calendar UID): its id and create time, so it names
+    this meeting and no other database's meeting of the same id."""
+    stamp = "".join(ch for ch in str(row.get("createdate") or "") if ch.isdigit())
+    return f"crm-tui-{row['id']}-{stamp}@crm-tui"
+
+
+def _adopted(model, uid: str) -> int | None:
+    """A meeting logged by hand whose export made this UID (made_uid): it is the event's meeting."""
+    match = _MADE_UID.fullmatch(uid)
+    if not match:
+        return None
+    row = (model.select(model.id, model.createdate, model.hs_meeting_uid)
+           .where((model.id == int(match.group(1))) & model.deleted_at.is_null(True)).dicts().first())
+    if row and not row["hs_meeting_uid"] and made_uid(row) == uid:
+        return row["id"]
+    return None
+
+
 def meeting_event(row: dict, emails: list[tuple[str, str]], organizer: str | None):
     """One meeting row -> an icalendar Event (text escaped and folded by the library)."""
     import icalendar
     from icalendar import vCalAddress
 
     event = icalendar.Event()
-    uid = row.get("hs_meeting_uid") or f"crm-tui-meeting-{row['id']}"
+    uid = row.get("hs_meeting_uid") or made_uid(row)
     event.add("uid", _ics_text(uid))
     event.add("summary", _ics_text(row.get("hs_meeting_title") or NO_TITLE))
     start = row.get("hs_meeting_start_time") or row.get("hs_timestamp")
