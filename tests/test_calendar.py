@@ -189,11 +189,13 @@ def test_create_adds_unknown_attendees_but_never_your_own_addresses(db_path, tmp
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("own_addresses: [me@mine.example]\n", encoding="utf-8")
     path = tmp_path / "work.ics"
-    path.write_text(ics(SYNC + "\nATTENDEE;CN=Also Me:mailto:second@mine.example"), encoding="utf-8")
+    path.write_text(ics(SYNC + "\nATTENDEE;CN=Also Me:mailto:second@mine.example\nATTENDEE:mailto:bad@@x.example"),
+                    encoding="utf-8")
     args = ["--db", str(db_path), "calendar", "import", str(path), "--create", "--me", "Second@mine.example"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "1 new, 0 updated" in out and "1 contact created from attendees" in out
+    assert "attendee bad@@x.example: contacts.email" in out  # listed; the event still lands on the others
     with Crm.open(db_path) as crm:
         emails = {r["email"]: r for r in crm.records.list("contacts", limit=10).rows}
         assert set(emails) == {"ann@acme.example", "bob@work.example", "carol@new.example"}
@@ -428,3 +430,58 @@ def test_with_the_real_khal(crm, tmp_path, backend):
     khal(config, "import", "--batch", "-a", "back", str(out))
     listed = khal(config, "list", "-a", "back", "2026-12-01", "2026-12-10")
     assert "Quarterly review, budget; plan" in listed and "10:00" in listed  # shown in Berlin time again
+
+
+def test_own_addresses_in_the_config_are_checked(tmp_path):
+    from crm_tui.storage.config import load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text("own_addresses: [Me@Mine.example, ' me@mine.example ', other@x.example]\n", encoding="utf-8")
+    config, warnings = load_config(path)
+    assert config.own_addresses == ("me@mine.example", "other@x.example") and warnings == []
+    path.write_text("own_addresses:\n  - not an address\n", encoding="utf-8")
+    config, warnings = load_config(path)
+    assert config.own_addresses == () and len(warnings) == 1
+    assert warnings[0].startswith(f"{path}:1: own_addresses: 'not an address' is not an email address")
+    path.write_text("own_addresses: {a: 1}\n", encoding="utf-8")
+    assert "expected a list of email addresses" in load_config(path)[1][0]
+
+
+# -- the app ----------------------------------------------------------------------------------------
+
+async def test_an_imported_meeting_in_the_app_names_its_calendar_import(db_path, tmp_path, backend):
+    """The meeting is on the contact's timeline; its record shows the calendar properties and its
+    property history names the calendar import as the source."""
+    if backend != "sqlite":
+        pytest.skip("the screens run once")
+    from textual.widgets import DataTable
+
+    from crm_tui.shell.app import CrmApp
+    from screens.history import PropertyHistoryScreen
+    from screens.record import RecordScreen
+
+    with Crm.open(db_path) as crm:
+        ann, _bob = people(crm)
+        path = tmp_path / "work.ics"
+        path.write_text(ics(SYNC.replace("SUMMARY:", "SUMMARY:\x1b[31m[b]bold[/b] ")), encoding="utf-8")
+        ical.import_calendar(crm, path)
+        path.write_text(ics(SYNC.replace("SEQUENCE:0", "SEQUENCE:1").replace("Room 4", "Room 5")), encoding="utf-8")
+        ical.import_calendar(crm, path)
+        [m] = meetings(crm)
+        assert [t.id for t in crm.activities.timeline(("contacts", ann))] == [m["id"]]
+    app = CrmApp(db_path, crm=Crm.open(db_path, user_name="tester"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_record("meetings", m["id"])
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen)
+        await pilot.press("P")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PropertyHistoryScreen)
+        table = screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        location = [r for r in rows if r[0] == "Location"]
+        assert location[0][1:3] == ["Room 4", "Room 5"] and location[0][4] == "Import (calendar import work.ics)"
+        assert any(r[0] == "Calendar UID" and r[2] == "sync-1@example.org" for r in rows)
+        assert any(r[0] == "Meeting name" and r[2].startswith("Quarterly review") for r in rows)

@@ -23,18 +23,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from ..domain import sources
-from ..domain.errors import InvalidValue
+from ..domain.errors import CrmError, DatabaseProblem, InvalidValue
 from ..domain.sanitize import clean_line, clean_text
 from ..domain.types import format_datetime
 from ..services.paging import ViewSpec
 from ..storage import safe_files
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a calendar file larger than this is refused (one line), not read
+BATCH = 100  # events per transaction
 MAX_TEXT = 100_000  # characters kept of a description
 NO_TITLE = "(no title)"
 _MADE_UID = re.compile(r"crm-tui-([0-9]{1,18})-[0-9]*@crm-tui")
@@ -151,13 +153,17 @@ def calendar_files(path: str | os.PathLike) -> tuple[list[Path], list[str]]:
 def _read(file: Path, max_bytes: int) -> bytes:
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(file, flags)
-    with os.fdopen(fd, "rb") as stream:
-        if not os.path.stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise InvalidValue("not a regular file")
-        data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise InvalidValue(f"larger than {max_bytes // (1024 * 1024) or max_bytes} "
+    too_big = InvalidValue(f"larger than {max_bytes // (1024 * 1024) or max_bytes} "
                            f"{'MiB' if max_bytes >= 1024 * 1024 else 'bytes'}; not read")
+    with os.fdopen(fd, "rb") as stream:
+        status = os.fstat(stream.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise InvalidValue("not a regular file")
+        if status.st_size > max_bytes:
+            raise too_big
+        data = stream.read(max_bytes + 1)  # a file growing meanwhile is still cut off here
+    if len(data) > max_bytes:
+        raise too_big
     return data
 
 
@@ -358,8 +364,24 @@ def import_calendar(crm, path: str | os.PathLike, *, create: bool = False, own_a
         if progress is not None:
             progress(index, len(files))
     result.events = len(seen)
-    for event in seen.values():
-        _import_event(crm, event, result, contacts, meetings, own, create, actor)
+    events = list(seen.values())
+    for first in range(0, len(events), BATCH):
+        # each event is its own operation (undone on its own), committed BATCH at a time: one
+        # commit per event cost a third of the time. An event the core refuses (a limit, a bad
+        # address with --create) rolls back alone and is listed.
+        with crm.db.atomic():
+            for event in events[first:first + BATCH]:
+                counted = result.counts()
+                try:
+                    with crm.db.atomic():
+                        _import_event(crm, event, result, contacts, meetings, own, create, actor)
+                except DatabaseProblem:
+                    raise
+                except CrmError as exc:
+                    for key, value in counted.items():
+                        setattr(result, key, value)
+                    contacts.cache.clear()  # a contact made in the rolled-back part is gone again
+                    result.problems.append(f"{event.file}: event {event.uid[:80]}: {clean_line(str(exc))}")
     return result
 
 
