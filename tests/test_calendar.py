@@ -123,6 +123,12 @@ def test_a_changed_event_updates_its_meeting_in_one_operation(crm, tmp_path):
     older = ical.import_calendar(crm, path)
     assert (older.updated, older.older) == (0, 1) and meetings(crm)[0]["hs_meeting_location"] == "Room 9"
 
+    # an edit made in the CRM stays while the event does not change
+    crm.records.update("meetings", m["id"], {"hs_meeting_title": "Review (my notes)"}, sources.API)
+    path.write_text(ics(changed), encoding="utf-8")
+    assert ical.import_calendar(crm, path).unchanged == 1
+    assert meetings(crm)[0]["hs_meeting_title"] == "Review (my notes)"
+
     # the same SEQUENCE with other values (a client that never bumps it) still updates
     path.write_text(ics(changed.replace("SUMMARY:Quarterly review", "SUMMARY:Yearly review")), encoding="utf-8")
     assert ical.import_calendar(crm, path).updated == 1
@@ -204,6 +210,15 @@ def test_create_adds_unknown_attendees_but_never_your_own_addresses(db_path, tmp
         assert contacts_of(crm, m["id"]) == set(r["id"] for r in emails.values())
     assert cli.main(args) == 0
     assert "0 new, 0 updated" in capsys.readouterr().out
+    # someone invited later, with --create: made a contact and linked to the same meeting
+    path.write_text(ics(SYNC.replace("SEQUENCE:0", "SEQUENCE:1") + "\nATTENDEE;CN=Eve Late:mailto:eve@late.example"),
+                    encoding="utf-8")
+    assert cli.main(args) == 0
+    assert "0 new, 1 updated" in capsys.readouterr().out
+    with Crm.open(db_path) as crm:
+        [m] = meetings(crm)
+        eve = crm.records.list("contacts", [], limit=10).rows[-1]
+        assert eve["email"] == "eve@late.example" and eve["id"] in contacts_of(crm, m["id"])
 
 
 def _hostile_meetings(crm):
@@ -249,7 +264,7 @@ def test_export_then_import_into_a_fresh_database_gives_the_same_meetings(db_pat
         again = meetings(copy)
         for m, o in zip(again, original):
             assert {k: m[k] for k in SAME} == {k: o[k] for k in SAME}
-        assert [m["hs_meeting_outcome"] for m in again] == ["SCHEDULED", "CANCELED"]
+        assert [m["hs_meeting_outcome"] for m in again] == ["COMPLETED", "CANCELED"]
         assert [{copy.records.get("contacts", c).properties["email"] for c in contacts_of(copy, m["id"])}
                 for m in again] == attendees
     # the UIDs made on export are the ones the copy keeps: importing the export again changes nothing
@@ -485,3 +500,37 @@ async def test_an_imported_meeting_in_the_app_names_its_calendar_import(db_path,
         assert location[0][1:3] == ["Room 4", "Room 5"] and location[0][4] == "Import (calendar import work.ics)"
         assert any(r[0] == "Calendar UID" and r[2] == "sync-1@example.org" for r in rows)
         assert any(r[0] == "Meeting name" and r[2].startswith("Quarterly review") for r in rows)
+
+
+async def test_export_the_meetings_view_to_ics_from_the_app(db_path, tmp_path, backend):
+    """E on the meetings index, a file name ending .ics: the view's meetings as a calendar."""
+    if backend != "sqlite":
+        pytest.skip("the screens run once")
+    from textual.widgets import Input
+
+    from crm_tui.shell.app import CrmApp
+    from screens.index import IndexScreen
+    from screens.index_modals import TextPromptModal
+
+    with Crm.open(db_path) as crm:
+        _hostile_meetings(crm)
+    app = CrmApp(db_path, crm=Crm.open(db_path, user_name="tester"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        screen.show_object("meetings")
+        await pilot.pause()
+        await pilot.press("E")
+        await pilot.pause()
+        prompt = app.screen
+        assert isinstance(prompt, TextPromptModal)
+        target = tmp_path / "meetings.ics"
+        prompt.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        for _ in range(40):
+            await pilot.pause()
+            if target.exists():
+                break
+    [calendar] = icalendar.Calendar.from_ical(target.read_bytes(), multiple=True)
+    assert sorted(str(e["summary"]) for e in calendar.walk("VEVENT")) == ["Offsite", "Plan; phase 1, 2 \\ 3 red"]

@@ -163,7 +163,8 @@ def export_view(crm, object_name: str, path: str | os.PathLike, *, view=None, fm
             raise InvalidValue("iCalendar (ics) export is for meetings")
         from . import ical  # lazy: icalendar loads only for calendar files
 
-        return ical.export_meetings(crm, path, spec=resolve_view(crm, meta.name, view), overwrite=overwrite)
+        return ical.export_meetings(crm, path, spec=resolve_view(crm, meta.name, view), overwrite=overwrite,
+                                    progress=progress, cancel=cancel)
     spec = resolve_view(crm, meta.name, view)
     cols = _columns(crm, meta, spec, hubspot, all_properties or fmt == "vcf")
     if fmt == "vcf" and not any(c.kind == "primary_name" for c in cols):

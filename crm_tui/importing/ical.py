@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
@@ -33,6 +34,7 @@ from ..domain.errors import CrmError, DatabaseProblem, InvalidValue
 from ..domain.sanitize import clean_line, clean_text
 from ..domain.types import format_datetime
 from ..services.paging import ViewSpec
+from ..services.query import Filter
 from ..storage import safe_files
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a calendar file larger than this is refused (one line), not read
@@ -40,6 +42,8 @@ BATCH = 100  # events per transaction
 MAX_TEXT = 100_000  # characters kept of a description
 NO_TITLE = "(no title)"
 _MADE_UID = re.compile(r"crm-tui-([0-9]{1,18})-[0-9]*@crm-tui")
+OUTCOME = "X-CRM-TUI-OUTCOME"
+OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
 PRODID = "-//crm-tui//crm-tui calendar export//EN"
 MEETING_FIELDS = ("hs_meeting_title", "hs_meeting_body", "hs_meeting_location", "hs_timestamp",
                   "hs_meeting_start_time", "hs_meeting_end_time", "hs_meeting_all_day",
@@ -62,6 +66,7 @@ class Event:
     people: list[tuple[str, str]]  # (email, name) of attendees and organiser, organiser first
     file: str
     uid_made: bool = False  # the event had no UID: one was made from its contents
+    outcome: str | None = None  # X-CRM-TUI-OUTCOME: the meeting's outcome, as this CRM exported it
 
 
 @dataclass
@@ -277,9 +282,11 @@ def _event(component, file: Path) -> Event:
         except Exception:
             last_modified = None
     status = str(component.get("status") or "").strip().upper()
+    outcome = str(component.get(OUTCOME) or "").strip().upper()
     return Event(uid[:1000], title[:1000], _text(component, "description", multiline=True),
                  _text(component, "location"), start, end, all_day, recurrence or None, sequence,
-                 last_modified, status == "CANCELLED", people, str(file), made)
+                 last_modified, status == "CANCELLED", people, str(file), made,
+                 outcome if outcome in OUTCOMES else None)
 
 
 # -- writing meetings -----------------------------------------------------------------------------
@@ -317,6 +324,14 @@ def _values(event: Event) -> dict:
             "hs_meeting_all_day": 1 if event.all_day else None, "hs_meeting_recurrence": event.recurrence,
             "hs_meeting_sequence": float(event.sequence) if event.sequence is not None else None,
             "hs_meeting_last_modified": event.last_modified}
+
+
+def _digest(event: Event, people: list[tuple[str, str]]) -> str:
+    """What the event said when it was imported: a new import of the same event changes nothing,
+    even where the meeting was edited in the CRM since; a changed event updates it."""
+    said = {**_values(event), "people": sorted(email for email, _name in people), "cancelled": event.cancelled,
+            "outcome": event.outcome}
+    return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def _is_older(event: Event, row: dict) -> bool:
@@ -397,15 +412,16 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
     people = [(email, name) for email, name in event.people if email not in own]
     found = [(email, name, contacts.find(email)) for email, name in people]
     values = _values(event)
-    if existing is not None:
-        row = crm.records._row(meetings, existing)
+    values["hs_meeting_calendar_digest"] = _digest(event, people)
+    row = crm.records._row(meetings, existing) if existing is not None else None
+    if row is not None:
+        if row.get("hs_meeting_calendar_digest") == values["hs_meeting_calendar_digest"]:
+            # the event as it was last imported: edits made in the CRM since then stay
+            result.unchanged += 1
+            return
         if _is_older(event, row):
             result.older += 1
             return
-        if not row.get("hs_meeting_uid"):
-            values["hs_meeting_uid"] = event.uid
-        _update_meeting(crm, meetings, existing, row, event, values, found, result, actor)
-        return
     if create:
         for i, (email, name, rid) in enumerate(found):
             if rid is None:
@@ -419,12 +435,17 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
                 contacts.cache[email] = made.id
                 found[i] = (email, name, made.id)
                 result.contacts_created += 1
+    if row is not None:
+        if not row.get("hs_meeting_uid"):
+            values["hs_meeting_uid"] = event.uid
+        _update_meeting(crm, meetings, existing, row, event, values, found, result, actor)
+        return
     targets = list(dict.fromkeys(("contacts", rid) for _e, _n, rid in found if rid is not None))
     if not targets:
         result.no_contact += 1
         return
     values["hs_meeting_uid"] = event.uid
-    values["hs_meeting_outcome"] = "CANCELED" if event.cancelled else "SCHEDULED"
+    values["hs_meeting_outcome"] = "CANCELED" if event.cancelled else (event.outcome or "SCHEDULED")
     logged = crm.activities.log(targets[0], "meetings", {k: v for k, v in values.items() if v is not None},
                                 source=sources.IMPORT, actor=actor, also=targets[1:])
     result.new += 1
@@ -435,6 +456,8 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
 def _update_meeting(crm, meetings, meeting_id: int, row: dict, event: Event, values: dict, found, result, actor) -> None:
     if event.cancelled:
         values["hs_meeting_outcome"] = "CANCELED"
+    elif event.outcome:
+        values["hs_meeting_outcome"] = event.outcome
     elif row.get("hs_meeting_outcome") == "CANCELED":
         values["hs_meeting_outcome"] = "SCHEDULED"  # the event takes place again
     clean = crm.records.coerce(meetings, values)
@@ -532,6 +555,8 @@ def meeting_event(row: dict, emails: list[tuple[str, str]], organizer: str | Non
         event.add("status", "CANCELLED")
     elif outcome:
         event.add("status", "CONFIRMED")
+    if outcome in OUTCOMES:  # Completed, No show...: calendars have no word for them; this CRM reads it back
+        event.add(OUTCOME, outcome)
     if organizer:
         event.add("organizer", vCalAddress(f"mailto:{organizer}"))
     for email, name in emails:
@@ -543,7 +568,7 @@ def meeting_event(row: dict, emails: list[tuple[str, str]], organizer: str | Non
 
 
 def export_meetings(crm, path: str | os.PathLike, *, spec=None, overwrite: bool = False,
-                    organizer: str | None = None) -> IcsExportResult:
+                    organizer: str | None = None, progress=None, cancel=None) -> IcsExportResult:
     """Write the meetings of a view (a ViewSpec of exporter.resolve_view; default: all) as one
     .ics file, their attendees the linked contacts' emails. Written to a temporary file and
     renamed: never half a file under the name."""
@@ -559,22 +584,34 @@ def export_meetings(crm, path: str | os.PathLike, *, spec=None, overwrite: bool 
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     head, tail = calendar.to_ical().split(b"END:VCALENDAR")
+    filters = list(spec.filters)
+    if spec.search:  # the view's search, as the other formats take it (exporter.iter_rows)
+        ids = crm.search.ids(meta.name, spec.search)
+        filters.append(Filter("id", "any_of", tuple(ids) or (0,)))
+    total = crm.records.count(meta.name, filters, deleted=spec.deleted)
     rows = 0
     after = None
+    cancelled = False
     with safe_files.writing(path, protect=[crm.path], overwrite=overwrite, what="export file", binary=True) as out:
         out.stream.write(head)  # event by event, page by page: memory stays flat
         while True:
-            page = crm.records.list(meta.name, list(spec.filters), list(spec.sort), limit=1000, after=after,
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                out.discard()
+                break
+            page = crm.records.list(meta.name, filters, list(spec.sort), limit=1000, after=after,
                                     deleted=spec.deleted)
             people = _linked_people(crm, contacts, [r["id"] for r in page.rows])
             for row in page.rows:
                 out.stream.write(meeting_event(row, people.get(row["id"], []), organizer).to_ical())
                 rows += 1
+            if progress is not None:
+                progress(rows, total)
             if page.next_after is None:
                 break
             after = page.next_after
         out.stream.write(b"END:VCALENDAR" + tail)
-    return IcsExportResult(os.fspath(path), rows, columns=["VEVENT"])
+    return IcsExportResult(os.fspath(path), rows, columns=["VEVENT"], cancelled=cancelled)
 
 
 def _linked_people(crm, contacts, meeting_ids: list[int]) -> dict[int, list[tuple[str, str]]]:

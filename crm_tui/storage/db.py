@@ -130,7 +130,8 @@ MIGRATIONS[6] = _v6_meta_change
 
 
 CALENDAR_PROPERTIES = {"meetings.hs_meeting_uid", "meetings.hs_meeting_sequence", "meetings.hs_meeting_last_modified",
-                       "meetings.hs_meeting_all_day", "meetings.hs_meeting_recurrence"}
+                       "meetings.hs_meeting_all_day", "meetings.hs_meeting_recurrence",
+                       "meetings.hs_meeting_calendar_digest"}
 
 
 def _v11_calendar_properties(db) -> None:
