@@ -128,6 +128,10 @@ def test_a_changed_event_updates_its_meeting_in_one_operation(crm, tmp_path):
     path.write_text(ics(changed), encoding="utf-8")
     assert ical.import_calendar(crm, path).unchanged == 1
     assert meetings(crm)[0]["hs_meeting_title"] == "Review (my notes)"
+    # ... and an attendee who has become a contact since is linked all the same
+    carol = crm.records.create("contacts", {"email": "carol@new.example"}, sources.API).id
+    assert ical.import_calendar(crm, path).updated == 1
+    assert carol in contacts_of(crm, m["id"]) and meetings(crm)[0]["hs_meeting_title"] == "Review (my notes)"
 
     # the same SEQUENCE with other values (a client that never bumps it) still updates
     path.write_text(ics(changed.replace("SUMMARY:Quarterly review", "SUMMARY:Yearly review")), encoding="utf-8")
@@ -210,13 +214,23 @@ def test_create_adds_unknown_attendees_but_never_your_own_addresses(db_path, tmp
         assert contacts_of(crm, m["id"]) == set(r["id"] for r in emails.values())
     assert cli.main(args) == 0
     assert "0 new, 0 updated" in capsys.readouterr().out
+    # without --create first, with it the next time: the attendee is added to the same meeting
+    later = tmp_path / "later.ics"
+    later.write_text(ics("UID:later\nSUMMARY:Later\nDTSTART:20260105T080000Z\nATTENDEE:mailto:ann@acme.example\n"
+                         "ATTENDEE;CN=Dan:mailto:dan@new.example"), encoding="utf-8")
+    assert cli.main(args[:4] + [str(later)]) == 0 and "1 new, 0 updated" in capsys.readouterr().out
+    assert cli.main(args[:4] + [str(later), "--create"]) == 0
+    assert "0 new, 1 updated" in capsys.readouterr().out
+    with Crm.open(db_path) as crm:
+        dan = crm.records.find_existing("contacts", {"email": "dan@new.example"})
+        assert dan in contacts_of(crm, meetings(crm)[-1]["id"])
     # someone invited later, with --create: made a contact and linked to the same meeting
     path.write_text(ics(SYNC.replace("SEQUENCE:0", "SEQUENCE:1") + "\nATTENDEE;CN=Eve Late:mailto:eve@late.example"),
                     encoding="utf-8")
     assert cli.main(args) == 0
     assert "0 new, 1 updated" in capsys.readouterr().out
     with Crm.open(db_path) as crm:
-        [m] = meetings(crm)
+        m = meetings(crm)[0]
         eve = crm.records.list("contacts", [], limit=10).rows[-1]
         assert eve["email"] == "eve@late.example" and eve["id"] in contacts_of(crm, m["id"])
 

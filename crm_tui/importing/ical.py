@@ -414,14 +414,12 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
     values = _values(event)
     values["hs_meeting_calendar_digest"] = _digest(event, people)
     row = crm.records._row(meetings, existing) if existing is not None else None
-    if row is not None:
-        if row.get("hs_meeting_calendar_digest") == values["hs_meeting_calendar_digest"]:
-            # the event as it was last imported: edits made in the CRM since then stay
-            result.unchanged += 1
-            return
-        if _is_older(event, row):
-            result.older += 1
-            return
+    # the event as it was last imported: edits made in the CRM since then stay (only attendees who
+    # have become contacts since, or --create, are linked)
+    same = row is not None and row.get("hs_meeting_calendar_digest") == values["hs_meeting_calendar_digest"]
+    if row is not None and not same and _is_older(event, row):
+        result.older += 1
+        return
     if create:
         for i, (email, name, rid) in enumerate(found):
             if rid is None:
@@ -438,7 +436,7 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
     if row is not None:
         if not row.get("hs_meeting_uid"):
             values["hs_meeting_uid"] = event.uid
-        _update_meeting(crm, meetings, existing, row, event, values, found, result, actor)
+        _update_meeting(crm, meetings, existing, row, event, {} if same else values, found, result, actor)
         return
     targets = list(dict.fromkeys(("contacts", rid) for _e, _n, rid in found if rid is not None))
     if not targets:
@@ -454,7 +452,9 @@ def _import_event(crm, event: Event, result: CalendarImportResult, contacts: _Co
 
 
 def _update_meeting(crm, meetings, meeting_id: int, row: dict, event: Event, values: dict, found, result, actor) -> None:
-    if event.cancelled:
+    if not values:  # the event is unchanged: nothing to write but links
+        pass
+    elif event.cancelled:
         values["hs_meeting_outcome"] = "CANCELED"
     elif event.outcome:
         values["hs_meeting_outcome"] = event.outcome
