@@ -197,7 +197,7 @@ def test_create_adds_unknown_attendees_but_never_your_own_addresses(db_path, tmp
         people(crm)
     config = tmp_path / "config" / "crm-tui" / "config.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("own_addresses: [me@mine.example]\n", encoding="utf-8")
+    config.write_text("my_addresses: [me@mine.example]\n", encoding="utf-8")
     path = tmp_path / "work.ics"
     path.write_text(ics(SYNC + "\nATTENDEE;CN=Also Me:mailto:second@mine.example\nATTENDEE:mailto:bad@@x.example"),
                     encoding="utf-8")
@@ -461,18 +461,18 @@ def test_with_the_real_khal(crm, tmp_path, backend):
     assert "Quarterly review, budget; plan" in listed and "10:00" in listed  # shown in Berlin time again
 
 
-def test_own_addresses_in_the_config_are_checked(tmp_path):
+def test_my_addresses_in_the_config_are_checked(tmp_path):
     from crm_tui.storage.config import load_config
 
     path = tmp_path / "config.yaml"
-    path.write_text("own_addresses: [Me@Mine.example, ' me@mine.example ', other@x.example]\n", encoding="utf-8")
+    path.write_text("my_addresses: [Me@Mine.example, ' me@mine.example ', other@x.example]\n", encoding="utf-8")
     config, warnings = load_config(path)
-    assert config.own_addresses == ("me@mine.example", "other@x.example") and warnings == []
-    path.write_text("own_addresses:\n  - not an address\n", encoding="utf-8")
+    assert config.my_addresses == ("me@mine.example", "other@x.example") and warnings == []
+    path.write_text("my_addresses:\n  - not an address\n", encoding="utf-8")
     config, warnings = load_config(path)
-    assert config.own_addresses == () and len(warnings) == 1
-    assert warnings[0].startswith(f"{path}:1: own_addresses: 'not an address' is not an email address")
-    path.write_text("own_addresses: {a: 1}\n", encoding="utf-8")
+    assert config.my_addresses == () and len(warnings) == 1
+    assert warnings[0].startswith(f"{path}:1: my_addresses: 'not an address' is not an email address")
+    path.write_text("my_addresses: {a: 1}\n", encoding="utf-8")
     assert "expected a list of email addresses" in load_config(path)[1][0]
 
 

@@ -109,10 +109,10 @@ MAPPING = {
     "crm_tui.cli": "crm_tui.cli.main",
     "crm_tui.cli_args": "crm_tui.cli.args",
     "crm_tui.cli_duplicates": "crm_tui.cli.duplicates",
-    "crm_tui.cli_calendars": "crm_tui.cli.calendars",
     "crm_tui.cli_reports": "crm_tui.cli.reports",
     "crm_tui.cli_admin": "crm_tui.cli.admin",
     "crm_tui.cli_journal": "crm_tui.cli.journal",
+    "crm_tui.cli_calendars": "crm_tui.cli.calendars",
     "crm_tui.commands": "crm_tui.cli.commands",
     "crm_tui.importing.cli_commands": "crm_tui.cli.imports",
     # shell

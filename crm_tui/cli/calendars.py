@@ -15,7 +15,7 @@ def add_calendar_commands(sub, common) -> None:
     p.add_argument("path", metavar="FILE.ics|DIR", help="an .ics file or a folder of .ics files (one level of sub-folders)")
     p.add_argument("--create", action="store_true", help="add attendees who are not contacts yet as contacts")
     p.add_argument("--me", action="append", default=[], metavar="EMAIL",
-                   help="one of your own addresses (never a contact); added to the config's own_addresses")
+                   help="one of your own addresses (never a contact; repeatable), besides the config's my_addresses")
 
 
 def cmd_calendar(crm, args) -> int:
@@ -23,7 +23,10 @@ def cmd_calendar(crm, args) -> int:
     from ..importing import ical
     from .args import emit
 
-    own = set(getattr(crm, "own_addresses", ()) or ())
+    from ..storage.config import load_config
+
+    config, _warnings = load_config()  # printed already, by commands.run
+    own = set(config.my_addresses)
     for address in args.me:
         address = address.strip().lower()
         if "@" not in address or not address.isprintable() or " " in address:

@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
     p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    from .calendars import add_calendar_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
+
+    add_calendar_commands(sub, common)
     from .admin import add_admin_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
     from .journal import add_journal_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
@@ -239,9 +242,6 @@ def build_parser() -> argparse.ArgumentParser:
     from .duplicates import add_duplicate_commands
 
     add_duplicate_commands(sub, common)
-    from .calendars import add_calendar_commands
-
-    add_calendar_commands(sub, common)
     return parser
 
 

@@ -6,7 +6,7 @@
 - Parsing is the `icalendar` package's (RFC 5545: line folding, escaping, TZID with its VTIMEZONE
   or a known zone name, UTC, floating times, all-day dates, DURATION).
 - An event is a meeting on every contact whose email (primary or additional) is among its
-  attendees and organiser; your own addresses (config `own_addresses`) are never contacts.
+  attendees and organiser; your own addresses (config `my_addresses`, `--me`) are never contacts.
   It is logged once per UID (the meeting keeps the UID): importing again changes nothing; a newer
   version (higher SEQUENCE, later LAST-MODIFIED, or other values at the same version) updates the
   meeting in one operation; an older version is left out. STATUS:CANCELLED marks the meeting
@@ -359,7 +359,7 @@ def import_calendar(crm, path: str | os.PathLike, *, create: bool = False, own_a
     name = os.path.basename(os.path.normpath(os.fspath(path))) or os.fspath(path)
     actor = clean_line(f"calendar import {name}")[:200]
     result = CalendarImportResult(os.fspath(path), files=len(files), problems=problems)
-    own = {a.lower() for a in (own_addresses if own_addresses is not None else getattr(crm, "own_addresses", ()))}
+    own = {a.lower() for a in (own_addresses or ())}
     meetings = crm.registry.get("meetings")
     if "hs_meeting_uid" not in meetings.properties:
         raise InvalidValue("meetings have no Calendar UID property (hs_meeting_uid); open the database with this "
@@ -577,9 +577,6 @@ def export_meetings(crm, path: str | os.PathLike, *, spec=None, overwrite: bool 
     meta = crm.registry.get("meetings")
     contacts = crm.registry.get("contacts")
     spec = spec if spec is not None else ViewSpec(meta.name, [], [], [])
-    if organizer is None:
-        own = sorted(getattr(crm, "own_addresses", ()) or ())
-        organizer = own[0] if own else None
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -62,8 +62,8 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
     """Binding id -> key string(s), e.g. {"index.new_record": "ctrl+n"}."""
     user_name: str = field(default_factory=default_user_name)
-    own_addresses: tuple[str, ...] = ()
-    """Your own email addresses (lower case): never made contacts by calendar (and mail) logging."""
+    my_addresses: tuple[str, ...] = ()
+    """Your own email addresses (lower case): `crm-tui mail` logs a message from one of them as Sent."""
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config))
@@ -80,7 +80,6 @@ def apply_to(crm, config: Config) -> None:
     crm.date_format = config.date_format
     crm.datetime_format = config.datetime_format
     crm.default_views = dict(config.default_views)
-    crm.own_addresses = frozenset(config.own_addresses)
 
 
 class _Invalid(Exception):
@@ -148,7 +147,7 @@ def _parse_settings(
         "engagement_cap": _parse_positive_int,
         "keymap": lambda value: _parse_keymap(value, report),
         "user_name": _parse_user_name,
-        "own_addresses": _parse_addresses,
+        "my_addresses": _parse_addresses,
     }
     settings: dict[str, Any] = {}
     for key, value in data.items():
@@ -214,7 +213,7 @@ def _parse_addresses(value: Any) -> tuple[str, ...]:
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise _Invalid(f"expected a list of email addresses, found {_type_name(value)}")
     addresses = tuple(dict.fromkeys(item.strip().lower() for item in items if item.strip()))
-    bad = [a for a in addresses if "@" not in a or any(not ch.isprintable() or ch.isspace() for ch in a)]
+    bad = [address for address in addresses if "@" not in address or any(c.isspace() for c in address)]
     if bad:
         raise _Invalid(f"{bad[0]!r} is not an email address")
     return addresses

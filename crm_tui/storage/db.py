@@ -113,6 +113,20 @@ def create_report_indexes(db) -> None:
 MIGRATIONS[5] = create_report_indexes
 
 
+CALENDAR_PROPERTIES = {"meetings.hs_meeting_uid", "meetings.hs_meeting_sequence", "meetings.hs_meeting_last_modified",
+                       "meetings.hs_meeting_all_day", "meetings.hs_meeting_recurrence",
+                       "meetings.hs_meeting_calendar_digest"}
+
+
+def _v11_calendar_properties(db) -> None:
+    """Version 11: meetings' calendar properties (the event's UID, its SEQUENCE and LAST-MODIFIED,
+    all day, its RRULE), so `calendar import` logs an event once and sees when it changed."""
+    add_missing_standard_properties(db, only=CALENDAR_PROPERTIES)
+
+
+MIGRATIONS[11] = _v11_calendar_properties
+
+
 def notices(db) -> list[str]:
     """One-line messages about the database that opening it found (a constraint a migration could
     not add); the command line prints them as warnings."""
@@ -127,20 +141,6 @@ def _v6_meta_change(db) -> None:
 
 
 MIGRATIONS[6] = _v6_meta_change
-
-
-CALENDAR_PROPERTIES = {"meetings.hs_meeting_uid", "meetings.hs_meeting_sequence", "meetings.hs_meeting_last_modified",
-                       "meetings.hs_meeting_all_day", "meetings.hs_meeting_recurrence",
-                       "meetings.hs_meeting_calendar_digest"}
-
-
-def _v11_calendar_properties(db) -> None:
-    """Version 11: meetings' calendar properties (the event's UID, its SEQUENCE and LAST-MODIFIED,
-    all day, its RRULE), so `calendar import` logs an event once and sees when it changed."""
-    add_missing_standard_properties(db, only=CALENDAR_PROPERTIES)
-
-
-MIGRATIONS[11] = _v11_calendar_properties
 
 
 def writable(path: Path) -> bool:
