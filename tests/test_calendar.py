@@ -315,6 +315,10 @@ def test_hostile_folder_symlinks_broken_and_huge_files(crm, tmp_path):
     (folder / "bad-date.ics").write_text(ics(f"UID:bad\nSUMMARY:x\nDTSTART:2026-99-99\n{good}",
                                              f"UID:fine\nSUMMARY:Fine\n{good}"), encoding="utf-8")
     (folder / "not-a-calendar.ics").write_text("hello\n", encoding="utf-8")
+    # a line that is no property, a fold without its leading space, bare LF line ends: the rest comes in
+    (folder / "broken-lines.ics").write_bytes(
+        b"BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:lines\nSUMMARY:Broken lin\nes\n"
+        b"DTSTART:20260105T080000Z\nthis line is broken\nATTENDEE:mailto:ann@acme.example\nEND:VEVENT\nEND:VCALENDAR\n")
     with open(folder / "huge.ics", "wb") as f:  # sparse: 60 MiB that cost nothing to write
         f.truncate(60 * 1024 * 1024)
     outside = tmp_path / "outside"
@@ -329,12 +333,14 @@ def test_hostile_folder_symlinks_broken_and_huge_files(crm, tmp_path):
 
     result = ical.import_calendar(crm, folder)
     titles = {m["hs_meeting_uid"]: m["hs_meeting_title"] for m in meetings(crm)}
-    assert titles == {"ctl": "Hi there", "blank": ical.NO_TITLE, "fine": "Fine", "nested": "Nested"}
+    assert titles == {"ctl": "Hi there", "blank": ical.NO_TITLE, "fine": "Fine", "nested": "Nested",
+                      "lines": "Broken lin"}
     problems = "\n".join(result.problems)
     for name in ("link.ics", "linked-dir", "loop", "passwd.ics"):
         assert f"{folder / name}: a symlink (not followed)" in problems
     assert "huge.ics: larger than 50 MiB" in problems
     assert "broken.ics" in problems and "not-a-calendar.ics" in problems and "event bad" in problems
+    assert "broken-lines.ics: event lines: a line not read" in problems and "'this line is broken'" in problems
     assert all("\n" not in p and "\x1b" not in p for p in result.problems)
     assert "outside" not in titles
 

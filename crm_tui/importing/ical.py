@@ -39,6 +39,7 @@ from ..storage import safe_files
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a calendar file larger than this is refused (one line), not read
 BATCH = 100  # events per transaction
+MAX_LINE_PROBLEMS = 5  # unreadable lines listed per event
 MAX_TEXT = 100_000  # characters kept of a description
 NO_TITLE = "(no title)"
 _MADE_UID = re.compile(r"crm-tui-([0-9]{1,18})-[0-9]*@crm-tui")
@@ -205,6 +206,10 @@ def read_events(file: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Ev
                 continue
             repeating += event.recurrence is not None
             events.append(event)
+            for prop, why in getattr(component, "errors", ())[:MAX_LINE_PROBLEMS]:
+                # the parser skipped a line it could not read; the rest of the event came in
+                problems.append(f"{file}: event {event.uid[:80]}: {prop or 'a line'} not read "
+                                f"({clean_line(str(why))[:200]})")
     return events, repeating, overrides, problems
 
 
