@@ -432,7 +432,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             else:
                 run(False)
 
-        self.app.push_screen(TextPromptModal("Export this view to (.csv, .json or .vcf for contacts)", default), chosen)
+        self.app.push_screen(TextPromptModal("Export this view to (.csv, .json, .vcf for contacts, .ics for meetings)", default), chosen)
 
     def _save_as_new(self, name: str) -> None:
         """Save the current columns, filters and sort as a new view and switch to it."""

@@ -391,6 +391,13 @@ def _import_commands():
 HANDLERS["import"] = lambda crm, args: _import_commands().cmd_import(crm, args)
 HANDLERS["imports"] = lambda crm, args: _import_commands().cmd_imports(crm, args)
 HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
+HANDLERS["calendar"] = lambda crm, args: _calendar_commands().cmd_calendar(crm, args)
+
+
+def _calendar_commands():
+    from . import calendars as cli_calendars  # lazy: icalendar loads only for this command
+
+    return cli_calendars
 
 
 def _journal_commands():
