@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .duplicates import add_duplicate_commands
 
     add_duplicate_commands(sub, common)
+    from .tasks import add_task_commands
+
+    add_task_commands(sub, common)
     return parser
 
 
