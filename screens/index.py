@@ -88,6 +88,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                 tooltip="Search every object"),
         Binding("D", "dashboard", "Dashboard", id="index.dashboard", show=False,
                 tooltip="Your reports as charts (enter on a bar opens its records)"),
+        Binding("t", "my_tasks", "My tasks", id="index.my_tasks", show=False,
+                tooltip="Open tasks overdue, due today and upcoming"),
         Binding("o", "focus_objects", "Objects", id="index.objects", show=False, tooltip="Focus the object list"),
         Binding("ctrl+b", "toggle_sidebar", "Toggle sidebar", id="index.toggle_sidebar", show=False),
         Binding("r", "refresh", "Refresh", id="index.refresh", show=False),
@@ -158,6 +160,9 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
 
     def action_dashboard(self) -> None:
         self.app.open_dashboard()
+
+    def action_my_tasks(self) -> None:
+        self.app.open_tasks()
 
     def show_object(self, object_name: str, view_id: int | None = None) -> None:
         meta = self.crm.registry.get(object_name)

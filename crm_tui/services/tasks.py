@@ -78,12 +78,13 @@ class Tasks:
         except ValueProblem as exc:
             raise InvalidValue(f"owner: {exc}") from None
 
-    def _base(self, owner_id: int | None):
+    def _base(self, owner_id: int | None, unassigned: bool = False):
         model = self.meta.model
         query = (model.select().where(model.deleted_at.is_null(True)
                                       & (model.hs_task_status.is_null(True) | (model.hs_task_status != DONE))))
         if owner_id is not None:
-            query = query.where(model.hubspot_owner_id == owner_id)
+            mine = model.hubspot_owner_id == owner_id
+            query = query.where((mine | model.hubspot_owner_id.is_null(True)) if unassigned else mine)
         return query
 
     def _bucket_where(self, bucket: str, day: date):
@@ -95,15 +96,17 @@ class Tasks:
             return (model.hs_timestamp >= start) & (model.hs_timestamp < tomorrow)
         return (model.hs_timestamp >= tomorrow) | model.hs_timestamp.is_null(True)
 
-    def counts(self, owner=None, *, day: date | None = None) -> dict[str, int]:
+    def counts(self, owner=None, *, unassigned: bool = False, day: date | None = None) -> dict[str, int]:
         day = day or today()
         owner_id = self.owner_id(owner)
-        return {bucket: self._base(owner_id).where(self._bucket_where(bucket, day)).count() for bucket in BUCKETS}
+        return {bucket: self._base(owner_id, unassigned).where(self._bucket_where(bucket, day)).count()
+                for bucket in BUCKETS}
 
-    def queue(self, due: str = "all", owner=None, *, day: date | None = None,
+    def queue(self, due: str = "all", owner=None, *, unassigned: bool = False, day: date | None = None,
               limit: int = DEFAULT_LIMIT) -> list[TaskRow]:
         """Open tasks (not completed, not deleted) of one section or all three, overdue first, each
-        section by due date (tasks without one last), with the records each is linked to."""
+        section by due date (tasks without one last), with the records each is linked to. With an
+        owner, `unassigned` adds the tasks nobody is assigned to ("mine and unassigned")."""
         if due not in DUE_CHOICES:
             raise InvalidValue(f"due: {clean_line(str(due))!r} is not one of {', '.join(DUE_CHOICES)}")
         day = day or today()
@@ -111,7 +114,7 @@ class Tasks:
         model = self.meta.model
         rows: list[tuple[str, dict]] = []
         for bucket in (BUCKETS if due == "all" else (due,)):
-            query = (self._base(owner_id).where(self._bucket_where(bucket, day))
+            query = (self._base(owner_id, unassigned).where(self._bucket_where(bucket, day))
                      .order_by(model.hs_timestamp.asc(nulls="last"), model.id).limit(limit))
             rows += [(bucket, row) for row in query.dicts()]
         links = self._links([row["id"] for _bucket, row in rows])
