@@ -20,6 +20,8 @@ from screens.record import RecordScreen
 from screens.record_modals import ActionsMenu, ActivityModal, ChoiceModal
 from widgets.timeline import Timeline, item_text
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 SMS_YAML = """\
 objects:
   - name: sms

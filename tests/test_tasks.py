@@ -15,6 +15,7 @@ from crm_tui.services import tasks as tasks_module
 from crm_tui.services.core import Crm
 
 TODAY = date(2026, 3, 10)
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 @pytest.fixture(autouse=True)

@@ -217,3 +217,16 @@ def test_snapshot_my_tasks(snap_compare, db_path, world, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_keymap_remaps_the_tasks_keys(db_path, world, tmp_path):
+    from crm_tui.shell.keymap import binding_ids
+
+    app = make_app(db_path)
+    assert {"tasks.done", "tasks.snooze", "tasks.reschedule", "index.my_tasks"} <= binding_ids(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_keymap({"tasks.done": "ctrl+d"})
+        screen = await open_tasks(pilot, app)
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert "0 overdue" in caption(screen)
