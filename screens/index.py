@@ -62,7 +62,7 @@ One table per object. Move with j/k, g/G; enter opens a record (on an "N records
 primary-company cell it opens that record). / searches as you type, f adds a filter (always shown
 above the table; x clears them), s sorts by the column under the cursor (h/l move it), c chooses
 columns, v switches views, ctrl+s saves the view. space selects rows for d (delete), e (edit) and
-a (associate); b shows the recycle bin, R restores. E exports this view."""
+a (associate); b shows the recycle bin, R restores. E exports this view. t opens My tasks."""
     BINDINGS = [
         Binding("n", "new_record", "New", id="index.new_record", tooltip="Create a record of this object"),
         Binding("slash", "search", "Search", id="index.search", tooltip="Search this object as you type"),

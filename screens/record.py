@@ -98,7 +98,7 @@ class RecordScreen(KeepsRunning, Screen):
     HELP = """\
 Properties on the left (enter edits one), the timeline in the middle, associations on the
 right (at 80 columns 1/2/3 switch panels). n/c/w/e/t log a note, call, meeting, email or task;
-A adds an association; in the sidebar p makes a company primary, l edits labels, d removes.
+L logs any type of activity, your own (schema apply) too; A adds an association; in the sidebar p makes a company primary, l edits labels, d removes.
 H and P open the association and property history; m lists every action."""
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="record.back"),

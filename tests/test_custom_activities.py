@@ -168,6 +168,7 @@ async def test_the_log_chooser_lists_custom_types_and_logs_an_sms(db_path, world
         chooser.dismiss("sms")
         await pilot.pause()
         assert isinstance(app.screen, ActivityModal) and app.screen.meta.name == "sms"
+        assert str(app.screen.query_one(".title").render()) == "Log SMS"  # the type's label as written
         app.screen.query_one("#pf-sms_body").focus()
         await pilot.press(*"On my way", "ctrl+s")
         await pilot.pause()
