@@ -75,6 +75,15 @@ def test_schema_apply_makes_activity_objects(db_path, world):
             crm.datamodel.delete_property("sms", "hs_timestamp")
 
 
+def test_undo_of_the_schema_apply_removes_the_activity_types(db_path, schema):
+    with Crm.open(db_path) as crm:
+        apply_schema_file(crm, schema)
+        crm.journal.undo()
+        assert "sms" not in crm.registry.objects and "sms" not in crm.activities.activity_objects()
+        crm.journal.redo()
+        assert crm.registry.get("sms").is_activity
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("objects:\n  - {name: wa, activity: yes please, properties: [{name: t}]}\n", "activity must be true or false"),
     ("objects:\n  - {name: wa, activity: true, properties: [{name: hs_timestamp, type: text}]}\n",

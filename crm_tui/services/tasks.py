@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+from peewee import Case, fn
+
 from ..domain import sources, values
 from ..domain.errors import InvalidValue, NotFound
 from ..domain.sanitize import clean_line
@@ -99,8 +101,10 @@ class Tasks:
     def counts(self, owner=None, *, unassigned: bool = False, day: date | None = None) -> dict[str, int]:
         day = day or today()
         owner_id = self.owner_id(owner)
-        return {bucket: self._base(owner_id, unassigned).where(self._bucket_where(bucket, day)).count()
-                for bucket in BUCKETS}
+        sums = [fn.COALESCE(fn.SUM(Case(None, [(self._bucket_where(bucket, day), 1)], 0)), 0).alias(bucket)
+                for bucket in BUCKETS]
+        row = self._base(owner_id, unassigned).select(*sums).dicts().get()  # one pass over the open tasks
+        return {bucket: int(row[bucket] or 0) for bucket in BUCKETS}
 
     def queue(self, due: str = "all", owner=None, *, unassigned: bool = False, day: date | None = None,
               limit: int = DEFAULT_LIMIT) -> list[TaskRow]:
