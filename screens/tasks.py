@@ -60,6 +60,7 @@ is linked to. Each change is one operation: u undoes it. Days are UTC days, as d
         Binding("S", "snooze_days", "Snooze days…", show=False, id="tasks.snooze_days"),
         Binding("r", "reschedule", "Reschedule", id="tasks.reschedule"),
         Binding("o", "owner", "Owner", id="tasks.owner"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="tasks.refresh"),
         Binding("g", "cursor_top", "Top", show=False, id="tasks.top"),
         Binding("G", "cursor_bottom", "Bottom", show=False, id="tasks.bottom"),
         Binding("escape,q", "back", "Back", id="tasks.back"),
@@ -247,6 +248,10 @@ is linked to. Each change is one operation: u undoes it. Days are UTC days, as d
 
     def action_cursor_bottom(self) -> None:
         self._highlight(self.query_one(TaskList).option_count)
+
+    def action_refresh(self) -> None:
+        """Read the queue again (also after an undo, and on a team database when others change it)."""
+        self.reload()
 
     def action_back(self) -> None:
         self.app.pop_screen()
