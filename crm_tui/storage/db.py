@@ -15,7 +15,7 @@ from .models import bound
 from .engine import load_yaml_resource
 from .paths import data_dir
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -125,6 +125,15 @@ def _v6_meta_change(db) -> None:
 
 
 MIGRATIONS[6] = _v6_meta_change
+
+
+def _v8_workflows(db) -> None:
+    """Version 8: workflows (their definitions and the date triggers that have fired)."""
+    models = bound(db)
+    db.create_tables([models.Workflow, models.WorkflowFired], safe=True)
+
+
+MIGRATIONS[8] = _v8_workflows
 
 
 def writable(path: Path) -> bool:
