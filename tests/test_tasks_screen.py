@@ -241,3 +241,27 @@ async def test_ctrl_r_reads_changes_made_elsewhere(db_path, world):
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert "1 overdue · 1 today · 0 upcoming" in caption(screen)
+
+
+async def test_issue_19_done_when_a_won_deal_puts_the_kickoff_task_in_my_tasks(db_path):
+    """A workflow creates the Kickoff task when a deal is won; My tasks shows it linked to the deal
+    and its contacts; undo of the win takes the task out of the queue again."""
+    import yaml
+
+    from tests.test_workflows import KICKOFF, make_sale
+
+    with Crm.open(db_path, user_name="tester") as crm:
+        crm.workflows.apply(yaml.safe_load(KICKOFF))
+        _company, ann, bob, deal = make_sale(crm)
+        crm.records.update("deals", deal, {"dealstage": "closedwon"}, sources.USER)
+    app = make_app(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tasks(pilot, app)
+        row = screen.current()
+        assert row.subject == "Kickoff call" and row.bucket == "upcoming"
+        assert {(o, i) for o, i, _n in row.linked} == {("deals", deal), ("contacts", ann), ("contacts", bob)}
+        assert "Big one" in str(screen.query_one(TaskList).get_option_at_index(screen.query_one(TaskList).highlighted).prompt)
+        app.crm.journal.undo(source=sources.USER)  # the win, and everything the workflow did
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert "0 overdue · 0 today · 0 upcoming" in caption(screen)
