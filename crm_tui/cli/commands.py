@@ -443,6 +443,15 @@ def _mail_commands():
 HANDLERS["mail"] = lambda crm, args: _mail_commands().cmd_mail(crm, args)
 
 
+def _task_commands():
+    from . import tasks as cli_tasks
+
+    return cli_tasks
+
+
+HANDLERS["tasks"] = lambda crm, args: _task_commands().cmd_tasks(crm, args)
+
+
 def _confirmed(args, question: str) -> bool:
     """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
     import sys

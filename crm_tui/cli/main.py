@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("log", parents=[common], help="log an activity (note, call, meeting, email, task) on a record")
     p.add_argument("a", type=_ref)
-    p.add_argument("activity", help="notes, calls, meetings, emails or tasks")
+    p.add_argument("activity", help="notes, calls, meetings, emails, tasks or your own activity type (schema apply)")
     p.add_argument("values", nargs="*", metavar="prop=value")
 
     p = sub.add_parser("timeline", parents=[common], help="a record's activities, newest first")
@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .mail import add_mail_commands
 
     add_mail_commands(sub, common)
+    from .tasks import add_task_commands
+
+    add_task_commands(sub, common)
     return parser
 
 

@@ -243,6 +243,12 @@ class CrmApp(KeepsRunning, App):
         if not isinstance(self.screen, DashboardScreen):
             self.push_screen(DashboardScreen())
 
+    def open_tasks(self) -> None:
+        from screens.tasks import TasksScreen  # lazy: a screen loads when first opened (start-up speed)
+
+        if not isinstance(self.screen, TasksScreen):
+            self.push_screen(TasksScreen())
+
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
         from screens.board import BoardScreen  # lazy: a screen loads when first opened (start-up speed)
 
@@ -379,6 +385,8 @@ class CrmApp(KeepsRunning, App):
                                 partial(self.open_object, meta.name))
         yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
                             self.open_dashboard)
+        yield SystemCommand("My tasks", "Open tasks overdue, due today and upcoming: done, snooze, reschedule",
+                            self.open_tasks)
         yield SystemCommand("Data model", "Objects, properties and association labels: relabel, rename, delete",
                             self.open_data_model)
         yield SystemCommand("Workflows", "Automations on any object: enable, disable, test with a dry run",
@@ -408,7 +416,7 @@ class CrmApp(KeepsRunning, App):
         yield SystemCommand("Operations", "Every change, newest first: undo any of them, redo the last undo",
                             self.action_operations)
         # Every binding of the focused screen is also a command, by its description.
-        seen = {"Search everywhere"}
+        seen = {"Search everywhere", "My tasks"}
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.description in seen or binding.action in ("quit", "command_palette"):
