@@ -71,7 +71,7 @@ class PropertyList(SteadyOptionList):
         keep = self.highlighted
         groups: dict[str, list] = {}
         for prop in meta.properties.values():
-            if not prop.system:
+            if not prop.system and not prop.archived:
                 groups.setdefault(prop.group or "Properties", []).append(prop)
         width = min(22, max((len(p.label) for p in meta.properties.values()), default=10) + 1)
         options = []
@@ -474,6 +474,13 @@ H and P open the association and property history; m lists every action."""
 
     def action_back(self) -> None:
         if self.editing:
+            forms = self.query_one("#editor", Vertical).query(PropertyForm)
+            if forms and forms.first().changed():  # typed text is not dropped without asking
+                from screens.modals import ConfirmModal
+
+                self.app.push_screen(ConfirmModal("Discard changes?", "Discard"),
+                                     lambda discard: self.close_editor() if discard and self.editing else None)
+                return
             self.close_editor()
             return
         self.app.pop_screen()

@@ -67,9 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_bounded("seed", 0, MAX_ID), default=1, metavar="S")
 
     p = sub.add_parser("schema", parents=[common], help="list objects, properties, labels, pipelines; or apply a YAML file")
-    p.add_argument("action", nargs="?", choices=["apply", "relabel", "property", "delete-property"],
+    p.add_argument("action", nargs="?", choices=["apply", "relabel", "property", "delete-property", "archive-property",
+                                                 "restore-property"],
                    help="apply FILE.yaml | relabel OBJECT LABEL [--plural P] | property OBJECT NAME [--label L] "
-                        "[--group G] | delete-property OBJECT NAME [--yes]")
+                        "[--group G] | delete-property OBJECT NAME [--yes] | archive-property OBJECT NAME | "
+                        "restore-property OBJECT NAME")
     p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines (or the OBJECT)")
     p.add_argument("target", nargs="?", help="the new label, or the property's name")
     p.add_argument("--plural", help="relabel: the plural label")
@@ -225,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "json", "vcf", "ics"], help="default: from the file name, else csv")
     p.add_argument("--hubspot", action="store_true",
                    help="HubSpot-style: Record ID and ;-joined Associated <Object> IDs columns (round trip)")
-    p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
+    p.add_argument("--all-properties", action="store_true", help="every property (archived ones too), not only the view's columns")
     p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
     from .calendars import add_calendar_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)

@@ -73,8 +73,9 @@ def resolve_view(crm, object_name: str, view=None) -> ViewSpec:
 
 def _columns(crm, meta, spec: ViewSpec, hubspot: bool, all_properties: bool) -> list[_Col]:
     cols = [_Col("Record ID", "id", "id", True)]
+    # archived properties only with all_properties ("every property")
     names = [p for p in meta.properties if not meta.properties[p].system] if all_properties else \
-        [c for c in spec.columns if c in meta.properties]
+        [c for c in spec.columns if c in meta.properties and not meta.properties[c].archived]
     labels = [meta.properties[n].label for n in names]
     for name in names:
         prop = meta.properties[name]

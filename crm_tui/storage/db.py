@@ -143,6 +143,16 @@ def _v6_meta_change(db) -> None:
 MIGRATIONS[6] = _v6_meta_change
 
 
+def _v7_archived_properties(db) -> None:
+    """Version 7: a property can be archived (kept with its values, hidden from forms, pickers,
+    import and export until restored). A yes/no column is a 0/1 integer on both engines."""
+    if "archived" not in {c.name for c in db.get_columns("property_def")}:
+        db.execute_sql("ALTER TABLE property_def ADD COLUMN archived SMALLINT NOT NULL DEFAULT 0")
+
+
+MIGRATIONS[7] = _v7_archived_properties
+
+
 def _v8_workflows(db) -> None:
     """Version 8: workflows (their definitions and the date triggers that have fired)."""
     models = bound(db)

@@ -47,6 +47,7 @@ class PropertyMeta:
     read_only: bool = False
     is_custom: bool = False
     system: bool = False
+    archived: bool = False  # kept with its values, hidden from forms, pickers, import and export
 
     def option_name(self, given: str) -> str | None:
         """The option's internal name for a name or label typed in any case."""
@@ -227,7 +228,7 @@ class Registry:
                 properties[p.name] = PropertyMeta(
                     p.name, clean_line(p.label), p.type, clean_line(p.group_name or ""), clean_text(p.description or ""),
                     options, p.options_from,
-                    p.required, p.unique, p.indexed, p.read_only, p.is_custom,
+                    p.required, p.unique, p.indexed, p.read_only, p.is_custom, archived=bool(p.archived),
                 )
             for system in SYSTEM_PROPERTIES:
                 properties[system.name] = system
