@@ -15,7 +15,7 @@ from .models import bound
 from .engine import load_yaml_resource
 from .paths import data_dir
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 14
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -125,6 +125,16 @@ def _v6_meta_change(db) -> None:
 
 
 MIGRATIONS[6] = _v6_meta_change
+
+
+def _v14_count_triggers(db) -> None:
+    """Version 14: on PostgreSQL, the association counts kept by statement-level triggers instead
+    of row-level ones (dialect_pg.create_count_triggers). SQLite keeps its triggers as they are."""
+    if dialect.is_postgres(db):
+        dialect.create_count_triggers(db)
+
+
+MIGRATIONS[14] = _v14_count_triggers
 
 
 def writable(path: Path) -> bool:

@@ -93,6 +93,76 @@ def translate(sql: str) -> str:
     return "".join(out)
 
 
+# -- bulk inserts by COPY ----------------------------------------------------------------------
+
+_PLAIN_INSERT = re.compile(
+    r'^\s*INSERT\s+INTO\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)\s*VALUES\s*'
+    r'\((\s*%s\s*(?:,\s*%s\s*)*)\)\s*(?:RETURNING\s+[^;()]*)?;?\s*$', re.IGNORECASE)
+COPY_CHUNK = 20_000  # rows per COPY statement: memory stays flat on a streamed million
+
+
+@lru_cache(maxsize=256)
+def copy_statement(sql: str) -> str | None:
+    """`COPY table (columns) FROM STDIN` for a plain `INSERT INTO table (columns) VALUES (%s, ...)`
+    (a RETURNING clause, which executemany never reads, dropped); None for anything else (ON
+    CONFLICT, expressions, INSERT ... SELECT), which keeps the statement."""
+    match = _PLAIN_INSERT.match(sql)
+    if match is None:
+        return None
+    columns = [c.strip() for c in match.group(2).split(",")]
+    if len(columns) != match.group(3).count("%s"):
+        return None
+    return f"COPY {match.group(1)} ({', '.join(columns)}) FROM STDIN"
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: str) -> str:
+    return value.translate(_ESCAPES)
+
+
+def _number(value) -> str:
+    return str(value)
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"  # yes/no columns are SMALLINT (see _register_adapters)
+
+
+_COPY_FORMATS = {str: _text, int: _number, float: repr, bool: _flag}
+
+
+def copy_rows(cursor, copy: str, rows):
+    """Write `rows` with COPY in chunks of COPY_CHUNK rows (text format: tab-separated, `\\N` for
+    NULL, backslash escapes). Returns None when all went by COPY, or the rows not yet written (an
+    iterable) when a value of a type COPY's text format is not given here (bytes, dates...): the
+    caller inserts those the ordinary way. The transaction sees the same rows either way; a
+    failing row fails the whole statement, as the INSERTs would."""
+    import io
+    from itertools import chain
+
+    formats = _COPY_FORMATS
+    rows = iter(rows)
+    while True:
+        chunk = []
+        lines = []
+        for row in rows:
+            chunk.append(row)
+            try:
+                lines.append("\t".join("\\N" if v is None else formats[type(v)](v) for v in row))
+            except KeyError:  # a value COPY text is not made for here: the rest as INSERTs
+                if lines:
+                    cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
+                return chain([row], rows)
+            if len(lines) >= COPY_CHUNK:
+                break
+        if lines:
+            cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
+        if len(chunk) < COPY_CHUNK:
+            return None
+
+
 class _Cursor:
     """A psycopg2 cursor that takes the core's SQL text (see `translate`)."""
 
@@ -109,8 +179,13 @@ class _Cursor:
     def executemany(self, sql, rows):
         from psycopg2.extras import execute_batch
 
-        with __exception_wrapper__:  # many statements per round trip instead of one each
-            execute_batch(self._cursor, translate(sql), rows, page_size=500)
+        sql = translate(sql)
+        copy = copy_statement(sql)
+        with __exception_wrapper__:
+            if copy is not None:  # a plain INSERT of bound values: one COPY per chunk of rows
+                rows = copy_rows(self._cursor, copy, rows)
+            if rows is not None:  # many statements per round trip instead of one each
+                execute_batch(self._cursor, sql, rows, page_size=500)
         return self
 
     def __iter__(self):
@@ -179,26 +254,33 @@ def create_functions(db) -> None:
 # -- association counts ----------------------------------------------------------------------
 
 def create_count_triggers(db) -> None:
-    if db.execute_sql("SELECT 1 FROM pg_trigger WHERE tgname = 'association_count_insert'").fetchone():
+    """association_count kept by statement-level triggers over the statement's transition table:
+    one aggregated upsert per statement (a bulk load of 200k edges is one GROUP BY, not 200k
+    upserts), keys taken in order so that two writers lock them in the same order. A database made
+    with the row-level triggers of before gets these instead (schema version 14)."""
+    if db.execute_sql("SELECT 1 FROM pg_trigger WHERE tgname = 'association_counts_insert'").fetchone():
         return
     db.execute_sql(
-        "CREATE OR REPLACE FUNCTION association_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "CREATE OR REPLACE FUNCTION association_counts_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         "INSERT INTO association_count(from_object, from_id, to_object, n) "
-        "VALUES (NEW.from_object, NEW.from_id, NEW.to_object, 1) "
-        "ON CONFLICT (from_object, from_id, to_object) DO UPDATE SET n = association_count.n + 1; "
+        "SELECT from_object, from_id, to_object, count(*) FROM added GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+        "ON CONFLICT (from_object, from_id, to_object) DO UPDATE SET n = association_count.n + excluded.n; "
         "RETURN NULL; END $$")
     db.execute_sql(
-        "CREATE OR REPLACE FUNCTION association_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "UPDATE association_count SET n = n - 1 WHERE from_object = OLD.from_object "
-        "AND from_id = OLD.from_id AND to_object = OLD.to_object; "
-        "DELETE FROM association_count WHERE from_object = OLD.from_object AND from_id = OLD.from_id "
-        "AND to_object = OLD.to_object AND n <= 0; RETURN NULL; END $$")
-    db.execute_sql("DROP TRIGGER IF EXISTS association_count_insert ON association")
-    db.execute_sql("DROP TRIGGER IF EXISTS association_count_delete ON association")
-    db.execute_sql("CREATE TRIGGER association_count_insert AFTER INSERT ON association "
-                   "FOR EACH ROW EXECUTE FUNCTION association_count_insert()")
-    db.execute_sql("CREATE TRIGGER association_count_delete AFTER DELETE ON association "
-                   "FOR EACH ROW EXECUTE FUNCTION association_count_delete()")
+        "CREATE OR REPLACE FUNCTION association_counts_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE association_count c SET n = c.n - d.k FROM (SELECT from_object, from_id, to_object, "
+        "count(*) AS k FROM removed GROUP BY 1, 2, 3 ORDER BY 1, 2, 3) d WHERE c.from_object = d.from_object "
+        "AND c.from_id = d.from_id AND c.to_object = d.to_object; "
+        "DELETE FROM association_count c USING (SELECT DISTINCT from_object, from_id, to_object FROM removed) d "
+        "WHERE c.from_object = d.from_object AND c.from_id = d.from_id AND c.to_object = d.to_object "
+        "AND c.n <= 0; RETURN NULL; END $$")
+    for old in ("association_count_insert", "association_count_delete"):  # the row-level ones of before
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {old} ON association")
+        db.execute_sql(f"DROP FUNCTION IF EXISTS {old}()")
+    db.execute_sql("CREATE TRIGGER association_counts_insert AFTER INSERT ON association "
+                   "REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION association_counts_insert()")
+    db.execute_sql("CREATE TRIGGER association_counts_delete AFTER DELETE ON association "
+                   "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION association_counts_delete()")
 
 
 # -- full-text search -------------------------------------------------------------------------
