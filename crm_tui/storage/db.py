@@ -128,10 +128,13 @@ MIGRATIONS[6] = _v6_meta_change
 
 
 def _v14_count_triggers(db) -> None:
-    """Version 14: on PostgreSQL, the association counts kept by statement-level triggers instead
-    of row-level ones (dialect_pg.create_count_triggers). SQLite keeps its triggers as they are."""
+    """Version 14, on PostgreSQL: the association counts kept by statement-level triggers instead
+    of row-level ones (dialect_pg.create_count_triggers), and each record table's number of rows
+    kept (dialect_pg.create_row_tally). SQLite keeps its triggers and counts as they are."""
     if dialect.is_postgres(db):
         dialect.create_count_triggers(db)
+        for (name,) in db.execute_sql("SELECT name FROM object_type").fetchall():
+            dialect.create_fts(db, name)  # exists already; the record table gets its row tally
 
 
 MIGRATIONS[14] = _v14_count_triggers
