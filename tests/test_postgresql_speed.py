@@ -248,3 +248,115 @@ def test_search_as_you_type_on_the_index_uses_the_word_index(pg_url):
         assert pager.count() == TYPING_LIMIT and pager.capped
         assert [cells[0] for _id, cells in pager.fetch(0, 3)] == ["Mar0", "Mar1", "Mar10"]  # word order
         assert any("fts_contacts_words" in s for s in seen) and not any("tsv @@" in s for s in seen)
+
+
+# -- the app's writes that lost a race; other members' changes behind a modal ----------------------
+
+
+def _lose_races(crm, times: int, code: str = "40001") -> None:
+    """The server refuses the next `times` updates of a contact with `code` (40001: a
+    serialisation failure, 40P01: a deadlock), as it refuses the loser of a race, then lets
+    updates through. A sequence counts them: it is not rolled back with the refused transaction."""
+    crm.db.execute_sql("CREATE SEQUENCE lost_races")
+    crm.db.execute_sql(
+        "CREATE FUNCTION lose_race() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF nextval('lost_races') <= {int(times)} THEN RAISE EXCEPTION 'lost a race' USING ERRCODE = '{code}'; "
+        "END IF; RETURN NEW; END $$")
+    crm.db.execute_sql("CREATE TRIGGER lose_race BEFORE UPDATE ON obj_contacts FOR EACH ROW EXECUTE FUNCTION lose_race()")
+
+
+@pytest.mark.parametrize("code", ["40001", "40P01"])
+def test_a_service_call_that_lost_a_race_runs_once_more_with_a_notice(pg_url, code):
+    from crm_tui.domain.errors import CrmError
+    from crm_tui.services.retry import NOTICE, retry_lost_races
+
+    notices: list[str] = []
+    with Crm.open(pg_url, user_name="bo") as crm:
+        bo = crm.records.create("contacts", {"email": "bo@x.example"}).id
+        _lose_races(crm, 1, code)
+        retry_lost_races(crm, notices.append)
+        retry_lost_races(crm, notices.append)  # twice changes nothing
+        crm.records.update("contacts", bo, {"firstname": "Bo"}, source=sources.USER)
+        assert notices == [NOTICE]
+        assert crm.records.get("contacts", bo).properties["firstname"] == "Bo"
+        Operation = crm.models.Operation
+        assert Operation.select().where(Operation.kind == "update").count() == 1  # the lost run left nothing
+        with pytest.raises(CrmError):  # anything else is raised at once
+            crm.records.get("contacts", 999)
+        assert notices == [NOTICE]
+        assert callable(crm.journal.undo)  # a service built on first use still is
+
+
+def test_a_call_that_loses_twice_is_run_once_more_only(pg_url):
+    from crm_tui.domain.errors import DatabaseProblem
+    from crm_tui.services.retry import NOTICE, retry_lost_races
+
+    notices: list[str] = []
+    with Crm.open(pg_url, user_name="bo") as crm:
+        bo = crm.records.create("contacts", {"email": "bo@x.example"}).id
+        _lose_races(crm, 2)
+        retry_lost_races(crm, notices.append)
+        with pytest.raises(DatabaseProblem, match="at the same moment"):
+            crm.records.update("contacts", bo, {"firstname": "Bo"}, source=sources.USER)
+        assert notices == [NOTICE]
+        crm.records.update("contacts", bo, {"firstname": "Bo"}, source=sources.USER)  # the third run passes
+        assert notices == [NOTICE]
+
+
+def test_without_the_retry_a_lost_race_fails(pg_url):
+    """What the app showed before: the lost race as an error (nothing saved, try again)."""
+    from crm_tui.domain.errors import DatabaseProblem
+
+    with Crm.open(pg_url, user_name="bo") as crm:
+        bo = crm.records.create("contacts", {"email": "bo@x.example"}).id
+        _lose_races(crm, 1)
+        with pytest.raises(DatabaseProblem, match="at the same moment"):
+            crm.records.update("contacts", bo, {"firstname": "Bo"}, source=sources.USER)
+
+
+async def test_the_app_runs_a_lost_race_once_more_and_says_so(pg_url):
+    from crm_tui.services.retry import NOTICE
+    from crm_tui.shell.app import CrmApp
+
+    app = CrmApp(pg_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bo = app.crm.records.create("contacts", {"email": "bo@x.example"}).id
+        _lose_races(app.crm, 1)
+        app.crm.records.update("contacts", bo, {"firstname": "Bo"}, source=sources.USER)
+        await pilot.pause(0.1)
+        assert [n.message for n in app._notifications] == [NOTICE]
+        assert app.crm.records.get("contacts", bo).properties["firstname"] == "Bo"
+
+
+async def test_a_change_heard_while_a_modal_is_open_shows_when_it_closes(pg_url):
+    import asyncio
+
+    from crm_tui.shell.app import CrmApp
+    from screens.index import IndexScreen
+
+    with Crm.open(pg_url) as crm:
+        crm.records.create("contacts", {"email": "ann@x.example"})
+    app = CrmApp(pg_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        index = app.screen
+        assert isinstance(index, IndexScreen) and index.table.row_count == 1
+        await pilot.press("question_mark")  # help: a modal over the index
+        await pilot.pause()
+        assert app.screen.is_modal
+
+        def other_member() -> None:
+            with Crm.open(pg_url, user_name="bo") as other:
+                other.records.create("contacts", {"email": "bo@x.example"}, source=sources.USER)
+
+        await asyncio.to_thread(other_member)
+        await pilot.pause(1.2)
+        assert app.screen.is_modal and index.table.row_count == 1  # nothing redrawn under the modal
+        await pilot.press("escape")
+        for _ in range(40):
+            if index.table.row_count == 2:
+                break
+            await pilot.pause(0.05)
+        assert app.screen is index and index.table.row_count == 2

@@ -60,6 +60,7 @@ class CrmApp(KeepsRunning, App):
         self.db_path = db_path if isinstance(db_path, str) and "://" in db_path else Path(db_path)
         self.crm = crm or Crm.open(db_path, user_name=config.user_name)
         apply_to(self.crm, config)
+        self._retry_lost_races()
         themes, warnings = theming.load_themes()
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
@@ -88,6 +89,21 @@ class CrmApp(KeepsRunning, App):
         # bars until some later layout.
         self.call_later(self._show_first_screen)
         self._listen_for_changes()
+
+    def _retry_lost_races(self) -> None:
+        """A write that lost a race with another team member's runs once more, with a one-line
+        notice (crm_tui/services/retry.py)."""
+        import threading
+
+        from ..services.retry import retry_lost_races
+
+        def notice(text: str) -> None:
+            if threading.current_thread() is threading.main_thread():
+                self.notify(text, severity="warning", markup=False)
+            else:  # a write in a worker thread (a bulk change)
+                self.call_from_thread(self.notify, text, severity="warning", markup=False)
+
+        retry_lost_races(self.crm, notice)
 
     def _listen_for_changes(self) -> None:
         """On a team database (PostgreSQL), the changes other members commit refresh the screen
@@ -186,6 +202,7 @@ class CrmApp(KeepsRunning, App):
         self.db_path = Path(path)
         self.crm = Crm.open(path, user_name=self.config.user_name)
         apply_to(self.crm, self.config)
+        self._retry_lost_races()
         self._mark_title()
         while len(self.screen_stack) > 1:
             self.pop_screen()

@@ -145,21 +145,26 @@ def copy_rows(cursor, copy: str, rows):
     formats = _COPY_FORMATS
     rows = iter(rows)
     while True:
-        chunk = []
         lines = []
         for row in rows:
-            chunk.append(row)
             try:
-                lines.append("\t".join("\\N" if v is None else formats[type(v)](v) for v in row))
+                # the common case first: plain strings and numbers, escaped below only if needed
+                values = ["\\N" if v is None else v if type(v) is str else formats[type(v)](v) for v in row]
             except KeyError:  # a value COPY text is not made for here: the rest as INSERTs
                 if lines:
                     cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
                 return chain([row], rows)
+            line = "\t".join(values)
+            if (line.count("\\") != row.count(None) or line.count("\t") != len(values) - 1
+                    or "\n" in line or "\r" in line):
+                # a value holds a backslash (the NULLs' \N aside), a tab or a newline: escape each value
+                line = "\t".join("\\N" if v is None else formats[type(v)](v) for v in row)
+            lines.append(line)
             if len(lines) >= COPY_CHUNK:
                 break
         if lines:
             cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
-        if len(chunk) < COPY_CHUNK:
+        if len(lines) < COPY_CHUNK:
             return None
 
 
