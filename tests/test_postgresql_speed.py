@@ -360,3 +360,21 @@ async def test_a_change_heard_while_a_modal_is_open_shows_when_it_closes(pg_url)
                 break
             await pilot.pause(0.05)
         assert app.screen is index and index.table.row_count == 2
+
+
+async def test_a_change_heard_as_the_app_closes_is_dropped_quietly(pg_url):
+    """The refresh that waited for a modal to close may come due when no screen is left (the app
+    quitting): it does nothing, instead of failing with 'No screens on stack'."""
+    from crm_tui.shell.app import CrmApp
+
+    app = CrmApp(pg_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        stacks = app._screen_stacks[app._current_mode]
+        saved = list(stacks)
+        stacks.clear()  # as while the app closes
+        try:
+            app._changed_by_others()
+            app._retry_changed_by_others()
+        finally:
+            stacks.extend(saved)

@@ -124,6 +124,8 @@ class CrmApp(KeepsRunning, App):
     def _changed_by_others(self) -> None:
         from textual.widgets import Input, TextArea
 
+        if not self._screen_stacks.get(self._current_mode):  # the app is closing: nothing to refresh
+            return
         if isinstance(self.focused, (Input, TextArea)) or self.screen.is_modal:
             if not self._others_pending:  # the user is typing or choosing: once they are done
                 self._others_pending = True
