@@ -15,7 +15,7 @@ from .models import bound
 from .engine import load_yaml_resource
 from .paths import data_dir
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 14
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -160,6 +160,8 @@ def _v8_workflows(db) -> None:
 
 
 MIGRATIONS[8] = _v8_workflows
+
+
 def _v10_mail(db) -> None:
     """Version 10: mail logging (`crm-tui mail`): the emails' Cc, Message-ID, thread and attachments
     properties, "Last contacted" on contacts and companies, the addresses each email belongs to and
@@ -170,6 +172,19 @@ def _v10_mail(db) -> None:
 
 
 MIGRATIONS[10] = _v10_mail
+
+
+def _v14_count_triggers(db) -> None:
+    """Version 14, on PostgreSQL: the association counts kept by statement-level triggers instead
+    of row-level ones (dialect_pg.create_count_triggers), and each record table's number of rows
+    kept (dialect_pg.create_row_tally). SQLite keeps its triggers and counts as they are."""
+    if dialect.is_postgres(db):
+        dialect.create_count_triggers(db)
+        for (name,) in db.execute_sql("SELECT name FROM object_type").fetchall():
+            dialect.create_fts(db, name)  # exists already; the record table gets its row tally
+
+
+MIGRATIONS[14] = _v14_count_triggers
 
 
 def writable(path: Path) -> bool:
