@@ -118,15 +118,6 @@ CALENDAR_PROPERTIES = {"meetings.hs_meeting_uid", "meetings.hs_meeting_sequence"
                        "meetings.hs_meeting_calendar_digest"}
 
 
-def _v11_calendar_properties(db) -> None:
-    """Version 11: meetings' calendar properties (the event's UID, its SEQUENCE and LAST-MODIFIED,
-    all day, its RRULE), so `calendar import` logs an event once and sees when it changed."""
-    add_missing_standard_properties(db, only=CALENDAR_PROPERTIES)
-
-
-MIGRATIONS[11] = _v11_calendar_properties
-
-
 def notices(db) -> list[str]:
     """One-line messages about the database that opening it found (a constraint a migration could
     not add); the command line prints them as warnings."""
@@ -172,6 +163,15 @@ def _v10_mail(db) -> None:
 
 
 MIGRATIONS[10] = _v10_mail
+
+
+def _v11_calendar_properties(db) -> None:
+    """Version 11: meetings' calendar properties (the event's UID, its SEQUENCE and LAST-MODIFIED,
+    all day, its RRULE), so `calendar import` logs an event once and sees when it changed."""
+    add_missing_standard_properties(db, only=CALENDAR_PROPERTIES)
+
+
+MIGRATIONS[11] = _v11_calendar_properties
 
 
 def _v14_count_triggers(db) -> None:
