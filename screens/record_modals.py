@@ -174,7 +174,8 @@ class ActivityModal(AsksBeforeDiscard, Base):
         verb = "Edit" if self.activity_id else "Log"
         names = form_properties(self.meta)
         with Vertical():
-            yield Label(literal(f"{verb} {self.meta.label.lower()}"), classes="title")
+            builtin = self.meta.name in ("notes", "calls", "meetings", "emails", "tasks")
+            yield Label(literal(f"{verb} {self.meta.label.lower() if builtin else self.meta.label}"), classes="title")  # SMS
             yield Static("ctrl+s saves; leave the date empty for now", classes="hint")
             yield PropertyForm(self.crm, self.meta.name, names, values=self.values, id="form")
             yield Static("", id="error", classes="error")

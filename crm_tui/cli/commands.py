@@ -394,6 +394,13 @@ def _import_commands():
 HANDLERS["import"] = lambda crm, args: _import_commands().cmd_import(crm, args)
 HANDLERS["imports"] = lambda crm, args: _import_commands().cmd_imports(crm, args)
 HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
+HANDLERS["calendar"] = lambda crm, args: _calendar_commands().cmd_calendar(crm, args)
+
+
+def _calendar_commands():
+    from . import calendars as cli_calendars  # lazy: icalendar loads only for this command
+
+    return cli_calendars
 
 
 def _journal_commands():
@@ -430,6 +437,22 @@ def _workflow_commands():
 
 
 HANDLERS["workflows"] = lambda crm, args: _workflow_commands().cmd_workflows(crm, args)
+def _mail_commands():
+    from . import mail as cli_mail
+
+    return cli_mail
+
+
+HANDLERS["mail"] = lambda crm, args: _mail_commands().cmd_mail(crm, args)
+
+
+def _task_commands():
+    from . import tasks as cli_tasks
+
+    return cli_tasks
+
+
+HANDLERS["tasks"] = lambda crm, args: _task_commands().cmd_tasks(crm, args)
 
 
 def _confirmed(args, question: str) -> bool:

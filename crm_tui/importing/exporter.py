@@ -1,4 +1,4 @@
-"""Exporting an index view (filters, columns, sort) to CSV, JSON or vCard 4.0 (no Textual here).
+"""Exporting an index view (filters, columns, sort) to CSV, JSON, vCard 4.0 or iCalendar (meetings; ical.py).
 
     export_view(crm, "deals", "deals.csv", view="All deals", fmt="csv", hubspot=True)
 
@@ -31,7 +31,7 @@ from . import vcard
 from .csvwrite import SafeCsvWriter, cell_text
 
 PAGE = 1000
-FORMATS = ("csv", "json", "vcf")
+FORMATS = ("csv", "json", "vcf", "ics")
 
 
 @dataclass
@@ -156,9 +156,16 @@ def export_view(crm, object_name: str, path: str | os.PathLike, *, view=None, fm
     path = os.fspath(path)
     fmt = (fmt or os.path.splitext(path)[1].lstrip(".") or "csv").lower()
     if fmt not in FORMATS:
-        raise InvalidValue(f"unknown export format {fmt!r} (use csv, json or vcf)")
+        raise InvalidValue(f"unknown export format {fmt!r} (use csv, json, vcf or ics)")
     if fmt == "vcf" and meta.name != "contacts":
         raise InvalidValue("vCard export is for contacts")
+    if fmt == "ics":
+        if meta.name != "meetings":
+            raise InvalidValue("iCalendar (ics) export is for meetings")
+        from . import ical  # lazy: icalendar loads only for calendar files
+
+        return ical.export_meetings(crm, path, spec=resolve_view(crm, meta.name, view), overwrite=overwrite,
+                                    progress=progress, cancel=cancel)
     spec = resolve_view(crm, meta.name, view)
     cols = _columns(crm, meta, spec, hubspot, all_properties or fmt == "vcf")
     if fmt == "vcf" and not any(c.kind == "primary_name" for c in cols):

@@ -1208,7 +1208,19 @@ class _Importer:
         self._auto_domain(bop, rows)
         resolved = self._resolve(pairs, defer=True, targets=targets) if pairs else []
         self._make_links(bop, resolved, plain)
+        created = {(o, r.record_id) for row in rows for o, r in row.recs.items() if r.fresh and r.record_id is not None}
         self._roll_up()
+        self._by_address(created)
+
+    def _by_address(self, created: set) -> None:
+        """Emails belong to their addresses: the emails this batch created remember theirs, and the
+        contacts it created get the emails of their addresses (rules.link_emails_by_address)."""
+        emails = [rid for obj, rid in created if obj == "emails"]
+        if emails:
+            rules.record_email_addresses(self.crm, emails)
+        contacts = [rid for obj, rid in created if obj == "contacts"]
+        if contacts:
+            self.result.linked += rules.link_emails_by_address(self.crm, contacts)
 
     def _row_labels(self, a: str, b: str, labels: list[str]) -> list[str]:
         out = []

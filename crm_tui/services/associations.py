@@ -1095,6 +1095,8 @@ class Associations:
             self._deal_rules(first, last)
         if automations:
             self.crm.workflows.after_bulk_link(first, last)  # "associated" workflows: one query when none
+        if automations and any(name in rules.CONTACTED_BY for pair in kinds for name in pair):
+            rules.contacted_in_edges(self.crm, first, last)  # emails, calls, meetings: Last contacted
         return count
 
     def _deal_rules(self, first: int, last: int) -> None:

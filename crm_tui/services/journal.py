@@ -41,6 +41,7 @@ UNDOABLE = {
     "create", "update", "delete", "restore", "merge", "associate", "unassociate", "set_primary",
     "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
     "workflow_run",  # a workflow run now, or its date triggers on open (services/workflows.py)
+    "mail_log", "mail_scan",
 } | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
 OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
@@ -303,6 +304,8 @@ class Journal:
             return f"{kind.capitalize()}: {text}"
         if kind == "seed":
             return "Synthetic records (seed)"
+        if kind in ("mail_log", "mail_scan") and summary.get("text"):
+            return str(summary["text"])
         if kind in META_KINDS and summary.get("text"):
             return str(summary["text"])
         if kind == "delete_stage":

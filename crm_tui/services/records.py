@@ -248,7 +248,9 @@ class Records:
         gone = model.select(fn.COUNT(SQL("*"))).where(model.deleted_at.is_null(False)).scalar() or 0
         if deleted:
             return model.select(fn.COUNT(SQL("*"))).where(model.deleted_at.is_null(False) & ~self.merged_away(meta)).scalar() or 0
-        total = model.select(fn.COUNT(SQL("*"))).scalar() or 0
+        total = dialect.kept_row_count(self.crm.db, meta.table)
+        if total is None:
+            total = model.select(fn.COUNT(SQL("*"))).scalar() or 0
         return max(0, total - gone)
 
     # -- writing ------------------------------------------------------------------------------

@@ -123,6 +123,13 @@ class ObjectMeta:
         return seen
 
 
+# What every activity object has (the timeline orders by the first, the roll-up reads it): a user's
+# activity object gets them when its file leaves them out.
+ACTIVITY_PROPERTIES = {
+    "hs_timestamp": {"name": "hs_timestamp", "label": "Activity date", "type": "datetime", "indexed": True},
+    "hubspot_owner_id": {"name": "hubspot_owner_id", "label": "Activity owner", "type": "user"},
+}
+
 SYSTEM_PROPERTIES = [
     PropertyMeta("createdate", "Create date", "datetime", group="System", read_only=True, indexed=True, system=True),
     PropertyMeta("lastmodifieddate", "Last modified date", "datetime", group="System", read_only=True, indexed=True, system=True),
@@ -253,7 +260,10 @@ class Registry:
 
     # -- schema changes ------------------------------------------------------------------
 
-    def create_object(self, spec: dict, kind: str = "custom") -> ObjectMeta:
+    def create_object(self, spec: dict, kind: str = "custom", *, custom: bool | None = None) -> ObjectMeta:
+        """A new object (its metadata, table, indexes and search index). `custom`: a user's object
+        (its properties can be deleted); by default the custom kind only. A user's activity object
+        (kind activity, custom) keeps its activity date and owner as standard properties."""
         ObjectType = self.models.ObjectType
         name = _check_name(spec.get("name"), "object name")
         if name in self.objects:
@@ -274,8 +284,10 @@ class Registry:
             name=name, label=label, plural_label=plural, kind=kind, primary_property=primary,
             display=json.dumps(display), search=json.dumps(search), position=position,
         )
+        custom = (kind == "custom") if custom is None else custom
         for i, prop_spec in enumerate(props):
-            self._insert_property(row.id, prop_spec, i, is_custom=(kind == "custom"))
+            standard = kind == "activity" and isinstance(prop_spec, dict) and prop_spec.get("name") in ACTIVITY_PROPERTIES
+            self._insert_property(row.id, prop_spec, i, is_custom=custom and not standard)
         self.reload()
         meta = self.objects[name]
         self.db.create_tables([meta.model])

@@ -279,6 +279,26 @@ class WorkflowFired(BaseModel):
     class Meta:
         table_name = "workflow_fired"
         indexes = ((("workflow", "record_id", "key"), True),)
+class MailAddress(BaseModel):
+    """The addresses (lower case) an email activity is from, to or cc: the email belongs to them, so a
+    contact created later with one of them is linked with it (rules.link_emails_by_address)."""
+
+    email_id = IntegerField()
+    address = CharField()
+
+    class Meta:
+        indexes = ((("address", "email_id"), True), (("email_id",), False))
+
+
+class MailSeen(BaseModel):
+    """The messages of a Maildir or mbox that `crm-tui mail scan` has read (a Maildir key, an mbox
+    message's digest), so the next scan reads only new ones and an interrupted scan resumes."""
+
+    mailbox = CharField()  # the mailbox's absolute path
+    key = CharField()
+
+    class Meta:
+        indexes = ((("mailbox", "key"), True),)
 
 
 ALL_MODELS = [
@@ -301,6 +321,8 @@ ALL_MODELS = [
     ExternalId,
     Workflow,
     WorkflowFired,
+    MailAddress,
+    MailSeen,
 ]
 
 
