@@ -75,6 +75,7 @@ async def test_app_shows_busy_in_place_and_picks_up_other_writers(db_path):
                                capture_output=True, text=True, timeout=60)
         assert other.returncode == 0, other.stderr
         await pilot.press("escape")
+        await pilot.press("y")  # the typed, unsaved "Porto": discarded when asked (issue 14)
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("r")
