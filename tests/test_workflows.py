@@ -549,3 +549,18 @@ workflows:
     assert crm.records.get("notes", note).properties["hs_note_body"] == "Zed is Connected"
     crm.journal.undo()
     assert live_ids(crm, "tasks") == [] and live_ids(crm, "notes") == []
+
+
+def test_a_property_deleted_under_a_workflow_never_blocks_a_change(crm):
+    from crm_tui.services.schema_apply import apply_schema
+
+    apply_schema(crm, {"properties": {"contacts": [{"name": "tier", "label": "Tier", "type": "text"}]}})
+    crm.workflows.apply(yaml.safe_load("""\
+workflows:
+  - {name: Tiered, object: contacts, when: {changed: jobtitle}, if: ["tier=gold"], do: [{set: {tier: platinum}}]}
+"""))
+    contact = crm.records.create("contacts", {"email": "a@b.org", "tier": "gold"}).id
+    crm.datamodel.delete_property("contacts", "tier")
+    result = crm.records.update("contacts", contact, {"jobtitle": "CEO"})
+    assert crm.records.get("contacts", contact).properties["jobtitle"] == "CEO"
+    assert result.notes == ["workflow 'Tiered' skipped: contacts has no property 'tier'"]
