@@ -771,7 +771,7 @@ class Workflows:
             return RunResult(wf.name, False, 0, [f"workflow {wf.name!r}: no {meta.plural_label.lower()} to act on"])
         with self.crm.operation("workflow_run", source, actor, object=wf.object,
                                 summary={"workflow": wf.name, "records": len(targets)}) as op:
-            notes += self._run_all(wf, targets)
+            notes += [note for note in self._run_all(wf, targets) if " ran on " not in note]
         return RunResult(wf.name, False, len(targets),
                          [f"workflow {wf.name!r} ran on {len(targets):,} {meta.plural_label.lower()}"], op.id, notes)
 
