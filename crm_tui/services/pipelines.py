@@ -1,5 +1,6 @@
 """Pipelines and their ordered stages (deals: stages with a probability and kind open/won/lost;
-tickets: statuses with kind open/closed), the board's grouped totals and per-stage pages.
+tickets: statuses with kind open/closed; any other object given pipelines by `schema apply`: stages
+of kind open/won/lost/closed), the board's grouped totals and per-stage pages.
 
 Plain functions over a `Crm`; they return dataclasses, never ORM objects. Every metadata change
 reloads the registry, because the pipeline and stage options of the records come from these tables.
@@ -179,6 +180,27 @@ def _changed(crm) -> None:
     crm.registry.reload()
 
 
+def place_records(crm, object_name: str) -> int:
+    """Records of an object that just got its first pipeline go to its default pipeline's first
+    stage (as a record created later would), one history row per value, under a Job operation
+    nested in the caller's (undoing the schema change takes them back out). Returns how many."""
+    from .rules import _job, write_values
+
+    meta = crm.registry.get(object_name)
+    pipe_prop, stage_prop, _amount = pipeline_props(meta)
+    info = default_pipeline(crm, meta.name)
+    first = next(iter(info.active_stages), None) if info is not None else None
+    if first is None:
+        return 0
+    model = meta.model
+    ids = [rid for (rid,) in model.select(model.id).where(
+        getattr(model, pipe_prop).is_null(True) & getattr(model, stage_prop).is_null(True)).tuples()]
+    if ids:
+        with _job(crm, {(meta.name, rid): 1 for rid in ids}, "pipeline_placement") as job:
+            write_values(crm, meta.name, {rid: {pipe_prop: info.name, stage_prop: first.name} for rid in ids}, job)
+    return len(ids)
+
+
 def list_pipelines(crm, object_name: str | None = None, *, include_archived: bool = True) -> list[PipelineInfo]:
     data = _load(crm)
     names = [_object_name(crm, object_name)] if object_name else [n for n in pipeline_objects(crm) if n in data]
@@ -263,7 +285,7 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
     for spec in stages:
         _check_kind(obj, spec.get("kind", "open"))
     with _journaled(crm, "add_pipeline", source, actor, obj, f"Added pipeline {label} of {obj}"):
-        ensure_pipeline_properties(crm, obj)
+        first = ensure_pipeline_properties(crm, obj)
         pipeline = Pipeline.create(object=meta.id, name=name, label=label, position=len(existing))
         taken: set[str] = set()
         for pos, spec in enumerate(stages):
@@ -274,6 +296,9 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
             _check_kind(obj, kind)
             Stage.create(pipeline=pipeline, name=stage_name, label=stage_label, position=pos,
                          probability=spec.get("probability"), kind=kind)
+        if first:
+            _changed(crm)
+            place_records(crm, obj)
     return get_pipeline(crm, obj, name)
 
 
