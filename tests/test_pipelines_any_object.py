@@ -140,8 +140,10 @@ def test_undo_of_the_schema_apply_is_refused_while_leads_use_it_and_exact_after(
 def test_undo_of_a_pipeline_added_to_an_existing_object_drops_its_properties(crm, tmp_path):
     apply_text(crm, tmp_path, "objects:\n  - {name: projects, label: Project, properties: [{name: title, type: text}]}\n")
     project = crm.records.create("projects", {"title": "Roof"}).id
-    pipelines.add_pipeline(crm, "projects", "Delivery", stages=[{"label": "Plan"}, {"label": "Done", "kind": "won"}])
-    assert crm.records.get("projects", project).properties["hs_pipeline_stage"] == "delivery_plan"  # placed
+    with pytest.raises(InvalidValue, match="projects have no pipelines .schema apply adds them"):
+        pipelines.add_pipeline(crm, "projects", "Delivery")  # the editor's path: the first comes from schema apply
+    apply_text(crm, tmp_path, "pipelines:\n  - {object: projects, name: delivery, stages: [Plan, {label: Done, kind: won}]}\n")
+    assert crm.records.get("projects", project).properties["hs_pipeline_stage"] == "plan"  # placed
     crm.journal.undo()
     assert not pipelines.has_pipelines(crm, "projects")
     assert "hs_pipeline_stage" not in [c.name for c in crm.db.get_columns("obj_projects")]

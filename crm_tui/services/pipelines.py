@@ -180,27 +180,6 @@ def _changed(crm) -> None:
     crm.registry.reload()
 
 
-def place_records(crm, object_name: str) -> int:
-    """Records of an object that just got its first pipeline go to its default pipeline's first
-    stage (as a record created later would), one history row per value, under a Job operation
-    nested in the caller's (undoing the schema change takes them back out). Returns how many."""
-    from .rules import _job, write_values
-
-    meta = crm.registry.get(object_name)
-    pipe_prop, stage_prop, _amount = pipeline_props(meta)
-    info = default_pipeline(crm, meta.name)
-    first = next(iter(info.active_stages), None) if info is not None else None
-    if first is None:
-        return 0
-    model = meta.model
-    ids = [rid for (rid,) in model.select(model.id).where(
-        getattr(model, pipe_prop).is_null(True) & getattr(model, stage_prop).is_null(True)).tuples()]
-    if ids:
-        with _job(crm, {(meta.name, rid): 1 for rid in ids}, "pipeline_placement") as job:
-            write_values(crm, meta.name, {rid: {pipe_prop: info.name, stage_prop: first.name} for rid in ids}, job)
-    return len(ids)
-
-
 def list_pipelines(crm, object_name: str | None = None, *, include_archived: bool = True) -> list[PipelineInfo]:
     data = _load(crm)
     names = [_object_name(crm, object_name)] if object_name else [n for n in pipeline_objects(crm) if n in data]
@@ -265,12 +244,12 @@ def _label(text) -> str:
 
 def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
                  stages: list[dict] | None = None, source: str = sources.USER, actor: str | None = None) -> PipelineInfo:
-    """A new pipeline; without `stages` it gets one open stage and the closing ones. An object
-    without pipelines gets its pipeline and stage properties first (ensure_pipeline_properties)."""
+    """A new pipeline; without `stages` it gets one open stage and the closing ones. (An object's
+    first pipeline comes from `schema apply`, which also gives it its pipeline properties.)"""
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
-    meta = crm.registry.get(object_name)
-    obj = meta.name
+    obj = _object_name(crm, object_name)
+    meta = crm.registry.get(obj)
     label = _label(label)
     existing = _load(crm).get(obj, [])
     if any(p.label.lower() == label.lower() for p in existing):
@@ -285,7 +264,6 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
     for spec in stages:
         _check_kind(obj, spec.get("kind", "open"))
     with _journaled(crm, "add_pipeline", source, actor, obj, f"Added pipeline {label} of {obj}"):
-        first = ensure_pipeline_properties(crm, obj)
         pipeline = Pipeline.create(object=meta.id, name=name, label=label, position=len(existing))
         taken: set[str] = set()
         for pos, spec in enumerate(stages):
@@ -296,9 +274,6 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
             _check_kind(obj, kind)
             Stage.create(pipeline=pipeline, name=stage_name, label=stage_label, position=pos,
                          probability=spec.get("probability"), kind=kind)
-        if first:
-            _changed(crm)
-            place_records(crm, obj)
     return get_pipeline(crm, obj, name)
 
 

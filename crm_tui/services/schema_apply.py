@@ -11,7 +11,8 @@ import yaml
 from ..domain import sources
 from ..domain.errors import InvalidValue
 from .meta_journal import schema_operation
-from .pipelines import _slug, default_pipeline, ensure_pipeline_properties, kinds_of, pipeline_objects, place_records
+from .pipelines import _slug, default_pipeline, ensure_pipeline_properties, kinds_of, pipeline_objects
+from .rules import place_records
 from ..domain.sanitize import clean_label, clean_line
 from ..domain.types import whole_number
 
