@@ -233,3 +233,27 @@ def test_existing_records_go_to_the_first_stage_and_the_undo_takes_them_back_out
     assert not pipelines.has_pipelines(crm, "projects")
     assert crm.records.get("projects", roof).properties["title"] == "Roof"
     assert "hs_pipeline_stage" not in crm.records.get("projects", roof).properties
+
+
+def test_a_workflow_triggers_on_a_lead_entering_a_stage_and_undo_takes_it_back(crm, tmp_path):
+    import yaml
+
+    with_leads(crm, tmp_path)
+    crm.workflows.apply(yaml.safe_load("""\
+workflows:
+  - name: Call qualified leads
+    object: leads
+    when: {changed: hs_pipeline_stage, to: Qualified}
+    do:
+      - create_task: {subject: "Call {lead_name}", due_in_days: 1}
+"""))
+    lead = crm.records.create("leads", {"lead_name": "Ann"}).id
+    crm.records.update("leads", lead, {"hs_pipeline_stage": "connected"}, sources.USER)
+    assert crm.records.list("tasks").rows == []
+    crm.records.update("leads", lead, {"hs_pipeline_stage": "qualified"}, sources.USER)
+    tasks = crm.records.list("tasks").rows
+    assert [t["hs_task_subject"] for t in tasks] == ["Call Ann"]
+    assert crm.assoc.linked_ids(("tasks", tasks[0]["id"]), "leads") == [lead]
+    crm.journal.undo(source=sources.USER)
+    assert crm.records.get("leads", lead).properties["hs_pipeline_stage"] == "connected"
+    assert crm.records.list("tasks").rows == []
