@@ -268,6 +268,27 @@ def stage_kinds(crm, object_name: str, ids) -> dict[int, str | None]:
     return out
 
 
+def place_records(crm, object_name: str) -> int:
+    """Records of an object that just got its first pipeline go to its default pipeline's first
+    stage (as a record created later would), one history row per value, under a Job operation
+    nested in the caller's (undoing the schema change takes them back out). Returns how many."""
+    from . import pipelines  # lazy: not needed for the first frame (start-up speed)
+
+    meta = crm.registry.get(object_name)
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
+    info = pipelines.default_pipeline(crm, meta.name)
+    first = next(iter(info.active_stages), None) if info is not None else None
+    if first is None:
+        return 0
+    model = meta.model
+    ids = [rid for (rid,) in model.select(model.id).where(
+        getattr(model, pipe_prop).is_null(True) & getattr(model, stage_prop).is_null(True)).tuples()]
+    if ids:
+        with _job(crm, {(meta.name, rid): 1 for rid in ids}, "pipeline_placement") as job:
+            write_values(crm, meta.name, {rid: {pipe_prop: info.name, stage_prop: first.name} for rid in ids}, job)
+    return len(ids)
+
+
 def _job(crm, changed: dict, kind: str = "automation"):
     """The Job operation a set of automatic changes is written under (naming the record when one)."""
     if len(changed) == 1:
