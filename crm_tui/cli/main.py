@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .duplicates import add_duplicate_commands
 
     add_duplicate_commands(sub, common)
+    from .vdir import add_vdir_commands
+
+    add_vdir_commands(sub, common)
     return parser
 
 

@@ -40,6 +40,7 @@ from .history import from_history_text
 UNDOABLE = {
     "create", "update", "delete", "restore", "merge", "associate", "unassociate", "set_primary",
     "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
+    "vdir_sync",
 } | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
 OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
@@ -247,6 +248,9 @@ class Journal:
             label = meta.label.lower()
         if kind == "create":
             return f"Created {label} {name}"
+        if kind == "vdir_sync":
+            return (f"vdir sync {summary.get('folder', '')}: {summary.get('created', 0)} created, "
+                    f"{summary.get('updated', 0)} updated, {summary.get('deleted', 0)} deleted")
         if kind == "update":
             props = [p for (p,) in PropertyChange.select(PropertyChange.property)
                      .where(PropertyChange.op == op.id).order_by(PropertyChange.id).tuples()

@@ -15,7 +15,7 @@ from .models import bound
 from .engine import load_yaml_resource
 from .paths import data_dir
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 9
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -125,6 +125,14 @@ def _v6_meta_change(db) -> None:
 
 
 MIGRATIONS[6] = _v6_meta_change
+
+
+def _v9_vdir_cards(db) -> None:
+    """Version 9: the state of two-way vdir sync (`crm-tui vdir sync DIR`), per folder and card UID."""
+    db.create_tables([bound(db).VdirCard], safe=True)
+
+
+MIGRATIONS[9] = _v9_vdir_cards
 
 
 def writable(path: Path) -> bool:
