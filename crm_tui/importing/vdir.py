@@ -68,6 +68,7 @@ class VdirSyncResult:
     joined: int = 0  # new cards joined to an existing contact (same email)
     updated: int = 0  # contacts changed from their cards
     deleted: int = 0  # contacts moved to the recycle bin (their card was deleted)
+    restored: int = 0  # contacts restored from the recycle bin (their card came back)
     written: int = 0  # new cards written
     patched: int = 0  # cards changed from their contacts (rewritten after a conflict too)
     trashed: int = 0  # cards moved into .crm-tui-trash (their contact was deleted)
@@ -77,27 +78,29 @@ class VdirSyncResult:
 
     @property
     def changes(self) -> int:
-        return (self.created + self.joined + self.updated + self.deleted + self.written + self.patched
-                + self.trashed)
+        return (self.created + self.joined + self.updated + self.deleted + self.restored + self.written
+                + self.patched + self.trashed)
 
     def summary_line(self) -> str:
-        head = f"vdir sync {clean_line(self.folder)}: "
-        if not self.changes and not self.conflicts:
-            line = head + "0 changes"
-        else:
-            line = head + (f"contacts: {self.created} created, {self.joined} joined to a card, {self.updated} updated, "
-                           f"{self.deleted} to the recycle bin; cards: {self.written} written, {self.patched} updated, "
-                           f"{self.trashed} moved to {TRASH}")
+        """One line: `vdir sync DIR: 0 changes`, or what changed on each side (only what happened)."""
+        parts = [f"{n} {what}" for n, what in (
+            (self.created, "contact(s) created"), (self.joined, "card(s) joined to a contact with their email"),
+            (self.updated, "contact(s) updated"), (self.deleted, "contact(s) moved to the recycle bin"),
+            (self.restored, "contact(s) restored"), (self.written, "card(s) written"),
+            (self.patched, "card(s) updated"), (self.trashed, f"card(s) moved to {TRASH}")) if n]
+        line = f"vdir sync {clean_line(self.folder)}: " + (", ".join(parts) if parts else "0 changes")
         if self.conflicts:
-            line += f"; {len(self.conflicts)} conflict(s), the CRM's value kept (the card's is in a note): " + \
-                "; ".join(self.conflicts[:5]) + (" ..." if len(self.conflicts) > 5 else "")
+            line += (f"; {len(self.conflicts)} conflict(s), the CRM's value kept (the card's is in a note on the "
+                     "contact): " + "; ".join(self.conflicts[:5]) + (" ..." if len(self.conflicts) > 5 else ""))
+        if self.problems:
+            line += f"; {len(self.problems)} card(s) or value(s) skipped (listed below)"
         if self.operation:
-            line += f" (operation {self.operation}; undo: crm-tui undo {self.operation})"
+            line += f" (operation {self.operation}; crm-tui undo {self.operation} takes the CRM's side back)"
         return line
 
     def to_json(self) -> dict:
         return {"folder": self.folder, "created": self.created, "joined": self.joined, "updated": self.updated,
-                "deleted": self.deleted, "written": self.written, "patched": self.patched, "trashed": self.trashed,
+                "deleted": self.deleted, "restored": self.restored, "written": self.written, "patched": self.patched, "trashed": self.trashed,
                 "changes": self.changes, "conflicts": self.conflicts, "problems": self.problems,
                 "operation": self.operation}
 
@@ -545,22 +548,24 @@ class _Sync:
         return self.op
 
     def _apply(self, cards: dict[str, _Scanned], state: dict) -> None:
+        self.taken = {row.record_id for row in state.values()}
         for uid, row in state.items():
             card = cards.get(uid)
             current = self.contact_values(row.record_id)
-            if card is None and current is None:
-                self.state_rows[uid] = None  # gone on both sides
+            if row.gone:
+                self._was_gone(uid, row, card, current)
+            elif card is None and current is None:
+                self._gone(uid, row)  # gone on both sides
             elif card is None:
                 self._card_deleted(uid, row, current)
             elif current is None:
                 self._contact_deleted(uid, row, card)
             else:
                 self._both(uid, row, card, current)
-        taken = {row.record_id for row in state.values()}
         for uid, card in cards.items():
             if uid not in state:
-                self._new_card(uid, card, taken)
-        self._new_contacts(taken)
+                self._new_card(uid, card, self.taken)
+        self._new_contacts(self.taken)
         self._write_notes()
         self._write_state()
         self._write_files()
@@ -581,12 +586,50 @@ class _Sync:
         self._operation()
         self.crm.records.delete("contacts", row.record_id, sources.SYNC, actor=self.actor)
         self.result.deleted += 1
-        self.state_rows[uid] = None
+        self._gone(uid, row)
 
     def _contact_deleted(self, uid: str, row, card: _Scanned) -> None:
         self.trash_moves.append(card.filename)
         self.result.trashed += 1
-        self.state_rows[uid] = None
+        self._gone(uid, row, card.text)
+
+    def _gone(self, uid: str, row, text: str | None = None) -> None:
+        """Kept, marked gone: a restore of the contact (or the card put back) finds this UID and card."""
+        self.state_rows[uid] = {"filename": row.filename, "record_id": row.record_id, "text": text or row.card_text,
+                                "values": json.loads(row.record_values or "{}"), "gone": True}
+
+    def _was_gone(self, uid: str, row, card: _Scanned | None, values: dict[str, str] | None) -> None:
+        """A card and contact the last sync left out: the contact restored in the CRM writes its card
+        again (same UID, the card's other fields as they were); the card put back into the folder
+        restores the contact from the recycle bin."""
+        if card is None and values is None:
+            return
+        if card is None:  # restored in the CRM
+            before = json.loads(row.card_values or "{}")
+            changed = {p for p in PROPS if values.get(p, "") != before.get(p, "")}
+            text = patch_card(row.card_text, values, changed)
+            filename = row.filename
+            if os.path.lexists(self.folder / filename):
+                filename = _card_file_name(str(uuid.uuid4()))
+            self._write(filename, text)
+            self.result.written += 1
+            self._keep(uid, filename, row.record_id, text, values)
+            return
+        if values is None:  # the card is back: so is its contact, if the recycle bin still has it
+            self._operation()
+            try:
+                self.crm.records.restore("contacts", row.record_id, sources.SYNC, actor=self.actor)
+            except CrmError:
+                self._new_card(uid, card, self.taken)
+                return
+            self.result.restored += 1
+            values = self.contact_values(row.record_id) or {}
+            record_before = json.loads(row.record_values or "{}")
+            self._merge(uid, row.record_id, card, values,
+                        {p for p in PROPS if values.get(p, "") != record_before.get(p, "")},
+                        {p for p in PROPS if card.values.get(p, "") != json.loads(row.card_values or "{}").get(p, "")})
+            return
+        self._both(uid, row, card, values)  # both back
 
     def _both(self, uid: str, row, card: _Scanned, values: dict[str, str]) -> None:
         record_before = json.loads(row.record_values or "{}")
@@ -753,7 +796,8 @@ class _Sync:
             VdirCard.create(folder=self.key, uid=uid, filename=new["filename"], record_id=new["record_id"],
                             card_hash=hashlib.sha256(data).hexdigest(), card_text=new["text"],
                             card_values=json.dumps(card_values(new["text"]) or {}, sort_keys=True),
-                            record_values=json.dumps(new["values"], sort_keys=True), synced_at=now)
+                            record_values=json.dumps(new["values"], sort_keys=True), gone=bool(new.get("gone")),
+                            synced_at=now)
 
     def _write_files(self) -> None:
         protect = [self.crm.path] if isinstance(self.crm.path, Path) else []

@@ -262,6 +262,9 @@ class VdirCard(BaseModel):
     card_text = TextField()  # the card as last synced (unknown fields are patched around, never dropped)
     card_values = TextField(default="{}")  # JSON: the mapped values read from the card
     record_values = TextField(default="{}")  # JSON: the contact's mapped values
+    # the card is out of the folder (in .crm-tui-trash, or deleted there) and the contact in the
+    # recycle bin: a restore on either side brings back this UID and this card text
+    gone = BooleanField(default=False)
     synced_at = CharField()
 
     class Meta:
