@@ -372,3 +372,50 @@ def test_khard_and_the_crm_share_a_vdir(tmp_path):
         assert "Grace" not in khard("list", "-p", ok=(0, 1))  # 1: an empty address book
         assert len(list((folder / TRASH).glob("*.vcf"))) == 1
         assert sync_vdir(crm, folder).changes == 0
+
+
+def test_the_full_name_keeps_its_other_words():
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;John;Quincy;Dr.;Jr.\r\nFN:Dr. John Quincy Doe Jr.\r\n"
+            "END:VCARD\r\n")
+    assert "FN:Dr. John Quincy Smith Jr.\r\n" in patch_card(card, {"firstname": "John", "lastname": "Smith"},
+                                                          {"lastname"})
+    nick = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;John;;;\r\nFN:Johnny\r\nEND:VCARD\r\n"
+    assert "FN:Jim Doe\r\n" in patch_card(nick, {"firstname": "Jim", "lastname": "Doe"}, {"firstname"})
+
+
+@pytest.mark.backends("sqlite")
+def test_an_older_database_gets_the_sync_table(tmp_path):
+    import sqlite3
+
+    from crm_tui.storage import db as dbmod
+
+    path = tmp_path / "old.db"
+    Crm.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE vdir_card")
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    with Crm.open(path) as crm:
+        assert crm.db.execute_sql("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION
+        crm.records.create("contacts", {"firstname": "Ann", "email": "ann@example.org"})
+        assert sync_vdir(crm, tmp_path / "book").written == 1
+
+
+@pytest.mark.backends("sqlite")
+def test_the_shared_address_books_sync_and_stay_put(tmp_path):
+    from tests.conftest import needs_shared_data
+
+    source = needs_shared_data("vcards")
+    folder = tmp_path / "book"
+    shutil.copytree(source, folder)
+    originals = {p.name: p.read_bytes() for p in folder.glob("*.vcf")}
+    with Crm.open(tmp_path / "crm.db") as crm:
+        first = sync_vdir(crm, folder)
+        assert first.created >= 10
+        for name, data in originals.items():  # a card changes only by the UID it lacked
+            now = (folder / name).read_bytes()
+            if now != data:
+                extra = [line for line in now.splitlines() if line not in data.splitlines()]
+                assert len(extra) == 1 and extra[0].startswith(b"UID:"), name
+        assert sync_vdir(crm, folder).changes == 0

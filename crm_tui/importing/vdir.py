@@ -316,11 +316,11 @@ def patch_card(text: str, values: dict[str, str], changed: set[str]) -> str:
             parts[3] = _escape(prefix)
         if n_entry is not None:
             card.replace(n_entry, card.rebuilt(n_entry, ";".join(parts)))
+            n_entry = _Entry(n_entry.raw)  # the old name, for the full name's words
         else:
             card.insert(card.line("N", ";".join(parts)), after=("FN", "VERSION"))
-        full = " ".join(p for p in (first, last) if p)
-        if full and changed & {"firstname", "lastname"}:
-            _set_single(card, "FN", full, after=("VERSION",))
+        if changed & {"firstname", "lastname"}:
+            _set_full_name(card, first, last, n_entry)
     if changed & {"email", "hs_additional_emails"}:
         emails = [e for e in [values.get("email", "")] + values.get("hs_additional_emails", "").split(";") if e.strip()]
         emails = vcard._ordered_unique(e.strip() for e in emails)
@@ -372,6 +372,27 @@ def patch_card(text: str, values: dict[str, str], changed: set[str]) -> str:
             card.replace(extra, None)
         _set_single(card, "NOTE", values.get("notes", ""))
     return card.text()
+
+
+def _set_full_name(card: _Card, first: str, last: str, old_n: _Entry | None) -> None:
+    """FN follows a changed first or last name: the old name's words replaced where they stand
+    (a prefix, middle name or suffix in FN stays), else FN is "first last"."""
+    fn = next(iter(card.all("FN")), None)
+    full = " ".join(p for p in (first, last) if p)
+    if fn is not None and old_n is not None:
+        old = [vcard._text(part) for part in (_split_components(old_n.value) + ["", ""])[:2]]
+        text, found = f" {vcard._text(fn.value)} ", True
+        for old_part, new_part in zip(old, (last, first)):
+            if old_part == new_part:
+                continue
+            if not old_part or f" {old_part} " not in text:
+                found = False
+                break
+            text = text.replace(f" {old_part} ", f" {new_part} " if new_part else " ", 1)
+        if found and text.strip():
+            full = " ".join(text.split())
+    if full:
+        _set_single(card, "FN", full, after=("VERSION",))
 
 
 def _set_single_entry(card: _Card, entry: _Entry | None, new_line: str, value: str) -> None:
@@ -740,6 +761,7 @@ class _Sync:
         self.result.created += 1
         if card.text != card.data.decode("utf-8", "surrogateescape"):
             self._write(card.filename, card.text)  # the UID it lacked
+            self.result.patched += 1
         self._keep(uid, card.filename, created.id, card.text, self.contact_values(created.id) or {})
 
     def _new_contacts(self, taken: set[int]) -> None:
