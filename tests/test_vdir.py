@@ -419,3 +419,39 @@ def test_the_shared_address_books_sync_and_stay_put(tmp_path):
                 extra = [line for line in now.splitlines() if line not in data.splitlines()]
                 assert len(extra) == 1 and extra[0].startswith(b"UID:"), name
         assert sync_vdir(crm, folder).changes == 0
+
+
+def test_a_card_written_by_another_program_during_the_sync_is_left_alone(crm, tmp_path, monkeypatch):
+    from crm_tui.importing import vdir
+
+    folder = tmp_path / "book"
+    rid = crm.records.create("contacts", {"firstname": "Grace", "email": "grace@navy.mil"}).id
+    sync_vdir(crm, folder)
+    card = next(folder.glob("*.vcf"))
+    crm.records.update("contacts", rid, {"jobtitle": "Admiral"})
+    khard_text = card.read_bytes().replace(b"END:VCARD", b"NOTE:written by khard meanwhile\r\nEND:VCARD")
+    real = vdir._Sync._write_notes
+
+    def meanwhile(self):
+        real(self)
+        card.write_bytes(khard_text)  # between the scan and the sync's own write
+
+    monkeypatch.setattr(vdir._Sync, "_write_notes", meanwhile)
+    result = sync_vdir(crm, folder)
+    assert any("changed by another program" in p for p in result.problems)
+    assert card.read_bytes() == khard_text
+    monkeypatch.setattr(vdir._Sync, "_write_notes", real)
+    result = sync_vdir(crm, folder)  # the next sync merges both
+    assert _contact(crm, rid)["notes"] == "written by khard meanwhile"
+    assert "TITLE:Admiral" in card.read_text() and "NOTE:written by khard meanwhile" in card.read_text()
+    assert sync_vdir(crm, folder).changes == 0
+
+
+def test_erasing_a_contact_removes_the_card_text_kept_of_it(crm, tmp_path):
+    folder = tmp_path / "book"
+    rid = crm.records.create("contacts", {"firstname": "Grace", "email": "grace@navy.mil"}).id
+    sync_vdir(crm, folder)
+    VdirCard = crm.models.VdirCard
+    assert VdirCard.select().where(VdirCard.record_id == rid).count() == 1
+    crm.eraser.erase("contacts", rid)
+    assert VdirCard.select().where(VdirCard.record_id == rid).count() == 0

@@ -460,6 +460,8 @@ class _Sync:
         self.trash_moves: list[str] = []  # file names
         self.state_rows: dict[str, dict | None] = {}  # uid -> new state (None: removed)
         self.notes: list[tuple[int, str]] = []  # (contact id, note body) for conflicts
+        self.scanned_hash: dict[str, str] = {}  # file name -> sha256 of the bytes the scan read
+        self.changed_meanwhile: set[str] = set()  # file names another program wrote during the sync
         self.op = None
         self.stack: contextlib.ExitStack | None = None
 
@@ -509,6 +511,7 @@ class _Sync:
                 problems.append(f"{shown}: UID {clean_line(scanned.uid)[:80]!r} is also in {clean_line(cards[scanned.uid].filename)}; skipped")
                 continue
             cards[scanned.uid] = scanned
+            self.scanned_hash[name] = scanned.hash
         return cards
 
     @staticmethod
@@ -588,8 +591,8 @@ class _Sync:
                 self._new_card(uid, card, self.taken)
         self._new_contacts(self.taken)
         self._write_notes()
-        self._write_state()
         self._write_files()
+        self._write_state()
 
     # each case ----------------------------------------------------------------------------
 
@@ -810,6 +813,8 @@ class _Sync:
         VdirCard = self.crm.models.VdirCard
         now = now_iso()
         for uid, new in self.state_rows.items():
+            if new is not None and new["filename"] in self.changed_meanwhile:
+                continue  # its last-synced state stays: the next sync compares the new card with it
             VdirCard.delete().where((VdirCard.folder == self.key) & (VdirCard.uid == uid)).execute()
             if new is None:
                 continue
@@ -828,6 +833,8 @@ class _Sync:
             target = self.folder / filename
             if target.is_symlink():
                 raise InvalidValue(f"{target}: a symbolic link; not written through (remove it and sync again)")
+            if self._changed_meanwhile(filename):
+                continue
             with safe_files.writing(target, protect=protect, overwrite=True, binary=True, what="card") as w:
                 w.stream.write(text.encode("utf-8", "surrogateescape"))
         if self.trash_moves:
@@ -836,12 +843,30 @@ class _Sync:
                 raise InvalidValue(f"{trash}: a symbolic link; cards are not moved through it (remove it and sync again)")
             safe_files.check_folder(trash, what="trash folder")
             for filename in self.trash_moves:
+                if self._changed_meanwhile(filename):
+                    continue
                 target = trash / filename
                 n = 1
                 while target.exists() or target.is_symlink():
                     n += 1
                     target = trash / f"{Path(filename).stem}.{n}.vcf"
                 os.replace(self.folder / filename, target)
+
+
+    def _changed_meanwhile(self, filename: str) -> bool:
+        """Did another program (khard, vdirsyncer) write this card since the scan read it? Then it
+        is left alone and reported; the next sync takes the new card into account."""
+        path = self.folder / filename
+        try:
+            current = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+        except OSError:
+            current = None
+        if current == self.scanned_hash.get(filename):
+            return False
+        self.changed_meanwhile.add(filename)
+        self.result.problems.append(f"{clean_line(filename)}: changed by another program during the sync; "
+                                    "left as it is (sync again)")
+        return True
 
 
 def _name(values: dict[str, str]) -> str:
