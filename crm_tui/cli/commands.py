@@ -420,6 +420,22 @@ def _duplicate_commands():
 HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
 
 
+def _workflow_commands():
+    from . import workflows as cli_workflows
+
+    return cli_workflows
+
+
+HANDLERS["workflows"] = lambda crm, args: _workflow_commands().cmd_workflows(crm, args)
+def _mail_commands():
+    from . import mail as cli_mail
+
+    return cli_mail
+
+
+HANDLERS["mail"] = lambda crm, args: _mail_commands().cmd_mail(crm, args)
+
+
 def _confirmed(args, question: str) -> bool:
     """--yes, or a y typed at the terminal; without a terminal and without --yes: no."""
     import sys

@@ -1001,6 +1001,9 @@ class _Importer:
                 self._insert(bop, meta, fresh)
                 if obj in rules.CLOSE_DATE:  # closed deals and tickets without a close date get one
                     rules.set_close_dates(crm, obj, [rec.record_id for _row, rec in fresh if rec.fresh])
+                # workflows triggered by "created": one look-up per batch when none listens
+                crm.workflows.after_bulk_create(obj, [rec.record_id for _row, rec in fresh
+                                                      if rec.fresh and rec.record_id is not None])
                 if self._seconds and obj in _SECOND_KEYS:  # made here: a later row alike is another record
                     self._claimed.update((obj, rec.record_id) for _row, rec in fresh
                                          if rec.record_id is not None and _second_key(obj, rec.values) is not None)
@@ -1175,7 +1178,19 @@ class _Importer:
         self._auto_domain(bop, rows)
         resolved = self._resolve(pairs, defer=True, targets=targets) if pairs else []
         self._make_links(bop, resolved, plain)
+        created = {(o, r.record_id) for row in rows for o, r in row.recs.items() if r.fresh and r.record_id is not None}
         self._roll_up()
+        self._by_address(created)
+
+    def _by_address(self, created: set) -> None:
+        """Emails belong to their addresses: the emails this batch created remember theirs, and the
+        contacts it created get the emails of their addresses (rules.link_emails_by_address)."""
+        emails = [rid for obj, rid in created if obj == "emails"]
+        if emails:
+            rules.record_email_addresses(self.crm, emails)
+        contacts = [rid for obj, rid in created if obj == "contacts"]
+        if contacts:
+            self.result.linked += rules.link_emails_by_address(self.crm, contacts)
 
     def _row_labels(self, a: str, b: str, labels: list[str]) -> list[str]:
         out = []

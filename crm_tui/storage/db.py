@@ -15,7 +15,7 @@ from .models import bound
 from .engine import load_yaml_resource
 from .paths import data_dir
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -127,12 +127,33 @@ def _v6_meta_change(db) -> None:
 MIGRATIONS[6] = _v6_meta_change
 
 
+def _v8_workflows(db) -> None:
+    """Version 8: workflows (their definitions and the date triggers that have fired)."""
+    models = bound(db)
+    db.create_tables([models.Workflow, models.WorkflowFired], safe=True)
+
+
+MIGRATIONS[8] = _v8_workflows
+
+
 def _v9_vdir_cards(db) -> None:
     """Version 9: the state of two-way vdir sync (`crm-tui vdir sync DIR`), per folder and card UID."""
     db.create_tables([bound(db).VdirCard], safe=True)
 
 
 MIGRATIONS[9] = _v9_vdir_cards
+
+
+def _v10_mail(db) -> None:
+    """Version 10: mail logging (`crm-tui mail`): the emails' Cc, Message-ID, thread and attachments
+    properties, "Last contacted" on contacts and companies, the addresses each email belongs to and
+    the messages a mailbox scan has read."""
+    models = bound(db)
+    db.create_tables([models.MailAddress, models.MailSeen], safe=True)
+    add_missing_standard_properties(db)
+
+
+MIGRATIONS[10] = _v10_mail
 
 
 def writable(path: Path) -> bool:
