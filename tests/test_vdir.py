@@ -296,6 +296,14 @@ def test_command_line(tmp_path, capsys):
     assert data["written"] == 1 and data["changes"] == 1
     assert main(["--db", db, "vdir", "sync", str(tmp_path / "book")]) == 0
     assert capsys.readouterr().out.strip().endswith("0 changes")
+    card = next((tmp_path / "book").glob("*.vcf"))
+    card.write_bytes(card.read_bytes().replace(b"END:VCARD", b"TITLE:Pilot\r\nEND:VCARD"))
+    assert main(["--db", db, "vdir", "sync", str(tmp_path / "book")]) == 0
+    assert "1 contact(s) updated" in capsys.readouterr().out
+    assert main(["--db", db, "undo", "--yes"]) == 0  # the newest operation: the sync
+    assert "vdir sync" in capsys.readouterr().out
+    assert main(["--db", db, "record", "get", "contacts", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["properties"]["jobtitle"] is None
     (tmp_path / "file").write_text("x")
     assert main(["--db", db, "vdir", "sync", str(tmp_path / "file")]) == 2
     err = capsys.readouterr().err.strip()

@@ -45,7 +45,7 @@ UNDOABLE = {
     "vdir_sync",
 } | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
-OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
+OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT, sources.SYNC)
 NOT_UNDOABLE_WHY = {
     "seed": "synthetic data is removed by starting a new database",
     "repair": "a repair fixes the database itself",
