@@ -14,6 +14,7 @@ import pytest
 
 from crm_tui.cli.main import main
 from crm_tui.domain import sources
+from crm_tui.domain.errors import CrmError
 from crm_tui.importing.vdir import TRASH, patch_card, sync_vdir
 from crm_tui.services.core import Crm
 
@@ -50,6 +51,11 @@ def _contact(crm, record_id: int) -> dict:
 
 def _ids(crm, deleted: bool = False) -> list[int]:
     return [row["id"] for row in crm.records.list("contacts", limit=1000, deleted=deleted).rows]
+
+
+def _card_of(crm, folder: Path, record_id: int) -> Path:
+    VdirCard = crm.models.VdirCard
+    return folder / VdirCard.get((VdirCard.record_id == record_id) & (VdirCard.folder == str(folder.resolve()))).filename
 
 
 # ---------------------------------------------------------------- both ways, second sync
@@ -131,8 +137,9 @@ def test_a_conflict_keeps_the_crm_value_and_the_card_value_in_a_note(crm, tmp_pa
 def test_a_card_deleted_moves_its_contact_to_the_bin_and_back(crm, tmp_path):
     folder = tmp_path / "book"
     rid = crm.records.create("contacts", {"firstname": "Grace", "email": "grace@navy.mil"}).id
+    crm.records.create("contacts", {"firstname": "Other", "email": "other@example.org"})  # its card stays
     sync_vdir(crm, folder)
-    card = next(folder.glob("*.vcf"))
+    card = _card_of(crm, folder, rid)
     kept = card.read_text()
     card.unlink()
     result = sync_vdir(crm, folder)
@@ -142,7 +149,7 @@ def test_a_card_deleted_moves_its_contact_to_the_bin_and_back(crm, tmp_path):
     # restored in the CRM: the card comes back with the same UID and text
     crm.records.restore("contacts", rid)
     assert sync_vdir(crm, folder).written == 1
-    assert next(folder.glob("*.vcf")).read_text() == kept
+    assert _card_of(crm, folder, rid).read_text() == kept
 
 
 def test_a_contact_deleted_in_the_crm_moves_its_card_to_the_trash(crm, tmp_path):
@@ -165,8 +172,9 @@ def test_a_contact_deleted_in_the_crm_moves_its_card_to_the_trash(crm, tmp_path)
 def test_a_card_deleted_while_its_contact_changed_is_written_again(crm, tmp_path):
     folder = tmp_path / "book"
     rid = crm.records.create("contacts", {"firstname": "Grace", "email": "grace@navy.mil"}).id
+    crm.records.create("contacts", {"firstname": "Other", "email": "other@example.org"})  # its card stays
     sync_vdir(crm, folder)
-    card = next(folder.glob("*.vcf"))
+    card = _card_of(crm, folder, rid)
     card.unlink()
     crm.records.update("contacts", rid, {"jobtitle": "Admiral"})
     result = sync_vdir(crm, folder)
@@ -463,3 +471,17 @@ def test_erasing_a_contact_removes_the_card_text_kept_of_it(crm, tmp_path):
     assert VdirCard.select().where(VdirCard.record_id == rid).count() == 1
     crm.eraser.erase("contacts", rid)
     assert VdirCard.select().where(VdirCard.record_id == rid).count() == 0
+
+
+def test_a_folder_that_lost_every_card_is_refused(crm, tmp_path):
+    folder = tmp_path / "book"
+    for name in ("Ann", "Bob"):
+        crm.records.create("contacts", {"firstname": name, "email": f"{name.lower()}@example.org"})
+    sync_vdir(crm, folder)
+    for card in folder.glob("*.vcf"):
+        card.unlink()
+    with pytest.raises(CrmError, match="none of the 2 card"):
+        sync_vdir(crm, folder)
+    assert len(_ids(crm)) == 2
+    assert sync_vdir(crm, folder, force_delete=True).deleted == 2
+    assert _ids(crm) == []

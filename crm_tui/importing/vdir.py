@@ -446,8 +446,9 @@ class _Scanned:
 
 
 class _Sync:
-    def __init__(self, crm, folder: str | os.PathLike, *, create: bool = True):
+    def __init__(self, crm, folder: str | os.PathLike, *, create: bool = True, force_delete: bool = False):
         self.crm = crm
+        self.force_delete = force_delete
         path = safe_files.check_folder(folder, what="vdir folder", create=create)
         if path.is_symlink():
             path = path.resolve()
@@ -571,8 +572,18 @@ class _Sync:
                 self.crm.operation("vdir_sync", sources.SYNC, self.actor, summary={"folder": self.key}))
         return self.op
 
+    def _check_not_emptied(self, cards: dict[str, _Scanned], state: dict) -> None:
+        """A folder that lost every card it had (an unmounted disk, a wrong path, a sync tool's
+        mishap) is refused, as vdirsyncer refuses it: it would move every contact to the bin."""
+        synced = [row for row in state.values() if not row.gone]
+        if synced and not self.force_delete and not any(row.uid in cards for row in synced):
+            raise InvalidValue(f"{self.folder}: none of the {len(synced)} card(s) synced last time is there any more; "
+                               "nothing was changed (if they were all deleted on purpose, add --force-delete)")
+
     def _apply(self, cards: dict[str, _Scanned], state: dict) -> None:
+        self._check_not_emptied(cards, state)
         self.taken = {row.record_id for row in state.values()}
+        self.known_uids = set(state) | set(cards)
         for uid, row in state.items():
             card = cards.get(uid)
             current = self.contact_values(row.record_id)
@@ -769,7 +780,11 @@ class _Sync:
 
     def _new_contacts(self, taken: set[int]) -> None:
         VdirCard = self.crm.models.VdirCard
-        model = self.meta.model
+        # a contact synced with another folder keeps its UID here too
+        elsewhere: dict[int, str] = {}
+        for record_id, uid in (VdirCard.select(VdirCard.record_id, VdirCard.uid).where(VdirCard.folder != self.key)
+                               .order_by(VdirCard.id.desc()).tuples()):
+            elsewhere[record_id] = uid
         rows = self.crm.db.execute_sql(f'SELECT * FROM "{self.meta.table}" WHERE deleted_at IS NULL ORDER BY id')
         columns = [d[0] for d in rows.description]
         used = {name.lower() for name in os.listdir(self.folder)}
@@ -780,19 +795,17 @@ class _Sync:
             values = self._texts(record)
             if not any(values.values()):
                 continue  # nothing a card could hold
-            elsewhere = (VdirCard.select(VdirCard.uid).where(VdirCard.record_id == record["id"])
-                         .order_by(VdirCard.id).scalar())
-            uid = elsewhere or str(uuid.uuid4())
+            uid = elsewhere.get(record["id"]) or str(uuid.uuid4())
             filename = _card_file_name(uid)
-            while filename.lower() in used:
+            while filename.lower() in used or uid in self.known_uids:
                 uid = str(uuid.uuid4())
                 filename = _card_file_name(uid)
             used.add(filename.lower())
+            self.known_uids.add(uid)
             text = new_card(uid, values)
             self._write(filename, text)
             self.result.written += 1
             self._keep(uid, filename, record["id"], text, values)
-        del model
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -812,22 +825,39 @@ class _Sync:
     def _write_state(self) -> None:
         VdirCard = self.crm.models.VdirCard
         now = now_iso()
-        for uid, new in self.state_rows.items():
-            if new is not None and new["filename"] in self.changed_meanwhile:
-                continue  # its last-synced state stays: the next sync compares the new card with it
-            VdirCard.delete().where((VdirCard.folder == self.key) & (VdirCard.uid == uid)).execute()
+        rows = {uid: new for uid, new in self.state_rows.items()
+                # a card another program wrote meanwhile keeps its last-synced state: the next sync
+                # compares the new card with it
+                if new is None or new["filename"] not in self.changed_meanwhile}
+        uids = list(rows)
+        record_ids = [new["record_id"] for new in rows.values() if new is not None]
+        for start in range(0, max(len(uids), len(record_ids)), 500):
+            if uids[start:start + 500]:
+                VdirCard.delete().where((VdirCard.folder == self.key) & VdirCard.uid.in_(uids[start:start + 500])).execute()
+            if record_ids[start:start + 500]:
+                VdirCard.delete().where((VdirCard.folder == self.key)
+                                        & VdirCard.record_id.in_(record_ids[start:start + 500])).execute()
+        new_rows = []
+        for uid, new in rows.items():
             if new is None:
                 continue
-            VdirCard.delete().where((VdirCard.folder == self.key) & (VdirCard.record_id == new["record_id"])).execute()
             data = new["text"].encode("utf-8", "surrogateescape")
-            VdirCard.create(folder=self.key, uid=uid, filename=new["filename"], record_id=new["record_id"],
-                            card_hash=hashlib.sha256(data).hexdigest(), card_text=new["text"],
-                            card_values=json.dumps(card_values(new["text"]) or {}, sort_keys=True),
-                            record_values=json.dumps(new["values"], sort_keys=True), gone=bool(new.get("gone")),
-                            synced_at=now)
+            new_rows.append({
+                "folder": self.key, "uid": uid, "filename": new["filename"], "record_id": new["record_id"],
+                "card_hash": hashlib.sha256(data).hexdigest(), "card_text": new["text"],
+                "card_values": json.dumps(card_values(new["text"]) or {}, sort_keys=True),
+                "record_values": json.dumps(new["values"], sort_keys=True), "gone": bool(new.get("gone")),
+                "synced_at": now})
+        for start in range(0, len(new_rows), 200):
+            VdirCard.insert_many(new_rows[start:start + 200]).execute()
 
     def _write_files(self) -> None:
-        protect = [self.crm.path] if isinstance(self.crm.path, Path) else []
+        # Cards are written beside the folder's other files and moved into place: never into an
+        # existing file (a hard link to the database is replaced, not written through). Only a
+        # database kept in the vdir folder itself could be named as a card: then it is protected.
+        protect = []
+        if isinstance(self.crm.path, Path) and self.crm.path.expanduser().resolve().parent == self.folder:
+            protect = [self.crm.path]
         latest = dict(self.file_writes)  # a file patched twice: its last text
         for filename, text in latest.items():
             target = self.folder / filename
@@ -874,6 +904,7 @@ def _name(values: dict[str, str]) -> str:
     return clean_line(full or values.get("email", "") or values.get("company", "") or values.get("phone", "") or "a contact")
 
 
-def sync_vdir(crm, folder: str | os.PathLike) -> VdirSyncResult:
-    """Sync the contacts with a vdir folder (created when missing); the summary as plain values."""
-    return _Sync(crm, folder).run()
+def sync_vdir(crm, folder: str | os.PathLike, *, force_delete: bool = False) -> VdirSyncResult:
+    """Sync the contacts with a vdir folder (created when missing); the summary as plain values.
+    A folder that lost every card synced before is refused unless `force_delete`."""
+    return _Sync(crm, folder, force_delete=force_delete).run()
