@@ -485,3 +485,9 @@ def test_a_folder_that_lost_every_card_is_refused(crm, tmp_path):
     assert len(_ids(crm)) == 2
     assert sync_vdir(crm, folder, force_delete=True).deleted == 2
     assert _ids(crm) == []
+
+
+def test_a_vcard4_phone_uri_stays_a_uri():
+    card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:K G\r\nTEL;TYPE=cell;VALUE=uri:tel:+1 609 555\r\nEND:VCARD\r\n"
+    patched = patch_card(card, {"mobilephone": "+1 609 777"}, {"mobilephone"})
+    assert "TEL;TYPE=cell;VALUE=uri:tel:+1 609 777\r\n" in patched

@@ -189,7 +189,10 @@ class _Card:
         return _Entry(vcard._fold(name_and_params + ":" + value) + self.newline)
 
     def rebuilt(self, entry: _Entry, value: str, *, params: str | None = None) -> _Entry:
-        prefix = (f"{entry.group}." if entry.group else "") + entry.name + (entry.params if params is None else params)
+        params = entry.params if params is None else params
+        prefix = (f"{entry.group}." if entry.group else "") + entry.name + params
+        if entry.name == "TEL" and re.search(r";VALUE=URI", params, re.I) and not value.lower().startswith("tel:"):
+            value = "tel:" + value  # vCard 4.0's TEL;VALUE=uri:tel:+1...
         return self.line(prefix, value)
 
     def insert(self, entry: _Entry, *, after: tuple[str, ...] = ()) -> None:
