@@ -53,6 +53,7 @@ class PropertyDef(BaseModel):
     read_only = BooleanField(default=False)
     is_custom = BooleanField(default=False)
     position = IntegerField(default=0)
+    archived = BooleanField(default=False)  # hidden from forms, pickers, import and export; values kept
 
     class Meta:
         indexes = ((("object", "name"), True),)
