@@ -258,6 +258,8 @@ def test_hostile_cards(crm, tmp_path):
     outside = tmp_path / "outside.vcf"
     outside.write_text(_card("uid-out", "Secret", "Outside", "secret@example.org"))
     (folder / "link.vcf").symlink_to(outside)
+    (folder / "folder.vcf").mkdir()
+    os.mkfifo(folder / "pipe.vcf")
     (folder / "evil.vcf").write_text(_card("../../evil", "Evil", "Uid", "evil@example.org"))
     (folder / "ctl.vcf").write_text(_card("uid-ctl", "Bad\x1b[31m", "Name\x07", "ctl@example.org"))
     (folder / "huge.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Huge\r\nNOTE:" + b"x" * (9 << 20)
@@ -269,6 +271,8 @@ def test_hostile_cards(crm, tmp_path):
     assert not any("\x1b" in f + l for f, l in names)
     assert any("link.vcf" in p and "symbolic link" in p for p in result.problems)
     assert any("huge.vcf" in p for p in result.problems)
+    assert any("folder.vcf" in p and "not a regular file" in p for p in result.problems)
+    assert any("pipe.vcf" in p and "not a regular file" in p for p in result.problems)
     assert outside.read_text().startswith("BEGIN:VCARD")  # never touched
     assert not (tmp_path / "evil").exists() and not (tmp_path.parent / "evil.vcf").exists()
     # a contact whose UID is '../../evil' in another folder: its card there gets a safe name

@@ -20,7 +20,7 @@ def cmd_vdir(crm, args) -> int:
     from .args import emit
 
     result = sync_vdir(crm, args.folder, force_delete=args.force_delete)
-    lines = [result.summary_line()] + [f"  skipped: {clean_line(p)}" for p in result.problems[:50]]
+    lines = [result.summary_line()] + [f"  - {clean_line(p)}" for p in result.problems[:50]]
     if len(result.problems) > 50:
         lines.append(f"  ... and {len(result.problems) - 50} more")
     emit(args, result.to_json(), lines)

@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -491,16 +492,9 @@ class _Sync:
             if path.is_symlink():
                 problems.append(f"{shown}: a symbolic link; skipped (never read or written through)")
                 continue
-            try:
-                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-            except OSError as exc:
-                problems.append(f"{shown}: cannot be read ({exc.strerror or exc}); skipped")
+            data = self._read(path, shown)
+            if data is None:
                 continue
-            with os.fdopen(fd, "rb") as f:
-                if not os.path.stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    problems.append(f"{shown}: not a regular file; skipped")
-                    continue
-                data = f.read(MAX_CARD_BYTES + 1)
             if len(data) > MAX_CARD_BYTES:
                 problems.append(f"{shown}: larger than {MAX_CARD_BYTES >> 20} MiB; skipped")
                 continue
@@ -528,6 +522,26 @@ class _Sync:
             cards[scanned.uid] = scanned
             self.scanned_hash[name] = scanned.hash
         return cards
+
+    def _read(self, path: Path, shown: str) -> bytes | None:
+        """A card file's bytes (up to one more than the limit), or None and a problem: a folder,
+        device or pipe named *.vcf is never read, nor a symlink (O_NOFOLLOW)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            self.result.problems.append(f"{shown}: cannot be read ({exc.strerror or exc}); skipped")
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self.result.problems.append(f"{shown}: not a regular file; skipped")
+                return None
+            with os.fdopen(os.dup(fd), "rb") as f:
+                return f.read(MAX_CARD_BYTES + 1)
+        except OSError as exc:
+            self.result.problems.append(f"{shown}: cannot be read ({exc.strerror or exc}); skipped")
+            return None
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _with_uid(text: str, uid: str) -> str:
