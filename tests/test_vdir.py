@@ -495,3 +495,46 @@ def test_a_vcard4_phone_uri_stays_a_uri():
     card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:K G\r\nTEL;TYPE=cell;VALUE=uri:tel:+1 609 555\r\nEND:VCARD\r\n"
     patched = patch_card(card, {"mobilephone": "+1 609 777"}, {"mobilephone"})
     assert "TEL;TYPE=cell;VALUE=uri:tel:+1 609 777\r\n" in patched
+
+
+# ---------------------------------------------------------------- fuzzed
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_printable = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Cf")), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=_printable, last=_printable, title=_printable, note=st.text(max_size=60), city=_printable)
+def test_patched_values_read_back_as_written(first, last, title, note, city):
+    from crm_tui.domain.values import clean_text
+    from crm_tui.importing.vdir import card_values
+
+    values = {"firstname": first.strip(), "lastname": last.strip(), "jobtitle": title.strip(),
+              "notes": clean_text(note).strip(), "city": city.strip(), "email": "a@example.org"}
+    patched = patch_card(ODD_CARD, values, set(values))
+    read = card_values(patched)
+    assert read is not None
+    for prop in ("jobtitle", "notes", "city"):
+        assert read[prop] == clean_text(values[prop]).strip(), prop
+    assert "X-SOCIALPROFILE;type=twitter:https://twitter.com/mary\r\n" in patched
+    assert "\r\n AQEAAD8A0s8g/9k=\r\n" in patched
+
+
+@pytest.mark.backends("sqlite")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=400))
+def test_any_card_bytes_give_a_summary_not_a_traceback(tmp_path, body):
+    import uuid
+
+    folder = tmp_path / uuid.uuid4().hex
+    folder.mkdir()
+    (folder / "x.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\n" + body + b"\r\nEND:VCARD\r\n")
+    with Crm.open(tmp_path / "fuzz.db") as crm:
+        try:
+            result = sync_vdir(crm, folder)
+        except CrmError:
+            return
+        assert sync_vdir(crm, folder).changes == 0, result.summary_line()
