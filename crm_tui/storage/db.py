@@ -153,6 +153,14 @@ def _v8_workflows(db) -> None:
 MIGRATIONS[8] = _v8_workflows
 
 
+def _v9_vdir_cards(db) -> None:
+    """Version 9: the state of two-way vdir sync (`crm-tui vdir sync DIR`), per folder and card UID."""
+    db.create_tables([bound(db).VdirCard], safe=True)
+
+
+MIGRATIONS[9] = _v9_vdir_cards
+
+
 def _v10_mail(db) -> None:
     """Version 10: mail logging (`crm-tui mail`): the emails' Cc, Message-ID, thread and attachments
     properties, "Last contacted" on contacts and companies, the addresses each email belongs to and
