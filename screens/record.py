@@ -314,7 +314,8 @@ H and P open the association and property history; m lists every action."""
         rec, meta = self.record, self.meta
         lines = [(clean_line(rec.display_name), "bold")]
         details = []
-        for name in HEADER_FIELDS.get(meta.name, [meta.primary_property]):
+        stages = [p for p, m in meta.properties.items() if m.options_from == "stages"]  # a custom object's stage
+        for name in HEADER_FIELDS.get(meta.name, [meta.primary_property] + stages[:1]):
             prop = meta.properties.get(name)
             value = rec.properties.get(name)
             if prop is not None and value not in (None, "") and name != "id":

@@ -104,12 +104,14 @@ MAPPING = {
     "crm_tui.search": "crm_tui.services.search",
     "crm_tui.seed": "crm_tui.services.seed",
     "crm_tui.views": "crm_tui.services.views",
+    "crm_tui.workflows": "crm_tui.services.workflows",
     # importing (import and export) stays crm_tui/importing/, less its command line and values
     # cli
     "crm_tui.cli": "crm_tui.cli.main",
     "crm_tui.cli_args": "crm_tui.cli.args",
     "crm_tui.cli_duplicates": "crm_tui.cli.duplicates",
     "crm_tui.cli_reports": "crm_tui.cli.reports",
+    "crm_tui.cli_workflows": "crm_tui.cli.workflows",
     "crm_tui.cli_admin": "crm_tui.cli.admin",
     "crm_tui.cli_journal": "crm_tui.cli.journal",
     "crm_tui.commands": "crm_tui.cli.commands",

@@ -420,6 +420,15 @@ def _duplicate_commands():
 HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
 
 
+def _workflow_commands():
+    from . import workflows as cli_workflows
+
+    return cli_workflows
+
+
+HANDLERS["workflows"] = lambda crm, args: _workflow_commands().cmd_workflows(crm, args)
+
+
 def _mail_commands():
     from . import mail as cli_mail
 

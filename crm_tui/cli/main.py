@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--email", help="the owner's email")
 
-    sub.add_parser("pipelines", parents=[common], help="list deal and ticket pipelines with their stages")
+    sub.add_parser("pipelines", parents=[common], help="list the pipelines (deals, tickets, custom objects) with their stages")
 
     # -- import / export (crm_tui/importing): imports carry the source Import
     imp = sub.add_parser("import", parents=[common], help="import a CSV or vCard file, a folder or .zip of CSVs (or `import undo ID`)")
@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .duplicates import add_duplicate_commands
 
     add_duplicate_commands(sub, common)
+    from .workflows import add_workflow_commands
+
+    add_workflow_commands(sub, common)
     from .mail import add_mail_commands
 
     add_mail_commands(sub, common)

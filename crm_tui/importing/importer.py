@@ -1001,6 +1001,9 @@ class _Importer:
                 self._insert(bop, meta, fresh)
                 if obj in rules.CLOSE_DATE:  # closed deals and tickets without a close date get one
                     rules.set_close_dates(crm, obj, [rec.record_id for _row, rec in fresh if rec.fresh])
+                # workflows triggered by "created": one look-up per batch when none listens
+                crm.workflows.after_bulk_create(obj, [rec.record_id for _row, rec in fresh
+                                                      if rec.fresh and rec.record_id is not None])
                 if self._seconds and obj in _SECOND_KEYS:  # made here: a later row alike is another record
                     self._claimed.update((obj, rec.record_id) for _row, rec in fresh
                                          if rec.record_id is not None and _second_key(obj, rec.values) is not None)

@@ -142,6 +142,8 @@ class DataModel:
             raise NotFound(f"{meta.name} has no property {name!r}")
         if not prop.is_custom:
             raise InvalidValue(f"{prop.label} is a standard property of {meta.plural_label}: it cannot be deleted")
+        if prop.options_from in ("pipelines", "stages"):
+            raise InvalidValue(f"{prop.label} holds the pipelines of {meta.plural_label}: it cannot be deleted")
         if prop.name == meta.primary_property or any(prop.name in group for group in meta.display):
             raise InvalidValue(f"{prop.label} names the {meta.label.lower()} records: choose another name property first")
         m = self.crm.models

@@ -40,6 +40,7 @@ from .history import from_history_text
 UNDOABLE = {
     "create", "update", "delete", "restore", "merge", "associate", "unassociate", "set_primary",
     "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
+    "workflow_run",  # a workflow run now, or its date triggers on open (services/workflows.py)
     "mail_log", "mail_scan",
 } | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
@@ -51,6 +52,9 @@ NOT_UNDOABLE_WHY = {
     "erase": "an erasure removes the record with its history for good",
     "delete_label": "a deleted label is gone for good (it was asked first); create it again",
     "delete_property": "a deleted property is gone with its values for good (it was asked first)",
+    "apply_workflows": "workflow definitions are not kept in history; apply the previous file again",
+    "enable_workflow": "enable or disable the workflow again",
+    "disable_workflow": "enable or disable the workflow again",
 }
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
@@ -289,6 +293,9 @@ class Journal:
             counts = summary.get("counts", {})
             return (f"Import of {os.path.basename(str(summary.get('file', '?')))} ({counts.get('created', 0):,} created, "
                     f"{counts.get('updated', 0):,} updated)")
+        if kind in ("workflow_run", "workflow"):
+            what = f" on {self._label(op.object, summary.get('records', 0))}" if kind == "workflow_run" else f" on {name}"
+            return f"Workflow {summary.get('workflow', op.actor)}{what}"
         if kind == "undo_import":
             return f"Undo of import {summary.get('undoes')}"
         if kind in REVERT_KINDS:

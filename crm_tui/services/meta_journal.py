@@ -292,12 +292,17 @@ class MetaReversal:
             meta = reg.by_id.get(pipe["object_id"])
             if meta is None:
                 return
-            from .pipelines import DEFAULT_PIPELINE, PROPS
+            from .pipelines import _default_name, pipeline_props
 
-            pipe_prop, stage_prop, _amount = PROPS.get(meta.name, (None, None, None))
+            pipe_prop, stage_prop, _amount = pipeline_props(meta) or (None, None, None)
             if pipe_prop is None:
                 return
-            where = f'"{pipe_prop}" = ?' + (f' OR "{pipe_prop}" IS NULL' if pipe["name"] == DEFAULT_PIPELINE[meta.name] else "")
+            # a record without a pipeline is in the default one, unless this undo removes the pipeline
+            # property itself (an object's first pipeline): then only the values it holds count
+            props_made = {(new["object_id"], new["name"]) for k in self._keys("property_def")
+                          if self.first_old[k] is None and (new := json.loads(self.last_new[k] or "null"))}
+            default = _default_name(self.crm, meta.name) if (meta.id, pipe_prop) not in props_made else None
+            where = f'"{pipe_prop}" = ?' + (f' OR "{pipe_prop}" IS NULL' if pipe["name"] == default else "")
             params = [pipe["name"]]
             column, value = pipe_prop, pipe["name"]
             if tbl == "stage":

@@ -294,6 +294,7 @@ class Records:
             op.save()
             self._index_text(meta, record_id)
             notes = rules.after_create(self.crm, meta, record_id, clean, op)
+            notes += self.crm.workflows.after_create(meta, record_id)
         label = meta.label
         return SaveResult(record_id, True, f"created {label.lower()} {record_id}", sorted(row), notes)
 
@@ -356,6 +357,7 @@ class Records:
                 return SaveResult(record_id, False, f"{meta.label.lower()} {record_id}: nothing changed")
             self._write_changes(meta, record_id, row, changes, op)
             notes = rules.after_update(self.crm, meta, record_id, row, changes, op)
+            notes += self.crm.workflows.after_update(meta, record_id, changes)
         return SaveResult(record_id, False, f"updated {meta.label.lower()} {record_id} ({', '.join(sorted(changes))})",
                           sorted(changes), notes)
 

@@ -28,7 +28,7 @@ def lifecycle_rank(stage: str | None) -> int:
 
 
 def before_create(crm, meta, values: dict, *, subscriber: bool = False) -> None:
-    if meta.name in PIPELINE_OBJECTS:
+    if has_pipelines(meta):
         check_pipeline_stage(crm, meta, {}, values, creating=True)
     if meta.name == "contacts":
         if values.get("lifecyclestage") is None:
@@ -38,7 +38,7 @@ def before_create(crm, meta, values: dict, *, subscriber: bool = False) -> None:
 
 def after_create(crm, meta, record_id: int, values: dict, op) -> list[str]:
     notes: list[str] = []
-    if meta.name in PIPELINE_OBJECTS:
+    if meta.name in CLOSE_DATE:
         notes += _stage_automations(crm, meta, record_id, {}, values, op)
     if meta.name == "emails":
         record_email_addresses(crm, [record_id])
@@ -55,7 +55,7 @@ def after_create(crm, meta, record_id: int, values: dict, op) -> list[str]:
 
 
 def before_update(crm, meta, row: dict, changes: dict) -> None:
-    if meta.name in PIPELINE_OBJECTS:
+    if has_pipelines(meta):
         check_pipeline_stage(crm, meta, row, changes, creating=False)
     if "lifecyclestage" in changes and meta.name in ("contacts", "companies"):
         old, new = row.get("lifecyclestage"), changes["lifecyclestage"]
@@ -73,7 +73,7 @@ def before_update(crm, meta, row: dict, changes: dict) -> None:
 
 def after_update(crm, meta, record_id: int, row: dict, changes: dict, op) -> list[str]:
     notes: list[str] = []
-    if meta.name in PIPELINE_OBJECTS:
+    if meta.name in CLOSE_DATE:
         notes += _stage_automations(crm, meta, record_id, row, changes, op)
     if meta.name == "contacts" and changes.get("hs_email_domain") and crm.setting("auto_associate_by_domain", True):
         notes += crm.assoc.auto_associate_contact(record_id, changes["hs_email_domain"], op)
@@ -95,7 +95,11 @@ def advance_lifecycle(crm, object_name: str, record_id: int, target: str, op) ->
 
 # -- pipelines and stage automations (deals, tickets) ------------------------------------------
 
-PIPELINE_OBJECTS = ("deals", "tickets")
+def has_pipelines(meta) -> bool:
+    """Any object with pipeline and stage properties (deals, tickets, custom objects given pipelines)."""
+    from .pipelines import pipeline_props  # lazy: not needed for the first frame (start-up speed)
+
+    return pipeline_props(meta) is not None
 
 
 def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) -> None:
@@ -104,7 +108,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
     (e.g. "Closed won") is resolved to the stage of the record's own pipeline."""
     from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
-    pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
     if creating:
         default = pipelines.default_pipeline(crm, meta.name)
         if default is None:
@@ -141,7 +145,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
 def _stage_kinds(crm, meta, row: dict, changes: dict) -> tuple[str | None, str | None] | None:
     from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
-    pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
     if stage_prop not in changes and pipe_prop not in changes:
         return None
     old = pipelines.stage_kind(crm, meta.name, row.get(pipe_prop), row.get(stage_prop)) if row else None
@@ -154,6 +158,7 @@ def _job_write(crm, meta, record_id: int, values: dict) -> None:
     row = crm.records._row(meta, record_id)
     with crm.operation("automation", sources.JOB, None, object=meta.name, record_id=record_id) as job:
         crm.records._write_changes(meta, record_id, row, values, job)
+    crm.workflows.after_bulk_update(meta.name, {record_id: values})  # "changed" workflows, as for any change
 
 
 def _stage_automations(crm, meta, record_id: int, row: dict, changes: dict, op) -> list[str]:
@@ -250,7 +255,7 @@ def stage_kinds(crm, object_name: str, ids) -> dict[int, str | None]:
     from . import pipelines
 
     meta = crm.registry.get(object_name)
-    pipe_prop, stage_prop, _amount = pipelines.PROPS[object_name]
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
     seen: dict[tuple, str | None] = {}
     out = {}
     for rid, pipeline, stage, deleted in _select_in(meta, [pipe_prop, stage_prop, "deleted_at"], ids):
@@ -303,6 +308,7 @@ def write_values(crm, object_name: str, values: dict[int, dict], op) -> None:
     if any(name in meta.search for name in names):
         for rid in values:
             crm.records._index_text(meta, rid)
+    crm.workflows.after_bulk_update(object_name, values)  # "changed" workflows, as for any change
 
 
 def advance_lifecycles(crm, targets: dict[tuple[str, int], str]) -> dict[tuple[str, int], str]:

@@ -37,8 +37,9 @@ def default_columns(meta) -> list[str]:
     wanted = DEFAULT_COLUMNS.get(meta.name)
     if wanted is not None:
         return [c for c in wanted if c.startswith("@") or c in meta.properties]
-    return [meta.primary_property] + [p for p in meta.properties
-                                      if p != meta.primary_property and not meta.properties[p].system][:4]
+    stages = [p for p, m in meta.properties.items() if m.options_from == "stages"][:1]  # a custom object's stage
+    return [meta.primary_property] + stages + [p for p in meta.properties if p != meta.primary_property
+                                               and p not in stages and not meta.properties[p].system][:4 - len(stages)]
 
 
 def available_columns(crm, meta) -> list[str]:

@@ -232,6 +232,11 @@ class CrmApp(KeepsRunning, App):
 
         self.push_screen(DataModelScreen())
 
+    def open_workflows(self) -> None:
+        from screens.workflows import WorkflowsScreen
+
+        self.push_screen(WorkflowsScreen())
+
     def open_dashboard(self) -> None:
         from screens.dashboard import DashboardScreen
 
@@ -376,14 +381,21 @@ class CrmApp(KeepsRunning, App):
                             self.open_dashboard)
         yield SystemCommand("Data model", "Objects, properties and association labels: relabel, rename, delete",
                             self.open_data_model)
+        yield SystemCommand("Workflows", "Automations on any object: enable, disable, test with a dry run",
+                            self.open_workflows)
         yield SystemCommand("Manage duplicates", "Likely duplicate pairs: compare side by side, merge or reject",
                             self.open_duplicates)
-        yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
-        yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
-                            partial(self.open_board, "tickets"))
+        from crm_tui.services.pipelines import pipeline_objects
+
+        with_pipelines = pipeline_objects(self.crm)  # deals, tickets and custom objects given pipelines
+        for name in with_pipelines:
+            meta = self.crm.registry.get(name)
+            yield SystemCommand(f"Open {meta.plural_label.lower()} board",
+                                f"{meta.plural_label} of a pipeline as columns per stage", partial(self.open_board, name))
         from screens.pipelines import PipelineEditor  # lazy: a screen loads when first opened (start-up speed)
 
-        editing = "tickets" if getattr(screen, "object_name", None) == "tickets" else "deals"
+        current = getattr(screen, "object_name", None)
+        editing = current if current in with_pipelines else "deals"
         yield SystemCommand("Edit pipelines", "Add, rename, reorder, archive and delete pipelines and their stages",
                             lambda: self.push_screen(PipelineEditor(editing)))
         from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen  # lazy: a screen loads when first opened (start-up speed)

@@ -127,6 +127,15 @@ def _v6_meta_change(db) -> None:
 MIGRATIONS[6] = _v6_meta_change
 
 
+def _v8_workflows(db) -> None:
+    """Version 8: workflows (their definitions and the date triggers that have fired)."""
+    models = bound(db)
+    db.create_tables([models.Workflow, models.WorkflowFired], safe=True)
+
+
+MIGRATIONS[8] = _v8_workflows
+
+
 def _v10_mail(db) -> None:
     """Version 10: mail logging (`crm-tui mail`): the emails' Cc, Message-ID, thread and attachments
     properties, "Last contacted" on contacts and companies, the addresses each email belongs to and
