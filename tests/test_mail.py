@@ -513,3 +513,36 @@ def test_imported_emails_belong_to_their_addresses_too(crm, tmp_path):
     zed = crm.records.create("contacts", {"email": "zed@else.example"}).id
     assert len(linked(crm, ("contacts", zed), "emails")) == 1
     assert last_contacted(crm, ("contacts", zed)).startswith("2026-02-02T10:00")
+
+
+@pytest.mark.backends("sqlite")
+async def test_the_index_shows_and_filters_last_contacted(db_path):
+    from crm_tui.services.views import Views
+    from crm_tui.shell.app import CrmApp
+    from screens.index import IndexScreen
+
+    with Crm.open(db_path) as crm:
+        carl = crm.records.create("contacts", {"email": "carl@acme.example", "firstname": "Carl"}).id
+        crm.records.create("contacts", {"email": "quiet@acme.example", "firstname": "Quiet"})
+        Mail(crm).log(plain(1, day=2))
+        Views(crm).create("contacts", "Contacted", ["firstname", "notes_last_contacted"],
+                          [parse_filter("notes_last_contacted<2026-05-01")], make_default=True)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        assert [c.key for c in screen.table.columns] == ["firstname", "notes_last_contacted"]
+        assert screen.table.row_count == 1 and screen.table.record_id_at(0) == carl
+        assert screen.pager.fetch(0, 1)[0][1] == ("Carl", "2026-04-02 10:00")
+        assert "Last contacted" in str(screen.query_one("#filterbar").render())
+
+
+def test_control_sequences_in_a_message_never_reach_the_terminal(crm, carl):
+    raw = (b"From: carl@acme.example\nTo: me@x.example\nSubject: hi\x07 there\nMessage-ID: <esc@x>\n"
+           b"Date: Wed, 01 Apr 2026 10:00:00 +0000\n\n\x1b[31mred\x1b[0m text\x1b]0;title\x07\n")
+    result = Mail(crm).log(raw)
+    row = email_row(crm, result.email_id)
+    assert (row["hs_email_subject"], row["hs_email_text"]) == ("hi there", "red text")
+    assert "\x1b" not in result.message and "\x07" not in result.message

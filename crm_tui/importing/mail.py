@@ -128,7 +128,7 @@ def _addresses(msg, name: str, problems: list[str]) -> list[tuple[str, str]]:
         items = getaddresses([_header(msg, name, problems)])
     for display, address in items:
         address = clean_line(address or "").strip().strip("<>").lower()
-        if "@" in address and not any(c.isspace() for c in address):
+        if "@" in address and len(address) <= 254 and not any(c.isspace() for c in address):
             out.append((clean_line(display or "").strip(), address))
     return out
 

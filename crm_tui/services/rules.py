@@ -618,7 +618,7 @@ def addresses_in(*texts) -> set[str]:
             continue
         for _name, address in getaddresses([str(text).replace(";", ",")]):
             address = address.strip().lower()
-            if "@" in address and " " not in address:
+            if "@" in address and " " not in address and len(address) <= 254:  # RFC 5321's longest
                 found.add(address)
     return found
 
