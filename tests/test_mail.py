@@ -546,3 +546,11 @@ def test_control_sequences_in_a_message_never_reach_the_terminal(crm, carl):
     row = email_row(crm, result.email_id)
     assert (row["hs_email_subject"], row["hs_email_text"]) == ("hi there", "red text")
     assert "\x1b" not in result.message and "\x07" not in result.message
+
+
+def test_a_merge_brings_the_merged_away_contacts_last_contacted(crm, carl):
+    other = crm.records.create("contacts", {"email": "c.jung@else.example"}).id
+    Mail(crm).log(plain(1, day=9, sender="C <c.jung@else.example>"))
+    Mail(crm).log(plain(2, day=3))
+    crm.merger.merge("contacts", carl, other, source=sources.API)
+    assert last_contacted(crm, ("contacts", carl)).startswith("2026-04-09T10:00")
