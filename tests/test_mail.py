@@ -554,3 +554,16 @@ def test_a_merge_brings_the_merged_away_contacts_last_contacted(crm, carl):
     Mail(crm).log(plain(2, day=3))
     crm.merger.merge("contacts", carl, other, source=sources.API)
     assert last_contacted(crm, ("contacts", carl)).startswith("2026-04-09T10:00")
+
+
+def test_create_on_a_sent_message_adds_its_unknown_recipients(crm):
+    sent = (b"From: Me <me@mine.example>\nTo: \"Lee, Ann\" <ann@new.example>, me@mine.example\n"
+            b"Cc: cc@new.example\nSubject: Hello\nMessage-ID: <sent1@mine.example>\n"
+            b"Date: Wed, 01 Apr 2026 10:00:00 +0000\n\nHi Ann\n")
+    mail = Mail(crm, ["me@mine.example"])
+    assert "--create adds the recipients" in mail.log(sent).message
+    result = mail.log(sent, create=True)
+    assert len(result.created) == 1
+    ann = crm.records.get("contacts", result.created[0]).properties
+    assert (ann["firstname"], ann["lastname"], ann["email"]) == ("Ann", "Lee", "ann@new.example")
+    assert email_row(crm, result.email_id)["hs_email_direction"] == "EMAIL"
