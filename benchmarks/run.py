@@ -180,11 +180,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="contacts in the synthetic database")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    parser.add_argument("--only", help="comma-separated figure groups: core,assoc,cli,app,index,record,import,undo,report,clean")
+    parser.add_argument("--only", help="comma-separated figure groups: core,assoc,cli,app,index,record,import,undo,report,clean "
+                        "(postgresql: index,import,writers)")
     parser.add_argument("--workdir", help="keep the databases here (default: a temporary directory)")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
                         help="postgresql: the team database's figures (benchmarks/bench_postgresql.py)")
     parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a throwaway cluster)")
+    parser.add_argument("--pg-db", help="postgresql: an already-loaded crm-tui database for the index figures "
+                        "(e.g. filled by `crm-tui copy /tmp/speed_1m.db URL`) instead of seeding --rows contacts")
     args = parser.parse_args(argv)
     quick = args.rows < 100_000
     groups = set(args.only.split(",")) if args.only else {"core", "assoc", "cli", "app", "index", "record", "import", "undo", "report", "clean"}
@@ -195,8 +198,9 @@ def main(argv=None) -> int:
         if args.backend == "postgresql":
             from benchmarks import bench_postgresql
 
+            pg_groups = groups & {"index", "import", "writers"} if args.only else None
             results += bench_postgresql.run(workdir, args.rows, args.pg_url or os.environ.get("CRM_TUI_BENCH_PG_URL"),
-                                            quick)
+                                            quick, args.pg_db, pg_groups)
             groups = set()
         main_db = workdir / f"bench-{args.rows}.db"
         facts = None

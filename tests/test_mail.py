@@ -567,3 +567,28 @@ def test_create_on_a_sent_message_adds_its_unknown_recipients(crm):
     ann = crm.records.get("contacts", result.created[0]).properties
     assert (ann["firstname"], ann["lastname"], ann["email"]) == ("Ann", "Lee", "ann@new.example")
     assert email_row(crm, result.email_id)["hs_email_direction"] == "EMAIL"
+
+
+def test_a_meeting_moved_into_the_past_moves_last_contacted(crm, carl):
+    ref = ("contacts", carl)
+    future = (datetime.now(timezone.utc) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    meeting = crm.activities.log(ref, "meetings", {"hs_meeting_title": "Planned", "hs_timestamp": future}).id
+    assert last_contacted(crm, ref) is None
+    crm.records.update("meetings", meeting, {"hs_timestamp": "2026-06-01T09:00:00Z"})
+    assert last_contacted(crm, ref).startswith("2026-06-01T09:00")
+
+
+def test_meetings_from_a_calendar_move_last_contacted(crm, carl, tmp_path):
+    from crm_tui.importing import ical
+
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:cal-1@x\r\nSEQUENCE:0\r\n"
+             "SUMMARY:Review\r\nDTSTART:20260310T090000Z\r\nDTEND:20260310T100000Z\r\n"
+             "ATTENDEE;CN=Carl:mailto:carl@acme.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    path = tmp_path / "work.ics"
+    path.write_text(event, encoding="utf-8")
+    ical.import_calendar(crm, path, own_addresses={"me@mine.example"})
+    assert last_contacted(crm, ("contacts", carl)).startswith("2026-03-10T09:00")
+    path.write_text(event.replace("SEQUENCE:0", "SEQUENCE:1").replace("20260310T09", "20260312T09")
+                    .replace("20260310T10", "20260312T10"), encoding="utf-8")
+    ical.import_calendar(crm, path, own_addresses={"me@mine.example"})  # the event moved later
+    assert last_contacted(crm, ("contacts", carl)).startswith("2026-03-12T09:00")

@@ -114,6 +114,7 @@ MAPPING = {
     "crm_tui.cli_workflows": "crm_tui.cli.workflows",
     "crm_tui.cli_admin": "crm_tui.cli.admin",
     "crm_tui.cli_journal": "crm_tui.cli.journal",
+    "crm_tui.cli_calendars": "crm_tui.cli.calendars",
     "crm_tui.commands": "crm_tui.cli.commands",
     "crm_tui.importing.cli_commands": "crm_tui.cli.imports",
     # shell
@@ -129,7 +130,7 @@ KEEP = {
     "crm_tui.importing.bundle", "crm_tui.importing.columns", "crm_tui.importing.csvread",
     "crm_tui.importing.csvwrite", "crm_tui.importing.exporter", "crm_tui.importing.hubspot",
     "crm_tui.importing.importer", "crm_tui.importing.infer", "crm_tui.importing.mapping",
-    "crm_tui.importing.parse_ahead", "crm_tui.importing.vcard",
+    "crm_tui.importing.parse_ahead", "crm_tui.importing.vcard", "crm_tui.importing.ical",
     "crm_tui.importing.spec", "crm_tui.importing.plan", "crm_tui.importing.undo",
 }
 

@@ -26,6 +26,7 @@ class TimelineItem:
     at: str
     title: str
     properties: dict
+    label: str = ""  # the activity type's label: Note, Call, ... or a user's type (SMS)
 
 
 def values_timestamp(crm, meta, activity_id: int) -> str | None:
@@ -119,7 +120,7 @@ class Activities:
                 at, bid = before
                 q = q.where((model.hs_timestamp < at) | ((model.hs_timestamp == at) & (model.id < bid)))
             rows = list(q.order_by(model.hs_timestamp.desc(nulls="last"), model.id.desc()).limit(limit).dicts())
-            streams.append([TimelineItem(act.name, r["id"], r["hs_timestamp"] or r["createdate"], act.display_name(r), r)
-                            for r in rows])
+            streams.append([TimelineItem(act.name, r["id"], r["hs_timestamp"] or r["createdate"], act.display_name(r), r,
+                                         act.label) for r in rows])
         merged = heapq.merge(*streams, key=lambda item: (item.at, item.id), reverse=True)
         return [item for _, item in zip(range(limit), merged)]

@@ -137,6 +137,12 @@ class Crm:
         return Eraser(self)
 
     @cached_property
+    def tasks(self):
+        from .tasks import Tasks  # lazy: a service loads when first used (start-up speed)
+
+        return Tasks(self)
+
+    @cached_property
     def duplicates(self):
         from .duplicates import Duplicates
 

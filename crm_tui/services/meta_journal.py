@@ -25,7 +25,7 @@ META_TABLES = ("object_type", "property_def", "label_def", "pair_limit", "pipeli
 META_KINDS = {
     "add_pipeline", "rename_pipeline", "reorder_pipelines", "archive_pipeline", "add_stage", "update_stage",
     "reorder_stages", "archive_stage", "delete_stage", "schema_apply", "create_label",
-    "rename_label", "relabel_object", "update_property",
+    "rename_label", "relabel_object", "update_property", "archive_property", "restore_property",
 }
 
 

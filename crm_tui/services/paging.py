@@ -100,6 +100,9 @@ class ViewPager:
         if expr is None:
             return []
         self.queries += 1
+        first = dialect.fts_first_matches(self.crm.db, self.meta.name, self.spec.search, TYPING_LIMIT)
+        if first is not None:
+            return first
         return [row[0] for row in self.crm.db.execute_sql(dialect.fts_unranked_sql(self.meta.name, self.crm.db),
                                                           (expr, TYPING_LIMIT)).fetchall()]
 
@@ -201,7 +204,9 @@ class ViewPager:
         # three queries: each is O(1) or a b-tree cell count alone; together SQLite would scan
         low = model.select(fn.MIN(model.id)).scalar()
         high = model.select(fn.MAX(model.id)).scalar()
-        total = model.select(fn.COUNT(SQL("*"))).scalar()
+        total = dialect.kept_row_count(self.crm.db, self.meta.table)
+        if total is None:
+            total = model.select(fn.COUNT(SQL("*"))).scalar()
         self.queries += 3
         if not total or high - low + 1 != total:
             return None

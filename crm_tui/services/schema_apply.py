@@ -92,15 +92,24 @@ def apply_schema(crm, data: dict) -> list[str]:
             object_pipelines += [_on_object(name, p) for p in _list(spec, "pipelines", f"objects.{name}.pipelines")]
         if isinstance(spec, dict) and spec.get("properties") is not None:
             _check_property_count(crm, name, spec.get("properties"))
+        activity = _activity_flag(spec)
         if isinstance(name, str) and name in reg.objects:
             meta = reg.get(name)
+            if activity is not None and activity != meta.is_activity:
+                what = "an activity object" if meta.is_activity else "not an activity object"
+                raise InvalidValue(f"object {name}: is {what} already; an object's kind cannot change")
             for prop in spec.get("properties") or []:
                 messages += _apply_property(crm, meta.name, prop)
         else:
             if not isinstance(spec, dict):
                 raise InvalidValue(f"objects: each object is a mapping with name, label and properties (got {spec!r:.60})")
-            meta = reg.create_object(spec)
-            messages.append(f"created object {meta.name} ({meta.plural_label}) with {len(spec.get('properties') or [])} properties")
+            if activity:
+                meta = reg.create_object(_activity_spec(spec), kind="activity", custom=True)
+                messages.append(f"created activity object {meta.name} ({meta.plural_label}) with "
+                                f"{len(spec.get('properties') or [])} properties")
+            else:
+                meta = reg.create_object(spec)
+                messages.append(f"created object {meta.name} ({meta.plural_label}) with {len(spec.get('properties') or [])} properties")
     props = data.get("properties") or {}
     if not isinstance(props, dict):
         raise InvalidValue("properties: expected a mapping of object name -> list of properties")
@@ -141,6 +150,39 @@ def apply_schema(crm, data: dict) -> list[str]:
         messages += apply_pipeline(crm, spec)
     reg.reload()
     return messages
+
+
+def _activity_flag(spec) -> bool | None:
+    """An object entry's `activity:` (true: a type of activity, like notes and calls), or None."""
+    if not isinstance(spec, dict) or "activity" not in spec:
+        return None
+    flag = spec["activity"]
+    if not isinstance(flag, bool):
+        raise InvalidValue(f"object {_shown(spec.get('name'))}: activity must be true or false (got {_shown(flag)})")
+    return flag
+
+
+def _activity_spec(spec: dict) -> dict:
+    """A user's activity object: the activity date (the timeline's order, the roll-up's "last
+    activity") and owner every activity has, added when the file leaves them out."""
+    from ..storage.engine import ACTIVITY_PROPERTIES
+
+    props = spec.get("properties")
+    if not isinstance(props, list) or not props:
+        raise InvalidValue(f"object {_shown(spec.get('name'))}: give at least one property")
+    given = {p.get("name") for p in props if isinstance(p, dict)}
+    for name, prop in ACTIVITY_PROPERTIES.items():
+        if name in given:
+            wanted = prop["type"]
+            found = next(p for p in props if isinstance(p, dict) and p.get("name") == name)
+            if found.get("type", "text") != wanted:
+                raise InvalidValue(f"object {_shown(spec.get('name'))}: {name} must be of type {wanted} in an activity object")
+    first = next((p.get("name") for p in props if isinstance(p, dict)), None)
+    extra = [dict(prop, group=spec.get("label") or spec.get("name")) for name, prop in ACTIVITY_PROPERTIES.items()
+             if name not in given]
+    out = dict(spec, properties=extra[:1] + list(props) + extra[1:])
+    out.setdefault("primary_property", first)
+    return out
 
 
 def _apply_property(crm, object_name: str, spec) -> list[str]:

@@ -60,6 +60,7 @@ class CrmApp(KeepsRunning, App):
         self.db_path = db_path if isinstance(db_path, str) and "://" in db_path else Path(db_path)
         self.crm = crm or Crm.open(db_path, user_name=config.user_name)
         apply_to(self.crm, config)
+        self._retry_lost_races()
         themes, warnings = theming.load_themes()
         self.startup_warnings += warnings
         theming.register_themes(self, themes)
@@ -89,6 +90,21 @@ class CrmApp(KeepsRunning, App):
         self.call_later(self._show_first_screen)
         self._listen_for_changes()
 
+    def _retry_lost_races(self) -> None:
+        """A write that lost a race with another team member's runs once more, with a one-line
+        notice (crm_tui/services/retry.py)."""
+        import threading
+
+        from ..services.retry import retry_lost_races
+
+        def notice(text: str) -> None:
+            if threading.current_thread() is threading.main_thread():
+                self.notify(text, severity="warning", markup=False)
+            else:  # a write in a worker thread (a bulk change)
+                self.call_from_thread(self.notify, text, severity="warning", markup=False)
+
+        retry_lost_races(self.crm, notice)
+
     def _listen_for_changes(self) -> None:
         """On a team database (PostgreSQL), the changes other members commit refresh the screen
         shown, never under what the user is typing (crm_tui/storage/live.py)."""
@@ -108,6 +124,8 @@ class CrmApp(KeepsRunning, App):
     def _changed_by_others(self) -> None:
         from textual.widgets import Input, TextArea
 
+        if not self._screen_stacks.get(self._current_mode):  # the app is closing: nothing to refresh
+            return
         if isinstance(self.focused, (Input, TextArea)) or self.screen.is_modal:
             if not self._others_pending:  # the user is typing or choosing: once they are done
                 self._others_pending = True
@@ -186,6 +204,7 @@ class CrmApp(KeepsRunning, App):
         self.db_path = Path(path)
         self.crm = Crm.open(path, user_name=self.config.user_name)
         apply_to(self.crm, self.config)
+        self._retry_lost_races()
         self._mark_title()
         while len(self.screen_stack) > 1:
             self.pop_screen()
@@ -242,6 +261,12 @@ class CrmApp(KeepsRunning, App):
 
         if not isinstance(self.screen, DashboardScreen):
             self.push_screen(DashboardScreen())
+
+    def open_tasks(self) -> None:
+        from screens.tasks import TasksScreen  # lazy: a screen loads when first opened (start-up speed)
+
+        if not isinstance(self.screen, TasksScreen):
+            self.push_screen(TasksScreen())
 
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
         from screens.board import BoardScreen  # lazy: a screen loads when first opened (start-up speed)
@@ -379,6 +404,8 @@ class CrmApp(KeepsRunning, App):
                                 partial(self.open_object, meta.name))
         yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
                             self.open_dashboard)
+        yield SystemCommand("My tasks", "Open tasks overdue, due today and upcoming: done, snooze, reschedule",
+                            self.open_tasks)
         yield SystemCommand("Data model", "Objects, properties and association labels: relabel, rename, delete",
                             self.open_data_model)
         yield SystemCommand("Workflows", "Automations on any object: enable, disable, test with a dry run",
@@ -408,7 +435,7 @@ class CrmApp(KeepsRunning, App):
         yield SystemCommand("Operations", "Every change, newest first: undo any of them, redo the last undo",
                             self.action_operations)
         # Every binding of the focused screen is also a command, by its description.
-        seen = {"Search everywhere"}
+        seen = {"Search everywhere", "My tasks"}
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.description in seen or binding.action in ("quit", "command_palette"):

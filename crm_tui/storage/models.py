@@ -53,6 +53,7 @@ class PropertyDef(BaseModel):
     read_only = BooleanField(default=False)
     is_custom = BooleanField(default=False)
     position = IntegerField(default=0)
+    archived = BooleanField(default=False)  # hidden from forms, pickers, import and export; values kept
 
     class Meta:
         indexes = ((("object", "name"), True),)
@@ -278,8 +279,6 @@ class WorkflowFired(BaseModel):
     class Meta:
         table_name = "workflow_fired"
         indexes = ((("workflow", "record_id", "key"), True),)
-
-
 class MailAddress(BaseModel):
     """The addresses (lower case) an email activity is from, to or cc: the email belongs to them, so a
     contact created later with one of them is linked with it (rules.link_emails_by_address)."""
