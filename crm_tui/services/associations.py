@@ -769,6 +769,9 @@ class Associations:
                     for tobj, tid in sql("SELECT tobj, tid FROM res_links WHERE tobj IN (SELECT id FROM object_type "
                                          "WHERE name IN ('contacts', 'companies')) ORDER BY pos").fetchall():
                         rules.after_link(self.crm, meta, R, reg.by_id[tobj], tid, op)
+            # the Last contacted the restored links with emails, calls and meetings bring
+            rules.touch_last_contacted(self.crm, [((meta.name, R), (reg.by_id[tobj].name, tid)) for tobj, tid in sql(
+                "SELECT tobj, tid FROM res_links").fetchall()])
             return restored
         finally:
             sql("DELETE FROM res_links")
@@ -923,6 +926,9 @@ class Associations:
                                      "(SELECT id FROM object_type WHERE name IN ('contacts', 'companies')) ORDER BY fwd"
                                      ).fetchall():
                     rules.after_link(self.crm, meta, K, reg.by_id[tobj], tid, op)
+        if moved:  # emails, calls and meetings moved to the survivor: its Last contacted
+            rules.touch_last_contacted(self.crm, [((meta.name, K), (reg.by_id[tobj].name, tid)) for tobj, tid in sql(
+                "SELECT tobj, tid FROM merge_moves WHERE existing IS NULL").fetchall()])
         return moved
 
     def _won_deal(self, deal_ids: list[int]) -> list[int]:

@@ -79,6 +79,11 @@ def after_update(crm, meta, record_id: int, row: dict, changes: dict, op) -> lis
         notes += crm.assoc.auto_associate_contact(record_id, changes["hs_email_domain"], op)
     if meta.name == "companies" and changes.get("domain") and crm.setting("auto_associate_by_domain", True):
         notes += crm.assoc.auto_associate_company(record_id, changes["domain"], op)
+    if meta.name in CONTACTED_BY and changes.get("hs_timestamp"):  # a meeting moved (a calendar's event changed)
+        Association = crm.models.Association
+        touch_last_contacted(crm, [((crm.registry.by_id[o].name, i), (meta.name, record_id)) for o, i in
+                                   Association.select(Association.to_object, Association.to_id).where(
+                                       (Association.from_object == meta.id) & (Association.from_id == record_id)).tuples()])
     if meta.name == "emails" and {"hs_email_from", "hs_email_to", "hs_email_cc"} & set(changes):
         record_email_addresses(crm, [record_id])
     if meta.name == "contacts" and {"email", "hs_additional_emails"} & set(changes):
@@ -639,7 +644,7 @@ def addresses_in(*texts) -> set[str]:
             continue
         for _name, address in getaddresses([str(text).replace(";", ",")]):
             address = address.strip().lower()
-            if "@" in address and " " not in address:
+            if "@" in address and " " not in address and len(address) <= 254:  # RFC 5321's longest
                 found.add(address)
     return found
 

@@ -294,7 +294,7 @@ class MailSeen(BaseModel):
     """The messages of a Maildir or mbox that `crm-tui mail scan` has read (a Maildir key, an mbox
     message's digest), so the next scan reads only new ones and an interrupted scan resumes."""
 
-    mailbox = CharField()  # the mailbox's absolute path
+    mailbox = TextField()  # the mailbox's absolute path (may be longer than a CharField)
     key = CharField()
 
     class Meta:
