@@ -149,7 +149,8 @@ def copy_rows(cursor, copy: str, rows):
         for row in rows:
             try:
                 # the common case first: plain strings and numbers, escaped below only if needed
-                values = ["\\N" if v is None else v if type(v) is str else formats[type(v)](v) for v in row]
+                values = ["\\N" if v is None else v if (kind := type(v)) is str else str(v) if kind is int
+                          else formats[kind](v) for v in row]
             except KeyError:  # a value COPY text is not made for here: the rest as INSERTs
                 if lines:
                     cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
