@@ -5,7 +5,7 @@ name any binding id before the screen that declares it has been opened (crm_tui/
 from importlib import import_module
 
 SCREEN_MODULES = ("board", "help", "history", "import_wizard", "index", "modals", "operations", "pipelines", "progress",
-                  "record", "welcome")
+                  "record", "tasks", "welcome")
 
 
 def load_all() -> None:

@@ -1,4 +1,5 @@
-"""The board: the deals (or tickets) of one pipeline as columns of cards, one column per stage.
+"""The board: the records of one pipeline (deals, tickets, or any object given pipelines) as
+columns of cards, one column per stage.
 
 Each column loads its cards lazily, a page of ~30 at a time (keyset by id); the count and total
 amount per column come from one grouped query. Moving a card to the next or previous stage goes
@@ -76,7 +77,8 @@ class StageColumn(Vertical):
 class BoardScreen(Screen):
     HELP_TITLE = "Board"
     HELP = """\
-Deals (or tickets) of one pipeline, one column per stage with its count and total.
+The records of one pipeline (deals, tickets or another object's), one column per stage with its
+count (and total amount for deals).
 h/l move between columns, j/k between cards; > and < move the card to the next or previous
 stage (won deals make their contacts and companies Customers); enter opens it; p switches pipeline."""
     BINDINGS = [
@@ -152,6 +154,8 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
             self.info = pipelines.get_pipeline(self.crm, self.object_name, self.pipeline_name)
         except CrmError as exc:
             self.notify(str(exc), severity="error", markup=False)
+            if not pipelines.has_pipelines(self.crm, self.object_name):
+                return
             self.info = pipelines.default_pipeline(self.crm, self.object_name)
             if self.info is None:
                 return
@@ -234,21 +238,25 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
         name = row.get("display_name") or f"#{row['id']}"
         text = Text(name if len(name) <= width else name[: width - 1] + "…", style="bold", no_wrap=True)
         details = []
-        if self.object_name == "deals":
-            if row.get("amount") is not None:
-                details.append(money(row["amount"]))
-            if row.get("closedate"):
-                details.append(str(row["closedate"]))
-        else:
+        amount_prop = self._amount_prop
+        if amount_prop and row.get(amount_prop) is not None:
+            details.append(money(row[amount_prop]))
+        if row.get("closedate"):
+            details.append(str(row["closedate"]))
+        if row.get("hs_ticket_priority"):
             meta = self.crm.registry.get(self.object_name)
-            if row.get("hs_ticket_priority"):
-                details.append(meta.properties["hs_ticket_priority"].option_label(row["hs_ticket_priority"]))
+            details.append(meta.properties["hs_ticket_priority"].option_label(row["hs_ticket_priority"]))
         if row.get("hubspot_owner_id") is not None:
             details.append(self.crm.owner_name(row["hubspot_owner_id"]))
         line = " · ".join(details) or " "
         text.append("\n")
         text.append(line if len(line) <= width else line[: width - 1] + "…", style="dim")
         return text
+
+    @property
+    def _amount_prop(self) -> str | None:
+        """The amount the columns total and weight by stage probability (deals' amount), or None."""
+        return pipelines.props_of(self.crm, self.object_name)[2]
 
     def _update_title(self, column: StageColumn) -> None:
         total = self.totals.get(column.stage.name)
@@ -257,7 +265,7 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
         width = COLUMN_WIDTH - 2
         title = Text(label if len(label) <= width else label[: width - 1] + "…")
         line = f"{count:,}"
-        if self.object_name == "deals":
+        if self._amount_prop:
             line += f" · {money(total.amount if total else 0)}"
             if column.stage.probability is not None and column.stage.kind == "open":
                 line += f" · {column.stage.probability:.0%}"
@@ -271,7 +279,7 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
         parts = [self.info.label]
         count = sum(t.count for t in self.totals.values())
         parts.append(f"{count:,} {self.crm.registry.get(self.object_name).plural_label.lower()}")
-        if self.object_name == "deals":
+        if self._amount_prop:
             weighted = sum((self.totals[s.name].amount if s.name in self.totals else 0) * s.probability
                            for s in self.info.stages if s.kind == "open" and s.probability is not None)
             parts.append(f"weighted {money(weighted)}")
@@ -357,7 +365,7 @@ stage (won deals make their contacts and companies Customers); enter opens it; p
         self._apply_move(column, record_id, target)
 
     def _apply_move(self, column, record_id: int, target) -> None:
-        stage_prop = pipelines.PROPS[self.object_name][1]
+        stage_prop = pipelines.props_of(self.crm, self.object_name)[1]
         try:
             result = self.crm.records.update(self.object_name, record_id, {stage_prop: target.name},
                                              sources.USER, actor=self.crm.user_name)

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Header, Input, Select, Static
 
 from crm_tui.domain.errors import CrmError
+from screens.modals import AsksBeforeDiscard
 from crm_tui.services.reports import CHARTS, ReportSpec
 from crm_tui.domain.sanitize import clean_line
 from widgets.bar_chart import BarChart
@@ -179,7 +180,7 @@ def _total(report) -> str:
     return value_text(report.total)
 
 
-class NewReportModal(ModalScreen):
+class NewReportModal(AsksBeforeDiscard, ModalScreen):
     """A report from its parts: object, measure, one or two groupings, the chart. Saved on enter
     (the core checks it runs first); a mistake is one line under the form."""
 
@@ -226,4 +227,4 @@ class NewReportModal(ModalScreen):
         self.dismiss(" ".join(spec.name.split()))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_or_ask(None)

@@ -1,7 +1,8 @@
 """The data model: every object with its properties and the association labels from it to other
 objects, as a map the keyboard walks. Objects are relabelled (e), properties relabelled and
-regrouped (e), labels renamed (e) and deleted (d), custom properties deleted (d), all through the
-core's data-model service (services/datamodel.py): renames and relabels undo with u."""
+regrouped (e), archived and restored (a; archived ones dimmed in an "Archived" group), labels renamed
+(e) and deleted (d), custom properties deleted (d), all through the core's data-model service
+(services/datamodel.py): renames, relabels, archives and restores undo with u."""
 
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ class DataModelScreen(Screen):
     HELP = """\
 Left: the objects. Right: the highlighted object's properties (by group) and its association labels
 to other objects. e edits what the cursor is on (an object's label, a property's label and group, a
-label's name); d deletes a label (links keep existing without it) or a custom property with its
-values, after asking. Renames and relabels are undone with u."""
+label's name); a archives a property (kept with its values, hidden from forms, columns, filters,
+import and export) or restores an archived one, after asking; d deletes a label (links keep existing
+without it) or a custom property with its values, after asking. Renames, relabels, archives and
+restores are undone with u."""
     BINDINGS = [
         Binding("e", "edit", "Edit", id="datamodel.edit"),
+        Binding("a", "archive", "Archive/restore", id="datamodel.archive"),
         Binding("d", "delete", "Delete", id="datamodel.delete"),
         Binding("escape,q", "back", "Back", id="datamodel.back"),
     ]
@@ -77,15 +81,17 @@ values, after asking. Renames and relabels are undone with u."""
         meta = self.crm.registry.get(name)
         options: list = []
         groups: dict[str, list] = {}
+        archived = [p for p in meta.properties.values() if p.archived and not p.system]
         for prop in meta.properties.values():
-            if not prop.system:
+            if not prop.system and not prop.archived:
                 groups.setdefault(prop.group or "Properties", []).append(prop)
-        for group, props in groups.items():
+        for group, props in list(groups.items()) + ([("Archived", archived)] if archived else []):
             options.append(Option(Text(clean_line(group), style="bold"), disabled=True))
             for prop in props:
                 custom = ", custom" if prop.is_custom else ""
                 options.append(Option(Text(f"  {clean_line(prop.label)}  ({prop.name}, {prop.type}{custom})",
-                                           no_wrap=True, overflow="ellipsis"), id=f"prop:{prop.name}"))
+                                           no_wrap=True, overflow="ellipsis", style="dim" if prop.archived else ""),
+                                      id=f"prop:{prop.name}"))
         labels = [label for label in self.crm.assoc.labels() if label["from"] == meta.name]
         options.append(Option(Text("Association labels", style="bold"), disabled=True))
         if not labels:
@@ -98,7 +104,7 @@ values, after asking. Renames and relabels are undone with u."""
         details.set_options(options)
         self.query_one("#caption", Static).update(
             f"{meta.label} / {meta.plural_label}: {sum(len(p) for p in groups.values())} properties, "
-            f"{len(labels)} labels · e edits · d deletes")
+            f"{len(labels)} labels" + (f", {len(archived)} archived" if archived else "") + " · e edits · a archives · d deletes")
 
     def _target(self) -> tuple[str, str | None]:
         """("object", name) with the object list focused, else the detail under the cursor."""
@@ -149,6 +155,40 @@ values, after asking. Renames and relabels are undone with u."""
             _, to_object, old = target.split(":", 2)
             self._prompt(f"Rename label {old} ({meta.name} -> {to_object})", old,
                          lambda text: dm.rename_label(meta.name, to_object, old, text, source=sources.USER))
+
+    def action_archive(self) -> None:
+        """Archive the property under the cursor (or restore an archived one), asked first."""
+        from crm_tui.domain import sources
+        from screens.modals import ConfirmModal
+
+        kind, target = self._target()
+        name = self._object_name()
+        if kind != "detail" or name is None or not target or not target.startswith("prop:"):
+            return
+        meta = self.crm.registry.get(name)
+        prop = meta.properties[target[5:]]
+        if prop.archived:
+            question = f"Restore property {prop.label} of {meta.plural_label}? It shows again in forms, columns, filters, import and export."
+        else:
+            question = (f"Archive property {prop.label} of {meta.plural_label}? Its values stay; it is hidden from forms, "
+                        "columns, filters, import and export until restored (u undoes).")
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                message = self.crm.datamodel.archive_property(meta.name, prop.name, archived=not prop.archived,
+                                                              source=sources.USER)
+            except CrmError as exc:
+                self.notify(clean_line(str(exc)), severity="error", markup=False)
+                return
+            self.notify(message, markup=False)
+            self.reload()
+            details = self.query_one("#details", OptionList)
+            ids = [o.id for o in details._options]
+            if target in ids:
+                details.highlighted = ids.index(target)
+        self.app.push_screen(ConfirmModal(question), answered)
 
     def action_delete(self) -> None:
         from crm_tui.domain import sources

@@ -25,6 +25,10 @@ def when(at: str | None, datetime_format: str = "%Y-%m-%d %H:%M") -> str:
 def source_text(source: str, actor: str | None) -> str:
     if source == sources.USER:
         return f"User ({actor})" if actor else "User"
+    if source == sources.JOB and actor:
+        return f"Job ({actor})"  # a workflow's change names the workflow
+    if source == sources.IMPORT and actor:  # which import: "Import (calendar import work.ics)"
+        return f"Import ({actor})"
     return source
 
 

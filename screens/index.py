@@ -62,7 +62,7 @@ One table per object. Move with j/k, g/G; enter opens a record (on an "N records
 primary-company cell it opens that record). / searches as you type, f adds a filter (always shown
 above the table; x clears them), s sorts by the column under the cursor (h/l move it), c chooses
 columns, v switches views, ctrl+s saves the view. space selects rows for d (delete), e (edit) and
-a (associate); b shows the recycle bin, R restores. E exports this view."""
+a (associate); b shows the recycle bin, R restores. E exports this view. t opens My tasks."""
     BINDINGS = [
         Binding("n", "new_record", "New", id="index.new_record", tooltip="Create a record of this object"),
         Binding("slash", "search", "Search", id="index.search", tooltip="Search this object as you type"),
@@ -88,6 +88,8 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
                 tooltip="Search every object"),
         Binding("D", "dashboard", "Dashboard", id="index.dashboard", show=False,
                 tooltip="Your reports as charts (enter on a bar opens its records)"),
+        Binding("t", "my_tasks", "My tasks", id="index.my_tasks", show=False,
+                tooltip="Open tasks overdue, due today and upcoming"),
         Binding("o", "focus_objects", "Objects", id="index.objects", show=False, tooltip="Focus the object list"),
         Binding("ctrl+b", "toggle_sidebar", "Toggle sidebar", id="index.toggle_sidebar", show=False),
         Binding("r", "refresh", "Refresh", id="index.refresh", show=False),
@@ -158,6 +160,9 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
 
     def action_dashboard(self) -> None:
         self.app.open_dashboard()
+
+    def action_my_tasks(self) -> None:
+        self.app.open_tasks()
 
     def show_object(self, object_name: str, view_id: int | None = None) -> None:
         meta = self.crm.registry.get(object_name)
@@ -432,7 +437,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view."""
             else:
                 run(False)
 
-        self.app.push_screen(TextPromptModal("Export this view to (.csv, .json or .vcf for contacts)", default), chosen)
+        self.app.push_screen(TextPromptModal("Export this view to (.csv, .json, .vcf for contacts, .ics for meetings)", default), chosen)
 
     def _save_as_new(self, name: str) -> None:
         """Save the current columns, filters and sort as a new view and switch to it."""

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from screens.labels import NO_VALUE_OPS, column_label, filter_text  # noqa: F401  (importable from here too)
-from screens.modals import ConfirmModal, ExistingRecordModal, ModalFooter, saved_message
+from screens.modals import AsksBeforeDiscard, ConfirmModal, ExistingRecordModal, ModalFooter, saved_message
 from crm_tui.domain import sources
 from crm_tui.services.records import DEDUPE_KEYS
 from crm_tui.domain.errors import CrmError
@@ -48,7 +48,7 @@ def modal_css(name: str) -> str:
     return MODAL_CSS.format(name=name)
 
 
-class TextPromptModal(ModalFooter, ModalScreen[str | None]):
+class TextPromptModal(AsksBeforeDiscard, ModalFooter, ModalScreen[str | None]):
     """Ask for one line of text (a view name)."""
 
     DEFAULT_CSS = modal_css("TextPromptModal")
@@ -81,10 +81,10 @@ class TextPromptModal(ModalFooter, ModalScreen[str | None]):
         self.dismiss(text)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_or_ask(None)
 
 
-class FilterModal(ModalFooter, ModalScreen[Filter | None]):
+class FilterModal(AsksBeforeDiscard, ModalFooter, ModalScreen[Filter | None]):
     """Choose a property (or an association), an operator fitting its type, and a value."""
 
     DEFAULT_CSS = modal_css("FilterModal") + """
@@ -101,7 +101,7 @@ class FilterModal(ModalFooter, ModalScreen[Filter | None]):
         self.chosen_record: tuple[int, str] | None = None
 
     def _property_options(self):
-        opts = [(Content(p.label), p.name) for p in self.meta.properties.values()]
+        opts = [(Content(p.label), p.name) for p in self.meta.properties.values() if not p.archived]
         for other in self.crm.registry.objects.values():
             if other.name != self.meta.name:
                 opts.append((Content(f"Associated {other.plural_label.lower()}"), f"@assoc:{other.name}"))
@@ -242,7 +242,7 @@ class FilterModal(ModalFooter, ModalScreen[Filter | None]):
         self.dismiss(flt)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_or_ask(None)
 
 
 class ColumnList(OptionList):
@@ -437,7 +437,7 @@ class ViewsModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
         self.dismiss(None)
 
 
-class NewRecordModal(ModalFooter, ModalScreen[int | None]):
+class NewRecordModal(AsksBeforeDiscard, ModalFooter, ModalScreen[int | None]):
     """A PropertyForm for a new record; ctrl+s (or enter in the last field) creates it."""
 
     DEFAULT_CSS = modal_css("NewRecordModal") + """
@@ -488,7 +488,8 @@ class NewRecordModal(ModalFooter, ModalScreen[int | None]):
             self.app.open_record(self.meta.name, existing)
         elif choice == "update":
             try:
-                result = self.crm.records.update(self.meta.name, existing, values, sources.USER)
+                result = self.crm.records.update(self.meta.name, existing,
+                                                 self.crm.records.for_existing(self.meta.name, existing, values), sources.USER)
             except CrmError as exc:
                 form.show_error(_error_property(str(exc), self.meta), str(exc).splitlines()[0])
                 return
@@ -500,7 +501,7 @@ class NewRecordModal(ModalFooter, ModalScreen[int | None]):
                 form.query_one(f"#pf-{key}").focus()
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_or_ask(None)
 
 
 def _error_property(message: str, meta) -> str | None:
@@ -510,7 +511,7 @@ def _error_property(message: str, meta) -> str | None:
     return None
 
 
-class BulkEditModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
+class BulkEditModal(AsksBeforeDiscard, ModalFooter, ModalScreen[tuple[str, object] | None]):
     """Choose a property and a value to set on every selected record."""
 
     DEFAULT_CSS = modal_css("BulkEditModal")
@@ -524,7 +525,7 @@ class BulkEditModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
         self.count = count
 
     def compose(self) -> ComposeResult:
-        props = [p for p in self.meta.properties.values() if not p.system and not p.read_only]
+        props = [p for p in self.meta.properties.values() if not p.system and not p.read_only and not p.archived]
         with Vertical():
             yield Static(f"Edit {self.count} {self.meta.plural_label.lower() if self.count != 1 else self.meta.label.lower()}",
                          markup=False, classes="title")
@@ -561,7 +562,7 @@ class BulkEditModal(ModalFooter, ModalScreen[tuple[str, object] | None]):
         self.dismiss((name, form.raw(name)))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_or_ask(None)
 
 
 class RecordSearchModal(ModalFooter, ModalScreen[tuple[str, int] | None]):

@@ -26,6 +26,53 @@ class ModalFooter(ModalScreen):
             self.mount(Footer())
 
 
+class AsksBeforeDiscard:
+    """Mixed into a modal holding a form or typed text (before ModalScreen): escape or Cancel closes
+    it at once while nothing was typed, chosen or cleared, and otherwise asks "Discard changes?"
+    first; no keeps the modal open with the text as it was.
+
+        class NewThingModal(AsksBeforeDiscard, ModalFooter, ModalScreen[int | None]):
+            def action_cancel(self) -> None:
+                self.close_or_ask(None)
+
+    A PropertyForm's fields count against what the form started with (PropertyForm.changed); any
+    other text field against its text when the modal opened (empty when it came later), except
+    the ids in DISCARD_IGNORES (search boxes: nothing is lost with them)."""
+
+    DISCARD_IGNORES: tuple[str, ...] = ()
+    _typed_baseline: dict | None = None
+
+    def on_mount(self) -> None:
+        from textual.widgets import Input
+
+        self._typed_baseline = {id(w): w.value for w in self.query(Input)}
+
+    def unsaved_text(self) -> bool:
+        from textual.widgets import Input
+
+        from widgets.property_form import PropertyForm
+
+        if any(form.changed() for form in self.query(PropertyForm)):
+            return True
+        base = self._typed_baseline or {}
+        for widget in self.query(Input):
+            if widget.id in self.DISCARD_IGNORES or any(isinstance(a, PropertyForm) for a in widget.ancestors):
+                continue
+            if widget.value != base.get(id(widget), ""):
+                return True
+        return False
+
+    def close_or_ask(self, result=None) -> None:
+        if not self.unsaved_text():
+            self.dismiss(result)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(result)
+        self.app.push_screen(ConfirmModal("Discard changes?", "Discard"), answered)
+
+
 class ConfirmModal(ModalFooter, ModalScreen[bool]):
     """A yes/no question; `y`/enter confirms, `n`/escape cancels."""
 
@@ -102,10 +149,16 @@ class ExistingRecordModal(ModalFooter, ModalScreen[str | None]):
         record = crm.records.get(meta.name, record_id)
         key_label = meta.properties[key].label.lower() if key in meta.properties else key
         # names, labels and values come from the database: cleaned (another program may have written them)
-        self.question = clean_line(f"A {meta.label.lower()} with {key_label} {record.properties.get(key)} already exists: "
-                                   f"{record.display_name}.")
+        kept = crm.records.for_existing(meta.name, record_id, values)  # an additional email: the primary stays
+        if len(kept) < len(values):
+            typed = next(v for k, v in values.items() if k not in kept)
+            self.question = clean_line(f"A {meta.label.lower()} with the additional {key_label} {typed} already exists: "
+                                       f"{record.display_name} ({record.properties.get(key)}).")
+        else:
+            self.question = clean_line(f"A {meta.label.lower()} with {key_label} {record.properties.get(key)} already exists: "
+                                       f"{record.display_name}.")
         lines = []
-        for name, old, new in crm.records.changes(meta.name, record_id, values):
+        for name, old, new in crm.records.changes(meta.name, record_id, kept):
             prop = meta.properties[name]
             lines.append("  " + clean_line(f"{prop.label}: {display_value(crm, prop, old) or '(empty)'} → "
                                            f"{display_value(crm, prop, new)}"))

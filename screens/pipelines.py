@@ -1,5 +1,5 @@
-"""The pipeline editor: the pipelines of deals (or tickets) with their stages in order, and keys to
-add, rename, reorder, archive and delete them.
+"""The pipeline editor: the pipelines of one object (deals, tickets, or any object given pipelines)
+with their stages in order, and keys to add, rename, reorder, archive and delete them.
 
 One table, a row per pipeline followed by a row per stage. Pipeline keys act on the pipeline of
 the highlighted row; stage keys on the highlighted stage. Every change goes through
@@ -53,7 +53,8 @@ class StageTable(DataTable):
 
 class PipelineEditor(Screen):
     HELP_TITLE = "Pipeline editor"
-    HELP = ("One row per pipeline, then its stages in order: label, internal name, kind, probability (deals), "
+    HELP = ("One row per pipeline, then its stages in order: label, internal name, kind, probability (deals: "
+            "the forecast's weighting), "
             "whether it is archived and how many records are in it. Pipeline keys act on the pipeline of the "
             "highlighted row, stage keys on the highlighted stage. An archived stage or pipeline is hidden from "
             "choices; its records keep it. A stage in use is deleted by moving its records to another stage "
@@ -73,8 +74,8 @@ class PipelineEditor(Screen):
         Binding("R", "rename_pipeline", "Rename pipeline", id="pipelines.rename_pipeline"),
         Binding("X", "archive_pipeline", "Archive pipeline", id="pipelines.archive_pipeline",
                 tooltip="Archive or unarchive the pipeline"),
-        Binding("p", "switch_object", "Deals/tickets", id="pipelines.switch_object",
-                tooltip="Switch between the deals and the tickets pipelines"),
+        Binding("p", "switch_object", "Next object", id="pipelines.switch_object",
+                tooltip="Show the pipelines of the next object that has pipelines (deals, tickets, ...)"),
         Binding("b", "open_board", "Board", id="pipelines.board", tooltip="Open the board of this pipeline"),
         Binding("escape,q", "back", "Back", id="pipelines.back"),
     ]
@@ -86,7 +87,7 @@ class PipelineEditor(Screen):
 
     def __init__(self, object_name: str = "deals"):
         super().__init__()
-        self.object_name = object_name if pipelines.has_pipelines(object_name) else "deals"
+        self.object_name = object_name
         self.infos: list[pipelines.PipelineInfo] = []
         self.totals: dict[str, dict[str, pipelines.StageTotal]] = {}
 
@@ -107,6 +108,8 @@ class PipelineEditor(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if not pipelines.has_pipelines(self.crm, self.object_name):
+            self.object_name = "deals"
         self.load()
         self.table.focus()
 
@@ -127,7 +130,7 @@ class PipelineEditor(Screen):
         table.add_column("Pipeline / stage", key="label", width=LABEL_WIDTH)
         table.add_column("Internal name", key="name", width=NAME_WIDTH)
         table.add_column("Kind", key="kind", width=6)
-        if self.deals:
+        if self.weighted:
             table.add_column("Prob", key="probability", width=4)
         table.add_column("Archived", key="archived", width=8)
         table.add_column("Records", key="records", width=7)
@@ -139,14 +142,19 @@ class PipelineEditor(Screen):
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         elif table.row_count:
             table.move_cursor(row=max(0, min(row, table.row_count - 1)), animate=False)
-        other = "tickets" if self.object_name == "deals" else "deals"
+        other = self._next_object()
         count = len(self.infos)
         self.query_one("#pipelines-bar", Static).update(
             f"{meta.plural_label}: {count} pipeline{'s' if count != 1 else ''} · p: {other} · ? all keys")
 
     @property
-    def deals(self) -> bool:
-        return self.object_name == "deals"
+    def weighted(self) -> bool:
+        """Stages have a probability when the object has an amount to weight (deals)."""
+        return pipelines.props_of(self.crm, self.object_name)[2] is not None
+
+    def _next_object(self) -> str:
+        names = pipelines.pipeline_objects(self.crm)
+        return names[(names.index(self.object_name) + 1) % len(names)] if self.object_name in names else names[0]
 
     def _pipeline_cells(self, info: pipelines.PipelineInfo) -> list:
         count = sum(t.count for t in self.totals.get(info.name, {}).values())
@@ -154,7 +162,7 @@ class PipelineEditor(Screen):
         cells = [Text(clip(info.label, LABEL_WIDTH), style=style, no_wrap=True),
                  Text(clip(info.name, NAME_WIDTH), style="dim", no_wrap=True),
                  Text("")]
-        if self.deals:
+        if self.weighted:
             cells.append(Text(""))
         cells += [Text("yes" if info.archived else ""), Text(f"{count:,}", justify="right")]
         return cells
@@ -165,7 +173,7 @@ class PipelineEditor(Screen):
         cells = [Text("  " + clip(stage.label, LABEL_WIDTH - 2), style=style, no_wrap=True),
                  Text(clip(stage.name, NAME_WIDTH), style="dim", no_wrap=True),
                  Text(stage.kind, style=style)]
-        if self.deals:
+        if self.weighted:
             prob = "" if stage.probability is None else f"{stage.probability:.0%}"
             cells.append(Text(prob, justify="right", style=style))
         cells += [Text("yes" if stage.archived else "", style=style),
@@ -282,7 +290,7 @@ class PipelineEditor(Screen):
         else:  # before the closing stages
             position = next((i for i, s in enumerate(info.stages) if s.kind in pipelines.CLOSED_KINDS),
                             len(info.stages))
-        kinds = pipelines.KINDS[self.object_name]
+        kinds = pipelines.kinds_of(self.object_name)
 
         def add(label: str, kind: str, probability: float | None) -> None:
             self.change(lambda: pipelines.add_stage(self.crm, self.object_name, info.name, label, kind=kind,
@@ -291,7 +299,7 @@ class PipelineEditor(Screen):
                         message=lambda stage: f"added stage {stage.label} to {info.label}")
 
         def kind_chosen(label: str, kind: str) -> None:
-            if not self.deals:
+            if not self.weighted:
                 add(label, kind, None)
                 return
             default = {"won": "100", "lost": "0"}.get(kind, "10")
@@ -301,7 +309,7 @@ class PipelineEditor(Screen):
 
         def label_given(label: str) -> None:
             self.choose(f"Kind of stage {label}", [(k, k) for k in kinds], lambda kind: kind_chosen(label, kind),
-                        hint="open: still in progress; " + ("won / lost: closed" if self.deals else "closed: done"))
+                        hint="open: still in progress; " + " / ".join(k for k in kinds if k != "open") + ": closed")
 
         self.prompt(f"New stage in {info.label}: its label", "", label_given)
 
@@ -384,7 +392,7 @@ class PipelineEditor(Screen):
         self.load(self.current_key())
 
     def action_switch_object(self) -> None:
-        self.object_name = "tickets" if self.object_name == "deals" else "deals"
+        self.object_name = self._next_object()
         self.load()
         if self.table.row_count:
             self.table.move_cursor(row=0, animate=False)

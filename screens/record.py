@@ -71,7 +71,7 @@ class PropertyList(SteadyOptionList):
         keep = self.highlighted
         groups: dict[str, list] = {}
         for prop in meta.properties.values():
-            if not prop.system:
+            if not prop.system and not prop.archived:
                 groups.setdefault(prop.group or "Properties", []).append(prop)
         width = min(22, max((len(p.label) for p in meta.properties.values()), default=10) + 1)
         options = []
@@ -98,7 +98,7 @@ class RecordScreen(KeepsRunning, Screen):
     HELP = """\
 Properties on the left (enter edits one), the timeline in the middle, associations on the
 right (at 80 columns 1/2/3 switch panels). n/c/w/e/t log a note, call, meeting, email or task;
-A adds an association; in the sidebar p makes a company primary, l edits labels, d removes.
+L logs any type of activity, your own (schema apply) too; A adds an association; in the sidebar p makes a company primary, l edits labels, d removes.
 H and P open the association and property history; m lists every action."""
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="record.back"),
@@ -108,6 +108,7 @@ H and P open the association and property history; m lists every action."""
         Binding("w", "log('meetings')", "Log meeting", show=False, id="record.log_meeting"),
         Binding("e", "log('emails')", "Log email", show=False, id="record.log_email"),
         Binding("t", "log('tasks')", "Log task", show=False, id="record.log_task"),
+        Binding("L", "log_choose", "Log activity…", show=False, id="record.log_activity"),
         Binding("A", "add_association", "Add association", id="record.add_association"),
         Binding("H", "assoc_history", "Association history", id="record.assoc_history"),
         Binding("P", "property_history", "Property history", id="record.property_history"),
@@ -314,7 +315,8 @@ H and P open the association and property history; m lists every action."""
         rec, meta = self.record, self.meta
         lines = [(clean_line(rec.display_name), "bold")]
         details = []
-        for name in HEADER_FIELDS.get(meta.name, [meta.primary_property]):
+        stages = [p for p, m in meta.properties.items() if m.options_from == "stages"]  # a custom object's stage
+        for name in HEADER_FIELDS.get(meta.name, [meta.primary_property] + stages[:1]):
             prop = meta.properties.get(name)
             value = rec.properties.get(name)
             if prop is not None and value not in (None, "") and name != "id":
@@ -472,6 +474,13 @@ H and P open the association and property history; m lists every action."""
 
     def action_back(self) -> None:
         if self.editing:
+            forms = self.query_one("#editor", Vertical).query(PropertyForm)
+            if forms and forms.first().changed():  # typed text is not dropped without asking
+                from screens.modals import ConfirmModal
+
+                self.app.push_screen(ConfirmModal("Discard changes?", "Discard"),
+                                     lambda discard: self.close_editor() if discard and self.editing else None)
+                return
             self.close_editor()
             return
         self.app.pop_screen()
@@ -491,7 +500,8 @@ H and P open the association and property history; m lists every action."""
             ("add_association", "Add association"),
             ("log('notes')", "Log note"), ("log('calls')", "Log call"), ("log('meetings')", "Log meeting"),
             ("log('emails')", "Log email"), ("log('tasks')", "Log task"),
-        ]
+        ] + [(f"log({name!r})", f"Log {clean_line(meta.label)}") for name, meta in self.crm.registry.objects.items()
+             if meta.is_activity and name not in ICONS]  # a user's activity types (SMS, ...)
 
         def chosen(action) -> None:
             if action:
@@ -534,12 +544,29 @@ H and P open the association and property history; m lists every action."""
 
         self.app.push_screen(ActivityModal(self.crm, self.ref, activity_object), done)
 
+    def action_log_choose(self) -> None:
+        """Log any type of activity: the five built in and a user's own (SMS, WhatsApp, ...)."""
+        from screens.record_modals import ChoiceModal
+
+        if self._refuse_if_deleted():
+            return
+        keys = {"notes": "n", "calls": "c", "meetings": "w", "emails": "e", "tasks": "t"}
+        choices = [(name, clean_line(self.crm.registry.get(name).label) + (f"  ({keys[name]})" if name in keys else ""))
+                   for name in self.crm.activities.activity_objects()]
+
+        def chosen(name) -> None:
+            if name:
+                self.action_log(name)
+
+        self.app.push_screen(ChoiceModal("Log which kind of activity?", choices, "enter chooses · escape cancels"), chosen)
+
     def action_filter_timeline(self) -> None:
         from screens.record_modals import TickModal
 
         timeline = self.query_one(Timeline)
         current = set(timeline.types or [])
-        items = [(name, ICONS.get(name, name) + "s", name in current) for name in self.crm.activities.activity_objects()]
+        items = [(name, clean_line(self.crm.registry.get(name).plural_label), name in current)
+                 for name in self.crm.activities.activity_objects()]
 
         def done(types) -> None:
             if types is not None:
@@ -795,5 +822,5 @@ H and P open the association and property history; m lists every action."""
             if messages:
                 self.say("; ".join(messages))
 
-        self.app.push_screen(PickRecordsModal(self.crm, f"Associate this {ICONS.get(item.object, item.object).lower()} "
+        self.app.push_screen(PickRecordsModal(self.crm, f"Associate this {clean_line(self.crm.registry.get(item.object).label).lower()} "
                                                         "with more records", exclude), done)

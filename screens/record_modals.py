@@ -22,7 +22,7 @@ from textual.widgets.selection_list import Selection
 from crm_tui.domain import sources
 from crm_tui.domain.errors import CrmError
 from crm_tui.domain.sanitize import clean_line
-from screens.modals import ModalFooter, name_records
+from screens.modals import AsksBeforeDiscard, ModalFooter, name_records
 from widgets.text_input import TextInput
 from widgets.tick_list import TickList
 from widgets.property_form import PropertyForm, form_properties
@@ -152,12 +152,15 @@ class TickModal(Base):
 
 # -- activities ---------------------------------------------------------------------------------------
 
-class ActivityModal(Base):
+class ActivityModal(AsksBeforeDiscard, Base):
     """Log or edit an activity: a PropertyForm of the activity object. Does the write itself and
     dismisses with the core's message (or None when cancelled)."""
 
     DEFAULT_CSS = css_for("ActivityModal") + "ActivityModal PropertyForm { max-height: 16; }"
     BINDINGS = [Binding("ctrl+s", "save", "Save", id="record_modal.activity_save")]
+
+    def action_cancel(self) -> None:
+        self.close_or_ask(None)
 
     def __init__(self, crm, ref, activity_object: str, activity_id: int | None = None) -> None:
         super().__init__()
@@ -171,7 +174,8 @@ class ActivityModal(Base):
         verb = "Edit" if self.activity_id else "Log"
         names = form_properties(self.meta)
         with Vertical():
-            yield Label(literal(f"{verb} {self.meta.label.lower()}"), classes="title")
+            builtin = self.meta.name in ("notes", "calls", "meetings", "emails", "tasks")
+            yield Label(literal(f"{verb} {self.meta.label.lower() if builtin else self.meta.label}"), classes="title")  # SMS
             yield Static("ctrl+s saves; leave the date empty for now", classes="hint")
             yield PropertyForm(self.crm, self.meta.name, names, values=self.values, id="form")
             yield Static("", id="error", classes="error")
@@ -215,7 +219,7 @@ class ActivityModal(Base):
         if event.button.id == "save":
             self.action_save()
         else:
-            self.dismiss(None)
+            self.close_or_ask(None)
 
 
 class PickRecordsModal(Base):
@@ -283,7 +287,7 @@ class PickRecordsModal(Base):
 
 # -- add association --------------------------------------------------------------------------------
 
-class AddAssociationModal(Base):
+class AddAssociationModal(AsksBeforeDiscard, Base):
     """Associate records of `other_object` with the record: "Create new" or "Add existing".
     Dismisses with the list of messages of what was done (possibly empty) or None."""
 
@@ -295,6 +299,7 @@ class AddAssociationModal(Base):
     AddAssociationModal .labels { max-height: 5; }
     """
     BINDINGS = [Binding("ctrl+s", "save", "Save", id="record_modal.add_save")]
+    DISCARD_IGNORES = ("query",)  # the search box: nothing is lost with it
 
     def __init__(self, crm, ref, other_object: str, tab: str = "existing") -> None:
         super().__init__()
@@ -475,7 +480,8 @@ class AddAssociationModal(Base):
             return
         if choice == "update":
             try:
-                self.done.append(self.crm.records.update(self.other.name, existing, values, sources.USER).message)
+                self.done.append(self.crm.records.update(self.other.name, existing, self.crm.records.for_existing(
+                    self.other.name, existing, values), sources.USER).message)
             except CrmError as exc:
                 self.show_error(str(exc))
                 return
@@ -512,10 +518,10 @@ class AddAssociationModal(Base):
         elif button == "create-another":
             self._create(again=True)
         else:
-            self.dismiss(self.done or None)
+            self.close_or_ask(self.done or None)
 
     def action_cancel(self) -> None:
-        self.dismiss(self.done or None)
+        self.close_or_ask(self.done or None)
 
 
 # -- merge ----------------------------------------------------------------------------------------------

@@ -101,7 +101,10 @@ async def test_edit_with_validation_error_and_lifecycle_refusal(db_path, ids):
         await pilot.pause()
         assert screen.editing == "email"
         assert app.crm.records.get("contacts", ids["ada"]).properties["email"] == "ada@acmelabs.com"
-        await pilot.press("escape")
+        await pilot.press("escape")  # typed text: asked first (issue 14), then discarded
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
         await pilot.pause()
         assert screen.editing is None and app.screen is screen
         # a valid edit saves on enter

@@ -27,6 +27,7 @@ class Data:
     deals: list[dict] = field(default_factory=list)  # key, dealname, dealstage, contacts, companies, decider
     tickets: list[dict] = field(default_factory=list)  # key, subject, hs_pipeline_stage, contacts
     notes: list[dict] = field(default_factory=list)  # key, hs_note_body, hs_timestamp, contact
+    calls: list[dict] = field(default_factory=list)  # key, hs_call_title, hs_timestamp, contact (Last contacted)
 
 
 def sample_data() -> Data:
@@ -68,6 +69,11 @@ def sample_data() -> Data:
         {"key": "n3", "hs_note_body": "Intro", "hs_timestamp": "2026-01-20T08:00:00", "contact": "p2"},
         {"key": "n4", "hs_note_body": "Lost it", "hs_timestamp": "2026-03-01T12:00:00", "contact": "p6"},
     ]
+    d.calls = [
+        {"key": "k1", "hs_call_title": "Intro call", "hs_timestamp": "2026-01-10T10:00:00", "contact": "p1"},
+        {"key": "k2", "hs_call_title": "Older call", "hs_timestamp": "2026-01-02T10:00:00", "contact": "p1"},
+        {"key": "k3", "hs_call_title": "Globex call", "hs_timestamp": "2026-01-03T10:00:00", "contact": "p3"},
+    ]
     return d
 
 
@@ -101,6 +107,9 @@ def row_by_row(crm: Crm, d: Data) -> None:
     for n in d.notes:
         crm.activities.log(ids[n["contact"]], "notes", {"hs_note_body": n["hs_note_body"],
                                                          "hs_timestamp": n["hs_timestamp"]})
+    for k in d.calls:
+        crm.activities.log(ids[k["contact"]], "calls", {"hs_call_title": k["hs_call_title"],
+                                                         "hs_timestamp": k["hs_timestamp"]})
 
 
 def _write_csv(path: Path, headers: list[str], rows: list[list]) -> str:
@@ -130,6 +139,8 @@ def in_bulk(crm: Crm, d: Data, folder: Path, batch_size: int = 3) -> None:
          [[t["key"], t["subject"], t["hs_pipeline_stage"], ";".join(t["contacts"])] for t in d.tickets]),
         ("notes", [("id", "@id"), ("body", "hs_note_body"), ("at", "hs_timestamp"), ("contact", "@assoc:contacts")],
          [[n["key"], n["hs_note_body"], n["hs_timestamp"], n["contact"]] for n in d.notes]),
+        ("calls", [("id", "@id"), ("title", "hs_call_title"), ("at", "hs_timestamp"), ("contact", "@assoc:contacts")],
+         [[k["key"], k["hs_call_title"], k["hs_timestamp"], k["contact"]] for k in d.calls]),
     ]
     for obj, columns, rows in files:
         if not rows:
@@ -146,7 +157,8 @@ def in_bulk(crm: Crm, d: Data, folder: Path, batch_size: int = 3) -> None:
 
 # -- the database, compared -------------------------------------------------------------------------
 
-NATURAL_KEY = {"companies": "name", "contacts": "email", "deals": "dealname", "tickets": "subject", "notes": "hs_note_body"}
+NATURAL_KEY = {"companies": "name", "contacts": "email", "deals": "dealname", "tickets": "subject", "notes": "hs_note_body",
+               "calls": "hs_call_title"}
 VOLATILE = {"id", "createdate", "lastmodifieddate", "created_op", "hs_lastmodifieddate"}
 NOW_STAMPED = {("tickets", "closed_date")}  # set to the moment of the change: compared as set or not
 
@@ -241,6 +253,11 @@ def test_import_and_record_by_record_give_the_same_database(tmp_path):
     assert records[("deals", "Open deal")]["closedate"] is None
     assert records[("contacts", "ann@acme.example")]["notes_last_updated"] == "2026-02-07T09:30:00.000000Z"
     assert records[("companies", "Acme")]["notes_last_updated"] == "2026-02-07T09:30:00.000000Z"
+    # Last contacted: calls, not notes, newest first, on the contact and (rolled up) its primary company
+    assert records[("contacts", "ann@acme.example")]["notes_last_contacted"] == "2026-01-10T10:00:00.000000Z"
+    assert records[("companies", "Acme")]["notes_last_contacted"] == "2026-01-10T10:00:00.000000Z"
+    assert records[("contacts", "cy@globex.example")]["notes_last_contacted"] == "2026-01-03T10:00:00.000000Z"
+    assert records[("contacts", "bob@gmail.com")]["notes_last_contacted"] is None
     links = bulk["links"]
     # Ann: Acme by domain first (primary), Globex from the file; her notes on Acme and the open deal
     assert ("contacts", "ann@acme.example", "companies", "Acme", True, ()) in links

@@ -104,14 +104,17 @@ MAPPING = {
     "crm_tui.search": "crm_tui.services.search",
     "crm_tui.seed": "crm_tui.services.seed",
     "crm_tui.views": "crm_tui.services.views",
+    "crm_tui.workflows": "crm_tui.services.workflows",
     # importing (import and export) stays crm_tui/importing/, less its command line and values
     # cli
     "crm_tui.cli": "crm_tui.cli.main",
     "crm_tui.cli_args": "crm_tui.cli.args",
     "crm_tui.cli_duplicates": "crm_tui.cli.duplicates",
     "crm_tui.cli_reports": "crm_tui.cli.reports",
+    "crm_tui.cli_workflows": "crm_tui.cli.workflows",
     "crm_tui.cli_admin": "crm_tui.cli.admin",
     "crm_tui.cli_journal": "crm_tui.cli.journal",
+    "crm_tui.cli_calendars": "crm_tui.cli.calendars",
     "crm_tui.commands": "crm_tui.cli.commands",
     "crm_tui.importing.cli_commands": "crm_tui.cli.imports",
     # shell
@@ -127,7 +130,7 @@ KEEP = {
     "crm_tui.importing.bundle", "crm_tui.importing.columns", "crm_tui.importing.csvread",
     "crm_tui.importing.csvwrite", "crm_tui.importing.exporter", "crm_tui.importing.hubspot",
     "crm_tui.importing.importer", "crm_tui.importing.infer", "crm_tui.importing.mapping",
-    "crm_tui.importing.parse_ahead", "crm_tui.importing.vcard",
+    "crm_tui.importing.parse_ahead", "crm_tui.importing.vcard", "crm_tui.importing.ical",
     "crm_tui.importing.spec", "crm_tui.importing.plan", "crm_tui.importing.undo",
     "crm_tui.services.retry",  # made after the move, in its layer
 }

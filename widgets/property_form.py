@@ -71,8 +71,8 @@ class FormInput(TextInput):
 
 
 def form_properties(meta) -> list[str]:
-    """The properties a user fills in by default: every editable, non-system property."""
-    return [p.name for p in meta.properties.values() if not p.system and not p.read_only]
+    """The properties a user fills in by default: every editable, non-system, non-archived property."""
+    return [p.name for p in meta.properties.values() if not p.system and not p.read_only and not p.archived]
 
 
 class PropertyForm(VerticalScroll):
@@ -133,6 +133,7 @@ class PropertyForm(VerticalScroll):
         self.initial = {k: v for k, v in (values or {}).items()}
         self.errors: dict[str, str] = {}
         self._touched: set[str] = set()
+        self._start: dict[str, Any] = {}  # each field's value as built: changed() compares with it
 
     # -- building -----------------------------------------------------------------------------
 
@@ -152,12 +153,15 @@ class PropertyForm(VerticalScroll):
         if editor == "options":
             options = [(Content(o.label), o.name) for o in prop.options]  # labels are user data: literal
             value = prop.option_name(str(initial)) if initial not in (None, "") else None
+            self._start[prop.name] = value if value is not None else None
             return Select(options, prompt=f"({prop.label})", allow_blank=True,
                           value=value if value is not None else Select.NULL, id=wid)
         if editor == "yes_no":
             value = Select.NULL if initial in (None, "") else ("true" if initial in (True, 1, "true", "1", "yes", "Yes") else "false")
+            self._start[prop.name] = None if value is Select.NULL else value
             return Select([("Yes", "true"), ("No", "false")], prompt="(not set)", allow_blank=True, value=value, id=wid)
         text = self._initial_text(prop, initial)
+        self._start[prop.name] = text if text.strip() else None
         return FormInput(value=text, placeholder=property_type(prop.type).placeholder, id=wid)
 
     def _initial_text(self, prop, value) -> str:
@@ -173,6 +177,11 @@ class PropertyForm(VerticalScroll):
             return None if value is Select.NULL or value is None else value
         text = widget.value
         return text if text.strip() else None
+
+    def changed(self) -> bool:
+        """Whether any field holds something other than what the form was built with (typed,
+        chosen or cleared): closing the form then loses work, and asks first."""
+        return any(self.raw(prop.name) != self._start.get(prop.name) for prop in self.properties)
 
     def set_raw(self, name: str, value: Any) -> None:
         widget = self.query_one(f"#pf-{name}")

@@ -23,9 +23,19 @@ PAGE_SIZE = 40
 ICONS = {"notes": "Note", "calls": "Call", "meetings": "Meeting", "emails": "Email", "tasks": "Task"}
 
 
+def _type_label(label: str) -> str:
+    """A user's activity type by its label (SMS, WhatsApp), cut to fit the column."""
+    label = clean_line(str(label))
+    return label if len(label) <= 12 else label[:11] + "…"
+
+
+def type_names(crm, types) -> str:
+    return ", ".join(ICONS.get(t) or _type_label(crm.registry.get(t).label) for t in types)
+
+
 def item_text(item, date_format: str = "%Y-%m-%d", datetime_format: str = "%Y-%m-%d %H:%M") -> Content:
     when = format_datetime(item.at, datetime_format)
-    kind = ICONS.get(item.object, item.object)
+    kind = ICONS.get(item.object) or _type_label(item.label or item.object)
     title = clean_line(str(item.title or ""))
     if len(title) > 200:
         title = title[:199] + "…"
@@ -86,7 +96,7 @@ class Timeline(SteadyOptionList):
             self.add_option(Option(Content("No activities" + (" of this type" if self.types else "")), disabled=True))
         elif keep is not None:
             self.highlighted = min(keep, len(self.items) - 1)
-        names = ", ".join(ICONS.get(t, t) for t in self.types) if self.types else "all"
+        names = type_names(self.crm, self.types) if self.types else "all"
         self.border_title = f"Timeline ({names})"
         self.estimate_lines()
 

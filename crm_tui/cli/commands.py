@@ -272,7 +272,7 @@ def cmd_labels(crm: Crm, args) -> int:
 def cmd_schema(crm: Crm, args) -> int:
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
-    if args.action in ("relabel", "property", "delete-property"):
+    if args.action in ("relabel", "property", "delete-property", "archive-property", "restore-property"):
         if not (args.file and args.target):
             raise InvalidValue(f"usage: crm-tui schema {args.action} OBJECT " + ("LABEL" if args.action == "relabel" else "NAME"))
         if args.action == "relabel":
@@ -280,6 +280,9 @@ def cmd_schema(crm: Crm, args) -> int:
         elif args.action == "property":
             message = crm.datamodel.update_property(args.file, args.target, label=args.label, group=args.group,
                                                     source=SOURCE)
+        elif args.action in ("archive-property", "restore-property"):
+            message = crm.datamodel.archive_property(args.file, args.target, archived=args.action == "archive-property",
+                                                     source=SOURCE)
         else:
             if not _confirmed(args, f"Delete property {args.target!r} of {args.file} with all its values? "
                                     "This cannot be undone."):
@@ -302,13 +305,13 @@ def cmd_schema(crm: Crm, args) -> int:
             "name": meta.name, "label": meta.label, "plural_label": meta.plural_label, "kind": meta.kind,
             "primary_property": meta.primary_property,
             "properties": [{"name": p.name, "label": p.label, "type": p.type, "group": p.group, "required": p.required,
-                            "unique": p.unique, "read_only": p.read_only, "custom": p.is_custom,
+                            "unique": p.unique, "read_only": p.read_only, "custom": p.is_custom, "archived": p.archived,
                             "options": [o.name for o in p.options]} for p in meta.properties.values()],
         })
         lines.append(f"{meta.name} ({meta.plural_label}, {meta.kind})")
         for p in meta.properties.values():
             flags = ", ".join(f for f, on in (("required", p.required), ("unique", p.unique), ("read-only", p.read_only),
-                                               ("custom", p.is_custom)) if on)
+                                               ("custom", p.is_custom), ("archived", p.archived)) if on)
             lines.append(f"  {p.name}: {p.type}  {p.label}" + (f"  [{flags}]" if flags else ""))
     for pipeline in Pipeline.select().order_by(Pipeline.position):
         stages = [{"name": s.name, "label": s.label, "kind": s.kind, "probability": s.probability}
@@ -391,6 +394,13 @@ def _import_commands():
 HANDLERS["import"] = lambda crm, args: _import_commands().cmd_import(crm, args)
 HANDLERS["imports"] = lambda crm, args: _import_commands().cmd_imports(crm, args)
 HANDLERS["export"] = lambda crm, args: _import_commands().cmd_export(crm, args)
+HANDLERS["calendar"] = lambda crm, args: _calendar_commands().cmd_calendar(crm, args)
+
+
+def _calendar_commands():
+    from . import calendars as cli_calendars  # lazy: icalendar loads only for this command
+
+    return cli_calendars
 
 
 def _journal_commands():
@@ -418,6 +428,31 @@ def _duplicate_commands():
 
 
 HANDLERS["duplicates"] = lambda crm, args: _duplicate_commands().cmd_duplicates(crm, args)
+
+
+def _workflow_commands():
+    from . import workflows as cli_workflows
+
+    return cli_workflows
+
+
+HANDLERS["workflows"] = lambda crm, args: _workflow_commands().cmd_workflows(crm, args)
+def _mail_commands():
+    from . import mail as cli_mail
+
+    return cli_mail
+
+
+HANDLERS["mail"] = lambda crm, args: _mail_commands().cmd_mail(crm, args)
+
+
+def _task_commands():
+    from . import tasks as cli_tasks
+
+    return cli_tasks
+
+
+HANDLERS["tasks"] = lambda crm, args: _task_commands().cmd_tasks(crm, args)
 
 
 def _confirmed(args, question: str) -> bool:

@@ -67,9 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_bounded("seed", 0, MAX_ID), default=1, metavar="S")
 
     p = sub.add_parser("schema", parents=[common], help="list objects, properties, labels, pipelines; or apply a YAML file")
-    p.add_argument("action", nargs="?", choices=["apply", "relabel", "property", "delete-property"],
+    p.add_argument("action", nargs="?", choices=["apply", "relabel", "property", "delete-property", "archive-property",
+                                                 "restore-property"],
                    help="apply FILE.yaml | relabel OBJECT LABEL [--plural P] | property OBJECT NAME [--label L] "
-                        "[--group G] | delete-property OBJECT NAME [--yes]")
+                        "[--group G] | delete-property OBJECT NAME [--yes] | archive-property OBJECT NAME | "
+                        "restore-property OBJECT NAME")
     p.add_argument("file", nargs="?", help="YAML file with objects, properties, labels, pipelines (or the OBJECT)")
     p.add_argument("target", nargs="?", help="the new label, or the property's name")
     p.add_argument("--plural", help="relabel: the plural label")
@@ -173,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("log", parents=[common], help="log an activity (note, call, meeting, email, task) on a record")
     p.add_argument("a", type=_ref)
-    p.add_argument("activity", help="notes, calls, meetings, emails or tasks")
+    p.add_argument("activity", help="notes, calls, meetings, emails, tasks or your own activity type (schema apply)")
     p.add_argument("values", nargs="*", metavar="prop=value")
 
     p = sub.add_parser("timeline", parents=[common], help="a record's activities, newest first")
@@ -185,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--email", help="the owner's email")
 
-    sub.add_parser("pipelines", parents=[common], help="list deal and ticket pipelines with their stages")
+    sub.add_parser("pipelines", parents=[common], help="list the pipelines (deals, tickets, custom objects) with their stages")
 
     # -- import / export (crm_tui/importing): imports carry the source Import
     imp = sub.add_parser("import", parents=[common], help="import a CSV or vCard file, a folder or .zip of CSVs (or `import undo ID`)")
@@ -219,15 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("imports", parents=[common], help="list past imports")
 
-    p = sub.add_parser("export", parents=[common], help="export an object's view to CSV, JSON or vCard")
+    p = sub.add_parser("export", parents=[common], help="export an object's view to CSV, JSON, vCard or iCalendar (meetings)")
     p.add_argument("object")
     p.add_argument("--view", metavar="V", help="a saved view's name (default: the default view)")
-    p.add_argument("--format", choices=["csv", "json", "vcf"], help="default: from the file name, else csv")
+    p.add_argument("--format", choices=["csv", "json", "vcf", "ics"], help="default: from the file name, else csv")
     p.add_argument("--hubspot", action="store_true",
                    help="HubSpot-style: Record ID and ;-joined Associated <Object> IDs columns (round trip)")
-    p.add_argument("--all-properties", action="store_true", help="every property, not only the view's columns")
+    p.add_argument("--all-properties", action="store_true", help="every property (archived ones too), not only the view's columns")
     p.add_argument("-o", "--output", metavar="FILE", help="default: OBJECT.FORMAT in the current folder")
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    from .calendars import add_calendar_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
+
+    add_calendar_commands(sub, common)
     from .admin import add_admin_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
     from .journal import add_journal_commands  # lazy: `crm-tui --help` and a plain app launch stay quick (start-up speed)
 
@@ -239,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .duplicates import add_duplicate_commands
 
     add_duplicate_commands(sub, common)
+    from .workflows import add_workflow_commands
+
+    add_workflow_commands(sub, common)
+    from .mail import add_mail_commands
+
+    add_mail_commands(sub, common)
+    from .tasks import add_task_commands
+
+    add_task_commands(sub, common)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Exporting an index view (filters, columns, sort) to CSV, JSON or vCard 4.0 (no Textual here).
+"""Exporting an index view (filters, columns, sort) to CSV, JSON, vCard 4.0 or iCalendar (meetings; ical.py).
 
     export_view(crm, "deals", "deals.csv", view="All deals", fmt="csv", hubspot=True)
 
@@ -31,7 +31,7 @@ from . import vcard
 from .csvwrite import SafeCsvWriter, cell_text
 
 PAGE = 1000
-FORMATS = ("csv", "json", "vcf")
+FORMATS = ("csv", "json", "vcf", "ics")
 
 
 @dataclass
@@ -73,8 +73,9 @@ def resolve_view(crm, object_name: str, view=None) -> ViewSpec:
 
 def _columns(crm, meta, spec: ViewSpec, hubspot: bool, all_properties: bool) -> list[_Col]:
     cols = [_Col("Record ID", "id", "id", True)]
+    # archived properties only with all_properties ("every property")
     names = [p for p in meta.properties if not meta.properties[p].system] if all_properties else \
-        [c for c in spec.columns if c in meta.properties]
+        [c for c in spec.columns if c in meta.properties and not meta.properties[c].archived]
     labels = [meta.properties[n].label for n in names]
     for name in names:
         prop = meta.properties[name]
@@ -155,9 +156,16 @@ def export_view(crm, object_name: str, path: str | os.PathLike, *, view=None, fm
     path = os.fspath(path)
     fmt = (fmt or os.path.splitext(path)[1].lstrip(".") or "csv").lower()
     if fmt not in FORMATS:
-        raise InvalidValue(f"unknown export format {fmt!r} (use csv, json or vcf)")
+        raise InvalidValue(f"unknown export format {fmt!r} (use csv, json, vcf or ics)")
     if fmt == "vcf" and meta.name != "contacts":
         raise InvalidValue("vCard export is for contacts")
+    if fmt == "ics":
+        if meta.name != "meetings":
+            raise InvalidValue("iCalendar (ics) export is for meetings")
+        from . import ical  # lazy: icalendar loads only for calendar files
+
+        return ical.export_meetings(crm, path, spec=resolve_view(crm, meta.name, view), overwrite=overwrite,
+                                    progress=progress, cancel=cancel)
     spec = resolve_view(crm, meta.name, view)
     cols = _columns(crm, meta, spec, hubspot, all_properties or fmt == "vcf")
     if fmt == "vcf" and not any(c.kind == "primary_name" for c in cols):

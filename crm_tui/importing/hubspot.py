@@ -28,7 +28,7 @@ from typing import ClassVar
 
 from ..domain.errors import InvalidValue
 from . import csvread, infer, mapping
-from .spec import Column, ImportError_, ImportSpec, _properties
+from .spec import Column, ImportError_, ImportSpec, _properties, archived_reason
 from ..domain.values import parse_short_date
 from ..domain.sanitize import clean_line
 
@@ -297,6 +297,10 @@ def plan(crm, path: str, source, found: HubSpotFile, objects: list[str] | None =
                 facts.skipped.append(f"{header}: association names (the IDs columns make the links): skipped")
             elif target is None and (key.startswith("recordid") or not key):
                 facts.skipped.append(f"{header}: skipped")
+            elif target is None and (archived := archived_reason(meta, e, known)):
+                facts.skipped.append(f"{header}: {archived}")
+                columns.append(Column(header, None, None, reason=archived))
+                continue
             elif target is None:
                 if sample is None:
                     sample = [row for _line, row in _head(source, SAMPLE_ROWS)]

@@ -62,7 +62,7 @@ from ..domain import sources
 from ..storage.engine import Option
 from ..domain.errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..storage.paths import data_dir
-from ..services.records import DEDUPE_KEYS
+from ..services.records import ADDITIONAL_EMAILS, DEDUPE_KEYS
 from ..domain.types import now_iso, parse_date, parse_datetime
 from . import columns, csvread, infer, mapping
 from .csvwrite import SafeCsvWriter
@@ -322,6 +322,7 @@ class _Importer:
         self._made: list = []  # (column, its "@new:" target) for the properties this run made
         self._claimed: set = set()  # (object, id) matched or made by a second key in this import
         self._seconds = False  # some row had no primary key (email, domain): second keys in use
+        self._additional: dict | None = None  # additional email -> contact id, read once when first needed
         self._new_options: dict = {}  # (object, property) -> {option key: label}: options to add
         self._late: dict = {}  # header of a column skipped as empty -> first line with a value
         self._loose: dict = {}  # (property label, value, option label) read loosely (_last_word_option)
@@ -871,6 +872,9 @@ class _Importer:
                 for rid, k in _in_rows(self.crm, f'id, "{key}"', f'FROM "{meta.table}" WHERE deleted_at IS NULL '
                                        f'AND "{key}" IN {{values}}', list(set(keys))):
                     by_key[k] = rid
+            # by a contact's additional emails (a merge keeps the merged-away ones): the emails no
+            # primary email matched, looked up in one map read once per import
+            by_other = self._additional_lookup(meta) if key == "email" and len(by_key) < len(set(keys)) else None
             # by a second key (phone, name) for rows without any of those: a file without emails
             # imported twice creates nothing the second time (see _second_key)
             by_second = self._second_lookup(obj, meta, recs) if len(keys) < len(recs) and obj in _SECOND_KEYS else None
@@ -893,6 +897,9 @@ class _Importer:
                     rec.record_id = known_ext[ext_id]
                 elif key_value is not None and key_value in by_key:
                     rec.record_id = by_key[key_value]
+                elif by_other and key_value is not None and key_value in by_other:
+                    rec.record_id = by_other[key_value]
+                    del values[key]  # its primary email stays; this one is already among its others
                 elif by_second is not None and not ext_id and key_value is None \
                         and (second := _second_key(obj, values)) is not None:
                     for rid in by_second.get(second, ()):
@@ -940,6 +947,26 @@ class _Importer:
             else:
                 out.append(row)
         return out
+
+    def _additional_lookup(self, meta) -> dict:
+        """{additional email: live contact id (the oldest holding it)}, read in one statement the
+        first time a batch has emails no primary email matched, and kept up to date by _write."""
+        if self._additional is None:
+            self._additional = {}
+            if ADDITIONAL_EMAILS in meta.properties:
+                with self.crm.sqlite_only():
+                    held = self.crm.db.execute_sql(
+                        f'SELECT id, "{ADDITIONAL_EMAILS}" FROM "{meta.table}" WHERE deleted_at IS NULL '
+                        f'AND "{ADDITIONAL_EMAILS}" IS NOT NULL ORDER BY id DESC').fetchall()
+                self._note_additional(held)
+        return self._additional
+
+    def _note_additional(self, pairs, *, keep: bool = False) -> None:
+        """Pairs (id, ;-separated emails); with keep, an email already known keeps its contact."""
+        for rid, listed in pairs:
+            for email in str(listed or "").split(";"):
+                if (email := email.strip().lower()) and not (keep and email in self._additional):
+                    self._additional[email] = rid
 
     def _second_lookup(self, obj: str, meta, recs: list) -> dict:
         """{second key: [record ids, oldest first]} of live records that have no primary key either."""
@@ -1001,6 +1028,9 @@ class _Importer:
                 self._insert(bop, meta, fresh)
                 if obj in rules.CLOSE_DATE:  # closed deals and tickets without a close date get one
                     rules.set_close_dates(crm, obj, [rec.record_id for _row, rec in fresh if rec.fresh])
+                # workflows triggered by "created": one look-up per batch when none listens
+                crm.workflows.after_bulk_create(obj, [rec.record_id for _row, rec in fresh
+                                                      if rec.fresh and rec.record_id is not None])
                 if self._seconds and obj in _SECOND_KEYS:  # made here: a later row alike is another record
                     self._claimed.update((obj, rec.record_id) for _row, rec in fresh
                                          if rec.record_id is not None and _second_key(obj, rec.values) is not None)
@@ -1034,6 +1064,9 @@ class _Importer:
                     self.result.updated[obj] = self.result.updated.get(obj, 0) + 1
                 else:
                     self.result.unchanged += 1
+            if self._additional is not None and obj == "contacts":  # additional emails this batch wrote
+                self._note_additional([(rec.record_id, rec.values[ADDITIONAL_EMAILS]) for _row, rec in pairs
+                                       if rec.record_id is not None and rec.values.get(ADDITIONAL_EMAILS)], keep=True)
         if new_ext and self.spec.id_source != LOCAL:  # Peewee's SQL for one row, run for every row
             fields = [ExternalId.object, ExternalId.record_id, ExternalId.source_system, ExternalId.external_id,
                       ExternalId.op]
@@ -1175,7 +1208,19 @@ class _Importer:
         self._auto_domain(bop, rows)
         resolved = self._resolve(pairs, defer=True, targets=targets) if pairs else []
         self._make_links(bop, resolved, plain)
+        created = {(o, r.record_id) for row in rows for o, r in row.recs.items() if r.fresh and r.record_id is not None}
         self._roll_up()
+        self._by_address(created)
+
+    def _by_address(self, created: set) -> None:
+        """Emails belong to their addresses: the emails this batch created remember theirs, and the
+        contacts it created get the emails of their addresses (rules.link_emails_by_address)."""
+        emails = [rid for obj, rid in created if obj == "emails"]
+        if emails:
+            rules.record_email_addresses(self.crm, emails)
+        contacts = [rid for obj, rid in created if obj == "contacts"]
+        if contacts:
+            self.result.linked += rules.link_emails_by_address(self.crm, contacts)
 
     def _row_labels(self, a: str, b: str, labels: list[str]) -> list[str]:
         out = []

@@ -82,6 +82,9 @@ _TITLES: dict[str, dict[str, str]] = {
         "createdate": "createdate", "createddate": "createdate",
     },
 }
+# Any other object: the pipeline and stage properties a custom object given pipelines has (HubSpot's names).
+_ANY_TITLES = {"pipeline": "hs_pipeline", "stage": "hs_pipeline_stage", "pipelinestage": "hs_pipeline_stage",
+               "status": "hs_pipeline_stage"}
 # Used only when the object lacks the preferred property or another column already took it.
 _LAST_RESORTS: dict[str, dict[str, str]] = {
     "companies": {"websiteurl": "domain", "website": "domain", "url": "domain", "webpage": "domain"},
@@ -207,7 +210,7 @@ def _candidates(header: str, object_name: str, properties: Sequence[tuple[str, s
                 found.append((_PREFIXED if shifted else _NAME, name))
             if header_key(label) == k:
                 found.append((_PREFIXED if shifted else _LABEL, name))
-        title = _TITLES.get(object_name, {}).get(k)
+        title = _TITLES.get(object_name, _ANY_TITLES).get(k)
         if title in names:
             found.append((_PREFIXED if shifted else _TITLE, title))
 

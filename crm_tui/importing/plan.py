@@ -10,7 +10,7 @@ from dataclasses import asdict
 from ..storage import safe_files
 from . import csvread, infer, mapping, vcard
 from .spec import _properties
-from .spec import LINK_PREFIX, NEW_PREFIX, SETTABLE_READ_ONLY, Column, ImportError_, ImportSpec
+from .spec import LINK_PREFIX, NEW_PREFIX, SETTABLE_READ_ONLY, Column, ImportError_, ImportSpec, archived_reason
 
 
 def file_kind(path: str | os.PathLike) -> str:
@@ -40,8 +40,8 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         if objects[0] != "contacts":
             raise ImportError_("a vCard file imports contacts")
         props = crm.registry.get("contacts").properties
-        columns = [Column(h, "contacts", h) if h in props else Column(h, None, None, reason="no such property")
-                   for h, _key in VCARD_COLUMNS]
+        columns = [Column(h, "contacts", h) if h in props and not props[h].archived else Column(
+            h, None, None, reason="property archived" if h in props else "no such property") for h, _key in VCARD_COLUMNS]
         columns.append(Column("ORG", "contacts", LINK_PREFIX + "companies:name", create_missing=True))
         return ImportSpec(path, ["contacts"], columns, kind="vcf", headers=[c.header for c in columns])
     try:
@@ -179,7 +179,7 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
     taken = set(main.properties)  # infer.property_name also avoids the engine's reserved names
     cells_of = {col.header: [v for _line, row in sample if (v := row.get(col.header))] for col in spec.columns}
     props = _properties(main)
-    read_only = [(p.name, p.label) for p in main.properties.values() if (p.name, p.label) not in props]
+    read_only = [(p.name, p.label) for p in main.properties.values() if (p.name, p.label) not in props and not p.archived]
     for col in spec.columns:  # an empty column gives its property up to one with values (Home City)
         if col.skipped or cells_of[col.header] or col.object != main.name or col.target.startswith("@"):
             continue
@@ -203,6 +203,8 @@ def _look_at_values(crm, spec: ImportSpec, sample: list[tuple[int, dict]], new_p
                      if t in main.properties]
             if not cells:
                 col.reason = "empty in every row" if whole else f"empty in the first {len(sample)} rows"
+            elif archived := archived_reason(main, col.header, crm.registry.objects):
+                col.reason = archived
             elif fixed:  # "Last modified date", HubSpot's "Last Activity Date": kept by the CRM itself
                 col.reason = "read-only: kept by the CRM"
             elif not new_properties:
@@ -308,6 +310,9 @@ def apply_map_args(crm, spec: ImportSpec, items: Iterable[str]) -> None:
                 raise ImportError_(f"{meta.name} has no property {target!r} (column {header!r})")
             if prop.read_only and prop.name not in SETTABLE_READ_ONLY:
                 raise ImportError_(f"{meta.name}.{prop.name} ({prop.label}) is read-only (column {header!r})")
+            if prop.archived:
+                raise ImportError_(f"{meta.name}.{prop.name} ({prop.label}) is archived (column {header!r}); "
+                                   "restore it first")
             target = prop.name
         elif target.startswith((mapping.ASSOC_PREFIX, mapping.ASSOC_PRIMARY_PREFIX)):
             crm.registry.get(target.split(":", 1)[1])

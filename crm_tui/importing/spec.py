@@ -183,4 +183,19 @@ def owner_alive(owner: dict | None) -> bool:
 def _properties(meta) -> list[tuple[str, str]]:
     """The (name, label) of every property an import may set."""
     return [(p.name, p.label) for p in meta.properties.values()
-            if not p.read_only or p.name in SETTABLE_READ_ONLY]
+            if not p.archived and (not p.read_only or p.name in SETTABLE_READ_ONLY)]
+
+
+def archived_reason(meta, header: str, objects) -> str | None:
+    """Why a column that no property takes is skipped when its title names an archived property
+    (it is neither imported into it nor made again as a new property), else None."""
+    from . import mapping
+
+    archived = [(p.name, p.label) for p in meta.properties.values() if p.archived]
+    if not archived:
+        return None
+    for _quality, target in mapping._candidates(header, meta.name, archived, objects):
+        prop = meta.properties.get(target)
+        if prop is not None and prop.archived:
+            return f"property {prop.label} ({prop.name}) is archived; restore it to import this column"
+    return None

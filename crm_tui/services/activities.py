@@ -26,6 +26,7 @@ class TimelineItem:
     at: str
     title: str
     properties: dict
+    label: str = ""  # the activity type's label: Note, Call, ... or a user's type (SMS)
 
 
 def values_timestamp(crm, meta, activity_id: int) -> str | None:
@@ -41,7 +42,7 @@ class Activities:
         return [m.name for m in self.crm.registry.objects.values() if m.is_activity]
 
     def log(self, ref, activity_object: str, values: dict, *, source: str = sources.API,
-            actor: str | None = None, also: list[tuple[str, int]] = ()) -> LogResult:
+            actor: str | None = None, also: list[tuple[str, int]] = (), allow_read_only: bool = False) -> LogResult:
         """Create an activity on a record. It is linked to the record, to the records the activity
         rules name (a contact's primary company and open deals by default) and to `also`."""
         meta = self.crm.registry.get(activity_object)
@@ -52,7 +53,7 @@ class Activities:
             values["hs_timestamp"] = now_iso()
         with self.crm.operation("log_activity", source, actor, object=ref[0], record_id=int(ref[1])) as op:
             self.crm.assoc._live(ref)
-            created = self.crm.records.create(meta.name, values, source, actor=actor)
+            created = self.crm.records.create(meta.name, values, source, actor=actor, allow_read_only=allow_read_only)
             chosen = [(ref[0], int(ref[1]))] + [(o, int(i)) for o, i in also]
             # the roll-up to the records the activity rules name (primary company, open deals) is an
             # automation: its links are a child operation with the source Job, not the user's
@@ -119,7 +120,7 @@ class Activities:
                 at, bid = before
                 q = q.where((model.hs_timestamp < at) | ((model.hs_timestamp == at) & (model.id < bid)))
             rows = list(q.order_by(model.hs_timestamp.desc(nulls="last"), model.id.desc()).limit(limit).dicts())
-            streams.append([TimelineItem(act.name, r["id"], r["hs_timestamp"] or r["createdate"], act.display_name(r), r)
-                            for r in rows])
+            streams.append([TimelineItem(act.name, r["id"], r["hs_timestamp"] or r["createdate"], act.display_name(r), r,
+                                         act.label) for r in rows])
         merged = heapq.merge(*streams, key=lambda item: (item.at, item.id), reverse=True)
         return [item for _, item in zip(range(limit), merged)]

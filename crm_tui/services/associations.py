@@ -270,6 +270,8 @@ class Associations:
             self._make_primary(op, holder[0], holder[1], holder[2])
             made_primary = True
         automation_notes = rules.after_link(self.crm, a_meta, a_id, b_meta, b_id, op) if created else []
+        if created:
+            automation_notes += self.crm.workflows.after_link(a_meta, a_id, b_meta, b_id)
         b_name = self.crm.records.display_names(b_meta, [b_id]).get(b_id, str(b_id))
         parts = []
         if created:
@@ -1091,6 +1093,10 @@ class Associations:
                 dialect.add_counts_of_edges(db, first, last)
         if automations and any("deals" in pair for pair in kinds):  # only links with deals set rules off
             self._deal_rules(first, last)
+        if automations:
+            self.crm.workflows.after_bulk_link(first, last)  # "associated" workflows: one query when none
+        if automations and any(name in rules.CONTACTED_BY for pair in kinds for name in pair):
+            rules.contacted_in_edges(self.crm, first, last)  # emails, calls, meetings: Last contacted
         return count
 
     def _deal_rules(self, first: int, last: int) -> None:

@@ -137,6 +137,12 @@ class Crm:
         return Eraser(self)
 
     @cached_property
+    def tasks(self):
+        from .tasks import Tasks  # lazy: a service loads when first used (start-up speed)
+
+        return Tasks(self)
+
+    @cached_property
     def duplicates(self):
         from .duplicates import Duplicates
 
@@ -147,6 +153,12 @@ class Crm:
         from .reports import Reports
 
         return Reports(self)
+
+    @cached_property
+    def workflows(self):
+        from .workflows import Workflows  # lazy: a service loads when first used (start-up speed)
+
+        return Workflows(self)
 
     @cached_property
     def journal(self):
@@ -177,6 +189,7 @@ class Crm:
             crm.registry.reload()
             if not readonly and not is_new:
                 crm._empty_expired_bin()
+                crm._run_due_workflows()
         except Exception as exc:
             database.close()
             if dialect.is_busy_error(exc):
@@ -199,6 +212,21 @@ class Crm:
         except Exception as exc:
             if not (dialect.is_busy_error(exc) or isinstance(exc, DatabaseProblem)):
                 raise
+
+    def _run_due_workflows(self) -> None:
+        """Date-triggered workflows catch up when the database is opened for writing (there is no
+        server to run them on time). A busy database leaves them for next time."""
+        from .workflows import has_due_workflows
+
+        if not has_due_workflows(self.db):
+            return
+        try:
+            notes = self.workflows.run_due()
+        except Exception as exc:
+            if not (dialect.is_busy_error(exc) or isinstance(exc, DatabaseProblem)):
+                raise
+            return
+        dbmod.notices(self.db).extend(notes)
 
     @property
     def freemail(self) -> frozenset[str]:

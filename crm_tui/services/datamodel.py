@@ -16,6 +16,29 @@ from ..domain.sanitize import clean_line
 from ..domain.types import now_iso
 
 
+# Properties the app's own rules read (merge, forecast, activities, tasks): never archived.
+APP_PROPERTIES = frozenset({"hs_additional_emails", "amount", "closedate", "hs_timestamp", "hs_task_status",
+                            "hubspot_owner_id"})
+
+
+def archive_refusal(meta, prop) -> str | None:
+    """Why a property cannot be archived (one phrase), or None: the ones naming or identifying
+    records, required ones, pipelines, stages and lifecycle stages, and those the app's rules read."""
+    if prop.system:
+        return "it is a system property"
+    if prop.name == meta.primary_property or any(prop.name in group for group in meta.display):
+        return f"it names the {meta.label.lower()} records"
+    if prop.required:
+        return f"{meta.plural_label.lower()} require it"
+    if prop.unique:
+        return f"it identifies {meta.plural_label.lower()} (unique)"
+    if prop.options_from:
+        return f"the app uses it ({prop.options_from})"
+    if not prop.is_custom and prop.name in APP_PROPERTIES:
+        return "the app uses it"
+    return None
+
+
 class DataModel:
     def __init__(self, crm):
         self.crm = crm
@@ -132,6 +155,32 @@ class DataModel:
         self.crm.registry.reload()
         return text
 
+    def archive_property(self, object_name: str, name: str, *, archived: bool = True,
+                         source: str = sources.API, actor: str | None = None) -> str:
+        """Archive (or, with archived=False, restore) a property: its values and history stay, it is
+        hidden from forms, column choosers, filter pickers, import mapping and export until restored.
+        A schema operation: undo takes it back. The properties the app itself needs stay."""
+        meta = self.crm.registry.get(object_name)
+        prop = meta.properties.get(name) or meta.find_property(name)
+        if prop is None or prop.system:
+            raise NotFound(f"{meta.name} has no property {name!r}")
+        if prop.archived == archived:
+            raise InvalidValue(f"{prop.label} ({prop.name}) of {meta.plural_label} is "
+                               f"{'already archived' if archived else 'not archived'}")
+        if archived:
+            why = archive_refusal(meta, prop)
+            if why:
+                raise InvalidValue(f"{prop.label} ({prop.name}) cannot be archived: {why}")
+        verb = "Archived" if archived else "Restored"
+        text = f"{verb} property {clean_line(prop.label)} of {meta.plural_label}"
+        PropertyDef = self.crm.models.PropertyDef
+        with schema_operation(self.crm, "archive_property" if archived else "restore_property", source, actor,
+                              object=meta.name, summary={"text": text}):
+            PropertyDef.update(archived=archived).where(
+                (PropertyDef.object == meta.id) & (PropertyDef.name == prop.name)).execute()
+        self.crm.registry.reload()
+        return text
+
     def delete_property(self, object_name: str, name: str, *, source: str = sources.API, actor: str | None = None) -> str:
         """A custom property with its values (its column); the standard ones stay, as in HubSpot."""
         from playhouse.migrate import SchemaMigrator, migrate
@@ -142,6 +191,8 @@ class DataModel:
             raise NotFound(f"{meta.name} has no property {name!r}")
         if not prop.is_custom:
             raise InvalidValue(f"{prop.label} is a standard property of {meta.plural_label}: it cannot be deleted")
+        if prop.options_from in ("pipelines", "stages"):
+            raise InvalidValue(f"{prop.label} holds the pipelines of {meta.plural_label}: it cannot be deleted")
         if prop.name == meta.primary_property or any(prop.name in group for group in meta.display):
             raise InvalidValue(f"{prop.label} names the {meta.label.lower()} records: choose another name property first")
         m = self.crm.models

@@ -109,6 +109,8 @@ class Eraser:
             m.PropertyChange.delete().where((m.PropertyChange.object == meta.id)
                                             & m.PropertyChange.record_id.in_(chunk)).execute()
             m.ExternalId.delete().where((m.ExternalId.object == meta.name) & m.ExternalId.record_id.in_(chunk)).execute()
+            if meta.name == "emails":  # the addresses it was from, to or cc
+                m.MailAddress.delete().where(m.MailAddress.email_id.in_(chunk)).execute()
             for rid in chunk:
                 dialect.fts_delete(db, meta.name, rid)
             meta.model.delete().where(meta.model.id.in_(chunk)).execute()

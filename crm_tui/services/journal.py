@@ -40,6 +40,8 @@ from .history import from_history_text
 UNDOABLE = {
     "create", "update", "delete", "restore", "merge", "associate", "unassociate", "set_primary",
     "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
+    "workflow_run",  # a workflow run now, or its date triggers on open (services/workflows.py)
+    "mail_log", "mail_scan",
 } | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
 OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
@@ -50,6 +52,9 @@ NOT_UNDOABLE_WHY = {
     "erase": "an erasure removes the record with its history for good",
     "delete_label": "a deleted label is gone for good (it was asked first); create it again",
     "delete_property": "a deleted property is gone with its values for good (it was asked first)",
+    "apply_workflows": "workflow definitions are not kept in history; apply the previous file again",
+    "enable_workflow": "enable or disable the workflow again",
+    "disable_workflow": "enable or disable the workflow again",
 }
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed
@@ -288,6 +293,9 @@ class Journal:
             counts = summary.get("counts", {})
             return (f"Import of {os.path.basename(str(summary.get('file', '?')))} ({counts.get('created', 0):,} created, "
                     f"{counts.get('updated', 0):,} updated)")
+        if kind in ("workflow_run", "workflow"):
+            what = f" on {self._label(op.object, summary.get('records', 0))}" if kind == "workflow_run" else f" on {name}"
+            return f"Workflow {summary.get('workflow', op.actor)}{what}"
         if kind == "undo_import":
             return f"Undo of import {summary.get('undoes')}"
         if kind in REVERT_KINDS:
@@ -296,6 +304,8 @@ class Journal:
             return f"{kind.capitalize()}: {text}"
         if kind == "seed":
             return "Synthetic records (seed)"
+        if kind in ("mail_log", "mail_scan") and summary.get("text"):
+            return str(summary["text"])
         if kind in META_KINDS and summary.get("text"):
             return str(summary["text"])
         if kind == "delete_stage":

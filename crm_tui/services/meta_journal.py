@@ -25,7 +25,7 @@ META_TABLES = ("object_type", "property_def", "label_def", "pair_limit", "pipeli
 META_KINDS = {
     "add_pipeline", "rename_pipeline", "reorder_pipelines", "archive_pipeline", "add_stage", "update_stage",
     "reorder_stages", "archive_stage", "delete_stage", "schema_apply", "create_label",
-    "rename_label", "relabel_object", "update_property",
+    "rename_label", "relabel_object", "update_property", "archive_property", "restore_property",
 }
 
 
@@ -292,12 +292,17 @@ class MetaReversal:
             meta = reg.by_id.get(pipe["object_id"])
             if meta is None:
                 return
-            from .pipelines import DEFAULT_PIPELINE, PROPS
+            from .pipelines import _default_name, pipeline_props
 
-            pipe_prop, stage_prop, _amount = PROPS.get(meta.name, (None, None, None))
+            pipe_prop, stage_prop, _amount = pipeline_props(meta) or (None, None, None)
             if pipe_prop is None:
                 return
-            where = f'"{pipe_prop}" = ?' + (f' OR "{pipe_prop}" IS NULL' if pipe["name"] == DEFAULT_PIPELINE[meta.name] else "")
+            # a record without a pipeline is in the default one, unless this undo removes the pipeline
+            # property itself (an object's first pipeline): then only the values it holds count
+            props_made = {(new["object_id"], new["name"]) for k in self._keys("property_def")
+                          if self.first_old[k] is None and (new := json.loads(self.last_new[k] or "null"))}
+            default = _default_name(self.crm, meta.name) if (meta.id, pipe_prop) not in props_made else None
+            where = f'"{pipe_prop}" = ?' + (f' OR "{pipe_prop}" IS NULL' if pipe["name"] == default else "")
             params = [pipe["name"]]
             column, value = pipe_prop, pipe["name"]
             if tbl == "stage":

@@ -19,11 +19,46 @@ from .meta_journal import schema_operation
 from ..domain.sanitize import clean_label, clean_line
 from .query import Filter, filter_expression
 
-# object -> (pipeline property, stage property, amount property or None)
-PROPS = {"deals": ("pipeline", "dealstage", "amount"), "tickets": ("hs_pipeline", "hs_pipeline_stage", None)}
+# Any object with a pipeline property (options_from: pipelines) and a stage property (options_from:
+# stages) has pipelines: deals and tickets from the built-in schema, custom objects from `schema
+# apply` (ensure_pipeline_properties gives them hs_pipeline and hs_pipeline_stage, HubSpot's names).
+# deals and tickets keep HubSpot's internal default pipeline and their own stage kinds; another
+# object's default pipeline is its first one, and its stages may be open, won, lost or closed.
 DEFAULT_PIPELINE = {"deals": "default", "tickets": "0"}
 KINDS = {"deals": ("open", "won", "lost"), "tickets": ("open", "closed")}
+ANY_KINDS = ("open", "won", "lost", "closed")
 CLOSED_KINDS = ("won", "lost", "closed")
+PIPELINE_PROPERTY, STAGE_PROPERTY = "hs_pipeline", "hs_pipeline_stage"  # what a custom object gets
+
+
+def pipeline_props(meta) -> tuple[str, str, str | None] | None:
+    """(pipeline property, stage property, amount property or None) of an object, or None when it
+    has no pipelines; read from its properties (cached on the metadata, which a reload replaces)."""
+    cached = meta.__dict__.get("_pipeline_props", False)
+    if cached is not False:
+        return cached
+    props = meta.properties.values()
+    pipe = next((p.name for p in props if p.options_from == "pipelines"), None)
+    stage = next((p.name for p in props if p.options_from == "stages"), None)
+    amount = meta.properties.get("amount")
+    found = (pipe, stage, "amount" if amount is not None and amount.type in ("number", "currency") else None) \
+        if pipe and stage else None
+    meta.__dict__["_pipeline_props"] = found
+    return found
+
+
+def props_of(crm, object_name: str) -> tuple[str, str, str | None]:
+    """The pipeline, stage and amount properties of an object that has pipelines."""
+    return pipeline_props(crm.registry.get(_object_name(crm, object_name)))
+
+
+def kinds_of(object_name: str) -> tuple[str, ...]:
+    return KINDS.get(object_name, ANY_KINDS)
+
+
+def pipeline_objects(crm) -> list[str]:
+    """The objects that have pipelines, in the registry's order."""
+    return [name for name, meta in crm.registry.objects.items() if pipeline_props(meta)]
 
 
 @dataclass
@@ -68,15 +103,49 @@ class StageTotal:
     amount: float
 
 
-def has_pipelines(object_name: str) -> bool:
-    return object_name in PROPS
+def has_pipelines(crm, object_name: str) -> bool:
+    meta = crm.registry.objects.get(object_name) or crm.registry.find(object_name)
+    return meta is not None and pipeline_props(meta) is not None
 
 
 def _object_name(crm, object_name: str) -> str:
     meta = crm.registry.get(object_name)
-    if meta.name not in PROPS:
-        raise InvalidValue(f"only deals and tickets have pipelines, not {meta.plural_label.lower()}")
+    if pipeline_props(meta) is None:
+        raise InvalidValue(f"{meta.plural_label.lower()} have no pipelines (schema apply adds them: "
+                           f"pipelines: with object: {meta.name})")
     return meta.name
+
+
+def _default_name(crm, object_name: str) -> str | None:
+    """The internal name of the pipeline a record without one is in."""
+    pipelines = _load(crm).get(object_name, [])
+    fixed = DEFAULT_PIPELINE.get(object_name)
+    if fixed is not None and any(p.name == fixed for p in pipelines):
+        return fixed
+    return next((p.name for p in pipelines if not p.archived), None) or next((p.name for p in pipelines), None)
+
+
+def ensure_pipeline_properties(crm, object_name: str) -> bool:
+    """Give an object without pipelines its pipeline and stage properties (select properties whose
+    options are its pipelines and their stages, so filters, reports, imports and workflow triggers
+    see the stage as any other select). Inside the caller's schema operation; True when added."""
+    meta = crm.registry.get(object_name)
+    if pipeline_props(meta) is not None:
+        return False
+    if meta.is_activity:
+        raise InvalidValue(f"{meta.plural_label.lower()} are activities; activities have no pipelines")
+    for name in (PIPELINE_PROPERTY, STAGE_PROPERTY):
+        if name in meta.properties:
+            raise InvalidValue(f"{meta.name} already has a property {name!r} that is not a pipeline property")
+    group = f"{meta.label} information"
+    crm.registry.add_properties(meta.name, [
+        {"name": PIPELINE_PROPERTY, "label": "Pipeline", "type": "select", "group": group,
+         "options_from": "pipelines", "indexed": True},
+        {"name": STAGE_PROPERTY, "label": f"{meta.label} stage", "type": "select", "group": group,
+         "options_from": "stages", "indexed": True},
+    ])
+    crm._pipelines_cache = None
+    return True
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -112,7 +181,7 @@ def _changed(crm) -> None:
 
 def list_pipelines(crm, object_name: str | None = None, *, include_archived: bool = True) -> list[PipelineInfo]:
     data = _load(crm)
-    names = [_object_name(crm, object_name)] if object_name else [n for n in PROPS if n in data]
+    names = [_object_name(crm, object_name)] if object_name else [n for n in pipeline_objects(crm) if n in data]
     return [p for n in names for p in data.get(n, []) if include_archived or not p.archived]
 
 
@@ -120,7 +189,7 @@ def get_pipeline(crm, object_name: str, pipeline: str | None = None) -> Pipeline
     """A pipeline by internal name or label; the default one when not given."""
     name = _object_name(crm, object_name)
     pipelines = _load(crm).get(name, [])
-    wanted = DEFAULT_PIPELINE[name] if pipeline in (None, "") else str(pipeline).strip()
+    wanted = (_default_name(crm, name) or "") if pipeline in (None, "") else str(pipeline).strip()
     found = next((p for p in pipelines if p.name == wanted), None) or next(
         (p for p in pipelines if p.label.lower() == wanted.lower()), None)
     if found is None:
@@ -132,7 +201,7 @@ def get_pipeline(crm, object_name: str, pipeline: str | None = None) -> Pipeline
 def default_pipeline(crm, object_name: str) -> PipelineInfo | None:
     name = _object_name(crm, object_name)
     pipelines = _load(crm).get(name, [])
-    return (next((p for p in pipelines if p.name == DEFAULT_PIPELINE[name]), None)
+    return (next((p for p in pipelines if p.name == DEFAULT_PIPELINE.get(name)), None)
             or next((p for p in pipelines if not p.archived), None))
 
 
@@ -174,11 +243,12 @@ def _label(text) -> str:
 
 def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
                  stages: list[dict] | None = None, source: str = sources.USER, actor: str | None = None) -> PipelineInfo:
-    """A new pipeline; without `stages` it gets one open stage and the closing ones."""
+    """A new pipeline; without `stages` it gets one open stage and the closing ones. An object
+    without pipelines gets its pipeline and stage properties first (ensure_pipeline_properties)."""
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
-    obj = _object_name(crm, object_name)
-    meta = crm.registry.get(obj)
+    meta = crm.registry.get(object_name)
+    obj = meta.name
     label = _label(label)
     existing = _load(crm).get(obj, [])
     if any(p.label.lower() == label.lower() for p in existing):
@@ -190,7 +260,10 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
         stages = ([{"label": "New", "kind": "open", "probability": 0.1}, {"label": "Closed won", "kind": "won", "probability": 1.0},
                    {"label": "Closed lost", "kind": "lost", "probability": 0.0}] if obj == "deals"
                   else [{"label": "New", "kind": "open"}, {"label": "Closed", "kind": "closed"}])
+    for spec in stages:
+        _check_kind(obj, spec.get("kind", "open"))
     with _journaled(crm, "add_pipeline", source, actor, obj, f"Added pipeline {label} of {obj}"):
+        ensure_pipeline_properties(crm, obj)
         pipeline = Pipeline.create(object=meta.id, name=name, label=label, position=len(existing))
         taken: set[str] = set()
         for pos, spec in enumerate(stages):
@@ -259,8 +332,8 @@ def _journaled(crm, kind: str, source: str, actor: str | None, object_name: str,
 
 
 def _check_kind(object_name: str, kind: str) -> None:
-    if kind not in KINDS[object_name]:
-        raise InvalidValue(f"stage kind must be one of {', '.join(KINDS[object_name])} (got {kind!r})")
+    if kind not in kinds_of(object_name):
+        raise InvalidValue(f"stage kind must be one of {', '.join(kinds_of(object_name))} (got {kind!r})")
 
 
 def add_stage(crm, object_name: str, pipeline: str | None, label: str, *, name: str | None = None,
@@ -277,7 +350,7 @@ def add_stage(crm, object_name: str, pipeline: str | None, label: str, *, name: 
     if name and info.stage(str(name)):
         raise InvalidValue(f"pipeline {info.label} already has a stage with the internal name {name!r}")
     taken = {s.name for p in list_pipelines(crm, info.object) for s in p.stages}
-    name = str(name).strip() if name else _unique(_slug(label) if info.name == DEFAULT_PIPELINE[info.object]
+    name = str(name).strip() if name else _unique(_slug(label) if info.name == _default_name(crm, info.object)
                                                   else f"{info.name}_{_slug(label)}", taken)
     order = [s for s in info.stages]
     position = len(order) if position is None else max(0, min(int(position), len(order)))
@@ -363,8 +436,8 @@ def archive_stage(crm, object_name: str, pipeline: str | None, stage: str, archi
 
 def _pipeline_condition(crm, info: PipelineInfo):
     meta = crm.registry.get(info.object)
-    col = getattr(meta.model, PROPS[info.object][0])
-    if info.name == DEFAULT_PIPELINE[info.object]:
+    col = getattr(meta.model, pipeline_props(meta)[0])
+    if info.name == _default_name(crm, info.object):
         return (col == info.name) | col.is_null(True)  # a record without a pipeline is in the default one
     return col == info.name
 
@@ -374,7 +447,7 @@ def stage_usage(crm, object_name: str, pipeline: str | None, stage: str) -> int:
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
     meta = crm.registry.get(info.object)
-    col = getattr(meta.model, PROPS[info.object][1])
+    col = getattr(meta.model, pipeline_props(meta)[1])
     return meta.model.select().where(
         (col == current.name) & _pipeline_condition(crm, info) & meta.model.deleted_at.is_null(True)).count()
 
@@ -386,7 +459,7 @@ def delete_stage(crm, object_name: str, pipeline: str | None, stage: str, *, mov
     info = get_pipeline(crm, object_name, pipeline)
     current = _get_stage(info, stage)
     meta = crm.registry.get(info.object)
-    stage_prop = PROPS[info.object][1]
+    stage_prop = pipeline_props(meta)[1]
     col = getattr(meta.model, stage_prop)
     used = stage_usage(crm, info.object, info.name, current.name)
     target = None
@@ -440,7 +513,7 @@ def stage_totals(crm, object_name: str, pipeline: str | None = None, filters: li
     `ids` (e.g. from a search) restricts the records counted."""
     info = get_pipeline(crm, object_name, pipeline)
     meta = crm.registry.get(info.object)
-    _pipe, stage_prop, amount_prop = PROPS[info.object]
+    _pipe, stage_prop, amount_prop = pipeline_props(meta)
     col = getattr(meta.model, stage_prop)
     amount = fn.SUM(getattr(meta.model, amount_prop)) if amount_prop else fn.SUM(0)
     q = _board_query(crm, info, filters, ids, col, fn.COUNT(meta.model.id), amount).group_by(col)
@@ -452,7 +525,7 @@ def stage_page(crm, object_name: str, pipeline: str | None, stage: str, *, filte
     """One page of a stage's records, newest first, keyset by id: pass the returned `after` back."""
     info = get_pipeline(crm, object_name, pipeline)
     meta = crm.registry.get(info.object)
-    _pipe, stage_prop, amount_prop = PROPS[info.object]
+    _pipe, stage_prop, amount_prop = pipeline_props(meta)
     wanted = columns or [c for c in [amount_prop, "closedate" if info.object == "deals" else "hs_ticket_priority",
                                      "hubspot_owner_id"] if c]
     names = dict.fromkeys(["id"] + meta.display_columns + wanted)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from itertools import count as numbered
 from typing import Any, Iterable
 
-from peewee import SQL, IntegrityError, fn
+from peewee import SQL, IntegrityError, Value, fn
 
 from ..storage import dialect
 from . import rules
@@ -20,6 +20,9 @@ from ..domain.types import ValueProblem, now_iso, property_type
 
 # Creating a record whose key exists updates that record instead (domain.md section 1).
 DEDUPE_KEYS = {"contacts": "email", "companies": "domain"}
+# A contact's other emails (a merge keeps the merged-away ones here, ;-separated): creating or
+# importing a contact with one of them finds that contact, as its primary email would.
+ADDITIONAL_EMAILS = "hs_additional_emails"
 
 
 @dataclass
@@ -271,12 +274,14 @@ class Records:
         clean = self.coerce(meta, values, allow_read_only=allow_read_only)
         key = DEDUPE_KEYS.get(meta.name)
         if dedupe and key and clean.get(key):
-            existing = self._live_holder(meta, key, clean[key])
+            existing, additional = self._holder(meta, key, clean[key])
             if existing:
                 given = {k: v for k, v in clean.items() if v is not None}
+                if additional:  # its primary email stays; this one is already among its others
+                    given.pop(key)
                 result = self._update(meta, existing, given, source, actor)
                 result.message = (
-                    f"{meta.label} {existing} already has {key} {clean[key]}: updated it"
+                    f"{meta.label} {existing} already has {'additional ' if additional else ''}{key} {clean[key]}: updated it"
                     + (f" ({', '.join(result.changed)})" if result.changed else " (nothing changed)")
                 )
                 return result
@@ -296,6 +301,7 @@ class Records:
             op.save()
             self._index_text(meta, record_id)
             notes = rules.after_create(self.crm, meta, record_id, clean, op)
+            notes += self.crm.workflows.after_create(meta, record_id)
         label = meta.label
         return SaveResult(record_id, True, f"created {label.lower()} {record_id}", sorted(row), notes)
 
@@ -314,7 +320,40 @@ class Records:
         value = self.coerce_value(meta, meta.prop(key), raw)
         if not value:
             return None
-        return self._live_holder(meta, key, value)
+        return self._holder(meta, key, value)[0]
+
+    def for_existing(self, object_name: str, record_id: int, values: dict) -> dict:
+        """The values to write onto the record find_existing(values) found: without the email when
+        that email is one of the contact's additional emails (its primary email stays)."""
+        meta = self.crm.registry.get(object_name)
+        key = DEDUPE_KEYS.get(meta.name)
+        row = self._row(meta, int(record_id)) or {}
+        out = {}
+        for given, value in values.items():
+            prop = meta.find_property(given)
+            if prop is not None and prop.name == key and value not in (None, "") \
+                    and self.coerce_value(meta, prop, value) != row.get(key):
+                continue
+            out[given] = value
+        return out
+
+    def _holder(self, meta: ObjectMeta, key: str, value) -> tuple[int | None, bool]:
+        """(the live record holding this dedupe key, whether it holds it as an additional email)."""
+        found = self._live_holder(meta, key, value)
+        if found is None and key == "email" and ADDITIONAL_EMAILS in meta.properties:
+            found = self._additional_holder(meta, value)
+            return found, found is not None
+        return found, False
+
+    @staticmethod
+    def _additional_holder(meta: ObjectMeta, email) -> int | None:
+        """The oldest live contact with this email among its additional emails."""
+        model = meta.model
+        column = getattr(model, ADDITIONAL_EMAILS)
+        listed = Value(";").concat(fn.lower(fn.replace(column, " ", ""))).concat(";")
+        return model.select(model.id).where(
+            column.is_null(False) & model.deleted_at.is_null(True)
+            & dialect.contains_text(listed, f";{str(email).strip().lower()};")).order_by(model.id).scalar()
 
     @staticmethod
     def _live_holder(meta: ObjectMeta, key: str, value) -> int | None:
@@ -358,6 +397,7 @@ class Records:
                 return SaveResult(record_id, False, f"{meta.label.lower()} {record_id}: nothing changed")
             self._write_changes(meta, record_id, row, changes, op)
             notes = rules.after_update(self.crm, meta, record_id, row, changes, op)
+            notes += self.crm.workflows.after_update(meta, record_id, changes)
         return SaveResult(record_id, False, f"updated {meta.label.lower()} {record_id} ({', '.join(sorted(changes))})",
                           sorted(changes), notes)
 

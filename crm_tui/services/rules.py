@@ -28,7 +28,7 @@ def lifecycle_rank(stage: str | None) -> int:
 
 
 def before_create(crm, meta, values: dict, *, subscriber: bool = False) -> None:
-    if meta.name in PIPELINE_OBJECTS:
+    if has_pipelines(meta):
         check_pipeline_stage(crm, meta, {}, values, creating=True)
     if meta.name == "contacts":
         if values.get("lifecyclestage") is None:
@@ -38,19 +38,24 @@ def before_create(crm, meta, values: dict, *, subscriber: bool = False) -> None:
 
 def after_create(crm, meta, record_id: int, values: dict, op) -> list[str]:
     notes: list[str] = []
-    if meta.name in PIPELINE_OBJECTS:
+    if meta.name in CLOSE_DATE:
         notes += _stage_automations(crm, meta, record_id, {}, values, op)
-    if not crm.setting("auto_associate_by_domain", True):
-        return notes
-    if meta.name == "contacts" and values.get("hs_email_domain"):
-        notes += crm.assoc.auto_associate_contact(record_id, values["hs_email_domain"], op)
-    elif meta.name == "companies" and values.get("domain"):
-        notes += crm.assoc.auto_associate_company(record_id, values["domain"], op)
+    if meta.name == "emails":
+        record_email_addresses(crm, [record_id])
+    if crm.setting("auto_associate_by_domain", True):
+        if meta.name == "contacts" and values.get("hs_email_domain"):
+            notes += crm.assoc.auto_associate_contact(record_id, values["hs_email_domain"], op)
+        elif meta.name == "companies" and values.get("domain"):
+            notes += crm.assoc.auto_associate_company(record_id, values["domain"], op)
+    if meta.name == "contacts":
+        linked = link_emails_by_address(crm, [record_id])
+        if linked:
+            notes.append(f"linked with {linked} earlier email(s) of its address")
     return notes
 
 
 def before_update(crm, meta, row: dict, changes: dict) -> None:
-    if meta.name in PIPELINE_OBJECTS:
+    if has_pipelines(meta):
         check_pipeline_stage(crm, meta, row, changes, creating=False)
     if "lifecyclestage" in changes and meta.name in ("contacts", "companies"):
         old, new = row.get("lifecyclestage"), changes["lifecyclestage"]
@@ -68,12 +73,18 @@ def before_update(crm, meta, row: dict, changes: dict) -> None:
 
 def after_update(crm, meta, record_id: int, row: dict, changes: dict, op) -> list[str]:
     notes: list[str] = []
-    if meta.name in PIPELINE_OBJECTS:
+    if meta.name in CLOSE_DATE:
         notes += _stage_automations(crm, meta, record_id, row, changes, op)
     if meta.name == "contacts" and changes.get("hs_email_domain") and crm.setting("auto_associate_by_domain", True):
         notes += crm.assoc.auto_associate_contact(record_id, changes["hs_email_domain"], op)
     if meta.name == "companies" and changes.get("domain") and crm.setting("auto_associate_by_domain", True):
         notes += crm.assoc.auto_associate_company(record_id, changes["domain"], op)
+    if meta.name == "emails" and {"hs_email_from", "hs_email_to", "hs_email_cc"} & set(changes):
+        record_email_addresses(crm, [record_id])
+    if meta.name == "contacts" and {"email", "hs_additional_emails"} & set(changes):
+        linked = link_emails_by_address(crm, [record_id])
+        if linked:
+            notes.append(f"linked with {linked} earlier email(s) of its address")
     return notes
 
 
@@ -84,7 +95,11 @@ def advance_lifecycle(crm, object_name: str, record_id: int, target: str, op) ->
 
 # -- pipelines and stage automations (deals, tickets) ------------------------------------------
 
-PIPELINE_OBJECTS = ("deals", "tickets")
+def has_pipelines(meta) -> bool:
+    """Any object with pipeline and stage properties (deals, tickets, custom objects given pipelines)."""
+    from .pipelines import pipeline_props  # lazy: not needed for the first frame (start-up speed)
+
+    return pipeline_props(meta) is not None
 
 
 def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) -> None:
@@ -93,7 +108,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
     (e.g. "Closed won") is resolved to the stage of the record's own pipeline."""
     from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
-    pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
     if creating:
         default = pipelines.default_pipeline(crm, meta.name)
         if default is None:
@@ -130,7 +145,7 @@ def check_pipeline_stage(crm, meta, row: dict, values: dict, *, creating: bool) 
 def _stage_kinds(crm, meta, row: dict, changes: dict) -> tuple[str | None, str | None] | None:
     from . import pipelines  # lazy: not needed for the first frame (start-up speed)
 
-    pipe_prop, stage_prop, _amount = pipelines.PROPS[meta.name]
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
     if stage_prop not in changes and pipe_prop not in changes:
         return None
     old = pipelines.stage_kind(crm, meta.name, row.get(pipe_prop), row.get(stage_prop)) if row else None
@@ -143,6 +158,7 @@ def _job_write(crm, meta, record_id: int, values: dict) -> None:
     row = crm.records._row(meta, record_id)
     with crm.operation("automation", sources.JOB, None, object=meta.name, record_id=record_id) as job:
         crm.records._write_changes(meta, record_id, row, values, job)
+    crm.workflows.after_bulk_update(meta.name, {record_id: values})  # "changed" workflows, as for any change
 
 
 def _stage_automations(crm, meta, record_id: int, row: dict, changes: dict, op) -> list[str]:
@@ -196,7 +212,10 @@ def _moved_notes(crm, moved: dict) -> list[str]:
 def after_link(crm, a_meta, a_id: int, b_meta, b_id: int, op) -> list[str]:
     """A deal linked with a contact or company moves it to Opportunity (Customer when the deal is
     already won; a lost deal changes nothing). Forward-only, source Job. The set of one of
-    `promote_for_deal_links`, which the bulk paths call."""
+    `promote_for_deal_links`, which the bulk paths call. An email, call or meeting moves "Last
+    contacted" (touch_last_contacted)."""
+    if a_meta.name in CONTACTED_BY or b_meta.name in CONTACTED_BY:
+        touch_last_contacted(crm, [((a_meta.name, a_id), (b_meta.name, b_id))])
     if a_meta.name == "deals":
         deal_id, other, other_id = a_id, b_meta, b_id
     elif b_meta.name == "deals":
@@ -236,7 +255,7 @@ def stage_kinds(crm, object_name: str, ids) -> dict[int, str | None]:
     from . import pipelines
 
     meta = crm.registry.get(object_name)
-    pipe_prop, stage_prop, _amount = pipelines.PROPS[object_name]
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
     seen: dict[tuple, str | None] = {}
     out = {}
     for rid, pipeline, stage, deleted in _select_in(meta, [pipe_prop, stage_prop, "deleted_at"], ids):
@@ -289,6 +308,7 @@ def write_values(crm, object_name: str, values: dict[int, dict], op) -> None:
     if any(name in meta.search for name in names):
         for rid in values:
             crm.records._index_text(meta, rid)
+    crm.workflows.after_bulk_update(object_name, values)  # "changed" workflows, as for any change
 
 
 def advance_lifecycles(crm, targets: dict[tuple[str, int], str]) -> dict[tuple[str, int], str]:
@@ -510,3 +530,171 @@ def roll_up_activities(crm, logged, op, *, cap: int | None = None, activity_rule
                     stamps[ref] = at
     touch_last_activity(crm, stamps)
     return made, skipped
+
+
+# -- Last contacted ----------------------------------------------------------------------------
+#
+# "Last contacted" (notes_last_contacted) is the time of the newest email, call or meeting on a
+# record. Every new link between such an activity and a record that has the property moves it, by
+# whatever path the link was made (an activity logged, linked by hand, rolled up to a company,
+# imported, a mail logged, a meeting from a calendar): after_link for one link, bulk_link for many.
+
+LAST_CONTACTED = "notes_last_contacted"
+CONTACTED_BY = ("emails", "calls", "meetings")
+
+
+def touch_last_contacted(crm, links) -> int:
+    """Move "Last contacted" forward on the records of `links` ((record, activity) pairs, either
+    order, of an email, call or meeting with a record that has the property) to the activity's
+    time: never backward, never to a time still to come, never on a deleted record or from a
+    deleted activity. One Job operation; returns how many records moved."""
+    reg = crm.registry
+    on: dict[tuple[str, int], set[tuple[str, int]]] = {}  # activity -> records
+    for a, b in links:
+        a, b = (str(a[0]), int(a[1])), (str(b[0]), int(b[1]))
+        if a[0] in CONTACTED_BY:
+            a, b = b, a
+        if b[0] not in CONTACTED_BY or a[0] not in reg.objects or LAST_CONTACTED not in reg.get(a[0]).properties:
+            continue
+        on.setdefault(b, set()).add(a)
+    if not on:
+        return 0
+    now = now_iso()
+    stamps: dict[tuple[str, int], str] = {}
+    by_activity: dict[str, list[int]] = {}
+    for o, i in on:
+        by_activity.setdefault(o, []).append(i)
+    for o, ids in by_activity.items():
+        if o not in reg.objects or "hs_timestamp" not in reg.get(o).properties:
+            continue
+        for aid, at, deleted in _select_in(reg.get(o), ["hs_timestamp", "deleted_at"], ids):
+            if not at or deleted is not None or at > now:
+                continue
+            for ref in on[(o, aid)]:
+                if at > stamps.get(ref, ""):
+                    stamps[ref] = at
+    changes: dict[tuple[str, int], str] = {}
+    by_object: dict[str, dict[int, str]] = {}
+    for (o, i), at in stamps.items():
+        by_object.setdefault(o, {})[i] = at
+    for object_name, wanted in by_object.items():
+        for rid, current, deleted in _select_in(reg.get(object_name), [LAST_CONTACTED, "deleted_at"], wanted):
+            if deleted is None and (current or "") < wanted[rid]:
+                changes[(object_name, rid)] = wanted[rid]
+    if not changes:
+        return 0
+    with _job(crm, changes, "last_contacted") as job:
+        for object_name in by_object:
+            write_values(crm, object_name, {rid: {LAST_CONTACTED: at} for (obj, rid), at in changes.items()
+                                            if obj == object_name}, job)
+    return len(changes)
+
+
+def contacted_in_edges(crm, first: int, last: int) -> int:
+    """The Last contacted rule for the links among the edges first..last (bulk_link's new edges)."""
+    Association = crm.models.Association
+    reg = crm.registry
+    acts = {reg.objects[n].id: n for n in CONTACTED_BY if n in reg.objects}
+    holders = {m.id: m.name for m in reg.objects.values() if LAST_CONTACTED in m.properties}
+    if not acts or not holders:
+        return 0
+    links = [((acts[ao], aid), (holders[ho], hid)) for ao, aid, ho, hid in Association.select(
+        Association.from_object, Association.from_id, Association.to_object, Association.to_id).where(
+        Association.id.between(first, last) & Association.from_object.in_(list(acts))
+        & Association.to_object.in_(list(holders))).tuples()]
+    return touch_last_contacted(crm, links) if links else 0
+
+
+# -- email activities belong to their addresses ------------------------------------------------
+
+def addresses_in(*texts) -> set[str]:
+    """The email addresses (lower case) in header-like texts ("Ann <ann@acme.com>, bob@x.org") and
+    in ;-separated lists (a contact's additional emails)."""
+    from email.utils import getaddresses
+
+    found = set()
+    for text in texts:
+        if not text:
+            continue
+        for _name, address in getaddresses([str(text).replace(";", ",")]):
+            address = address.strip().lower()
+            if "@" in address and " " not in address:
+                found.add(address)
+    return found
+
+
+def record_email_addresses(crm, email_ids) -> int:
+    """Remember the addresses each email activity of `email_ids` is from, to or cc (MailAddress),
+    replacing what was kept for them. Set-based; returns the rows written."""
+    MailAddress = crm.models.MailAddress
+    reg = crm.registry
+    if "emails" not in reg.objects:
+        return 0
+    meta = reg.get("emails")
+    columns = [c for c in ("hs_email_from", "hs_email_to", "hs_email_cc") if c in meta.properties]
+    rows = []
+    ids = sorted({int(i) for i in email_ids})
+    for chunk in _chunks(ids):
+        MailAddress.delete().where(MailAddress.email_id.in_(chunk)).execute()
+    for rid, *texts in _select_in(meta, columns, ids):
+        rows += [(rid, address) for address in sorted(addresses_in(*texts))]
+    for chunk in _chunks(rows, 400):
+        MailAddress.insert_many(chunk, fields=[MailAddress.email_id, MailAddress.address]).on_conflict_ignore().execute()
+    return len(rows)
+
+
+def contact_addresses(crm, contact_ids) -> dict[int, set[str]]:
+    """{contact id: its addresses (email and additional emails, lower case)} of live contacts."""
+    meta = crm.registry.get("contacts")
+    columns = [c for c in ("email", "hs_additional_emails") if c in meta.properties]
+    out = {}
+    for rid, *values in _select_in(meta, columns + ["deleted_at"], contact_ids):
+        if values[-1] is None:
+            found = addresses_in(*values[:-1])
+            if found:
+                out[rid] = found
+    return out
+
+
+def link_emails_by_address(crm, contact_ids) -> int:
+    """Link each live contact of `contact_ids` with the live email activities from, to or cc one of
+    its addresses that it is not linked with yet (a contact deleted and created again gets its
+    emails back), through the bulk link path, source Job; the emails then also land on the records
+    the activity rules name (its primary company, open deals). Returns the links made."""
+    MailAddress, Association = crm.models.MailAddress, crm.models.Association
+    reg = crm.registry
+    if "emails" not in reg.objects or "contacts" not in reg.objects or not MailAddress.select().exists():
+        return 0
+    addresses = contact_addresses(crm, contact_ids)
+    if not addresses:
+        return 0
+    owners: dict[str, set[int]] = {}
+    for rid, found in addresses.items():
+        for address in found:
+            owners.setdefault(address, set()).add(rid)
+    hits: dict[int, set[int]] = {}  # email id -> contacts
+    for chunk in _chunks(sorted(owners)):
+        for email_id, address in MailAddress.select(MailAddress.email_id, MailAddress.address).where(
+                MailAddress.address.in_(chunk)).tuples():
+            hits.setdefault(email_id, set()).update(owners[address])
+    if not hits:
+        return 0
+    emails, contacts = reg.get("emails"), reg.get("contacts")
+    live = {rid for rid, deleted in _select_in(emails, ["deleted_at"], hits) if deleted is None}
+    pairs = {(cid, eid) for eid in live for cid in hits[eid]}
+    if not pairs:
+        return 0
+    for chunk in _chunks(sorted(addresses)):
+        for cid, eid in Association.select(Association.from_id, Association.to_id).where(
+                (Association.from_object == contacts.id) & Association.from_id.in_(chunk)
+                & (Association.to_object == emails.id)).tuples():
+            pairs.discard((cid, eid))
+    if not pairs:
+        return 0
+    ordered = sorted(pairs)
+    changed = {("contacts", cid): True for cid, _eid in ordered}
+    with _job(crm, changed, "email_by_address") as job:
+        made = crm.assoc.bulk_link([(("contacts", cid), ("emails", eid)) for cid, eid in ordered], job,
+                                   primary_to_companies=False)
+        roll_up_activities(crm, [(("contacts", cid), ("emails", eid)) for cid, eid in ordered], job)
+    return made

@@ -85,19 +85,31 @@ def apply_schema(crm, data: dict) -> list[str]:
     LabelDef = crm.models.LabelDef
     messages = []
     reg = crm.registry
+    object_pipelines = []  # `pipelines:` given on an object: applied with the top-level ones
     for spec in _list(data, "objects"):
         name = spec.get("name") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and spec.get("pipelines") is not None:
+            object_pipelines += [_on_object(name, p) for p in _list(spec, "pipelines", f"objects.{name}.pipelines")]
         if isinstance(spec, dict) and spec.get("properties") is not None:
             _check_property_count(crm, name, spec.get("properties"))
+        activity = _activity_flag(spec)
         if isinstance(name, str) and name in reg.objects:
             meta = reg.get(name)
+            if activity is not None and activity != meta.is_activity:
+                what = "an activity object" if meta.is_activity else "not an activity object"
+                raise InvalidValue(f"object {name}: is {what} already; an object's kind cannot change")
             for prop in spec.get("properties") or []:
                 messages += _apply_property(crm, meta.name, prop)
         else:
             if not isinstance(spec, dict):
                 raise InvalidValue(f"objects: each object is a mapping with name, label and properties (got {spec!r:.60})")
-            meta = reg.create_object(spec)
-            messages.append(f"created object {meta.name} ({meta.plural_label}) with {len(spec.get('properties') or [])} properties")
+            if activity:
+                meta = reg.create_object(_activity_spec(spec), kind="activity", custom=True)
+                messages.append(f"created activity object {meta.name} ({meta.plural_label}) with "
+                                f"{len(spec.get('properties') or [])} properties")
+            else:
+                meta = reg.create_object(spec)
+                messages.append(f"created object {meta.name} ({meta.plural_label}) with {len(spec.get('properties') or [])} properties")
     props = data.get("properties") or {}
     if not isinstance(props, dict):
         raise InvalidValue("properties: expected a mapping of object name -> list of properties")
@@ -134,10 +146,43 @@ def apply_schema(crm, data: dict) -> list[str]:
             raise InvalidValue(f"limits: each limit needs from, to and limit (got {_shown(spec)})")
         crm.assoc.set_pair_limit(spec["from"], spec["to"], spec.get("limit"))
         messages.append(f"limit {spec['from']} -> {spec['to']}: {spec.get('limit') or 'none'}")
-    for spec in _list(data, "pipelines"):
+    for spec in object_pipelines + _list(data, "pipelines"):
         messages += apply_pipeline(crm, spec)
     reg.reload()
     return messages
+
+
+def _activity_flag(spec) -> bool | None:
+    """An object entry's `activity:` (true: a type of activity, like notes and calls), or None."""
+    if not isinstance(spec, dict) or "activity" not in spec:
+        return None
+    flag = spec["activity"]
+    if not isinstance(flag, bool):
+        raise InvalidValue(f"object {_shown(spec.get('name'))}: activity must be true or false (got {_shown(flag)})")
+    return flag
+
+
+def _activity_spec(spec: dict) -> dict:
+    """A user's activity object: the activity date (the timeline's order, the roll-up's "last
+    activity") and owner every activity has, added when the file leaves them out."""
+    from ..storage.engine import ACTIVITY_PROPERTIES
+
+    props = spec.get("properties")
+    if not isinstance(props, list) or not props:
+        raise InvalidValue(f"object {_shown(spec.get('name'))}: give at least one property")
+    given = {p.get("name") for p in props if isinstance(p, dict)}
+    for name, prop in ACTIVITY_PROPERTIES.items():
+        if name in given:
+            wanted = prop["type"]
+            found = next(p for p in props if isinstance(p, dict) and p.get("name") == name)
+            if found.get("type", "text") != wanted:
+                raise InvalidValue(f"object {_shown(spec.get('name'))}: {name} must be of type {wanted} in an activity object")
+    first = next((p.get("name") for p in props if isinstance(p, dict)), None)
+    extra = [dict(prop, group=spec.get("label") or spec.get("name")) for name, prop in ACTIVITY_PROPERTIES.items()
+             if name not in given]
+    out = dict(spec, properties=extra[:1] + list(props) + extra[1:])
+    out.setdefault("primary_property", first)
+    return out
 
 
 def _apply_property(crm, object_name: str, spec) -> list[str]:
@@ -157,12 +202,17 @@ def apply_pipeline(crm, spec) -> list[str]:
     Pipeline, Stage = models.Pipeline, models.Stage
     if not isinstance(spec, dict) or not spec.get("object") or not spec.get("name"):
         raise InvalidValue(f"pipelines: each pipeline needs object and name (got {_shown(spec)})")
+    from .pipelines import ensure_pipeline_properties, kinds_of
+
     meta = crm.registry.get(str(spec["object"]))
-    if meta.name not in ("deals", "tickets"):
-        raise InvalidValue(f"pipelines: only deals and tickets have pipelines, not {meta.name}")
+    if ensure_pipeline_properties(crm, meta.name):  # a custom object's first pipeline
+        meta = crm.registry.get(meta.name)
+        messages_first = [f"added properties {meta.name}.hs_pipeline and {meta.name}.hs_pipeline_stage"]
+    else:
+        messages_first = []
     name = clean_label(spec["name"], "pipelines: a pipeline's name")
     pipeline = Pipeline.get_or_none((Pipeline.object == meta.id) & (Pipeline.name == name))
-    messages = []
+    messages = messages_first
     if pipeline is None:
         position = Pipeline.select().where(Pipeline.object == meta.id).count()
         pipeline = Pipeline.create(object=meta.id, name=name, label=clean_label(spec.get("label") or name, f"pipeline {name}: label"),
@@ -184,15 +234,15 @@ def apply_pipeline(crm, spec) -> list[str]:
         others.insert(max(0, min(wanted, len(others))), pipeline)
         for pos, p in enumerate(others):
             Pipeline.update(position=pos).where(Pipeline.id == p.id).execute()
-    valid_kinds = ("open", "won", "lost") if meta.name == "deals" else ("open", "closed")
+    valid_kinds = kinds_of(meta.name)
     stage_specs = spec.get("stages") or []
     if not isinstance(stage_specs, list):
         raise InvalidValue(f"pipeline {name}: stages must be a list")
     if len(stage_specs) > MAX_ENTRIES:
         raise InvalidValue(f"pipeline {name}: too many stages ({len(stage_specs):,}; at most {MAX_ENTRIES:,})")
+    taken: set[str] = set()
+    stage_specs = [_stage_spec(name, s, taken) for s in stage_specs]
     for position, stage_spec in enumerate(stage_specs):
-        if not isinstance(stage_spec, dict) or not stage_spec.get("name"):
-            raise InvalidValue(f"pipeline {name}: each stage needs a name (got {_shown(stage_spec)})")
         kind = stage_spec.get("kind", "open")
         if kind not in valid_kinds:
             raise InvalidValue(f"pipeline {name}: stage kind must be one of {', '.join(valid_kinds)} (got {_shown(kind)})")
@@ -230,13 +280,44 @@ def apply_pipeline(crm, spec) -> list[str]:
     return messages
 
 
-def _list(data: dict, key: str) -> list:
+def _list(data: dict, key: str, where: str | None = None) -> list:
     value = data.get(key) or []
+    where = where or key
     if not isinstance(value, list):
-        raise InvalidValue(f"{key}: expected a list")
+        raise InvalidValue(f"{_shown(where)}: expected a list")
     if len(value) > MAX_ENTRIES:
-        raise InvalidValue(f"{key}: too many entries ({len(value):,}; at most {MAX_ENTRIES:,})")
+        raise InvalidValue(f"{_shown(where)}: too many entries ({len(value):,}; at most {MAX_ENTRIES:,})")
     return value
+
+
+def _on_object(object_name, spec):
+    """A pipeline given under an object: the top-level form with `object:` filled in."""
+    if not isinstance(spec, dict):
+        raise InvalidValue(f"objects.{_shown(object_name)}.pipelines: each pipeline is a mapping with name and stages "
+                           f"(got {_shown(spec)})")
+    if spec.get("object") not in (None, object_name):
+        raise InvalidValue(f"objects.{_shown(object_name)}.pipelines: pipeline {_shown(spec.get('name'))} names "
+                           f"another object ({_shown(spec.get('object'))})")
+    return {**spec, "object": object_name}
+
+
+def _stage_spec(pipeline: str, spec, taken: set[str]) -> dict:
+    """A stage as a mapping: a plain label ("Attempting") or a mapping with a label and no name gets
+    the label's letters and digits as its internal name ("attempting")."""
+    if isinstance(spec, str) and spec.strip():
+        spec = {"label": spec}
+    if not isinstance(spec, dict) or not (spec.get("name") or spec.get("label")):
+        raise InvalidValue(f"pipeline {pipeline}: each stage needs a name or a label (got {_shown(spec)})")
+    if not spec.get("name"):
+        from .pipelines import _slug
+
+        base = _slug(clean_label(spec["label"], f"pipeline {pipeline}: a stage's label"))
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}{n}", n + 1
+        spec = {**spec, "name": name}
+    taken.add(str(spec["name"]))
+    return spec
 
 
 def _check_property_count(crm, object_name, props) -> None:

@@ -36,14 +36,16 @@ def default_columns(meta) -> list[str]:
     """The display name columns, then a few useful ones per object."""
     wanted = DEFAULT_COLUMNS.get(meta.name)
     if wanted is not None:
-        return [c for c in wanted if c.startswith("@") or c in meta.properties]
-    return [meta.primary_property] + [p for p in meta.properties
-                                      if p != meta.primary_property and not meta.properties[p].system][:4]
+        return [c for c in wanted if c.startswith("@") or (c in meta.properties and not meta.properties[c].archived)]
+    stages = [p for p, m in meta.properties.items() if m.options_from == "stages"][:1]  # a custom object's stage
+    return [meta.primary_property] + stages + [p for p in meta.properties if p != meta.primary_property and p not in stages
+                                               and not meta.properties[p].system and not meta.properties[p].archived][:4 - len(stages)]
 
 
 def available_columns(crm, meta) -> list[str]:
-    """Every column an index of this object can show: properties, Record ID, associations."""
-    cols = [p for p in meta.properties] + ["id"]
+    """Every column an index of this object can show: properties (archived ones left out), Record ID,
+    associations."""
+    cols = [p for p in meta.properties if not meta.properties[p].archived] + ["id"]
     if meta.has_primary_company:
         cols.append("@primary_company")
     for other in crm.registry.objects.values():

@@ -251,11 +251,22 @@ class CrmApp(KeepsRunning, App):
 
         self.push_screen(DataModelScreen())
 
+    def open_workflows(self) -> None:
+        from screens.workflows import WorkflowsScreen
+
+        self.push_screen(WorkflowsScreen())
+
     def open_dashboard(self) -> None:
         from screens.dashboard import DashboardScreen
 
         if not isinstance(self.screen, DashboardScreen):
             self.push_screen(DashboardScreen())
+
+    def open_tasks(self) -> None:
+        from screens.tasks import TasksScreen  # lazy: a screen loads when first opened (start-up speed)
+
+        if not isinstance(self.screen, TasksScreen):
+            self.push_screen(TasksScreen())
 
     def open_board(self, object_name: str = "deals", pipeline: str | None = None) -> None:
         from screens.board import BoardScreen  # lazy: a screen loads when first opened (start-up speed)
@@ -393,16 +404,25 @@ class CrmApp(KeepsRunning, App):
                                 partial(self.open_object, meta.name))
         yield SystemCommand("Open dashboard", "Your saved reports as charts; enter on a bar opens its records",
                             self.open_dashboard)
+        yield SystemCommand("My tasks", "Open tasks overdue, due today and upcoming: done, snooze, reschedule",
+                            self.open_tasks)
         yield SystemCommand("Data model", "Objects, properties and association labels: relabel, rename, delete",
                             self.open_data_model)
+        yield SystemCommand("Workflows", "Automations on any object: enable, disable, test with a dry run",
+                            self.open_workflows)
         yield SystemCommand("Manage duplicates", "Likely duplicate pairs: compare side by side, merge or reject",
                             self.open_duplicates)
-        yield SystemCommand("Open deals board", "Deals of a pipeline as columns per stage", partial(self.open_board, "deals"))
-        yield SystemCommand("Open tickets board", "Tickets of a pipeline as columns per status",
-                            partial(self.open_board, "tickets"))
+        from crm_tui.services.pipelines import pipeline_objects
+
+        with_pipelines = pipeline_objects(self.crm)  # deals, tickets and custom objects given pipelines
+        for name in with_pipelines:
+            meta = self.crm.registry.get(name)
+            yield SystemCommand(f"Open {meta.plural_label.lower()} board",
+                                f"{meta.plural_label} of a pipeline as columns per stage", partial(self.open_board, name))
         from screens.pipelines import PipelineEditor  # lazy: a screen loads when first opened (start-up speed)
 
-        editing = "tickets" if getattr(screen, "object_name", None) == "tickets" else "deals"
+        current = getattr(screen, "object_name", None)
+        editing = current if current in with_pipelines else "deals"
         yield SystemCommand("Edit pipelines", "Add, rename, reorder, archive and delete pipelines and their stages",
                             lambda: self.push_screen(PipelineEditor(editing)))
         from screens.import_wizard import ImportHistoryScreen, ImportWizardScreen  # lazy: a screen loads when first opened (start-up speed)
@@ -415,7 +435,7 @@ class CrmApp(KeepsRunning, App):
         yield SystemCommand("Operations", "Every change, newest first: undo any of them, redo the last undo",
                             self.action_operations)
         # Every binding of the focused screen is also a command, by its description.
-        seen = {"Search everywhere"}
+        seen = {"Search everywhere", "My tasks"}
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.description in seen or binding.action in ("quit", "command_palette"):

@@ -62,6 +62,8 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
     """Binding id -> key string(s), e.g. {"index.new_record": "ctrl+n"}."""
     user_name: str = field(default_factory=default_user_name)
+    my_addresses: tuple[str, ...] = ()
+    """Your own email addresses (lower case): `crm-tui mail` logs a message from one of them as Sent."""
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config))
@@ -145,6 +147,7 @@ def _parse_settings(
         "engagement_cap": _parse_positive_int,
         "keymap": lambda value: _parse_keymap(value, report),
         "user_name": _parse_user_name,
+        "my_addresses": _parse_addresses,
     }
     settings: dict[str, Any] = {}
     for key, value in data.items():
@@ -203,6 +206,17 @@ def _parse_user_name(value: Any) -> str:
     if not printable:
         raise _Invalid("expected a non-empty name")
     return printable
+
+
+def _parse_addresses(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise _Invalid(f"expected a list of email addresses, found {_type_name(value)}")
+    addresses = tuple(dict.fromkeys(item.strip().lower() for item in items if item.strip()))
+    bad = [address for address in addresses if "@" not in address or any(c.isspace() for c in address)]
+    if bad:
+        raise _Invalid(f"{bad[0]!r} is not an email address")
+    return addresses
 
 
 def _parse_default_views(value: Any, report: _Reporter) -> dict[str, str]:

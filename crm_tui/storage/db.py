@@ -36,10 +36,10 @@ def _v2_external_ids(db) -> None:
 MIGRATIONS[2] = _v2_external_ids
 
 
-def add_missing_standard_properties(db) -> list[str]:
+def add_missing_standard_properties(db, only: set[str] | None = None) -> list[str]:
     """The standard properties of objects.yaml that an older database lacks, added (metadata row,
     column, index) after its own; a property of that name made by the user is left as it is.
-    Returns "object.property" for each one added."""
+    `only` ("object.property" names) limits it to those. Returns "object.property" for each one added."""
     models = bound(db)
     ObjectType, PropertyDef = models.ObjectType, models.PropertyDef
     from .constraints import create_index
@@ -56,6 +56,8 @@ def add_missing_standard_properties(db) -> list[str]:
         position = len(have)
         for prop in obj["properties"]:
             if prop["name"] in have or "options_from" in prop:
+                continue
+            if only is not None and f"{obj['name']}.{prop['name']}" not in only:
                 continue
             PropertyDef.create(
                 object=row.id, name=prop["name"], label=prop["label"], type=prop.get("type", "text"),
@@ -111,6 +113,11 @@ def create_report_indexes(db) -> None:
 MIGRATIONS[5] = create_report_indexes
 
 
+CALENDAR_PROPERTIES = {"meetings.hs_meeting_uid", "meetings.hs_meeting_sequence", "meetings.hs_meeting_last_modified",
+                       "meetings.hs_meeting_all_day", "meetings.hs_meeting_recurrence",
+                       "meetings.hs_meeting_calendar_digest"}
+
+
 def notices(db) -> list[str]:
     """One-line messages about the database that opening it found (a constraint a migration could
     not add); the command line prints them as warnings."""
@@ -125,6 +132,46 @@ def _v6_meta_change(db) -> None:
 
 
 MIGRATIONS[6] = _v6_meta_change
+
+
+def _v7_archived_properties(db) -> None:
+    """Version 7: a property can be archived (kept with its values, hidden from forms, pickers,
+    import and export until restored). A yes/no column is a 0/1 integer on both engines."""
+    if "archived" not in {c.name for c in db.get_columns("property_def")}:
+        db.execute_sql("ALTER TABLE property_def ADD COLUMN archived SMALLINT NOT NULL DEFAULT 0")
+
+
+MIGRATIONS[7] = _v7_archived_properties
+
+
+def _v8_workflows(db) -> None:
+    """Version 8: workflows (their definitions and the date triggers that have fired)."""
+    models = bound(db)
+    db.create_tables([models.Workflow, models.WorkflowFired], safe=True)
+
+
+MIGRATIONS[8] = _v8_workflows
+
+
+def _v10_mail(db) -> None:
+    """Version 10: mail logging (`crm-tui mail`): the emails' Cc, Message-ID, thread and attachments
+    properties, "Last contacted" on contacts and companies, the addresses each email belongs to and
+    the messages a mailbox scan has read."""
+    models = bound(db)
+    db.create_tables([models.MailAddress, models.MailSeen], safe=True)
+    add_missing_standard_properties(db)
+
+
+MIGRATIONS[10] = _v10_mail
+
+
+def _v11_calendar_properties(db) -> None:
+    """Version 11: meetings' calendar properties (the event's UID, its SEQUENCE and LAST-MODIFIED,
+    all day, its RRULE), so `calendar import` logs an event once and sees when it changed."""
+    add_missing_standard_properties(db, only=CALENDAR_PROPERTIES)
+
+
+MIGRATIONS[11] = _v11_calendar_properties
 
 
 def _v14_count_triggers(db) -> None:

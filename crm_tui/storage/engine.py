@@ -47,6 +47,7 @@ class PropertyMeta:
     read_only: bool = False
     is_custom: bool = False
     system: bool = False
+    archived: bool = False  # kept with its values, hidden from forms, pickers, import and export
 
     def option_name(self, given: str) -> str | None:
         """The option's internal name for a name or label typed in any case."""
@@ -121,6 +122,13 @@ class ObjectMeta:
                     seen.append(name)
         return seen
 
+
+# What every activity object has (the timeline orders by the first, the roll-up reads it): a user's
+# activity object gets them when its file leaves them out.
+ACTIVITY_PROPERTIES = {
+    "hs_timestamp": {"name": "hs_timestamp", "label": "Activity date", "type": "datetime", "indexed": True},
+    "hubspot_owner_id": {"name": "hubspot_owner_id", "label": "Activity owner", "type": "user"},
+}
 
 SYSTEM_PROPERTIES = [
     PropertyMeta("createdate", "Create date", "datetime", group="System", read_only=True, indexed=True, system=True),
@@ -220,7 +228,7 @@ class Registry:
                 properties[p.name] = PropertyMeta(
                     p.name, clean_line(p.label), p.type, clean_line(p.group_name or ""), clean_text(p.description or ""),
                     options, p.options_from,
-                    p.required, p.unique, p.indexed, p.read_only, p.is_custom,
+                    p.required, p.unique, p.indexed, p.read_only, p.is_custom, archived=bool(p.archived),
                 )
             for system in SYSTEM_PROPERTIES:
                 properties[system.name] = system
@@ -252,7 +260,10 @@ class Registry:
 
     # -- schema changes ------------------------------------------------------------------
 
-    def create_object(self, spec: dict, kind: str = "custom") -> ObjectMeta:
+    def create_object(self, spec: dict, kind: str = "custom", *, custom: bool | None = None) -> ObjectMeta:
+        """A new object (its metadata, table, indexes and search index). `custom`: a user's object
+        (its properties can be deleted); by default the custom kind only. A user's activity object
+        (kind activity, custom) keeps its activity date and owner as standard properties."""
         ObjectType = self.models.ObjectType
         name = _check_name(spec.get("name"), "object name")
         if name in self.objects:
@@ -273,8 +284,10 @@ class Registry:
             name=name, label=label, plural_label=plural, kind=kind, primary_property=primary,
             display=json.dumps(display), search=json.dumps(search), position=position,
         )
+        custom = (kind == "custom") if custom is None else custom
         for i, prop_spec in enumerate(props):
-            self._insert_property(row.id, prop_spec, i, is_custom=(kind == "custom"))
+            standard = kind == "activity" and isinstance(prop_spec, dict) and prop_spec.get("name") in ACTIVITY_PROPERTIES
+            self._insert_property(row.id, prop_spec, i, is_custom=custom and not standard)
         self.reload()
         meta = self.objects[name]
         self.db.create_tables([meta.model])

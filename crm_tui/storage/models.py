@@ -53,6 +53,7 @@ class PropertyDef(BaseModel):
     read_only = BooleanField(default=False)
     is_custom = BooleanField(default=False)
     position = IntegerField(default=0)
+    archived = BooleanField(default=False)  # hidden from forms, pickers, import and export; values kept
 
     class Meta:
         indexes = ((("object", "name"), True),)
@@ -248,6 +249,58 @@ class ExternalId(BaseModel):
         )
 
 
+class Workflow(BaseModel):
+    """A workflow defined in YAML (`crm-tui workflows apply`): its checked definition as JSON, its
+    trigger kind (for the quick look-ups of the hooks) and what it has done so far."""
+
+    name = CharField(unique=True)
+    object = CharField()
+    trigger = CharField()  # created, changed, associated, date
+    definition = TextField()  # JSON: when, if, do (services/workflows.py)
+    enabled = IntegerField(default=1)
+    since = CharField()  # date triggers: dates from this day on fire (set when made or enabled)
+    created_at = CharField()
+    updated_at = CharField()
+    last_run = CharField(null=True)
+    runs = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("object", "enabled"), False),)
+
+
+class WorkflowFired(BaseModel):
+    """A date trigger that has fired: (workflow, record, date) fires once."""
+
+    workflow = IntegerField()
+    record_id = IntegerField()
+    key = CharField()
+    op = IntegerField(null=True)
+
+    class Meta:
+        table_name = "workflow_fired"
+        indexes = ((("workflow", "record_id", "key"), True),)
+class MailAddress(BaseModel):
+    """The addresses (lower case) an email activity is from, to or cc: the email belongs to them, so a
+    contact created later with one of them is linked with it (rules.link_emails_by_address)."""
+
+    email_id = IntegerField()
+    address = CharField()
+
+    class Meta:
+        indexes = ((("address", "email_id"), True), (("email_id",), False))
+
+
+class MailSeen(BaseModel):
+    """The messages of a Maildir or mbox that `crm-tui mail scan` has read (a Maildir key, an mbox
+    message's digest), so the next scan reads only new ones and an interrupted scan resumes."""
+
+    mailbox = CharField()  # the mailbox's absolute path
+    key = CharField()
+
+    class Meta:
+        indexes = ((("mailbox", "key"), True),)
+
+
 ALL_MODELS = [
     ObjectType,
     PropertyDef,
@@ -266,6 +319,10 @@ ALL_MODELS = [
     Setting,
     SavedView,
     ExternalId,
+    Workflow,
+    WorkflowFired,
+    MailAddress,
+    MailSeen,
 ]
 
 
