@@ -378,3 +378,18 @@ async def test_a_change_heard_as_the_app_closes_is_dropped_quietly(pg_url):
             app._retry_changed_by_others()
         finally:
             stacks.extend(saved)
+
+
+def test_without_the_word_index_typing_asks_the_full_text_index(pg_url):
+    """A database migrated to 14 by a build without the word index still searches as you type."""
+    from crm_tui.services.paging import ViewPager, ViewSpec
+
+    with Crm.open(pg_url) as crm:
+        crm.records.create("contacts", {"firstname": "Maria", "email": "m@x.example"})
+        crm.db.execute_sql("DROP TABLE fts_contacts_words")
+        for trigger in ("fts_words_insert", "fts_words_delete", "fts_words_update"):
+            crm.db.execute_sql(f"DROP TRIGGER {trigger} ON fts_contacts")
+    with Crm.open(pg_url) as crm:
+        crm.records.create("contacts", {"firstname": "Mark", "email": "mark@x.example"})
+        pager = ViewPager(crm, ViewSpec("contacts", ["firstname"], search="mar", ranked=False))
+        assert sorted(cells for _id, cells in pager.fetch(0, 10)) == [("Maria",), ("Mark",)]

@@ -402,7 +402,17 @@ def create_word_index(db, fts: str) -> None:
                    "NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION fts_words_update()")
 
 
+def _has_word_index(db, fts: str) -> bool:
+    known = db.__dict__.setdefault("crm_word_indexes", set())  # only a present one is remembered
+    if fts not in known:
+        if db.execute_sql("SELECT to_regclass(?)", (f'"{words_table(fts)}"',)).fetchone()[0] is None:
+            return False
+        known.add(fts)
+    return True
+
+
 def drop_fts(db, fts: str) -> None:
+    db.__dict__.get("crm_word_indexes", set()).discard(fts)
     db.execute_sql(f'DROP TABLE IF EXISTS "{fts}"')
     db.execute_sql(f'DROP TABLE IF EXISTS "{words_table(fts)}"')
 
@@ -412,6 +422,8 @@ def first_matches(db, fts: str, terms: list[str], limit: int) -> list[int] | Non
     order, from the word b-tree; None for several terms (the caller asks the GIN index). Read in
     pages of 2 x limit by keyset: a record with two such words comes once."""
     if len(terms) != 1 or not terms[0]:
+        return None
+    if not _has_word_index(db, fts):  # made by an earlier build of schema 14: the GIN index answers
         return None
     prefix = terms[0].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     words = words_table(fts)
