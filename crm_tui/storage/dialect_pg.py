@@ -333,12 +333,11 @@ def kept_row_count(db, table: str) -> int | None:
     """All rows of a record table (live and deleted) from its tally; None when the table has none
     (made by another program without it: the caller counts). Outside a transaction, a tally grown
     past TALLY_COMPACT rows is summed into one row (rows other writers add meanwhile stay)."""
-    try:
-        rows, total = db.execute_sql(f"SELECT count(*), sum(n) FROM {TALLY_TABLE} WHERE tbl = ?", (table,)).fetchone()
-    except Exception:  # noqa: BLE001 - a database from before the tally: count instead
-        if db.in_transaction():
-            raise  # the transaction is spoilt: let its owner see why
-        return None
+    if not db.__dict__.get("crm_has_tally"):  # only a present tally is remembered
+        if db.execute_sql("SELECT to_regclass(?)", (TALLY_TABLE,)).fetchone()[0] is None:
+            return None  # made by an earlier build of schema 14: the caller counts
+        db.crm_has_tally = True
+    rows, total = db.execute_sql(f"SELECT count(*), sum(n) FROM {TALLY_TABLE} WHERE tbl = ?", (table,)).fetchone()
     if not rows:
         return None
     if rows > TALLY_COMPACT and not db.in_transaction():
