@@ -103,6 +103,7 @@ MAPPING = {
     "crm_tui.schema_apply": "crm_tui.services.schema_apply",
     "crm_tui.search": "crm_tui.services.search",
     "crm_tui.seed": "crm_tui.services.seed",
+    "crm_tui.tasks": "crm_tui.services.tasks",
     "crm_tui.views": "crm_tui.services.views",
     "crm_tui.workflows": "crm_tui.services.workflows",
     # importing (import and export) stays crm_tui/importing/, less its command line and values
@@ -112,6 +113,7 @@ MAPPING = {
     "crm_tui.cli_duplicates": "crm_tui.cli.duplicates",
     "crm_tui.cli_reports": "crm_tui.cli.reports",
     "crm_tui.cli_workflows": "crm_tui.cli.workflows",
+    "crm_tui.cli_tasks": "crm_tui.cli.tasks",
     "crm_tui.cli_admin": "crm_tui.cli.admin",
     "crm_tui.cli_journal": "crm_tui.cli.journal",
     "crm_tui.cli_calendars": "crm_tui.cli.calendars",
