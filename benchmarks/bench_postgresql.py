@@ -270,9 +270,16 @@ def _index_figures(server: _Server, rows: int, quick: bool, index_url: str | Non
     paints = asyncio.run(_paints(url, 3 if quick else 7))
     out.append(_result("pg_index_first_paint", statistics.median(paints["index"]), "ms",
                        statistics.median(paints["bare"]), "<= 150 ms"))
+    def with_median(result: dict, ours: list[float], base: list[float]) -> dict:
+        # on a loaded machine the p95 is mostly the scheduler's; the median says what the code costs
+        result["note"] = f"median {statistics.median(ours):.2f} ms, baseline median {statistics.median(base):.2f} ms"
+        return result
+
     ours, base = _jumps(url, 60 if quick else 200)
-    out.append(_result("pg_index_jump_redraw_p95", _p95(ours), "ms", _p95(base), "<= 16.7 ms"))
+    out.append(with_median(_result("pg_index_jump_redraw_p95", _p95(ours), "ms", _p95(base), "<= 16.7 ms"),
+                           ours, base))
     keystroke, ranked, base = _search(url, 40 if quick else 120)
-    out.append(_result("pg_search_prefix_p95", _p95(keystroke), "ms", _p95(base), "<= 10 ms"))
-    out.append(_result("pg_search_ranked_p95", _p95(ranked), "ms", _p95(base), None))
+    out.append(with_median(_result("pg_search_prefix_p95", _p95(keystroke), "ms", _p95(base), "<= 10 ms"),
+                           keystroke, base))
+    out.append(with_median(_result("pg_search_ranked_p95", _p95(ranked), "ms", _p95(base), None), ranked, base))
     return out

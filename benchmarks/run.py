@@ -253,7 +253,8 @@ def main(argv=None) -> int:
     print(f"{'figure':<28} {'value':>12} {'baseline':>12} {'ratio':>8}  target")
     for r in results:
         unit = r["unit"]
-        print(f"{r['name']:<28} {r['value']:>9.3f} {unit:<3}{'':0} {r['baseline']:>9.3f}    {str(r['ratio']):>8}  {r.get('target') or ''}")
+        print(f"{r['name']:<28} {r['value']:>9.3f} {unit:<3}{'':0} {r['baseline']:>9.3f}    {str(r['ratio']):>8}  {r.get('target') or ''}"
+              + (f"  ({r['note']})" if r.get("note") else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

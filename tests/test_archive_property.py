@@ -206,3 +206,19 @@ async def test_a_property_archived_from_the_app_leaves_the_form_and_the_pickers(
         await pilot.press("u")
         await settle(pilot, 5)
         assert app.crm.registry.get("contacts").properties["jobtitle"].archived
+
+
+def test_a_hubspot_export_column_of_an_archived_property_is_skipped_and_said(crm, tmp_path):
+    from crm_tui.importing import hubspot
+
+    crm.datamodel.archive_property("contacts", "jobtitle")
+    path = tmp_path / "hubspot-contacts.csv"
+    path.write_text("Record ID,Email,Job Title,Create Date\n7,ann@x.example,Buyer,2024-01-02\n", encoding="utf-8")
+    spec = plan_import(crm, path)
+    assert isinstance(spec, hubspot.HubSpotSpec)
+    col = next(c for c in spec.columns if c.header == "Job Title")
+    assert col.skipped and "archived" in col.reason
+    assert not [p for p in spec.facts.new_properties if p.header == "Job Title"]
+    result = run_import(crm, spec)
+    assert any("Job Title" in s and "archived" in s for s in result.skipped_columns)
+    assert not any(p.startswith("job_title") for p in crm.registry.get("contacts").properties)

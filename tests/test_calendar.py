@@ -554,3 +554,15 @@ async def test_export_the_meetings_view_to_ics_from_the_app(db_path, tmp_path, b
                 break
     [calendar] = icalendar.Calendar.from_ical(target.read_bytes(), multiple=True)
     assert sorted(str(e["summary"]) for e in calendar.walk("VEVENT")) == ["Offsite", "Plan; phase 1, 2 \\ 3 red"]
+
+
+def test_an_imported_meeting_moves_last_contacted_on_its_attendees(crm, tmp_path):
+    """The mail branch's rule (Last contacted) holds for meetings from a calendar: they are logged
+    through the activities service, so every attendee's Last contacted moves to a past meeting."""
+    ann, bob = people(crm)
+    path = tmp_path / "past.ics"
+    path.write_text(ics("UID:past\nSUMMARY:Past\nDTSTART:20250105T080000Z\nATTENDEE:mailto:ann@acme.example\n"
+                        "ATTENDEE:mailto:bob.private@mail.example"), encoding="utf-8")
+    ical.import_calendar(crm, path)
+    for rid in (ann, bob):
+        assert crm.records.get("contacts", rid).properties["notes_last_contacted"].startswith("2025-01-05T08:00:00")

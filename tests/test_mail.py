@@ -513,3 +513,82 @@ def test_imported_emails_belong_to_their_addresses_too(crm, tmp_path):
     zed = crm.records.create("contacts", {"email": "zed@else.example"}).id
     assert len(linked(crm, ("contacts", zed), "emails")) == 1
     assert last_contacted(crm, ("contacts", zed)).startswith("2026-02-02T10:00")
+
+
+@pytest.mark.backends("sqlite")
+async def test_the_index_shows_and_filters_last_contacted(db_path):
+    from crm_tui.services.views import Views
+    from crm_tui.shell.app import CrmApp
+    from screens.index import IndexScreen
+
+    with Crm.open(db_path) as crm:
+        carl = crm.records.create("contacts", {"email": "carl@acme.example", "firstname": "Carl"}).id
+        crm.records.create("contacts", {"email": "quiet@acme.example", "firstname": "Quiet"})
+        Mail(crm).log(plain(1, day=2))
+        Views(crm).create("contacts", "Contacted", ["firstname", "notes_last_contacted"],
+                          [parse_filter("notes_last_contacted<2026-05-01")], make_default=True)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        assert [c.key for c in screen.table.columns] == ["firstname", "notes_last_contacted"]
+        assert screen.table.row_count == 1 and screen.table.record_id_at(0) == carl
+        assert screen.pager.fetch(0, 1)[0][1] == ("Carl", "2026-04-02 10:00")
+        assert "Last contacted" in str(screen.query_one("#filterbar").render())
+
+
+def test_control_sequences_in_a_message_never_reach_the_terminal(crm, carl):
+    raw = (b"From: carl@acme.example\nTo: me@x.example\nSubject: hi\x07 there\nMessage-ID: <esc@x>\n"
+           b"Date: Wed, 01 Apr 2026 10:00:00 +0000\n\n\x1b[31mred\x1b[0m text\x1b]0;title\x07\n")
+    result = Mail(crm).log(raw)
+    row = email_row(crm, result.email_id)
+    assert (row["hs_email_subject"], row["hs_email_text"]) == ("hi there", "red text")
+    assert "\x1b" not in result.message and "\x07" not in result.message
+
+
+def test_a_merge_brings_the_merged_away_contacts_last_contacted(crm, carl):
+    other = crm.records.create("contacts", {"email": "c.jung@else.example"}).id
+    Mail(crm).log(plain(1, day=9, sender="C <c.jung@else.example>"))
+    Mail(crm).log(plain(2, day=3))
+    crm.merger.merge("contacts", carl, other, source=sources.API)
+    assert last_contacted(crm, ("contacts", carl)).startswith("2026-04-09T10:00")
+
+
+def test_create_on_a_sent_message_adds_its_unknown_recipients(crm):
+    sent = (b"From: Me <me@mine.example>\nTo: \"Lee, Ann\" <ann@new.example>, me@mine.example\n"
+            b"Cc: cc@new.example\nSubject: Hello\nMessage-ID: <sent1@mine.example>\n"
+            b"Date: Wed, 01 Apr 2026 10:00:00 +0000\n\nHi Ann\n")
+    mail = Mail(crm, ["me@mine.example"])
+    assert "--create adds the recipients" in mail.log(sent).message
+    result = mail.log(sent, create=True)
+    assert len(result.created) == 1
+    ann = crm.records.get("contacts", result.created[0]).properties
+    assert (ann["firstname"], ann["lastname"], ann["email"]) == ("Ann", "Lee", "ann@new.example")
+    assert email_row(crm, result.email_id)["hs_email_direction"] == "EMAIL"
+
+
+def test_a_meeting_moved_into_the_past_moves_last_contacted(crm, carl):
+    ref = ("contacts", carl)
+    future = (datetime.now(timezone.utc) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    meeting = crm.activities.log(ref, "meetings", {"hs_meeting_title": "Planned", "hs_timestamp": future}).id
+    assert last_contacted(crm, ref) is None
+    crm.records.update("meetings", meeting, {"hs_timestamp": "2026-06-01T09:00:00Z"})
+    assert last_contacted(crm, ref).startswith("2026-06-01T09:00")
+
+
+def test_meetings_from_a_calendar_move_last_contacted(crm, carl, tmp_path):
+    from crm_tui.importing import ical
+
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:cal-1@x\r\nSEQUENCE:0\r\n"
+             "SUMMARY:Review\r\nDTSTART:20260310T090000Z\r\nDTEND:20260310T100000Z\r\n"
+             "ATTENDEE;CN=Carl:mailto:carl@acme.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    path = tmp_path / "work.ics"
+    path.write_text(event, encoding="utf-8")
+    ical.import_calendar(crm, path, own_addresses={"me@mine.example"})
+    assert last_contacted(crm, ("contacts", carl)).startswith("2026-03-10T09:00")
+    path.write_text(event.replace("SEQUENCE:0", "SEQUENCE:1").replace("20260310T09", "20260312T09")
+                    .replace("20260310T10", "20260312T10"), encoding="utf-8")
+    ical.import_calendar(crm, path, own_addresses={"me@mine.example"})  # the event moved later
+    assert last_contacted(crm, ("contacts", carl)).startswith("2026-03-12T09:00")

@@ -140,8 +140,10 @@ def test_undo_of_the_schema_apply_is_refused_while_leads_use_it_and_exact_after(
 def test_undo_of_a_pipeline_added_to_an_existing_object_drops_its_properties(crm, tmp_path):
     apply_text(crm, tmp_path, "objects:\n  - {name: projects, label: Project, properties: [{name: title, type: text}]}\n")
     project = crm.records.create("projects", {"title": "Roof"}).id
-    pipelines.add_pipeline(crm, "projects", "Delivery", stages=[{"label": "Plan"}, {"label": "Done", "kind": "won"}])
-    assert crm.records.get("projects", project).properties.get("hs_pipeline_stage") is None
+    with pytest.raises(InvalidValue, match="projects have no pipelines .schema apply adds them"):
+        pipelines.add_pipeline(crm, "projects", "Delivery")  # the editor's path: the first comes from schema apply
+    apply_text(crm, tmp_path, "pipelines:\n  - {object: projects, name: delivery, stages: [Plan, {label: Done, kind: won}]}\n")
+    assert crm.records.get("projects", project).properties["hs_pipeline_stage"] == "plan"  # placed
     crm.journal.undo()
     assert not pipelines.has_pipelines(crm, "projects")
     assert "hs_pipeline_stage" not in [c.name for c in crm.db.get_columns("obj_projects")]
@@ -208,3 +210,50 @@ def test_a_stage_column_maps_on_import_and_the_stage_property_cannot_be_deleted(
     with Crm.open(db_path) as crm:
         row = crm.records.list("leads").rows[0]
     assert (row["lead_name"], row["hs_pipeline"], row["hs_pipeline_stage"]) == ("Di", "Lead pipeline", "connected")
+
+
+def test_existing_records_go_to_the_first_stage_and_the_undo_takes_them_back_out(crm, tmp_path):
+    apply_text(crm, tmp_path, "objects:\n  - {name: projects, label: Project, properties: [{name: title, type: text}]}\n")
+    roof, wall = (crm.records.create("projects", {"title": t}).id for t in ("Roof", "Wall"))
+    messages = apply_text(crm, tmp_path, "pipelines:\n  - {object: projects, name: delivery, label: Delivery, "
+                                         "stages: [Plan, Build, {label: Done, kind: won}]}\n")
+    assert "put 2 projects in the first stage of Delivery" in messages
+    schema_op = crm.journal.list(limit=1)[0].id
+    for rid in (roof, wall):
+        props = crm.records.get("projects", rid).properties
+        assert (props["hs_pipeline"], props["hs_pipeline_stage"]) == ("delivery", "plan")
+        change = crm.history.property_history("projects", rid, prop="hs_pipeline_stage")[0]
+        assert (change.old_value, change.new_value, change.source) == (None, "plan", sources.JOB)
+    assert pipelines.stage_totals(crm, "projects")["plan"].count == 2
+    # a second pipeline places nobody; the undo of the first takes the values and properties back
+    pipelines.add_pipeline(crm, "projects", "Repairs")
+    assert pipelines.stage_totals(crm, "projects", "repairs") == {}
+    crm.journal.undo()
+    crm.journal.undo(schema_op)
+    assert not pipelines.has_pipelines(crm, "projects")
+    assert crm.records.get("projects", roof).properties["title"] == "Roof"
+    assert "hs_pipeline_stage" not in crm.records.get("projects", roof).properties
+
+
+def test_a_workflow_triggers_on_a_lead_entering_a_stage_and_undo_takes_it_back(crm, tmp_path):
+    import yaml
+
+    with_leads(crm, tmp_path)
+    crm.workflows.apply(yaml.safe_load("""\
+workflows:
+  - name: Call qualified leads
+    object: leads
+    when: {changed: hs_pipeline_stage, to: Qualified}
+    do:
+      - create_task: {subject: "Call {lead_name}", due_in_days: 1}
+"""))
+    lead = crm.records.create("leads", {"lead_name": "Ann"}).id
+    crm.records.update("leads", lead, {"hs_pipeline_stage": "connected"}, sources.USER)
+    assert crm.records.list("tasks").rows == []
+    crm.records.update("leads", lead, {"hs_pipeline_stage": "qualified"}, sources.USER)
+    tasks = crm.records.list("tasks").rows
+    assert [t["hs_task_subject"] for t in tasks] == ["Call Ann"]
+    assert crm.assoc.linked_ids(("tasks", tasks[0]["id"]), "leads") == [lead]
+    crm.journal.undo(source=sources.USER)
+    assert crm.records.get("leads", lead).properties["hs_pipeline_stage"] == "connected"
+    assert crm.records.list("tasks").rows == []

@@ -515,3 +515,52 @@ def test_migration_8_on_postgresql(pg_url):
         _company, _ann, _bob, deal = make_sale(crm)
         crm.records.update("deals", deal, {"dealstage": "closedwon"})
         assert len(live_ids(crm, "tasks")) == 1
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_workflow_on_a_custom_object_with_a_pipeline(crm, tmp_path):
+    from crm_tui.services.schema_apply import apply_schema_file
+
+    from tests.test_pipelines_any_object import LEADS
+
+    path = tmp_path / "leads.yaml"
+    path.write_text(LEADS)
+    apply_schema_file(crm, path)
+    crm.workflows.apply(yaml.safe_load("""\
+workflows:
+  - name: Lead connected
+    object: leads
+    when: {changed: hs_pipeline_stage, to: Connected}
+    do:
+      - create_task: {subject: "Qualify {lead_name}", due_in_days: 2}
+      - log_note: {body: "{lead_name} is {hs_pipeline_stage}"}
+"""))
+    lead = crm.records.create("leads", {"lead_name": "Zed"}).id
+    contact = crm.records.create("contacts", {"email": "zed@zed.org"}).id
+    crm.assoc.add(("leads", lead), ("contacts", contact))
+    crm.records.update("leads", lead, {"hs_pipeline_stage": "attempting"}, sources.USER)
+    assert live_ids(crm, "tasks") == []
+    crm.records.update("leads", lead, {"hs_pipeline_stage": "connected"}, sources.USER)  # as the board moves it
+    [task] = live_ids(crm, "tasks")
+    assert crm.records.get("tasks", task).properties["hs_task_subject"] == "Qualify Zed"
+    assert crm.assoc.linked_ids(("tasks", task), "leads") == [lead]
+    assert crm.assoc.linked_ids(("tasks", task), "contacts") == [contact]
+    [note] = live_ids(crm, "notes")
+    assert crm.records.get("notes", note).properties["hs_note_body"] == "Zed is Connected"
+    crm.journal.undo()
+    assert live_ids(crm, "tasks") == [] and live_ids(crm, "notes") == []
+
+
+def test_a_property_deleted_under_a_workflow_never_blocks_a_change(crm):
+    from crm_tui.services.schema_apply import apply_schema
+
+    apply_schema(crm, {"properties": {"contacts": [{"name": "tier", "label": "Tier", "type": "text"}]}})
+    crm.workflows.apply(yaml.safe_load("""\
+workflows:
+  - {name: Tiered, object: contacts, when: {changed: jobtitle}, if: ["tier=gold"], do: [{set: {tier: platinum}}]}
+"""))
+    contact = crm.records.create("contacts", {"email": "a@b.org", "tier": "gold"}).id
+    crm.datamodel.delete_property("contacts", "tier")
+    result = crm.records.update("contacts", contact, {"jobtitle": "CEO"})
+    assert crm.records.get("contacts", contact).properties["jobtitle"] == "CEO"
+    assert result.notes == ["workflow 'Tiered' skipped: contacts has no property 'tier'"]

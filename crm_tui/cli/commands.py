@@ -500,3 +500,12 @@ def cmd_bin(crm: Crm, args) -> int:
 
 
 HANDLERS["bin"] = cmd_bin
+
+
+def _vdir_commands():
+    from . import vdir as cli_vdir
+
+    return cli_vdir
+
+
+HANDLERS["vdir"] = lambda crm, args: _vdir_commands().cmd_vdir(crm, args)

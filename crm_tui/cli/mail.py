@@ -12,7 +12,8 @@ def add_mail_commands(sub, common) -> None:
     p = msub.add_parser("log", parents=[common],
                         help="log one message (a FILE, or stdin as mutt's pipe-message sends it)")
     p.add_argument("file", nargs="?", help="the message file (default: stdin)")
-    p.add_argument("--create", action="store_true", help="add an unknown sender as a contact")
+    p.add_argument("--create", action="store_true",
+                   help="add an unknown sender as a contact (a sent message: its unknown To recipients)")
     p = msub.add_parser("scan", parents=[common], help="log the new messages of a Maildir or an mbox file")
     p.add_argument("path", help="a Maildir folder (with cur/ and new/) or an mbox file")
     p.add_argument("--create", action="store_true", help="add unknown senders as contacts")

@@ -253,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .tasks import add_task_commands
 
     add_task_commands(sub, common)
+    from .vdir import add_vdir_commands
+
+    add_vdir_commands(sub, common)
     return parser
 
 

@@ -128,7 +128,7 @@ def _addresses(msg, name: str, problems: list[str]) -> list[tuple[str, str]]:
         items = getaddresses([_header(msg, name, problems)])
     for display, address in items:
         address = clean_line(address or "").strip().strip("<>").lower()
-        if "@" in address and not any(c.isspace() for c in address):
+        if "@" in address and len(address) <= 254 and not any(c.isspace() for c in address):
             out.append((clean_line(display or "").strip(), address))
     return out
 
@@ -344,21 +344,23 @@ class Mail:
             "hs_email_thread_id": self.thread_of(mail),
             "hs_email_attachments": "\n".join(f"{name} ({_size(size)})" for name, size in mail.attachments) or None,
         }
-        unknown_sender = sender is not None and not from_me and sender[1] not in found
-        if not found and not (create and unknown_sender):
+        # --create: an unknown sender of a received message; the unknown To recipients of a sent one
+        people = [p for p in mail.to if p[1] not in self.mine] if from_me else [sender] if sender else []
+        unknown = list({a: (n, a) for n, a in people if a not in found}.values())
+        if not found and not (create and unknown):
             who = ", ".join(theirs) or "no address but your own"
-            hint = "; --create adds the sender as a contact" if unknown_sender else ""
+            hint = (f"; --create adds the {'recipients' if from_me else 'sender'} as contacts" if unknown else "")
             return MailResult("no_contact", f"not logged: {subject!r}: no contact has {who}{hint}",
                               problems=mail.problems)
         created: list[int] = []
         text = f"Logged email {subject!r}"
         with crm.operation("mail_log", self.source, self.actor, parent=parent,
                            summary={"text": text, "message_id": mail.message_id}) as op:
-            if create and unknown_sender:
-                result = crm.records.create("contacts", {"email": sender[1], **_split_name(sender[0])},
+            for name, address in unknown if create else ():
+                result = crm.records.create("contacts", {"email": address, **_split_name(name)},
                                             self.source, actor=self.actor)
                 created.append(result.id)
-                found[sender[1]] = [result.id]
+                found[address] = [result.id]
             ids = list(dict.fromkeys(rid for address in mail.addresses for rid in found.get(address, ())))
             refs = [("contacts", rid) for rid in ids]
             logged = crm.activities.log(refs[0], "emails", values, source=self.source, actor=self.actor,

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 
+from peewee import fn
+
 from ..storage import safe_files
 from . import csvread, infer, mapping, vcard
 from .spec import _properties
@@ -74,8 +76,53 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     sample = source.sample(infer.SAMPLE_ROWS)
     _look_at_values(crm, spec, sample, new_properties)
     spec.warnings = list(source.warnings)
+    _link_by_name(crm, spec, sample)
     _name_records(crm, spec, sample)
     return spec
+
+
+# Titles of a column naming each row's company, besides the object's own names and labels.
+_COMPANY_TITLES = {"account", "accountname", "company", "companyname", "organization", "organisation",
+                   "organizationname", "organisationname", "employer"}
+
+
+def _link_by_name(crm, spec: ImportSpec, sample: list[tuple[int, dict]]) -> None:
+    """A column no property takes, titled after another object ("account", "company", the object's
+    own name or label), whose sample values are mostly names of its existing records (Maven's
+    sales_pipeline.csv after accounts.csv), links each row's record to the record of that name
+    instead of becoming a text property. A name two records share is reported on its row, never
+    guessed; a name none has is reported as not linked. Said in the preview and the summary."""
+    if len(spec.objects) != 1:
+        return
+    main = crm.registry.get(spec.objects[0])
+    for col in spec.columns:
+        if col.object != main.name or not col.target or not col.target.startswith(NEW_PREFIX):
+            continue
+        key = mapping.header_key(col.header)
+        for other in crm.registry.objects.values():
+            if other.name == main.name or other.is_activity:
+                continue
+            titles = {mapping.header_key(t) for t in (other.name, other.label, other.plural_label)}
+            titles |= {mapping.singular(other.name)} | (_COMPANY_TITLES if other.name == "companies" else set())
+            if key not in titles:
+                continue
+            names = {v.strip().casefold() for _line, row in sample if (v := (row.get(col.header) or "").strip())}
+            if not names:
+                continue
+            model = other.model
+            field_ = getattr(model, other.primary_property)
+            found = {str(v).casefold() for (v,) in model.select(field_).where(
+                fn.LOWER(field_).in_(sorted(names)[:900]) & model.deleted_at.is_null(True)).tuples()}
+            if len(found) * 2 < len(names):
+                continue
+            label = other.properties[other.primary_property].label.lower()
+            col.target = f"{LINK_PREFIX}{other.name}:{other.primary_property}"
+            col.note = f"links each {main.label.lower()} to the {other.label.lower()} of that name ({label})"
+            spec.warnings.append(f"column {col.header!r} names {other.plural_label.lower()} "
+                                 f"({len(found)} of {len(names)} names in the first rows found): each "
+                                 f"{main.label.lower()} is linked to the {other.label.lower()} of that name; "
+                                 "a name two of them share is reported, not guessed")
+            break
 
 
 _ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
@@ -246,7 +293,10 @@ def guess_object(crm, headers: list[str]) -> str:
         if name not in crm.registry.objects:
             continue
         meta = crm.registry.get(name)
-        found = mapping.auto_map(headers, name, _properties(meta), objects=list(crm.registry.objects))
+        # only standard properties decide: the ones an earlier import made for its own columns
+        # (deals.sales_agent from sales_pipeline.csv) must not pull sales_teams.csv to deals
+        standard = [(n, label) for n, label in _properties(meta) if not meta.properties[n].is_custom]
+        found = mapping.auto_map(headers, name, standard, objects=list(crm.registry.objects))
         score = sum(1 for t in found.values() if t and not t.startswith("@"))
         if score > best_score:
             best, best_score = name, score

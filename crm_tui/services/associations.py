@@ -769,6 +769,9 @@ class Associations:
                     for tobj, tid in sql("SELECT tobj, tid FROM res_links WHERE tobj IN (SELECT id FROM object_type "
                                          "WHERE name IN ('contacts', 'companies')) ORDER BY pos").fetchall():
                         rules.after_link(self.crm, meta, R, reg.by_id[tobj], tid, op)
+            # the Last contacted the restored links with emails, calls and meetings bring
+            rules.touch_last_contacted(self.crm, [((meta.name, R), (reg.by_id[tobj].name, tid)) for tobj, tid in sql(
+                "SELECT tobj, tid FROM res_links").fetchall()])
             return restored
         finally:
             sql("DELETE FROM res_links")
@@ -923,6 +926,9 @@ class Associations:
                                      "(SELECT id FROM object_type WHERE name IN ('contacts', 'companies')) ORDER BY fwd"
                                      ).fetchall():
                     rules.after_link(self.crm, meta, K, reg.by_id[tobj], tid, op)
+        if moved:  # emails, calls and meetings moved to the survivor: its Last contacted
+            rules.touch_last_contacted(self.crm, [((meta.name, K), (reg.by_id[tobj].name, tid)) for tobj, tid in sql(
+                "SELECT tobj, tid FROM merge_moves WHERE existing IS NULL").fetchall()])
         return moved
 
     def _won_deal(self, deal_ids: list[int]) -> list[int]:
@@ -1182,21 +1188,28 @@ class Associations:
 
     def index_columns(self, object_name: str, ids: list[int], to_objects: list[str]) -> dict:
         """For a page of index rows: {to_object: {row_id: [(id, name, primary), ...]}} using one
-        query for the links and one for the names per associated object."""
+        query per associated object: the links joined with the names of what they point at (on a
+        server every query is a round trip, and a redraw of the index waits for them all)."""
+        from peewee import JOIN
+
         Association = self.crm.models.Association
         meta = self._meta(object_name)
         out: dict[str, dict[int, list[tuple[int, str, bool]]]] = {}
         ids = list(ids)
         for to_name in to_objects:
             other = self._meta(to_name)
-            rows = list(Association.select(Association.from_id, Association.to_id, Association.is_primary)
+            model = other.model
+            names = [c for c in other.display_columns if c in model._meta.fields]
+            rows = list(Association.select(Association.from_id, Association.to_id, Association.is_primary, model.id,
+                                           *[model._meta.fields[c] for c in names])
+                        .join(model, JOIN.LEFT_OUTER, on=(model.id == Association.to_id))
                         .where((Association.from_object == meta.id) & (Association.from_id.in_(ids))
                                & (Association.to_object == other.id))
                         .order_by(Association.from_id, Association.is_primary.desc(), Association.id).tuples()) if ids else []
-            names = self.crm.records.display_names(other, [r[1] for r in rows])
             per_row: dict[int, list[tuple[int, str, bool]]] = {}
-            for from_id, to_id, prim in rows:
-                per_row.setdefault(from_id, []).append((to_id, names.get(to_id, f"#{to_id}"), bool(prim)))
+            for from_id, to_id, prim, found, *values in rows:
+                name = other.display_name({"id": found, **dict(zip(names, values))}) if found is not None else f"#{to_id}"
+                per_row.setdefault(from_id, []).append((to_id, name, bool(prim)))
             out[to_name] = per_row
         return out
 

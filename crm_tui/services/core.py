@@ -220,10 +220,12 @@ class Crm:
 
         if not has_due_workflows(self.db):
             return
+        from peewee import IntegrityError
+
         try:
             notes = self.workflows.run_due()
-        except Exception as exc:
-            if not (dialect.is_busy_error(exc) or isinstance(exc, DatabaseProblem)):
+        except Exception as exc:  # busy, or another program fired the same triggers at the same moment
+            if not (dialect.is_busy_error(exc) or isinstance(exc, (DatabaseProblem, IntegrityError))):
                 raise
             return
         dbmod.notices(self.db).extend(notes)

@@ -111,6 +111,8 @@ class Eraser:
             m.ExternalId.delete().where((m.ExternalId.object == meta.name) & m.ExternalId.record_id.in_(chunk)).execute()
             if meta.name == "emails":  # the addresses it was from, to or cc
                 m.MailAddress.delete().where(m.MailAddress.email_id.in_(chunk)).execute()
+            if meta.name == "contacts":  # the card text a vdir sync kept of them
+                m.VdirCard.delete().where(m.VdirCard.record_id.in_(chunk)).execute()
             for rid in chunk:
                 dialect.fts_delete(db, meta.name, rid)
             meta.model.delete().where(meta.model.id.in_(chunk)).execute()

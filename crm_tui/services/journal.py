@@ -42,9 +42,10 @@ UNDOABLE = {
     "remove_primary", "label", "bulk_update", "bulk_delete", "bulk_associate", "log_activity", "import",
     "workflow_run",  # a workflow run now, or its date triggers on open (services/workflows.py)
     "mail_log", "mail_scan",
+    "vdir_sync",
 } | META_KINDS  # schema and pipeline changes: their metadata rows are journaled (meta_journal.py)
 REVERT_KINDS = ("undo", "redo")  # operations written by this module
-OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT)
+OWN_SOURCES = (sources.USER, sources.API, sources.IMPORT, sources.SYNC)
 NOT_UNDOABLE_WHY = {
     "seed": "synthetic data is removed by starting a new database",
     "repair": "a repair fixes the database itself",
@@ -252,6 +253,9 @@ class Journal:
             label = meta.label.lower()
         if kind == "create":
             return f"Created {label} {name}"
+        if kind == "vdir_sync":
+            return (f"vdir sync {summary.get('folder', '')}: {summary.get('created', 0)} created, "
+                    f"{summary.get('updated', 0)} updated, {summary.get('deleted', 0)} deleted")
         if kind == "update":
             props = [p for (p,) in PropertyChange.select(PropertyChange.property)
                      .where(PropertyChange.op == op.id).order_by(PropertyChange.id).tuples()

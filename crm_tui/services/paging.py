@@ -45,6 +45,7 @@ class ViewPager:
         self._keys: dict[int, tuple] = {}  # position -> (sort values..., id) of rows read so far
         self._known: list[int] = []  # sorted positions in _keys
         self._anchors: list[tuple] | None = None
+        self._layout: tuple[int, list[int]] | None = None  # (lowest id, deleted ids) when ids have no gaps
         self._search_ids: list[int] | None = None
         self.queries = 0  # for tests and benchmarks
         self.capped = False  # a search found more matches than it shows
@@ -66,6 +67,7 @@ class ViewPager:
         self._keys.clear()
         self._known.clear()
         self._anchors = None
+        self._layout = None
         self._search_ids = None
 
     def fetch(self, start: int, limit: int) -> list[tuple[int, tuple[str, ...]]]:
@@ -143,6 +145,10 @@ class ViewPager:
         if i > 0:
             best_pos = self._known[i - 1]
             best_key = self._keys[best_pos]
+        if start - best_pos > ANCHOR_STEP and self._anchors is None:
+            self.anchors()  # also learns whether the ids have no gaps (_layout)
+        if self._layout is not None and start - best_pos > 1:  # the key just before `start`, computed
+            return start - 1, (self._live_id(start - 1),) * (len(self.spec.sort) + 1)
         if start - best_pos > ANCHOR_STEP:
             anchors = self.anchors()
             slot = start // ANCHOR_STEP
@@ -213,6 +219,7 @@ class ViewPager:
         # no ORDER BY: with it SQLite walks the table in id order instead of the small partial index
         deleted = sorted(r[0] for r in model.select(model.id).where(model.deleted_at.is_null(False)).tuples())
         self.queries += 1
+        self._layout = (low, deleted)
         anchors = []
         d = 0  # deleted ids passed so far
         live = total - len(deleted)
@@ -225,6 +232,18 @@ class ViewPager:
             anchors.append((rid,) * (len(spec.sort) + 1))
             position += ANCHOR_STEP
         return anchors
+
+    def _live_id(self, position: int) -> int:
+        """The id of the live row at `position` in id order, on a table whose ids have no gaps
+        (see _computed_anchors): a far jump reads its window by keyset alone, with no OFFSET."""
+        low, deleted = self._layout
+        passed = 0  # deleted ids at or below the candidate
+        while True:
+            rid = low + position + passed
+            now = bisect.bisect_right(deleted, rid)
+            if now == passed:
+                return rid
+            passed = now
 
     def _scanned_anchors(self) -> list[tuple]:
         meta = self.meta

@@ -1,5 +1,6 @@
 """Pipelines and their ordered stages (deals: stages with a probability and kind open/won/lost;
-tickets: statuses with kind open/closed), the board's grouped totals and per-stage pages.
+tickets: statuses with kind open/closed; any other object given pipelines by `schema apply`: stages
+of kind open/won/lost/closed), the board's grouped totals and per-stage pages.
 
 Plain functions over a `Crm`; they return dataclasses, never ORM objects. Every metadata change
 reloads the registry, because the pipeline and stage options of the records come from these tables.
@@ -243,12 +244,12 @@ def _label(text) -> str:
 
 def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
                  stages: list[dict] | None = None, source: str = sources.USER, actor: str | None = None) -> PipelineInfo:
-    """A new pipeline; without `stages` it gets one open stage and the closing ones. An object
-    without pipelines gets its pipeline and stage properties first (ensure_pipeline_properties)."""
+    """A new pipeline; without `stages` it gets one open stage and the closing ones. (An object's
+    first pipeline comes from `schema apply`, which also gives it its pipeline properties.)"""
     models = crm.models
     Pipeline, Stage = models.Pipeline, models.Stage
-    meta = crm.registry.get(object_name)
-    obj = meta.name
+    obj = _object_name(crm, object_name)
+    meta = crm.registry.get(obj)
     label = _label(label)
     existing = _load(crm).get(obj, [])
     if any(p.label.lower() == label.lower() for p in existing):
@@ -263,7 +264,6 @@ def add_pipeline(crm, object_name: str, label: str, *, name: str | None = None,
     for spec in stages:
         _check_kind(obj, spec.get("kind", "open"))
     with _journaled(crm, "add_pipeline", source, actor, obj, f"Added pipeline {label} of {obj}"):
-        ensure_pipeline_properties(crm, obj)
         pipeline = Pipeline.create(object=meta.id, name=name, label=label, position=len(existing))
         taken: set[str] = set()
         for pos, spec in enumerate(stages):

@@ -79,6 +79,11 @@ def after_update(crm, meta, record_id: int, row: dict, changes: dict, op) -> lis
         notes += crm.assoc.auto_associate_contact(record_id, changes["hs_email_domain"], op)
     if meta.name == "companies" and changes.get("domain") and crm.setting("auto_associate_by_domain", True):
         notes += crm.assoc.auto_associate_company(record_id, changes["domain"], op)
+    if meta.name in CONTACTED_BY and changes.get("hs_timestamp"):  # a meeting moved (a calendar's event changed)
+        Association = crm.models.Association
+        touch_last_contacted(crm, [((crm.registry.by_id[o].name, i), (meta.name, record_id)) for o, i in
+                                   Association.select(Association.to_object, Association.to_id).where(
+                                       (Association.from_object == meta.id) & (Association.from_id == record_id)).tuples()])
     if meta.name == "emails" and {"hs_email_from", "hs_email_to", "hs_email_cc"} & set(changes):
         record_email_addresses(crm, [record_id])
     if meta.name == "contacts" and {"email", "hs_additional_emails"} & set(changes):
@@ -266,6 +271,27 @@ def stage_kinds(crm, object_name: str, ids) -> dict[int, str | None]:
             seen[key] = pipelines.stage_kind(crm, object_name, pipeline, stage)
         out[rid] = seen[key]
     return out
+
+
+def place_records(crm, object_name: str) -> int:
+    """Records of an object that just got its first pipeline go to its default pipeline's first
+    stage (as a record created later would), one history row per value, under a Job operation
+    nested in the caller's (undoing the schema change takes them back out). Returns how many."""
+    from . import pipelines  # lazy: not needed for the first frame (start-up speed)
+
+    meta = crm.registry.get(object_name)
+    pipe_prop, stage_prop, _amount = pipelines.pipeline_props(meta)
+    info = pipelines.default_pipeline(crm, meta.name)
+    first = next(iter(info.active_stages), None) if info is not None else None
+    if first is None:
+        return 0
+    model = meta.model
+    ids = [rid for (rid,) in model.select(model.id).where(
+        getattr(model, pipe_prop).is_null(True) & getattr(model, stage_prop).is_null(True)).tuples()]
+    if ids:
+        with _job(crm, {(meta.name, rid): 1 for rid in ids}, "pipeline_placement") as job:
+            write_values(crm, meta.name, {rid: {pipe_prop: info.name, stage_prop: first.name} for rid in ids}, job)
+    return len(ids)
 
 
 def _job(crm, changed: dict, kind: str = "automation"):
@@ -618,7 +644,7 @@ def addresses_in(*texts) -> set[str]:
             continue
         for _name, address in getaddresses([str(text).replace(";", ",")]):
             address = address.strip().lower()
-            if "@" in address and " " not in address:
+            if "@" in address and " " not in address and len(address) <= 254:  # RFC 5321's longest
                 found.add(address)
     return found
 

@@ -11,6 +11,8 @@ import yaml
 from ..domain import sources
 from ..domain.errors import InvalidValue
 from .meta_journal import schema_operation
+from .pipelines import _slug, default_pipeline, ensure_pipeline_properties, kinds_of, pipeline_objects
+from .rules import place_records
 from ..domain.sanitize import clean_label, clean_line
 from ..domain.types import whole_number
 
@@ -146,9 +148,16 @@ def apply_schema(crm, data: dict) -> list[str]:
             raise InvalidValue(f"limits: each limit needs from, to and limit (got {_shown(spec)})")
         crm.assoc.set_pair_limit(spec["from"], spec["to"], spec.get("limit"))
         messages.append(f"limit {spec['from']} -> {spec['to']}: {spec.get('limit') or 'none'}")
+    before = set(pipeline_objects(crm))
     for spec in object_pipelines + _list(data, "pipelines"):
         messages += apply_pipeline(crm, spec)
     reg.reload()
+    crm._pipelines_cache = None
+    for name in pipeline_objects(crm):
+        if name not in before and (placed := place_records(crm, name)):  # its existing records: first stage
+            meta = reg.get(name)
+            messages.append(f"put {placed:,} {meta.plural_label.lower() if placed != 1 else meta.label.lower()} "
+                            f"in the first stage of {default_pipeline(crm, name).label}")
     return messages
 
 
@@ -202,8 +211,6 @@ def apply_pipeline(crm, spec) -> list[str]:
     Pipeline, Stage = models.Pipeline, models.Stage
     if not isinstance(spec, dict) or not spec.get("object") or not spec.get("name"):
         raise InvalidValue(f"pipelines: each pipeline needs object and name (got {_shown(spec)})")
-    from .pipelines import ensure_pipeline_properties, kinds_of
-
     meta = crm.registry.get(str(spec["object"]))
     if ensure_pipeline_properties(crm, meta.name):  # a custom object's first pipeline
         meta = crm.registry.get(meta.name)
@@ -309,8 +316,6 @@ def _stage_spec(pipeline: str, spec, taken: set[str]) -> dict:
     if not isinstance(spec, dict) or not (spec.get("name") or spec.get("label")):
         raise InvalidValue(f"pipeline {pipeline}: each stage needs a name or a label (got {_shown(spec)})")
     if not spec.get("name"):
-        from .pipelines import _slug
-
         base = _slug(clean_label(spec["label"], f"pipeline {pipeline}: a stage's label"))
         name, n = base, 2
         while name in taken:

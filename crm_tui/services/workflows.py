@@ -509,7 +509,12 @@ class Workflows:
                 where = f"{object_name} {ids[0]}" if len(ids) == 1 else f"{len(ids)} {object_name}"
                 notes.append(f"workflow {wf.name!r} not run on {where}: a chain of workflows stops at depth {MAX_DEPTH}")
                 continue
-            for rid in self._matching(wf, ids):
+            try:
+                passing = self._matching(wf, ids)
+            except CrmError as exc:  # a property its filters name was deleted since: the change itself stands
+                notes.append(f"workflow {wf.name!r} skipped: {str(exc).splitlines()[0]}")
+                continue
+            for rid in passing:
                 notes += self._run_on(wf, object_name, rid)
         return notes
 
@@ -766,7 +771,7 @@ class Workflows:
             return RunResult(wf.name, False, 0, [f"workflow {wf.name!r}: no {meta.plural_label.lower()} to act on"])
         with self.crm.operation("workflow_run", source, actor, object=wf.object,
                                 summary={"workflow": wf.name, "records": len(targets)}) as op:
-            notes += self._run_all(wf, targets)
+            notes += [note for note in self._run_all(wf, targets) if " ran on " not in note]
         return RunResult(wf.name, False, len(targets),
                          [f"workflow {wf.name!r} ran on {len(targets):,} {meta.plural_label.lower()}"], op.id, notes)
 

@@ -153,13 +153,25 @@ def _v8_workflows(db) -> None:
 MIGRATIONS[8] = _v8_workflows
 
 
+def _v9_vdir_cards(db) -> None:
+    """Version 9: the state of two-way vdir sync (`crm-tui vdir sync DIR`), per folder and card UID."""
+    db.create_tables([bound(db).VdirCard], safe=True)
+
+
+MIGRATIONS[9] = _v9_vdir_cards
+
+
+MAIL_PROPERTIES = {"contacts.notes_last_contacted", "companies.notes_last_contacted", "emails.hs_email_cc",
+                   "emails.hs_email_message_id", "emails.hs_email_thread_id", "emails.hs_email_attachments"}
+
+
 def _v10_mail(db) -> None:
     """Version 10: mail logging (`crm-tui mail`): the emails' Cc, Message-ID, thread and attachments
     properties, "Last contacted" on contacts and companies, the addresses each email belongs to and
     the messages a mailbox scan has read."""
     models = bound(db)
     db.create_tables([models.MailAddress, models.MailSeen], safe=True)
-    add_missing_standard_properties(db)
+    add_missing_standard_properties(db, only=MAIL_PROPERTIES)
 
 
 MIGRATIONS[10] = _v10_mail

@@ -149,7 +149,8 @@ def copy_rows(cursor, copy: str, rows):
         for row in rows:
             try:
                 # the common case first: plain strings and numbers, escaped below only if needed
-                values = ["\\N" if v is None else v if type(v) is str else formats[type(v)](v) for v in row]
+                values = ["\\N" if v is None else v if (kind := type(v)) is str else str(v) if kind is int
+                          else formats[kind](v) for v in row]
             except KeyError:  # a value COPY text is not made for here: the rest as INSERTs
                 if lines:
                     cursor.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
@@ -332,12 +333,11 @@ def kept_row_count(db, table: str) -> int | None:
     """All rows of a record table (live and deleted) from its tally; None when the table has none
     (made by another program without it: the caller counts). Outside a transaction, a tally grown
     past TALLY_COMPACT rows is summed into one row (rows other writers add meanwhile stay)."""
-    try:
-        rows, total = db.execute_sql(f"SELECT count(*), sum(n) FROM {TALLY_TABLE} WHERE tbl = ?", (table,)).fetchone()
-    except Exception:  # noqa: BLE001 - a database from before the tally: count instead
-        if db.in_transaction():
-            raise  # the transaction is spoilt: let its owner see why
-        return None
+    if not db.__dict__.get("crm_has_tally"):  # only a present tally is remembered
+        if db.execute_sql("SELECT to_regclass(?)", (TALLY_TABLE,)).fetchone()[0] is None:
+            return None  # made by an earlier build of schema 14: the caller counts
+        db.crm_has_tally = True
+    rows, total = db.execute_sql(f"SELECT count(*), sum(n) FROM {TALLY_TABLE} WHERE tbl = ?", (table,)).fetchone()
     if not rows:
         return None
     if rows > TALLY_COMPACT and not db.in_transaction():
@@ -401,7 +401,17 @@ def create_word_index(db, fts: str) -> None:
                    "NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION fts_words_update()")
 
 
+def _has_word_index(db, fts: str) -> bool:
+    known = db.__dict__.setdefault("crm_word_indexes", set())  # only a present one is remembered
+    if fts not in known:
+        if db.execute_sql("SELECT to_regclass(?)", (f'"{words_table(fts)}"',)).fetchone()[0] is None:
+            return False
+        known.add(fts)
+    return True
+
+
 def drop_fts(db, fts: str) -> None:
+    db.__dict__.get("crm_word_indexes", set()).discard(fts)
     db.execute_sql(f'DROP TABLE IF EXISTS "{fts}"')
     db.execute_sql(f'DROP TABLE IF EXISTS "{words_table(fts)}"')
 
@@ -411,6 +421,8 @@ def first_matches(db, fts: str, terms: list[str], limit: int) -> list[int] | Non
     order, from the word b-tree; None for several terms (the caller asks the GIN index). Read in
     pages of 2 x limit by keyset: a record with two such words comes once."""
     if len(terms) != 1 or not terms[0]:
+        return None
+    if not _has_word_index(db, fts):  # made by an earlier build of schema 14: the GIN index answers
         return None
     prefix = terms[0].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     words = words_table(fts)

@@ -294,11 +294,40 @@ class MailSeen(BaseModel):
     """The messages of a Maildir or mbox that `crm-tui mail scan` has read (a Maildir key, an mbox
     message's digest), so the next scan reads only new ones and an interrupted scan resumes."""
 
-    mailbox = CharField()  # the mailbox's absolute path
+    mailbox = TextField()  # the mailbox's absolute path (may be longer than a CharField)
     key = CharField()
 
     class Meta:
         indexes = ((("mailbox", "key"), True),)
+
+
+class VdirCard(BaseModel):
+    """Two-way vdir sync (`crm-tui vdir sync DIR`): per folder and card UID, the contact the card
+    stands for and both sides as they were at the last sync, so that the next one knows what
+    changed on which side: the card file's hash and text, the values read from it, and the
+    contact's values."""
+
+    folder = TextField()  # the folder's resolved path
+    uid = TextField()
+    filename = TextField()  # the card's file name inside the folder
+    record_id = IntegerField()
+    card_hash = CharField()  # sha256 of the file's bytes
+    card_text = TextField()  # the card as last synced (unknown fields are patched around, never dropped)
+    card_values = TextField(default="{}")  # JSON: the mapped values read from the card
+    record_values = TextField(default="{}")  # JSON: the contact's mapped values
+    # the card is out of the folder (in .crm-tui-trash, or deleted there) and the contact in the
+    # recycle bin: a restore on either side brings back this UID and this card text
+    gone = BooleanField(default=False)
+    synced_at = CharField()
+
+    class Meta:
+        indexes = (
+            (("folder", "uid"), True),
+            (("folder", "record_id"), True),
+            (("record_id",), False),
+        )
+
+
 
 
 ALL_MODELS = [
@@ -323,6 +352,7 @@ ALL_MODELS = [
     WorkflowFired,
     MailAddress,
     MailSeen,
+    VdirCard,
 ]
 
 

@@ -1,0 +1,90 @@
+"""Maven's "CRM sales opportunities" files with no flags (issue 13): after accounts.csv, each deal
+of sales_pipeline.csv is linked to the company its `account` column names (by name: the accounts
+have no domain), a name two companies share is reported on its row, not guessed; and
+sales_teams.csv is still read as contacts after sales_pipeline.csv gave deals a `sales_agent`
+property. Read from the real files in ../shared/data."""
+
+from __future__ import annotations
+
+import csv
+
+from crm_tui.importing import importer
+from .conftest import needs_shared_data
+
+
+def run(crm, path, tmp_path):
+    spec = importer.plan_import(crm, str(path))
+    spec.error_dir = str(tmp_path)
+    return spec, importer.run_import(crm, spec)
+
+
+def pipeline_rows(path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def deal_ids(crm) -> dict[str, int]:
+    """opportunity_id -> deal id (the deals are named after it)."""
+    model = crm.registry.get("deals").model
+    return {name: rid for rid, name in model.select(model.id, model.dealname).tuples()}
+
+
+def company_ids(crm) -> dict[str, list[int]]:
+    model = crm.registry.get("companies").model
+    out: dict[str, list[int]] = {}
+    for rid, name in model.select(model.id, model.name).tuples():
+        out.setdefault(name, []).append(rid)
+    return out
+
+
+def test_each_deal_is_linked_to_the_company_its_account_column_names(crm, tmp_path):
+    accounts = needs_shared_data("maven-crm", "accounts.csv")
+    pipeline = needs_shared_data("maven-crm", "sales_pipeline.csv")
+    _spec, first = run(crm, accounts, tmp_path)
+    assert first.created == {"companies": 85}
+    spec, result = run(crm, pipeline, tmp_path)
+    column = next(c for c in spec.columns if c.header == "account")
+    assert column.target == "@link:companies:name"
+    assert any("'account' names companies" in w for w in result.warnings)
+    assert "account" not in crm.registry.get("deals").properties  # not a text property any more
+    rows = pipeline_rows(pipeline)
+    with_account = [r for r in rows if r["account"].strip()]
+    assert result.created == {"deals": len(rows)}
+    assert result.linked == len(with_account) and result.link_problems == 0
+    deals, companies = deal_ids(crm), company_ids(crm)
+    for row in with_account[::250]:  # each one the company of its name, as its primary company
+        deal = deals[row["opportunity_id"]]
+        assert crm.assoc.primary_company(("deals", deal)) == companies[row["account"]][0]
+    no_account = next(r for r in rows if not r["account"].strip())
+    assert crm.assoc.primary_company(("deals", deals[no_account["opportunity_id"]])) is None
+
+
+def test_a_company_name_two_companies_share_is_reported_not_guessed(crm, tmp_path):
+    accounts = needs_shared_data("maven-crm", "accounts.csv")
+    pipeline = needs_shared_data("maven-crm", "sales_pipeline.csv")
+    run(crm, accounts, tmp_path)
+    crm.records.create("companies", {"name": "Cancity"})  # a second company of that name
+    _spec, result = run(crm, pipeline, tmp_path)
+    rows = pipeline_rows(pipeline)
+    cancity = [r for r in rows if r["account"] == "Cancity"]
+    assert cancity and result.link_problems == len(cancity)
+    with open(result.error_file, encoding="utf-8-sig", newline="") as fh:
+        problems = [p for p in csv.DictReader(fh) if p["Column"] == "account"]
+    assert len(problems) == len(cancity) and all("ambiguous" in p["Problem"] for p in problems)
+    deals = deal_ids(crm)
+    assert crm.assoc.primary_company(("deals", deals[cancity[0]["opportunity_id"]])) is None
+
+
+def test_sales_teams_is_read_as_contacts_after_the_pipeline(crm, tmp_path):
+    accounts = needs_shared_data("maven-crm", "accounts.csv")
+    pipeline = needs_shared_data("maven-crm", "sales_pipeline.csv")
+    teams = needs_shared_data("maven-crm", "sales_teams.csv")
+    assert importer.plan_import(crm, str(teams)).objects == ["contacts"]  # a fresh CRM
+    run(crm, accounts, tmp_path)
+    run(crm, pipeline, tmp_path)
+    assert "sales_agent" in crm.registry.get("deals").properties
+    spec, result = run(crm, teams, tmp_path)
+    assert spec.objects == ["contacts"]
+    assert result.created == {"contacts": 35}
+    assert crm.registry.get("contacts").model.select().where(
+        crm.registry.get("contacts").model.firstname == "Anna").count() == 1
