@@ -1188,28 +1188,21 @@ class Associations:
 
     def index_columns(self, object_name: str, ids: list[int], to_objects: list[str]) -> dict:
         """For a page of index rows: {to_object: {row_id: [(id, name, primary), ...]}} using one
-        query per associated object: the links joined with the names of what they point at (on a
-        server every query is a round trip, and a redraw of the index waits for them all)."""
-        from peewee import JOIN
-
+        query for the links and one for the names per associated object."""
         Association = self.crm.models.Association
         meta = self._meta(object_name)
         out: dict[str, dict[int, list[tuple[int, str, bool]]]] = {}
         ids = list(ids)
         for to_name in to_objects:
             other = self._meta(to_name)
-            model = other.model
-            names = [c for c in other.display_columns if c in model._meta.fields]
-            rows = list(Association.select(Association.from_id, Association.to_id, Association.is_primary, model.id,
-                                           *[model._meta.fields[c] for c in names])
-                        .join(model, JOIN.LEFT_OUTER, on=(model.id == Association.to_id))
+            rows = list(Association.select(Association.from_id, Association.to_id, Association.is_primary)
                         .where((Association.from_object == meta.id) & (Association.from_id.in_(ids))
                                & (Association.to_object == other.id))
                         .order_by(Association.from_id, Association.is_primary.desc(), Association.id).tuples()) if ids else []
+            names = self.crm.records.display_names(other, [r[1] for r in rows])
             per_row: dict[int, list[tuple[int, str, bool]]] = {}
-            for from_id, to_id, prim, found, *values in rows:
-                name = other.display_name({"id": found, **dict(zip(names, values))}) if found is not None else f"#{to_id}"
-                per_row.setdefault(from_id, []).append((to_id, name, bool(prim)))
+            for from_id, to_id, prim in rows:
+                per_row.setdefault(from_id, []).append((to_id, names.get(to_id, f"#{to_id}"), bool(prim)))
             out[to_name] = per_row
         return out
 
