@@ -143,3 +143,16 @@ def test_cli_export(db_path, tmp_path, capsys):
     assert "Associated Company IDs" in out.read_text(encoding="utf-8-sig").splitlines()[0]
     assert cli.main(["--db", str(db_path), "export", "deals", "--view", "nope", "-o", str(out)]) == 2
     assert "no view named" in capsys.readouterr().err
+
+
+def test_a_searched_view_exports_every_match_the_index_shows(crm, tmp_path):
+    # The export of a view with a search wrote at most 50 rows (the search's default limit).
+    for n in range(120):
+        crm.records.create("contacts", {"firstname": f"Zed{n}", "lastname": "Quartz", "email": f"zed{n}@quartz.example"})
+    crm.records.create("contacts", {"firstname": "Other", "email": "other@else.example"})
+    spec = ViewSpec("contacts", ["firstname", "email"], [], [], search="quartz")
+    out = tmp_path / "searched.csv"
+    result = exporter.export_view(crm, "contacts", out, view=spec)
+    rows = read_csv(out)
+    assert result.rows == len(rows) == 120
+    assert {r["First name"] for r in rows} == {f"Zed{n}" for n in range(120)}

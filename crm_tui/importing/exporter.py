@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ..storage import safe_files
 from ..domain.errors import InvalidValue
-from ..services.paging import ViewSpec
+from ..services.paging import SEARCH_LIMIT, ViewSpec
 from ..services.query import Filter
 from ..domain.types import property_type
 from ..services.views import Views, default_columns
@@ -115,7 +115,7 @@ def iter_rows(crm, spec: ViewSpec, cols: list[_Col], cancel: threading.Event | N
     prop_cols = [c.key for c in cols if c.kind == "prop"]
     filters, sort = list(spec.filters), list(spec.sort)
     if spec.search:
-        ids = crm.search.ids(spec.object, spec.search)
+        ids = crm.search.ids(spec.object, spec.search, limit=SEARCH_LIMIT)  # what the index shows, not 50
         filters.append(Filter("id", "any_of", tuple(ids)) if ids else Filter("id", "any_of", (0,)))
     after = None
     while True:

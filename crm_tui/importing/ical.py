@@ -33,7 +33,7 @@ from ..domain import sources
 from ..domain.errors import CrmError, DatabaseProblem, InvalidValue
 from ..domain.sanitize import clean_line, clean_text
 from ..domain.types import format_datetime
-from ..services.paging import ViewSpec
+from ..services.paging import SEARCH_LIMIT, ViewSpec
 from ..services.query import Filter
 from ..storage import safe_files
 
@@ -588,7 +588,7 @@ def export_meetings(crm, path: str | os.PathLike, *, spec=None, overwrite: bool 
     head, tail = calendar.to_ical().split(b"END:VCALENDAR")
     filters = list(spec.filters)
     if spec.search:  # the view's search, as the other formats take it (exporter.iter_rows)
-        ids = crm.search.ids(meta.name, spec.search)
+        ids = crm.search.ids(meta.name, spec.search, limit=SEARCH_LIMIT)  # what the index shows, not 50
         filters.append(Filter("id", "any_of", tuple(ids) or (0,)))
     total = crm.records.count(meta.name, filters, deleted=spec.deleted)
     rows = 0

@@ -88,6 +88,9 @@ def filter_expression(crm, meta: ObjectMeta, flt: Filter):
     prop = meta.find_property(flt.property)
     if prop is None and "." in flt.property:
         return _associated_property_expression(crm, meta, flt)
+    if prop is None and flt.property == "id" and flt.op in ("any_of", "none_of"):
+        ids = [int(v) for v in flt.value]  # the record id itself (a searched view's matches)
+        return meta.model.id.in_(ids) if flt.op == "any_of" else meta.model.id.not_in(ids)
     if prop is None:
         raise InvalidValue(f"{meta.name} has no property {flt.property!r}")
     kind = property_type(prop.type)
