@@ -312,7 +312,7 @@ async def test_in_a_real_browser_the_token_url_shows_the_contacts_and_takes_keys
         await tools.wait_for_text("Hopper")
         await tools.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
         await tools.press("?")  # help lists the index screen's keys
-        await tools.wait_for_text("index.filter")  # the help screen, listing binding ids
+        await tools.wait_for_text("index.bulk_associate")  # the help screen, listing binding ids (its first row)
     finally:
         await close_browser(proc, session, profile)
 
