@@ -84,3 +84,18 @@ def emit(args, data, text_lines) -> None:
     else:
         for line in ([text_lines] if isinstance(text_lines, str) else text_lines):
             print(clean_text(str(line)))
+
+
+def show_value(meta, name, value, crm=None) -> str:
+    """A value in plain output; dates and date-times in the config's formats when it names its own
+    (the stored ISO text otherwise, as scripts read it)."""
+    from ..domain.types import property_type  # lazy: `--help` reads this module and stays light
+
+    prop = meta.properties.get(name)
+    if value is None:
+        return ""
+    if prop is None:
+        return str(value)
+    if crm is not None:
+        return property_type(prop.type).plain(prop, value, crm.date_format, crm.datetime_format)
+    return property_type(prop.type).plain(prop, value)

@@ -8,13 +8,12 @@ from dataclasses import asdict
 from . import journal as cli_journal
 from ..services import pipelines
 from ..domain import sources
-from .args import _assignments
+from .args import _assignments, show_value
 from .args import emit as print_output  # the one printing path: cleaned text, escaped JSON
 from ..services.associations import ACTION_TEXT as assoc_actions
 from ..services.core import Crm
 from ..domain.errors import CrmError, InvalidValue, NotFound, PrimaryRequired
 from ..services.query import Sort, parse_filter
-from ..domain.types import property_type
 from ..services.history import shown_value
 from ..services.schema_apply import apply_schema_file
 from ..services.seed import seed
@@ -57,19 +56,6 @@ def record_json(crm: Crm, view) -> dict:
         "associations": {g.object: [{"id": i.id, "display_name": i.display_name, "labels": i.labels, "primary": i.primary}
                                     for i in g.items] for g in groups},
     }
-
-
-def show_value(meta, name, value, crm: Crm | None = None) -> str:
-    """A value in plain output; dates and date-times in the config's formats when it names its own
-    (the stored ISO text otherwise, as scripts read it)."""
-    prop = meta.properties.get(name)
-    if value is None:
-        return ""
-    if prop is None:
-        return str(value)
-    if crm is not None:
-        return property_type(prop.type).plain(prop, value, crm.date_format, crm.datetime_format)
-    return property_type(prop.type).plain(prop, value)
 
 
 # -- records ----------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def cmd_mail(crm, args) -> int:
             rows = [(row.id, row.properties.get("hs_timestamp"), row.properties.get("hs_email_direction"),
                      row.properties.get("hs_email_from"), row.properties.get("hs_email_subject"))]
         data = [{"id": r[0], "at": r[1], "direction": r[2], "from": r[3], "subject": r[4]} for r in rows]
-        from .commands import show_value
+        from .args import show_value  # lazy like this command's other imports
 
         lines = [f"{r[0]:>6}  {show_value(meta, 'hs_timestamp', r[1], crm):<16}  "
                  f"{'sent' if r[2] == 'EMAIL' else 'received':<8}  {r[3] or ''}  {r[4] or ''}" for r in rows]
