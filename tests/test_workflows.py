@@ -121,7 +121,8 @@ def test_the_issue_yaml_as_written_is_refused_in_one_line(crm):
         crm.workflows.apply(yaml.safe_load(ISSUE_YAML))
     message = str(info.value)
     assert "\n" not in message
-    assert message == "workflow 'Kickoff after a win': do[1].set: deals has no property 'lifecyclestage'"
+    assert message == ("workflow 'Kickoff after a win': do[1].set: deals has no property 'lifecyclestage' "
+                       "(it is a property of contacts, companies: use set_on_associated)")
     assert crm.workflows.list() == []
 
 

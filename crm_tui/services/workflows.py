@@ -159,7 +159,11 @@ def _values(crm, meta, given, where: str) -> dict:
         name = str(key)
         prop = meta.find_property(name)
         if prop is None:
-            raise _Problem(f"{where}: {meta.name} has no property {name[:60]!r}")
+            holders = [m.name for m in crm.registry.objects.values()
+                       if m.name != meta.name and not m.is_activity and m.find_property(name)]
+            hint = (f" (it is a property of {', '.join(holders[:3])}: use set_on_associated)"
+                    if holders and where.endswith(".set") else "")
+            raise _Problem(f"{where}: {meta.name} has no property {name[:60]!r}{hint}")
         if prop.read_only or prop.system:
             raise _Problem(f"{where}: {meta.name}.{prop.name} is read-only")
         raw = _raw_value(value, f"{where}.{name}")
