@@ -417,31 +417,43 @@ def drop_fts(db, fts: str) -> None:
 
 
 def first_matches(db, fts: str, terms: list[str], limit: int) -> list[int] | None:
-    """Ids of the first `limit` records with a word starting with the one term typed, in word
-    order, from the word b-tree; None for several terms (the caller asks the GIN index). Read in
-    pages of 2 x limit by keyset: a record with two such words comes once."""
-    if len(terms) != 1 or not terms[0]:
+    """Ids of the first `limit` records with a word starting with each term typed, in word order,
+    from the word b-tree; None when the GIN index should answer (no word index, or several terms
+    whose candidates ran out of the bounded scan). Read in pages of 2 x limit by keyset: a record
+    with two such words comes once. With several terms the longest one's range is walked (the
+    narrowest) and each candidate is checked against the whole query on its tsvector."""
+    terms = [t for t in terms if t]
+    if not terms:
         return None
     if not _has_word_index(db, fts):  # made by an earlier build of schema 14: the GIN index answers
         return None
-    prefix = terms[0].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    scan = max(terms, key=len)
+    prefix = scan.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     words = words_table(fts)
+    query = fts_match_expression(terms) if len(terms) > 1 else None
+    if query is None:
+        select = f'SELECT w.word, w.rowid, TRUE FROM "{words}" w'
+        params: tuple = ()
+    else:  # the other words checked on each candidate's tsvector
+        select = f'SELECT w.word, w.rowid, f.tsv @@ to_tsquery(\'simple\', ?) FROM "{words}" w JOIN "{fts}" f ON f.rowid = w.rowid'
+        params = (query,)
     ids: dict[int, None] = {}
     after: tuple = ()
-    while len(ids) < limit:
-        page = 2 * limit
-        if after:
-            rows = db.execute_sql(f'SELECT word, rowid FROM "{words}" WHERE word LIKE ? AND (word, rowid) > (?, ?) '
-                                  "ORDER BY word, rowid LIMIT ?", (prefix, *after, page)).fetchall()
-        else:
-            rows = db.execute_sql(f'SELECT word, rowid FROM "{words}" WHERE word LIKE ? ORDER BY word, rowid LIMIT ?',
-                                  (prefix, page)).fetchall()
-        for _word, rowid in rows:
-            ids[rowid] = None
-        if len(rows) < page:
-            break
-        after = tuple(rows[-1])
-    return list(ids)[:limit]
+    page = 2 * limit
+    for _ in range(MULTI_WORD_PAGES if query is not None else 1_000_000):
+        keyset = " AND (w.word, w.rowid) > (?, ?)" if after else ""
+        rows = db.execute_sql(f"{select} WHERE w.word LIKE ?{keyset} ORDER BY w.word, w.rowid LIMIT ?",
+                              (*params, prefix, *after, page)).fetchall()
+        for _word, rowid, ok in rows:
+            if ok:
+                ids[rowid] = None
+        if len(ids) >= limit or len(rows) < page:
+            return list(ids)[:limit]
+        after = tuple(rows[-1][:2])
+    return None  # the other words are rare among this one's matches: the GIN index is faster
+
+
+MULTI_WORD_PAGES = 10  # candidates walked (x 2 x limit) before several words go to the GIN index
 
 
 def fts_match_expression(words: list[str]) -> str | None:
