@@ -29,13 +29,15 @@ def _shown(value) -> str:
     return _short.repr(value)
 
 
-def load_schema_file(path: str | Path) -> dict:
+def read_yaml_file(path: str | Path, kind: str, max_bytes: int = MAX_FILE_BYTES):
+    """A small YAML file (a schema, workflows) read as data with yaml.safe_load only; whatever is
+    wrong with it (a folder, too large, binary, not UTF-8, too deep, not YAML) is one line."""
     path = Path(path)
     try:
         if path.is_dir():
             raise InvalidValue(f"{path}: is a folder, not a YAML file")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InvalidValue(f"{path}: too large for a schema file (over {MAX_FILE_BYTES // 1024 // 1024} MB)")
+        if path.stat().st_size > max_bytes:
+            raise InvalidValue(f"{path}: too large for a {kind} file (over {max_bytes // 1024 // 1024} MB)")
         raw = path.read_bytes()
     except OSError as exc:
         raise InvalidValue(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -44,16 +46,20 @@ def load_schema_file(path: str | Path) -> dict:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidValue(f"{path}: not UTF-8 text (byte {exc.start}); save the schema as UTF-8") from None
+        raise InvalidValue(f"{path}: not UTF-8 text (byte {exc.start}); save the {kind} file as UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except RecursionError:
-        raise InvalidValue(f"{path}: nested too deeply to be a schema") from None
+        raise InvalidValue(f"{path}: nested too deeply to be a {kind} file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidValue(f"{path}:{where}: not valid YAML ({problem})") from None
+
+
+def load_schema_file(path: str | Path) -> dict:
+    data = read_yaml_file(path, "schema")
     if data is None:
         return {}
     if not isinstance(data, dict):

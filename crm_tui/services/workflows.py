@@ -834,32 +834,6 @@ MAX_FILE_BYTES = 1024 * 1024
 
 def load_file(path) -> dict:
     """A workflows YAML file read as data (yaml.safe_load only): one line for what is wrong."""
-    from pathlib import Path
+    from .schema_apply import read_yaml_file  # lazy: only `workflows apply` reads a file
 
-    import yaml
-
-    path = Path(path)
-    try:
-        if path.is_dir():
-            raise InvalidValue(f"{path}: is a folder, not a YAML file")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InvalidValue(f"{path}: too large for a workflows file (over 1 MB)")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidValue(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if b"\x00" in raw:
-        raise InvalidValue(f"{path}: a binary file, not YAML")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidValue(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
-    try:
-        data = yaml.safe_load(text)
-    except RecursionError:
-        raise InvalidValue(f"{path}: nested too deeply to be a workflows file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidValue(f"{path}:{where}: not valid YAML ({problem})") from None
-    return data
+    return read_yaml_file(path, "workflows", MAX_FILE_BYTES)
