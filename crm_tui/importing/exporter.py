@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 from ..storage import safe_files
 from ..domain.errors import InvalidValue
-from ..services.paging import SEARCH_LIMIT, ViewSpec
-from ..services.query import Filter
+from ..services.paging import ViewSpec, searched_as_filter
 from ..domain.types import property_type
 from ..services.views import Views, default_columns
 from . import vcard
@@ -113,10 +112,8 @@ def iter_rows(crm, spec: ViewSpec, cols: list[_Col], cancel: threading.Event | N
     meta = crm.registry.get(spec.object)
     assoc_objects = sorted({c.key for c in cols if c.kind in ("assoc_ids", "assoc_primary", "assoc_names", "primary_name")})
     prop_cols = [c.key for c in cols if c.kind == "prop"]
+    spec = searched_as_filter(crm, spec)
     filters, sort = list(spec.filters), list(spec.sort)
-    if spec.search:
-        ids = crm.search.ids(spec.object, spec.search, limit=SEARCH_LIMIT)  # what the index shows, not 50
-        filters.append(Filter("id", "any_of", tuple(ids)) if ids else Filter("id", "any_of", (0,)))
     after = None
     while True:
         if cancel is not None and cancel.is_set():
@@ -166,7 +163,7 @@ def export_view(crm, object_name: str, path: str | os.PathLike, *, view=None, fm
 
         return ical.export_meetings(crm, path, spec=resolve_view(crm, meta.name, view), overwrite=overwrite,
                                     progress=progress, cancel=cancel)
-    spec = resolve_view(crm, meta.name, view)
+    spec = searched_as_filter(crm, resolve_view(crm, meta.name, view))  # searched once, counted and read
     cols = _columns(crm, meta, spec, hubspot, all_properties or fmt == "vcf")
     if fmt == "vcf" and not any(c.kind == "primary_name" for c in cols):
         cols.append(_Col("Primary company", "primary_name", "companies"))

@@ -33,8 +33,7 @@ from ..domain import sources
 from ..domain.errors import CrmError, DatabaseProblem, InvalidValue
 from ..domain.sanitize import clean_line, clean_text
 from ..domain.types import format_datetime
-from ..services.paging import SEARCH_LIMIT, ViewSpec
-from ..services.query import Filter
+from ..services.paging import ViewSpec, searched_as_filter
 from ..storage import safe_files
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a calendar file larger than this is refused (one line), not read
@@ -581,15 +580,12 @@ def export_meetings(crm, path: str | os.PathLike, *, spec=None, overwrite: bool 
 
     meta = crm.registry.get("meetings")
     contacts = crm.registry.get("contacts")
-    spec = spec if spec is not None else ViewSpec(meta.name, [], [], [])
+    spec = searched_as_filter(crm, spec if spec is not None else ViewSpec(meta.name, [], [], []))
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     head, tail = calendar.to_ical().split(b"END:VCALENDAR")
     filters = list(spec.filters)
-    if spec.search:  # the view's search, as the other formats take it (exporter.iter_rows)
-        ids = crm.search.ids(meta.name, spec.search, limit=SEARCH_LIMIT)  # what the index shows, not 50
-        filters.append(Filter("id", "any_of", tuple(ids) or (0,)))
     total = crm.records.count(meta.name, filters, deleted=spec.deleted)
     rows = 0
     after = None

@@ -9,7 +9,7 @@ by a reverse query. So `G` at a million rows costs the same as page one.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from peewee import SQL, fn
 
@@ -31,6 +31,15 @@ class ViewSpec:
     search: str = ""  # full-text query; results ranked, not sorted
     ranked: bool = True  # False: matches in id order (no bm25 over every match: fast while typing)
     deleted: bool = False  # the recycle bin
+
+
+def searched_as_filter(crm, spec: ViewSpec) -> ViewSpec:
+    """The view with its search turned into one more filter: the ids the index shows for it (up to
+    SEARCH_LIMIT), so a whole-view reader (an export) pages it like any filtered view."""
+    if not spec.search:
+        return spec
+    ids = crm.search.ids(spec.object, spec.search, limit=SEARCH_LIMIT)
+    return replace(spec, filters=[*spec.filters, Filter("id", "any_of", tuple(ids) or (0,))], search="")
 
 
 class ViewPager:
