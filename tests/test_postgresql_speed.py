@@ -127,6 +127,48 @@ def test_a_database_with_the_row_level_triggers_of_before_gets_the_statement_one
         assert kept == recount and len(kept) == 2  # counted once each, not twice
 
 
+def test_history_rows_must_point_at_an_operation_checked_once_per_statement(pg_url):
+    """The history tables carry no row-level foreign key on PostgreSQL (its per-row check cost
+    0.3 s per 100k imported links): a statement trigger refuses a missing operation with the key's
+    SQLSTATE and writes nothing, and deleting an operation still takes its history rows along."""
+    import peewee
+
+    from crm_tui.storage import db as dbmod
+
+    with Crm.open(pg_url) as crm:
+        db = crm.db
+        keys = db.execute_sql("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                              "AND confrelid = 'operation'::regclass").fetchone()[0]
+        assert keys == 0
+        a = crm.records.create("contacts", {"email": "a@x.example"}).id
+        b = crm.records.create("companies", {"name": "B"}).id
+        crm.assoc.add(("contacts", a), ("companies", b))
+        crm.records.update("contacts", a, {"jobtitle": "Buyer"})
+        op = db.execute_sql("SELECT max(op_id) FROM association_change").fetchone()[0]
+        before = db.execute_sql("SELECT count(*) FROM association_change").fetchone()[0]
+        with pytest.raises(peewee.IntegrityError, match="association_change points at an operation"):
+            with db.atomic():
+                db.execute_sql("INSERT INTO association_change (op_id, a_object, a_id, b_object, b_id, action) "
+                               "SELECT ?, 1, 1, 2, 1, 'created' UNION ALL SELECT ?, 1, 2, 2, 1, 'created'",
+                               (op, op + 1000))
+        assert db.execute_sql("SELECT count(*) FROM association_change").fetchone()[0] == before
+        with pytest.raises(peewee.IntegrityError, match="property_change points"):
+            with db.atomic():
+                db.execute_sql("UPDATE property_change SET op_id = op_id + 1000")
+        with db.atomic():
+            db.execute_sql("DELETE FROM operation WHERE id = ?", (op,))
+        assert db.execute_sql("SELECT count(*) FROM association_change WHERE op_id = ?", (op,)).fetchone()[0] == 0
+        # a database of version 14 (with the keys) gets the checks when opened
+        db.execute_sql("ALTER TABLE meta_change ADD FOREIGN KEY (op_id) REFERENCES operation(id) ON DELETE CASCADE")
+        db.execute_sql("DROP TRIGGER meta_change_op_insert ON meta_change")
+        dialect_pg.write_version(db, dbmod.APPLICATION_ID, 14)
+    with Crm.open(pg_url) as crm:
+        assert crm.db.execute_sql("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                                  "AND confrelid = 'operation'::regclass").fetchone()[0] == 0
+        assert crm.db.execute_sql("SELECT count(*) FROM pg_trigger WHERE tgname = 'meta_change_op_insert'").fetchone()[0] == 1
+        assert dialect_pg.read_version(crm.db) == (dbmod.APPLICATION_ID, dbmod.SCHEMA_VERSION)
+
+
 def _tally_and_count(crm, object_name: str) -> tuple[int, int]:
     from crm_tui.storage import dialect
 

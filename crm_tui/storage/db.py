@@ -15,7 +15,7 @@ from .models import bound
 from .engine import load_yaml_resource
 from .paths import data_dir
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 APPLICATION_ID = 0x43524D54  # "CRMT": marks a file as a crm-tui database
 
 # version -> function(db) upgrading from version-1. Each runs inside one transaction after a backup.
@@ -197,6 +197,19 @@ def _v14_count_triggers(db) -> None:
 
 
 MIGRATIONS[14] = _v14_count_triggers
+
+
+def _v15_history_key_checks(db) -> None:
+    """Version 15, on PostgreSQL: the history tables' operation checked once per statement
+    instead of by a row-level foreign key (dialect_pg.create_history_key_checks). SQLite keeps
+    its foreign keys."""
+    if dialect.is_postgres(db):
+        from .dialect_pg import create_history_key_checks
+
+        create_history_key_checks(db)
+
+
+MIGRATIONS[15] = _v15_history_key_checks
 
 
 def writable(path: Path) -> bool:
@@ -385,9 +398,10 @@ def mark_schema(db) -> None:
     """Mark the database as a crm-tui database of this schema version (PostgreSQL: with the SQL
     functions the core uses, and every id sequence past the ids written so far, a copy's too)."""
     if dialect.is_postgres(db):
-        from .dialect_pg import create_functions, sync_sequences
+        from .dialect_pg import create_functions, create_history_key_checks, sync_sequences
 
         create_functions(db)
+        create_history_key_checks(db)
         sync_sequences(db)
     dialect.write_version(db, APPLICATION_ID, SCHEMA_VERSION)
 
