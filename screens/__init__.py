@@ -3,11 +3,14 @@ wait for screens nobody has opened yet; `load_all()` imports every one, for a us
 name any binding id before the screen that declares it has been opened (crm_tui/shell/keymap.py)."""
 
 from importlib import import_module
+from pkgutil import iter_modules
 
-SCREEN_MODULES = ("board", "help", "history", "import_wizard", "index", "modals", "operations", "pipelines", "progress",
-                  "record", "tasks", "welcome")
+
+def screen_modules() -> list[str]:
+    """Every module of this package (a list kept by hand had fallen behind the screens added)."""
+    return sorted(info.name for info in iter_modules(__path__))
 
 
 def load_all() -> None:
-    for name in SCREEN_MODULES:
+    for name in screen_modules():
         import_module(f"{__name__}.{name}")

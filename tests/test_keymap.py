@@ -100,6 +100,21 @@ def test_binding_ids_are_found_on_the_app_and_loaded_screens() -> None:
     assert apply_keymap(DemoApp(), {"x": "y"}, known_ids={"x"}) == []
 
 
+def test_a_keymap_may_name_the_bindings_of_every_screen() -> None:
+    """Screens are imported when first opened; a keymap's names are checked against all of them,
+    the screens added late too (workflows, data model, duplicates, dashboard)."""
+    ids = binding_ids(DemoApp())
+    assert {"workflows.enable", "workflows.dry_run", "index.new_record", "tasks.done"} <= ids
+    import screens
+
+    for name in screens.screen_modules():
+        module = __import__(f"screens.{name}", fromlist=["_"])
+        for value in vars(module).values():
+            for binding in getattr(value, "BINDINGS", []) if isinstance(value, type) else []:
+                if getattr(binding, "id", None):
+                    assert binding.id in ids, (name, binding.id)
+
+
 @pytest.mark.parametrize(
     "key", ["x", "G", "?", "ctrl+n", "shift+f5", "escape", "question_mark", "slash", "comma"]
 )
