@@ -83,6 +83,24 @@ async def test_no_welcome_on_a_database_with_records(demo_db):
         assert type(app.screen).__name__ == "IndexScreen"
 
 
+@pytest.mark.parametrize("kept", ["custom", "binned"])
+async def test_no_welcome_when_the_only_records_are_of_a_custom_object_or_in_the_bin(db_path, kept):
+    from crm_tui.services import schema_apply
+
+    with Crm.open(db_path) as crm:
+        if kept == "custom":
+            schema_apply.apply_schema(crm, {"objects": [{"name": "leads", "label": "Lead", "plural_label": "Leads",
+                                                         "primary_property": "name",
+                                                         "properties": [{"name": "name", "label": "Name"}]}]})
+            crm.records.create("leads", {"name": "Solar lead"})
+        else:
+            crm.records.delete("companies", crm.records.create("companies", {"name": "Gone Ltd"}).id)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(app.screen).__name__ == "IndexScreen"
+
+
 async def test_broken_config_and_theme_fall_back_with_a_message(demo_db, tmp_path):
     config_dir = tmp_path / "config" / "crm-tui"
     (config_dir / "themes").mkdir(parents=True)

@@ -201,6 +201,15 @@ class Records:
             next_after = tuple(last[s.property] for s in sort) + (last["id"],)
         return Page(rows, next_after)
 
+    def holds_no_records(self) -> bool:
+        """No record of any object, live or in the bin (the first-run screen's question): one
+        query that stops at the first row it finds."""
+        tables = [meta.table for meta in self.crm.registry.objects.values()]
+        if not tables:
+            return True
+        found = " OR ".join(f'EXISTS (SELECT 1 FROM "{table}")' for table in tables)
+        return not self.crm.db.execute_sql(f"SELECT CASE WHEN {found} THEN 1 ELSE 0 END").fetchone()[0]
+
     def count(self, object_name: str, filters: list[Filter] = (), *, deleted: bool = False) -> int:
         meta = self.crm.registry.get(object_name)
         if not filters:

@@ -179,8 +179,7 @@ class CrmApp(KeepsRunning, App):
         self.title = "crm-tui" + "".join(f" [{mark}]" for mark in marks)
 
     def database_is_empty(self) -> bool:
-        return all(self.crm.records.count(name) == 0 and self.crm.records.count(name, deleted=True) == 0
-                   for name in ("contacts", "companies", "deals", "tickets"))
+        return self.crm.records.holds_no_records()  # every object's, custom ones too (a leads-only CRM is not new)
 
     def _welcome_choice(self, choice: str | None) -> None:
         # run_action is a coroutine: scheduled, not called (a bare call did nothing)
