@@ -346,6 +346,42 @@ def test_a_call_that_loses_twice_is_run_once_more_only(pg_url):
         assert notices == [NOTICE]
 
 
+def _lose_next(crm, table: str, event: str, times: int = 1) -> None:
+    """The server refuses the next `times` {event}s on `table` as the loser of a race (40001)."""
+    crm.db.execute_sql(f"CREATE SEQUENCE lost_{table}")
+    crm.db.execute_sql(
+        f"CREATE FUNCTION lose_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF nextval('lost_{table}') <= {int(times)} THEN RAISE EXCEPTION 'lost a race' USING ERRCODE = '40001'; "
+        "END IF; RETURN NEW; END $$")
+    crm.db.execute_sql(f"CREATE TRIGGER lose_{table} BEFORE {event} ON {table} FOR EACH ROW "
+                       f"EXECUTE FUNCTION lose_{table}()")
+
+
+def test_mail_log_from_stdin_and_tasks_done_run_once_more_after_a_lost_race(pg_url, monkeypatch, capsys):
+    """`mail log` reads the piped message once, so its second run logs the same bytes; `tasks`
+    is one operation, run again whole."""
+    import io
+    import sys
+
+    from crm_tui.cli.main import main
+
+    with Crm.open(pg_url, user_name="bo") as crm:
+        crm.records.create("contacts", {"email": "carl@acme.example"})
+        task = crm.records.create("tasks", {"hs_task_subject": "Call Carl", "hs_timestamp": "2026-12-01T09:00:00Z"}).id
+        _lose_next(crm, "obj_emails", "INSERT")
+        _lose_next(crm, "obj_tasks", "UPDATE")
+    message = (b"From: Carl <carl@acme.example>\r\nTo: me@mine.example\r\nSubject: Quote\r\n"
+               b"Message-ID: <quote-1@acme.example>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nThe quote.\r\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(message)))
+    assert main(["--db", pg_url, "mail", "log"]) == 0
+    assert main(["--db", pg_url, "tasks", "done", str(task)]) == 0
+    capsys.readouterr()
+    with Crm.open(pg_url) as crm:
+        assert crm.db.execute_sql("SELECT nextval('lost_obj_emails'), nextval('lost_obj_tasks')").fetchone() == (3, 3)
+        assert crm.records.count("emails") == 1
+        assert crm.records.get("tasks", task).properties["hs_task_status"] == "COMPLETED"
+
+
 def test_without_the_retry_a_lost_race_fails(pg_url):
     """What the app showed before: the lost race as an error (nothing saved, try again)."""
     from crm_tui.domain.errors import DatabaseProblem

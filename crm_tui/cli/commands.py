@@ -27,7 +27,8 @@ def emit(args, data, text_lines) -> None:
 
 
 # Commands made of one operation: run again when another writer conflicted (the team database).
-RETRIED = {"record", "assoc", "log", "labels", "owners", "undo", "redo"}
+# (`mail log` runs its one operation through crm.retrying itself, after reading the message once.)
+RETRIED = {"record", "assoc", "log", "labels", "owners", "undo", "redo", "tasks"}
 
 
 def run(args, db_path: str) -> int:

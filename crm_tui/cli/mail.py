@@ -43,8 +43,8 @@ def cmd_mail(crm, args) -> int:
     if args.action == "log":
         from ..importing.mail import read_input
 
-        raw = read_input(args.file)
-        result = _mail(crm).log(raw, create=args.create)
+        raw = read_input(args.file)  # read once: a run again after a lost race logs the same bytes
+        result = crm.retrying(lambda: _mail(crm).log(raw, create=args.create))
         for problem in result.problems:
             print(f"warning: {problem}", file=sys.stderr)
         emit(args, result.to_json(), result.message)
