@@ -513,3 +513,28 @@ def test_a_far_jump_in_id_order_reads_its_window_by_key_alone(crm):
     for start in (2000, 1195, 1, 1198, 2590, 1500, 0):
         assert [rid for rid, _cells in pager.fetch(start, 5)] == everyone[start:start + 5], start
     assert not any("OFFSET" in s.upper() for s in seen)
+
+
+def test_doctor_finds_and_repairs_a_row_tally_and_word_index_out_of_step(pg_url):
+    """What the team database keeps beside the records (the row tally, the word index) is checked
+    by doctor and rebuilt by doctor --repair; searches find the records again after."""
+    from crm_tui.services.maintenance import doctor
+    from crm_tui.storage import dialect
+
+    with Crm.open(pg_url) as crm:
+        crm.set_setting("auto_associate_by_domain", False)
+        for name in ("Ada Quill", "Bram Quist", "Cleo Rand"):
+            first, last = name.split()
+            crm.records.create("contacts", {"firstname": first, "lastname": last})
+        assert doctor(crm).healthy
+        crm.db.execute_sql("INSERT INTO record_tally(tbl, n) VALUES ('obj_contacts', 5)")
+        crm.db.execute_sql("DELETE FROM fts_contacts_words WHERE word = 'quist'")
+        assert dialect.fts_first_matches(crm.db, "contacts", "quis", 50) == []
+        report = doctor(crm)
+        assert "row count of contacts: kept as 8, the table holds 3" in report.problems
+        assert "word index of contacts: 1 entry out of step" in report.problems
+        fixed = doctor(crm, repair=True)
+        assert fixed.healthy, fixed.problems
+        assert {"recounted the rows of contacts", "rebuilt the word index of contacts"} <= set(fixed.repaired)
+        assert crm.records.count("contacts") == 3
+        assert len(dialect.fts_first_matches(crm.db, "contacts", "quis", 50)) == 1

@@ -41,13 +41,16 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += constraints.problems(crm.db)
     stale = _fts_out_of_sync(crm)
     report.problems += [f"search index of {name}: {n} record(s) out of sync" for name, n in stale]
+    kept = {meta.name: found for meta in crm.registry.objects.values()
+            if (found := dialect.kept_data_problems(crm.db, meta.name, meta.table))}
+    report.problems += [line for lines in kept.values() for line in lines]
     bad_text = _invalid_utf8(crm)
     report.problems += [f"{table}.{column} of row {rowid}: text that is not valid UTF-8" for table, column, rowid, _t in bad_text[:20]]
     bad_values = _invalid_utf8_values(crm)
     report.problems += [f"{name} {rowid}, property {column}: text that is not valid UTF-8"
                         for name, column, rowid in bad_values[:20]]
     if repair and report.problems:
-        report.repaired = _repair(crm, orphans, stale, bad_text, bad_values)
+        report.repaired = _repair(crm, orphans, stale, bad_text, bad_values, kept)
         remaining = doctor(crm, repair=False)
         report.problems = remaining.problems
     return report
@@ -121,7 +124,7 @@ def _invalid_utf8_values(crm) -> list[tuple[str, str, int]]:
     return out
 
 
-def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
+def _repair(crm, orphans, stale, bad_text=(), bad_values=(), kept=()) -> list[str]:
     """Fix what can be fixed without guessing; every fix is one transaction."""
     models = crm.models
     LabelDef, Association, AssociationLabel = models.LabelDef, models.Association, models.AssociationLabel
@@ -176,6 +179,9 @@ def _repair(crm, orphans, stale, bad_text=(), bad_values=()) -> list[str]:
         for name, _n in stale:
             crm.records.rebuild_search_index(crm.registry.get(name))
             done.append(f"rebuilt the search index of {name}")
+        for name in kept:  # after the search index: a rebuilt one comes with its words
+            meta = crm.registry.get(name)
+            done += dialect.repair_kept_data(crm.db, name, meta.table)
         before = {c.name for c, _v in constraints.missing(crm.db)}
         constraints.ensure(crm.db)
         added = before - {c.name for c, _v in constraints.missing(crm.db)}

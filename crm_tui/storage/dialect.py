@@ -478,6 +478,37 @@ def kept_row_count(db, table: str) -> int | None:
     return None
 
 
+def kept_data_problems(db, object_name: str, table: str) -> list[str]:
+    """What the engine keeps beside a record table and no longer agrees with it (doctor):
+    PostgreSQL's row tally and word index; SQLite keeps neither."""
+    if not is_postgres(db):
+        return []
+    pg = _pg()
+    problems = []
+    tally = pg.tally_out_of_step(db, table)
+    if tally is not None:
+        problems.append(f"row count of {object_name}: kept as {tally[0]}, the table holds {tally[1]}")
+    off = pg.words_out_of_step(db, fts_table(object_name))
+    if off:
+        problems.append(f"word index of {object_name}: {off} entr{'y' if off == 1 else 'ies'} out of step")
+    return problems
+
+
+def repair_kept_data(db, object_name: str, table: str) -> list[str]:
+    """Rebuild what kept_data_problems found wrong; what was done, one line each."""
+    if not is_postgres(db):
+        return []
+    pg = _pg()
+    done = []
+    if pg.tally_out_of_step(db, table) is not None:
+        pg.reset_tally(db, table)
+        done.append(f"recounted the rows of {object_name}")
+    if pg.words_out_of_step(db, fts_table(object_name)):
+        pg.rebuild_word_index(db, fts_table(object_name))
+        done.append(f"rebuilt the word index of {object_name}")
+    return done
+
+
 def drop_fts(db, object_name: str) -> None:
     if is_postgres(db):
         return _pg().drop_fts(db, fts_table(object_name))

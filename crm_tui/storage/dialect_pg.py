@@ -287,6 +287,7 @@ def create_history_key_checks(db) -> None:
     for table in HISTORY_TABLES:
         for (key,) in db.execute_sql("SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(?) "
                                      "AND confrelid = to_regclass('operation')", (table,)).fetchall():
+            db.execute_sql("SET CONSTRAINTS ALL IMMEDIATE")  # a copy's deferred checks run now: none left pending
             db.execute_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{key}"')
         for event, name in (("INSERT", f"{table}_op_insert"), ("UPDATE", f"{table}_op_update")):
             if name not in have:
@@ -391,6 +392,24 @@ def kept_row_count(db, table: str) -> int | None:
     return int(total)
 
 
+def tally_out_of_step(db, table: str) -> tuple[int, int] | None:
+    """(kept, counted) when the row tally of `table` disagrees with a count of its rows (doctor);
+    None when they agree or the table keeps none."""
+    kept = kept_row_count(db, table)
+    if kept is None:
+        return None
+    counted = db.execute_sql(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+    return None if kept == counted else (kept, counted)
+
+
+def reset_tally(db, table: str) -> None:
+    """The tally of `table` replaced by one row holding a count of its rows (doctor --repair); the
+    table is locked against writers for the moment, so no statement's +n/-n is lost."""
+    db.execute_sql(f'LOCK TABLE "{table}" IN SHARE MODE')
+    db.execute_sql(f"DELETE FROM {TALLY_TABLE} WHERE tbl = ?", (table,))
+    db.execute_sql(f'INSERT INTO {TALLY_TABLE}(tbl, n) SELECT ?, count(*) FROM "{table}"', (table,))
+
+
 # -- full-text search -------------------------------------------------------------------------
 
 def create_fts(db, table: str) -> None:
@@ -439,6 +458,25 @@ def create_word_index(db, fts: str) -> None:
                    "FOR EACH STATEMENT EXECUTE FUNCTION fts_words_delete()")
     db.execute_sql(f'CREATE TRIGGER fts_words_update AFTER UPDATE ON "{fts}" REFERENCING OLD TABLE AS removed '
                    "NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION fts_words_update()")
+
+
+def words_out_of_step(db, fts: str) -> int:
+    """How many entries the word index of `fts` has more or fewer than the words of the search
+    table (0: in step, or no word index). Counts, not a comparison of the rows themselves: two
+    scans (~1 s at a million records) where a comparison would sort ten million words (doctor)."""
+    if not _has_word_index(db, fts):
+        return 0
+    entries = db.execute_sql(f'SELECT count(*) FROM "{words_table(fts)}"').fetchone()[0]
+    words = db.execute_sql(f'SELECT COALESCE(sum(length(tsv)), 0) FROM "{fts}"').fetchone()[0]
+    return abs(int(entries) - int(words))
+
+
+def rebuild_word_index(db, fts: str) -> None:
+    """The word index of `fts` made afresh from the search table (doctor --repair)."""
+    db.__dict__.get("crm_word_indexes", set()).discard(fts)
+    db.execute_sql(f'LOCK TABLE "{fts}" IN SHARE MODE')  # writers wait: no word written meanwhile is lost
+    db.execute_sql(f'DROP TABLE IF EXISTS "{words_table(fts)}"')
+    create_word_index(db, fts)
 
 
 def _has_word_index(db, fts: str) -> bool:
