@@ -41,6 +41,20 @@ def _bindir() -> str:
     raise ServerUnavailable("no PostgreSQL server binaries (apt-get install postgresql)")
 
 
+FOLDER_PREFIX = "crm-tui-pg-"
+OWNER_FILE = "owner.pid"  # the pid of the process that started the server in this folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -71,14 +85,19 @@ class Server:
 
     def _start_cluster(self) -> None:
         self._bindir = _bindir()
-        self.folder = tempfile.mkdtemp(prefix="crm-tui-pg-")
+        user = None
         if os.geteuid() == 0:
             try:
                 user = pwd.getpwnam("postgres")
             except KeyError:
                 raise ServerUnavailable("running as root and there is no postgres user to run the server") from None
-            os.chown(self.folder, user.pw_uid, user.pw_gid)
             self._run_as = ["runuser", "-u", "postgres", "--"]
+        self._stop_orphans()
+        self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
+        with open(os.path.join(self.folder, OWNER_FILE), "w") as handle:
+            handle.write(str(os.getpid()))
+        if user is not None:
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
         data = os.path.join(self.folder, "data")
         self._run("initdb", "-D", data, "-A", "trust", "-U", "crm", "-E", "UTF8", "--locale=C.UTF-8",
                   "--no-sync", "--no-instructions")
@@ -101,6 +120,21 @@ class Server:
         except OSError:
             pass
         raise ServerUnavailable(f"pg_ctl start failed: {result.stderr.strip()} {log}")
+
+    def _stop_orphans(self) -> None:
+        """Servers whose test run was killed (no atexit ran) are stopped and their folders removed:
+        each folder names the process that started it; one whose process is gone is an orphan."""
+        for folder in glob.glob(os.path.join(tempfile.gettempdir(), FOLDER_PREFIX + "*")):
+            try:
+                with open(os.path.join(folder, OWNER_FILE)) as handle:
+                    owner = int(handle.read().strip())
+            except (OSError, ValueError):
+                continue  # not ours to judge (an older run's folder, or one being made right now)
+            if _alive(owner):
+                continue
+            if os.path.exists(os.path.join(folder, "data", "postmaster.pid")):
+                self._run("pg_ctl", "-D", os.path.join(folder, "data"), "-m", "immediate", "-w", "stop", check=False)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run([*self._run_as, os.path.join(self._bindir, tool), *args],
