@@ -566,3 +566,23 @@ def test_an_imported_meeting_moves_last_contacted_on_its_attendees(crm, tmp_path
     ical.import_calendar(crm, path)
     for rid in (ann, bob):
         assert crm.records.get("contacts", rid).properties["notes_last_contacted"].startswith("2025-01-05T08:00:00")
+
+
+def test_a_meeting_with_several_attendees_shows_on_each_ones_company(crm, tmp_path):
+    """The activity rules apply to every contact a meeting lands on, not only the first: each
+    attendee's primary company gets it (a mail to several contacts does the same)."""
+    crm.set_setting("auto_associate_by_domain", False)
+    ann, bob = people(crm)
+    acme = crm.records.create("companies", {"name": "Acme"}).id
+    work = crm.records.create("companies", {"name": "Work Ltd"}).id
+    crm.assoc.add(("contacts", ann), ("companies", acme))
+    crm.assoc.add(("contacts", bob), ("companies", work))
+    path = tmp_path / "work.ics"
+    path.write_text(ics(SYNC), encoding="utf-8")
+    ical.import_calendar(crm, path, own_addresses={"me@mine.example"})
+    [m] = meetings(crm)
+    assert set(crm.assoc.linked_ids(("meetings", m["id"]), "companies")) == {acme, work}
+    # the roll-up is the automation's (Job), the attendees' links the import's
+    for company in (acme, work):
+        [change] = crm.assoc.history(("companies", company), with_ref=("meetings", m["id"]))
+        assert change.source == sources.JOB

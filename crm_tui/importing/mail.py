@@ -365,10 +365,6 @@ class Mail:
             refs = [("contacts", rid) for rid in ids]
             logged = crm.activities.log(refs[0], "emails", values, source=self.source, actor=self.actor,
                                         also=refs[1:], allow_read_only=True)
-            # the other contacts' primary companies and open deals too (the log rolls up the first one's)
-            if len(refs) > 1:
-                with crm.operation("activity_rollup", sources.JOB, None, object="emails", record_id=logged.id) as job:
-                    rules.roll_up_activities(crm, [(ref, ("emails", logged.id)) for ref in refs[1:]], job)
             text = f"Logged email {subject!r} on {len(ids)} contact(s)"
             op.summary = json.dumps({"text": text, "message_id": mail.message_id, "email": logged.id,
                                      "contacts": ids, "created": created})

@@ -43,8 +43,9 @@ class Activities:
 
     def log(self, ref, activity_object: str, values: dict, *, source: str = sources.API,
             actor: str | None = None, also: list[tuple[str, int]] = (), allow_read_only: bool = False) -> LogResult:
-        """Create an activity on a record. It is linked to the record, to the records the activity
-        rules name (a contact's primary company and open deals by default) and to `also`."""
+        """Create an activity on a record. It is linked to the record, to `also`, and to the records
+        the activity rules name for each of them (a contact's primary company and open deals by
+        default)."""
         meta = self.crm.registry.get(activity_object)
         if not meta.is_activity:
             raise InvalidValue(f"{meta.name} is not an activity object ({', '.join(self.activity_objects())})")
@@ -57,7 +58,9 @@ class Activities:
             chosen = [(ref[0], int(ref[1]))] + [(o, int(i)) for o, i in also]
             # the roll-up to the records the activity rules name (primary company, open deals) is an
             # automation: its links are a child operation with the source Job, not the user's
-            rollup = [t for t in self.rule_targets(ref) if t not in chosen]
+            # of every record it is logged on: a meeting with three contacts shows on each one's
+            # primary company and open deals, not only the first's
+            rollup = list(dict.fromkeys(t for c in chosen for t in self.rule_targets(c) if t not in chosen))
             targets = [chosen[0]] + rollup + chosen[1:]
             linked, skipped = [], []
             cap = int(self.crm.setting("engagement_cap", 10000))
