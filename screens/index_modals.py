@@ -54,11 +54,12 @@ class TextPromptModal(AsksBeforeDiscard, ModalFooter, ModalScreen[str | None]):
     DEFAULT_CSS = modal_css("TextPromptModal")
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, title: str, value: str = "", check=None) -> None:
+    def __init__(self, title: str, value: str = "", check=None, empty: str = "Type a name") -> None:
         super().__init__()
         self.title_text = title
         self.value = value
         self.check = check
+        self.empty = empty  # said when enter is pressed on nothing
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -71,7 +72,7 @@ class TextPromptModal(AsksBeforeDiscard, ModalFooter, ModalScreen[str | None]):
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text:
-            self.query_one("#error", Static).update("Type a name")
+            self.query_one("#error", Static).update(self.empty)
             return
         if self.check is not None:
             problem = self.check(text)

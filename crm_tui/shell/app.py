@@ -430,6 +430,10 @@ class CrmApp(KeepsRunning, App):
                             lambda: self.push_screen(ImportWizardScreen()))
         yield SystemCommand("Import history", "Past imports; undo one completely",
                             lambda: self.push_screen(ImportHistoryScreen()))
+        from screens import neighbours  # lazy: a screen loads when first opened (start-up speed)
+
+        for kind, neighbour in neighbours.NEIGHBOURS.items():
+            yield SystemCommand(neighbour.command, neighbour.help, partial(neighbours.start, self, kind))
         yield SystemCommand("Search everywhere", "Search every object and open a record", self.search_everywhere)
         yield SystemCommand("Operations", "Every change, newest first: undo any of them, redo the last undo",
                             self.action_operations)
