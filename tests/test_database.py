@@ -106,6 +106,18 @@ def test_migration_backs_up_first(db_path, monkeypatch):
     conn.close()
 
 
+def test_steps_that_change_only_postgresql_copy_no_sqlite_file(db_path):
+    """Versions 14 and 15 change PostgreSQL databases only: a SQLite file of version 13 gets the new
+    version number without a backup copy of the whole file."""
+    Crm.open(db_path).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 13")
+    conn.close()
+    with Crm.open(db_path) as crm:
+        assert crm.db.execute_sql("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION
+    assert list(db_path.parent.glob("crm.db.v13-*.bak")) == []
+
+
 def test_version_1_database_is_upgraded_after_a_backup(db_path):
     """A file from schema 1 (before external ids and association counts) opens, upgraded."""
     with Crm.open(db_path) as crm:

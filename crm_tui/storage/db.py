@@ -211,6 +211,9 @@ def _v15_history_key_checks(db) -> None:
 
 MIGRATIONS[15] = _v15_history_key_checks
 
+# steps that change nothing in a SQLite file (only its version number): no backup copy for them
+POSTGRES_ONLY = {12, 13, 14, 15}
+
 
 def writable(path: Path) -> bool:
     """Can this process write the file and create its WAL files beside it?"""
@@ -422,7 +425,7 @@ def migrate(db: SqliteDatabase, path: Path, from_version: int) -> Path | None:
     a lock that makes a second program opening the database at the same moment wait."""
     postgres = dialect.is_postgres(db)
     copy = None
-    if not postgres:
+    if not postgres and not set(range(from_version + 1, SCHEMA_VERSION + 1)) <= POSTGRES_ONLY:
         copy = backup_path_for(path, f"v{from_version}")
         backup(path, copy)  # through safe_files: a new private file, never over one
     for version in range(from_version + 1, SCHEMA_VERSION + 1):
