@@ -146,3 +146,24 @@ def test_a_path_from_home_is_expanded_everywhere(tmp_path, monkeypatch):
     with Crm.open("~/crm.db") as crm:
         assert crm.path == tmp_path / "crm.db"
     assert (tmp_path / "crm.db").exists() and not (tmp_path / "~").exists()
+
+
+def test_a_database_that_missed_a_step_gets_the_missing_tables_and_columns_when_opened(db_path, capsys):
+    """Migrations go by the version number: a file stamped by a build that lacked a step in
+    between (a developer's) opened with a table and a column missing. Opening it writable makes
+    them and says so; doctor then finds it healthy."""
+    from crm_tui.cli.main import main
+
+    with Crm.open(db_path) as crm:
+        crm.records.create("contacts", {"email": "a@acme.example"})
+    conn = sqlite3.connect(db_path)
+    conn.executescript("DROP TABLE workflow_fired; ALTER TABLE property_def DROP COLUMN archived;")
+    conn.close()
+    assert main(["--db", str(db_path), "doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "made the missing table workflow_fired" in out and "added the missing column property_def.archived" in out
+    with Crm.open(db_path) as crm:
+        assert dbmod.schema_gaps(crm.db) == []
+        assert crm.records.count("contacts") == 1
+    assert main(["--db", str(db_path), "doctor"]) == 0
+    assert "healthy" in capsys.readouterr().out

@@ -538,3 +538,16 @@ def test_doctor_finds_and_repairs_a_row_tally_and_word_index_out_of_step(pg_url)
         assert {"recounted the rows of contacts", "rebuilt the word index of contacts"} <= set(fixed.repaired)
         assert crm.records.count("contacts") == 3
         assert len(dialect.fts_first_matches(crm.db, "contacts", "quis", 50)) == 1
+
+
+def test_a_team_database_that_missed_a_step_gets_the_missing_parts_when_opened(pg_url):
+    from crm_tui.storage import db as dbmod
+
+    with Crm.open(pg_url) as crm:
+        crm.records.create("contacts", {"email": "a@acme.example"})
+        crm.db.execute_sql("DROP TABLE workflow_fired")
+        crm.db.execute_sql("ALTER TABLE property_def DROP COLUMN archived")
+    with Crm.open(pg_url) as crm:
+        assert any("made the missing table workflow_fired" in n for n in crm.notices)
+        assert dbmod.schema_gaps(crm.db) == []
+        assert crm.records.count("contacts") == 1

@@ -66,8 +66,10 @@ def run_admin(args, db_path: str) -> int:
         from ..services.maintenance import doctor  # lazy: `crm-tui --help` loads this module; it stays quick
 
         with Crm.open(db_path, create=False) as crm:
+            opened = list(crm.notices)  # what opening it found or made good (missing schema parts)
             report = doctor(crm, repair=args.repair)
-        lines = [f"repaired: {r}" for r in report.repaired] + [f"problem: {p}" for p in report.problems]
+        lines = ([f"on opening: {n}" for n in opened] + [f"repaired: {r}" for r in report.repaired]
+                 + [f"problem: {p}" for p in report.problems])
         _say(args, {"healthy": report.healthy, "problems": report.problems, "repaired": report.repaired},
              "\n".join(lines) if lines else f"{db_path}: healthy")
         return 0 if report.healthy else 1

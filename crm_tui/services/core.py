@@ -186,16 +186,37 @@ class Crm:
                     if dbmod.claim_new_schema(database):
                         dbmod.create_schema(database)
                         crm._seed_metadata()
-            crm.registry.reload()
-            if not readonly and not is_new:
-                crm._empty_expired_bin()
-                crm._run_due_workflows()
+            try:
+                crm._after_open(readonly, is_new)
+            except Exception as exc:
+                if not dialect.is_missing_schema_error(exc) or not dbmod.schema_gaps(database):
+                    raise
+                crm._fill_schema_gaps(readonly)  # a developer's database that missed a step: once
+                crm._after_open(readonly, is_new)
         except Exception as exc:
             database.close()
             if dialect.is_busy_error(exc):
                 raise DatabaseProblem(f"{path}: database is locked by another program; try again when it is done") from None
             raise
         return crm
+
+    def _after_open(self, readonly: bool, is_new: bool) -> None:
+        self.registry.reload()
+        if not readonly and not is_new:
+            self._empty_expired_bin()
+            self._run_due_workflows()
+
+    def _fill_schema_gaps(self, readonly: bool) -> None:
+        """Tables or columns of this schema version the database lacks (stamped by a build without
+        a step in between): made, and said as a notice; a read-only database is refused in one line."""
+        gaps = dbmod.schema_gaps(self.db)
+        named = ", ".join(table if column is None else f"{table}.{column}" for table, column in gaps[:5])
+        if readonly:
+            raise DatabaseProblem(f"{self.path}: lacks {named} of its schema version; open it writable once "
+                                  "(or run crm-tui doctor --repair) to add them")
+        with self.db.atomic():
+            made = dbmod.fill_schema_gaps(self.db)
+        dbmod.notices(self.db).append(f"the database lacked parts of its schema version; {'; '.join(made)}")
 
     @property
     def notices(self) -> list[str]:

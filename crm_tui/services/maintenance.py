@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..storage import constraints, dialect
 from . import integrity
 from ..domain import sources
+from ..storage import db as dbmod
 from ..storage.db import backup, default_backup_path, inspect_file, restore  # noqa: F401 - backup, restore: kept for callers
 from peewee import CharField, TextField
 
@@ -34,6 +35,15 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += problems
     if damaged:
         return report  # nothing else is trustworthy on a damaged file
+    gaps = dbmod.schema_gaps(crm.db)
+    report.problems += [f"table {table} is missing" if column is None else f"column {table}.{column} is missing"
+                        for table, column in gaps]
+    if gaps and repair:  # before anything else: the other checks read these tables
+        report.repaired += dbmod.fill_schema_gaps(crm.db)
+        crm.registry.reload()  # the standard properties added, if any
+        gaps = []
+    if gaps:
+        return report  # the other checks would fail on what is missing
     orphans = _orphan_edges(crm)
     report.problems += [f"association {o[1]}:{o[2]} -> {o[3]}:{o[4]} points at a missing or deleted record" for o in orphans[:20]]
     report.problems += integrity.check_all(crm.registry)
@@ -50,7 +60,7 @@ def doctor(crm, *, repair: bool = False) -> DoctorReport:
     report.problems += [f"{name} {rowid}, property {column}: text that is not valid UTF-8"
                         for name, column, rowid in bad_values[:20]]
     if repair and report.problems:
-        report.repaired = _repair(crm, orphans, stale, bad_text, bad_values, kept)
+        report.repaired += _repair(crm, orphans, stale, bad_text, bad_values, kept)
         remaining = doctor(crm, repair=False)
         report.problems = remaining.problems
     return report

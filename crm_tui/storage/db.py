@@ -215,6 +215,53 @@ MIGRATIONS[15] = _v15_history_key_checks
 POSTGRES_ONLY = {12, 13, 14, 15}
 
 
+def schema_gaps(db) -> list[tuple[str, str | None]]:
+    """Tables and columns of this version's schema that the database lacks: (table, None) for a
+    missing table, (table, column) for a missing column. Migrations go by the version number, so
+    a database stamped by a build that lacked a step in between (a developer's) never got it;
+    doctor finds it here."""
+    have = set(db.get_tables())
+    gaps: list[tuple[str, str | None]] = []
+    for model in bound(db).all:
+        table = model._meta.table_name
+        if table not in have:
+            gaps.append((table, None))
+            continue
+        columns = {c.name for c in db.get_columns(table)}
+        gaps += [(table, field.column_name) for field in model._meta.sorted_fields if field.column_name not in columns]
+    return gaps
+
+
+def fill_schema_gaps(db) -> list[str]:
+    """Make what schema_gaps finds (doctor --repair): missing tables, missing columns (as the model
+    declares them, NULL allowed: rows already there have no value), and the standard properties
+    of objects.yaml an older database lacks. One line per thing made."""
+    from playhouse.migrate import SchemaMigrator, migrate as run_migration
+
+    models = {m._meta.table_name: m for m in bound(db).all}
+    done = []
+    gaps = schema_gaps(db)
+    missing_tables = [models[t] for t, column in gaps if column is None]
+    if missing_tables:
+        db.create_tables(missing_tables, safe=True)
+        done += [f"made the missing table {m._meta.table_name}" for m in missing_tables]
+    migrator = SchemaMigrator.from_database(db)
+    for table, column in gaps:
+        if column is None:
+            continue
+        field = next(f for f in models[table]._meta.sorted_fields if f.column_name == column)
+        declared = field.null
+        field.null = True  # rows already there have no value; the model's field, so put back after
+        try:
+            run_migration(migrator.add_column(table, column, field))
+        finally:
+            field.null = declared
+        done.append(f"added the missing column {table}.{column}")
+    added = add_missing_standard_properties(db)
+    done += [f"added the missing standard property {name}" for name in added]
+    return done
+
+
 def writable(path: Path) -> bool:
     """Can this process write the file and create its WAL files beside it?"""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)

@@ -320,6 +320,17 @@ def is_unique_race(db, exc: BaseException) -> bool:
     return sqlstate(exc) == "23505"
 
 
+def is_missing_schema_error(exc: BaseException) -> bool:
+    """A table or column the statement names is not in the database (SQLite's message,
+    PostgreSQL's SQLSTATE 42P01/42703)."""
+    from .dialect_pg import sqlstate  # reads the exception only: no driver needed
+
+    if sqlstate(exc) in ("42P01", "42703"):
+        return True
+    text = str(exc).lower()
+    return "no such table" in text or "no such column" in text
+
+
 def is_readonly_error(exc: BaseException) -> bool:
     return "readonly" in str(exc).lower() or "read-only" in str(exc).lower()
 
