@@ -252,14 +252,16 @@ async def test_issue_19_done_when_a_won_deal_puts_the_kickoff_task_in_my_tasks(d
 
     with Crm.open(db_path, user_name="tester") as crm:
         crm.workflows.apply(yaml.safe_load(KICKOFF))
-        _company, ann, bob, deal = make_sale(crm)
+        company, ann, bob, deal = make_sale(crm)
         crm.records.update("deals", deal, {"dealstage": "closedwon"}, sources.USER)
     app = make_app(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_tasks(pilot, app)
         row = screen.current()
         assert row.subject == "Kickoff call" and row.bucket == "upcoming"
-        assert {(o, i) for o, i, _n in row.linked} == {("deals", deal), ("contacts", ann), ("contacts", bob)}
+        # the deal, its contacts, and Ann's primary company (the activity rules roll it up from her)
+        assert {(o, i) for o, i, _n in row.linked} == {("deals", deal), ("contacts", ann), ("contacts", bob),
+                                                     ("companies", company)}
         assert "Big one" in str(screen.query_one(TaskList).get_option_at_index(screen.query_one(TaskList).highlighted).prompt)
         app.crm.journal.undo(source=sources.USER)  # the win, and everything the workflow did
         await pilot.press("ctrl+r")

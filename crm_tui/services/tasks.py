@@ -136,7 +136,8 @@ class Tasks:
         return out
 
     def _links(self, task_ids: list[int]) -> dict[int, list[tuple[str, int, str]]]:
-        """The records (not activities) each task is linked to, in object order, one query per object."""
+        """The records (not activities) each task is linked to: the one it was logged on first, then
+        the others in object order; one query per object."""
         if not task_ids:
             return {}
         Association = self.crm.models.Association
@@ -161,7 +162,9 @@ class Tasks:
         for task_id, pairs in found.items():
             linked = [(records[o].name, i, clean_line(names.get(o, {}).get(i, f"#{i}"))) for o, i in pairs
                       if i in names.get(o, {})]  # a deleted record's edge is gone; a missing row is skipped
-            out[task_id] = sorted(linked, key=lambda item: order.index(item[0]))
+            # the record it was logged on (linked first) leads; the rest in object order (the roll-up
+            # to a contact's company must not push the deal a task is about behind "+N")
+            out[task_id] = linked[:1] + sorted(linked[1:], key=lambda item: order.index(item[0]))
         return out
 
     def get(self, task_id: int) -> dict:
