@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from crm_tui.domain.errors import CrmError, InvalidValue
 from crm_tui.domain.sanitize import clean_line
 
 
@@ -18,6 +19,20 @@ class Neighbour:
     help: str  # the palette's line under it
     prompt: str  # what the path prompt asks for
     run: Callable  # run(app, path, progress(done, total), cancel) -> (summary lines, problems)
+    must_exist: bool = True  # the path must be there before it runs (a vdir folder is made)
+    stopped: str = ""  # what escape leaves behind, said when it stops one midway ("" : it cannot stop)
+
+
+class Stopped(CrmError):
+    """Escape pressed: the work stopped between two messages or events; what it wrote stays."""
+
+
+def _stop_on_cancel(progress, cancel, stopped: str):
+    def each(done, total, *_result):
+        if cancel.is_set():
+            raise Stopped(stopped)
+        progress(done, total)
+    return each
 
 
 def _vdir(app, path, progress, cancel):
@@ -30,34 +45,51 @@ def _vdir(app, path, progress, cancel):
 def _mail(app, path, progress, cancel):
     from crm_tui.importing.mail import Mail
 
-    def each(done, total, _result):
-        progress(done, total)
-
-    result = Mail(app.crm, app.config.my_addresses).scan(path, progress=each)
+    result = Mail(app.crm, app.config.my_addresses).scan(
+        path, progress=_stop_on_cancel(progress, cancel, NEIGHBOURS["mail"].stopped))
     return [result.summary()], result.problems
 
 
 def _calendar(app, path, progress, cancel):
     from crm_tui.importing.ical import import_calendar
 
-    result = import_calendar(app.crm, path, own_addresses=set(app.config.my_addresses), progress=progress)
+    result = import_calendar(app.crm, path, own_addresses=set(app.config.my_addresses),
+                             progress=_stop_on_cancel(progress, cancel, NEIGHBOURS["calendar"].stopped))
     return result.summary_lines(), result.problems
+
+
+def _run(neighbour: Neighbour, app, path: str, progress, cancel):
+    try:
+        return neighbour.run(app, path, progress, cancel)
+    except OSError as exc:  # a file it may not read, a folder gone meanwhile: one line
+        raise InvalidValue(f"{clean_line(path)}: {exc.strerror or exc}") from None
 
 
 NEIGHBOURS = {
     "vdir": Neighbour("Sync an address book folder",
                       "Two-way sync with a vdir of .vcf cards (khard, vdirsyncer), as `crm-tui vdir sync`",
-                      "Address book folder (a vdir of .vcf cards)", _vdir),
+                      "Address book folder (a vdir of .vcf cards; a new one is made)", _vdir, must_exist=False),
     "mail": Neighbour("Scan a mailbox", "Log a Maildir's or mbox's mail on your contacts' timelines, as `crm-tui mail scan`",
-                      "Maildir folder or mbox file", _mail),
+                      "Maildir folder or mbox file", _mail,
+                      stopped="stopped: the messages logged so far are kept; scan again to go on from there"),
     "calendar": Neighbour("Import a calendar", "Meetings from an .ics file or a khal/vdirsyncer folder, as "
-                          "`crm-tui calendar import`", "Calendar: an .ics file or a folder of them", _calendar),
+                          "`crm-tui calendar import`", "Calendar: an .ics file or a folder of them", _calendar,
+                          stopped="stopped while reading the calendar files: nothing was imported"),
 }
 
 
 def _missing(text: str) -> str | None:
     path = os.path.expanduser(text)
-    return None if os.path.exists(path) else f"{clean_line(text)}: no such file or folder"
+    if not os.path.exists(path):
+        return f"{clean_line(text)}: no such file or folder"
+    if not os.access(path, os.R_OK):
+        return f"{clean_line(text)}: not readable"
+    return None
+
+
+def _no_parent(text: str) -> str | None:
+    parent = os.path.dirname(os.path.abspath(os.path.expanduser(text)))
+    return None if os.path.isdir(parent) else f"{clean_line(text)}: its folder {clean_line(parent)} does not exist"
 
 
 def start(app, kind: str) -> None:
@@ -83,7 +115,8 @@ def start(app, kind: str) -> None:
         if not text:
             return
         path = os.path.expanduser(text)
-        app.push_screen(ProgressModal(neighbour.command, lambda progress, cancel: neighbour.run(app, path, progress, cancel)),
-                        finished)
+        app.push_screen(ProgressModal(neighbour.command, lambda progress, cancel: _run(neighbour, app, path, progress, cancel),
+                                      cancellable=bool(neighbour.stopped)), finished)
 
-    app.push_screen(TextPromptModal(neighbour.prompt, check=_missing, empty="Type a path"), chosen)
+    check = _missing if neighbour.must_exist else _no_parent
+    app.push_screen(TextPromptModal(neighbour.prompt, check=check, empty="Type a path"), chosen)

@@ -28,10 +28,11 @@ class ProgressModal(ModalScreen[object]):
     ProgressModal #progress-status { color: $text-muted; margin-top: 1; }
     """
 
-    def __init__(self, title: str, work: Work):
+    def __init__(self, title: str, work: Work, *, cancellable: bool = True):
         super().__init__()
         self.title_text = title
         self.work = work
+        self.cancellable = cancellable  # False: one operation that runs to its end (escape says so)
         self.cancel_event = threading.Event()
         self.started = time.monotonic()
 
@@ -39,7 +40,7 @@ class ProgressModal(ModalScreen[object]):
         with Vertical():
             yield Static(Text(self.title_text), id="progress-title")
             yield ProgressBar(total=None, show_eta=False, id="progress-bar")
-            yield Static(Text("starting ... (escape cancels)"), id="progress-status")
+            yield Static(Text("starting ..." + (" (escape cancels)" if self.cancellable else "")), id="progress-status")
 
     def on_mount(self) -> None:
         self.run_worker(self._run, thread=True, exclusive=True)
@@ -66,8 +67,12 @@ class ProgressModal(ModalScreen[object]):
         rate = done / elapsed
         left = (total - done) / rate if rate > 0 else 0
         self.query_one("#progress-status", Static).update(
-            Text(f"{done:,} of {total:,} · {rate:,.0f}/s · {left:,.0f} s left · escape cancels"))
+            Text(f"{done:,} of {total:,} · {rate:,.0f}/s · {left:,.0f} s left" + (" · escape cancels" if self.cancellable else "")))
 
     def action_cancel(self) -> None:
+        if not self.cancellable:
+            self.query_one("#progress-status", Static).update(
+                Text("this runs as one operation to its end; undo takes it back afterwards"))
+            return
         self.cancel_event.set()
         self.query_one("#progress-status", Static).update(Text("cancelling after this batch ..."))

@@ -12,6 +12,7 @@ TEMPLATE, a few milliseconds), dropped after the test.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import itertools
 import os
@@ -42,17 +43,7 @@ def _bindir() -> str:
 
 
 FOLDER_PREFIX = "crm-tui-pg-"
-OWNER_FILE = "owner.pid"  # the pid of the process that started the server in this folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+OWNER_FILE = "owner.pid"  # locked by the process that started the server in this folder
 
 
 def _free_port() -> int:
@@ -70,6 +61,7 @@ class Server:
         self._run_as: list[str] = []
         self._bindir: str | None = None
         self._next = None  # the future of the template copy made ahead (new_database)
+        self._owner = None  # the locked owner file of the folder (see _stop_orphans)
         self._executor = None
 
     # -- start and stop ---------------------------------------------------------------------
@@ -94,8 +86,11 @@ class Server:
             self._run_as = ["runuser", "-u", "postgres", "--"]
         self._stop_orphans()
         self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
-        with open(os.path.join(self.folder, OWNER_FILE), "w") as handle:
-            handle.write(str(os.getpid()))
+        # held for the life of this process (the kernel lets go when it dies, however it dies)
+        self._owner = open(os.path.join(self.folder, OWNER_FILE), "w")
+        fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._owner.write(str(os.getpid()))
+        self._owner.flush()
         if user is not None:
             os.chown(self.folder, user.pw_uid, user.pw_gid)
         data = os.path.join(self.folder, "data")
@@ -122,19 +117,26 @@ class Server:
         raise ServerUnavailable(f"pg_ctl start failed: {result.stderr.strip()} {log}")
 
     def _stop_orphans(self) -> None:
-        """Servers whose test run was killed (no atexit ran) are stopped and their folders removed:
-        each folder names the process that started it; one whose process is gone is an orphan."""
+        """Servers whose test run was killed (no atexit ran) are stopped and their folders removed.
+        The process that starts a server holds a lock on its folder's owner file while it lives; a
+        folder whose lock can be taken has no owner any more. A folder whose server will not stop
+        is left alone."""
         for folder in glob.glob(os.path.join(tempfile.gettempdir(), FOLDER_PREFIX + "*")):
             try:
-                with open(os.path.join(folder, OWNER_FILE)) as handle:
-                    owner = int(handle.read().strip())
-            except (OSError, ValueError):
+                handle = open(os.path.join(folder, OWNER_FILE))
+            except OSError:
                 continue  # not ours to judge (an older run's folder, or one being made right now)
-            if _alive(owner):
-                continue
-            if os.path.exists(os.path.join(folder, "data", "postmaster.pid")):
-                self._run("pg_ctl", "-D", os.path.join(folder, "data"), "-m", "immediate", "-w", "stop", check=False)
-            shutil.rmtree(folder, ignore_errors=True)
+            with handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # its owner lives
+                data = os.path.join(folder, "data")
+                if os.path.exists(os.path.join(data, "postmaster.pid")):
+                    self._run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop", check=False)
+                    if os.path.exists(os.path.join(data, "postmaster.pid")):
+                        continue
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run([*self._run_as, os.path.join(self._bindir, tool), *args],
@@ -154,6 +156,9 @@ class Server:
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+            if self._owner is not None:
+                self._owner.close()
+                self._owner = None
 
     # -- databases ----------------------------------------------------------------------------
 

@@ -165,5 +165,7 @@ def test_a_database_that_missed_a_step_gets_the_missing_tables_and_columns_when_
     with Crm.open(db_path) as crm:
         assert dbmod.schema_gaps(crm.db) == []
         assert crm.records.count("contacts") == 1
+        # the rows already there got the column's default, not NULL
+        assert crm.db.execute_sql("SELECT count(*) FROM property_def WHERE archived IS NULL").fetchone()[0] == 0
     assert main(["--db", str(db_path), "doctor"]) == 0
     assert "healthy" in capsys.readouterr().out

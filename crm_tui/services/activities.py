@@ -60,7 +60,10 @@ class Activities:
             # automation: its links are a child operation with the source Job, not the user's
             # of every record it is logged on: a meeting with three contacts shows on each one's
             # primary company and open deals, not only the first's
-            rollup = list(dict.fromkeys(t for c in chosen for t in self.rule_targets(c) if t not in chosen))
+            from . import rules
+
+            by_record = rules.activity_rule_targets(self.crm, chosen)  # one pass for all of them
+            rollup = list(dict.fromkeys(t for c in chosen for t in by_record.get(c, []) if t not in chosen))
             targets = [chosen[0]] + rollup + chosen[1:]
             linked, skipped = [], []
             cap = int(self.crm.setting("engagement_cap", 10000))

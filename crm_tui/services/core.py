@@ -214,9 +214,9 @@ class Crm:
         if readonly:
             raise DatabaseProblem(f"{self.path}: lacks {named} of its schema version; open it writable once "
                                   "(or run crm-tui doctor --repair) to add them")
-        with self.db.atomic():
-            made = dbmod.fill_schema_gaps(self.db)
-        dbmod.notices(self.db).append(f"the database lacked parts of its schema version; {'; '.join(made)}")
+        made = dbmod.fill_schema_gaps(self.db)  # one transaction; another program's fill is waited for
+        if made:
+            dbmod.notices(self.db).append(f"the database lacked parts of its schema version; {'; '.join(made)}")
 
     @property
     def notices(self) -> list[str]:

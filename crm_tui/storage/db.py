@@ -236,6 +236,13 @@ def fill_schema_gaps(db) -> list[str]:
     """Make what schema_gaps finds (doctor --repair): missing tables, missing columns (as the model
     declares them, NULL allowed: rows already there have no value), and the standard properties
     of objects.yaml an older database lacks. One line per thing made."""
+    with db.atomic():
+        if dialect.is_postgres(db):  # two programs filling at once: the second waits, then finds none
+            db.execute_sql("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+        return _fill_schema_gaps(db)
+
+
+def _fill_schema_gaps(db) -> list[str]:
     from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
     models = {m._meta.table_name: m for m in bound(db).all}
@@ -251,8 +258,9 @@ def fill_schema_gaps(db) -> list[str]:
             continue
         field = next(f for f in models[table]._meta.sorted_fields if f.column_name == column)
         declared = field.null
-        field.null = True  # rows already there have no value; the model's field, so put back after
-        try:
+        if field.default is None:  # rows already there have no value; the model's field, so put back after
+            field.null = True
+        try:  # with a default, Peewee fills the rows there with it and then makes the column NOT NULL
             run_migration(migrator.add_column(table, column, field))
         finally:
             field.null = declared

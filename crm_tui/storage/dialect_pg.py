@@ -394,12 +394,13 @@ def kept_row_count(db, table: str) -> int | None:
 
 def tally_out_of_step(db, table: str) -> tuple[int, int] | None:
     """(kept, counted) when the row tally of `table` disagrees with a count of its rows (doctor);
-    None when they agree or the table keeps none."""
-    kept = kept_row_count(db, table)
-    if kept is None:
+    None when they agree or the table keeps none. Both read by one statement: one snapshot, so
+    other members' writes meanwhile make no false alarm."""
+    if kept_row_count(db, table) is None:  # also sums a long tally into one row first
         return None
-    counted = db.execute_sql(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-    return None if kept == counted else (kept, counted)
+    kept, counted = db.execute_sql(f'SELECT (SELECT sum(n) FROM {TALLY_TABLE} WHERE tbl = ?), '
+                                   f'(SELECT count(*) FROM "{table}")', (table,)).fetchone()
+    return None if int(kept) == int(counted) else (int(kept), int(counted))
 
 
 def reset_tally(db, table: str) -> None:
@@ -466,8 +467,8 @@ def words_out_of_step(db, fts: str) -> int:
     scans (~1 s at a million records) where a comparison would sort ten million words (doctor)."""
     if not _has_word_index(db, fts):
         return 0
-    entries = db.execute_sql(f'SELECT count(*) FROM "{words_table(fts)}"').fetchone()[0]
-    words = db.execute_sql(f'SELECT COALESCE(sum(length(tsv)), 0) FROM "{fts}"').fetchone()[0]
+    entries, words = db.execute_sql(f'SELECT (SELECT count(*) FROM "{words_table(fts)}"), '
+                                    f'(SELECT COALESCE(sum(length(tsv)), 0) FROM "{fts}")').fetchone()  # one snapshot
     return abs(int(entries) - int(words))
 
 
