@@ -107,6 +107,27 @@ def test_command_line_archives_and_restores_and_refuses_in_one_line(db_path, cap
     assert main(["--db", str(db_path), "schema", "restore-property", "contacts", "nosuch"]) == 2
 
 
+def test_record_commands_and_workflows_refuse_an_archived_property_in_one_line(db_path, capsys):
+    import yaml
+
+    assert main(["--db", str(db_path), "record", "create", "contacts", "email=a@acme.example"]) == 0
+    assert main(["--db", str(db_path), "schema", "archive-property", "contacts", "jobtitle"]) == 0
+    capsys.readouterr()
+    for argv in (["record", "update", "contacts", "1", "jobtitle=CEO"],
+                 ["record", "create", "contacts", "email=b@acme.example", "jobtitle=CEO"]):
+        assert main(["--db", str(db_path), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "contacts.jobtitle is archived" in err and "\n" not in err
+    with Crm.open(db_path) as crm:
+        assert crm.records.count("contacts") == 1
+        assert crm.records.get("contacts", 1).properties.get("jobtitle") is None
+        with pytest.raises(CrmError, match="jobtitle is archived"):
+            crm.workflows.apply(yaml.safe_load(
+                "workflows:\n  - name: Title\n    object: contacts\n    when: {changed: email}\n"
+                "    do:\n      - set: {jobtitle: Buyer}\n"))
+        crm.records.update("contacts", 1, {"email": "a2@acme.example"})  # other properties as before
+
+
 def test_copy_carries_the_flag(db_path, tmp_path, backend):
     if backend != "sqlite":
         pytest.skip("the copy's own suite covers the server; one engine is enough here")

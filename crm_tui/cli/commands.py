@@ -64,12 +64,16 @@ def record_json(crm: Crm, view) -> dict:
 def cmd_record(crm: Crm, args) -> int:
     action = args.action
     if action == "create":
-        result = crm.records.create(args.object, _assignments(args.values), SOURCE)
+        values = _assignments(args.values)
+        crm.records.refuse_archived(args.object, values)
+        result = crm.records.create(args.object, values, SOURCE)
         emit(args, {"id": result.id, "created": result.created, "message": result.message, "notes": result.notes},
              [str(result.id)] + ([] if result.created else [result.message]) + result.notes)
         return 0
     if action == "update":
-        result = crm.records.update(args.object, args.id, _assignments(args.values), SOURCE)
+        values = _assignments(args.values)
+        crm.records.refuse_archived(args.object, values)
+        result = crm.records.update(args.object, args.id, values, SOURCE)
         emit(args, {"id": result.id, "changed": result.changed, "message": result.message, "notes": result.notes},
              [result.message] + result.notes)
         return 0

@@ -201,6 +201,16 @@ class Records:
             next_after = tuple(last[s.property] for s in sort) + (last["id"],)
         return Page(rows, next_after)
 
+    def refuse_archived(self, object_name: str, values: dict) -> None:
+        """A user's command naming an archived property is refused in one line (the app's forms do
+        not offer them; merge, undo and restore still write them, through the core's own paths)."""
+        meta = self.crm.registry.get(object_name)
+        for name in values:
+            prop = meta.find_property(name)
+            if prop is not None and prop.archived:
+                raise InvalidValue(f"{meta.name}.{prop.name} is archived: restore it first "
+                                   f"(crm-tui schema restore-property {meta.name} {prop.name})")
+
     def holds_no_records(self) -> bool:
         """No record of any object, live or in the bin (the first-run screen's question): one
         query that stops at the first row it finds."""

@@ -166,6 +166,9 @@ def _values(crm, meta, given, where: str) -> dict:
             raise _Problem(f"{where}: {meta.name} has no property {name[:60]!r}{hint}")
         if prop.read_only or prop.system:
             raise _Problem(f"{where}: {meta.name}.{prop.name} is read-only")
+        if prop.archived:
+            raise _Problem(f"{where}: {meta.name}.{prop.name} is archived (crm-tui schema restore-property "
+                           f"{meta.name} {prop.name} brings it back)")
         raw = _raw_value(value, f"{where}.{name}")
         try:
             crm.records.coerce_value(meta, prop, raw)
