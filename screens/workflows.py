@@ -34,6 +34,7 @@ what it would do, writing nothing. Add or change workflows with crm-tui workflow
         Binding("e", "enable", "Enable", id="workflows.enable"),
         Binding("d", "disable", "Disable", id="workflows.disable"),
         Binding("t", "dry_run", "Test (dry run)", id="workflows.dry_run"),
+        Binding("x", "delete", "Delete", id="workflows.delete"),
         Binding("r", "refresh", "Refresh", show=False, id="workflows.refresh"),
         Binding("j", "cursor_down", "Down", show=False, id="workflows.down"),
         Binding("k", "cursor_up", "Up", show=False, id="workflows.up"),
@@ -125,6 +126,28 @@ what it would do, writing nothing. Add or change workflows with crm-tui workflow
 
     def action_disable(self) -> None:
         self._set(False)
+
+    def action_delete(self) -> None:
+        from screens.modals import ConfirmModal  # lazy: a screen loads when first opened (start-up speed)
+
+        item = self.current()
+        if item is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                message = self.crm.workflows.delete(item.name, source=sources.USER, actor=self.crm.user_name)
+            except CrmError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+            self.notify(message, markup=False)
+            self.reload()
+
+        self.app.push_screen(ConfirmModal(f"Delete the workflow {clean_line(item.name)!r}? What it did stays (and "
+                                          "stays undoable); the workflow comes back only by applying its file again.",
+                                          yes="Delete"), answered)
 
     def action_dry_run(self) -> None:
         item = self.current()

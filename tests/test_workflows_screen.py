@@ -89,6 +89,44 @@ async def test_list_enable_disable_and_dry_run_at_80x24(db_path):
         assert not isinstance(app.screen, WorkflowsScreen)
 
 
+async def test_delete_asks_first_and_keeps_what_the_workflow_did(db_path, capsys):
+    from textual.widgets import DataTable
+
+    from crm_tui.cli.main import main
+    from screens.modals import ConfirmModal
+    from screens.workflows import WorkflowsScreen
+
+    setup(db_path)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await open_from_palette(pilot, "Workflows")
+        screen = app.screen
+        assert isinstance(screen, WorkflowsScreen)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("escape")  # no: nothing deleted
+        await pilot.pause()
+        assert screen.query_one(DataTable).row_count == 2
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert screen.query_one(DataTable).row_count == 1
+        assert [w.name for w in app.crm.workflows.list()] == ["Welcome [b]bold[/] CEOs"]
+        op = app.crm.models.Operation.select().order_by(app.crm.models.Operation.id.desc()).first()
+        assert (op.kind, op.source) == ("delete_workflow", sources.USER)
+    assert main(["--db", str(db_path), "workflows", "delete", "welcome [b]bold[/] ceos"]) == 0
+    assert "deleted" in capsys.readouterr().out
+    with Crm.open(db_path) as crm:
+        last = crm.models.Operation.select().order_by(crm.models.Operation.id.desc()).first().id
+    assert main(["--db", str(db_path), "undo", str(last)]) == 2  # not undoable, said in one line
+    err = capsys.readouterr().err.strip()
+    assert "apply its file again" in err and "\n" not in err
+    assert main(["--db", str(db_path), "workflows", "delete", "nosuch"]) != 0
+
+
 async def test_empty_list_says_how_to_add(db_path):
     from textual.widgets import Static
 

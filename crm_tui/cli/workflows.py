@@ -1,4 +1,4 @@
-"""`crm-tui workflows`: list, apply a YAML file, enable, disable, run (or dry-run) a workflow."""
+"""`crm-tui workflows`: list, apply a YAML file, enable, disable, delete, run (or dry-run) a workflow."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ WORKFLOW_COMMANDS = {"workflows"}
 
 def add_workflow_commands(sub, common) -> None:
     p = sub.add_parser("workflows", parents=[common],
-                       help="list workflows; apply FILE.yaml; enable|disable NAME; run NAME [--dry-run]")
-    p.add_argument("action", nargs="?", choices=["apply", "enable", "disable", "run"],
-                   help="apply FILE.yaml | enable NAME | disable NAME | run NAME [--dry-run]")
+                       help="list workflows; apply FILE.yaml; enable|disable|delete NAME; run NAME [--dry-run]")
+    p.add_argument("action", nargs="?", choices=["apply", "enable", "disable", "delete", "run"],
+                   help="apply FILE.yaml | enable NAME | disable NAME | delete NAME | run NAME [--dry-run]")
     p.add_argument("target", nargs="?", help="the YAML file (apply) or the workflow's name")
     p.add_argument("--dry-run", action="store_true", help="run: say what it would do, write nothing")
 
@@ -22,7 +22,7 @@ def cmd_workflows(crm, args) -> int:
     action, target = args.action, args.target
     if action is None:
         if target is not None:
-            raise InvalidValue(f"{target!r}: write crm-tui workflows apply|enable|disable|run ...")
+            raise InvalidValue(f"{target!r}: write crm-tui workflows apply|enable|disable|delete|run ...")
         items = crm.workflows.list()
         lines = [f"{'on ' if w.enabled else 'off'}  {w.name}  [{w.object}: {w.trigger}]  runs {w.runs}"
                  f"  last run {w.last_run or '-'}" for w in items] or ["no workflows (add some with crm-tui workflows apply FILE.yaml)"]
@@ -36,6 +36,10 @@ def cmd_workflows(crm, args) -> int:
         result = crm.workflows.apply(load_file(target))
         emit(args, {"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
              [result.message] + [f"  created: {n}" for n in result.created] + [f"  updated: {n}" for n in result.updated])
+        return 0
+    if action == "delete":
+        message = crm.workflows.delete(target)
+        emit(args, {"workflow": target, "deleted": True, "message": message}, message)
         return 0
     if action in ("enable", "disable"):
         message = crm.workflows.set_enabled(target, action == "enable")

@@ -56,6 +56,7 @@ NOT_UNDOABLE_WHY = {
     "apply_workflows": "workflow definitions are not kept in history; apply the previous file again",
     "enable_workflow": "enable or disable the workflow again",
     "disable_workflow": "enable or disable the workflow again",
+    "delete_workflow": "a deleted workflow is gone; apply its file again",
 }
 
 RUNNING_GRACE = 120  # seconds without a new batch after which a "running" bulk change was killed

@@ -458,6 +458,16 @@ class Workflows:
             Workflow.update(values).where(Workflow.id == row.id).execute()
         return f"workflow {row.name!r} {state}"
 
+    def delete(self, name: str, *, source: str = sources.API, actor: str | None = None) -> str:
+        """The workflow and its record of date triggers fired, gone (what it did stays, in history
+        and undoable as before). Not undoable itself: applying its file again brings it back."""
+        Workflow, WorkflowFired = self.crm.models.Workflow, self.crm.models.WorkflowFired
+        row = self._row(name)
+        with self.crm.operation("delete_workflow", source, actor, summary={"workflow": row.name}):
+            WorkflowFired.delete().where(WorkflowFired.workflow == row.id).execute()
+            Workflow.delete().where(Workflow.id == row.id).execute()
+        return f"workflow {row.name!r} deleted (apply its file again to bring it back)"
+
     def list(self) -> list[WorkflowInfo]:
         Workflow = self.crm.models.Workflow
         out = []
