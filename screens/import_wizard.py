@@ -153,7 +153,8 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
             spec = importer.plan_import(self.crm, path, [obj] if obj and importer.file_kind(path) == "csv" else None)
         except Exception as exc:  # one clear line, never a traceback
             self.spec = None
-            self._info(f"Cannot read {path}: {exc}")
+            message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            self._info(message if message.startswith(f"{path}: ") else f"Cannot read {path}: {message}")
             self.query_one("#mapping", VerticalScroll).remove_children()
             return
         self.spec = spec

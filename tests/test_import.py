@@ -139,7 +139,7 @@ def test_numbers_and_value_map(crm, tmp_path):
 
 
 def test_auto_map_and_unknown_map_column(crm, tmp_path):
-    path = write(tmp_path / "c.csv", "Record ID,Email,Lifecycle Stage,Associated Company IDs,Hobby\n")
+    path = write(tmp_path / "c.csv", "Record ID,Email,Lifecycle Stage,Associated Company IDs,Hobby\n1,ann@acme.com,,,\n")
     spec = importer.plan_import(crm, path)
     targets = {c.header: c.target for c in spec.columns}
     assert spec.objects == ["contacts"]

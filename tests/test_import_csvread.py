@@ -269,3 +269,55 @@ def test_memory_stays_flat_on_a_big_file(tmp_path):
         tracemalloc.stop()
     assert count == 60_000 and line == 60_001 and row["email"] == "person59999@example.com"
     assert peak < 1_500_000 < path.stat().st_size / 2
+
+
+# ---------------------------------------------------------------- rows quoted whole
+
+def test_rows_quoted_whole_are_read_as_their_columns(tmp_path):
+    """An exporter that writes some rows as ONE quoted field holding the whole row (its quotes
+    doubled): the inner fields are the row, and the summary says how many rows were read that way."""
+    source = open_csv(write(tmp_path, (
+        "First,Last,Company,Title\n"
+        "Ann,Lee,Acme,CEO\n"
+        '"Bob,Roe,""Café Roma, Maximilienstr. 33"",Waiter"\n'
+        '"Cy,Poe, ""Kind Lending, LLC"",Founder",\n'  # a space before a quoted cell, a trailing empty cell
+        '"Di,Fox,Initech,"\n'  # the last column empty
+    )))
+    assert rows_of(source) == [
+        {"First": "Ann", "Last": "Lee", "Company": "Acme", "Title": "CEO"},
+        {"First": "Bob", "Last": "Roe", "Company": "Café Roma, Maximilienstr. 33", "Title": "Waiter"},
+        {"First": "Cy", "Last": "Poe", "Company": "Kind Lending, LLC", "Title": "Founder"},
+        {"First": "Di", "Last": "Fox", "Company": "Initech", "Title": ""},
+    ]
+    assert source.warnings == ["3 rows were quoted whole (each row one quoted field); read as their columns."]
+    assert [cells for _line, cells in source.lists()][1] == ["Bob", "Roe", "Café Roma, Maximilienstr. 33", "Waiter"]
+    assert source.sample(2)[1][1]["Company"] == "Café Roma, Maximilienstr. 33"  # the preview reads the same
+
+
+def test_a_single_value_with_commas_stays_one_value(tmp_path):
+    """A row whose one cell is a legitimate value is never split: a one-column file, a note whose
+    commas do not give the header's number of columns, a cell that is not in the first column."""
+    one_column = open_csv(write(tmp_path, 'Note\n"a, b, c"\n"x,y"\n', name="one.csv"))
+    assert rows_of(one_column) == [{"Note": "a, b, c"}, {"Note": "x,y"}]
+    assert one_column.warnings == []
+    source = open_csv(write(tmp_path, (
+        "Name,Email,Phone,Notes\n"
+        '"Smith, John",,,\n'  # two cells inside, four columns: one value
+        '"a, b, c, d, e",,,\n'  # five non-empty cells inside: no row has them
+        ',,,"one, two, three, four"\n'  # a note in the last column
+        '"x,""unclosed,y,z"\n'  # not one well-formed record inside
+    ), name="four.csv"))
+    assert [row["Name"] for row in rows_of(source)] == ["Smith, John", "a, b, c, d, e", "", 'x,"unclosed,y,z']
+    assert rows_of(source)[2]["Notes"] == "one, two, three, four"
+    assert not any("quoted whole" in w for w in source.warnings)
+
+
+def test_a_header_and_a_headerless_first_row_quoted_whole(tmp_path):
+    source = open_csv(write(tmp_path, '"Name,Email,City"\nAnn,ann@x.org,Oslo\n"Bob,bob@x.org,""Bergen, NO"""\n'))
+    assert source.headers == ["Name", "Email", "City"]
+    assert rows_of(source)[1] == {"Name": "Bob", "Email": "bob@x.org", "City": "Bergen, NO"}
+    linkedin = open_csv(write(tmp_path, '"Ann,Lee,,""Acme, Inc"",CEO,11 Jun 2021"\nBob,Roe,,Initech,CTO,12 Jun 2021\n',
+                              name="connections.csv"))
+    assert linkedin.headers[:2] == ["First Name", "Last Name"]
+    assert [(r["First Name"], r["Company"]) for r in rows_of(linkedin)] == [("Ann", "Acme, Inc"), ("Bob", "Initech")]
+    assert "1 row was quoted whole (each row one quoted field); read as its columns." in linkedin.warnings

@@ -206,7 +206,8 @@ class CsvSource:
         headers, columns = self.headers, self._columns
         width, watched = self._width, self._watched
         every_column = columns == list(range(width))
-        long_rows, first_long_row = 0, 0
+        long_rows, first_long_row, whole_rows = 0, 0, 0
+        delimiter = self.delimiter
         with self._open() as f:
             records = self._records(f, nul_filter)
             if self.header_line:  # the header, and a preamble above it (LinkedIn's notes)
@@ -217,6 +218,10 @@ class CsvSource:
                 if cells is None:  # a runaway quote: reported, reading goes on on the next line
                     yield line, BrokenRow(self.broken[line])
                     continue
+                if width > 1 and delimiter in cells[0] and not "".join(cells[1:]).strip():
+                    inner = _quoted_whole(cells[0], width, delimiter)
+                    if inner is not None:  # "a,b,,""c, d"",e": a row written as one quoted field
+                        cells, whole_rows = inner, whole_rows + 1
                 if len(cells) < width:
                     cells.extend([""] * (width - len(cells)))
                 elif len(cells) > width:
@@ -236,6 +241,9 @@ class CsvSource:
                 else:
                     cells = [cells[i].strip() for i in columns]
                 yield line, (cells if as_lists else dict(zip(headers, cells)))
+        if whole_rows:
+            self._warn(f"{whole_rows} row{'s were' if whole_rows > 1 else ' was'} quoted whole "
+                       f"(each row one quoted field); read as {'their' if whole_rows > 1 else 'its'} columns.")
         if long_rows:
             self._warn(f"{long_rows} row(s) have more cells than there are headers (first on line "
                        f"{first_long_row}); the extra cells were ignored.")
@@ -301,12 +309,16 @@ class CsvSource:
             self.header_line, raw = first
             if len(raw) == 1:  # a preamble (LinkedIn's "Notes:" lines) above the real header?
                 ahead = list(itertools.islice(records, _PREAMBLE_ROWS))
-                wide = next((i for i, (_line, cells) in enumerate(ahead) if len(cells) > 1
-                             and all(cell.strip() for cell in cells)), None)
-                if wide is not None and all(len(cells) == 1 for _line, cells in ahead[:wide]):
+                records = itertools.chain(ahead, records)
+                inner = _one_record(raw[0], self.delimiter) if self.delimiter in raw[0] else None
+                if inner and len(inner) > 1 and (
+                        _headerless_layout(inner) or _whole_header(inner, ahead, self.delimiter)):
+                    raw = inner  # the header (or a header-less file's first row) was quoted whole
+                elif (wide := next((i for i, (_line, cells) in enumerate(ahead) if len(cells) > 1
+                                    and all(cell.strip() for cell in cells)), None)) is not None and all(
+                        len(cells) == 1 for _line, cells in ahead[:wide]):
                     self.header_line, raw = ahead[wide]
                     self._warn(f"The header is on line {self.header_line}; the lines above it were skipped.")
-                records = itertools.chain(ahead, records)
             if known := _headerless_layout(raw):
                 name, names = known
                 self._warn(f"The file has no header row; its columns were read as {name}: {', '.join(names)}.")
@@ -364,6 +376,36 @@ def _headerless_layout(cells: list[str]) -> tuple[str, list[str]] | None:
         if not email or "@" in email:
             return "LinkedIn's Connections.csv", LINKEDIN_OLD if len(cells) == 6 else LINKEDIN
     return None
+
+
+def _one_record(cell: str, delimiter: str) -> list[str] | None:
+    """The cells of `cell` read as one CSV record, or None when it is not one well-formed record."""
+    try:
+        records = list(csv.reader(io.StringIO(cell, newline=""), delimiter=delimiter, skipinitialspace=True,
+                                  strict=True))
+    except csv.Error:
+        return None
+    return records[0] if len(records) == 1 else None
+
+
+def _whole_header(inner: list[str], ahead: list[tuple[int, list[str]]], delimiter: str) -> bool:
+    """Whether a one-cell first record is a header quoted whole: its cells are all named and the
+    records below it (some, all of them) have its number of cells, as they are or quoted whole."""
+    width = len(inner)
+    return bool(ahead) and all(cell.strip() for cell in inner) and all(
+        len(cells) == width or (len(cells) == 1 and _quoted_whole(cells[0], width, delimiter) is not None)
+        for _line, cells in ahead)
+
+
+def _quoted_whole(cell: str, width: int, delimiter: str) -> list[str] | None:
+    """The cells of a row that its writer quoted whole (the row is one field holding the comma-separated
+    row, its quotes doubled), when the field reads as one record of exactly `width` cells (more only
+    when the extra ones are empty); else None: a single value that holds delimiters (a note, an
+    address) stays one value."""
+    inner = _one_record(cell, delimiter)
+    if inner is None or len(inner) < width or (len(inner) > width and "".join(inner[width:]).strip()):
+        return None
+    return inner[:width]
 
 
 def _swallowed(record: list[str], width: int, delimiter: str) -> bool:

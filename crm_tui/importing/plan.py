@@ -36,6 +36,8 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
         raise ImportError_(f"{path}: no such file")
     if safe_files.is_database_file(path, [crm.path]):  # its binary pages would become rows and properties
         raise ImportError_(f"{path}: that is the database itself (or one of its journal files), not a file to import")
+    if os.path.getsize(path) == 0:
+        raise ImportError_(f"{path}: the file is empty")
     kind = file_kind(path)
     if kind == "vcf":
         objects = objects or ["contacts"]
@@ -51,7 +53,9 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     except (csvread.CsvError, ValueError, LookupError, OSError) as exc:
         raise ImportError_(f"{path}: {exc}") from None
     if not source.headers:
-        raise ImportError_(f"{path}: the file has no header row")
+        raise ImportError_(f"{path}: the file is empty" if _blank(source) else f"{path}: the file has no header row")
+    if not source.sample(1):  # nothing to import: refused before an import is recorded
+        raise ImportError_(f"{path}: only a header row, no records to import")
     from . import (
         hubspot,  # a HubSpot export is recognised by its headers (importing/hubspot.py)
     )
@@ -79,6 +83,15 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     _link_by_name(crm, spec, sample)
     _name_records(crm, spec, sample)
     return spec
+
+
+def _blank(source: csvread.CsvSource) -> bool:
+    """Whether the file holds only white space (blank lines, a BOM, NULs)."""
+    with open(source.path, encoding=source.encoding, errors="replace", newline="") as f:
+        while chunk := f.read(1 << 16):
+            if chunk.replace("\x00", "").replace("\ufeff", "").strip():
+                return False
+    return True
 
 
 # Titles of a column naming each row's company, besides the object's own names and labels.
