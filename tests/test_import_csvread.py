@@ -298,17 +298,21 @@ def test_a_single_value_with_commas_stays_one_value(tmp_path):
     """A row whose one cell is a legitimate value is never split: a one-column file, a note whose
     commas do not give the header's number of columns, a cell that is not in the first column."""
     one_column = open_csv(write(tmp_path, 'Note\n"a, b, c"\n"x,y"\n', name="one.csv"))
+    two_columns = open_csv(write(tmp_path, 'Name,Email\n"Lee, Ann",\n', name="two.csv"))
+    assert rows_of(two_columns) == [{"Name": "Lee, Ann", "Email": ""}]
     assert rows_of(one_column) == [{"Note": "a, b, c"}, {"Note": "x,y"}]
     assert one_column.warnings == []
     source = open_csv(write(tmp_path, (
         "Name,Email,Phone,Notes\n"
         '"Smith, John",,,\n'  # two cells inside, four columns: one value
+        '"Smith, John, Jr, Esq",,,\n'  # four cells inside, but written as prose (a space after each comma)
         '"a, b, c, d, e",,,\n'  # five non-empty cells inside: no row has them
         ',,,"one, two, three, four"\n'  # a note in the last column
         '"x,""unclosed,y,z"\n'  # not one well-formed record inside
     ), name="four.csv"))
-    assert [row["Name"] for row in rows_of(source)] == ["Smith, John", "a, b, c, d, e", "", 'x,"unclosed,y,z']
-    assert rows_of(source)[2]["Notes"] == "one, two, three, four"
+    assert [row["Name"] for row in rows_of(source)] == ["Smith, John", "Smith, John, Jr, Esq", "a, b, c, d, e", "",
+                                                      'x,"unclosed,y,z']
+    assert rows_of(source)[3]["Notes"] == "one, two, three, four"
     assert not any("quoted whole" in w for w in source.warnings)
 
 

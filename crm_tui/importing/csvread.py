@@ -13,7 +13,10 @@ What a file written by a spreadsheet, an export or a hand throws at us:
 - headers with stray spaces or quotes, duplicate headers ("Email", "Email (2)"), columns without a
   header (dropped when empty, else named "Column 7");
 - short rows (missing cells are empty), long rows (extra cells dropped, with a warning), blank rows
-  (skipped), NUL bytes (removed), control characters and escape sequences (removed).
+  (skipped), NUL bytes (removed), control characters and escape sequences (removed);
+- rows (and a header) an exporter quoted whole, each one quoted field holding the row with its quotes
+  doubled: read as their columns when the field parses into the header's number of cells (with a
+  warning); a single value with commas (a note, "Smith, John") stays one value.
 Every cell is stripped of surrounding whitespace; the `'` that an export puts before a cell a
 spreadsheet would run as a formula (`'=1+2`) is taken off again. (Cells that only say `null`,
 `None` or `[not provided]` are made empty by the importer: NULL_WORDS.)
@@ -401,10 +404,14 @@ def _quoted_whole(cell: str, width: int, delimiter: str) -> list[str] | None:
     """The cells of a row that its writer quoted whole (the row is one field holding the comma-separated
     row, its quotes doubled), when the field reads as one record of exactly `width` cells (more only
     when the extra ones are empty); else None: a single value that holds delimiters (a note, an
-    address) stays one value."""
+    address, "Smith, John": every delimiter followed by a space, as prose writes it) stays one value."""
     inner = _one_record(cell, delimiter)
     if inner is None or len(inner) < width or (len(inner) > width and "".join(inner[width:]).strip()):
         return None
+    if delimiter != " ":
+        after = [part for part in cell.split(delimiter)[1:] if part]
+        if after and all(part[0].isspace() for part in after):
+            return None
     return inner[:width]
 
 
