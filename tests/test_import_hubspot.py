@@ -505,3 +505,23 @@ def test_a_move_killed_before_its_end_is_undone_whole(db_path, tmp_path):
             assert crm.records.count(obj) == 0
         assert not fx.EXPECTED["owners"] & {o.name for o in crm.models.Owner.select()}
         assert "client_grade" not in crm.registry.get("contacts").properties
+
+
+def test_a_folder_of_vcards_imports_every_card(db_path, tmp_path, capsys):
+    """An address book exported as one .vcf per contact (and a stray text file) goes in as one
+    import, as each file alone would."""
+    folder = tmp_path / "book"
+    folder.mkdir()
+    for n, (first, last) in enumerate([("Ada", "Quill"), ("Bram", "Quist"), ("Cleo", "Rand")]):
+        (folder / f"{first}.vcf").write_text(
+            f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{first} {last}\r\nN:{last};{first};;;\r\n"
+            f"EMAIL:{first.lower()}@book.example\r\nORG:Book {n}\r\nEND:VCARD\r\n", encoding="utf-8")
+    (folder / "README.txt").write_text("not contacts\n", encoding="utf-8")
+    (folder / "LICENSE").write_text("MIT\n", encoding="utf-8")
+    assert import_cli(db_path, folder) == 0
+    out, err = capsys.readouterr()
+    assert "LICENSE: not a CSV or vCard file, left out" in out + err, (out, err)
+    with Crm.open(db_path) as crm:
+        emails = sorted(r["email"] for r in crm.records.list("contacts").rows)
+        assert emails == ["ada@book.example", "bram@book.example", "cleo@book.example"]
+        assert crm.records.count("companies") == 3

@@ -35,6 +35,8 @@ from . import csvread, hubspot, importer, mapping
 from ..storage.safe_files import is_database_file
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
+VCARD_ENDINGS = (".vcf", ".vcard")  # an address book exported as one card per file
+IMPORTED_ENDINGS = CSV_ENDINGS + VCARD_ENDINGS
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}
 MAX_ZIP_BYTES = 4 << 30  # a zip that unpacks to more than this is refused (a zip bomb)
 ZIP_SPARE_BYTES = 512 << 20  # and one whose CSVs would leave less than this free in the temporary folder
@@ -106,7 +108,7 @@ def is_bundle(path: str) -> bool:
 
 
 def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirectory | None, list[str]]:
-    """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems.
+    """(shown name, path on disk) of every CSV or vCard file, the temporary folder of an unpacked zip, problems.
     In a folder, a name that is no regular file (a pipe, a device, a dangling or looping link) or
     that leads to the database itself is left out with one line: reading it would hang or be nonsense."""
     problems: list[str] = []
@@ -119,7 +121,7 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                 shown = os.path.relpath(full, path)
                 if name.startswith("."):
                     continue
-                if name.lower().endswith(CSV_ENDINGS) and ".errors-" not in name:
+                if name.lower().endswith(IMPORTED_ENDINGS) and ".errors-" not in name:
                     try:
                         regular = stat.S_ISREG(os.stat(full).st_mode)  # follows a link
                     except (OSError, RuntimeError):
@@ -132,7 +134,7 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                     else:
                         found.append((shown, full))
                 elif ".errors-" not in name:
-                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
+                    problems.append(f"{clean_line(shown)}: not a CSV or vCard file, left out")
         return found, None, problems
     tmp = tempfile.TemporaryDirectory(prefix="crm-tui-import-")
     found = []
@@ -143,7 +145,7 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                 raise importer.ImportError_(f"{path}: unpacks to more than {MAX_ZIP_BYTES >> 30} GiB; unpack it first")
             # a zip bomb below that limit must not fill the disk the database lives on: the CSVs it
             # unpacks (zipfile never gives more than a member's stated size) must fit with room to spare
-            wanted = sum(i.file_size for i in infos if i.filename.lower().endswith(CSV_ENDINGS))
+            wanted = sum(i.file_size for i in infos if i.filename.lower().endswith(IMPORTED_ENDINGS))
             free = shutil.disk_usage(tmp.name).free
             if wanted > free - ZIP_SPARE_BYTES:
                 raise importer.ImportError_(
@@ -155,8 +157,8 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                 if not base or base.startswith(".") or info.filename.startswith("__MACOSX/"):
                     continue
                 shown = f"{os.path.basename(path)}:{info.filename}"
-                if not base.lower().endswith(CSV_ENDINGS):
-                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
+                if not base.lower().endswith(IMPORTED_ENDINGS):
+                    problems.append(f"{clean_line(shown)}: not a CSV or vCard file, left out")
                     continue
                 target = os.path.join(tmp.name, f"{n:04d}-{base}")  # never a path from the zip itself
                 with zf.open(info) as src, open(target, "wb") as dst:
