@@ -32,6 +32,8 @@ from ..domain import sources
 from ..domain.errors import CrmError
 from ..domain.sanitize import clean_line
 from . import csvread, hubspot, importer, mapping
+from .plan import new_property_of
+from .spec import NEW_PREFIX
 from ..storage.safe_files import is_database_file
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
@@ -229,6 +231,18 @@ def _merge_new_properties(plan: BundlePlan) -> None:
         if first is not prop and first.type != prop.type:
             first.type = prop.type = "text"
     plan.new_properties = list(seen.values())
+    # a column that makes a property of its own in each file (a CSV's unknown column): files that
+    # read different types in it ("a" numbers in one, text in the next) make one text property, or
+    # the first file's type would refuse the next file's values
+    made: dict[tuple[str, str], list] = {}
+    for item in plan.files:
+        for col in item.spec.columns if item.spec is not None else ():
+            if (info := new_property_of(col)) is not None:
+                made.setdefault((col.object, info[0]), []).append((col, info[1]))
+    for (_obj, name), cols in made.items():
+        if len({ptype for _col, ptype in cols}) > 1:
+            for col, _ptype in cols:
+                col.target = f"{NEW_PREFIX}{name}:text"
 
 
 def _scan(crm, plan: BundlePlan) -> None:
@@ -473,11 +487,11 @@ class BundleResult:
 
     def counts(self) -> dict:
         total: dict = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "linked": 0, "failed": 0,
-                       "link_problems": 0, "created_by_object": {}, "updated_by_object": {}}
+                       "link_problems": 0, "skipped_cells": 0, "created_by_object": {}, "updated_by_object": {}}
         for _name, r in self.files:
             c = r.counts()
-            for k in ("rows", "created", "updated", "unchanged", "linked", "failed", "link_problems"):
-                total[k] += c[k]
+            for k in ("rows", "created", "updated", "unchanged", "linked", "failed", "link_problems", "skipped_cells"):
+                total[k] += c.get(k, 0)
             for k in ("created_by_object", "updated_by_object"):
                 for obj, n in c[k].items():
                     total[k][obj] = total[k].get(obj, 0) + n
@@ -497,12 +511,15 @@ class BundleResult:
         head = "dry run (nothing written): " if self.dry_run else (f"import {self.import_id}: " if self.import_id else "")
         lines = [f"{head}{len(self.files)} file(s), {c['rows']} rows: {c['created']} created, {c['updated']} updated, "
                  f"{c['unchanged']} unchanged, {c['linked']} linked, {c['failed']} failed, "
-                 f"{c['link_problems']} link problems" + (" (cancelled)" if self.cancelled else "")]
+                 f"{c['link_problems']} link problems"
+                 + (f", {c['skipped_cells']} values not imported" if c["skipped_cells"] else "")
+                 + (" (cancelled)" if self.cancelled else "")]
         for name, r in self.files:
             fc = r.counts()
             made = ", ".join(f"{n} {o}" for o, n in fc["created_by_object"].items()) or "nothing"
             lines.append(f"  {name}: {fc['rows']} rows, created {made}, {fc['updated']} updated, "
-                         f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems")
+                         f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems"
+                         + (f", {fc['skipped_cells']} values not imported" if fc.get("skipped_cells") else ""))
             if r.error_file:
                 lines.append(f"    error file: {r.error_file}")
         if self.properties_created:  # the words of ImportResult.summary_lines and of the plan
