@@ -32,7 +32,7 @@ from ..domain import sources
 from ..domain.errors import CrmError
 from ..domain.sanitize import clean_line
 from . import csvread, hubspot, importer, mapping
-from .plan import new_property_of
+from .plan import new_property_of, titled_after
 from .spec import NEW_PREFIX
 from ..storage.safe_files import is_database_file
 
@@ -214,12 +214,63 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
     if not plan.specs:
         plan.close()
         raise importer.ImportError_(f"{path}: no file to import" + (f" ({plan.problems[0]})" if plan.problems else ""))
+    _link_across_files(crm, plan)
     order = {id(f): (object_rank(crm, f.spec.objects[0]) if f.spec else 9, n) for n, f in enumerate(plan.files)}
     plan.files.sort(key=lambda f: order[id(f)])
     _merge_new_properties(plan)
     if scan:
         _scan(crm, plan)
     return plan
+
+
+KNOWN_NAMES_ROWS = 100_000  # names read from a file of the folder for another file's links to them
+
+
+def _link_across_files(crm, plan: BundlePlan) -> None:
+    """A column titled after an object ("account") whose names are those of records another file
+    of the same folder brings (Maven's sales_pipeline.csv and accounts.csv) links to them, as it
+    would once that file had been imported alone: the other file's names count as existing (its
+    object is imported first), and the file is planned again with them."""
+    wanted: dict[str, list[BundleFile]] = {}
+    for item in plan.files:
+        spec = item.spec
+        if spec is None or spec.kind != "csv" or len(spec.objects) != 1:
+            continue
+        main = crm.registry.get(spec.objects[0])
+        for col in spec.columns:
+            if col.object == main.name and col.target and col.target.startswith(NEW_PREFIX) \
+                    and (other := titled_after(crm, main, col.header)) is not None:
+                wanted.setdefault(other.name, []).append(item)
+    if not wanted:
+        return
+    known: dict[str, set[str]] = {}
+    for item in plan.files:
+        spec = item.spec
+        if spec is None or spec.kind != "csv" or spec.objects[0] not in wanted:
+            continue
+        meta = crm.registry.get(spec.objects[0])
+        headers = [c.header for c in spec.columns if c.object == meta.name and c.target == meta.primary_property]
+        if not headers:
+            continue
+        try:
+            source = csvread.open_csv(item.path, encoding=spec.encoding, delimiter=spec.delimiter)
+            rows = source.sample(KNOWN_NAMES_ROWS)
+        except (csvread.CsvError, ValueError, LookupError, OSError):
+            continue
+        names = known.setdefault(meta.name, set())
+        names.update(v.strip().casefold() for _line, row in rows if (v := (row.get(headers[0]) or "").strip()))
+    for name, items in wanted.items():
+        if not known.get(name):
+            continue
+        for item in {id(i): i for i in items}.values():  # a file with two such columns, once
+            old = item.spec
+            try:
+                item.spec = importer.plan_import(crm, item.path, list(old.objects), known_names=known)
+            except Exception:  # noqa: BLE001 - planned once already: keep that plan
+                item.spec = old
+                continue
+            item.spec.error_dir = old.error_dir
+            plan.problems += [f"{item.name}: {w}" for w in item.spec.warnings if w not in old.warnings]
 
 
 def _merge_new_properties(plan: BundlePlan) -> None:
