@@ -52,9 +52,13 @@ def test_folder_import_reads_rows_quoted_whole(db_path, tmp_path, capsys):
     (folder / "contacts.csv").write_text(
         'First Name,Last Name,Email,Company\nAnn,Lee,ann@acme.io,Acme\n"Bob,Roe,bob@roma.it,""Café Roma, Munich"""\n',
         encoding="utf-8")
+    (folder / "tickets.csv").write_text("Ticket name,Status\n", encoding="utf-8")  # an object with no records
+    (folder / "empty.csv").write_bytes(b"")
     code, out, _err = import_json(db_path, folder, capsys)
     assert code == 0 and out["created"] == 2
     assert any("1 row was quoted whole" in w for w in out["warnings"])
+    assert "tickets.csv: only a header row, no records to import; left out" in out["warnings"]
+    assert "empty.csv: the file is empty; left out" in out["warnings"]
     bob = people(db_path)["Bob"]
     assert (bob["lastname"], bob["email"], bob["company"]) == ("Roe", "bob@roma.it", "Café Roma, Munich")
 

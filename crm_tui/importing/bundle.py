@@ -201,7 +201,8 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
         except Exception as exc:  # one line per file; the other files still go in
             item.spec = None
             item.problem = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            plan.problems.append(f"{shown}: {item.problem.replace(full, shown)}; left out")
+            problem = item.problem.replace(full, shown)
+            plan.problems.append(f"{problem if problem.startswith(f'{shown}: ') else f'{shown}: {problem}'}; left out")
         if item.spec is not None:
             item.spec.error_dir = error_dir if tmp is not None else item.spec.error_dir
             facts = getattr(item.spec, "facts", None)
