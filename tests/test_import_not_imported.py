@@ -206,3 +206,16 @@ def test_a_shared_file_is_refused_only_when_it_would_make_nameless_records_only(
             assert named, f"{path}: imported, but every record is nameless"
         else:
             assert not named, f"{path}: refused, but it names its records"
+
+
+def test_a_folder_import_names_them_per_file(crm, tmp_path):
+    from crm_tui.importing import bundle
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write(folder / "people.csv", [["First Name", "Email"], ["Ann", "nope"], ["Bob", "nope"], ["Cy", "cy@x.org"]])
+    write(folder / "orgs.csv", [["Company name", "Company Domain Name"], ["Acme", "acme.com"]])
+    plan = bundle.plan_path(crm, folder)
+    result = bundle.run_plan(crm, plan)
+    lines = result.summary_lines()
+    assert any(line.startswith("    not imported: Email: 'nope' (2 rows) ('nope' is not an email") for line in lines), lines

@@ -501,6 +501,7 @@ class BundleResult:
             made = ", ".join(f"{n} {o}" for o, n in fc["created_by_object"].items()) or "nothing"
             lines.append(f"  {name}: {fc['rows']} rows, created {made}, {fc['updated']} updated, "
                          f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems")
+            lines += [f"    not imported: {line}" for line in r.not_imported]
             if r.error_file:
                 lines.append(f"    error file: {r.error_file}")
         if self.properties_created:  # the words of ImportResult.summary_lines and of the plan
