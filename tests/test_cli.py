@@ -121,6 +121,14 @@ def test_labels_create_and_list(cli):
     assert "already exists" in cli("labels", "create", "deals", "contacts", "Signer", code=2)
 
 
+def test_an_owner_shows_by_name_and_json_keeps_the_id(cli):
+    cli("owners", "add", "Ann Lee", "--email", "ann@x.example")
+    cli("record", "create", "companies", "name=Acme", "hubspot_owner_id=Ann Lee")
+    assert "Company owner: Ann Lee" in cli("record", "get", "companies", "1")
+    owner = run_json(cli, "record", "get", "companies", "1")["properties"]["hubspot_owner_id"]
+    assert isinstance(owner, int)
+
+
 def test_list_filters_sort_and_search(cli):
     for first, last, stage in [("Ann", "Zed", "lead"), ("Bob", "Young", "customer"), ("Cy", "Xu", "customer")]:
         cli("record", "create", "contacts", f"firstname={first}", f"lastname={last}", f"email={first}@mail.example",

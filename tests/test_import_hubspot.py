@@ -505,3 +505,45 @@ def test_a_move_killed_before_its_end_is_undone_whole(db_path, tmp_path):
             assert crm.records.count(obj) == 0
         assert not fx.EXPECTED["owners"] & {o.name for o in crm.models.Owner.select()}
         assert "client_grade" not in crm.registry.get("contacts").properties
+
+
+def test_a_folder_of_vcards_imports_every_card(db_path, tmp_path, capsys):
+    """An address book exported as one .vcf per contact (and a stray text file) goes in as one
+    import, as each file alone would."""
+    folder = tmp_path / "book"
+    folder.mkdir()
+    for n, (first, last) in enumerate([("Ada", "Quill"), ("Bram", "Quist"), ("Cleo", "Rand")]):
+        (folder / f"{first}.vcf").write_text(
+            f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{first} {last}\r\nN:{last};{first};;;\r\n"
+            f"EMAIL:{first.lower()}@book.example\r\nORG:Book {n}\r\nEND:VCARD\r\n", encoding="utf-8")
+    (folder / "README.txt").write_text("not contacts\n", encoding="utf-8")
+    (folder / "LICENSE").write_text("MIT\n", encoding="utf-8")
+    assert import_cli(db_path, folder) == 0
+    out, err = capsys.readouterr()
+    assert "LICENSE: not a CSV or vCard file, left out" in out + err, (out, err)
+    with Crm.open(db_path) as crm:
+        emails = sorted(r["email"] for r in crm.records.list("contacts").rows)
+        assert emails == ["ada@book.example", "bram@book.example", "cleo@book.example"]
+        assert crm.records.count("companies") == 3
+
+
+def test_a_folder_whose_files_read_one_new_column_as_different_types_keeps_every_value(db_path, tmp_path, capsys):
+    """An unknown column 'score' holds numbers in one file and words in the next: one text property,
+    every value kept (the first file's number type refused the second file's text); a value a file
+    could not take is counted on its line."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.csv").write_text("email,score\na@x.example,5\nb@x.example,7\n", encoding="utf-8")
+    (folder / "b.csv").write_text("email,score\nc@x.example,high\n", encoding="utf-8")
+    (folder / "c.csv").write_text("email,date_of_birth\nd@x.example,not a date\n", encoding="utf-8")
+    assert import_cli(db_path, folder) == 0
+    out = capsys.readouterr().out
+    with Crm.open(db_path) as crm:
+        meta = crm.registry.get("contacts")
+        score = meta.find_property("score")
+        assert score.type == "text"
+        values = sorted(str(r.get(score.name)) for r in crm.records.list("contacts", limit=10).rows if r.get(score.name))
+        assert values == ["5", "7", "high"]
+    lines = out.splitlines()
+    assert lines[0].endswith("1 values not imported")
+    assert "values not imported" not in lines[1] + lines[2] and lines[3].endswith("1 values not imported")

@@ -88,3 +88,30 @@ def test_sales_teams_is_read_as_contacts_after_the_pipeline(crm, tmp_path):
     assert result.created == {"contacts": 35}
     assert crm.registry.get("contacts").model.select().where(
         crm.registry.get("contacts").model.firstname == "Anna").count() == 1
+
+
+def test_a_folder_with_the_accounts_and_the_pipeline_links_every_deal_in_one_import(crm, tmp_path):
+    """The whole folder as one import: the pipeline's `account` names the companies accounts.csv
+    brings in the same import (imported first), so each deal is linked as after a separate import;
+    the accounts' revenue and employees fill the built-in properties."""
+    from crm_tui.importing import bundle
+
+    folder = tmp_path / "maven"
+    folder.mkdir()
+    (folder / "accounts.csv").write_text(
+        "account,sector,revenue,employees\nAcme Corporation,technolgy,1100.04,2822\nBetasoloin,medical,251.41,495\n"
+        "Cancity,retail,718.62,2448\n", encoding="utf-8")
+    (folder / "sales_pipeline.csv").write_text(
+        "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value\n"
+        "1C1I7A6R,Moses Frase,GTX Plus Basic,Cancity,Won,2016-10-20,2017-03-01,1054\n"
+        "Z063OYW0,Darcel Schlecht,GTXPro,Acme Corporation,Won,2016-10-25,2017-03-11,4514\n"
+        "EC4QE1BX,Darcel Schlecht,MG Special,Cancity,Won,2016-10-25,2017-03-07,50\n"
+        "MV1LWRNH,Moses Frase,GTX Basic,Betasoloin,Engaging,2016-10-25,,\n", encoding="utf-8")
+    plan = bundle.plan_path(crm, folder)
+    result = bundle.run_plan(crm, plan)
+    assert result.counts()["linked"] == 4
+    deals, companies = deal_ids(crm), company_ids(crm)
+    for opportunity, account in (("1C1I7A6R", "Cancity"), ("Z063OYW0", "Acme Corporation"), ("MV1LWRNH", "Betasoloin")):
+        assert crm.assoc.linked_ids(("deals", deals[opportunity]), "companies") == companies[account]
+    acme = crm.records.get("companies", companies["Acme Corporation"][0]).properties
+    assert (acme["numberofemployees"], acme["annualrevenue"]) == (2822, 1100.04)

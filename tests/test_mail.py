@@ -592,3 +592,19 @@ def test_meetings_from_a_calendar_move_last_contacted(crm, carl, tmp_path):
                     .replace("20260310T10", "20260312T10"), encoding="utf-8")
     ical.import_calendar(crm, path, own_addresses={"me@mine.example"})  # the event moved later
     assert last_contacted(crm, ("contacts", carl)).startswith("2026-03-12T09:00")
+
+
+def test_a_scans_warnings_name_each_message_by_its_message_id_or_subject(crm, carl, tmp_path):
+    path = tmp_path / "odd.mbox"
+    box = mailbox.mbox(path, create=True)
+    box.add(b"From: Carl Jung <carl@acme.example>\nTo: me@mine.example\nSubject: no date here\n"
+            b"Message-ID: <nodate@acme.example>\n\nbody\n")
+    box.add(b"From: Carl Jung <carl@acme.example>\nTo: me@mine.example\nSubject: Quarterly \x1b[31mnumbers\n"
+            b"Date: Wed, 01 Apr 2026 10:00:00 +0000\n\nno id\n")
+    box.flush()
+    box.close()
+    result = Mail(crm).scan(path)
+    assert any(p.startswith("message <nodate@acme.example>: no Date header") for p in result.problems), result.problems
+    assert any(p.startswith("message 'Quarterly [31mnumbers'") or p.startswith("message 'Quarterly numbers'")
+               for p in result.problems), result.problems
+    assert not any("\x1b" in p for p in result.problems)

@@ -97,5 +97,7 @@ def show_value(meta, name, value, crm=None) -> str:
     if prop is None:
         return str(value)
     if crm is not None:
+        if prop.type == "user":  # an owner by name, as the app and exports show them (JSON keeps the id)
+            return crm.owner_name(value)
         return property_type(prop.type).plain(prop, value, crm.date_format, crm.datetime_format)
     return property_type(prop.type).plain(prop, value)

@@ -32,9 +32,13 @@ from ..domain import sources
 from ..domain.errors import CrmError
 from ..domain.sanitize import clean_line
 from . import csvread, hubspot, importer, mapping
+from .plan import new_property_of, titled_after
+from .spec import NEW_PREFIX
 from ..storage.safe_files import is_database_file
 
 CSV_ENDINGS = (".csv", ".tsv", ".txt")
+VCARD_ENDINGS = (".vcf", ".vcard")  # an address book exported as one card per file
+IMPORTED_ENDINGS = CSV_ENDINGS + VCARD_ENDINGS
 _STANDARD_ORDER = {"companies": 0, "contacts": 1, "deals": 2, "tickets": 3}
 MAX_ZIP_BYTES = 4 << 30  # a zip that unpacks to more than this is refused (a zip bomb)
 ZIP_SPARE_BYTES = 512 << 20  # and one whose CSVs would leave less than this free in the temporary folder
@@ -106,7 +110,7 @@ def is_bundle(path: str) -> bool:
 
 
 def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.TemporaryDirectory | None, list[str]]:
-    """(shown name, path on disk) of every CSV, the temporary folder of an unpacked zip, problems.
+    """(shown name, path on disk) of every CSV or vCard file, the temporary folder of an unpacked zip, problems.
     In a folder, a name that is no regular file (a pipe, a device, a dangling or looping link) or
     that leads to the database itself is left out with one line: reading it would hang or be nonsense."""
     problems: list[str] = []
@@ -119,7 +123,7 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                 shown = os.path.relpath(full, path)
                 if name.startswith("."):
                     continue
-                if name.lower().endswith(CSV_ENDINGS) and ".errors-" not in name:
+                if name.lower().endswith(IMPORTED_ENDINGS) and ".errors-" not in name:
                     try:
                         regular = stat.S_ISREG(os.stat(full).st_mode)  # follows a link
                     except (OSError, RuntimeError):
@@ -132,7 +136,7 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                     else:
                         found.append((shown, full))
                 elif ".errors-" not in name:
-                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
+                    problems.append(f"{clean_line(shown)}: not a CSV or vCard file, left out")
         return found, None, problems
     tmp = tempfile.TemporaryDirectory(prefix="crm-tui-import-")
     found = []
@@ -143,7 +147,7 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                 raise importer.ImportError_(f"{path}: unpacks to more than {MAX_ZIP_BYTES >> 30} GiB; unpack it first")
             # a zip bomb below that limit must not fill the disk the database lives on: the CSVs it
             # unpacks (zipfile never gives more than a member's stated size) must fit with room to spare
-            wanted = sum(i.file_size for i in infos if i.filename.lower().endswith(CSV_ENDINGS))
+            wanted = sum(i.file_size for i in infos if i.filename.lower().endswith(IMPORTED_ENDINGS))
             free = shutil.disk_usage(tmp.name).free
             if wanted > free - ZIP_SPARE_BYTES:
                 raise importer.ImportError_(
@@ -155,8 +159,8 @@ def _members(path: str, protect=()) -> tuple[list[tuple[str, str]], tempfile.Tem
                 if not base or base.startswith(".") or info.filename.startswith("__MACOSX/"):
                     continue
                 shown = f"{os.path.basename(path)}:{info.filename}"
-                if not base.lower().endswith(CSV_ENDINGS):
-                    problems.append(f"{clean_line(shown)}: not a CSV file, left out")
+                if not base.lower().endswith(IMPORTED_ENDINGS):
+                    problems.append(f"{clean_line(shown)}: not a CSV or vCard file, left out")
                     continue
                 target = os.path.join(tmp.name, f"{n:04d}-{base}")  # never a path from the zip itself
                 with zf.open(info) as src, open(target, "wb") as dst:
@@ -210,12 +214,63 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
     if not plan.specs:
         plan.close()
         raise importer.ImportError_(f"{path}: no file to import" + (f" ({plan.problems[0]})" if plan.problems else ""))
+    _link_across_files(crm, plan)
     order = {id(f): (object_rank(crm, f.spec.objects[0]) if f.spec else 9, n) for n, f in enumerate(plan.files)}
     plan.files.sort(key=lambda f: order[id(f)])
     _merge_new_properties(plan)
     if scan:
         _scan(crm, plan)
     return plan
+
+
+KNOWN_NAMES_ROWS = 100_000  # names read from a file of the folder for another file's links to them
+
+
+def _link_across_files(crm, plan: BundlePlan) -> None:
+    """A column titled after an object ("account") whose names are those of records another file
+    of the same folder brings (Maven's sales_pipeline.csv and accounts.csv) links to them, as it
+    would once that file had been imported alone: the other file's names count as existing (its
+    object is imported first), and the file is planned again with them."""
+    wanted: dict[str, list[BundleFile]] = {}
+    for item in plan.files:
+        spec = item.spec
+        if spec is None or spec.kind != "csv" or len(spec.objects) != 1:
+            continue
+        main = crm.registry.get(spec.objects[0])
+        for col in spec.columns:
+            if col.object == main.name and col.target and col.target.startswith(NEW_PREFIX) \
+                    and (other := titled_after(crm, main, col.header)) is not None:
+                wanted.setdefault(other.name, []).append(item)
+    if not wanted:
+        return
+    known: dict[str, set[str]] = {}
+    for item in plan.files:
+        spec = item.spec
+        if spec is None or spec.kind != "csv" or spec.objects[0] not in wanted:
+            continue
+        meta = crm.registry.get(spec.objects[0])
+        headers = [c.header for c in spec.columns if c.object == meta.name and c.target == meta.primary_property]
+        if not headers:
+            continue
+        try:
+            source = csvread.open_csv(item.path, encoding=spec.encoding, delimiter=spec.delimiter)
+            rows = source.sample(KNOWN_NAMES_ROWS)
+        except (csvread.CsvError, ValueError, LookupError, OSError):
+            continue
+        names = known.setdefault(meta.name, set())
+        names.update(v.strip().casefold() for _line, row in rows if (v := (row.get(headers[0]) or "").strip()))
+    for name, items in wanted.items():
+        if not known.get(name):
+            continue
+        for item in {id(i): i for i in items}.values():  # a file with two such columns, once
+            old = item.spec
+            try:
+                item.spec = importer.plan_import(crm, item.path, list(old.objects), known_names=known)
+            except Exception:  # noqa: BLE001 - planned once already: keep that plan
+                item.spec = old
+                continue
+            item.spec.error_dir = old.error_dir
+            plan.problems += [f"{item.name}: {w}" for w in item.spec.warnings if w not in old.warnings]
 
 
 def _merge_new_properties(plan: BundlePlan) -> None:
@@ -227,6 +282,18 @@ def _merge_new_properties(plan: BundlePlan) -> None:
         if first is not prop and first.type != prop.type:
             first.type = prop.type = "text"
     plan.new_properties = list(seen.values())
+    # a column that makes a property of its own in each file (a CSV's unknown column): files that
+    # read different types in it ("a" numbers in one, text in the next) make one text property, or
+    # the first file's type would refuse the next file's values
+    made: dict[tuple[str, str], list] = {}
+    for item in plan.files:
+        for col in item.spec.columns if item.spec is not None else ():
+            if (info := new_property_of(col)) is not None:
+                made.setdefault((col.object, info[0]), []).append((col, info[1]))
+    for (_obj, name), cols in made.items():
+        if len({ptype for _col, ptype in cols}) > 1:
+            for col, _ptype in cols:
+                col.target = f"{NEW_PREFIX}{name}:text"
 
 
 def _scan(crm, plan: BundlePlan) -> None:
@@ -471,11 +538,11 @@ class BundleResult:
 
     def counts(self) -> dict:
         total: dict = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "linked": 0, "failed": 0,
-                       "link_problems": 0, "created_by_object": {}, "updated_by_object": {}}
+                       "link_problems": 0, "skipped_cells": 0, "created_by_object": {}, "updated_by_object": {}}
         for _name, r in self.files:
             c = r.counts()
-            for k in ("rows", "created", "updated", "unchanged", "linked", "failed", "link_problems"):
-                total[k] += c[k]
+            for k in ("rows", "created", "updated", "unchanged", "linked", "failed", "link_problems", "skipped_cells"):
+                total[k] += c.get(k, 0)
             for k in ("created_by_object", "updated_by_object"):
                 for obj, n in c[k].items():
                     total[k][obj] = total[k].get(obj, 0) + n
@@ -495,12 +562,15 @@ class BundleResult:
         head = "dry run (nothing written): " if self.dry_run else (f"import {self.import_id}: " if self.import_id else "")
         lines = [f"{head}{len(self.files)} file(s), {c['rows']} rows: {c['created']} created, {c['updated']} updated, "
                  f"{c['unchanged']} unchanged, {c['linked']} linked, {c['failed']} failed, "
-                 f"{c['link_problems']} link problems" + (" (cancelled)" if self.cancelled else "")]
+                 f"{c['link_problems']} link problems"
+                 + (f", {c['skipped_cells']} values not imported" if c["skipped_cells"] else "")
+                 + (" (cancelled)" if self.cancelled else "")]
         for name, r in self.files:
             fc = r.counts()
             made = ", ".join(f"{n} {o}" for o, n in fc["created_by_object"].items()) or "nothing"
             lines.append(f"  {name}: {fc['rows']} rows, created {made}, {fc['updated']} updated, "
-                         f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems")
+                         f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems"
+                         + (f", {fc['skipped_cells']} values not imported" if fc.get("skipped_cells") else ""))
             lines += [f"    not imported: {line}" for line in r.not_imported]
             if r.error_file:
                 lines.append(f"    error file: {r.error_file}")

@@ -447,7 +447,7 @@ class Mail:
             try:
                 outcome = self.log(raw, create=create, parent=parent)
             except InvalidValue as exc:
-                result.problems.append(f"{seen_key[:16]}: {exc}")
+                result.problems.append(f"{_message_label(raw, seen_key)}: {exc}")
                 outcome = None
             MailSeen.insert(mailbox=where, key=seen_key).on_conflict_ignore().execute()
         if outcome is None:
@@ -460,8 +460,27 @@ class Mail:
             result.already += 1
         else:
             result.no_contact += 1
+        label = _message_label(raw, seen_key) if outcome.problems else ""
         for problem in outcome.problems:
-            result.problems.append(f"{seen_key[:16]}: {problem}")
+            result.problems.append(f"{label}: {problem}")
+
+
+def _message_label(raw: bytes, seen_key: str) -> str:
+    """How a scan's warning names a message: its Message-ID, else its subject, else the start of
+    the hash it is known by (a message with neither)."""
+    from email.parser import BytesHeaderParser
+
+    try:
+        headers = BytesHeaderParser().parsebytes(raw[:65536])
+        message_id = clean_line(str(headers.get("Message-ID") or "")).strip()
+        subject = clean_line(str(headers.get("Subject") or "")).strip()
+    except Exception:  # noqa: BLE001 - a header the parser cannot read: the hash names it
+        message_id = subject = ""
+    if message_id:
+        return f"message {message_id[:120]}"
+    if subject:
+        return f"message {subject[:80]!r}"
+    return f"message {seen_key[:16]}"
 
 
 @dataclass

@@ -63,6 +63,9 @@ _TITLES: dict[str, dict[str, str]] = {
         "city": "city", "country": "country", "countryregion": "country",
         "lifecyclestage": "lifecyclestage", "companyowner": "hubspot_owner_id", "owner": "hubspot_owner_id",
         "createdate": "createdate", "createddate": "createdate",
+        "revenue": "annualrevenue", "annualrevenue": "annualrevenue",
+        "employees": "numberofemployees", "numberofemployees": "numberofemployees",
+        "employeecount": "numberofemployees", "headcount": "numberofemployees",
     },
     "deals": {
         "dealname": "dealname", "name": "dealname", "deal": "dealname", "opportunityname": "dealname",

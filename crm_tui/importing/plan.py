@@ -27,7 +27,8 @@ VCARD_COLUMNS = [("firstname", "firstname"), ("lastname", "lastname"), ("email",
 
 
 def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, *, encoding: str | None = None,
-                delimiter: str | None = None, new_properties: bool = True) -> ImportSpec:
+                delimiter: str | None = None, new_properties: bool = True,
+                known_names: dict[str, set[str]] | None = None) -> ImportSpec:
     """Open the file, detect its encoding and delimiter and map its columns automatically; a column
     nothing takes becomes a new custom property of the type its values show (`new_properties`), or
     is skipped with a reason."""
@@ -77,7 +78,7 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
     sample = source.sample(infer.SAMPLE_ROWS)
     _look_at_values(crm, spec, sample, new_properties)
     spec.warnings = list(source.warnings)
-    _link_by_name(crm, spec, sample)
+    _link_by_name(crm, spec, sample, known_names)
     _name_records(crm, spec, sample)
     return spec
 
@@ -87,43 +88,55 @@ _COMPANY_TITLES = {"account", "accountname", "company", "companyname", "organiza
                    "organizationname", "organisationname", "employer"}
 
 
-def _link_by_name(crm, spec: ImportSpec, sample: list[tuple[int, dict]]) -> None:
+def titled_after(crm, main, header: str):
+    """The other object a column's title names ("account", "company", an object's name or label),
+    or None."""
+    key = mapping.header_key(header)
+    for other in crm.registry.objects.values():
+        if other.name == main.name or other.is_activity:
+            continue
+        titles = {mapping.header_key(t) for t in (other.name, other.label, other.plural_label)}
+        titles |= {mapping.singular(other.name)} | (_COMPANY_TITLES if other.name == "companies" else set())
+        if key in titles:
+            return other
+    return None
+
+
+def _link_by_name(crm, spec: ImportSpec, sample: list[tuple[int, dict]],
+                  known_names: dict[str, set[str]] | None = None) -> None:
     """A column no property takes, titled after another object ("account", "company", the object's
     own name or label), whose sample values are mostly names of its existing records (Maven's
     sales_pipeline.csv after accounts.csv), links each row's record to the record of that name
     instead of becoming a text property. A name two records share is reported on its row, never
-    guessed; a name none has is reported as not linked. Said in the preview and the summary."""
+    guessed; a name none has is reported as not linked. Said in the preview and the summary.
+    `known_names` ({object: casefolded names}): names another file of the same folder import
+    brings (its accounts.csv, imported first), counted as existing."""
     if len(spec.objects) != 1:
         return
     main = crm.registry.get(spec.objects[0])
     for col in spec.columns:
         if col.object != main.name or not col.target or not col.target.startswith(NEW_PREFIX):
             continue
-        key = mapping.header_key(col.header)
-        for other in crm.registry.objects.values():
-            if other.name == main.name or other.is_activity:
-                continue
-            titles = {mapping.header_key(t) for t in (other.name, other.label, other.plural_label)}
-            titles |= {mapping.singular(other.name)} | (_COMPANY_TITLES if other.name == "companies" else set())
-            if key not in titles:
-                continue
-            names = {v.strip().casefold() for _line, row in sample if (v := (row.get(col.header) or "").strip())}
-            if not names:
-                continue
-            model = other.model
-            field_ = getattr(model, other.primary_property)
-            found = {str(v).casefold() for (v,) in model.select(field_).where(
-                fn.LOWER(field_).in_(sorted(names)[:900]) & model.deleted_at.is_null(True)).tuples()}
-            if len(found) * 2 < len(names):
-                continue
-            label = other.properties[other.primary_property].label.lower()
-            col.target = f"{LINK_PREFIX}{other.name}:{other.primary_property}"
-            col.note = f"links each {main.label.lower()} to the {other.label.lower()} of that name ({label})"
-            spec.warnings.append(f"column {col.header!r} names {other.plural_label.lower()} "
-                                 f"({len(found)} of {len(names)} names in the first rows found): each "
-                                 f"{main.label.lower()} is linked to the {other.label.lower()} of that name; "
-                                 "a name two of them share is reported, not guessed")
-            break
+        other = titled_after(crm, main, col.header)
+        if other is None:
+            continue
+        names = {v.strip().casefold() for _line, row in sample if (v := (row.get(col.header) or "").strip())}
+        if not names:
+            continue
+        model = other.model
+        field_ = getattr(model, other.primary_property)
+        found = {str(v).casefold() for (v,) in model.select(field_).where(
+            fn.LOWER(field_).in_(sorted(names)[:900]) & model.deleted_at.is_null(True)).tuples()}
+        found |= names & (known_names or {}).get(other.name, set())
+        if len(found) * 2 < len(names):
+            continue
+        label = other.properties[other.primary_property].label.lower()
+        col.target = f"{LINK_PREFIX}{other.name}:{other.primary_property}"
+        col.note = f"links each {main.label.lower()} to the {other.label.lower()} of that name ({label})"
+        spec.warnings.append(f"column {col.header!r} names {other.plural_label.lower()} "
+                             f"({len(found)} of {len(names)} names in the first rows found): each "
+                             f"{main.label.lower()} is linked to the {other.label.lower()} of that name; "
+                             "a name two of them share is reported, not guessed")
 
 
 _ID_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
