@@ -31,6 +31,7 @@ from crm_tui.domain.sanitize import clean_line
 from widgets.text_input import TextInput
 
 SKIP = "__skip__"
+OBJECT_CHOICE = "choose the object in the list above or map a column to its name"  # importer.nameless's hint here
 
 
 class PathSuggester(Suggester):
@@ -164,11 +165,14 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         lines = [f"{spec.path}: {spec.kind}" + (f", encoding {spec.encoding}, delimiter {spec.delimiter!r}" if spec.kind == "csv" else "")
                  + f", {len(spec.headers)} columns, about {importer.estimate_rows(spec.path):,} rows"]
         lines += [f"warning: {w}" for w in spec.warnings]
+        if spec.id_source != importer.LOCAL:  # a HubSpot export's IDs, or the file's own ID column
+            self.query_one("#ids", Input).value = spec.id_source  # (Maven's opportunity_id): F5 keeps it
         if isinstance(spec, hubspot.HubSpotSpec):  # read as HubSpot's: its Record IDs are HubSpot IDs
-            self.query_one("#ids", Input).value = spec.id_source
             lines.append("HubSpot export: " + "; ".join(
                 [f"new property {p.object}.{p.name} ({p.type})" for p in spec.facts.new_properties]
                 + spec.facts.skipped))
+        if (problem := importer.nameless(self.crm, spec, OBJECT_CHOICE)) is not None:
+            lines.append(problem)
         self._info("\n".join(lines))
         self._build_mapping()
 
@@ -259,6 +263,10 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
             return
         if self.spec is not None:
             self._read_mapping()
+            if (problem := importer.nameless(self.crm, self.spec, OBJECT_CHOICE)) is not None:
+                self.query_one("#result", Static).update(clean_line(problem))  # refused before anything is written
+                self.notify(clean_line(problem), severity="error", markup=False)
+                return
         self.running = True
         self.cancel_event = threading.Event()
         bar = self.query_one("#progress", ProgressBar)

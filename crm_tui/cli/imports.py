@@ -63,7 +63,7 @@ def cmd_import(crm, args) -> int:
     if show:
         print(file=sys.stderr)
     data = {"import_id": result.import_id, "dry_run": result.dry_run, **result.counts(),
-            "error_file": result.error_file, "warnings": result.warnings, "seconds": round(result.seconds, 2),
+            "error_file": result.error_file, "not_imported": result.not_imported, "warnings": result.warnings, "seconds": round(result.seconds, 2),
             "new_properties": result.new_properties, "new_options": result.new_options,
             "skipped_columns": result.skipped_columns,
             "file": spec.path, "objects": spec.objects, "encoding": spec.encoding, "delimiter": spec.delimiter,

@@ -572,6 +572,7 @@ class BundleResult:
             lines.append(f"  {name}: {fc['rows']} rows, created {made}, {fc['updated']} updated, "
                          f"{fc['linked']} linked, {fc['failed']} failed, {fc['link_problems']} link problems"
                          + (f", {fc['skipped_cells']} values not imported" if fc.get("skipped_cells") else ""))
+            lines += [f"    not imported: {line}" for line in r.not_imported]
             if r.error_file:
                 lines.append(f"    error file: {r.error_file}")
         if self.properties_created:  # the words of ImportResult.summary_lines and of the plan

@@ -59,6 +59,7 @@ from peewee import fn
 from ..storage import dialect, safe_files
 from ..services import rules
 from ..domain import sources
+from ..domain.sanitize import clean_line
 from ..storage.engine import Option
 from ..domain.errors import CrmError, DatabaseProblem, InvalidValue, NotFound
 from ..storage.paths import data_dir
@@ -87,6 +88,7 @@ from .plan import (  # noqa: F401,E402
     file_kind,
     guess_object,
     missing_required,
+    nameless,
     new_property_of,
     plan_import,
     spec_to_json,
@@ -248,6 +250,10 @@ class _Errors:
         self.failed_lines: set[int] = set()
         self.link_problems = 0
         self.skipped_cells = 0
+        # header -> {value: [rows, problem]} of the values not imported (their rows were), for the
+        # summary's line per column; at most SKIPPED_KEPT values a column, the rest only counted
+        self.skipped: dict[str, dict[str, list]] = {}
+        self.skipped_rest: dict[str, int] = {}  # header -> rows of values past SKIPPED_KEPT
 
     def add(self, line: int, header: str, value: str, problem: str, result: str) -> None:
         if self._writer is None:
@@ -267,6 +273,14 @@ class _Errors:
             self.failed_lines.add(line)
         elif result == CELL_SKIPPED:
             self.skipped_cells += 1
+            values = self.skipped.setdefault(header, {})
+            seen = values.get(value)
+            if seen is not None:
+                seen[0] += 1
+            elif len(values) < SKIPPED_KEPT:
+                values[value] = [1, problem]
+            else:
+                self.skipped_rest[header] = self.skipped_rest.get(header, 0) + 1
         else:
             self.link_problems += 1
 
@@ -274,6 +288,25 @@ class _Errors:
         if self._stream is not None:
             self._stream = None
             self._writing.__exit__(None, None, None)
+
+
+SKIPPED_KEPT = 1_000  # distinct values not imported counted one by one per column (the summary names the top 3)
+SKIPPED_SHOWN = 3  # values named per column in the summary
+
+
+def _counted(values: dict[str, list], rest: int) -> tuple[str, int]:
+    """("'Engaging' (1,589 rows), 'Prospecting' (500) and 2 more", distinct values) of a column."""
+    top = sorted(values.items(), key=lambda item: -item[1][0])  # stable: first met first on a tie
+    parts = []
+    for i, (value, (rows, _problem)) in enumerate(top[:SKIPPED_SHOWN]):
+        shown = clean_line(value)
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        parts.append(f"{shown!r} ({rows:,}{(' row' if rows == 1 else ' rows') if i == 0 else ''})")
+    more = len(top) - SKIPPED_SHOWN + (1 if rest else 0)
+    text = ", ".join(parts)
+    if more > 0:
+        text += f" and {more:,}{'+' if rest else ''} more"
+    return text, len(top) + (1 if rest else 0)
 
 
 def error_directory(spec: ImportSpec) -> str:
@@ -371,6 +404,7 @@ class _Importer:
         self.result.failed = len(self.errors.failed_lines)
         self.result.link_problems = self.errors.link_problems
         self.result.skipped_cells = self.errors.skipped_cells
+        self.result.not_imported = self._not_imported()
         self.result.warnings = list(self.spec.warnings)
         self.result.seconds = time.monotonic() - started
         if not self.dry_run:
@@ -378,6 +412,59 @@ class _Importer:
         else:
             self.result.import_id = None
         return self.result
+
+    def _not_imported(self) -> list[str]:
+        """A line per column whose values were left out (their rows went in): its most frequent
+        values, how many rows each, and why, in the summary (the error file has every one)."""
+        lines = []
+        for header, values in self.errors.skipped.items():
+            rest = self.errors.skipped_rest.get(header, 0)
+            rows = sum(n for n, _problem in values.values()) + rest
+            text, distinct = _counted(values, rest)
+            found = next(((meta, prop) for _col, kind, meta, prop, *_ in self._plan_cache or ()
+                          if kind == "prop" and _col.header == header and prop is not None), None)
+            why = None
+            if found is not None:
+                why = self._left_out(*found, rows, distinct)
+            if why is None:
+                top = max(values.values(), key=lambda item: item[0])[1] if values else ""
+                if found is not None and top.startswith(f"{found[1].label}: "):
+                    top = top[len(found[1].label) + 2:]  # 'Email: 'x' is not...' -> ''x' is not...'
+                why = f"({'e.g. ' if distinct > 1 else ''}{top})"
+            lines.append(f"{clean_line(header)}: {text} {why}")
+        return lines
+
+    def _left_out(self, meta, prop, rows: int, distinct: int) -> str | None:
+        """What became of the records whose value was refused, for the properties that get one
+        anyway: a stage (the pipeline's first) or a pipeline (the default)."""
+        from ..services import pipelines  # lazy: only when values were refused
+
+        props = pipelines.pipeline_props(meta)
+        if props is None or prop.name not in props[:2]:
+            return None
+        default = pipelines.default_pipeline(self.crm, meta.name)
+        if default is None:
+            return None
+        are = "is" if distinct == 1 else "are"
+        those = f"that {meta.label.lower()}" if rows == 1 else f"those {meta.plural_label.lower()}"
+        existing = bool(self.result.updated.get(meta.name) or self.result.unchanged)
+        created = bool(self.result.created.get(meta.name))
+        those = f"that {meta.label.lower()}" if rows == 1 else f"those {meta.plural_label.lower()}"
+        if prop.name == props[0]:
+            what, got = f"{meta.label.lower()} pipelines", f"the default pipeline ({default.label})"
+        elif any(c.object == meta.name and c.target == props[0] for c in self.columns):  # a pipeline per row
+            what, got = f"stages of any {meta.label.lower()} pipeline", "their pipeline's first stage"
+        else:
+            first = next(iter(default.active_stages), None)
+            what, got = f"stages of {default.label}", "its first stage" + (f" ({first.label})" if first else "")
+        if not existing:
+            became = f"{those} got {got}"
+        elif created:
+            became = f"new ones got {got}, the ones already here kept theirs"
+        else:
+            became = f"{those} kept theirs"
+        hint = "" if prop.name == props[0] else " (to keep them: add them as stages on the Pipelines screen, then import again)"
+        return f"{are} not {what}; {became}{hint}"
 
     def _summary(self, status: str) -> dict:
         return {"file": os.path.abspath(self.spec.path), "objects": self.spec.objects, "status": status,
@@ -1640,6 +1727,8 @@ def run_import(crm, spec: ImportSpec, *, progress: Callable[[Progress], None] | 
     """Run (or preview with dry_run) an import; see the module docstring."""
     if not any(not c.skipped for c in spec.columns):
         raise ImportError_("no column is mapped: map at least one column to a property")
+    if (problem := nameless(crm, spec)) is not None:
+        raise ImportError_(problem)
     if getattr(spec, "whole_run", False):  # a HubSpot export: its properties and owners first (bundle.py)
         from .bundle import (
             run_specs,  # lazy: the importer <-> hubspot/bundle cycle (tools/relayer.py KNOWN_CYCLES)

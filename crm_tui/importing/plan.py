@@ -72,12 +72,13 @@ def plan_import(crm, path: str | os.PathLike, objects: list[str] | None = None, 
                     facts.skipped.append(f"{col.header}: no property matches its title (--no-new-properties): skipped")
             facts.new_properties = []
         return spec
+    guessed = not objects
     objects = list(objects or [guess_object(crm, source.headers)])
     for name in objects:
         crm.registry.get(name)  # NotFound for an unknown object
     columns = auto_columns(crm, source.headers, objects)
     spec = ImportSpec(path, objects, columns, kind="csv", encoding=source.encoding, delimiter=source.delimiter,
-                      headers=list(source.headers), warnings=list(source.warnings))
+                      headers=list(source.headers), warnings=list(source.warnings), guessed=guessed)
     sample = source.sample(infer.SAMPLE_ROWS)
     _look_at_values(crm, spec, sample, new_properties)
     spec.warnings = list(source.warnings)
@@ -218,6 +219,34 @@ def _name_records(crm, spec: ImportSpec, sample: list[tuple[int, dict]]) -> None
                                    note="the file has no name or email column: these are the contacts' names (last word)"))
         spec.warnings.append(f"no column holds the contacts' names or emails: they are named after column "
                              f"{found.header!r} (first name, last name)")
+
+
+OBJECT_CHOICE = "choose the object with --object NAME"  # how the command line picks another object
+
+
+def nameless(crm, spec: ImportSpec, how: str = OBJECT_CHOICE) -> str | None:
+    """One line when the object guessed for a file would get only nameless records: no column fills
+    what names them (a contact's name or email, a company's name or domain, a deal's name...) nor
+    their Record ID, so every row would become "Contact #1", "Contact #2"... (Maven's products.csv,
+    a generic a,b,c table). None when the file names them, or its object was chosen."""
+    if not spec.guessed or spec.kind != "csv" or len(spec.objects) != 1:
+        return None
+    meta = crm.registry.get(spec.objects[0])
+    naming = {p for group in meta.display for p in group} | {meta.primary_property, mapping.ID}
+    if any(c.object == meta.name and c.target in naming for c in spec.columns if not c.skipped):
+        return None
+    words = []
+    for group in meta.display:
+        props = [meta.properties[p] for p in group if p in meta.properties]
+        if not props:
+            continue
+        word = "name" if len(props) > 1 else props[0].label.lower()
+        prefix = meta.label.lower() + " "
+        word = word[len(prefix):] if word.startswith(prefix) else word
+        if word not in words:
+            words.append(word)
+    return (f"{spec.path}: nothing in it names a {meta.label.lower()} (no {' or '.join(words) or 'name'} column); "
+            f"{how}, or create one (crm-tui schema apply)")
 
 
 def _name_part(conv, part: str):

@@ -59,6 +59,7 @@ class ImportSpec:
     strict: bool = False  # a bad cell refuses its whole row; a dropdown value the property lacks is refused
     dayfirst_columns: list[str] = field(default_factory=list)  # date columns whose values are day first
     null_columns: list[str] = field(default_factory=list)  # text columns where `null`, `None`... mean empty
+    guessed: bool = False  # the main object was guessed from the headers (no --object): see plan.nameless
 
 
 @dataclass
@@ -81,6 +82,7 @@ class ImportResult:
     failed: int = 0  # rows not imported
     link_problems: int = 0  # links reported, not made
     skipped_cells: int = 0  # values not imported (their rows were)
+    not_imported: list[str] = field(default_factory=list)  # per column: its most frequent values not imported, why
     new_properties: list[str] = field(default_factory=list)  # "contacts.connected_on (date)"
     new_options: list[str] = field(default_factory=list)  # "contacts.hs_lead_status: Warm"
     skipped_columns: list[str] = field(default_factory=list)  # "Fax (empty in every row)"
@@ -102,6 +104,7 @@ class ImportResult:
                  f"{c['linked']} linked, {c['failed']} failed, {c['link_problems']} link problems, "
                  f"{c['skipped_cells']} values not imported"
                  + (" (cancelled)" if self.cancelled else "")]
+        lines += [f"not imported: {line}" for line in self.not_imported]
         if self.new_properties:
             lines.append(f"new properties: {', '.join(self.new_properties)}")
         if self.new_options:
