@@ -547,3 +547,16 @@ def test_a_folder_whose_files_read_one_new_column_as_different_types_keeps_every
     lines = out.splitlines()
     assert lines[0].endswith("1 values not imported")
     assert "values not imported" not in lines[1] + lines[2] and lines[3].endswith("1 values not imported")
+
+
+def test_a_file_of_a_folder_that_names_nobody_is_left_out_and_the_rest_goes_in(db_path, tmp_path, capsys):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "people.csv").write_text("email,first name\nann@shop.example,Ann\n", encoding="utf-8")
+    (folder / "products.csv").write_text("product,series,sales_price\nGTX Basic,GTX,550\n", encoding="utf-8")
+    assert import_cli(db_path, folder) == 0
+    out, err = capsys.readouterr()
+    assert "products.csv: nothing in it names a contact" in out + err and "left out" in out + err
+    with Crm.open(db_path) as crm:
+        assert [r["email"] for r in crm.records.list("contacts").rows] == ["ann@shop.example"]
+        assert crm.registry.get("contacts").find_property("product") is None

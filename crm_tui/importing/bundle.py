@@ -198,6 +198,8 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
             item.rows = importer.estimate_rows(full) if item.spec.kind == "csv" else 0
             if not any(not c.skipped for c in item.spec.columns):
                 raise importer.ImportError_("no column matches a property")
+            if (problem := importer.nameless(crm, item.spec, "import it alone with --object NAME")) is not None:
+                raise importer.ImportError_(problem.split(": ", 1)[1])  # the rest of the folder still goes in
         except Exception as exc:  # one line per file; the other files still go in
             item.spec = None
             item.problem = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
