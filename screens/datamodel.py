@@ -67,6 +67,11 @@ restores are undone with u."""
         objects.highlighted = names.index(current) if current in names else 0
         self._show_details()
 
+    def action_refresh(self) -> None:
+        """After an undo or redo (or another member's change): labels and properties as they are now."""
+        self.crm.registry.reload()
+        self.reload()
+
     def _object_name(self) -> str | None:
         option = self.query_one("#objects", OptionList).highlighted_option
         return option.id if option is not None else None

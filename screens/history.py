@@ -72,6 +72,10 @@ class HistoryTableScreen(Screen):
     def reload(self) -> None:
         raise NotImplementedError
 
+    def action_refresh(self) -> None:
+        """After an undo or redo (or another member's change): the rows as the history now holds them."""
+        self.reload()
+
 
 class AssocHistoryScreen(HistoryTableScreen):
     """Every association update of a record, newest first. `with_ref` narrows to one link."""

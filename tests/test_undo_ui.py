@@ -109,3 +109,34 @@ async def test_undo_keys_are_remappable_by_id_and_shown(db_path, tmp_path, monke
         await settle(pilot)
         assert app.crm.journal.list(limit=1)[0].kind == "undo"
         assert "ctrl+r redoes" in list(app._notifications)[-1].message.lower().replace("^r", "ctrl+r")
+
+
+async def test_an_undo_on_the_history_screen_refreshes_it_and_the_record_page_under_it(db_path):
+    """u pressed on a record's property history: the history shows the undo's row at once, and the
+    record page under it shows the value as it is again when the user goes back."""
+    from textual.widgets import Static
+
+    from screens.history import PropertyHistoryScreen
+    from screens.record import RecordScreen
+
+    ids = two_edits(db_path)
+    app = CrmApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.push_screen(RecordScreen("contacts", ids["bob"]))
+        await settle(pilot)
+        record = app.screen
+        assert "Taster" in " ".join(str(w.render()) for w in record.query(Static))
+        await pilot.press("P")
+        await settle(pilot)
+        history = app.screen
+        assert isinstance(history, PropertyHistoryScreen)
+        before = history.query_one(DataTable).row_count
+        await pilot.press("u")
+        await settle(pilot)
+        assert history.query_one(DataTable).row_count == before + 1  # the undo's own row, shown at once
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is record
+        shown = " ".join(str(w.render()) for w in record.query(Static))
+        assert "Taster" not in shown

@@ -340,9 +340,11 @@ class CrmApp(KeepsRunning, App):
         if done is not None:
             done()
             return
-        screen = self.screen
-        if getattr(screen, "action_refresh", None) is not None:
-            self.call_later(screen.run_action, "refresh")
+        # every screen of the stack, not only the one shown: the record page under a history
+        # screen must not show the value the undo took back when the user returns to it
+        for screen in self.screen_stack:
+            if getattr(screen, "action_refresh", None) is not None and not isinstance(screen, ModalScreen):
+                self.call_later(screen.run_action, "refresh")
 
     def key_for(self, *binding_ids: str) -> str | None:
         """The key in effect (as remapped) for a binding of this screen or the app, for hints."""
