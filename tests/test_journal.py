@@ -407,6 +407,16 @@ def test_merge_moving_a_deal_makes_the_survivor_an_opportunity(crm, people):
 
 # ------------------------------------------------------------------ bulk, activities, automations
 
+def test_the_journal_names_the_company_made_primary_and_the_link_whose_labels_changed(crm, people):
+    ines = ("contacts", people["ines"])
+    crm.assoc.add(ines, ("companies", people["acme"]))
+    crm.assoc.add(ines, ("companies", people["globex"]))
+    crm.assoc.set_primary(ines, people["globex"], source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Made Globex primary company of Ines Okoro"
+    crm.assoc.set_labels(ines, ("companies", people["globex"]), ["Employer"], source=sources.USER)
+    assert crm.journal.list(limit=1)[0].summary == "Changed labels of Ines Okoro and Globex"
+
+
 def test_bulk_delete_and_bulk_associate_undo(crm, people):
     from crm_tui.services import bulk
 

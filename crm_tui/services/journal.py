@@ -271,8 +271,16 @@ class Journal:
                 return f"Merged {label} {self._name(op.object, summary['merged'])} into {name}"
             return f"Merged {label} {name} into {self._name(op.object, summary.get('merged_into'))}"
         if kind in ("associate", "unassociate", "label", "set_primary", "remove_primary"):
-            row = (AssociationChange.select().where(AssociationChange.op == op.id)
-                   .order_by(AssociationChange.id).first())
+            rows = AssociationChange.select().where(AssociationChange.op == op.id)
+            if not rows.exists():  # the edit dialog's labels: one operation holding one per label
+                rows = AssociationChange.select().where(AssociationChange.op.in_(
+                    Operation.select(Operation.id).where(Operation.parent == op.id)))
+            if kind == "set_primary":  # the company made primary, not the one it took over from
+                rows = rows.order_by((AssociationChange.action.in_(["primary_set", "created_primary"])).desc(),
+                                     AssociationChange.id)
+            else:
+                rows = rows.order_by(AssociationChange.id)
+            row = rows.first()
             other = self._ref_name(row.b_object, row.b_id) if row is not None else "?"
             if row is not None and meta is not None and (row.b_object, row.b_id) == (meta.id, op.record_id):
                 other = self._ref_name(row.a_object, row.a_id)
