@@ -144,17 +144,16 @@ restores are undone with u."""
         dm = self.crm.datamodel
         if kind == "object":
             def relabel(text: str) -> None:
-                label, _, plural = text.partition("/")
-                dm.relabel_object(meta.name, label.strip(), plural.strip() or None, source=sources.USER)
+                label, plural = _last_part(text)
+                dm.relabel_object(meta.name, label, plural or None, source=sources.USER)
             self._prompt(f"{meta.plural_label}: new label / plural (e.g. Account / Accounts)",
                          f"{meta.label} / {meta.plural_label}", relabel)
         elif target.startswith("prop:"):
             prop = meta.properties[target[5:]]
 
             def update(text: str) -> None:
-                label, sep, group = text.partition("/")
-                dm.update_property(meta.name, prop.name, label=label.strip(),
-                                   group=group.strip() if sep else None, source=sources.USER)
+                label, group = _last_part(text)
+                dm.update_property(meta.name, prop.name, label=label, group=group, source=sources.USER)
             self._prompt(f"{prop.name}: new label / group", f"{prop.label} / {prop.group}", update)
         elif target.startswith("label:"):
             _, to_object, old = target.split(":", 2)
@@ -228,3 +227,12 @@ restores are undone with u."""
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def _last_part(text: str) -> tuple[str, str | None]:
+    """'Label / second part' split at its last ' / ' (spaces around, as the prompt writes it): a
+    label holding a slash of its own ('In/out', 'A / B / Group') keeps it. No ' / ': (text, None)."""
+    label, sep, rest = text.rpartition(" / ")
+    if not sep:
+        return text.strip(), None
+    return label.strip(), rest.strip()

@@ -58,3 +58,36 @@ async def test_labels_renamed_and_deleted_and_companies_relabelled_from_the_app(
         assert "label:companies:Mentor" not in [o.id for o in details._options]
         links = {i.id: i.labels for g in app.crm.assoc.groups(("contacts", 1), per_group=None) for i in g.items}
         assert links[2] == []  # the link stays, without the label
+
+
+async def test_a_property_label_with_a_slash_of_its_own_keeps_it_and_undo_shows_at_once(demo_db):
+    """'label / group' is split at its last ' / ': a label holding a slash stays whole; u on the
+    screen puts the old label back on it at once."""
+    from screens.datamodel import DataModelScreen
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_data_model()
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DataModelScreen)
+        objects = screen.query_one("#objects")
+        objects.highlighted = [o.id for o in objects._options].index("contacts")
+        await settle(pilot)
+        details = screen.query_one("#details")
+        details.focus()
+        details.highlighted = [o.id for o in details._options].index("prop:lastname")
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#text").value = "[red]Surname[/red] in/out / Contact information"
+        await pilot.press("enter")
+        await settle(pilot)
+        prop = app.crm.registry.get("contacts").properties["lastname"]
+        assert (prop.label, prop.group) == ("[red]Surname[/red] in/out", "Contact information")
+        shown = " ".join(str(o.prompt) for o in details._options)
+        assert "[red]Surname[/red] in/out" in shown  # literal, never markup
+        await pilot.press("u")
+        await settle(pilot)
+        shown = " ".join(str(o.prompt) for o in details._options)
+        assert "Surname" not in shown and "Last name" in shown
