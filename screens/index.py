@@ -200,7 +200,7 @@ a (associate); b shows the recycle bin, R restores. E exports this view. t opens
         table = self.table
         table.set_columns(self._columns())
         self.pager = ViewPager(self.crm, self.spec, date_format=self.app.config.date_format)
-        sort = self.spec.sort[0] if self.spec.sort and not self.spec.search else None
+        sort = self.spec.sort[0] if self.spec.sort else None  # a search's matches follow it too
         table.sort_key = sort.property if sort else None
         table.sort_desc = bool(sort and sort.desc)
         try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from peewee import PostgresqlDatabase
 
 from crm_tui.services import maintenance
@@ -81,3 +83,18 @@ def test_an_import_gives_its_records_its_own_ids_whatever_the_database_hands_out
     crm.db.execute_sql("DELETE FROM obj_contacts WHERE email LIKE 'other%'")  # never indexed: not ours
     report = maintenance.doctor(crm)
     assert report.healthy, report.problems
+
+
+@pytest.mark.parametrize("ranked", [True, False])
+def test_a_sort_the_user_chose_orders_a_searchs_matches(crm, ranked):
+    """With no sort, a search shows its matches by relevance; with one, in that sort (the sort key
+    pressed while searching used to be ignored)."""
+    crm.set_setting("auto_associate_by_domain", False)
+    for first, last in (("Maya", "Smith"), ("Maya", "Ahmed"), ("Maya", "Gupta"), ("Omar", "Maya")):
+        crm.records.create("contacts", {"firstname": first, "lastname": last})
+    for desc in (False, True):
+        pager = ViewPager(crm, ViewSpec("contacts", ["firstname", "lastname"], sort=[Sort("lastname", desc=desc)],
+                                        search="maya", ranked=ranked))
+        names = [r["lastname"] for r in pager.fetch_rows(0, 10)]
+        assert names == sorted(["Smith", "Ahmed", "Gupta", "Maya"], reverse=desc)
+        assert pager.count() == 4

@@ -28,7 +28,7 @@ class ViewSpec:
     columns: list[str]  # property names, "@assoc:<object>" or "@primary_company"
     filters: list[Filter] = field(default_factory=list)
     sort: list[Sort] = field(default_factory=list)
-    search: str = ""  # full-text query; results ranked, not sorted
+    search: str = ""  # full-text query; matches by relevance, or in the sort when one is set
     ranked: bool = True  # False: matches in id order (no bm25 over every match: fast while typing)
     deleted: bool = False  # the recycle bin
 
@@ -96,7 +96,9 @@ class ViewPager:
                 ids = self.crm.search.ids(self.spec.object, self.spec.search, limit=SEARCH_LIMIT)
             else:
                 ids = self._unranked_ids()
-            if self.spec.filters:
+            if self.spec.sort and ids:  # a sort the user chose orders the matches (else: relevance)
+                ids = [r["id"] for r in self._query().where(self.meta.model.id.in_(ids)).dicts()]
+            elif self.spec.filters:
                 allowed = {r["id"] for r in self._query().where(self.meta.model.id.in_(ids)).dicts()} if ids else set()
                 ids = [i for i in ids if i in allowed]
             self.capped = len(ids) >= (SEARCH_LIMIT if self.spec.ranked else TYPING_LIMIT)
