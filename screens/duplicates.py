@@ -132,7 +132,7 @@ x rejects the pair (it is not offered again); o switches object. u undoes a merg
         text.append(f"{clean_line(pair.a_name)} (#{pair.a})  |  {clean_line(pair.b_name)} (#{pair.b})\n", style="bold")
         for _name, label, va, vb in rows[:12]:
             text.append(f"{label[:22]:<22} ", style="dim")
-            text.append(f"{(va or '—')[:26]:<26} | {(vb or '—')[:26]}\n")
+            text.append(f"{_cut(va or '—', 26):<26} | {_cut(vb or '—', 26)}\n")
         if not rows:
             text.append("the two records hold the same values\n", style="dim")
         panel.update(text)
@@ -205,10 +205,12 @@ class MergeModal(ModalScreen):
         self.choice = {name: ("other" if not va and vb else "keep") for name, _label, va, vb in rows}
         if any(name == "lifecyclestage" for name, *_ in rows):
             self.choice.pop("lifecyclestage")  # the core decides: the stage furthest along
+        self.started_with = dict(self.choice)  # escape asks first once a side was changed
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(f"Merge {clean_line(self.pair.b_name)} into {clean_line(self.pair.a_name)}", style="bold"))
+            yield Static(Text(f"Merge {clean_line(self.pair.b_name)} (#{self.pair.b}) into "
+                              f"{clean_line(self.pair.a_name)} (#{self.pair.a})", style="bold"))
             yield OptionList(*self._options(), id="values")
             yield Static("left/right: whose value · enter merges · escape cancels · the stage furthest along "
                          "wins; the other's emails are kept", classes="hint", markup=False)
@@ -222,11 +224,11 @@ class MergeModal(ModalScreen):
             side = self.choice.get(name)
             left = Text(f"{label[:20]:<20} ")
             if side is None:
-                left.append(f"{va or '—'} / {vb or '—'} (furthest along wins)"[: 2 * col + 2], style="dim")
+                left.append(_cut(f"{va or '—'} / {vb or '—'} (furthest along wins)", 2 * col + 2), style="dim")
             else:
-                left.append(f"{va or '—'}"[:col].ljust(col), style="bold reverse" if side == "keep" else "dim")
+                left.append(_cut(f"{va or '—'}", col).ljust(col), style="bold reverse" if side == "keep" else "dim")
                 left.append("  ")
-                left.append(f"{vb or '—'}"[:col], style="bold reverse" if side == "other" else "dim")
+                left.append(_cut(f"{vb or '—'}", col), style="bold reverse" if side == "other" else "dim")
             out.append(Option(left, id=name))
         if not out:
             out.append(Option(Text("the two records hold the same values", style="dim"), disabled=True))
@@ -249,4 +251,17 @@ class MergeModal(ModalScreen):
         self.dismiss(dict(self.choice))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if self.choice == self.started_with:
+            self.dismiss(None)
+            return
+        from screens.modals import ConfirmModal  # lazy: a screen loads when first opened (start-up speed)
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+        self.app.push_screen(ConfirmModal("Discard the values you chose?", "Discard"), answered)
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` in `width` cells, with an ellipsis when it does not fit (a cut email must look cut)."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

@@ -36,19 +36,22 @@ class AsksBeforeDiscard:
                 self.close_or_ask(None)
 
     A PropertyForm's fields count against what the form started with (PropertyForm.changed); any
-    other text field against its text when the modal opened (empty when it came later), except
-    the ids in DISCARD_IGNORES (search boxes: nothing is lost with them)."""
+    other text field, tick list or check box against what it held when the modal opened (empty
+    when it came later), except the ids in DISCARD_IGNORES (search boxes: nothing is lost with them)."""
 
     DISCARD_IGNORES: tuple[str, ...] = ()
     _typed_baseline: dict | None = None
 
     def on_mount(self) -> None:
-        from textual.widgets import Input
+        from textual.widgets import Checkbox, Input, SelectionList
 
         self._typed_baseline = {id(w): w.value for w in self.query(Input)}
+        # ticks and check boxes are choices the user made too (records to link, labels)
+        self._typed_baseline.update({id(w): frozenset(w.selected) for w in self.query(SelectionList)})
+        self._typed_baseline.update({id(w): w.value for w in self.query(Checkbox)})
 
     def unsaved_text(self) -> bool:
-        from textual.widgets import Input
+        from textual.widgets import Checkbox, Input, SelectionList
 
         from widgets.property_form import PropertyForm
 
@@ -59,6 +62,16 @@ class AsksBeforeDiscard:
             if widget.id in self.DISCARD_IGNORES or any(isinstance(a, PropertyForm) for a in widget.ancestors):
                 continue
             if widget.value != base.get(id(widget), ""):
+                return True
+        for widget in self.query(SelectionList):
+            if widget.id in self.DISCARD_IGNORES or any(isinstance(a, PropertyForm) for a in widget.ancestors):
+                continue
+            if frozenset(widget.selected) != base.get(id(widget), frozenset()):
+                return True
+        for widget in self.query(Checkbox):
+            if widget.id in self.DISCARD_IGNORES or any(isinstance(a, PropertyForm) for a in widget.ancestors):
+                continue
+            if widget.value != base.get(id(widget), False):
                 return True
         return False
 

@@ -118,8 +118,9 @@ class ChoiceModal(Base):
         self.dismiss(self.choices[int(event.option.id)][0])
 
 
-class TickModal(Base):
-    """Tick any of (value, label, ticked); ctrl+s or Save dismisses with the ticked values."""
+class TickModal(AsksBeforeDiscard, Base):
+    """Tick any of (value, label, ticked); ctrl+s or Save dismisses with the ticked values; escape
+    or Cancel with ticks changed asks first."""
 
     DEFAULT_CSS = css_for("TickModal")
     BINDINGS = [Binding("ctrl+s", "save", "Save", id="record_modal.tick_save")]
@@ -142,12 +143,15 @@ class TickModal(Base):
     def action_save(self) -> None:
         self.dismiss(list(self.query_one(SelectionList).selected))
 
+    def action_cancel(self) -> None:
+        self.close_or_ask(None)
+
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
             self.action_save()
         else:
-            self.dismiss(None)
+            self.close_or_ask(None)
 
 
 # -- activities ---------------------------------------------------------------------------------------

@@ -194,3 +194,46 @@ async def test_a_rename_prompt_asks_once_its_text_changed(demo_db):
         await pilot.press("y")
         await settle(pilot)
         assert app.screen is base
+
+
+async def test_ticks_are_choices_too_escape_asks_before_dropping_them(demo_db):
+    """Records ticked to link, labels ticked, the primary box: escape asks first; an untouched tick
+    list closes at once (the labels dialog opens with the link's labels ticked: that is no change)."""
+    from textual.widgets import Checkbox, SelectionList
+
+    from screens.record_modals import AddAssociationModal, TickModal
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        add = AddAssociationModal(app.crm, ("contacts", 1), "companies")
+        app.push_screen(add)
+        await settle(pilot)
+        add.query_one("#primary", Checkbox).value = True
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is add and add.query_one("#primary", Checkbox).value
+        add.query_one("#primary", Checkbox).value = False
+        await pilot.press("escape")  # back as it was: closes at once
+        await settle(pilot)
+        assert not isinstance(app.screen, (AddAssociationModal, ConfirmModal))
+
+        ticks = TickModal("Labels", [("Employer", "Employer", True), ("Advisor", "Advisor", False)])
+        app.push_screen(ticks)
+        await settle(pilot)
+        await pilot.press("escape")  # opened ticked: nothing changed
+        await settle(pilot)
+        assert not isinstance(app.screen, (TickModal, ConfirmModal))
+        ticks = TickModal("Labels", [("Employer", "Employer", True), ("Advisor", "Advisor", False)])
+        app.push_screen(ticks)
+        await settle(pilot)
+        ticks.query_one(SelectionList).select("Advisor")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not isinstance(app.screen, (TickModal, ConfirmModal))

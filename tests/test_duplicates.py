@@ -98,7 +98,10 @@ async def settle(pilot, times: int = 3) -> None:
 
 async def test_manage_duplicates_screen_merges_choosing_values_and_rejects(planted):
     from crm_tui.shell.app import CrmApp
+    from textual.widgets import Static
+
     from screens.duplicates import DuplicatesScreen, MergeModal
+    from screens.modals import ConfirmModal
 
     db, ids = planted
     app = CrmApp(db)
@@ -118,7 +121,15 @@ async def test_manage_duplicates_screen_merges_choosing_values_and_rejects(plant
         assert isinstance(app.screen, MergeModal)
         values = app.screen.query_one("#values")
         values.highlighted = next(i for i in range(values.option_count) if values.get_option_at_index(i).id == "firstname")
+        title = str(app.screen.query(Static).first().render())
+        assert f"(#{ids['jonathan']})" in title and f"(#{ids['jon']})" in title  # two namesakes told apart
         await pilot.press("right")  # take "Jonathan" from the right
+        await pilot.press("escape")  # a value was chosen: asked first, no keeps the modal
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, MergeModal)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, DuplicatesScreen)
