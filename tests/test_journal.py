@@ -39,7 +39,8 @@ def test_undo_and_redo_an_update(crm, people):
     crm.records.update("contacts", people["ines"], {"email": "ines@new.example", "jobtitle": "CTO"}, sources.USER)
     ops = crm.journal.list(limit=5)
     assert ops[0].kind == "update" and ops[0].summary.startswith("Updated Ines Okoro: ")
-    assert "email" in ops[0].summary and ops[0].undoable and not ops[0].undone
+    assert "Job title" in ops[0].summary and "jobtitle" not in ops[0].summary  # labels, as the screens say
+    assert "Email" in ops[0].summary and ops[0].undoable and not ops[0].undone
     before = counts(crm)
     result = crm.journal.undo()
     assert result.op_id == ops[0].id
@@ -303,7 +304,7 @@ def test_cli_walk_edit_undo_redo_merge_delete_refusal_doctor(db_path, capsys):
     run("assoc", "add", f"contacts:{bob}", f"companies:{acme}", "--label", "Employer")
     # edit, undo, redo
     run("record", "update", "contacts", str(ann), "jobtitle=CEO")
-    assert "undid Updated Ann: jobtitle" in run("undo")
+    assert "undid Updated Ann: Job title" in run("undo")
     assert get("contacts", ann)["properties"]["jobtitle"] is None
     assert "redid" in run("redo")
     assert get("contacts", ann)["properties"]["jobtitle"] == "CEO"

@@ -261,7 +261,8 @@ class Journal:
             props = [p for (p,) in PropertyChange.select(PropertyChange.property)
                      .where(PropertyChange.op == op.id).order_by(PropertyChange.id).tuples()
                      if p not in ("hs_email_domain",)]
-            return f"Updated {name}: {', '.join(dict.fromkeys(props)) or 'nothing'}"
+            labels = [meta.properties[p].label if meta is not None and p in meta.properties else p for p in props]
+            return f"Updated {name}: {', '.join(dict.fromkeys(labels)) or 'nothing'}"
         if kind == "delete":
             return f"Deleted {label} {name}"
         if kind == "restore":
