@@ -237,3 +237,26 @@ async def test_ticks_are_choices_too_escape_asks_before_dropping_them(demo_db):
         await pilot.press("y")
         await settle(pilot)
         assert not isinstance(app.screen, (TickModal, ConfirmModal))
+
+
+async def test_text_pasted_with_line_breaks_keeps_every_line(demo_db):
+    """A one-line field given a pasted address or note keeps all of it, lines joined by spaces
+    (Textual kept the first line and dropped the rest without a word)."""
+    from textual import events
+
+    from widgets.text_input import TextInput
+
+    app = CrmApp(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        field = app.screen.focused
+        assert isinstance(field, TextInput)
+        field.post_message(events.Paste("Line one\nLine two [bold]B[/bold]\r\n\nthree"))
+        await settle(pilot)
+        assert field.value == "Line one Line two [bold]B[/bold] three"
+        field.value = ""
+        field.post_message(events.Paste("one line"))  # a plain paste, once
+        await settle(pilot)
+        assert field.value == "one line"

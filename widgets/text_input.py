@@ -4,10 +4,14 @@ Keys typed ahead (several arriving in one read, as over a slow SSH link) act in 
 Textual, an editing key of the input's own (ctrl+u, backspace, delete, arrows, home/end ...) runs as
 a binding after the printable keys queued behind it are inserted: "ctrl+u" typed together with new
 text cleared the new text. Here such a key runs at once, in its turn.
+
+Text pasted with line breaks keeps every line, joined by spaces (Textual keeps the first line and
+drops the rest without a word); a multi-line property has its own text area.
 """
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import Input
 
 
@@ -30,3 +34,11 @@ class TextInput(Input):
         if await self._run_editing_key(event):
             return
         await super()._on_key(event)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        # Textual runs Input's own handler after this one unless the default is prevented
+        if event.text and ("\n" in event.text or "\r" in event.text):
+            event.prevent_default()
+            joined = " ".join(line.strip() for line in event.text.splitlines() if line.strip())
+            super()._on_paste(events.Paste(joined))
+            event.stop()
