@@ -89,9 +89,14 @@ what it would do, writing nothing. Add or change workflows with crm-tui workflow
         self.query_one("#caption", Static).update(caption)
         self.show_details()
 
-    def current(self):
+    def current(self, *, say: bool = False):
+        """The workflow under the cursor; None (said in a notice when `say`: a key pressed on an
+        empty list must not do nothing silently) when there is none."""
         table = self.query_one(DataTable)
         if not self.items or table.cursor_row is None or table.cursor_row >= len(self.items):
+            if say:
+                self.notify("No workflow here yet: write one in YAML and run crm-tui workflows apply FILE.yaml",
+                            severity="warning", markup=False)
             return None
         return self.items[table.cursor_row]
 
@@ -110,7 +115,7 @@ what it would do, writing nothing. Add or change workflows with crm-tui workflow
         self.show_details()
 
     def _set(self, enabled: bool) -> None:
-        item = self.current()
+        item = self.current(say=True)
         if item is None:
             return
         try:
@@ -130,7 +135,7 @@ what it would do, writing nothing. Add or change workflows with crm-tui workflow
     def action_delete(self) -> None:
         from screens.modals import ConfirmModal  # lazy: a screen loads when first opened (start-up speed)
 
-        item = self.current()
+        item = self.current(say=True)
         if item is None:
             return
 
@@ -150,7 +155,7 @@ what it would do, writing nothing. Add or change workflows with crm-tui workflow
                                           yes="Delete"), answered)
 
     def action_dry_run(self) -> None:
-        item = self.current()
+        item = self.current(say=True)
         if item is None:
             return
         try:

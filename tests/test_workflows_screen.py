@@ -138,8 +138,11 @@ async def test_empty_list_says_how_to_add(db_path):
         await pilot.pause()
         caption = str(app.screen.query_one("#caption", Static).render())
         assert "crm-tui workflows apply FILE.yaml" in caption
-        await pilot.press("t", "e", "d")  # nothing under the cursor: nothing happens
+        await pilot.press("t", "e", "d", "x")  # nothing under the cursor: said, nothing written
         await pilot.pause()
+        notices = [str(n.message) for n in app._notifications]
+        assert notices and all("No workflow here yet" in n for n in notices)
+        assert app.crm.workflows.list() == []
 
 
 async def test_winning_a_deal_on_the_board_runs_the_workflow(db_path):
