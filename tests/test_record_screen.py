@@ -270,6 +270,8 @@ async def test_make_primary_and_limit_message(db_path, ids):
         await pilot.press("p")
         await pilot.pause()
         assert app.crm.assoc.primary_company(("contacts", ids["ada"])) == ids["globex"]
+        # Globex moved to the top as primary: the cursor went with it
+        assert sidebar.current.kind == "card" and sidebar.current.item.id == ids["globex"]
         # removing as primary asks for the new one
         assert sidebar.select_card("companies", ids["globex"])
         await pilot.press("p")

@@ -72,6 +72,7 @@ class AssocSidebar(SteadyOptionList):
 
     def reload(self) -> None:
         keep = self.highlighted
+        was = self.current  # the card under the cursor stays under it when the order changes (primary first)
         reg = self.crm.registry
         shown = [name for name, meta in reg.objects.items() if not meta.is_activity]
         self.groups = self.crm.assoc.groups(self.ref, per_group=self.per_group, objects=shown)
@@ -95,6 +96,8 @@ class AssocSidebar(SteadyOptionList):
         self.estimate_lines()
         if options:
             self.highlighted = min(keep, len(options) - 1) if keep is not None else 0
+            if was is not None and was.kind == "card" and was.item is not None:
+                self.select_card(was.object, was.item.id)
 
     @property
     def current(self) -> Entry | None:
