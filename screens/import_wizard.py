@@ -163,7 +163,7 @@ Bad rows go to an error file; F3 lists past imports, where u undoes one complete
         if select.value != spec.objects[0]:
             select.value = spec.objects[0]  # the Changed event finds it already loaded
         lines = [f"{spec.path}: {spec.kind}" + (f", encoding {spec.encoding}, delimiter {spec.delimiter!r}" if spec.kind == "csv" else "")
-                 + f", {len(spec.headers)} columns, about {importer.estimate_rows(spec.path):,} rows"]
+                 + f", {len(spec.headers)} columns, {_rows_text(importer.estimate_rows(spec.path, spec), spec.path)}"]
         lines += [f"warning: {w}" for w in spec.warnings]
         if spec.id_source != importer.LOCAL:  # a HubSpot export's IDs, or the file's own ID column
             self.query_one("#ids", Input).value = spec.id_source  # (Maven's opportunity_id): F5 keeps it
@@ -419,3 +419,9 @@ class ImportHistoryScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def _rows_text(rows: int, path: str) -> str:
+    """'5 rows' when the file was read whole to count them (a small file), 'about N rows' else."""
+    small = os.path.getsize(path) < (1 << 18)
+    return f"{rows:,} rows" if small else f"about {rows:,} rows"

@@ -325,3 +325,16 @@ def test_a_header_and_a_headerless_first_row_quoted_whole(tmp_path):
     assert linkedin.headers[:2] == ["First Name", "Last Name"]
     assert [(r["First Name"], r["Company"]) for r in rows_of(linkedin)] == [("Ann", "Acme, Inc"), ("Bob", "Initech")]
     assert "1 row was quoted whole (each row one quoted field); read as its columns." in linkedin.warnings
+
+
+def test_a_small_files_rows_are_counted_as_the_import_reads_them(tmp_path):
+    """The wizard's row count of a small file: a cell holding line breaks is one row (the line
+    count said 9 rows for Google's 5 contacts with multi-line notes)."""
+    from crm_tui.importing import importer
+    from crm_tui.services.core import Crm
+
+    path = tmp_path / "notes.csv"
+    path.write_text('Name,Notes\nAnn,"line one\nline two\nline three"\nBob,short\n', encoding="utf-8")
+    with Crm.open(tmp_path / "crm.db") as crm:
+        spec = importer.plan_import(crm, path)
+        assert importer.estimate_rows(str(path), spec) == 2

@@ -195,7 +195,7 @@ def plan_path(crm, path: str | os.PathLike, *, scan: bool = False) -> BundlePlan
         item = BundleFile(shown, full)
         try:
             item.spec = importer.plan_import(crm, full)
-            item.rows = importer.estimate_rows(full) if item.spec.kind == "csv" else 0
+            item.rows = importer.estimate_rows(full, item.spec) if item.spec.kind == "csv" else 0
             if not any(not c.skipped for c in item.spec.columns):
                 raise importer.ImportError_("no column matches a property")
             if (problem := importer.nameless(crm, item.spec, "import it alone with --object NAME")) is not None:
@@ -609,7 +609,7 @@ def run_specs(crm, specs: list[importer.ImportSpec], *, path: str | None = None,
     new_props: list[hubspot.NewProperty] = []
     for spec in specs:
         new_props += getattr(getattr(spec, "facts", None), "new_properties", [])
-    totals = [importer.estimate_rows(s.path) if s.kind == "csv" else 0 for s in specs]
+    totals = [importer.estimate_rows(s.path, s) if s.kind == "csv" else 0 for s in specs]
 
     def summary(status: str) -> dict:
         objects = list(dict.fromkeys(o for s in specs for o in s.objects))

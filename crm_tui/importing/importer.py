@@ -371,7 +371,7 @@ class _Importer:
     def run(self) -> ImportResult:
         started = time.monotonic()
         self.spec.warnings += [w for w in missing_required(self.crm, self.spec) if w not in self.spec.warnings]
-        total = estimate_rows(self.spec.path) if self.spec.kind == "csv" else 0
+        total = estimate_rows(self.spec.path, self.spec) if self.spec.kind == "csv" else 0
         crm = self.crm
         saved_dayfirst = crm.dayfirst
         crm.dayfirst = self.spec.dayfirst

@@ -517,12 +517,19 @@ def _rows(spec: ImportSpec, lists: bool = False) -> Iterator[tuple[int, dict]]:
     spec.warnings.extend(w for w in source.warnings if w not in spec.warnings)
 
 
-def estimate_rows(path: str) -> int:
+def estimate_rows(path: str, spec: ImportSpec | None = None) -> int:
+    """Rows of a CSV: counted when the file is small (with its spec: read as the import reads it,
+    so a cell holding line breaks is one row, not several), else estimated from its first 256 KiB."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(1 << 18)
     lines = head.count(b"\n") or 1
     if len(head) < (1 << 18):
+        if spec is not None and spec.kind == "csv":
+            try:
+                return len(csvread.open_csv(path, encoding=spec.encoding, delimiter=spec.delimiter).sample(1 << 20))
+            except (csvread.CsvError, ValueError, LookupError, OSError):
+                pass
         return max(lines - 1, 0) if head.endswith(b"\n") or lines > 1 else lines
     return max(int(size / (len(head) / lines)) - 1, 1)
 
