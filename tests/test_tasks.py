@@ -98,8 +98,10 @@ def test_complete_snooze_reschedule_are_undoable_operations_with_history(db_path
         assert crm.tasks.counts()["overdue"] == 1
 
         # snooze an overdue task: due tomorrow (from today, not from its old due date), same time
-        crm.tasks.snooze(world["late"], 1)
+        said = crm.tasks.snooze(world["late"], 1)
         assert crm.tasks.get(world["late"])["hs_timestamp"] == "2026-03-11T09:00:00.000000Z"
+        subject = crm.tasks.get(world["late"])["hs_task_subject"]
+        assert said.startswith(f"task {world['late']} ({subject}) snoozed to")  # named, as done is
         crm.tasks.snooze(world["today"], 3)
         assert crm.tasks.get(world["today"])["hs_timestamp"] == "2026-03-13T15:30:00.000000Z"
         # reschedule in the user's date format keeps the time of day; a written time wins

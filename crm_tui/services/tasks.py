@@ -197,7 +197,7 @@ class Tasks:
             base = datetime.combine(day, base.time())
         new = base + timedelta(days=days)
         self.crm.records.update("tasks", int(task_id), {"hs_timestamp": values.format_utc(new)}, source, actor=actor)
-        return f"task {task_id} snoozed to {self._shown(new)}"
+        return f"task {task_id} ({clean_line(self.meta.display_name(row))}) snoozed to {self._shown(new)}"
 
     def reschedule(self, task_id: int, when: str, *, source: str = sources.API, actor: str | None = None) -> str:
         """Due on the given day (the user's date_format, ISO, or another common form), at the task's
@@ -205,7 +205,7 @@ class Tasks:
         row = self.get(task_id)
         new = self.parse_due(when, _moment(row.get("hs_timestamp")))
         self.crm.records.update("tasks", int(task_id), {"hs_timestamp": values.format_utc(new)}, source, actor=actor)
-        return f"task {task_id} due {self._shown(new)}"
+        return f"task {task_id} ({clean_line(self.meta.display_name(row))}) due {self._shown(new)}"
 
     def parse_due(self, text: str, current: datetime | None = None) -> datetime:
         text = clean_line(str(text or "")).strip()
