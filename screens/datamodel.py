@@ -38,7 +38,7 @@ restores are undone with u."""
     DEFAULT_CSS = """
     DataModelScreen #objects { width: 26; height: 1fr; }
     DataModelScreen #details { width: 1fr; height: 1fr; }
-    DataModelScreen #caption { height: 1; padding: 0 1; color: $text-muted; }
+    DataModelScreen #caption { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
     """
 
     @property
