@@ -165,27 +165,16 @@ async def test_a_property_archived_from_the_app_leaves_the_form_and_the_pickers(
     Archived group, is gone from the new-record form, the column chooser and the filter picker, and
     comes back with a again; u undoes."""
     from crm_tui.shell.app import CrmApp
-    from screens.datamodel import DataModelScreen
     from screens.index_modals import ColumnsModal, FilterModal, NewRecordModal
     from screens.modals import ConfirmModal
 
-    async def settle(pilot, times: int = 3) -> None:
-        for _ in range(times):
-            await pilot.pause()
+    from tests.test_datamodel_screen import data_model_at, settle
 
     app = CrmApp(demo_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        app.open_data_model()
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, DataModelScreen)
-        objects = screen.query_one("#objects")
-        objects.highlighted = [o.id for o in objects._options].index("contacts")
-        await settle(pilot)
+        screen = await data_model_at(pilot, app, "contacts", "prop:jobtitle")
         details = screen.query_one("#details")
-        details.focus()
-        details.highlighted = [o.id for o in details._options].index("prop:jobtitle")
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmModal)

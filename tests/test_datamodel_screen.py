@@ -11,8 +11,26 @@ async def settle(pilot, times: int = 3) -> None:
         await pilot.pause()
 
 
-async def test_labels_renamed_and_deleted_and_companies_relabelled_from_the_app(demo_db):
+async def data_model_at(pilot, app, object_name: str, detail: str | None = None):
+    """The Data model screen opened on `object_name`, the cursor on `detail` (e.g. "prop:lastname",
+    the details list focused) when given."""
     from screens.datamodel import DataModelScreen
+
+    app.open_data_model()
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, DataModelScreen)
+    objects = screen.query_one("#objects")
+    objects.highlighted = [o.id for o in objects._options].index(object_name)
+    await settle(pilot)
+    if detail is not None:
+        details = screen.query_one("#details")
+        details.focus()
+        details.highlighted = [o.id for o in details._options].index(detail)
+    return screen
+
+
+async def test_labels_renamed_and_deleted_and_companies_relabelled_from_the_app(demo_db):
     from screens.index_modals import TextPromptModal
     from screens.modals import ConfirmModal
 
@@ -21,13 +39,8 @@ async def test_labels_renamed_and_deleted_and_companies_relabelled_from_the_app(
     app = CrmApp(demo_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        app.open_data_model()
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, DataModelScreen)
-        # companies: relabelled as Accounts
+        screen = await data_model_at(pilot, app, "companies")  # companies: relabelled as Accounts
         objects = screen.query_one("#objects")
-        objects.highlighted = [o.id for o in objects._options].index("companies")
         await pilot.press("e")
         await settle(pilot)
         assert isinstance(app.screen, TextPromptModal)
@@ -63,21 +76,11 @@ async def test_labels_renamed_and_deleted_and_companies_relabelled_from_the_app(
 async def test_a_property_label_with_a_slash_of_its_own_keeps_it_and_undo_shows_at_once(demo_db):
     """'label / group' is split at its last ' / ': a label holding a slash stays whole; u on the
     screen puts the old label back on it at once."""
-    from screens.datamodel import DataModelScreen
-
     app = CrmApp(demo_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        app.open_data_model()
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, DataModelScreen)
-        objects = screen.query_one("#objects")
-        objects.highlighted = [o.id for o in objects._options].index("contacts")
-        await settle(pilot)
+        screen = await data_model_at(pilot, app, "contacts", "prop:lastname")
         details = screen.query_one("#details")
-        details.focus()
-        details.highlighted = [o.id for o in details._options].index("prop:lastname")
         await pilot.press("e")
         await settle(pilot)
         app.screen.query_one("#text").value = "[red]Surname[/red] in/out / Contact information"

@@ -11,6 +11,19 @@ from crm_tui.services.core import Crm
 from crm_tui.storage import dialect_pg
 
 
+def _statements_run(crm) -> list[str]:
+    """The SQL text of every statement the core runs from now on, in order (the list fills up)."""
+    seen: list[str] = []
+    original = crm.db.execute_sql
+
+    def spy(sql, params=None, *args, **kwargs):
+        seen.append(sql)
+        return original(sql, params, *args, **kwargs)
+
+    crm.db.execute_sql = spy
+    return seen
+
+
 def test_only_plain_inserts_of_bound_values_become_copy():
     assert dialect_pg.copy_statement('INSERT INTO "t" ("a", "b") VALUES (%s, %s) RETURNING "t"."id"') == \
         'COPY "t" ("a", "b") FROM STDIN'
@@ -213,14 +226,7 @@ def test_opening_the_index_reads_no_count_of_the_whole_table(pg_url):
     with Crm.open(pg_url) as crm:
         for i in range(3):
             crm.records.create("contacts", {"email": f"p{i}@x.example"})
-        seen: list[str] = []
-        original = crm.db.execute_sql
-
-        def spy(sql, params=None, *args, **kwargs):
-            seen.append(sql)
-            return original(sql, params, *args, **kwargs)
-
-        crm.db.execute_sql = spy
+        seen = _statements_run(crm)
         pager = ViewPager(crm, ViewSpec("contacts", ["email"]))
         assert pager.count() == 3 and len(pager.fetch(0, 50)) == 3
         pager.anchors()
@@ -279,14 +285,7 @@ def test_search_as_you_type_on_the_index_uses_the_word_index(pg_url):
             first, last = crm.records.bulk_insert(meta, ["firstname", "email"],
                                                   [(f"Mar{i}", f"m{i}@x.example") for i in range(TYPING_LIMIT + 20)], op)
             crm.records.index_range(meta, first, last)
-        seen: list[str] = []
-        original = crm.db.execute_sql
-
-        def spy(sql, params=None, *args, **kwargs):
-            seen.append(sql)
-            return original(sql, params, *args, **kwargs)
-
-        crm.db.execute_sql = spy
+        seen = _statements_run(crm)
         pager = ViewPager(crm, ViewSpec("contacts", ["firstname", "email"], search="mar", ranked=False))
         assert pager.count() == TYPING_LIMIT and pager.capped
         assert [cells[0] for _id, cells in pager.fetch(0, 3)] == ["Mar0", "Mar1", "Mar10"]  # word order
@@ -502,14 +501,7 @@ def test_a_far_jump_in_id_order_reads_its_window_by_key_alone(crm):
     everyone = [r["id"] for r in crm.records.query("contacts", columns=["email"]).dicts()]
     pager = ViewPager(crm, ViewSpec("contacts", ["email"]))
     assert pager.count() == len(everyone) == 2596
-    seen: list[str] = []
-    original = crm.db.execute_sql
-
-    def spy(sql, params=None, *args, **kwargs):
-        seen.append(sql)
-        return original(sql, params, *args, **kwargs)
-
-    crm.db.execute_sql = spy
+    seen = _statements_run(crm)
     for start in (2000, 1195, 1, 1198, 2590, 1500, 0):
         assert [rid for rid, _cells in pager.fetch(start, 5)] == everyone[start:start + 5], start
     assert not any("OFFSET" in s.upper() for s in seen)
