@@ -56,10 +56,10 @@ class Activities:
             self.crm.assoc._live(ref)
             created = self.crm.records.create(meta.name, values, source, actor=actor, allow_read_only=allow_read_only)
             chosen = [(ref[0], int(ref[1]))] + [(o, int(i)) for o, i in also]
-            # the roll-up to the records the activity rules name (primary company, open deals) is an
-            # automation: its links are a child operation with the source Job, not the user's
-            # of every record it is logged on: a meeting with three contacts shows on each one's
-            # primary company and open deals, not only the first's
+            # the roll-up to the records the activity rules name (primary company, open deals) of
+            # every record it is logged on (a meeting with three contacts shows on each one's
+            # company, not only the first's) is an automation: its links are a child operation with
+            # the source Job, not the user's
             from . import rules
 
             by_record = rules.activity_rule_targets(self.crm, chosen)  # one pass for all of them
@@ -95,12 +95,6 @@ class Activities:
         from . import rules
 
         rules.touch_last_activity(self.crm, {tuple(target): at for target in targets})
-
-    def rule_targets(self, ref) -> list[tuple[str, int]]:
-        from . import rules
-
-        ref = (ref[0], int(ref[1]))
-        return rules.activity_rule_targets(self.crm, [ref])[ref]
 
     def count_for(self, ref) -> int:
         """Activities linked to a record, from the kept link counts (no scan of up to 10,000 links)."""

@@ -209,12 +209,12 @@ class Crm:
     def _fill_schema_gaps(self, readonly: bool) -> None:
         """Tables or columns of this schema version the database lacks (stamped by a build without
         a step in between): made, and said as a notice; a read-only database is refused in one line."""
-        gaps = dbmod.schema_gaps(self.db)
-        named = ", ".join(table if column is None else f"{table}.{column}" for table, column in gaps[:5])
         if readonly:
+            gaps = dbmod.schema_gaps(self.db)
+            named = ", ".join(table if column is None else f"{table}.{column}" for table, column in gaps[:5])
             raise DatabaseProblem(f"{self.path}: lacks {named} of its schema version; open it writable once "
                                   "(or run crm-tui doctor --repair) to add them")
-        made = dbmod.fill_schema_gaps(self.db)  # one transaction; another program's fill is waited for
+        made = dbmod.fill_schema_gaps(self.db)  # one transaction, under the migrations' lock
         if made:
             dbmod.notices(self.db).append(f"the database lacked parts of its schema version; {'; '.join(made)}")
 
