@@ -279,3 +279,17 @@ def test_config_and_paths_do_not_import_textual() -> None:
 def test_save_setting_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError):
         save_setting("colour", "red")
+
+
+def test_the_command_line_names_the_configs_user_in_history(xdg: Path) -> None:
+    """A team member's `user_name` names their command-line changes too, as it names the app's
+    (the command line used the login name)."""
+    from crm_tui.cli.main import main
+    from crm_tui.services.core import Crm
+
+    write_config("user_name: Ada Lovelace\n")
+    db = xdg / "team.db"
+    assert main(["--db", str(db), "record", "create", "contacts", "email=ada@x.example", "jobtitle=Analyst"]) == 0
+    with Crm.open(db) as crm:
+        [change] = [c for c in crm.history.property_history("contacts", 1) if c.property == "jobtitle"]
+        assert change.actor == "Ada Lovelace"

@@ -39,7 +39,7 @@ def run(args, db_path: str) -> int:
     config, warnings = load_config()
     for warning in warnings:
         print(f"warning: {clean_line(str(warning))}", file=sys.stderr)
-    with Crm.open(db_path) as crm:
+    with Crm.open(db_path, user_name=config.user_name) as crm:  # who did it, as the app says it
         apply_to(crm, config)  # the config's automation switches, cap, formats and views hold here too
         for notice in crm.notices:  # a constraint an upgrade could not add: what to fix
             print(f"warning: {clean_line(notice)}", file=sys.stderr)
